@@ -1,0 +1,25 @@
+# payorch_cc_library(NAME name SRCS ... DEPS ...): one library target per component,
+# warnings as errors, the src/ tree as include root.
+set(PAYORCH_WARNINGS -Wall -Wextra -Werror -Wno-unused-parameter)
+
+function(payorch_cc_library)
+  cmake_parse_arguments(L "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(${L_NAME} STATIC ${L_SRCS})
+  target_include_directories(${L_NAME} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_compile_options(${L_NAME} PRIVATE ${PAYORCH_WARNINGS})
+  target_link_libraries(${L_NAME} PUBLIC ${L_DEPS})
+endfunction()
+
+# payorch_cc_test(NAME name SRCS ... DEPS ... [LABELS ...] [TIMEOUT s])
+function(payorch_cc_test)
+  cmake_parse_arguments(T "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${T_NAME} ${T_SRCS})
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
+  target_compile_options(${T_NAME} PRIVATE ${PAYORCH_WARNINGS})
+  target_link_libraries(${T_NAME} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+endfunction()

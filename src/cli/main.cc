@@ -1,0 +1,46 @@
+// payorch: one binary, many subcommands. `payorch --help` lists them.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**);
+};
+
+constexpr Subcommand kSubcommands[] = {
+    {"demo", "run the orchestrator over a scripted workload and print what happened",
+     payorch::cli::RunDemo},
+};
+
+void PrintUsage(FILE* out) {
+  std::fprintf(out,
+               "usage: payorch <command> [flags]\n\n"
+               "payorch is a payment orchestrator on a Kafka log.\n\ncommands:\n");
+  for (const auto& c : kSubcommands) std::fprintf(out, "  %-12s %s\n", c.name, c.summary);
+  std::fprintf(out, "\nRun 'payorch <command> --help' for the flags of a command.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    PrintUsage(stderr);
+    return 2;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    PrintUsage(stdout);
+    return 0;
+  }
+  for (const auto& c : kSubcommands) {
+    if (cmd == c.name) return c.run(argc - 1, argv + 1);
+  }
+  std::fprintf(stderr, "payorch: unknown command '%s' (see payorch --help)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,33 @@
+// Money in int64 minor units with ISO 4217 exponents. No floating point anywhere.
+//
+//   auto c = FindCurrency("KWD");        // exponent 3
+//   auto sum = CheckedAdd(a, b);         // std::nullopt on overflow
+//   FormatMinor(12345, *c)  -> "12.345"
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace payorch {
+
+struct CurrencyInfo {
+  std::string_view code;  // upper-case ISO 4217 alphabetic code
+  int exponent;           // minor unit digits: JPY 0, USD 2, KWD 3
+};
+
+// Looks up an upper-case ISO 4217 code. Returns nullptr for unknown codes.
+const CurrencyInfo* FindCurrency(std::string_view code);
+
+// Largest amount any payment may carry, in minor units, whatever the currency:
+// 10^15 minor units (10 trillion USD). Merchants may set a lower bound.
+inline constexpr int64_t kMaxAmountMinor = 1'000'000'000'000'000;
+
+[[nodiscard]] std::optional<int64_t> CheckedAdd(int64_t a, int64_t b);
+[[nodiscard]] std::optional<int64_t> CheckedSub(int64_t a, int64_t b);
+
+// "12.34" for 1234 USD, "1234" for JPY, "-0.005" for -5 KWD.
+std::string FormatMinor(int64_t amount_minor, const CurrencyInfo& currency);
+
+}  // namespace payorch

@@ -1,0 +1,61 @@
+// The permissive parser: the dual contract's edge. It accepts what upstream sends
+// (payments.commands.v1) and returns the strict form the core works with, recording every
+// recoverable problem as a ValidationIssue and every unrecoverable one as a Rejection.
+//
+//   auto parsed = ParseCreate(envelope.create(), merchant_config_or_null);
+//   if (!parsed.ok()) -> CommandRejected{parsed.rejection()}
+//   parsed.value().issues -> PaymentCreated.issues
+//
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "command/rejection.h"
+#include "payments/commands/v1/commands.pb.h"
+#include "payments/config/v1/config.pb.h"
+#include "payments/events/v1/events.pb.h"
+
+namespace payorch::command {
+
+inline constexpr uint32_t kSchemaVersion = 1;
+
+// Limits, documented in docs/contracts.md.
+inline constexpr size_t kMaxIdLength = 64;                // merchant_id, payment_id
+inline constexpr size_t kMaxIdempotencyKeyLength = 255;
+inline constexpr size_t kMaxMetadataEntries = 50;
+inline constexpr size_t kMaxMetadataKeyLength = 40;
+inline constexpr size_t kMaxMetadataValueLength = 500;
+inline constexpr size_t kMaxReferenceLength = 255;        // customer_reference, reasons
+
+struct CreateRequest {
+  std::string merchant_id;
+  std::string idempotency_key;
+  int64_t amount = 0;
+  std::string currency;  // upper-case, known
+  ::payments::types::v1::PaymentMethod method = ::payments::types::v1::PAYMENT_METHOD_CARD;
+  bool manual_capture = false;
+  bool confirm = false;
+  std::string customer_reference;
+  std::map<std::string, std::string> metadata;  // sorted: deterministic hash and output
+  std::vector<::payments::events::v1::ValidationIssue> issues;
+
+  // Hash of the normalised request, the idempotency fingerprint.
+  std::string RequestHash() const;
+};
+
+// Metadata keys we know; others are kept and flagged "metadata/unknown_key".
+bool IsKnownMetadataKey(std::string_view key);
+
+// True for a Luhn-valid run of 13-19 digits (spaces and dashes allowed between digits).
+bool LooksLikePan(std::string_view value);
+
+// `merchant` may be null (unknown merchant); then merchant limits are not applied.
+Outcome<CreateRequest> ParseCreate(const ::payments::commands::v1::CreatePayment& create,
+                                   const ::payments::config::v1::MerchantConfig* merchant);
+
+// Trims ASCII whitespace.
+std::string_view Trim(std::string_view s);
+
+}  // namespace payorch::command

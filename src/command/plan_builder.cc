@@ -1,0 +1,107 @@
+#include "command/plan_builder.h"
+
+#include "command/parser.h"
+
+namespace payorch::command {
+
+namespace cfg = ::payments::config::v1;
+namespace pl = ::payments::plan::v1;
+namespace ty = ::payments::types::v1;
+namespace ev = ::payments::events::v1;
+
+PlanBuilder::PlanBuilder(cfg::OrchestratorConfig config) : config_(std::move(config)) {
+  for (int i = 0; i < config_.merchants_size(); ++i) {
+    by_merchant_.emplace(config_.merchants(i).merchant_id(), i);  // first definition wins
+  }
+}
+
+const cfg::MerchantConfig* PlanBuilder::FindMerchant(std::string_view merchant_id) const {
+  auto it = by_merchant_.find(std::string(merchant_id));
+  return it == by_merchant_.end() ? nullptr : &config_.merchants(it->second);
+}
+
+int64_t PlanCapacity(const pl::PaymentPlan& plan) {
+  int64_t total = 0;
+  int64_t group = 0;
+  bool group_open = false;
+  bool unbounded = false;
+  auto close_group = [&] {
+    if (group_open) total += group;
+    group = 0;
+  };
+  for (const auto& step : plan.steps()) {
+    if (step.role() != pl::STEP_ROLE_FALLBACK || !group_open) {
+      close_group();
+      group_open = true;
+    }
+    if (step.max_amount_minor() <= 0) unbounded = true;
+    group = std::max(group, step.max_amount_minor());
+    if (total > (int64_t{1} << 62) || group > (int64_t{1} << 62)) unbounded = true;
+  }
+  close_group();
+  return unbounded ? -1 : total;
+}
+
+Outcome<pl::PaymentPlan> PlanBuilder::Build(std::string_view merchant_id, int64_t amount_minor,
+                                            std::string_view currency,
+                                            ty::PaymentMethod method) const {
+  const cfg::MerchantConfig* merchant = FindMerchant(merchant_id);
+  if (merchant == nullptr) {
+    return Rejection{ev::REJECT_REASON_MERCHANT_UNKNOWN,
+                     "merchant '" + std::string(merchant_id) + "' is not configured", ""};
+  }
+  // The first profile for exactly this method wins; else the first catch-all profile.
+  const cfg::RoutingProfile* profile = nullptr;
+  for (const auto& p : merchant->profiles()) {
+    if (p.method() == method) {
+      profile = &p;
+      break;
+    }
+  }
+  if (profile == nullptr) {
+    for (const auto& p : merchant->profiles()) {
+      if (p.method() == ty::PAYMENT_METHOD_UNSPECIFIED) {
+        profile = &p;
+        break;
+      }
+    }
+  }
+  if (profile == nullptr || profile->steps_size() == 0) {
+    return Rejection{ev::REJECT_REASON_PLAN_COVERAGE,
+                     "merchant has no routing profile for method " + ty::PaymentMethod_Name(method),
+                     "plan/coverage"};
+  }
+
+  pl::PaymentPlan plan;
+  plan.set_schema_version(kSchemaVersion);
+  plan.mutable_total()->set_amount_minor(amount_minor);
+  plan.mutable_total()->set_currency(std::string(currency));
+  plan.set_profile(profile->name());
+  plan.set_max_retries_per_step(merchant->max_retries_per_step() > 0
+                                    ? merchant->max_retries_per_step()
+                                    : kDefaultMaxRetriesPerStep);
+  plan.set_attempt_timeout_ms(merchant->attempt_timeout_ms() > 0 ? merchant->attempt_timeout_ms()
+                                                                 : kDefaultAttemptTimeoutMs);
+  plan.set_processing_deadline_ms(merchant->processing_deadline_ms() > 0
+                                      ? merchant->processing_deadline_ms()
+                                      : kDefaultProcessingDeadlineMs);
+  for (const auto& t : profile->steps()) {
+    pl::PaymentStep* step = plan.add_steps();
+    step->set_method(t.method() == ty::PAYMENT_METHOD_UNSPECIFIED ? method : t.method());
+    step->set_processor_id(t.processor_id());
+    step->set_max_amount_minor(t.max_amount_minor());
+    step->set_role(t.role() == pl::STEP_ROLE_UNSPECIFIED
+                       ? (plan.steps_size() == 1 ? pl::STEP_ROLE_PRIMARY : pl::STEP_ROLE_SPLIT)
+                       : t.role());
+  }
+  const int64_t capacity = PlanCapacity(plan);
+  if (capacity >= 0 && capacity < amount_minor) {
+    return Rejection{ev::REJECT_REASON_PLAN_COVERAGE,
+                     "plan '" + profile->name() + "' covers at most " + std::to_string(capacity) +
+                         " of " + std::to_string(amount_minor),
+                     "plan/coverage"};
+  }
+  return plan;
+}
+
+}  // namespace payorch::command

@@ -1,0 +1,53 @@
+// PlanBuilder: turns merchant configuration (payments.config.v1) into the ordered plan of
+// steps for one payment. Pure and deterministic: the same configuration and request give
+// the same plan, byte for byte.
+//
+//   PlanBuilder builder(config);                 // config loaded by src/config/
+//   auto plan = builder.Build("m_1", 15000, "USD", PAYMENT_METHOD_APPLE_PAY);
+//   if (!plan.ok()) { plan.rejection().contract_id == "plan/coverage" ... }
+//
+// Thread safety: const methods may be called concurrently.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "command/rejection.h"
+#include "payments/config/v1/config.pb.h"
+#include "payments/plan/v1/plan.pb.h"
+
+namespace payorch::command {
+
+// Defaults for fields a merchant leaves at zero.
+inline constexpr uint32_t kDefaultMaxRetriesPerStep = 2;
+inline constexpr uint32_t kDefaultAttemptTimeoutMs = 2'000;
+inline constexpr uint32_t kDefaultProcessingDeadlineMs = 60'000;
+
+class PlanBuilder {
+ public:
+  PlanBuilder() = default;
+  explicit PlanBuilder(::payments::config::v1::OrchestratorConfig config);
+
+  // nullptr if the merchant is not configured.
+  const ::payments::config::v1::MerchantConfig* FindMerchant(std::string_view merchant_id) const;
+
+  // Rejections: MERCHANT_UNKNOWN; PLAN_COVERAGE (contract "plan/coverage") when no profile
+  // matches the method or the steps' maxima cannot cover the amount.
+  Outcome<::payments::plan::v1::PaymentPlan> Build(
+      std::string_view merchant_id, int64_t amount_minor, std::string_view currency,
+      ::payments::types::v1::PaymentMethod method) const;
+
+  const ::payments::config::v1::OrchestratorConfig& config() const { return config_; }
+
+ private:
+  ::payments::config::v1::OrchestratorConfig config_;
+  std::unordered_map<std::string, int> by_merchant_;
+};
+
+// The most a plan can process: each step together with the FALLBACK steps right after it
+// forms a group whose capacity is the largest maximum among them (0 = unbounded); the
+// plan's capacity is the sum over groups. Returns -1 for unbounded.
+int64_t PlanCapacity(const ::payments::plan::v1::PaymentPlan& plan);
+
+}  // namespace payorch::command
