@@ -64,7 +64,7 @@ class Decider {
  public:
   Decider(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
           std::vector<ev::EventEnvelope>& out)
-      : s_(state), rec_(record), env_(*record.command), ctx_(ctx), out_(out) {}
+      : s_(state), rec_(record), env_(*record.command), ctx_(ctx), out_(out), first_(out.size()) {}
 
   void Run();
 
@@ -107,6 +107,7 @@ class Decider {
   const cmd::CommandEnvelope& env_;
   const DecideContext& ctx_;
   std::vector<ev::EventEnvelope>& out_;
+  const size_t first_;  // index in out_ of this command's first event
   std::string merchant_for_orphan_;
 };
 
@@ -123,7 +124,7 @@ ev::EventEnvelope& Decider::Begin() {
   c->set_command_id(env_.command_id());
   if (s_.payment_id.empty()) {
     e.set_event_id("cmd/" + std::to_string(rec_.partition) + "/" + std::to_string(rec_.offset) +
-                   "/" + std::to_string(out_.size()));
+                   "/" + std::to_string(out_.size() - 1 - first_));
     e.set_merchant_id(merchant_for_orphan_);
   } else {
     const uint64_t seq = s_.sequence + 1;
@@ -720,7 +721,14 @@ std::string TargetPaymentId(const cmd::CommandEnvelope& command) {
 
 void DecideAndApply(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
                     std::vector<ev::EventEnvelope>& out) {
+  const size_t first = out.size();
   Decider(state, record, ctx, out).Run();
+  const auto count = static_cast<uint32_t>(out.size() - first);
+  for (size_t i = first; i < out.size(); ++i) {
+    auto* c = out[i].mutable_causation();
+    c->set_index(static_cast<uint32_t>(i - first));
+    c->set_count(count);
+  }
 }
 
 std::vector<ev::EventEnvelope> Decide(const PaymentState& state, const CommandRecord& record,

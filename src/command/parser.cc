@@ -34,25 +34,36 @@ std::string TrimField(std::string_view raw, const char* field,
   return std::string(t);
 }
 
+// Strict UTF-8 (RFC 3629), as protobuf checks proto3 strings: no overlong forms, no
+// UTF-16 surrogates, nothing above U+10FFFF.
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
     if (c < 0x80) {
-      n = 0;
-    } else if ((c & 0xE0) == 0xC0 && c >= 0xC2) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    unsigned char lo = 0x80;  // allowed range of the first continuation byte
+    unsigned char hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
       n = 1;
-    } else if ((c & 0xF0) == 0xE0) {
+    } else if (c >= 0xE0 && c <= 0xEF) {
       n = 2;
-    } else if ((c & 0xF8) == 0xF0 && c <= 0xF4) {
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
       n = 3;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
     } else {
       return false;
     }
-    if (i + n >= s.size() && n > 0) return false;
+    if (i + n >= s.size()) return false;
     for (size_t k = 1; k <= n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) return false;
     }
     i += n + 1;
   }
@@ -78,14 +89,19 @@ bool IsKnownMetadataKey(std::string_view key) {
 }
 
 bool LooksLikePan(std::string_view value) {
-  // Scan runs of digits allowing single spaces or dashes between them.
+  // Scan runs of digits allowing single spaces or dashes between them. A candidate is the
+  // whole run or any part of it that starts and ends at a group boundary (run edge or
+  // separator): "4111 1111 1111 1111 12/29" holds a PAN, "4111111111111112" is not one.
   size_t i = 0;
+  std::string digits;
+  std::vector<size_t> bounds;  // digit counts at group boundaries
   while (i < value.size()) {
     if (value[i] < '0' || value[i] > '9') {
       ++i;
       continue;
     }
-    std::string digits;
+    digits.clear();
+    bounds.assign(1, 0);
     size_t j = i;
     while (j < value.size()) {
       char c = value[j];
@@ -94,14 +110,18 @@ bool LooksLikePan(std::string_view value) {
         ++j;
       } else if ((c == ' ' || c == '-') && j + 1 < value.size() && value[j + 1] >= '0' &&
                  value[j + 1] <= '9') {
+        bounds.push_back(digits.size());
         ++j;
       } else {
         break;
       }
     }
-    // Check every window of 13..19 digits inside the run.
-    for (size_t len = 13; len <= 19 && len <= digits.size(); ++len) {
-      for (size_t start = 0; start + len <= digits.size(); ++start) {
+    bounds.push_back(digits.size());
+    for (size_t a = 0; a < bounds.size(); ++a) {
+      for (size_t b = a + 1; b < bounds.size(); ++b) {
+        const size_t start = bounds[a];
+        const size_t len = bounds[b] - start;
+        if (len < 13 || len > 19) continue;
         int sum = 0;
         for (size_t k = 0; k < len; ++k) {
           int d = digits[start + len - 1 - k] - '0';
@@ -221,7 +241,16 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
                       " entries; at most 50 allowed",
                   "request/malformed");
   }
-  for (const auto& [raw_key, value] : create.metadata()) {
+  // Protobuf map iteration order is unspecified and differs between map instances: visit
+  // entries in key order, so keys equal after trimming resolve the same way every time.
+  std::vector<const google::protobuf::MapPair<std::string, std::string>*> entries;
+  entries.reserve(static_cast<size_t>(create.metadata_size()));
+  for (const auto& entry : create.metadata()) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : entries) {
+    const std::string& raw_key = entry->first;
+    const std::string& value = entry->second;
     std::string key(Trim(raw_key));
     if (key.empty() || key.size() > kMaxMetadataKeyLength ||
         value.size() > kMaxMetadataValueLength || !IsValidUtf8(key) || !IsValidUtf8(value)) {
@@ -229,6 +258,11 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
                     "metadata entry '" + key.substr(0, 40) +
                         "' is empty, too long (key 40, value 500 bytes) or not UTF-8",
                     "request/malformed");
+    }
+    if (r.metadata.count(key) > 0) {
+      AddIssue(r.issues, "metadata." + key, "metadata/duplicate_key",
+               "another entry has the same key once trimmed; the first in key order is kept");
+      continue;
     }
     if (!IsKnownMetadataKey(key)) {
       AddIssue(r.issues, "metadata." + key, "metadata/unknown_key", "kept as given");

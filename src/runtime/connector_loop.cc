@@ -1,0 +1,301 @@
+#include "runtime/connector_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "connectors/dispatcher.h"
+#include "connectors/reconciler.h"
+#include "log/consumer.h"
+#include "log/partition_reader.h"
+#include "log/producer.h"
+#include "runtime/validity.h"
+
+namespace payorch::runtime {
+
+namespace cmd = ::payments::commands::v1;
+namespace ev = ::payments::events::v1;
+
+namespace {
+
+constexpr char kCheckpointName[] = "connectors";
+constexpr int64_t kCheckpointEveryMs = 250;
+constexpr int64_t kTickEveryMs = 20;
+
+bool IsStarted(const ev::EventEnvelope& e) {
+  return e.has_step_started() || e.has_capture_started() || e.has_void_started() ||
+         e.has_refund_started();
+}
+
+// The operation key an event settles, if any (for the resume-point bookkeeping).
+std::string SettledKey(const ev::EventEnvelope& e) {
+  switch (e.event_case()) {
+    case ev::EventEnvelope::kStepSucceeded: return e.step_succeeded().op().idempotency_key();
+    case ev::EventEnvelope::kStepFailed: return e.step_failed().op().idempotency_key();
+    case ev::EventEnvelope::kPaymentCaptured: return e.payment_captured().op().idempotency_key();
+    case ev::EventEnvelope::kCaptureFailed: return e.capture_failed().op().idempotency_key();
+    case ev::EventEnvelope::kPaymentVoided: return e.payment_voided().op().idempotency_key();
+    case ev::EventEnvelope::kVoidFailed: return e.void_failed().op().idempotency_key();
+    case ev::EventEnvelope::kRefundSucceeded: return e.refund_succeeded().op().idempotency_key();
+    case ev::EventEnvelope::kRefundFailed: return e.refund_failed().op().idempotency_key();
+    case ev::EventEnvelope::kCommandDeduplicated:
+      return e.command_deduplicated().command_type() == "gateway_result"
+                 ? e.command_deduplicated().original_id()
+                 : "";
+    case ev::EventEnvelope::kVoidStarted: return e.void_started().op().parent_id();
+    default: return "";
+  }
+}
+
+struct Job {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  ev::EventEnvelope event;
+};
+
+struct Answer {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::optional<cmd::CommandEnvelope> command;
+};
+
+struct PartitionTrack {
+  EpochFilter filter;
+  int64_t next_offset = 0;             // consumed up to here
+  std::multiset<int64_t> outstanding;  // offsets of unanswered calls
+  std::map<std::string, int64_t> unknown;  // op key -> offset of its PaymentProcessing
+  // (offset, epoch, highest) of claims seen, to know the epoch at a resume point.
+  std::vector<std::tuple<int64_t, uint64_t, uint64_t>> claims;
+  uint64_t base_epoch = 0;
+  uint64_t base_highest = 0;
+};
+
+}  // namespace
+
+struct ConnectorLoop::Impl : public log::RebalanceListener {
+  explicit Impl(ConnectorOptions o)
+      : options(std::move(o)), dispatcher(*options.gateways), reconciler(*options.gateways, *options.clock) {}
+
+  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
+    std::vector<log::PartitionOffset> starts;
+    for (PartitionId p : ps) {
+      PartitionMeta cp = options.store->LoadCheckpoint(kCheckpointName, p.value());
+      // A checkpoint past the end belongs to another log (e.g. a new embedded broker).
+      auto reader = log::PartitionReader::Open(options.kafka, events_topic, p, log::kOffsetBeginning);
+      if (reader.ok()) {
+        auto marks = reader.value()->QueryWatermarks();
+        if (marks.ok() && (cp.next_events_offset > marks.value().high.value() ||
+                           cp.next_events_offset < marks.value().low.value())) {
+          cp = PartitionMeta{};
+          cp.next_events_offset = marks.value().low.value();
+        }
+      }
+      PartitionTrack& t = tracks[p.value()];
+      t = PartitionTrack{};
+      t.filter.Restore(cp.epoch, cp.highest_epoch_seen);
+      t.base_epoch = cp.epoch;
+      t.base_highest = cp.highest_epoch_seen;
+      t.next_offset = cp.next_events_offset;
+      starts.push_back({p, Offset{cp.next_events_offset}});
+      options.logger->info("[p{}] connectors resume at events offset {} (epoch {})", p.value(),
+                           cp.next_events_offset, cp.epoch);
+    }
+    return starts;
+  }
+
+  void OnRevoked(const std::vector<PartitionId>& ps, bool lost) override {
+    for (PartitionId p : ps) {
+      if (!lost) SaveCheckpoint(p.value());
+      tracks.erase(p.value());
+    }
+  }
+
+  void SaveCheckpoint(int32_t p) {
+    auto it = tracks.find(p);
+    if (it == tracks.end()) return;
+    PartitionTrack& t = it->second;
+    int64_t safe = t.next_offset;
+    if (!t.outstanding.empty()) safe = std::min(safe, *t.outstanding.begin());
+    for (const auto& [key, offset] : t.unknown) safe = std::min(safe, offset);
+    PartitionMeta meta;
+    meta.next_events_offset = safe;
+    meta.epoch = t.base_epoch;
+    meta.highest_epoch_seen = t.base_highest;
+    size_t keep = 0;
+    for (const auto& [offset, epoch, highest] : t.claims) {
+      if (offset < safe) {
+        meta.epoch = epoch;
+        meta.highest_epoch_seen = highest;
+        ++keep;
+      }
+    }
+    // Claims before the resume point are folded into its base.
+    t.base_epoch = meta.epoch;
+    t.base_highest = meta.highest_epoch_seen;
+    t.claims.erase(t.claims.begin(), t.claims.begin() + static_cast<long>(keep));
+    (void)options.store->SaveCheckpoint(kCheckpointName, p, meta);
+  }
+
+  void Worker() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stopping || !jobs.empty(); });
+        if (jobs.empty()) return;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      }
+      Answer answer{job.partition, job.offset, dispatcher.Handle(job.event)};
+      std::lock_guard lock(mu);
+      answers.push_back(std::move(answer));
+    }
+  }
+
+  void OnRecord(const log::Record& r) {
+    auto it = tracks.find(r.partition.value());
+    if (it == tracks.end()) return;
+    PartitionTrack& t = it->second;
+    t.next_offset = r.offset.value() + 1;
+    ev::EventEnvelope e;
+    if (!e.ParseFromString(r.value)) return;
+    const Verdict verdict = t.filter.Observe(e);
+    if (verdict == Verdict::kClaim) {
+      t.claims.emplace_back(r.offset.value(), t.filter.epoch(), t.filter.highest_seen());
+      return;
+    }
+    if (verdict != Verdict::kCounted) return;
+    reconciler.OnEvent(e);
+    if (e.has_payment_processing()) {
+      t.unknown.emplace(e.payment_processing().op().idempotency_key(), r.offset.value());
+    }
+    if (std::string key = SettledKey(e); !key.empty()) t.unknown.erase(key);
+    if (IsStarted(e)) {
+      t.outstanding.insert(r.offset.value());
+      if (options.probe != nullptr) {
+        ++options.probe->dispatched;
+        ++options.probe->backlog;
+      }
+      std::lock_guard lock(mu);
+      jobs.push_back(Job{r.partition.value(), r.offset.value(), std::move(e)});
+      cv.notify_one();
+    }
+  }
+
+  void Produce(const cmd::CommandEnvelope& c, std::function<void()> on_delivered) {
+    log::OutRecord out{commands_topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}};
+    auto st = producer->Produce(out, [this, on_delivered](const log::Delivery& d) {
+      if (!d.status.ok()) {
+        options.logger->warn("connector result not delivered: {}", d.status.ToString());
+        failure = "connector result not delivered: " + d.status.ToString();
+        return;
+      }
+      if (on_delivered) on_delivered();
+    });
+    if (!st.ok()) failure = "connector produce: " + st.ToString();
+  }
+
+  std::string Run(const std::atomic<bool>& stop) {
+    events_topic = options.kafka.Topic(log::TopicKind::kEvents);
+    commands_topic = options.kafka.Topic(log::TopicKind::kCommands);
+    auto p = log::Producer::Create(options.kafka);
+    if (!p.ok()) return "connector producer: " + p.error().ToString();
+    producer = std::move(p.value());
+    auto c = log::Consumer::Create(options.kafka, options.group, events_topic, this);
+    if (!c.ok()) return "connector consumer: " + c.error().ToString();
+    consumer = std::move(c.value());
+    for (int i = 0; i < options.threads; ++i) workers.emplace_back([this] { Worker(); });
+
+    std::vector<log::Record> batch;
+    std::vector<Answer> ready;
+    int64_t last_tick = 0;
+    int64_t last_checkpoint = 0;
+    while (!stop.load() && failure.empty()) {
+      batch.clear();
+      auto st = consumer->PollBatch(2000, 2, &batch);
+      if (!st.ok() && st.error().cls == log::ErrorClass::kFatal) {
+        failure = "connector poll: " + st.ToString();
+        break;
+      }
+      for (const auto& r : batch) OnRecord(r);
+      {
+        std::lock_guard lock(mu);
+        ready.swap(answers);
+      }
+      for (auto& a : ready) {
+        const int32_t part = a.partition;
+        const int64_t offset = a.offset;
+        auto settle = [this, part, offset] {
+          auto it = tracks.find(part);
+          if (it != tracks.end()) {
+            auto o = it->second.outstanding.find(offset);
+            if (o != it->second.outstanding.end()) it->second.outstanding.erase(o);
+          }
+          if (options.probe != nullptr) --options.probe->backlog;
+        };
+        if (a.command) {
+          if (options.probe != nullptr) ++options.probe->results;
+          Produce(*a.command, settle);
+        } else {
+          settle();
+        }
+      }
+      ready.clear();
+      const int64_t now = options.clock->NowMs();
+      if (now - last_tick >= kTickEveryMs) {
+        last_tick = now;
+        for (const auto& command : reconciler.Tick()) {
+          if (options.probe != nullptr) ++options.probe->reconciler_commands;
+          Produce(command, nullptr);
+        }
+      }
+      (void)producer->Poll(0);
+      if (now - last_checkpoint >= kCheckpointEveryMs) {
+        last_checkpoint = now;
+        for (auto& [part, track] : tracks) SaveCheckpoint(part);
+      }
+    }
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+      jobs.clear();
+    }
+    cv.notify_all();
+    for (auto& w : workers) w.join();
+    (void)producer->Flush(5'000);
+    for (auto& [part, track] : tracks) SaveCheckpoint(part);
+    (void)consumer->Close();
+    return failure;
+  }
+
+  ConnectorOptions options;
+  connectors::Dispatcher dispatcher;
+  connectors::Reconciler reconciler;
+  std::string events_topic;
+  std::string commands_topic;
+  std::unique_ptr<log::Producer> producer;
+  std::unique_ptr<log::Consumer> consumer;
+  std::map<int32_t, PartitionTrack> tracks;
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job> jobs;
+  std::vector<Answer> answers;
+  bool stopping = false;
+  std::string failure;
+};
+
+ConnectorLoop::ConnectorLoop(ConnectorOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+ConnectorLoop::~ConnectorLoop() = default;
+
+std::string ConnectorLoop::Run(const std::atomic<bool>& stop) { return impl_->Run(stop); }
+
+}  // namespace payorch::runtime

@@ -1,0 +1,164 @@
+#include "runtime/orchestrator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <thread>
+
+#include "log/consumer.h"
+#include "log/producer.h"
+#include "outbox/event_outbox.h"
+
+namespace payorch::runtime {
+
+namespace {
+
+constexpr int64_t kCommitEveryMs = 1'000;
+
+// The writer side: owns the commands consumer, the events producer and one
+// PartitionWriter per assigned partition.
+class WriterLoop : public log::RebalanceListener {
+ public:
+  WriterLoop(const OrchestratorOptions& options, OrchestratorProbe& probe, StateStore& store)
+      : options_(options), probe_(probe), store_(store) {}
+
+  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
+    std::vector<log::PartitionOffset> starts;
+    for (PartitionId p : ps) {
+      WriterDeps deps{&options_.kafka, producer_.get(), outbox_.get(), &store_, options_.plans,
+                      options_.writer_id, options_.logger, &probe_.writer,
+                      options_.max_cached_payments};
+      auto writer = std::make_unique<PartitionWriter>(p.value(), deps);
+      auto start = writer->Start();
+      if (std::holds_alternative<std::string>(start)) {
+        failure_ = "partition " + std::to_string(p.value()) + ": " + std::get<std::string>(start);
+        options_.logger->error("{}", failure_);
+        starts.push_back({p, log::kOffsetEnd});
+        continue;
+      }
+      starts.push_back({p, Offset{std::get<int64_t>(start)}});
+      writers_[p.value()] = std::move(writer);
+    }
+    probe_.partitions = static_cast<int>(writers_.size());
+    return starts;
+  }
+
+  void OnRevoked(const std::vector<PartitionId>& ps, bool lost) override {
+    (void)producer_->Flush(10'000);
+    for (PartitionId p : ps) {
+      auto it = writers_.find(p.value());
+      if (it == writers_.end()) continue;
+      (void)it->second->Persist();
+      options_.logger->info("[p{}] partition revoked{}; writer stops", p.value(),
+                            lost ? " (lost)" : "");
+      writers_.erase(it);
+    }
+    probe_.partitions = static_cast<int>(writers_.size());
+  }
+
+  std::string Run(const std::atomic<bool>& stop) {
+    auto producer = log::Producer::Create(options_.kafka);
+    if (!producer.ok()) return "events producer: " + producer.error().ToString();
+    producer_ = std::move(producer.value());
+    outbox_ = std::make_unique<outbox::EventOutbox>(*producer_,
+                                                    options_.kafka.Topic(log::TopicKind::kEvents));
+    auto consumer = log::Consumer::Create(options_.kafka, options_.writers_group,
+                                          options_.kafka.Topic(log::TopicKind::kCommands), this);
+    if (!consumer.ok()) return "commands consumer: " + consumer.error().ToString();
+    consumer_ = std::move(consumer.value());
+
+    std::vector<log::Record> batch;
+    auto last_commit = std::chrono::steady_clock::now();
+    while (!stop.load() && failure_.empty()) {
+      batch.clear();
+      auto st = consumer_->PollBatch(2000, 2, &batch);
+      if (!st.ok() && st.error().cls == log::ErrorClass::kFatal) {
+        failure_ = "commands poll: " + st.ToString();
+        break;
+      }
+      for (const auto& r : batch) {
+        auto it = writers_.find(r.partition.value());
+        if (it == writers_.end() || it->second->fenced()) continue;
+        if (std::string err = it->second->Handle(r); !err.empty()) {
+          failure_ = "partition " + std::to_string(r.partition.value()) + ": " + err;
+          break;
+        }
+      }
+      (void)producer_->Poll(0);
+      for (auto& [p, w] : writers_) {
+        if (std::string err = w->Persist(); !err.empty() && failure_.empty()) {
+          failure_ = "partition " + std::to_string(p) + ": " + err;
+        }
+      }
+      probe_.outbox_depth = outbox_->depth();
+      if (std::chrono::steady_clock::now() - last_commit > std::chrono::milliseconds(kCommitEveryMs)) {
+        last_commit = std::chrono::steady_clock::now();
+        std::vector<log::PartitionOffset> offsets;
+        for (auto& [p, w] : writers_) {
+          offsets.push_back({PartitionId{p}, Offset{w->persisted_command_offset()}});
+        }
+        // Commits only show progress (lag); resumption is from the log itself.
+        if (!offsets.empty()) (void)consumer_->CommitAsync(offsets);
+      }
+    }
+    (void)producer_->Flush(10'000);
+    for (auto& [p, w] : writers_) (void)w->Persist();
+    (void)consumer_->Close();
+    writers_.clear();
+    return failure_;
+  }
+
+ private:
+  const OrchestratorOptions& options_;
+  OrchestratorProbe& probe_;
+  StateStore& store_;
+  std::unique_ptr<log::Producer> producer_;
+  std::unique_ptr<outbox::EventOutbox> outbox_;
+  std::unique_ptr<log::Consumer> consumer_;
+  std::map<int32_t, std::unique_ptr<PartitionWriter>> writers_;
+  std::string failure_;
+};
+
+}  // namespace
+
+Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(options)) {
+  if (!options_.logger) options_.logger = spdlog::default_logger();
+}
+
+Orchestrator::~Orchestrator() = default;
+
+std::string Orchestrator::Run(const std::atomic<bool>& stop) {
+  StateStore store;
+  if (std::string err = store.Open(options_.data_dir); !err.empty()) return err;
+  std::atomic<bool> inner_stop{false};
+  std::string connector_error;
+  std::thread connectors;
+  if (options_.run_connectors) {
+    connectors = std::thread([&] {
+      ConnectorOptions co{options_.kafka,   options_.connectors_group, options_.connector_threads,
+                          &store,           options_.gateways,         options_.clock,
+                          options_.logger,  &probe_.connectors};
+      ConnectorLoop loop(co);
+      connector_error = loop.Run(inner_stop);
+      if (!connector_error.empty()) inner_stop = true;
+    });
+  }
+  std::string writer_error;
+  std::thread writer_watch([&] {
+    while (!stop.load() && !inner_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    inner_stop = true;
+  });
+  if (options_.run_writers) {
+    WriterLoop loop(options_, probe_, store);
+    writer_error = loop.Run(inner_stop);
+  } else {
+    while (!inner_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  inner_stop = true;
+  writer_watch.join();
+  if (connectors.joinable()) connectors.join();
+  if (!writer_error.empty()) return writer_error;
+  return connector_error;
+}
+
+}  // namespace payorch::runtime

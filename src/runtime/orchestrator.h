@@ -1,0 +1,67 @@
+// Orchestrator: `payorch run`. One process hosts the single writers of the command
+// partitions it is assigned (consumer group "payorch.writers") and the connectors of the
+// event partitions it is assigned (group "payorch.connectors"), each on its own thread.
+//
+//   Orchestrator orch(options);
+//   std::atomic<bool> stop{false};
+//   std::string err = orch.Run(stop);   // returns when stop is set, or on a fatal error
+//
+// Crash-only: a fatal error (a record that cannot be published, a store write failing)
+// stops the process; a restart restores from the log and the store, and loses nothing.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "command/plan_builder.h"
+#include "common/clock.h"
+#include "connectors/registry.h"
+#include "log/options.h"
+#include "runtime/connector_loop.h"
+#include "runtime/writer.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace payorch::runtime {
+
+struct OrchestratorOptions {
+  log::KafkaOptions kafka;
+  std::string data_dir;  // RocksDB state store
+  std::string writer_id;
+  std::string writers_group = "payorch.writers";
+  std::string connectors_group = "payorch.connectors";
+  bool run_writers = true;
+  bool run_connectors = true;
+  int connector_threads = 8;
+  size_t max_cached_payments = 100'000;
+  const command::PlanBuilder* plans = nullptr;
+  connectors::GatewayRegistry* gateways = nullptr;
+  const Clock* clock = nullptr;
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+struct OrchestratorProbe {
+  WriterProbe writer;
+  ConnectorProbe connectors;
+  std::atomic<int64_t> outbox_depth{0};
+  std::atomic<int> partitions{0};
+};
+
+class Orchestrator {
+ public:
+  explicit Orchestrator(OrchestratorOptions options);
+  ~Orchestrator();
+  [[nodiscard]] std::string Run(const std::atomic<bool>& stop);
+  const OrchestratorProbe& probe() const { return probe_; }
+
+ private:
+  std::string RunWriters(const std::atomic<bool>& stop);
+
+  OrchestratorOptions options_;
+  OrchestratorProbe probe_;
+};
+
+}  // namespace payorch::runtime

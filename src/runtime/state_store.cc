@@ -1,0 +1,157 @@
+#include "runtime/state_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "command/aggregate.h"
+
+namespace payorch::runtime {
+
+namespace ev = ::payments::events::v1;
+
+namespace {
+
+void PutBigEndian(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t GetBigEndian(std::string_view in) {
+  uint64_t v = 0;
+  for (unsigned char c : in) v = (v << 8) | c;
+  return v;
+}
+
+// Keys: 'e' partition(4) payment_id '\0' sequence(8) -> EventEnvelope
+//       'm' partition(4)                                -> meta (4 x 8 bytes)
+std::string PaymentPrefix(int32_t partition, const std::string& payment_id) {
+  std::string k = "e";
+  PutBigEndian(k, static_cast<uint32_t>(partition), 4);
+  k += payment_id;
+  k.push_back('\0');
+  return k;
+}
+
+std::string MetaKey(int32_t partition) {
+  std::string k = "m";
+  PutBigEndian(k, static_cast<uint32_t>(partition), 4);
+  return k;
+}
+
+}  // namespace
+
+StateStore::StateStore() = default;
+StateStore::~StateStore() {
+  if (db_) (void)db_->Flush(rocksdb::FlushOptions());  // the WAL is off: keep a clean stop's work
+}
+
+std::string StateStore::Open(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.compression = rocksdb::kLZ4Compression;
+  options.IncreaseParallelism(2);
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  table.whole_key_filtering = false;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status st = rocksdb::DB::Open(options, dir, &db);
+  if (!st.ok()) return "state store " + dir + ": " + st.ToString();
+  db_.reset(db);
+  return "";
+}
+
+namespace {
+std::string EncodeMeta(const PartitionMeta& meta) {
+  std::string m;
+  PutBigEndian(m, static_cast<uint64_t>(meta.next_events_offset), 8);
+  PutBigEndian(m, static_cast<uint64_t>(meta.last_command_offset), 8);
+  PutBigEndian(m, meta.epoch, 8);
+  PutBigEndian(m, meta.highest_epoch_seen, 8);
+  return m;
+}
+
+std::string CheckpointKey(const std::string& reader, int32_t partition) {
+  std::string k = "c" + reader;
+  k.push_back('\0');
+  PutBigEndian(k, static_cast<uint32_t>(partition), 4);
+  return k;
+}
+}  // namespace
+
+PartitionMeta StateStore::LoadCheckpoint(const std::string& reader, int32_t partition) const {
+  return LoadMetaKey(CheckpointKey(reader, partition));
+}
+
+std::string StateStore::SaveCheckpoint(const std::string& reader, int32_t partition,
+                                       const PartitionMeta& meta) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  rocksdb::Status st = db_->Put(wo, CheckpointKey(reader, partition), EncodeMeta(meta));
+  return st.ok() ? "" : "state store checkpoint: " + st.ToString();
+}
+
+PartitionMeta StateStore::LoadMeta(int32_t partition) const { return LoadMetaKey(MetaKey(partition)); }
+
+PartitionMeta StateStore::LoadMetaKey(const std::string& key) const {
+  PartitionMeta meta;
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), key, &value).ok() && value.size() == 32) {
+    meta.next_events_offset = static_cast<int64_t>(GetBigEndian(value.substr(0, 8)));
+    meta.last_command_offset = static_cast<int64_t>(GetBigEndian(value.substr(8, 8)));
+    meta.epoch = GetBigEndian(value.substr(16, 8));
+    meta.highest_epoch_seen = GetBigEndian(value.substr(24, 8));
+  }
+  return meta;
+}
+
+std::string StateStore::Append(int32_t partition, const std::vector<const ev::EventEnvelope*>& events,
+                               const PartitionMeta& meta) {
+  rocksdb::WriteBatch batch;
+  std::string value;
+  for (const ev::EventEnvelope* e : events) {
+    if (e->payment_id().empty()) continue;  // rejections naming no payment change no state
+    std::string key = PaymentPrefix(partition, e->payment_id());
+    PutBigEndian(key, e->sequence(), 8);
+    value.clear();
+    e->SerializeToString(&value);
+    batch.Put(key, value);
+  }
+  batch.Put(MetaKey(partition), EncodeMeta(meta));
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  rocksdb::Status st = db_->Write(wo, &batch);
+  return st.ok() ? "" : "state store write: " + st.ToString();
+}
+
+command::PaymentState StateStore::LoadPayment(int32_t partition,
+                                              const std::string& payment_id) const {
+  command::PaymentState state;
+  state.payment_id = payment_id;
+  const std::string prefix = PaymentPrefix(partition, payment_id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  ev::EventEnvelope event;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      command::Evolve(state, event);
+    }
+  }
+  return state;
+}
+
+std::string StateStore::ResetPartition(int32_t partition) {
+  std::string begin = "e";
+  PutBigEndian(begin, static_cast<uint32_t>(partition), 4);
+  std::string end = "e";
+  PutBigEndian(end, static_cast<uint32_t>(partition) + 1, 4);
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(begin, end);
+  batch.Delete(MetaKey(partition));
+  rocksdb::Status st = db_->Write(rocksdb::WriteOptions(), &batch);
+  return st.ok() ? "" : "state store reset: " + st.ToString();
+}
+
+}  // namespace payorch::runtime

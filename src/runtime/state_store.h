@@ -1,0 +1,71 @@
+// StateStore: the writer's RocksDB cache of what the events log says, so restore reads
+// only the log's tail and memory holds only hot payments. Every byte can be rebuilt from
+// the events log (delete the directory and restart).
+//
+//   StateStore store;
+//   if (auto err = store.Open(dir); !err.empty()) ...
+//   PartitionMeta meta = store.LoadMeta(partition);     // where the fold stopped
+//   store.Append(partition, groups, new_meta);          // one WriteBatch, atomic
+//   PaymentState s = store.LoadPayment(partition, id);  // fold of its stored events
+//
+// Thread safety: one writer thread per partition; different partitions may be used from
+// different threads.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command/state.h"
+#include "payments/events/v1/events.pb.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace payorch::runtime {
+
+struct PartitionMeta {
+  int64_t next_events_offset = 0;  // the events partition was folded up to here
+  int64_t last_command_offset = -1;  // causation offset of the last complete group
+  uint64_t epoch = 0;                // current epoch at next_events_offset
+  uint64_t highest_epoch_seen = 0;
+};
+
+class StateStore {
+ public:
+  StateStore();
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  // Opens or creates the store. Returns "" or a one-line error.
+  [[nodiscard]] std::string Open(const std::string& dir);
+
+  PartitionMeta LoadMeta(int32_t partition) const;
+
+  // Stores counted events (already de-duplicated by the caller) and the new meta in one
+  // atomic batch. The WAL is off: after a crash the store is a consistent older prefix.
+  [[nodiscard]] std::string Append(int32_t partition,
+                                   const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
+                                   const PartitionMeta& meta);
+
+  // Folds the stored events of one payment. A payment never seen gives an empty state
+  // whose payment_id is set.
+  command::PaymentState LoadPayment(int32_t partition, const std::string& payment_id) const;
+
+  // A reader's resume point in the events log (e.g. the connectors'): offset and epoch.
+  PartitionMeta LoadCheckpoint(const std::string& reader, int32_t partition) const;
+  [[nodiscard]] std::string SaveCheckpoint(const std::string& reader, int32_t partition,
+                                           const PartitionMeta& meta);
+
+  // Drops everything stored for a partition (e.g. the store is ahead of a truncated log).
+  [[nodiscard]] std::string ResetPartition(int32_t partition);
+
+ private:
+  PartitionMeta LoadMetaKey(const std::string& key) const;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace payorch::runtime

@@ -1,0 +1,69 @@
+// The one validity rule every reader of the events log applies (ARCHITECTURE.md,
+// "The single writer, fenced through the log"), and the grouping of events by command.
+//
+//   EpochFilter filter;                 // one per events partition, fed in offset order
+//   for (record : partition) {
+//     switch (filter.Observe(event)) {
+//       case Verdict::kCounted: apply(event); break;
+//       case Verdict::kClaim:   break;   // a valid WriterClaimed: epoch moved up
+//       case Verdict::kFenced:  break;   // a zombie's late event, or a losing claim
+//     }
+//   }
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "payments/events/v1/events.pb.h"
+
+namespace payorch::runtime {
+
+namespace ev = ::payments::events::v1;
+
+enum class Verdict {
+  kCounted,  // a decision of the writer that holds the partition
+  kClaim,    // a WriterClaimed that raised the epoch
+  kFenced,   // an event of a fenced epoch, or a claim not above the current epoch
+};
+
+// A claim counts only if its epoch is above every earlier claim's; an event counts only
+// if its epoch equals the epoch of the latest counted claim before it.
+class EpochFilter {
+ public:
+  Verdict Observe(const ev::EventEnvelope& event);
+  uint64_t epoch() const { return epoch_; }
+  // The highest epoch any record carried, counted or not: a new claim must exceed it.
+  uint64_t highest_seen() const { return highest_seen_; }
+  // Resumes a filter saved at some offset (the state store keeps both numbers).
+  void Restore(uint64_t epoch, uint64_t highest_seen) {
+    epoch_ = epoch;
+    highest_seen_ = highest_seen;
+  }
+
+ private:
+  uint64_t epoch_ = 0;
+  uint64_t highest_seen_ = 0;
+};
+
+// Collects the counted events of one command (same causation offset) and releases them
+// together once all `count` have been seen. A group cut short (its writer died mid-publish)
+// is dropped when the next group starts; the next writer decides that command again and
+// publishes the whole group, identical but for the epoch.
+class CommandGroups {
+ public:
+  // Returns the completed group, if `event` completed one.
+  std::optional<std::vector<ev::EventEnvelope>> Add(const ev::EventEnvelope& event);
+  // Drops an unfinished group (e.g. when a new claim arrives).
+  void DropPartial() { partial_.clear(); }
+  bool has_partial() const { return !partial_.empty(); }
+  // Causation offset of the last completed group, -1 if none.
+  int64_t last_complete_offset() const { return last_complete_offset_; }
+  void set_last_complete_offset(int64_t offset) { last_complete_offset_ = offset; }
+
+ private:
+  std::vector<ev::EventEnvelope> partial_;
+  int64_t last_complete_offset_ = -1;
+};
+
+}  // namespace payorch::runtime

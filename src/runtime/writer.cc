@@ -1,0 +1,364 @@
+#include "runtime/writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "command/parser.h"
+#include "command/transitions.h"
+#include "log/partition_reader.h"
+#include "payments/contracts/v1/contracts.pb.h"
+
+namespace payorch::runtime {
+
+namespace cmd = ::payments::commands::v1;
+namespace ev = ::payments::events::v1;
+
+namespace {
+
+constexpr int kReadTimeoutMs = 30'000;
+constexpr int kClaimAttempts = 10;
+constexpr size_t kRestoreChunk = 20'000;
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+PartitionWriter::PartitionWriter(int32_t partition, WriterDeps deps)
+    : partition_(partition), deps_(std::move(deps)) {}
+
+void PartitionWriter::Fold(const log::Record& record, std::vector<ev::EventEnvelope>& out) {
+  next_events_offset_ = record.offset.value() + 1;
+  ev::EventEnvelope e;
+  if (!e.ParseFromString(record.value)) return;  // not ours to judge here; the checker reports
+  switch (filter_.Observe(e)) {
+    case Verdict::kClaim:
+      groups_.DropPartial();
+      last_claim_offset_ = record.offset.value();
+      break;
+    case Verdict::kFenced:
+      break;
+    case Verdict::kCounted:
+      if (auto group = groups_.Add(e)) {
+        for (auto& event : *group) {
+          cache_.erase(event.payment_id());  // the store becomes the truth for it
+          out.push_back(std::move(event));
+        }
+      }
+      break;
+  }
+}
+
+std::string PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) {
+  std::vector<const ev::EventEnvelope*> ptrs;
+  ptrs.reserve(out.size());
+  for (const auto& e : out) ptrs.push_back(&e);
+  PartitionMeta meta{next_events_offset_, groups_.last_complete_offset(), filter_.epoch(),
+                     filter_.highest_seen()};
+  if (deps_.probe != nullptr) deps_.probe->restored_events += out.size();
+  out.clear();
+  return deps_.store->Append(partition_, ptrs, meta);
+}
+
+std::variant<int64_t, std::string> PartitionWriter::Start() {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string& topic = deps_.kafka->Topic(log::TopicKind::kEvents);
+  PartitionMeta meta = deps_.store->LoadMeta(partition_);
+
+  auto reader = log::PartitionReader::Open(*deps_.kafka, topic, PartitionId{partition_},
+                                           Offset{meta.next_events_offset});
+  if (!reader.ok()) return "events reader: " + reader.error().ToString();
+  auto marks = reader.value()->QueryWatermarks();
+  if (!marks.ok()) return "events watermarks: " + marks.error().ToString();
+  if (marks.value().high.value() < meta.next_events_offset ||
+      marks.value().low.value() > meta.next_events_offset) {
+    // The store describes another log (a new embedded broker, a recreated topic).
+    deps_.logger->warn("[p{}] state store is ahead of the events log ({} > {}); rebuilding",
+                       partition_, meta.next_events_offset, marks.value().high.value());
+    if (std::string err = deps_.store->ResetPartition(partition_); !err.empty()) return err;
+    meta = PartitionMeta{};
+    if (auto st = reader.value()->Seek(Offset{marks.value().low.value()}); !st.ok()) {
+      return "events seek: " + st.ToString();
+    }
+    meta.next_events_offset = marks.value().low.value();
+  }
+  filter_ = EpochFilter();
+  filter_.Restore(meta.epoch, meta.highest_epoch_seen);
+  groups_ = CommandGroups();
+  groups_.set_last_complete_offset(meta.last_command_offset);
+  next_events_offset_ = meta.next_events_offset;
+  cache_.clear();
+
+  std::vector<ev::EventEnvelope> restored;
+  std::string fold_error;
+  auto fold = [&](const log::Record& r) {
+    Fold(r, restored);
+    if (restored.size() >= kRestoreChunk && fold_error.empty()) fold_error = FlushRestored(restored);
+  };
+  auto end = reader.value()->ReadToEnd(fold, kReadTimeoutMs);
+  if (!end.ok()) return "restore read: " + end.error().ToString();
+  if (!fold_error.empty()) return fold_error;
+
+  for (int attempt = 1; attempt <= kClaimAttempts; ++attempt) {
+    const uint64_t epoch = filter_.highest_seen() + 1;
+    ev::EventEnvelope claim;
+    claim.set_schema_version(command::kSchemaVersion);
+    claim.set_event_id("claim/" + std::to_string(partition_) + "/" + std::to_string(epoch));
+    claim.set_epoch(epoch);
+    claim.set_occurred_at_ms(WallMs());
+    auto* wc = claim.mutable_writer_claimed();
+    wc->set_epoch(epoch);
+    wc->set_writer_id(deps_.writer_id);
+    wc->set_partition(partition_);
+    log::OutRecord record{topic, PartitionId{partition_}, "claim", claim.SerializeAsString(), {}};
+    auto at = deps_.producer->ProduceSync(record, kReadTimeoutMs);
+    if (!at.ok()) return "claim append: " + at.error().ToString();
+    auto st = reader.value()->ReadUntil(Offset{at.value().value() + 1}, fold, kReadTimeoutMs);
+    if (!st.ok()) return "claim read-back: " + st.ToString();
+    if (!fold_error.empty()) return fold_error;
+    if (last_claim_offset_ == at.value().value() && filter_.epoch() == epoch) {
+      epoch_ = epoch;
+      break;
+    }
+    deps_.logger->warn("[p{}] claim of epoch {} lost to another writer; retrying", partition_,
+                       epoch);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+  }
+  if (epoch_ == 0) return "could not claim partition " + std::to_string(partition_);
+  if (std::string err = FlushRestored(restored); !err.empty()) return err;
+
+  deps_.outbox->Unfence(partition_);
+  fenced_ = false;
+  next_command_offset_ = groups_.last_complete_offset() + 1;
+  persisted_command_offset_ = next_command_offset_;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
+  if (deps_.probe != nullptr) deps_.probe->last_restore_ms = ms;
+  deps_.logger->info(
+      "[p{}, epoch {}] writer {} claimed the partition; restored events {}..{} in {} ms; "
+      "resuming commands at offset {}",
+      partition_, epoch_, deps_.writer_id, meta.next_events_offset, next_events_offset_, ms,
+      next_command_offset_);
+  return next_command_offset_;
+}
+
+command::PaymentState& PartitionWriter::StateFor(const std::string& payment_id) {
+  auto it = cache_.find(payment_id);
+  if (it != cache_.end()) return it->second;
+  return cache_.emplace(payment_id, deps_.store->LoadPayment(partition_, payment_id))
+      .first->second;
+}
+
+void PartitionWriter::PublishViolation(const std::string& contract_id,
+                                       const std::string& payment_id,
+                                       const std::string& merchant_id, const std::string& detail,
+                                       int64_t offset) {
+  ::payments::contracts::v1::ContractViolation v;
+  v.set_schema_version(command::kSchemaVersion);
+  v.set_contract_id(contract_id);
+  v.set_payment_id(payment_id);
+  v.set_merchant_id(merchant_id);
+  v.set_detail(detail);
+  v.set_occurred_at_ms(WallMs());
+  v.set_source("writer");
+  v.set_partition(partition_);
+  v.set_offset(offset);
+  log::OutRecord record{deps_.kafka->Topic(log::TopicKind::kContracts), log::kAnyPartition,
+                        payment_id, v.SerializeAsString(), {}};
+  (void)deps_.producer->Produce(record);  // best effort: the event log has the rejection
+}
+
+void PartitionWriter::DeadLetter(const log::Record& record, const std::string& reason,
+                                 ev::RejectReason reject_reason) {
+  if (deps_.probe != nullptr) ++deps_.probe->dead_letters;
+  log::OutRecord dlq{deps_.kafka->Topic(log::TopicKind::kDeadLetters),
+                     log::kAnyPartition,
+                     record.key,
+                     record.value,
+                     {{"payorch.reason", reason},
+                      {"payorch.source.topic", record.topic},
+                      {"payorch.source.partition", std::to_string(record.partition.value())},
+                      {"payorch.source.offset", std::to_string(record.offset.value())}}};
+  (void)deps_.producer->Produce(dlq);
+  PublishViolation("request/malformed", "", "", reason, record.offset.value());
+  deps_.logger->warn("[p{}] command offset {} to the dead-letter topic: {}", partition_,
+                     record.offset.value(), reason);
+  if (reject_reason == ev::REJECT_REASON_UNSPECIFIED) return;
+  // The command still gets its event, so every command offset is accounted for in the log.
+  std::vector<ev::EventEnvelope> events(1);
+  ev::EventEnvelope& e = events[0];
+  e.set_schema_version(command::kSchemaVersion);
+  e.set_event_id("cmd/" + std::to_string(partition_) + "/" +
+                 std::to_string(record.offset.value()) + "/0");
+  e.set_epoch(epoch_);
+  e.set_occurred_at_ms(record.timestamp_ms);
+  auto* c = e.mutable_causation();
+  c->set_topic(record.topic);
+  c->set_partition(partition_);
+  c->set_offset(record.offset.value());
+  c->set_index(0);
+  c->set_count(1);
+  auto* rej = e.mutable_command_rejected();
+  rej->set_reason(reject_reason);
+  rej->set_contract_id("request/malformed");
+  rej->set_detail(reason);
+  rej->set_command_type("unknown");
+  if (std::string err = Publish(record.offset.value(), std::move(events), record.key);
+      !err.empty() && failure_.empty()) {
+    failure_ = err;
+  }
+}
+
+std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::EventEnvelope> events,
+                                     const std::string& fallback_key) {
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  keys.reserve(events.size());
+  values.reserve(events.size());
+  for (const auto& e : events) {
+    keys.push_back(e.payment_id().empty() ? fallback_key : e.payment_id());
+    values.push_back(e.SerializeAsString());
+  }
+  const std::string payment_id = events.empty() ? "" : events.front().payment_id();
+  if (!payment_id.empty()) ++in_flight_[payment_id];
+  auto group = std::make_shared<DeliveredGroup>();
+  group->command_offset = command_offset;
+  group->events = std::move(events);
+  log::LogStatus st = deps_.outbox->Publish(
+      partition_, std::move(keys), std::move(values), [this, group](const outbox::GroupResult& r) {
+        if (!r.ok) {
+          if (failure_.empty()) failure_ = "event publish failed: " + r.error;
+          return;
+        }
+        if (r.offsets.front() > next_events_offset_) CheckGap(next_events_offset_, r.offsets.front());
+        next_events_offset_ = std::max(next_events_offset_, r.offsets.back() + 1);
+        delivered_.push_back(std::move(*group));
+      });
+  if (!st.ok()) return "outbox: " + st.ToString();
+  return "";
+}
+
+std::string PartitionWriter::Handle(const log::Record& record) {
+  if (fenced_) return "";
+  if (!failure_.empty()) return failure_;
+  if (deps_.probe != nullptr) ++deps_.probe->commands;
+  next_command_offset_ = record.offset.value() + 1;
+
+  cmd::CommandEnvelope envelope;
+  if (!envelope.ParseFromString(record.value)) {
+    DeadLetter(record, "undecodable command record", ev::REJECT_REASON_UNDECODABLE);
+    return failure_;
+  }
+  const std::string target = command::TargetPaymentId(envelope);
+  if (record.key.empty()) {
+    DeadLetter(record, "command record has no key", ev::REJECT_REASON_UNDECODABLE);
+    return failure_;
+  }
+  if (target != record.key) {
+    DeadLetter(record, "record key is not the command's payment_id",
+               ev::REJECT_REASON_PAYMENT_ID_MISMATCH);
+    return failure_;
+  }
+  if (envelope.schema_version() != command::kSchemaVersion ||
+      envelope.command_case() == cmd::CommandEnvelope::COMMAND_NOT_SET) {
+    // Decided below as well: the rejection is an event of the payment.
+    DeadLetter(record, "unsupported schema_version or no command", ev::REJECT_REASON_UNSPECIFIED);
+  }
+
+  command::PaymentState& state = target.empty() ? orphan_ : StateFor(target);
+  if (target.empty()) orphan_ = command::PaymentState{};
+  command::CommandRecord rec{&envelope, record.topic, partition_, record.offset.value(),
+                             record.timestamp_ms};
+  command::DecideContext ctx{deps_.plans, epoch_};
+  scratch_.clear();
+  command::DecideAndApply(state, rec, ctx, scratch_);
+  if (deps_.probe != nullptr) deps_.probe->events += scratch_.size();
+  for (const auto& e : scratch_) {
+    if (e.has_command_rejected()) {
+      if (deps_.probe != nullptr) ++deps_.probe->rejected;
+      if (!e.command_rejected().contract_id().empty()) {
+        PublishViolation(e.command_rejected().contract_id(), e.payment_id(), e.merchant_id(),
+                         e.command_rejected().detail(), record.offset.value());
+      }
+    }
+  }
+  std::vector<ev::EventEnvelope> events;
+  events.swap(scratch_);
+  return Publish(record.offset.value(), std::move(events), record.key);
+}
+
+void PartitionWriter::CheckGap(int64_t from, int64_t to) {
+  // Someone else appended to our partition since our last record: a zombie's late
+  // events (harmless, they do not count), a duplicate of a retried batch, or a newer
+  // writer's claim, which fences us.
+  auto reader = log::PartitionReader::Open(*deps_.kafka, deps_.kafka->Topic(log::TopicKind::kEvents),
+                                           PartitionId{partition_}, Offset{from});
+  if (!reader.ok()) return;
+  auto st = reader.value()->ReadUntil(
+      Offset{to},
+      [&](const log::Record& r) {
+        ev::EventEnvelope e;
+        if (e.ParseFromString(r.value) && e.has_writer_claimed() && e.epoch() > epoch_) {
+          fenced_ = true;
+        }
+      },
+      kReadTimeoutMs);
+  (void)st;
+  if (fenced_) {
+    deps_.outbox->Fence(partition_);
+    if (deps_.probe != nullptr) ++deps_.probe->fenced;
+    PublishViolation("writer/fenced", "", "",
+                     "writer " + deps_.writer_id + " of epoch " + std::to_string(epoch_) +
+                         " found a newer claim; it stops writing",
+                     from);
+    deps_.logger->warn("[p{}, epoch {}] fenced by a newer writer; this writer stops", partition_,
+                       epoch_);
+  }
+}
+
+std::string PartitionWriter::Persist() {
+  if (delivered_.empty()) return failure_;
+  std::vector<const ev::EventEnvelope*> ptrs;
+  int64_t last_command = groups_.last_complete_offset();
+  for (const auto& g : delivered_) {
+    for (const auto& e : g.events) ptrs.push_back(&e);
+    last_command = std::max(last_command, g.command_offset);
+  }
+  groups_.set_last_complete_offset(last_command);
+  PartitionMeta meta{next_events_offset_, last_command, epoch_,
+                     std::max(filter_.highest_seen(), epoch_)};
+  if (std::string err = deps_.store->Append(partition_, ptrs, meta); !err.empty()) {
+    failure_ = err;
+    return err;
+  }
+  persisted_command_offset_ = last_command + 1;
+  for (const auto& g : delivered_) {
+    if (g.events.empty() || g.events.front().payment_id().empty()) continue;
+    const std::string& id = g.events.front().payment_id();
+    auto it = in_flight_.find(id);
+    if (it != in_flight_.end() && --it->second <= 0) {
+      in_flight_.erase(it);
+      auto c = cache_.find(id);
+      if (c != cache_.end() && c->second.IsTerminal() && c->second.pending.empty()) cache_.erase(c);
+    }
+  }
+  delivered_.clear();
+  if (cache_.size() > deps_.max_cached_payments) {
+    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > deps_.max_cached_payments * 9 / 10;) {
+      if (in_flight_.count(it->first) == 0) {
+        it = cache_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return failure_;
+}
+
+}  // namespace payorch::runtime

@@ -1,0 +1,121 @@
+// PartitionWriter: the single writer of one partition. It restores what the events log
+// says (RocksDB cache + the partition's tail), claims the partition with a WriterClaimed
+// record of a higher epoch, then decides commands in offset order and hands their events
+// to the outbox. It never talks to gateways.
+//
+//   PartitionWriter writer(partition, deps);
+//   auto start = writer.Start();            // restore + claim; the next command offset
+//   for (record : commands of partition)  writer.Handle(record);
+//   producer.Poll(0);                        // delivery callbacks
+//   writer.Persist();                        // delivered groups -> RocksDB
+//
+// Not thread-safe: owned by the writer thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "command/aggregate.h"
+#include "log/options.h"
+#include "log/producer.h"
+#include "log/record.h"
+#include "outbox/event_outbox.h"
+#include "runtime/state_store.h"
+#include "runtime/validity.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace payorch::runtime {
+
+struct WriterProbe {
+  uint64_t commands = 0;
+  uint64_t events = 0;
+  uint64_t rejected = 0;
+  uint64_t dead_letters = 0;
+  uint64_t fenced = 0;
+  uint64_t restored_events = 0;
+  int64_t last_restore_ms = 0;
+};
+
+struct WriterDeps {
+  const log::KafkaOptions* kafka = nullptr;
+  log::Producer* producer = nullptr;
+  outbox::EventOutbox* outbox = nullptr;
+  StateStore* store = nullptr;
+  const command::PlanBuilder* plans = nullptr;
+  std::string writer_id;
+  std::shared_ptr<spdlog::logger> logger;
+  WriterProbe* probe = nullptr;
+  size_t max_cached_payments = 100'000;
+};
+
+class PartitionWriter {
+ public:
+  PartitionWriter(int32_t partition, WriterDeps deps);
+
+  // Restores and claims the partition. Returns the commands offset to resume from, or a
+  // one-line error.
+  [[nodiscard]] std::variant<int64_t, std::string> Start();
+
+  // Decides one command record of this partition. Returns "" or an error that makes the
+  // writer unusable (restart it).
+  [[nodiscard]] std::string Handle(const log::Record& record);
+
+  // Writes the groups delivered so far to the store and evicts settled payments.
+  [[nodiscard]] std::string Persist();
+
+  bool fenced() const { return fenced_; }
+  const std::string& failure() const { return failure_; }
+  uint64_t epoch() const { return epoch_; }
+  int32_t partition() const { return partition_; }
+  size_t cached() const { return cache_.size(); }
+  // The next command offset to decide (all before it are decided).
+  int64_t next_command_offset() const { return next_command_offset_; }
+  // All commands before this offset have their events persisted.
+  int64_t persisted_command_offset() const { return persisted_command_offset_; }
+
+ private:
+  struct DeliveredGroup {
+    int64_t command_offset = 0;
+    std::vector<::payments::events::v1::EventEnvelope> events;
+  };
+
+  // Folds one events record during restore or a gap check.
+  void Fold(const log::Record& record, std::vector<::payments::events::v1::EventEnvelope>& out);
+  [[nodiscard]] std::string FlushRestored(std::vector<::payments::events::v1::EventEnvelope>& out);
+  void CheckGap(int64_t from, int64_t to);
+  command::PaymentState& StateFor(const std::string& payment_id);
+  void DeadLetter(const log::Record& record, const std::string& reason,
+                  ::payments::events::v1::RejectReason reject_reason);
+  void PublishViolation(const std::string& contract_id, const std::string& payment_id,
+                        const std::string& merchant_id, const std::string& detail, int64_t offset);
+  [[nodiscard]] std::string Publish(int64_t command_offset,
+                                    std::vector<::payments::events::v1::EventEnvelope> events,
+                                    const std::string& fallback_key);
+
+  const int32_t partition_;
+  WriterDeps deps_;
+  EpochFilter filter_;
+  CommandGroups groups_;
+  int64_t last_claim_offset_ = -1;
+  int64_t next_events_offset_ = 0;  // the events partition is known up to here
+  uint64_t epoch_ = 0;
+  bool fenced_ = false;
+  std::string failure_;
+  int64_t next_command_offset_ = 0;
+  int64_t persisted_command_offset_ = 0;
+
+  std::unordered_map<std::string, command::PaymentState> cache_;
+  std::unordered_map<std::string, int> in_flight_;  // unpersisted groups per payment
+  std::vector<DeliveredGroup> delivered_;
+  std::vector<::payments::events::v1::EventEnvelope> scratch_;
+  command::PaymentState orphan_;
+};
+
+}  // namespace payorch::runtime
