@@ -14,8 +14,14 @@ struct Subcommand {
 };
 
 constexpr Subcommand kSubcommands[] = {
-    {"demo", "run the orchestrator over a scripted workload and print what happened",
+    {"demo", "run the orchestrator over a built-in workload and print what happened",
      payorch::cli::RunDemo},
+    {"run", "run the orchestrator: single writers and connectors", payorch::cli::RunRun},
+    {"broker", "run an embedded Kafka-protocol broker as its own process",
+     payorch::cli::RunBroker},
+    {"send", "append commands (Protobuf JSON lines) to the commands topic", payorch::cli::RunSend},
+    {"tail", "print records of a topic as JSON lines", payorch::cli::RunTail},
+    {"check", "verify the guarantees over the whole log", payorch::cli::RunCheck},
 };
 
 void PrintUsage(FILE* out) {

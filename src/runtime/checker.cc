@@ -1,9 +1,12 @@
 #include "runtime/checker.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "command/aggregate.h"
 #include "command/transitions.h"
+#include "log/admin.h"
+#include "log/partition_reader.h"
 
 namespace payorch::runtime {
 
@@ -36,6 +39,17 @@ void Checker::AddEvent(const log::Record& record) {
   }
   const int32_t p = record.partition.value();
   const Verdict verdict = filters_[p].Observe(e);
+  if (e.has_writer_claimed() && std::getenv("PAYORCH_CHECK_DEBUG") != nullptr) {
+    std::fprintf(stderr, "claim p%d offset %lld epoch %llu writer %s -> %s\n", p,
+                 static_cast<long long>(record.offset.value()),
+                 static_cast<unsigned long long>(e.epoch()), e.writer_claimed().writer_id().c_str(),
+                 verdict == Verdict::kClaim ? "counted" : "fenced");
+  }
+  if (std::getenv("PAYORCH_CHECK_DEBUG") != nullptr && record.offset.value() < 3) {
+    std::fprintf(stderr, "p%d offset %lld epoch %llu %s\n", p,
+                 static_cast<long long>(record.offset.value()),
+                 static_cast<unsigned long long>(e.epoch()), e.event_id().c_str());
+  }
   if (verdict == Verdict::kClaim) {
     ++report_.claims;
     return;
@@ -182,6 +196,46 @@ CheckReport Checker::Finish() {
     }
   }
   return report_;
+}
+
+CheckReport CheckLog(const log::KafkaOptions& options,
+                     const std::vector<connectors::LedgerEntry>& ledger, std::string* error) {
+  Checker checker;
+  auto admin = log::Admin::Create(options);
+  if (!admin.ok()) {
+    *error = "admin: " + admin.error().ToString();
+    return {};
+  }
+  for (log::TopicKind kind : {log::TopicKind::kCommands, log::TopicKind::kEvents}) {
+    const std::string topic = options.Topic(kind);
+    auto partitions = admin.value()->PartitionCount(topic);
+    if (!partitions.ok()) {
+      *error = topic + ": " + partitions.error().ToString();
+      return {};
+    }
+    for (int p = 0; p < partitions.value(); ++p) {
+      auto reader = log::PartitionReader::Open(options, topic, PartitionId{p}, log::kOffsetBeginning);
+      if (!reader.ok()) {
+        *error = topic + ": " + reader.error().ToString();
+        return {};
+      }
+      auto end = reader.value()->ReadToEnd(
+          [&](const log::Record& r) {
+            if (kind == log::TopicKind::kCommands) {
+              checker.AddCommand(r);
+            } else {
+              checker.AddEvent(r);
+            }
+          },
+          120'000);
+      if (!end.ok()) {
+        *error = topic + ": " + end.error().ToString();
+        return {};
+      }
+    }
+  }
+  checker.AddLedger(ledger);
+  return checker.Finish();
 }
 
 void CheckReport::Print(FILE* out) const {

@@ -18,6 +18,7 @@
 
 #include "command/state.h"
 #include "connectors/ledger.h"
+#include "log/options.h"
 #include "log/record.h"
 #include "runtime/validity.h"
 
@@ -40,6 +41,14 @@ struct CheckReport {
   bool ok() const { return violations.empty(); }
   void Print(FILE* out) const;
 };
+
+class Checker;
+
+// Reads the whole commands and events topics of `options` (every partition, up to the
+// high watermarks as of the call) into a Checker, adds `ledger`, and finishes it.
+// Returns the report, or a one-line error in `error`.
+CheckReport CheckLog(const log::KafkaOptions& options,
+                     const std::vector<connectors::LedgerEntry>& ledger, std::string* error);
 
 class Checker {
  public:

@@ -107,6 +107,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       options.logger->info("[p{}] connectors resume at events offset {} (epoch {})", p.value(),
                            cp.next_events_offset, cp.epoch);
     }
+    if (options.probe != nullptr) options.probe->partitions = static_cast<int>(tracks.size());
     return starts;
   }
 
@@ -115,6 +116,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       if (!lost) SaveCheckpoint(p.value());
       tracks.erase(p.value());
     }
+    if (options.probe != nullptr) options.probe->partitions = static_cast<int>(tracks.size());
   }
 
   void SaveCheckpoint(int32_t p) {

@@ -32,6 +32,7 @@ struct ConnectorProbe {
   std::atomic<uint64_t> results{0};
   std::atomic<uint64_t> reconciler_commands{0};
   std::atomic<int64_t> backlog{0};
+  std::atomic<int> partitions{0};  // assigned to this member
 };
 
 struct ConnectorOptions {

@@ -1,0 +1,250 @@
+// payorch demo: the embedded broker, the orchestrator and a built-in upstream, in one
+// process; prints what happened to the payments and checks the log.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/progress.h"
+#include "command/plan_builder.h"
+#include "config/config.h"
+#include "connectors/registry.h"
+#include "log/embedded_broker.h"
+#include "runtime/checker.h"
+#include "runtime/orchestrator.h"
+#include "runtime/workload.h"
+
+namespace payorch::cli {
+
+namespace {
+
+// The demo's processors: a co-branded card that declines 15%, an unreliable processor
+// (declines, timeouts whose charge may or may not have happened, network failures, 5xx),
+// Apple Pay that takes at most 30.00 per operation (the rest splits onto a card), and
+// reliable Stripe- and Adyen-like processors.
+constexpr char kDemoGateways[] =
+    "cobranded_card=flaky:seed=11,decline=0.15;"
+    "flaky_psp=flaky:seed=12,decline=0.05,hard_decline=0.01,timeout=0.04,lost=0.02,"
+    "network=0.05,unavailable=0.03;"
+    "applepay=mock:max=3000;stripe=mock;adyen=mock;*=mock";
+
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int) { g_interrupted = true; }
+
+}  // namespace
+
+int RunDemo(int argc, char** argv) {
+  int64_t payments = 10'000;
+  int partitions = 4;
+  int64_t seed = 1;
+  int rate = 0;
+  int threads = 8;
+  int64_t timeout_s = 180;
+  std::string config_path;
+  std::string gateways = kDemoGateways;
+  std::string data_dir;
+  std::string log_level = "warn";
+  bool hold = false;
+  FlagSet flags("demo",
+                "Starts the embedded broker and the orchestrator in this process, publishes a\n"
+                "mix of payments as an upstream service would, waits for every payment to\n"
+                "settle, prints a summary and checks the whole log with `payorch check`'s rules.");
+  flags.Int("payments", &payments, "number of payments to create");
+  flags.Int("partitions", &partitions, "partitions of the commands and events topics");
+  flags.Int("seed", &seed, "seed of the payment mix");
+  flags.Int("rate", &rate, "arrival rate in payments/s (0 = as fast as possible)");
+  flags.Int("connector-threads", &threads, "gateway calls in parallel");
+  flags.Int("timeout", &timeout_s, "seconds to wait for every payment to settle");
+  flags.String("config", &config_path, "merchant configuration file (default: built-in demo)");
+  flags.String("gateways", &gateways, "simulated processors, \"id=spec;...;*=spec\"");
+  flags.String("data-dir", &data_dir, "state store directory (default: a fresh temp dir)");
+  flags.String("log-level", &log_level, "trace, debug, info, warn, error");
+  flags.Bool("hold", &hold, "keep the broker running after the summary, until Ctrl-C");
+  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
+    std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (payments <= 0 || partitions <= 0 || threads <= 0) {
+    std::fprintf(stderr, "payorch demo: --payments, --partitions and --connector-threads must be > 0\n");
+    return 2;
+  }
+  auto level = spdlog::level::from_str(log_level);
+  if (level == spdlog::level::off && log_level != "off") {
+    std::fprintf(stderr, "payorch demo: --log-level: unknown level '%s'\n", log_level.c_str());
+    return 2;
+  }
+  auto logger = spdlog::stderr_color_mt("payorch");
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
+
+  ::payments::config::v1::OrchestratorConfig config = config::DefaultConfig();
+  if (!config_path.empty()) {
+    auto loaded = config::LoadConfigFile(config_path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "payorch demo: %s\n", loaded.error().c_str());
+      return 2;
+    }
+    config = loaded.config();
+  }
+  command::PlanBuilder plans(config);
+
+  if (data_dir.empty()) {
+    data_dir = (std::filesystem::temp_directory_path() /
+                ("payorch-demo-" + std::to_string(::getpid())))
+                   .string();
+    std::filesystem::remove_all(data_dir);
+  }
+  std::filesystem::create_directories(data_dir);
+  connectors::GatewayRegistryOptions gateway_options;
+  gateway_options.ledger_dir = data_dir + "/ledgers";
+  connectors::GatewayRegistry registry(gateway_options);
+  std::filesystem::create_directories(data_dir + "/ledgers");
+  if (auto st = registry.ConfigureAll(gateways); !st.ok()) {
+    std::fprintf(stderr, "payorch demo: --gateways: %s\n", st.message().c_str());
+    return 2;
+  }
+
+  auto broker = log::EmbeddedBroker::Start(1, logger);
+  if (!broker.ok()) {
+    std::fprintf(stderr, "payorch demo: embedded broker: %s\n", broker.error().ToString().c_str());
+    return 1;
+  }
+  log::KafkaOptions kafka;
+  kafka.bootstrap_servers = broker.value()->bootstrap();
+  kafka.partitions = partitions;
+  kafka.logger = logger;
+  if (auto st = broker.value()->CreateTopics(kafka); !st.ok()) {
+    std::fprintf(stderr, "payorch demo: topics: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  std::printf("embedded broker at %s; %d partitions; state in %s\n",
+              kafka.bootstrap_servers.c_str(), partitions, data_dir.c_str());
+
+  SystemClock clock;
+  runtime::OrchestratorOptions oo;
+  oo.kafka = kafka;
+  oo.data_dir = data_dir + "/state";
+  oo.writer_id = "demo-" + std::to_string(::getpid());
+  oo.connector_threads = threads;
+  oo.plans = &plans;
+  oo.gateways = &registry;
+  oo.clock = &clock;
+  oo.logger = logger;
+  runtime::Orchestrator orchestrator(oo);
+  std::atomic<bool> stop{false};
+  std::string run_error;
+  std::thread runner([&] {
+    run_error = orchestrator.Run(stop);
+    if (!run_error.empty()) g_interrupted = true;
+  });
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  runtime::WorkloadOptions wo;
+  wo.payments = static_cast<int>(payments);
+  wo.seed = static_cast<uint64_t>(seed);
+  wo.rate = rate;
+  runtime::Workload workload(kafka, wo);
+  int rc = 0;
+  if (std::string err = workload.Start(); !err.empty()) {
+    std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
+    rc = 1;
+  }
+  ProgressBar bar(stderr);
+  // Publish once every consumer group has handed out its partitions, so latency measures
+  // the pipeline, not the groups' first join.
+  const auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (rc == 0 && !g_interrupted && std::chrono::steady_clock::now() < ready_by &&
+         (orchestrator.probe().partitions.load() < partitions ||
+          orchestrator.probe().connectors.partitions.load() < partitions || !workload.ready())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (rc == 0) {
+    if (std::string err = workload.PublishAll([&](int64_t n) { bar.Update("sent", n, payments); });
+        !err.empty()) {
+      std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
+      rc = 1;
+    }
+  }
+  bool settled = false;
+  if (rc == 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (!g_interrupted && std::chrono::steady_clock::now() < deadline) {
+      settled = workload.WaitSettled(200, [&](int64_t n) { bar.Update("settled", n, payments); });
+      if (settled) break;
+    }
+    bar.Done();
+  }
+  workload.Stop();
+  // Let the connectors and writers drain what the last answers caused, then stop.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;
+  runner.join();
+  if (!run_error.empty()) {
+    std::fprintf(stderr, "payorch demo: orchestrator: %s\n", run_error.c_str());
+    rc = 1;
+  }
+
+  const runtime::WorkloadSummary s = workload.Summary();
+  const double tput = s.seconds > 0 ? static_cast<double>(s.payments - s.unsettled) / s.seconds : 0;
+  std::printf("\n%-40s %10s\n", "payments", "count");
+  std::printf("%-40s %10lld\n", "created", static_cast<long long>(s.payments));
+  std::printf("%-40s %10lld\n", "completed (succeeded / requires capture)",
+              static_cast<long long>(s.completed));
+  std::printf("%-40s %10lld\n", "failed (declined, plan exhausted)", static_cast<long long>(s.failed));
+  std::printf("%-40s %10lld\n", "went to processing, then resolved",
+              static_cast<long long>(s.processing_resolved));
+  std::printf("%-40s %10lld\n", "not settled before the timeout", static_cast<long long>(s.unsettled));
+  std::printf("%-40s %10lld\n", "manual captures", static_cast<long long>(s.captures));
+  std::printf("%-40s %10lld\n", "refunds", static_cast<long long>(s.refunds));
+  std::printf("%-40s %10lld\n", "commands rejected (bad input, with reason)",
+              static_cast<long long>(s.rejected));
+  std::printf("%-40s %10lld\n", "duplicate commands de-duplicated", static_cast<long long>(s.deduplicated));
+  std::printf("%-40s %10lld\n", "events (counted)", static_cast<long long>(s.events));
+  std::printf("\nlatency create -> final event: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+              s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
+  std::printf("throughput: %.0f payments/s (%.2f s from first create to last final event)\n", tput,
+              s.seconds);
+
+  std::string check_error;
+  runtime::CheckReport report = runtime::CheckLog(kafka, registry.LedgerEntries(), &check_error);
+  std::printf("\npayorch check:\n");
+  if (!check_error.empty()) {
+    std::printf("  could not read the log: %s\n", check_error.c_str());
+    rc = 1;
+  } else {
+    report.Print(stdout);
+    if (!report.ok()) rc = 1;
+  }
+  if (!settled) rc = 1;
+
+  std::printf(
+      "\nLook at the topics with kcat while the broker runs (use --hold to keep it up):\n"
+      "  kcat -b %s -L\n"
+      "  kcat -b %s -t payorch.events -C -e -f '%%p %%o %%k\\n'\n"
+      "  payorch tail --brokers %s --from-beginning --max 20\n",
+      kafka.bootstrap_servers.c_str(), kafka.bootstrap_servers.c_str(),
+      kafka.bootstrap_servers.c_str());
+  if (hold) {
+    std::printf("holding the broker at %s; Ctrl-C to stop\n", kafka.bootstrap_servers.c_str());
+    std::fflush(stdout);
+    g_interrupted = false;
+    while (!g_interrupted) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return rc;
+}
+
+}  // namespace payorch::cli

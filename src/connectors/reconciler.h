@@ -1,0 +1,110 @@
+// Reconciler: settles gateway operations whose outcome is unknown, by asking the gateway
+// what happened under the op's idempotency key, with exponential backoff, and expires
+// payments whose processing deadline has passed.
+//
+// Contract (fed the counted events, fencing already applied, in log order):
+//  - OnEvent(PaymentProcessing) starts tracking its op (with deadline_at_ms). Tracking stops
+//    when an event settles the op (StepSucceeded, StepFailed, PaymentCaptured,
+//    CaptureFailed, PaymentVoided, VoidFailed, RefundSucceeded, RefundFailed with the same
+//    key). ProcessingExpired for the key, or PaymentFailed / PaymentCompleted of the
+//    payment, stop it too, except that with chase_late_answers an op for which no definite
+//    answer was sent yet is chased once more: it is retrieved on the next Tick and keeps
+//    being retried until a definite answer is sent (then dropped) or late_horizon_ms
+//    passes. So a charge discovered after the deadline still reaches the writer, which
+//    voids it (DEADLINE_POLICY_FAIL).
+//  - Tick() retrieves every op whose next try is due by the injected clock. The first try
+//    is initial_backoff_ms after tracking starts; after each try the delay is multiplied
+//    by `multiplier`, capped at max_backoff_ms (200, 400, 800, ... 30000 by default).
+//    A definite answer (SUCCEEDED, FAILED, NOT_FOUND) yields RecordGatewayResult (source
+//    "reconcile", command_id "gw/<key>/reconcile/<n>", n = retrieves so far); the op stays
+//    tracked, and is sent again on its next try, until an event settles it. UNKNOWN only
+//    reschedules.
+//  - Once the clock reaches deadline_at_ms of an AUTHORIZE/SALE op, Tick yields one
+//    ExpireProcessing (command_id "expire/<key>"), after any result found in the same
+//    tick; tracking goes on (a late answer may still come).
+//  - Output is ordered by operation key: the same events and clock give the same commands.
+//  - Memory: only unsettled ops are held.
+//
+//   Reconciler reconciler(registry, clock);
+//   for (const EventEnvelope& e : counted_events) reconciler.OnEvent(e);
+//   for (CommandEnvelope& c : reconciler.Tick()) produce("commands", c);
+//
+// Thread-safe; Tick calls gateways without holding its lock.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "connectors/registry.h"
+#include "payments/commands/v1/commands.pb.h"
+#include "payments/events/v1/events.pb.h"
+
+namespace payorch::connectors {
+
+struct ReconcilerOptions {
+  int64_t initial_backoff_ms = 200;
+  int64_t max_backoff_ms = 30000;
+  double multiplier = 2;
+  bool chase_late_answers = true;
+  int64_t late_horizon_ms = 24 * 3600 * 1000;
+};
+
+struct ReconcilerProbe {
+  std::atomic<uint64_t> retrieves{0};
+  std::atomic<uint64_t> definite{0};    // SUCCEEDED / FAILED / NOT_FOUND answers
+  std::atomic<uint64_t> unknown{0};     // UNKNOWN answers, rescheduled
+  std::atomic<uint64_t> unroutable{0};  // no gateway for the op's processor
+  std::atomic<uint64_t> expiries{0};    // ExpireProcessing commands
+  std::atomic<uint64_t> late{0};        // ops chased after their payment moved on
+};
+
+class Reconciler {
+ public:
+  Reconciler(GatewayRegistry& gateways, const Clock& clock, ReconcilerOptions options = {});
+
+  void OnEvent(const ::payments::events::v1::EventEnvelope& event);
+  [[nodiscard]] std::vector<::payments::commands::v1::CommandEnvelope> Tick();
+
+  size_t tracked() const;
+  // When the next Tick has work (a try or an expiry); nullopt if nothing is tracked.
+  std::optional<int64_t> NextDueMs() const;
+  const ReconcilerProbe& probe() const { return probe_; }
+
+ private:
+  struct Entry {
+    ::payments::events::v1::GatewayOperation op;
+    std::string payment_id;
+    std::string correlation_id;
+    int64_t deadline_at_ms = 0;
+    int64_t next_try_ms = 0;
+    int64_t backoff_ms = 0;  // delay after the next try
+    uint32_t tries = 0;
+    bool definite_sent = false;
+    bool expire_sent = false;
+    bool late = false;
+    int64_t late_since_ms = 0;
+  };
+
+  // Requires mu_.
+  void Erase(const std::string& key);
+  void SettleOrChase(const std::string& key, int64_t event_time_ms, int64_t now);
+  bool ExpiryDue(const Entry& e, int64_t now) const;
+
+  GatewayRegistry& gateways_;
+  const Clock& clock_;
+  const ReconcilerOptions options_;
+  ReconcilerProbe probe_;
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;  // by op key, ordered for deterministic output
+  std::unordered_map<std::string, std::set<std::string>> by_payment_;
+};
+
+}  // namespace payorch::connectors

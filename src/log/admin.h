@@ -1,0 +1,52 @@
+// Admin: topic metadata and creation, on any Kafka-protocol cluster.
+//
+// EnsureTopics() is the one start-up path for both brokers: it lists the cluster's topics
+// and creates the missing payorch topics with the CreateTopics API. The embedded broker
+// does not implement CreateTopics (librdkafka 2.0.2's mock), so EmbeddedBroker creates the
+// topics itself when it starts, and EnsureTopics() then finds them present.
+//
+//   auto admin = Admin::Create(options);
+//   LogStatus s = admin.value()->EnsureTopics(options);
+//   LogResult<int> n = admin.value()->PartitionCount(options.Topic(TopicKind::kEvents));
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "log/options.h"
+#include "log/status.h"
+
+namespace payorch::log {
+
+struct TopicInfo {
+  std::string name;
+  int partitions = 0;
+};
+
+class Admin {
+ public:
+  [[nodiscard]] static LogResult<std::unique_ptr<Admin>> Create(const KafkaOptions& options);
+  ~Admin();
+  Admin(const Admin&) = delete;
+  Admin& operator=(const Admin&) = delete;
+
+  // Every topic of the cluster (internal ones excluded).
+  LogResult<std::vector<TopicInfo>> ListTopics(int timeout_ms = 10'000);
+  // kFatal _UNKNOWN_TOPIC if the topic does not exist.
+  LogResult<int> PartitionCount(const std::string& topic, int timeout_ms = 10'000);
+  // Creates `topic`; success if it already exists.
+  LogStatus CreateTopic(const std::string& topic, int partitions, int replication_factor,
+                        int timeout_ms = 10'000);
+  // Creates the missing topics of `options` (options.partitions, .replication_factor),
+  // then checks that commands and events have the same partition count (kFatal if not).
+  LogStatus EnsureTopics(const KafkaOptions& options, int timeout_ms = 10'000);
+
+  struct Impl;
+
+ private:
+  explicit Admin(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace payorch::log

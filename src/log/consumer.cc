@@ -1,0 +1,268 @@
+#include "log/consumer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "log/internal/client.h"
+
+namespace payorch::log {
+
+using internal::ClientState;
+using internal::PartitionList;
+
+struct Consumer::Impl {
+  ClientState state;
+  internal::Handle rk;
+  rd_kafka_queue_t* queue = nullptr;
+  std::string topic;
+  RebalanceListener* listener = nullptr;
+  std::vector<PartitionId> assigned;  // sorted
+  std::optional<LogError> rebalance_error;  // returned by the next PollBatch
+  std::vector<rd_kafka_message_t*> batch;
+  bool closed = false;
+
+  bool Owns(int32_t partition) const {
+    return std::binary_search(assigned.begin(), assigned.end(), PartitionId(partition));
+  }
+  PartitionList List(const std::vector<PartitionOffset>& offsets) const {
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+    for (const PartitionOffset& po : offsets) {
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), po.partition.value())->offset =
+          internal::ToRdOffset(po.offset);
+    }
+    return list;
+  }
+  void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
+};
+
+namespace {
+
+void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* state = static_cast<ClientState*>(opaque);
+  static_cast<Consumer::Impl*>(state->owner)->OnRebalance(err, parts);
+}
+
+void CommitCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                    rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+  auto* state = static_cast<ClientState*>(opaque);
+  state->logger->warn("asynchronous commit failed: {}",
+                      internal::MakeError(err, "commit").ToString());
+}
+
+// The first per-partition error in `list`, if any.
+LogStatus PartitionErrors(const rd_kafka_topic_partition_list_t* list, const std::string& what) {
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& p = list->elems[i];
+    if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return internal::MakeError(p.err,
+                                 what + " " + p.topic + "[" + std::to_string(p.partition) + "]");
+    }
+  }
+  return LogStatus::Ok();
+}
+
+}  // namespace
+
+void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+  rd_kafka_t* h = rk.get();
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(h), "COOPERATIVE") == 0;
+  std::vector<PartitionId> ids;
+  for (int i = 0; i < parts->cnt; ++i) ids.emplace_back(parts->elems[i].partition);
+  std::sort(ids.begin(), ids.end());
+
+  LogStatus status;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    std::vector<PartitionOffset> starts = listener->OnAssigned(ids);
+    for (int i = 0; i < parts->cnt; ++i) {
+      parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;  // = kOffsetCommitted
+      for (const PartitionOffset& s : starts) {
+        if (s.partition.value() == parts->elems[i].partition) {
+          parts->elems[i].offset = internal::ToRdOffset(s.offset);
+        }
+      }
+    }
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(h, parts)) {
+        status = internal::TakeError(e, "incremental assign");
+      }
+    } else if (rd_kafka_resp_err_t e = rd_kafka_assign(h, parts)) {
+      status = internal::MakeError(e, "assign");
+    }
+    if (status.ok()) {
+      if (!cooperative) assigned.clear();
+      assigned.insert(assigned.end(), ids.begin(), ids.end());
+      std::sort(assigned.begin(), assigned.end());
+    }
+    state.logger->info("assigned {} partitions of {}: now own {}", ids.size(), topic,
+                       assigned.size());
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    const bool lost = rd_kafka_assignment_lost(h);
+    listener->OnRevoked(ids, lost);
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(h, parts)) {
+        status = internal::TakeError(e, "incremental unassign");
+      }
+      std::erase_if(assigned,
+                    [&](PartitionId p) { return std::binary_search(ids.begin(), ids.end(), p); });
+    } else {
+      if (rd_kafka_resp_err_t e = rd_kafka_assign(h, nullptr)) {
+        status = internal::MakeError(e, "unassign");
+      }
+      assigned.clear();
+    }
+    state.logger->info("revoked {} partitions of {}{}", ids.size(), topic, lost ? " (lost)" : "");
+  } else {
+    status = internal::MakeError(err, "rebalance");
+    listener->OnRevoked(assigned, true);
+    assigned.clear();
+    if (cooperative) {
+      rd_kafka_error_destroy(rd_kafka_incremental_unassign(h, parts));
+    } else {
+      rd_kafka_assign(h, nullptr);
+    }
+  }
+  if (!status.ok()) {
+    state.logger->error("rebalance of {} failed: {}", topic, status.ToString());
+    if (!rebalance_error) rebalance_error = status.error();
+  }
+}
+
+LogResult<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& options,
+                                                      const std::string& group_id,
+                                                      const std::string& topic,
+                                                      RebalanceListener* listener) {
+  auto impl = std::make_unique<Impl>();
+  impl->state.logger = internal::LoggerFor(options);
+  impl->state.owner = impl.get();
+  impl->topic = topic;
+  impl->listener = listener;
+  LogResult<rd_kafka_conf_t*> conf = internal::NewConf(
+      options, internal::ClientKind::kGroupConsumer, &impl->state, {{"group.id", group_id}});
+  if (!conf.ok()) return conf.error();
+  rd_kafka_conf_set_rebalance_cb(conf.value(), RebalanceCallback);
+  rd_kafka_conf_set_offset_commit_cb(conf.value(), CommitCallback);
+  LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_CONSUMER, conf.value());
+  if (!rk.ok()) return rk.error();
+  impl->rk = std::move(rk).value();
+  rd_kafka_poll_set_consumer(impl->rk.get());
+  impl->queue = rd_kafka_queue_get_consumer(impl->rk.get());
+
+  PartitionList sub(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(sub.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+  if (rd_kafka_resp_err_t err = rd_kafka_subscribe(impl->rk.get(), sub.get())) {
+    rd_kafka_queue_destroy(impl->queue);
+    return internal::MakeError(err, "subscribe to " + topic);
+  }
+  return std::unique_ptr<Consumer>(new Consumer(std::move(impl)));
+}
+
+Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Consumer::~Consumer() {
+  LogStatus s = Close();
+  if (!s.ok()) impl_->state.logger->warn("closing consumer of {}: {}", impl_->topic, s.ToString());
+}
+
+LogStatus Consumer::PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out) {
+  if (impl_->closed) {
+    return LogError{ErrorClass::kFatal, RD_KAFKA_RESP_ERR__STATE, "_STATE: consumer is closed"};
+  }
+  if (impl_->batch.size() < max_records) impl_->batch.resize(max_records);
+  ssize_t n = rd_kafka_consume_batch_queue(impl_->queue, timeout_ms, impl_->batch.data(),
+                                           max_records);
+  LogStatus status;
+  if (n < 0) status = internal::MakeError(rd_kafka_last_error(), "poll " + impl_->topic);
+  for (ssize_t i = 0; i < n; ++i) {
+    internal::Message msg(impl_->batch[i]);
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (!impl_->Owns(msg->partition)) continue;  // fetched before a revocation
+      internal::ToRecord(msg.get(), impl_->topic, &out->emplace_back());
+    } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      LogError e = internal::MakeError(msg->err, "consume " + impl_->topic + "[" +
+                                                     std::to_string(msg->partition) + "]");
+      impl_->state.logger->warn("{}", e.ToString());
+      if (e.cls == ErrorClass::kFatal && status.ok()) status = e;
+    }
+  }
+  if (auto fatal = impl_->state.Fatal()) return *fatal;
+  if (impl_->rebalance_error) {
+    LogError e = *impl_->rebalance_error;
+    impl_->rebalance_error.reset();
+    return e;
+  }
+  return status;
+}
+
+LogStatus Consumer::Commit(const std::vector<PartitionOffset>& next_offsets) {
+  if (next_offsets.empty()) return LogStatus::Ok();
+  PartitionList list = impl_->List(next_offsets);
+  rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk.get(), list.get(), 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "commit " + impl_->topic);
+  return PartitionErrors(list.get(), "commit");
+}
+
+LogStatus Consumer::Commit(PartitionId partition, Offset next_offset) {
+  return Commit(std::vector<PartitionOffset>{{partition, next_offset}});
+}
+
+LogStatus Consumer::CommitAsync(const std::vector<PartitionOffset>& next_offsets) {
+  if (next_offsets.empty()) return LogStatus::Ok();
+  PartitionList list = impl_->List(next_offsets);
+  rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk.get(), list.get(), 1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "commit " + impl_->topic);
+  return LogStatus::Ok();
+}
+
+LogResult<Offset> Consumer::Committed(PartitionId partition, int timeout_ms) {
+  PartitionList list = impl_->List({{partition, kOffsetCommitted}});
+  rd_kafka_resp_err_t err = rd_kafka_committed(impl_->rk.get(), list.get(), timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return internal::MakeError(err, "committed offsets of " + impl_->topic);
+  }
+  if (LogStatus s = PartitionErrors(list.get(), "committed offset"); !s.ok()) return s.error();
+  int64_t off = list->elems[0].offset;
+  return off < 0 ? kOffsetCommitted : Offset(off);
+}
+
+LogStatus Consumer::Seek(PartitionId partition, Offset offset, int timeout_ms) {
+  PartitionList list = impl_->List({{partition, offset}});
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(impl_->rk.get(), list.get(), timeout_ms)) {
+    return internal::TakeError(e, "seek " + impl_->topic);
+  }
+  return PartitionErrors(list.get(), "seek");
+}
+
+LogStatus Consumer::Pause(PartitionId partition) {
+  PartitionList list = impl_->List({{partition, kOffsetCommitted}});
+  rd_kafka_resp_err_t err = rd_kafka_pause_partitions(impl_->rk.get(), list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "pause");
+  return PartitionErrors(list.get(), "pause");
+}
+
+LogStatus Consumer::Resume(PartitionId partition) {
+  PartitionList list = impl_->List({{partition, kOffsetCommitted}});
+  rd_kafka_resp_err_t err = rd_kafka_resume_partitions(impl_->rk.get(), list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "resume");
+  return PartitionErrors(list.get(), "resume");
+}
+
+std::vector<PartitionId> Consumer::Assignment() const { return impl_->assigned; }
+
+const std::string& Consumer::topic() const { return impl_->topic; }
+
+LogStatus Consumer::Close() {
+  if (impl_->closed) return LogStatus::Ok();
+  impl_->closed = true;
+  rd_kafka_resp_err_t err = rd_kafka_consumer_close(impl_->rk.get());
+  rd_kafka_queue_destroy(impl_->queue);
+  impl_->queue = nullptr;
+  impl_->rk.reset();
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "close consumer");
+  return LogStatus::Ok();
+}
+
+}  // namespace payorch::log

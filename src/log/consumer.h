@@ -1,0 +1,96 @@
+// Consumer: a member of a consumer group reading one topic, for the single-writer
+// runtime. The group decides which member owns which partition; the member decides where
+// each partition starts (from its own restored state), and commits explicitly.
+//
+// Contract:
+// - enable.auto.commit=false, auto.offset.reset=earliest, eager 'range' assignment by
+//   default (a cooperative assignor given with -X also works: callbacks then carry only
+//   the partitions that change).
+// - The listener runs on the polling thread, inside PollBatch() or Close(). OnAssigned
+//   returns the start offset of each new partition; partitions it leaves out start at the
+//   group's committed offset (else the beginning). OnAssigned may take its time (fold the
+//   log) as long as it returns within max.poll.interval.ms.
+// - After OnRevoked, no record of a revoked partition is returned, and commits for it
+//   fail kAbortable.
+// - Not thread-safe: one thread owns a Consumer.
+//
+//   class Runtime : public RebalanceListener {
+//     std::vector<PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
+//       std::vector<PartitionOffset> starts;
+//       for (PartitionId p : ps) starts.push_back({p, RestoreWriter(p)});  // next command
+//       return starts;
+//     }
+//     void OnRevoked(const std::vector<PartitionId>& ps, bool lost) override { ... }
+//   };
+//   auto consumer = Consumer::Create(options, "payorch.writers", commands_topic, &runtime);
+//   std::vector<Record> batch;
+//   LogStatus s = consumer.value()->PollBatch(1000, 100, &batch);
+//   s = consumer.value()->Commit(batch.back().partition, Offset{batch.back().offset.value() + 1});
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "log/options.h"
+#include "log/record.h"
+#include "log/status.h"
+
+namespace payorch::log {
+
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  // `partitions` were assigned to this member. Returns where each starts: an offset,
+  // kOffsetCommitted, kOffsetBeginning or kOffsetEnd.
+  virtual std::vector<PartitionOffset> OnAssigned(const std::vector<PartitionId>& partitions) = 0;
+  // `partitions` are no longer this member's. `lost` is true when they were taken without
+  // a clean hand-over (session timeout): another member may already own them.
+  virtual void OnRevoked(const std::vector<PartitionId>& partitions, bool lost) = 0;
+};
+
+class Consumer {
+ public:
+  // Joins `group_id` and subscribes to `topic`. `listener` must outlive the Consumer.
+  [[nodiscard]] static LogResult<std::unique_ptr<Consumer>> Create(const KafkaOptions& options,
+                                                                   const std::string& group_id,
+                                                                   const std::string& topic,
+                                                                   RebalanceListener* listener);
+  ~Consumer();  // Close()s if not closed
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // Appends up to max_records records to `out`, waiting up to timeout_ms for the first
+  // batch. Runs rebalance callbacks. Fails when the client is unusable (kFatal) or a
+  // rebalance could not be applied.
+  LogStatus PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out);
+
+  // Commits `next_offset` (the offset of the next record to process) of each partition
+  // and waits for the answer. kAbortable if this member no longer owns a partition.
+  LogStatus Commit(const std::vector<PartitionOffset>& next_offsets);
+  LogStatus Commit(PartitionId partition, Offset next_offset);
+  // Same, without waiting; a failure is logged and a later commit supersedes it.
+  LogStatus CommitAsync(const std::vector<PartitionOffset>& next_offsets);
+  // The group's committed next offset for `partition`, or kOffsetCommitted if none.
+  LogResult<Offset> Committed(PartitionId partition, int timeout_ms);
+
+  // Moves an assigned partition's read position.
+  LogStatus Seek(PartitionId partition, Offset offset, int timeout_ms);
+  LogStatus Pause(PartitionId partition);
+  LogStatus Resume(PartitionId partition);
+
+  // The partitions this member owns now.
+  std::vector<PartitionId> Assignment() const;
+  const std::string& topic() const;
+
+  // Leaves the group (OnRevoked runs for the owned partitions). Idempotent.
+  LogStatus Close();
+
+  struct Impl;
+
+ private:
+  explicit Consumer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace payorch::log

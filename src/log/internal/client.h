@@ -1,0 +1,79 @@
+// Internal to src/log/: the one place that turns librdkafka errors into LogErrors, builds
+// client configurations and converts messages. Only src/log/*.cc include this.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "log/options.h"
+#include "log/record.h"
+#include "log/status.h"
+
+namespace payorch::log::internal {
+
+// The class of a librdkafka error code, from the table in client.cc.
+ErrorClass Classify(rd_kafka_resp_err_t err);
+// A LogError for `err`; `what` says which operation failed.
+LogError MakeError(rd_kafka_resp_err_t err, std::string_view what);
+// Same, for a rich error object (transactions, admin); takes ownership and destroys it.
+LogError TakeError(rd_kafka_error_t* error, std::string_view what);
+// The class of a failed delivery: a retriable error becomes kAbortable when the record
+// may have been written (so resending it could duplicate or reorder).
+LogError DeliveryError(const rd_kafka_message_t* msg);
+// A kFatal LogError for a configuration problem.
+LogError ConfigError(std::string message);
+
+std::shared_ptr<spdlog::logger> LoggerFor(const KafkaOptions& options);
+
+// Per-client state reachable from librdkafka's callbacks (the handle's opaque).
+struct ClientState {
+  std::shared_ptr<spdlog::logger> logger;
+  void* owner = nullptr;  // the Producer/Consumer implementation, for their callbacks
+  std::mutex mu;
+  std::optional<LogError> fatal;  // set once by the error callback on a fatal error
+
+  std::optional<LogError> Fatal();
+};
+
+enum class ClientKind { kProducer, kGroupConsumer, kReader, kAdmin, kMockHost };
+
+// A configuration with payorch's defaults for `kind`, then `extra`, then
+// options.properties (last wins). Log and error callbacks report into `state`.
+LogResult<rd_kafka_conf_t*> NewConf(const KafkaOptions& options, ClientKind kind,
+                                    ClientState* state,
+                                    const std::vector<std::pair<std::string, std::string>>& extra);
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+
+// Creates a client from `conf` (consumed, also on failure).
+LogResult<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf);
+
+struct ListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
+};
+using PartitionList = std::unique_ptr<rd_kafka_topic_partition_list_t, ListDeleter>;
+
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+
+// Fills `out` from a fetched message (which must not carry an error).
+void ToRecord(const rd_kafka_message_t* msg, const std::string& topic, Record* out);
+
+// Our special offsets to librdkafka's and back.
+int64_t ToRdOffset(Offset offset);
+
+}  // namespace payorch::log::internal

@@ -1,0 +1,72 @@
+// KafkaOptions: where the log is and how payorch names and shapes its topics. One value
+// configures every client of the adapter (Producer, Consumer, PartitionReader, admin).
+//
+//   KafkaOptions options;
+//   options.bootstrap_servers = broker->bootstrap();
+//   options.properties.push_back({"socket.timeout.ms", "10000"});  // -X passthrough
+//   std::string events = options.Topic(TopicKind::kEvents);     // "payorch.events"
+//
+// Properties are applied after payorch's defaults, so -X overrides any of them
+// (e.g. -X fetch.wait.max.ms=500 on a real cluster).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spdlog {
+class logger;
+}
+
+namespace payorch::log {
+
+enum class TopicKind { kCommands, kEvents, kContracts, kDeadLetters };
+
+struct KafkaOptions {
+  // Comma-separated host:port list. Empty means "not configured".
+  std::string bootstrap_servers;
+  // librdkafka properties, applied last (they override payorch's defaults).
+  std::vector<std::pair<std::string, std::string>> properties;
+  // "key=value" strings as given to -X; cli::ResolveKafkaOptions() validates them and
+  // moves them into `properties`. The adapter ignores this field.
+  std::vector<std::string> property_args;
+  // A file a `payorch broker` wrote its bootstrap address to; read by
+  // cli::ResolveKafkaOptions() when bootstrap_servers is empty. The adapter ignores it.
+  std::string bootstrap_file;
+
+  // Prepended to every topic name below (e.g. "test42." for isolation on a shared cluster).
+  std::string topic_prefix;
+  std::string commands_topic = "payorch.commands";
+  std::string events_topic = "payorch.events";
+  std::string contracts_topic = "payorch.contracts";
+  std::string dead_letters_topic = "payorch.deadletter";
+
+  // Shape of topics EnsureTopics()/EmbeddedBroker create. Commands and events must have
+  // the same partition count: the writer of command partition P writes event partition P.
+  int partitions = 4;
+  int replication_factor = 1;
+
+  // Consumer/reader fetch.wait.max.ms. The embedded broker does not wake long polls when
+  // data arrives, so a fetch waits this long on an idle partition; keep it small there.
+  // On a real cluster override it with -X fetch.wait.max.ms=100 or more.
+  int fetch_wait_max_ms = 5;
+  // Producer linger.ms: how long a record may wait to be batched.
+  int linger_ms = 1;
+
+  // Where librdkafka's and the adapter's log lines go; nullptr = a logger named "log"
+  // cloned from spdlog's default logger.
+  std::shared_ptr<spdlog::logger> logger;
+
+  // The full name of a topic: topic_prefix + its configured name.
+  std::string Topic(TopicKind kind) const;
+  // All four topics, in TopicKind order.
+  std::vector<std::string> AllTopics() const;
+};
+
+// "commands", "events", "contracts", "deadletter".
+const char* TopicKindName(TopicKind kind);
+// Parses the names above; false if unknown.
+bool ParseTopicKind(const std::string& name, TopicKind* out);
+
+}  // namespace payorch::log

@@ -1,0 +1,69 @@
+// PartitionReader: reads one partition of one topic from a given offset, without a
+// consumer group. For restore folds, the checker, `payorch tail` and replay.
+//
+// Contract:
+// - Records come in offset order, each exactly once, starting at the start offset (or at
+//   the low watermark if the start was deleted by retention).
+// - ReadUntil(end) delivers every record with offset < end and stops: it terminates even
+//   when the last offsets before `end` are not records (transaction markers), and never
+//   delivers a record at or past `end`. ReadToEnd() reads to the high watermark as of the
+//   call.
+// - `fn` gets a Record reused between calls: copy what you keep.
+// - Not thread-safe: one thread owns a reader.
+//
+//   auto reader = PartitionReader::Open(options, events_topic, PartitionId{2}, kOffsetBeginning);
+//   LogResult<Offset> end = reader.value()->ReadToEnd(
+//       [&](const Record& r) { state.Fold(r); }, /*timeout_ms=*/30'000);
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "log/options.h"
+#include "log/record.h"
+#include "log/status.h"
+
+namespace payorch::log {
+
+class PartitionReader {
+ public:
+  using RecordFn = std::function<void(const Record&)>;
+
+  // `start` is an offset, kOffsetBeginning or kOffsetEnd.
+  [[nodiscard]] static LogResult<std::unique_ptr<PartitionReader>> Open(
+      const KafkaOptions& options, const std::string& topic, PartitionId partition,
+      Offset start);
+  ~PartitionReader();
+  PartitionReader(const PartitionReader&) = delete;
+  PartitionReader& operator=(const PartitionReader&) = delete;
+
+  // Low and high watermark of any partition (the reader's own by default).
+  LogResult<Watermarks> QueryWatermarks(int timeout_ms = 10'000);
+  LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
+                                        int timeout_ms = 10'000);
+
+  // Calls `fn` for each record from position() up to `end` (exclusive). kRetriable
+  // _TIMED_OUT if `end` is not reached within timeout_ms (position() tells how far it got).
+  LogStatus ReadUntil(Offset end, const RecordFn& fn, int timeout_ms);
+  // Reads to the high watermark as of this call; returns it.
+  LogResult<Offset> ReadToEnd(const RecordFn& fn, int timeout_ms);
+  // Appends to `out` up to max_records next records, waiting up to timeout_ms for some.
+  // For following a partition as it grows.
+  LogStatus Poll(size_t max_records, int timeout_ms, std::vector<Record>* out);
+
+  // The offset of the next record to read.
+  Offset position() const;
+  LogStatus Seek(Offset offset);
+
+  const std::string& topic() const;
+  PartitionId partition() const;
+
+  struct Impl;
+
+ private:
+  explicit PartitionReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace payorch::log

@@ -1,0 +1,148 @@
+#include "log/producer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "log/internal/client.h"
+
+namespace payorch::log {
+
+using internal::ClientState;
+
+struct Producer::Impl {
+  ClientState state;
+  internal::Handle rk;
+  bool closing = false;  // destructor: drop callbacks instead of running them
+};
+
+namespace {
+
+constexpr int kQueueFullWaitMs = 5000;
+
+void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
+  auto* state = static_cast<ClientState*>(opaque);
+  auto* impl = static_cast<Producer::Impl*>(state->owner);
+  std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback*>(msg->_private));
+  if (!cb || impl->closing) return;
+  Delivery d{PartitionId(msg->partition), Offset(msg->offset), LogStatus::Ok()};
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) d.status = internal::DeliveryError(msg);
+  (*cb)(d);
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+LogResult<std::unique_ptr<Producer>> Producer::Create(const KafkaOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->state.logger = internal::LoggerFor(options);
+  impl->state.owner = impl.get();
+  LogResult<rd_kafka_conf_t*> conf =
+      internal::NewConf(options, internal::ClientKind::kProducer, &impl->state, {});
+  if (!conf.ok()) return conf.error();
+  rd_kafka_conf_set_dr_msg_cb(conf.value(), OnDelivery);
+  LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
+  if (!rk.ok()) return rk.error();
+  impl->rk = std::move(rk).value();
+  return std::unique_ptr<Producer>(new Producer(std::move(impl)));
+}
+
+Producer::Producer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Producer::~Producer() {
+  impl_->closing = true;
+  rd_kafka_t* rk = impl_->rk.get();
+  rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                         RD_KAFKA_PURGE_F_NON_BLOCKING);
+  // Frees the callbacks of purged records (they are settled promptly after a purge).
+  const int64_t deadline = NowMs() + 2000;
+  while (rd_kafka_outq_len(rk) > 0 && NowMs() < deadline) rd_kafka_poll(rk, 10);
+  rd_kafka_poll(rk, 0);
+}
+
+LogStatus Producer::Produce(const OutRecord& record, DeliveryCallback on_delivery) {
+  if (auto fatal = impl_->state.Fatal()) return *fatal;
+  rd_kafka_t* rk = impl_->rk.get();
+  auto* cb = on_delivery ? new DeliveryCallback(std::move(on_delivery)) : nullptr;
+  const int64_t deadline = NowMs() + kQueueFullWaitMs;
+  while (true) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (!record.headers.empty()) {
+      headers = rd_kafka_headers_new(record.headers.size());
+      for (const Header& h : record.headers) {
+        rd_kafka_header_add(headers, h.key.data(), static_cast<ssize_t>(h.key.size()),
+                            h.value.data(), static_cast<ssize_t>(h.value.size()));
+      }
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(record.topic.c_str()),
+        RD_KAFKA_V_PARTITION(record.partition.value()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(record.key.empty() ? nullptr : record.key.data(), record.key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
+        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(cb), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return LogStatus::Ok();
+    if (headers != nullptr) rd_kafka_headers_destroy(headers);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && NowMs() < deadline) {
+      rd_kafka_poll(rk, 1);
+      continue;
+    }
+    delete cb;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      if (auto fatal = impl_->state.Fatal()) return *fatal;
+    }
+    return internal::MakeError(err, "produce to " + record.topic + "[" +
+                                        std::to_string(record.partition.value()) + "]");
+  }
+}
+
+LogStatus Producer::Poll(int timeout_ms) {
+  rd_kafka_poll(impl_->rk.get(), timeout_ms);
+  if (auto fatal = impl_->state.Fatal()) return *fatal;
+  return LogStatus::Ok();
+}
+
+LogStatus Producer::Flush(int timeout_ms) {
+  rd_kafka_resp_err_t err = rd_kafka_flush(impl_->rk.get(), timeout_ms);
+  if (auto fatal = impl_->state.Fatal()) return *fatal;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return internal::MakeError(err, std::to_string(InFlight()) + " records still in flight after " +
+                                        std::to_string(timeout_ms) + " ms");
+  }
+  return LogStatus::Ok();
+}
+
+LogResult<Offset> Producer::ProduceSync(const OutRecord& record, int timeout_ms) {
+  struct Outcome {
+    bool done = false;
+    Delivery delivery;
+  };
+  // Shared with the callback, which may outlive this call if the wait times out.
+  auto outcome = std::make_shared<Outcome>();
+  LogStatus s = Produce(record, [outcome](const Delivery& d) {
+    outcome->done = true;
+    outcome->delivery = d;
+  });
+  if (!s.ok()) return s.error();
+  const int64_t deadline = NowMs() + timeout_ms;
+  while (!outcome->done) {
+    const int64_t left = deadline - NowMs();
+    if (left <= 0) {
+      return LogError{ErrorClass::kAbortable, RD_KAFKA_RESP_ERR__TIMED_OUT,
+                      "_TIMED_OUT: delivery to " + record.topic + " not confirmed in " +
+                          std::to_string(timeout_ms) + " ms; the record may still be written"};
+    }
+    if (LogStatus p = Poll(static_cast<int>(std::min<int64_t>(left, 100))); !p.ok()) return p;
+  }
+  if (!outcome->delivery.status.ok()) return outcome->delivery.status.error();
+  return outcome->delivery.offset;
+}
+
+int Producer::InFlight() const { return rd_kafka_outq_len(impl_->rk.get()); }
+
+}  // namespace payorch::log

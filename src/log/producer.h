@@ -1,0 +1,75 @@
+// Producer: appends records to the log.
+//
+// Contract:
+// - Idempotent (enable.idempotence=true, acks=all): librdkafka's own retries keep one
+//   producer's records in order per partition, and a real broker drops the duplicates of
+//   retried batches. (The embedded broker does not: see src/log/README.md.)
+// - partitioner=murmur2_random: a key maps to the partition a Java client picks; an
+//   empty key means "no key" (random partition).
+// - Delivery is asynchronous: each record's callback runs exactly once, on the thread
+//   that calls Poll(), Flush(), ProduceSync() or Produce() (when the queue is full), with
+//   the partition and offset it was written at, or a classified error.
+// - Not thread-safe: one thread owns a Producer.
+// - Destruction purges records not yet delivered without running their callbacks: call
+//   Flush() first.
+//
+//   auto producer = Producer::Create(options);
+//   if (!producer.ok()) return producer.error();
+//   LogStatus s = producer.value()->Produce(
+//       {.topic = events, .partition = PartitionId{3}, .key = id, .value = bytes},
+//       [](const Delivery& d) { if (!d.status.ok()) ...; });
+//   s = producer.value()->Poll(0);                             // runs due callbacks
+//   LogResult<Offset> at = producer.value()->ProduceSync(claim, 10'000);  // waits
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "log/options.h"
+#include "log/record.h"
+#include "log/status.h"
+
+namespace payorch::log {
+
+struct Delivery {
+  PartitionId partition;
+  Offset offset;      // valid when status.ok()
+  LogStatus status;   // kAbortable when the record may or may not be in the log
+};
+
+using DeliveryCallback = std::function<void(const Delivery&)>;
+
+class Producer {
+ public:
+  [[nodiscard]] static LogResult<std::unique_ptr<Producer>> Create(const KafkaOptions& options);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Queues `record`. On a full local queue, serves delivery callbacks and waits up to 5 s
+  // for room, then fails kRetriable. Fails kFatal for an unknown topic or partition.
+  LogStatus Produce(const OutRecord& record, DeliveryCallback on_delivery = nullptr);
+
+  // Runs the callbacks of records whose delivery is settled, waiting up to timeout_ms for
+  // the first. Fails only when the client hit a fatal error (e.g. fenced idempotent
+  // state); then every later Produce fails too.
+  LogStatus Poll(int timeout_ms);
+
+  // Waits until every queued record is settled (callbacks run). kRetriable on timeout.
+  LogStatus Flush(int timeout_ms);
+
+  // Produces `record` and waits for its delivery: the offset it was written at. On
+  // timeout, kAbortable: the record may still be written later.
+  LogResult<Offset> ProduceSync(const OutRecord& record, int timeout_ms);
+
+  // Records queued or in flight, not yet settled.
+  int InFlight() const;
+
+  struct Impl;
+
+ private:
+  explicit Producer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace payorch::log
