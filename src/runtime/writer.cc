@@ -61,8 +61,9 @@ std::string PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) 
   PartitionMeta meta{next_events_offset_, groups_.last_complete_offset(), filter_.epoch(),
                      filter_.highest_seen()};
   if (deps_.probe != nullptr) deps_.probe->restored_events += out.size();
+  std::string err = deps_.store->Append(partition_, ptrs, meta);
   out.clear();
-  return deps_.store->Append(partition_, ptrs, meta);
+  return err;
 }
 
 std::variant<int64_t, std::string> PartitionWriter::Start() {

@@ -1,0 +1,139 @@
+// Crash test: a workload runs against a standalone `payorch broker` while the
+// orchestrator process (`payorch run`) is killed with SIGKILL at random points and
+// restarted. Afterwards `payorch check`'s rules run over the whole log and the gateways'
+// ledgers: nothing lost, nothing decided twice, nobody charged twice.
+//
+// KILLS (default 20) sets the number of kills; `make crash-long` runs 200.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "connectors/ledger.h"
+#include "log/options.h"
+#include "reliability/process.h"
+#include "runtime/checker.h"
+#include "runtime/workload.h"
+
+namespace payorch {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ChildProcess;
+
+// Processors that misbehave: declines, timeouts whose charge may have happened, lost
+// answers, network failures and 5xx, so kills land in every kind of state.
+constexpr char kGateways[] =
+    "cobranded_card=flaky:seed=21,decline=0.1;"
+    "flaky_psp=flaky:seed=22,decline=0.05,timeout=0.08,lost=0.04,network=0.05,unavailable=0.05;"
+    "applepay=mock:max=3000;*=mock";
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? fallback : std::atoi(v);
+}
+
+std::vector<connectors::LedgerEntry> ReadLedgers(const std::string& dir) {
+  std::vector<connectors::LedgerEntry> all;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".ledger") continue;
+    auto entries = connectors::ReadLedgerFile(entry.path().string());
+    EXPECT_TRUE(entries.ok()) << entry.path();
+    if (entries.ok()) all.insert(all.end(), entries.value().begin(), entries.value().end());
+  }
+  return all;
+}
+
+class CrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("payorch-crash-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ASSERT_TRUE(broker_.Start({PAYORCH_BINARY, "broker", "--partitions", "4", "--bootstrap-file",
+                               (dir_ / "bootstrap").string()},
+                              (dir_ / "broker.log").string()));
+    bootstrap_ = testing::WaitForFileLine((dir_ / "bootstrap").string(), std::chrono::seconds(20));
+    ASSERT_FALSE(bootstrap_.empty()) << testing::ReadFile((dir_ / "broker.log").string());
+    kafka_.bootstrap_servers = bootstrap_;
+  }
+
+  void TearDown() override {
+    run_.Kill(SIGKILL);
+    broker_.Kill(SIGTERM);
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  void StartRun(int generation) {
+    ASSERT_TRUE(run_.Start({PAYORCH_BINARY, "run", "--brokers", bootstrap_, "--data-dir",
+                            (dir_ / "data").string(), "--gateways", kGateways, "--writer-id",
+                            "w" + std::to_string(generation), "--log-level", "warn", "-X",
+                            "session.timeout.ms=1000", "-X", "heartbeat.interval.ms=100"},
+                           (dir_ / "run.log").string()));
+  }
+
+  fs::path dir_;
+  std::string bootstrap_;
+  log::KafkaOptions kafka_;
+  ChildProcess broker_;
+  ChildProcess run_;
+};
+
+TEST_F(CrashTest, SigkillAtRandomPointsLosesNothingAndChargesOnce) {
+  const int kills = EnvInt("KILLS", 20);
+  const int payments = EnvInt("PAYMENTS", 1500);
+  std::mt19937 rng(static_cast<unsigned>(EnvInt("SEED", 4242)));
+  // Kills land anywhere: during the group join, the restore, the claim, or the steady state.
+  std::uniform_int_distribution<int> pause_ms(300, 2500);
+
+  int generation = 0;
+  StartRun(generation++);
+
+  runtime::WorkloadOptions wo;
+  wo.payments = payments;
+  wo.seed = 99;
+  wo.rate = std::max(50, payments * 1000 / (kills * 1400 + 1));  // spread over the kills
+  runtime::Workload workload(kafka_, wo);
+  ASSERT_EQ(workload.Start(), "");
+  std::string publish_error;
+  std::thread publisher([&] { publish_error = workload.PublishAll(); });
+
+  for (int i = 0; i < kills; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    run_.Kill(SIGKILL);
+    StartRun(generation++);
+  }
+  publisher.join();
+  ASSERT_EQ(publish_error, "");
+
+  const bool settled = workload.WaitSettled(180'000);
+  workload.Stop();
+  const runtime::WorkloadSummary summary = workload.Summary();
+  // Give the last answers time to be decided, then stop the orchestrator cleanly.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  run_.Kill(SIGTERM);
+
+  std::string error;
+  runtime::CheckReport report =
+      runtime::CheckLog(kafka_, ReadLedgers((dir_ / "data" / "ledgers").string()), &error);
+  ASSERT_EQ(error, "");
+  report.Print(stdout);
+  std::printf("%d kills; %lld payments: %lld completed, %lld failed, %lld via processing, "
+              "%lld unsettled\n",
+              kills, static_cast<long long>(summary.payments),
+              static_cast<long long>(summary.completed), static_cast<long long>(summary.failed),
+              static_cast<long long>(summary.processing_resolved),
+              static_cast<long long>(summary.unsettled));
+  EXPECT_TRUE(report.ok());
+  EXPECT_TRUE(settled) << summary.unsettled << " payments never reached a final event";
+  // Most restarts live long enough to claim; the ones killed while joining do not.
+  EXPECT_GE(report.claims, kills / 2) << "restarts must claim the partitions they restore";
+  EXPECT_GT(report.ledger_payments_checked, payments / 2);
+  if (HasFailure()) std::printf("%s\n", testing::ReadFile((dir_ / "run.log").string()).c_str());
+}
+
+}  // namespace
+}  // namespace payorch
