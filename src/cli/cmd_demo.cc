@@ -44,7 +44,7 @@ void OnSignal(int) { g_interrupted = true; }
 
 int RunDemo(int argc, char** argv) {
   int64_t payments = 10'000;
-  int partitions = 4;
+  int partitions = 8;
   int64_t seed = 1;
   int rate = 0;
   int threads = 8;
@@ -189,8 +189,7 @@ int RunDemo(int argc, char** argv) {
     bar.Done();
   }
   workload.Stop();
-  // Let the connectors and writers drain what the last answers caused, then stop.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // A stop drains: connectors first, then the writers decide every command left.
   stop = true;
   runner.join();
   if (!run_error.empty()) {
@@ -220,7 +219,8 @@ int RunDemo(int argc, char** argv) {
               s.seconds);
 
   std::string check_error;
-  runtime::CheckReport report = runtime::CheckLog(kafka, registry.LedgerEntries(), &check_error);
+  runtime::CheckReport report =
+      runtime::CheckLog(kafka, registry.LedgerEntries(), &check_error, /*require_drained=*/true);
   std::printf("\npayorch check:\n");
   if (!check_error.empty()) {
     std::printf("  could not read the log: %s\n", check_error.c_str());

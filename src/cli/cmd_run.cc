@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -26,6 +27,9 @@ void OnStopSignal(int) { g_stop = true; }
 }  // namespace
 
 int RunRun(int argc, char** argv) {
+  // From the very start: a stop during start-up still drains instead of dying.
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
   log::KafkaOptions kafka;
   std::string config_path;
   std::string data_dir = "data/payorch";
@@ -37,6 +41,7 @@ int RunRun(int argc, char** argv) {
   int64_t max_cached = 100'000;
   bool no_connectors = false;
   bool no_writers = false;
+  std::string assign;
   FlagSet flags("run",
                 "Runs the orchestrator: the single writer of each assigned command partition\n"
                 "(consumer group payorch.writers) and the connectors that call gateways for the\n"
@@ -52,6 +57,9 @@ int RunRun(int argc, char** argv) {
   flags.Int("max-cached-payments", &max_cached, "payment states kept in memory per partition");
   flags.Bool("no-connectors", &no_connectors, "run only the writers");
   flags.Bool("no-writers", &no_writers, "run only the connectors");
+  flags.String("assign", &assign,
+               "own these partitions without a consumer group: \"all\" or \"0,2,5\" (fencing "
+               "still keeps one counted writer per partition)");
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
   if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
     std::fprintf(stderr, "payorch run: %s\n", err.c_str());
@@ -119,6 +127,38 @@ int RunRun(int argc, char** argv) {
     }
   }
 
+  std::vector<int32_t> static_partitions;
+  if (!assign.empty()) {
+    auto admin = log::Admin::Create(kafka);
+    if (!admin.ok()) {
+      std::fprintf(stderr, "payorch run: %s\n", admin.error().ToString().c_str());
+      return 1;
+    }
+    auto count = admin.value()->PartitionCount(kafka.Topic(log::TopicKind::kCommands));
+    if (!count.ok()) {
+      std::fprintf(stderr, "payorch run: %s\n", count.error().ToString().c_str());
+      return 1;
+    }
+    if (assign == "all") {
+      for (int32_t p = 0; p < count.value(); ++p) static_partitions.push_back(p);
+    } else {
+      size_t pos = 0;
+      while (pos <= assign.size()) {
+        const size_t comma = std::min(assign.find(',', pos), assign.size());
+        const std::string item = assign.substr(pos, comma - pos);
+        char* end = nullptr;
+        const long p = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || p < 0 || p >= count.value()) {
+          std::fprintf(stderr, "payorch run: --assign: '%s' is not a partition in 0..%d\n",
+                       item.c_str(), count.value() - 1);
+          return 2;
+        }
+        static_partitions.push_back(static_cast<int32_t>(p));
+        pos = comma + 1;
+      }
+    }
+  }
+
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ledger_dir.empty()) ledger_dir = data_dir + "/ledgers";
@@ -149,12 +189,11 @@ int RunRun(int argc, char** argv) {
   oo.run_connectors = !no_connectors;
   oo.connector_threads = threads;
   oo.max_cached_payments = static_cast<size_t>(max_cached);
+  oo.static_partitions = static_partitions;
   oo.plans = &plans;
   oo.gateways = &registry;
   oo.clock = &clock;
   oo.logger = logger;
-  std::signal(SIGINT, OnStopSignal);
-  std::signal(SIGTERM, OnStopSignal);
   runtime::Orchestrator orchestrator(oo);
   logger->info("payorch run: writer {} on {}", writer_id, kafka.bootstrap_servers);
   std::string err = orchestrator.Run(g_stop);

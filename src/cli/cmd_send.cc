@@ -99,8 +99,9 @@ int RunSend(int argc, char** argv) {
     payments::commands::v1::CommandEnvelope envelope;
     auto status = google::protobuf::util::JsonStringToMessage(line, &envelope, json);
     if (!status.ok()) {
-      std::fprintf(stderr, "line %lld: %s\n", static_cast<long long>(line_no),
-                   std::string(status.message()).c_str());
+      std::string reason(status.message());
+      reason = reason.substr(0, reason.find('\n'));  // the parser adds the line and a caret
+      std::fprintf(stderr, "line %lld: %s\n", static_cast<long long>(line_no), reason.c_str());
       failed = true;
       continue;
     }

@@ -29,8 +29,7 @@ std::atomic<bool> g_stop{false};
 void OnStopSignal(int) { g_stop = true; }
 
 std::string Base64(const std::string& in) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
@@ -54,7 +53,7 @@ std::string Base64(const std::string& in) {
 
 // The record's value as JSON, decoded by the topic's message type; nullopt if it does not
 // decode.
-std::optional<nlohmann::json> Decode(log::TopicKind kind, const std::string& value) {
+std::optional<nlohmann::ordered_json> Decode(log::TopicKind kind, const std::string& value) {
   std::unique_ptr<google::protobuf::Message> msg;
   switch (kind) {
     case log::TopicKind::kEvents:
@@ -74,29 +73,29 @@ std::optional<nlohmann::json> Decode(log::TopicKind kind, const std::string& val
   options.preserve_proto_field_names = true;
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(*msg, &json, options).ok()) return std::nullopt;
-  return nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  return nlohmann::ordered_json::parse(json, nullptr, /*allow_exceptions=*/false);
 }
 
 void Print(log::TopicKind kind, const log::Record& r) {
-  nlohmann::json line;
+  nlohmann::ordered_json line;
   line["topic"] = r.topic;
   line["partition"] = r.partition.value();
   line["offset"] = r.offset.value();
   line["timestamp_ms"] = r.timestamp_ms;
   line["key"] = r.key;
   if (!r.headers.empty()) {
-    nlohmann::json headers = nlohmann::json::array();
+    nlohmann::ordered_json headers = nlohmann::ordered_json::array();
     for (const log::Header& h : r.headers) headers.push_back({{"key", h.key}, {"value", h.value}});
     line["headers"] = std::move(headers);
   }
-  std::optional<nlohmann::json> value = Decode(kind, r.value);
+  std::optional<nlohmann::ordered_json> value = Decode(kind, r.value);
   if (value && !value->is_discarded()) {
     line["value"] = std::move(*value);
   } else {
     if (kind != log::TopicKind::kDeadLetters) line["error"] = "value does not decode";
     line["value_base64"] = Base64(r.value);
   }
-  std::string out = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string out = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fputc('\n', stdout);
 }
@@ -115,7 +114,9 @@ int RunTail(int argc, char** argv) {
                 "Without --follow, stops at the end of the log as of the start.");
   AddKafkaFlags(flags, &kafka);
   flags.String("topic", &topic_name, "events, commands, contracts or deadletter");
-  flags.Bool("from-beginning", &from_beginning, "start at the beginning (default: the end)");
+  flags.Bool("from-beginning", &from_beginning,
+             "start at the beginning (default: the end, so only records appended from "
+             "now on, with --follow)");
   flags.Bool("follow", &follow, "keep printing new records until SIGINT");
   flags.Int("max", &max, "stop after this many records (0 = no limit)");
   flags.Int("partition", &partition, "read only this partition (-1 = all)");
@@ -129,8 +130,10 @@ int RunTail(int argc, char** argv) {
   }
   log::TopicKind kind;
   if (!log::ParseTopicKind(topic_name, &kind)) {
-    std::fprintf(stderr, "payorch tail: --topic: '%s' is not events, commands, contracts or "
-                         "deadletter\n", topic_name.c_str());
+    std::fprintf(stderr,
+                 "payorch tail: --topic: '%s' is not events, commands, contracts or "
+                 "deadletter\n",
+                 topic_name.c_str());
     return 2;
   }
   if (std::string err = ResolveKafkaOptions(&kafka); !err.empty()) {
@@ -158,8 +161,8 @@ int RunTail(int argc, char** argv) {
   std::vector<std::unique_ptr<log::PartitionReader>> readers;
   for (int p = 0; p < count.value(); ++p) {
     if (partition >= 0 && p != partition) continue;
-    auto reader = log::PartitionReader::Open(kafka, topic, PartitionId(p),
-                                             from_beginning ? log::kOffsetBeginning : log::kOffsetEnd);
+    auto reader = log::PartitionReader::Open(
+        kafka, topic, PartitionId(p), from_beginning ? log::kOffsetBeginning : log::kOffsetEnd);
     if (!reader.ok()) {
       std::fprintf(stderr, "payorch tail: %s\n", reader.error().ToString().c_str());
       return 1;
@@ -182,8 +185,8 @@ int RunTail(int argc, char** argv) {
     std::vector<log::Record> batch;
     while (room() && !g_stop && reader->position() < end.value().high) {
       batch.clear();
-      if (log::LogStatus s = reader->Poll(std::min<int64_t>(1000, max > 0 ? max - printed : 1000),
-                                          1000, &batch);
+      if (log::LogStatus s =
+              reader->Poll(std::min<int64_t>(1000, max > 0 ? max - printed : 1000), 1000, &batch);
           !s.ok()) {
         std::fprintf(stderr, "payorch tail: %s\n", s.ToString().c_str());
         return 1;
@@ -223,7 +226,9 @@ int RunTail(int argc, char** argv) {
     }
     if (any) std::fflush(stdout);
     if (!any && readers.size() > 1) {
-      struct timespec ts {0, 20'000'000};
+      struct timespec ts {
+        0, 20'000'000
+      };
       nanosleep(&ts, nullptr);
     }
   }

@@ -22,8 +22,8 @@ std::string Trim(const std::string& s) {
 }  // namespace
 
 std::shared_ptr<spdlog::logger> StderrLogger(const std::string& name) {
-  auto logger =
-      std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(
+      name, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   logger->set_level(spdlog::level::info);
   return logger;
 }
@@ -81,7 +81,8 @@ std::string WriteBootstrapFile(const std::string& path, const std::string& boots
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return "--bootstrap-file " + path + ": cannot write it (" + std::strerror(errno) + ")";
+    if (!out)
+      return "--bootstrap-file " + path + ": cannot write it (" + std::strerror(errno) + ")";
     out << bootstrap << "\n";
     out.flush();
     if (!out) return "--bootstrap-file " + path + ": write failed";

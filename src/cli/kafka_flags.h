@@ -33,8 +33,7 @@ void AddKafkaFlags(FlagSet& flags, log::KafkaOptions* options);
 [[nodiscard]] std::string ReadBootstrapFile(const std::string& path, std::string* bootstrap);
 // Writes `bootstrap` and a newline to `path` atomically (temporary file, then rename),
 // so a reader never sees half an address. Returns "" or a one-line error.
-[[nodiscard]] std::string WriteBootstrapFile(const std::string& path,
-                                             const std::string& bootstrap);
+[[nodiscard]] std::string WriteBootstrapFile(const std::string& path, const std::string& bootstrap);
 
 // A logger named `name` writing to stderr.
 std::shared_ptr<spdlog::logger> StderrLogger(const std::string& name);

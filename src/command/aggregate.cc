@@ -1,6 +1,7 @@
 #include "command/aggregate.h"
 
 #include <algorithm>
+#include <charconv>
 #include <string>
 
 #include "command/hash.h"
@@ -38,6 +39,15 @@ AttemptRecord* FindAttemptMutable(PaymentState& s, std::string_view key) {
   return nullptr;
 }
 
+// Authorized and neither captured nor released.
+int64_t Capturable(const PaymentState& s) {
+  int64_t capturable = 0;
+  for (const auto& l : s.ledger) {
+    if (!l.voided) capturable += l.authorized - l.captured;
+  }
+  return capturable;
+}
+
 StepLedger* LedgerFor(PaymentState& s, uint32_t step) {
   return step < s.ledger.size() ? &s.ledger[step] : nullptr;
 }
@@ -58,12 +68,50 @@ void RememberKeyed(std::vector<KeyedRequest>& v, const std::string& key, const s
   if (FindKeyed(v, key) == nullptr) v.push_back({key, hash, id, final_capture});
 }
 
+// Where decided events go: a vector (new messages) or a RepeatedPtrField (messages cleared
+// by RepeatedPtrField::Clear() are reused, with their memory).
+class EventSink {
+ public:
+  explicit EventSink(std::vector<ev::EventEnvelope>& v) : vec_(&v) {}
+  explicit EventSink(google::protobuf::RepeatedPtrField<ev::EventEnvelope>& r) : rep_(&r) {}
+  ev::EventEnvelope& Add() { return vec_ != nullptr ? vec_->emplace_back() : *rep_->Add(); }
+  size_t size() const { return vec_ != nullptr ? vec_->size() : static_cast<size_t>(rep_->size()); }
+  ev::EventEnvelope& operator[](size_t i) {
+    return vec_ != nullptr ? (*vec_)[i] : *rep_->Mutable(static_cast<int>(i));
+  }
+
+ private:
+  std::vector<ev::EventEnvelope>* vec_ = nullptr;
+  google::protobuf::RepeatedPtrField<ev::EventEnvelope>* rep_ = nullptr;
+};
+
+void AppendDecimal(std::string& out, uint64_t v) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+void AppendDecimal(std::string& out, int64_t v) {
+  char buf[24];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, static_cast<size_t>(end - buf));
+}
+
+// Assigns a string field through its mutable pointer, so a reused message keeps its
+// buffer (set_x(const char*, size_t) always builds a temporary std::string). Empty values
+// are not set at all: an unset proto3 string reads and serializes as "", and a cleared
+// message already holds "".
+template <typename Msg>
+void AssignIfNotEmpty(Msg* msg, std::string* (Msg::*mutable_field)(), std::string_view value) {
+  if (!value.empty()) (msg->*mutable_field)()->assign(value.data(), value.size());
+}
+
 // Decides the events of one command, applying each to the state as it is emitted, so
 // that later decisions in the same command see the state the earlier events produced.
 class Decider {
  public:
   Decider(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
-          std::vector<ev::EventEnvelope>& out)
+          EventSink& out)
       : s_(state), rec_(record), env_(*record.command), ctx_(ctx), out_(out), first_(out.size()) {}
 
   void Run();
@@ -106,34 +154,42 @@ class Decider {
   const CommandRecord& rec_;
   const cmd::CommandEnvelope& env_;
   const DecideContext& ctx_;
-  std::vector<ev::EventEnvelope>& out_;
+  EventSink& out_;
   const size_t first_;  // index in out_ of this command's first event
   std::string merchant_for_orphan_;
 };
 
 ev::EventEnvelope& Decider::Begin() {
-  ev::EventEnvelope& e = out_.emplace_back();
-  e.set_schema_version(kSchemaVersion);
-  e.set_epoch(ctx_.epoch);
-  e.set_correlation_id(env_.correlation_id());
-  e.set_occurred_at_ms(rec_.timestamp_ms);
-  auto* c = e.mutable_causation();
-  c->set_topic(std::string(rec_.topic));
+  ev::EventEnvelope* e = &out_.Add();
+  e->set_schema_version(kSchemaVersion);
+  e->set_epoch(ctx_.epoch);
+  AssignIfNotEmpty(e, &ev::EventEnvelope::mutable_correlation_id, env_.correlation_id());
+  e->set_occurred_at_ms(rec_.timestamp_ms);
+  ev::Causation* c = e->mutable_causation();
+  AssignIfNotEmpty(c, &ev::Causation::mutable_topic, rec_.topic);
   c->set_partition(rec_.partition);
   c->set_offset(rec_.offset);
-  c->set_command_id(env_.command_id());
+  AssignIfNotEmpty(c, &ev::Causation::mutable_command_id, env_.command_id());
+  std::string* id = e->mutable_event_id();
   if (s_.payment_id.empty()) {
-    e.set_event_id("cmd/" + std::to_string(rec_.partition) + "/" + std::to_string(rec_.offset) +
-                   "/" + std::to_string(out_.size() - 1 - first_));
-    e.set_merchant_id(merchant_for_orphan_);
+    id->assign("cmd/");
+    AppendDecimal(*id, static_cast<int64_t>(rec_.partition));
+    id->push_back('/');
+    AppendDecimal(*id, rec_.offset);
+    id->push_back('/');
+    AppendDecimal(*id, static_cast<uint64_t>(out_.size() - 1 - first_));
+    AssignIfNotEmpty(e, &ev::EventEnvelope::mutable_merchant_id, merchant_for_orphan_);
   } else {
     const uint64_t seq = s_.sequence + 1;
-    e.set_payment_id(s_.payment_id);
-    e.set_sequence(seq);
-    e.set_event_id(s_.payment_id + "/" + std::to_string(seq));
-    e.set_merchant_id(s_.merchant_id.empty() ? merchant_for_orphan_ : s_.merchant_id);
+    AssignIfNotEmpty(e, &ev::EventEnvelope::mutable_payment_id, s_.payment_id);
+    e->set_sequence(seq);
+    id->assign(s_.payment_id);
+    id->push_back('/');
+    AppendDecimal(*id, seq);
+    AssignIfNotEmpty(e, &ev::EventEnvelope::mutable_merchant_id,
+                     s_.merchant_id.empty() ? merchant_for_orphan_ : s_.merchant_id);
   }
-  return e;
+  return *e;
 }
 
 void Decider::Reject(const Rejection& r) {
@@ -210,7 +266,7 @@ void Decider::OnCreate(const cmd::CreatePayment& c) {
       plans == nullptr ? nullptr : plans->FindMerchant(Trim(c.merchant_id()));
   auto parsed = ParseCreate(c, merchant);
   if (!parsed.ok()) return Reject(parsed.rejection());
-  const CreateRequest& req = parsed.value();
+  CreateRequest& req = parsed.value();  // its strings move into the PaymentCreated event
 
   const std::string derived = DerivePaymentId(req.merchant_id, req.idempotency_key);
   if (s_.payment_id != derived) {
@@ -239,11 +295,15 @@ void Decider::OnCreate(const cmd::CreatePayment& c) {
     pc->mutable_amount()->set_currency(req.currency);
     pc->set_method(req.method);
     pc->set_capture_mode(req.manual_capture ? ty::CAPTURE_MODE_MANUAL : ty::CAPTURE_MODE_AUTOMATIC);
-    pc->set_idempotency_key(req.idempotency_key);
-    pc->set_customer_reference(req.customer_reference);
-    pc->mutable_metadata()->insert(req.metadata.begin(), req.metadata.end());
+    pc->set_idempotency_key(std::move(req.idempotency_key));
+    if (!req.customer_reference.empty()) {
+      pc->set_customer_reference(std::move(req.customer_reference));
+    }
+    auto& metadata = *pc->mutable_metadata();
+    for (auto& [key, value] : req.metadata) metadata[key] = std::move(value);
     pc->set_request_hash(hash);
-    for (const auto& issue : req.issues) *pc->add_issues() = issue;
+    pc->mutable_issues()->Reserve(static_cast<int>(req.issues.size()));
+    for (auto& issue : req.issues) *pc->add_issues() = std::move(issue);
     Commit(e);
   }
   {
@@ -328,7 +388,7 @@ void Decider::OnGatewayResult(const cmd::RecordGatewayResult& r) {
     return Deduplicated(r.operation_key());
   }
   Reject(ev::REJECT_REASON_OPERATION_UNKNOWN,
-         "no operation '" + r.operation_key().substr(0, 128) + "' was started");
+         "no operation '" + TruncateUtf8(r.operation_key(), 128) + "' was started");
 }
 
 void Decider::OnAttemptResult(const ev::GatewayOperation& op, const cmd::RecordGatewayResult& r) {
@@ -538,9 +598,12 @@ void Decider::OnExpire(const cmd::ExpireProcessing& x) {
   const ev::GatewayOperation* pending = s_.FindPending(x.operation_key());
   if (pending == nullptr || !IsAuthorization(pending->kind()) ||
       s_.status != ev::PAYMENT_STATUS_PROCESSING) {
-    if (s_.FindAttempt(x.operation_key()) != nullptr) return Deduplicated(x.operation_key());
+    // Deduplicated only if the attempt was already resolved (e.g. expired before); an
+    // attempt still in flight without an unknown outcome cannot expire.
+    const AttemptRecord* attempt = s_.FindAttempt(x.operation_key());
+    if (attempt != nullptr && attempt->resolved) return Deduplicated(x.operation_key());
     return Reject(ev::REJECT_REASON_OPERATION_NOT_PENDING,
-                  "no attempt '" + x.operation_key().substr(0, 128) + "' is processing");
+                  "no attempt '" + TruncateUtf8(x.operation_key(), 128) + "' is processing");
   }
   if (rec_.timestamp_ms < s_.deadline_at_ms) {
     return Reject(ev::REJECT_REASON_DEADLINE_NOT_REACHED,
@@ -580,10 +643,7 @@ void Decider::OnCapture(const cmd::CapturePayment& c) {
     return Reject(ev::REJECT_REASON_OPERATION_IN_FLIGHT,
                   "another operation is in flight; retry when it is answered");
   }
-  int64_t capturable = 0;
-  for (const auto& l : s_.ledger) {
-    if (!l.voided) capturable += l.authorized - l.captured;
-  }
+  const int64_t capturable = Capturable(s_);
   if (c.amount_minor() < 0) {
     return Reject(ev::REJECT_REASON_AMOUNT_NOT_POSITIVE, "capture amount must not be negative",
                   "request/malformed");
@@ -630,7 +690,8 @@ void Decider::OnVoid(const cmd::VoidPayment& c) {
   for (uint32_t step = 0; step < s_.ledger.size(); ++step) {
     const StepLedger& l = s_.ledger[step];
     if (l.authorized > 0 && !l.voided) {
-      StartVoid(step, l.authorized, l.processor_reference, "", std::string(Trim(c.reason())));
+      StartVoid(step, l.authorized, l.processor_reference, "",
+                TruncateUtf8(Trim(c.reason()), kMaxReferenceLength));
       started = true;
     }
   }
@@ -704,7 +765,7 @@ void Decider::OnCancel(const cmd::CancelPayment& c) {
                       StatusName(s_.status));
   }
   ev::EventEnvelope& e = Begin();
-  e.mutable_payment_canceled()->set_reason(std::string(Trim(c.reason())).substr(0, 255));
+  e.mutable_payment_canceled()->set_reason(TruncateUtf8(Trim(c.reason()), kMaxReferenceLength));
   Commit(e);
 }
 
@@ -719,8 +780,10 @@ std::string TargetPaymentId(const cmd::CommandEnvelope& command) {
   return DerivePaymentId(merchant, key);
 }
 
-void DecideAndApply(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
-                    std::vector<ev::EventEnvelope>& out) {
+namespace {
+
+void DecideInto(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
+                EventSink& out) {
   const size_t first = out.size();
   Decider(state, record, ctx, out).Run();
   const auto count = static_cast<uint32_t>(out.size() - first);
@@ -729,6 +792,20 @@ void DecideAndApply(PaymentState& state, const CommandRecord& record, const Deci
     c->set_index(static_cast<uint32_t>(i - first));
     c->set_count(count);
   }
+}
+
+}  // namespace
+
+void DecideAndApply(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
+                    std::vector<ev::EventEnvelope>& out) {
+  EventSink sink(out);
+  DecideInto(state, record, ctx, sink);
+}
+
+void DecideAndApply(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
+                    google::protobuf::RepeatedPtrField<ev::EventEnvelope>& out) {
+  EventSink sink(out);
+  DecideInto(state, record, ctx, sink);
 }
 
 std::vector<ev::EventEnvelope> Decide(const PaymentState& state, const CommandRecord& record,
@@ -762,6 +839,8 @@ void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
     case ev::EventEnvelope::kPlanBuilt:
       s.plan = e.plan_built().plan();
       s.ledger.assign(static_cast<size_t>(s.plan.steps_size()), StepLedger{});
+      s.attempts.reserve(static_cast<size_t>(s.plan.steps_size()));
+      s.pending.reserve(2);
       break;
     case ev::EventEnvelope::kPaymentConfirmed:
       s.confirmed = true;
@@ -854,7 +933,7 @@ void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
         if (c.id == pc.capture_id()) final_capture = c.final_capture;
       }
       if (!HasPendingKind(s, ev::OPERATION_KIND_CAPTURE) &&
-          (final_capture || s.captured >= s.processed - s.reversed)) {
+          (final_capture || Capturable(s) == 0)) {
         SetStatus(s, ev::PAYMENT_STATUS_SUCCEEDED);
       }
       break;
@@ -887,7 +966,9 @@ void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
       }
       if (pv.compensation()) {
         if (counted) s.reversed += op.amount().amount_minor();
-      } else if (!HasPendingKind(s, ev::OPERATION_KIND_VOID)) {
+      } else if (!HasPendingKind(s, ev::OPERATION_KIND_VOID) && Capturable(s) == 0) {
+        // VOIDED only once every authorized step is released: if another step's void
+        // failed, the payment stays capturable and may be voided again.
         SetStatus(s, ev::PAYMENT_STATUS_VOIDED);
       }
       break;

@@ -12,6 +12,8 @@
 // part s "c:s<s>"; of refund r part s "r:s<s>"; of a void of step s "p:v<s>".
 #pragma once
 
+#include <google/protobuf/repeated_ptr_field.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,6 +48,12 @@ std::string TargetPaymentId(const ::payments::commands::v1::CommandEnvelope& com
 // to `state` as it goes. Equivalent to Decide() followed by Evolve() of each event.
 void DecideAndApply(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
                     std::vector<ev::EventEnvelope>& out);
+
+// The same, appending to a RepeatedPtrField: messages left there by out.Clear() are
+// reused with their memory, so a caller that decides command after command into one
+// field and clears it in between allocates far less (see bench/core_bench.cc).
+void DecideAndApply(PaymentState& state, const CommandRecord& record, const DecideContext& ctx,
+                    google::protobuf::RepeatedPtrField<ev::EventEnvelope>& out);
 
 // The pure form: returns the events and leaves `state` untouched.
 std::vector<ev::EventEnvelope> Decide(const PaymentState& state, const CommandRecord& record,

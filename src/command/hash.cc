@@ -1,6 +1,6 @@
 #include "command/hash.h"
 
-#include <cstdio>
+#include <charconv>
 
 namespace payorch {
 namespace {
@@ -32,22 +32,38 @@ StableHasher& StableHasher::Add(std::string_view field) {
 }
 
 StableHasher& StableHasher::Add(int64_t value) {
-  char buf[24];
-  int n = std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(value));
-  return Add(std::string_view(buf, static_cast<size_t>(n)));
+  char buf[24];  // decimal, as "%lld" would print it
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  return Add(std::string_view(buf, static_cast<size_t>(end - buf)));
 }
 
+namespace {
+
+void PutHex64(uint64_t v, char* out) {  // 16 lower-case hex digits, as "%016llx"
+  constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i) {
+    out[i] = kDigits[v & 0xF];
+    v >>= 4;
+  }
+}
+
+}  // namespace
+
 std::string StableHasher::Hex() const {
-  char buf[33];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(Mix(h1_)),
-                static_cast<unsigned long long>(Mix(h2_ ^ h1_)));
-  return std::string(buf, 32);
+  std::string out(32, '0');
+  PutHex64(Mix(h1_), out.data());
+  PutHex64(Mix(h2_ ^ h1_), out.data() + 16);
+  return out;
 }
 
 std::string StableHash128(std::string_view data) { return StableHasher().Add(data).Hex(); }
 
 std::string DerivePaymentId(std::string_view merchant_id, std::string_view idempotency_key) {
-  return "pay_" + StableHasher().Add("payment").Add(merchant_id).Add(idempotency_key).Hex();
+  std::string id;
+  id.reserve(36);
+  id.append("pay_");
+  id.append(StableHasher().Add("payment").Add(merchant_id).Add(idempotency_key).Hex());
+  return id;
 }
 
 }  // namespace payorch

@@ -34,38 +34,40 @@ std::string TrimField(std::string_view raw, const char* field,
   return std::string(t);
 }
 
-// Strict UTF-8 (RFC 3629), as protobuf checks proto3 strings: no overlong forms, no
-// UTF-16 surrogates, nothing above U+10FFFF.
+// Length of the valid UTF-8 sequence at s[i] (RFC 3629, as protobuf checks proto3
+// strings: no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF); 0 if invalid.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80;  // allowed range of the first continuation byte
+  unsigned char hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 2;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 3;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n >= s.size()) return 0;
+  for (size_t k = 1; k <= n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if (k == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) return 0;
+  }
+  return n + 1;
+}
+
 bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n = 0;
-    unsigned char lo = 0x80;  // allowed range of the first continuation byte
-    unsigned char hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (b < lo || b > hi) : (b & 0xC0) != 0x80) return false;
-    }
-    i += n + 1;
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8SequenceLength(s, i);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }
@@ -83,6 +85,16 @@ std::string_view Trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
+std::string TruncateUtf8(std::string_view s, size_t max_bytes) {
+  size_t end = 0;
+  while (end < s.size()) {
+    const size_t n = Utf8SequenceLength(s, end);
+    if (n == 0 || end + n > max_bytes) break;
+    end += n;
+  }
+  return std::string(s.substr(0, end));
+}
+
 bool IsKnownMetadataKey(std::string_view key) {
   return std::find(kKnownMetadataKeys.begin(), kKnownMetadataKeys.end(), key) !=
          kKnownMetadataKeys.end();
@@ -92,39 +104,30 @@ bool LooksLikePan(std::string_view value) {
   // Scan runs of digits allowing single spaces or dashes between them. A candidate is the
   // whole run or any part of it that starts and ends at a group boundary (run edge or
   // separator): "4111 1111 1111 1111 12/29" holds a PAN, "4111111111111112" is not one.
+  // Candidates have at most 19 digits, so the last 32 digits and group boundaries of the
+  // run are all that is kept (no allocation).
+  constexpr size_t kRing = 32;
+  char digits[kRing];    // digit number k of the run at digits[k % kRing]
+  size_t bounds[kRing];  // digit counts at the run's group boundaries, same ring scheme
   size_t i = 0;
-  std::string digits;
-  std::vector<size_t> bounds;  // digit counts at group boundaries
   while (i < value.size()) {
     if (value[i] < '0' || value[i] > '9') {
       ++i;
       continue;
     }
-    digits.clear();
-    bounds.assign(1, 0);
-    size_t j = i;
-    while (j < value.size()) {
-      char c = value[j];
-      if (c >= '0' && c <= '9') {
-        digits.push_back(c);
-        ++j;
-      } else if ((c == ' ' || c == '-') && j + 1 < value.size() && value[j + 1] >= '0' &&
-                 value[j + 1] <= '9') {
-        bounds.push_back(digits.size());
-        ++j;
-      } else {
-        break;
-      }
-    }
-    bounds.push_back(digits.size());
-    for (size_t a = 0; a < bounds.size(); ++a) {
-      for (size_t b = a + 1; b < bounds.size(); ++b) {
-        const size_t start = bounds[a];
-        const size_t len = bounds[b] - start;
-        if (len < 13 || len > 19) continue;
+    size_t count = 0;  // digits so far in this run
+    size_t nbounds = 0;
+    bounds[nbounds++ % kRing] = 0;
+    // Called at each boundary: checks every candidate that ends here.
+    auto candidate_ends_here = [&]() {
+      for (size_t back = 2; back <= nbounds && back <= 20; ++back) {
+        const size_t start = bounds[(nbounds - back) % kRing];
+        const size_t len = count - start;
+        if (len > 19) break;
+        if (len < 13) continue;
         int sum = 0;
         for (size_t k = 0; k < len; ++k) {
-          int d = digits[start + len - 1 - k] - '0';
+          int d = digits[(count - 1 - k) % kRing] - '0';
           if (k % 2 == 1) {
             d *= 2;
             if (d > 9) d -= 9;
@@ -133,7 +136,25 @@ bool LooksLikePan(std::string_view value) {
         }
         if (sum % 10 == 0) return true;
       }
+      return false;
+    };
+    size_t j = i;
+    while (j < value.size()) {
+      char c = value[j];
+      if (c >= '0' && c <= '9') {
+        digits[count++ % kRing] = c;
+        ++j;
+      } else if ((c == ' ' || c == '-') && j + 1 < value.size() && value[j + 1] >= '0' &&
+                 value[j + 1] <= '9') {
+        bounds[nbounds++ % kRing] = count;
+        if (candidate_ends_here()) return true;
+        ++j;
+      } else {
+        break;
+      }
     }
+    bounds[nbounds++ % kRing] = count;
+    if (candidate_ends_here()) return true;
     i = j;
   }
   return false;
@@ -183,7 +204,7 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
   const CurrencyInfo* info = FindCurrency(upper);
   if (info == nullptr) {
     return Reject(ev::REJECT_REASON_CURRENCY_UNKNOWN,
-                  "currency '" + upper.substr(0, 16) + "' is not an ISO 4217 code",
+                  "currency '" + TruncateUtf8(upper, 16) + "' is not an ISO 4217 code",
                   "request/malformed");
   }
   r.currency = upper;
@@ -255,7 +276,7 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
     if (key.empty() || key.size() > kMaxMetadataKeyLength ||
         value.size() > kMaxMetadataValueLength || !IsValidUtf8(key) || !IsValidUtf8(value)) {
       return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
-                    "metadata entry '" + key.substr(0, 40) +
+                    "metadata entry '" + TruncateUtf8(key, 40) +
                         "' is empty, too long (key 40, value 500 bytes) or not UTF-8",
                     "request/malformed");
     }

@@ -58,4 +58,8 @@ Outcome<CreateRequest> ParseCreate(const ::payments::commands::v1::CreatePayment
 // Trims ASCII whitespace.
 std::string_view Trim(std::string_view s);
 
+// The longest prefix of `s` of at most `max_bytes` bytes that is valid UTF-8: never cuts a
+// character in two, so a shortened string still serializes as a proto3 string.
+std::string TruncateUtf8(std::string_view s, size_t max_bytes);
+
 }  // namespace payorch::command

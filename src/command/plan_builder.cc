@@ -1,5 +1,6 @@
 #include "command/plan_builder.h"
 
+#include "command/money.h"
 #include "command/parser.h"
 
 namespace payorch::command {
@@ -26,7 +27,15 @@ int64_t PlanCapacity(const pl::PaymentPlan& plan) {
   bool group_open = false;
   bool unbounded = false;
   auto close_group = [&] {
-    if (group_open) total += group;
+    if (group_open) {
+      // Saturate: a sum that does not fit is as good as unbounded.
+      const auto sum = CheckedAdd(total, group);
+      if (sum.has_value()) {
+        total = *sum;
+      } else {
+        unbounded = true;
+      }
+    }
     group = 0;
   };
   for (const auto& step : plan.steps()) {

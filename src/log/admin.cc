@@ -74,8 +74,8 @@ LogStatus Admin::CreateTopic(const std::string& topic, int partitions, int repli
   if (ev == nullptr) {
     status = internal::MakeError(RD_KAFKA_RESP_ERR__TIMED_OUT, "create topic " + topic);
   } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status = internal::MakeError(rd_kafka_event_error(ev), "create topic " + topic + ": " +
-                                                               rd_kafka_event_error_string(ev));
+    status = internal::MakeError(rd_kafka_event_error(ev),
+                                 "create topic " + topic + ": " + rd_kafka_event_error_string(ev));
   } else {
     size_t n = 0;
     const rd_kafka_topic_result_t** results =
@@ -84,8 +84,8 @@ LogStatus Admin::CreateTopic(const std::string& topic, int partitions, int repli
       rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         const char* why = rd_kafka_topic_result_error_string(results[i]);
-        status = internal::MakeError(err, "create topic " + topic + (why ? ": " : "") +
-                                              (why ? why : ""));
+        status = internal::MakeError(
+            err, "create topic " + topic + (why ? ": " : "") + (why ? why : ""));
       }
     }
   }
@@ -109,12 +109,14 @@ LogStatus Admin::EnsureTopics(const KafkaOptions& options, int timeout_ms) {
     if (count(topic) > 0) continue;
     impl_->state.logger->info("creating topic {} ({} partitions, replication {})", topic,
                               options.partitions, options.replication_factor);
-    if (LogStatus s = CreateTopic(topic, options.partitions, options.replication_factor, timeout_ms);
+    if (LogStatus s =
+            CreateTopic(topic, options.partitions, options.replication_factor, timeout_ms);
         !s.ok()) {
       LogError e = s.error();
       // librdkafka 2.0.2's mock cluster does not answer CreateTopics.
-      e.message += " (an embedded broker cannot create topics on request: it creates the "
-                   "payorch topics when it starts, e.g. `payorch broker`)";
+      e.message +=
+          " (an embedded broker cannot create topics on request: it creates the "
+          "payorch topics when it starts, e.g. `payorch broker`)";
       return e;
     }
   }

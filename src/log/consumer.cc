@@ -18,7 +18,7 @@ struct Consumer::Impl {
   rd_kafka_queue_t* queue = nullptr;
   std::string topic;
   RebalanceListener* listener = nullptr;
-  std::vector<PartitionId> assigned;  // sorted
+  std::vector<PartitionId> assigned;        // sorted
   std::optional<LogError> rebalance_error;  // returned by the next PollBatch
   std::vector<rd_kafka_message_t*> batch;
   bool closed = false;
@@ -160,6 +160,44 @@ LogResult<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& option
   return std::unique_ptr<Consumer>(new Consumer(std::move(impl)));
 }
 
+LogResult<std::unique_ptr<Consumer>> Consumer::CreateAssigned(
+    const KafkaOptions& options, const std::string& group_id, const std::string& topic,
+    const std::vector<PartitionId>& partitions, RebalanceListener* listener) {
+  auto impl = std::make_unique<Impl>();
+  impl->state.logger = internal::LoggerFor(options);
+  impl->state.owner = impl.get();
+  impl->topic = topic;
+  impl->listener = listener;
+  LogResult<rd_kafka_conf_t*> conf = internal::NewConf(
+      options, internal::ClientKind::kGroupConsumer, &impl->state, {{"group.id", group_id}});
+  if (!conf.ok()) return conf.error();
+  rd_kafka_conf_set_offset_commit_cb(conf.value(), CommitCallback);
+  LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_CONSUMER, conf.value());
+  if (!rk.ok()) return rk.error();
+  impl->rk = std::move(rk).value();
+  rd_kafka_poll_set_consumer(impl->rk.get());
+  impl->queue = rd_kafka_queue_get_consumer(impl->rk.get());
+
+  std::vector<PartitionId> ids = partitions;
+  std::sort(ids.begin(), ids.end());
+  std::vector<PartitionOffset> starts = listener->OnAssigned(ids);
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(ids.size())));
+  for (PartitionId p : ids) {
+    auto* elem = rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p.value());
+    elem->offset = RD_KAFKA_OFFSET_INVALID;
+    for (const PartitionOffset& st : starts) {
+      if (st.partition == p) elem->offset = internal::ToRdOffset(st.offset);
+    }
+  }
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(impl->rk.get(), list.get())) {
+    rd_kafka_queue_destroy(impl->queue);
+    return internal::MakeError(err, "assign " + topic);
+  }
+  impl->assigned = ids;
+  impl->state.logger->info("assigned {} partitions of {} (static)", ids.size(), topic);
+  return std::unique_ptr<Consumer>(new Consumer(std::move(impl)));
+}
+
 Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Consumer::~Consumer() {
@@ -172,8 +210,8 @@ LogStatus Consumer::PollBatch(size_t max_records, int timeout_ms, std::vector<Re
     return LogError{ErrorClass::kFatal, RD_KAFKA_RESP_ERR__STATE, "_STATE: consumer is closed"};
   }
   if (impl_->batch.size() < max_records) impl_->batch.resize(max_records);
-  ssize_t n = rd_kafka_consume_batch_queue(impl_->queue, timeout_ms, impl_->batch.data(),
-                                           max_records);
+  ssize_t n =
+      rd_kafka_consume_batch_queue(impl_->queue, timeout_ms, impl_->batch.data(), max_records);
   LogStatus status;
   if (n < 0) status = internal::MakeError(rd_kafka_last_error(), "poll " + impl_->topic);
   for (ssize_t i = 0; i < n; ++i) {
@@ -182,8 +220,8 @@ LogStatus Consumer::PollBatch(size_t max_records, int timeout_ms, std::vector<Re
       if (!impl_->Owns(msg->partition)) continue;  // fetched before a revocation
       internal::ToRecord(msg.get(), impl_->topic, &out->emplace_back());
     } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      LogError e = internal::MakeError(msg->err, "consume " + impl_->topic + "[" +
-                                                     std::to_string(msg->partition) + "]");
+      LogError e = internal::MakeError(
+          msg->err, "consume " + impl_->topic + "[" + std::to_string(msg->partition) + "]");
       impl_->state.logger->warn("{}", e.ToString());
       if (e.cls == ErrorClass::kFatal && status.ok()) status = e;
     }

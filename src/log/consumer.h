@@ -56,6 +56,14 @@ class Consumer {
                                                                    const std::string& group_id,
                                                                    const std::string& topic,
                                                                    RebalanceListener* listener);
+  // No group membership: owns exactly `partitions` from the start (the listener's
+  // OnAssigned runs once, inside this call, and OnRevoked never). `group_id` is used for
+  // commits only. For a fixed deployment where the writers' fencing, not the group,
+  // guarantees a single writer, and for fast restarts on the embedded broker, whose group
+  // joins wait for a dead member's session to expire.
+  [[nodiscard]] static LogResult<std::unique_ptr<Consumer>> CreateAssigned(
+      const KafkaOptions& options, const std::string& group_id, const std::string& topic,
+      const std::vector<PartitionId>& partitions, RebalanceListener* listener);
   ~Consumer();  // Close()s if not closed
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;

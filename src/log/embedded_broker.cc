@@ -50,7 +50,9 @@ LogResult<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
   impl->state.owner = impl.get();
   LogResult<rd_kafka_conf_t*> conf =
       internal::NewConf(options, internal::ClientKind::kMockHost, &impl->state,
-                        {{"client.id", "payorch-embedded-broker"}});
+                        {{"client.id", "payorch-embedded-broker"},
+                         // Hides the host handle's own "no bootstrap.servers" notice.
+                         {"log_level", "4"}});
   if (!conf.ok()) return conf.error();
   LogResult<internal::Handle> host = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
   if (!host.ok()) return host.error();
@@ -61,8 +63,7 @@ LogResult<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
   }
   impl->bootstrap = rd_kafka_mock_cluster_bootstraps(impl->cluster);
   impl->broker_count = broker_count;
-  impl->state.logger->info("embedded broker up: {} broker(s) at {}", broker_count,
-                           impl->bootstrap);
+  impl->state.logger->info("embedded broker up: {} broker(s) at {}", broker_count, impl->bootstrap);
   return std::unique_ptr<EmbeddedBroker>(new EmbeddedBroker(std::move(impl)));
 }
 

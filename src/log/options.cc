@@ -53,8 +53,8 @@ const char* TopicKindName(TopicKind kind) {
 }
 
 bool ParseTopicKind(const std::string& name, TopicKind* out) {
-  for (TopicKind k : {TopicKind::kCommands, TopicKind::kEvents, TopicKind::kContracts,
-                      TopicKind::kDeadLetters}) {
+  for (TopicKind k :
+       {TopicKind::kCommands, TopicKind::kEvents, TopicKind::kContracts, TopicKind::kDeadLetters}) {
     if (name == TopicKindName(k)) {
       *out = k;
       return true;

@@ -31,9 +31,10 @@ class PartitionReader {
   using RecordFn = std::function<void(const Record&)>;
 
   // `start` is an offset, kOffsetBeginning or kOffsetEnd.
-  [[nodiscard]] static LogResult<std::unique_ptr<PartitionReader>> Open(
-      const KafkaOptions& options, const std::string& topic, PartitionId partition,
-      Offset start);
+  [[nodiscard]] static LogResult<std::unique_ptr<PartitionReader>> Open(const KafkaOptions& options,
+                                                                        const std::string& topic,
+                                                                        PartitionId partition,
+                                                                        Offset start);
   ~PartitionReader();
   PartitionReader(const PartitionReader&) = delete;
   PartitionReader& operator=(const PartitionReader&) = delete;

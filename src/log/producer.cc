@@ -58,8 +58,8 @@ Producer::Producer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Producer::~Producer() {
   impl_->closing = true;
   rd_kafka_t* rk = impl_->rk.get();
-  rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
-                         RD_KAFKA_PURGE_F_NON_BLOCKING);
+  rd_kafka_purge(
+      rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
   // Frees the callbacks of purged records (they are settled promptly after a purge).
   const int64_t deadline = NowMs() + 2000;
   while (rd_kafka_outq_len(rk) > 0 && NowMs() < deadline) rd_kafka_poll(rk, 10);
@@ -81,8 +81,8 @@ LogStatus Producer::Produce(const OutRecord& record, DeliveryCallback on_deliver
       }
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(record.topic.c_str()),
-        RD_KAFKA_V_PARTITION(record.partition.value()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        rk, RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_PARTITION(record.partition.value()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(record.key.empty() ? nullptr : record.key.data(), record.key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
         RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(cb), RD_KAFKA_V_END);
@@ -96,8 +96,8 @@ LogStatus Producer::Produce(const OutRecord& record, DeliveryCallback on_deliver
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       if (auto fatal = impl_->state.Fatal()) return *fatal;
     }
-    return internal::MakeError(err, "produce to " + record.topic + "[" +
-                                        std::to_string(record.partition.value()) + "]");
+    return internal::MakeError(
+        err, "produce to " + record.topic + "[" + std::to_string(record.partition.value()) + "]");
   }
 }
 

@@ -33,8 +33,8 @@ namespace payorch::log {
 
 struct Delivery {
   PartitionId partition;
-  Offset offset;      // valid when status.ok()
-  LogStatus status;   // kAbortable when the record may or may not be in the log
+  Offset offset;     // valid when status.ok()
+  LogStatus status;  // kAbortable when the record may or may not be in the log
 };
 
 using DeliveryCallback = std::function<void(const Delivery&)>;

@@ -17,8 +17,8 @@ namespace payorch::log {
 inline const PartitionId kAnyPartition{-1};
 
 // Special start offsets for Consumer rebalance answers and PartitionReader::Open.
-inline const Offset kOffsetBeginning{-2};  // the partition's low watermark
-inline const Offset kOffsetEnd{-1};        // the high watermark: only new records
+inline const Offset kOffsetBeginning{-2};     // the partition's low watermark
+inline const Offset kOffsetEnd{-1};           // the high watermark: only new records
 inline const Offset kOffsetCommitted{-1001};  // the group's committed offset, else beginning
 
 struct Header {
@@ -45,7 +45,7 @@ struct Record {
 struct OutRecord {
   std::string topic{};
   PartitionId partition = kAnyPartition;
-  std::string key{};    // empty = no key
+  std::string key{};  // empty = no key
   std::string value{};
   std::vector<Header> headers{};
 };

@@ -61,9 +61,9 @@ class [[nodiscard]] LogStatus {
 template <typename T>
 class [[nodiscard]] LogResult {
  public:
-  LogResult(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
-  LogResult(LogError error) : v_(std::move(error)) {}    // NOLINT: implicit by design
-  LogResult(LogStatus status) : v_(status.error()) {}    // NOLINT: requires !status.ok()
+  LogResult(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  LogResult(LogError error) : v_(std::move(error)) {}  // NOLINT: implicit by design
+  LogResult(LogStatus status) : v_(status.error()) {}  // NOLINT: requires !status.ok()
 
   bool ok() const { return v_.index() == 0; }
   const T& value() const& { return std::get<0>(v_); }

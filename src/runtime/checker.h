@@ -33,6 +33,9 @@ struct CheckReport {
   int64_t claims = 0;
   int64_t payments = 0;
   int64_t dead_letters = 0;
+  // Commands after the last decided one of their partition: not decided yet (the writer
+  // is behind or stopped). Not a violation unless the check requires a drained log.
+  int64_t undecided = 0;
   std::map<std::string, int64_t> by_status;
   int64_t ledger_entries = 0;
   int64_t ledger_payments_checked = 0;
@@ -48,10 +51,13 @@ class Checker;
 // high watermarks as of the call) into a Checker, adds `ledger`, and finishes it.
 // Returns the report, or a one-line error in `error`.
 CheckReport CheckLog(const log::KafkaOptions& options,
-                     const std::vector<connectors::LedgerEntry>& ledger, std::string* error);
+                     const std::vector<connectors::LedgerEntry>& ledger, std::string* error,
+                     bool require_drained = false);
 
 class Checker {
  public:
+  // With `require_drained`, undecided trailing commands are violations too.
+  explicit Checker(bool require_drained = false) : require_drained_(require_drained) {}
   void AddCommand(const log::Record& record);
   void AddEvent(const log::Record& record);
   void AddLedger(const std::vector<connectors::LedgerEntry>& entries);
@@ -67,6 +73,7 @@ class Checker {
     ::payments::events::v1::PaymentStatus terminal_status{};
   };
 
+  bool require_drained_;
   CheckReport report_;
   std::map<int32_t, EpochFilter> filters_;
   std::map<int32_t, std::vector<int64_t>> command_offsets_;

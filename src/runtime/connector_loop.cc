@@ -210,7 +210,12 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     auto p = log::Producer::Create(options.kafka);
     if (!p.ok()) return "connector producer: " + p.error().ToString();
     producer = std::move(p.value());
-    auto c = log::Consumer::Create(options.kafka, options.group, events_topic, this);
+    std::vector<PartitionId> fixed;
+    for (int32_t part : options.static_partitions) fixed.emplace_back(part);
+    auto c = fixed.empty()
+                 ? log::Consumer::Create(options.kafka, options.group, events_topic, this)
+                 : log::Consumer::CreateAssigned(options.kafka, options.group, events_topic, fixed,
+                                                 this);
     if (!c.ok()) return "connector consumer: " + c.error().ToString();
     consumer = std::move(c.value());
     for (int i = 0; i < options.threads; ++i) workers.emplace_back([this] { Worker(); });

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "connectors/registry.h"
@@ -44,6 +45,7 @@ struct ConnectorOptions {
   const Clock* clock = nullptr;
   std::shared_ptr<spdlog::logger> logger;
   ConnectorProbe* probe = nullptr;
+  std::vector<int32_t> static_partitions;  // empty: from the consumer group
 };
 
 class ConnectorLoop {

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "log/consumer.h"
+#include "log/partition_reader.h"
 #include "log/producer.h"
 #include "outbox/event_outbox.h"
 
@@ -14,6 +15,7 @@ namespace payorch::runtime {
 namespace {
 
 constexpr int64_t kCommitEveryMs = 1'000;
+constexpr int64_t kDrainTimeoutMs = 10'000;
 
 // The writer side: owns the commands consumer, the events producer and one
 // PartitionWriter per assigned partition.
@@ -56,20 +58,63 @@ class WriterLoop : public log::RebalanceListener {
     probe_.partitions = static_cast<int>(writers_.size());
   }
 
-  std::string Run(const std::atomic<bool>& stop) {
+  // True when every owned partition has decided every command in the log and the outbox
+  // has nothing in flight.
+  bool CaughtUp() {
+    if (outbox_->depth() > 0) return false;
+    const std::string topic = options_.kafka.Topic(log::TopicKind::kCommands);
+    for (auto& [p, w] : writers_) {
+      if (w->fenced()) continue;
+      if (!drain_reader_) {
+        auto reader =
+            log::PartitionReader::Open(options_.kafka, topic, PartitionId{p}, log::kOffsetEnd);
+        if (!reader.ok()) return false;
+        drain_reader_ = std::move(reader.value());
+      }
+      auto marks = drain_reader_->QueryWatermarks(topic, PartitionId{p}, 2'000);
+      if (!marks.ok() || w->persisted_command_offset() < marks.value().high.value()) return false;
+    }
+    return true;
+  }
+
+  // Runs until `drain` is set and every command in the log is decided and persisted (or
+  // kDrainTimeoutMs passed), or a fatal error.
+  std::string Run(const std::atomic<bool>& drain) {
+    const std::atomic<bool>& stop = drain;
     auto producer = log::Producer::Create(options_.kafka);
     if (!producer.ok()) return "events producer: " + producer.error().ToString();
     producer_ = std::move(producer.value());
     outbox_ = std::make_unique<outbox::EventOutbox>(*producer_,
                                                     options_.kafka.Topic(log::TopicKind::kEvents));
-    auto consumer = log::Consumer::Create(options_.kafka, options_.writers_group,
-                                          options_.kafka.Topic(log::TopicKind::kCommands), this);
+    const std::string topic = options_.kafka.Topic(log::TopicKind::kCommands);
+    std::vector<PartitionId> fixed;
+    for (int32_t p : options_.static_partitions) fixed.emplace_back(p);
+    auto consumer = fixed.empty()
+                        ? log::Consumer::Create(options_.kafka, options_.writers_group, topic, this)
+                        : log::Consumer::CreateAssigned(options_.kafka, options_.writers_group,
+                                                        topic, fixed, this);
     if (!consumer.ok()) return "commands consumer: " + consumer.error().ToString();
     consumer_ = std::move(consumer.value());
 
     std::vector<log::Record> batch;
     auto last_commit = std::chrono::steady_clock::now();
-    while (!stop.load() && failure_.empty()) {
+    std::chrono::steady_clock::time_point drain_deadline{};
+    auto last_drain_check = std::chrono::steady_clock::now();
+    while (failure_.empty()) {
+      if (stop.load()) {
+        const auto now = std::chrono::steady_clock::now();
+        if (drain_deadline == std::chrono::steady_clock::time_point{}) {
+          drain_deadline = now + std::chrono::milliseconds(kDrainTimeoutMs);
+        }
+        if (now > drain_deadline) {
+          options_.logger->warn("stopping before every command was decided (drain timeout)");
+          break;
+        }
+        if (now - last_drain_check > std::chrono::milliseconds(50)) {
+          last_drain_check = now;
+          if (CaughtUp()) break;
+        }
+      }
       batch.clear();
       auto st = consumer_->PollBatch(2000, 2, &batch);
       if (!st.ok() && st.error().cls == log::ErrorClass::kFatal) {
@@ -116,6 +161,7 @@ class WriterLoop : public log::RebalanceListener {
   std::unique_ptr<outbox::EventOutbox> outbox_;
   std::unique_ptr<log::Consumer> consumer_;
   std::map<int32_t, std::unique_ptr<PartitionWriter>> writers_;
+  std::unique_ptr<log::PartitionReader> drain_reader_;
   std::string failure_;
 };
 
@@ -130,33 +176,44 @@ Orchestrator::~Orchestrator() = default;
 std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   StateStore store;
   if (std::string err = store.Open(options_.data_dir); !err.empty()) return err;
-  std::atomic<bool> inner_stop{false};
+  // Shutdown order: connectors stop first (no new answers), then the writers decide
+  // what is left in the commands log, then they stop. So a clean stop leaves no command
+  // undecided.
+  std::atomic<bool> connectors_stop{false};
+  std::atomic<bool> connectors_done{false};
+  std::atomic<bool> writers_drain{false};
+  std::atomic<bool> writers_done{false};
   std::string connector_error;
-  std::thread connectors;
-  if (options_.run_connectors) {
-    connectors = std::thread([&] {
-      ConnectorOptions co{options_.kafka,   options_.connectors_group, options_.connector_threads,
-                          &store,           options_.gateways,         options_.clock,
-                          options_.logger,  &probe_.connectors};
+  std::thread connectors([&] {
+    if (options_.run_connectors) {
+      ConnectorOptions co{options_.kafka,  options_.connectors_group, options_.connector_threads,
+                          &store,          options_.gateways,         options_.clock,
+                          options_.logger, &probe_.connectors,        options_.static_partitions};
       ConnectorLoop loop(co);
-      connector_error = loop.Run(inner_stop);
-      if (!connector_error.empty()) inner_stop = true;
-    });
-  }
-  std::string writer_error;
-  std::thread writer_watch([&] {
-    while (!stop.load() && !inner_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    inner_stop = true;
+      connector_error = loop.Run(connectors_stop);
+    } else {
+      while (!connectors_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    connectors_done = true;
   });
+  std::thread watcher([&] {
+    while (!stop.load() && !connectors_done.load() && !writers_done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    connectors_stop = true;
+    while (!connectors_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    writers_drain = true;
+  });
+  std::string writer_error;
   if (options_.run_writers) {
     WriterLoop loop(options_, probe_, store);
-    writer_error = loop.Run(inner_stop);
+    writer_error = loop.Run(writers_drain);
   } else {
-    while (!inner_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    while (!writers_drain.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  inner_stop = true;
-  writer_watch.join();
-  if (connectors.joinable()) connectors.join();
+  writers_done = true;
+  watcher.join();
+  connectors.join();
   if (!writer_error.empty()) return writer_error;
   return connector_error;
 }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "command/plan_builder.h"
 #include "common/clock.h"
@@ -37,6 +38,10 @@ struct OrchestratorOptions {
   bool run_connectors = true;
   int connector_threads = 8;
   size_t max_cached_payments = 100'000;
+  // Empty: partitions come from the consumer groups. Otherwise this process owns exactly
+  // these partitions (writers and connectors), with no group membership; fencing still
+  // guarantees a single counted writer if two processes are given the same partition.
+  std::vector<int32_t> static_partitions;
   const command::PlanBuilder* plans = nullptr;
   connectors::GatewayRegistry* gateways = nullptr;
   const Clock* clock = nullptr;

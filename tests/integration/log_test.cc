@@ -128,8 +128,7 @@ TEST(ErrorClassification, MapsLibrdkafkaCodesToWhatTheCallerMustDo) {
 
 TEST(ErrorClassification, MessageNamesTheErrorAndTheOperation) {
   LogError e = internal::MakeError(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, "produce to t[0]");
-  EXPECT_EQ(e.ToString(),
-            "abortable: _MSG_TIMED_OUT: produce to t[0] (Local: Message timed out)");
+  EXPECT_EQ(e.ToString(), "abortable: _MSG_TIMED_OUT: produce to t[0] (Local: Message timed out)");
 }
 
 // --- Producer ------------------------------------------------------------------------------
@@ -142,7 +141,9 @@ TEST_F(LogTest, RecordsRoundTripWithKeyValueAndHeaders) {
   };
   std::vector<Sent> sent = {
       {{.topic = Events(), .key = "pay_1", .value = "v1", .headers = {{"h", "1"}}}},
-      {{.topic = Events(), .key = "pay_2", .value = std::string("bin\0ary", 7),
+      {{.topic = Events(),
+        .key = "pay_2",
+        .value = std::string("bin\0ary", 7),
         .headers = {{"a", "x"}, {"b", ""}, {"a", "y"}}}},
       {{.topic = Events(), .key = "pay_3", .value = "", .headers = {}}},
   };
@@ -153,13 +154,14 @@ TEST_F(LogTest, RecordsRoundTripWithKeyValueAndHeaders) {
 
   for (const Sent& s : sent) {
     ASSERT_TRUE(s.delivery.status.ok()) << s.delivery.status.ToString();
-    auto reader = PartitionReader::Open(options_, Events(), s.delivery.partition,
-                                        s.delivery.offset);
+    auto reader =
+        PartitionReader::Open(options_, Events(), s.delivery.partition, s.delivery.offset);
     ASSERT_TRUE(reader.ok());
     std::vector<Record> got;
     ASSERT_TRUE(reader.value()
-                    ->ReadUntil(Offset(s.delivery.offset.value() + 1),
-                                [&](const Record& r) { got.push_back(r); }, kWaitMs)
+                    ->ReadUntil(
+                        Offset(s.delivery.offset.value() + 1),
+                        [&](const Record& r) { got.push_back(r); }, kWaitMs)
                     .ok());
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].topic, Events());
@@ -194,7 +196,8 @@ TEST_F(LogTest, ExplicitPartitionIsHonouredAndOtherPartitionsStayEmpty) {
   auto producer = NewProducer();
   for (int i = 0; i < 5; ++i) {
     auto at = producer->ProduceSync(
-        {.topic = Events(), .partition = PartitionId(2), .key = "pay_" + std::to_string(i)}, kWaitMs);
+        {.topic = Events(), .partition = PartitionId(2), .key = "pay_" + std::to_string(i)},
+        kWaitMs);
     ASSERT_TRUE(at.ok()) << at.error().ToString();
   }
   EXPECT_EQ(ReadAll(Events(), 2).size(), 5u);
@@ -226,9 +229,10 @@ TEST_F(LogTest, ReaderStopsExactlyAtTheHighWatermark) {
   auto producer = NewProducer();
   constexpr int kCount = 100'000;
   for (int i = 0; i < kCount; ++i) {
-    ASSERT_TRUE(producer->Produce({.topic = Events(), .partition = PartitionId(0),
-                                   .value = std::to_string(i)})
-                    .ok());
+    ASSERT_TRUE(
+        producer
+            ->Produce({.topic = Events(), .partition = PartitionId(0), .value = std::to_string(i)})
+            .ok());
   }
   ASSERT_TRUE(producer->Flush(kWaitMs * 2).ok());
 
@@ -275,10 +279,11 @@ TEST_F(LogTest, ReadUntilATargetDeliversOnlyRecordsBeforeItAndResumesThere) {
   auto reader = PartitionReader::Open(options_, Events(), PartitionId(3), Offset(100));
   ASSERT_TRUE(reader.ok());
   std::vector<int64_t> first;
-  ASSERT_TRUE(reader.value()
-                  ->ReadUntil(Offset(400), [&](const Record& r) { first.push_back(r.offset.value()); },
-                              kWaitMs)
-                  .ok());
+  ASSERT_TRUE(
+      reader.value()
+          ->ReadUntil(
+              Offset(400), [&](const Record& r) { first.push_back(r.offset.value()); }, kWaitMs)
+          .ok());
   ASSERT_EQ(first.size(), 300u);
   EXPECT_EQ(first.front(), 100);
   EXPECT_EQ(first.back(), 399);
@@ -296,7 +301,8 @@ TEST_F(LogTest, ReadUntilATargetDeliversOnlyRecordsBeforeItAndResumesThere) {
 TEST_F(LogTest, ReadUntilPastTheEndTimesOutRetriable) {
   auto reader = PartitionReader::Open(options_, Events(), PartitionId(0), kOffsetBeginning);
   ASSERT_TRUE(reader.ok());
-  LogStatus s = reader.value()->ReadUntil(Offset(1), [](const Record&) {}, 300);
+  LogStatus s = reader.value()->ReadUntil(
+      Offset(1), [](const Record&) {}, 300);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().cls, ErrorClass::kRetriable);
   EXPECT_EQ(reader.value()->position(), Offset(0));
@@ -305,13 +311,15 @@ TEST_F(LogTest, ReadUntilPastTheEndTimesOutRetriable) {
 TEST_F(LogTest, ReaderStartingAtTheEndFollowsNewRecords) {
   auto producer = NewProducer();
   ASSERT_TRUE(
-      producer->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "old"}, kWaitMs)
+      producer
+          ->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "old"}, kWaitMs)
           .ok());
   auto reader = PartitionReader::Open(options_, Events(), PartitionId(0), kOffsetEnd);
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ(reader.value()->position(), Offset(1));
   ASSERT_TRUE(
-      producer->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "new"}, kWaitMs)
+      producer
+          ->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "new"}, kWaitMs)
           .ok());
   std::vector<Record> got;
   for (int i = 0; i < 50 && got.empty(); ++i) {
@@ -329,13 +337,16 @@ class RecordingListener : public RebalanceListener {
   explicit RecordingListener(std::vector<PartitionOffset> starts) : starts_(std::move(starts)) {}
   std::vector<PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     assigned.insert(assigned.end(), ps.begin(), ps.end());
+    calls.push_back({'+', ps});
     return starts_;
   }
   void OnRevoked(const std::vector<PartitionId>& ps, bool lost) override {
     revoked.insert(revoked.end(), ps.begin(), ps.end());
+    calls.push_back({'-', ps});
   }
   std::vector<PartitionId> assigned;
   std::vector<PartitionId> revoked;
+  std::vector<std::pair<char, std::vector<PartitionId>>> calls;  // '+' assigned, '-' revoked
 
  private:
   std::vector<PartitionOffset> starts_;
@@ -386,6 +397,23 @@ TEST_F(LogTest, GroupMemberStartsWhereItsListenerSaysAndResumesFromCommits) {
     EXPECT_THAT(listener.assigned, ElementsAre(PartitionId(0), PartitionId(1)));
     EXPECT_THAT(consumer.value()->Assignment(), ElementsAre(PartitionId(0), PartitionId(1)));
 
+    // A paused partition yields nothing until resumed.
+    ASSERT_TRUE(consumer.value()->Pause(PartitionId(1)).ok());
+    for (int32_t p : {0, 1}) {
+      for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(producer->Produce({.topic = topic, .partition = PartitionId(p)}).ok());
+      }
+    }
+    ASSERT_TRUE(producer->Flush(kWaitMs).ok());
+    got = PollFor(consumer.value().get(), 3);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(consumer.value()->PollBatch(100, 50, &got).ok());
+    ASSERT_EQ(got.size(), 3u);
+    for (const Record& r : got) EXPECT_EQ(r.partition, PartitionId(0));
+    ASSERT_TRUE(consumer.value()->Resume(PartitionId(1)).ok());
+    got = PollFor(consumer.value().get(), 3);
+    ASSERT_EQ(got.size(), 3u);
+    for (const Record& r : got) EXPECT_EQ(r.partition, PartitionId(1));
+
     ASSERT_TRUE(consumer.value()->Commit(PartitionId(1), Offset(7)).ok());
     auto committed = consumer.value()->Committed(PartitionId(1), kWaitMs);
     ASSERT_TRUE(committed.ok());
@@ -398,29 +426,70 @@ TEST_F(LogTest, GroupMemberStartsWhereItsListenerSaysAndResumesFromCommits) {
     RecordingListener listener({});
     auto consumer = Consumer::Create(options_, "writers", topic, &listener);
     ASSERT_TRUE(consumer.ok());
-    std::vector<Record> got = PollFor(consumer.value().get(), 13);
-    ASSERT_EQ(got.size(), 13u);
+    std::vector<Record> got = PollFor(consumer.value().get(), 13 + 6);
+    ASSERT_EQ(got.size(), 13u + 6u);
     EXPECT_EQ(first_offset(got, 0), 0);
     EXPECT_EQ(first_offset(got, 1), 7);
   }
+}
+
+TEST_F(LogTest, SecondMemberTakesOverHalfThePartitionsThroughRevokeAndAssign) {
+  const std::string topic = options_.topic_prefix + "group2";
+  ASSERT_TRUE(broker_->CreateTopic(topic, 2).ok());
+  options_.properties.push_back({"session.timeout.ms", "2500"});
+  options_.properties.push_back({"heartbeat.interval.ms", "250"});
+  RecordingListener first_listener({});
+  RecordingListener second_listener({});
+  auto first = Consumer::Create(options_, "pair", topic, &first_listener);
+  ASSERT_TRUE(first.ok());
+  std::vector<Record> sink;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (first.value()->Assignment().size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(first.value()->PollBatch(10, 50, &sink).ok());
+  }
+  ASSERT_EQ(first.value()->Assignment().size(), 2u);
+
+  auto second = Consumer::Create(options_, "pair", topic, &second_listener);
+  ASSERT_TRUE(second.ok());
+  while ((first.value()->Assignment().size() != 1 || second.value()->Assignment().size() != 1) &&
+         std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(first.value()->PollBatch(10, 50, &sink).ok());
+    ASSERT_TRUE(second.value()->PollBatch(10, 50, &sink).ok());
+  }
+  ASSERT_EQ(first.value()->Assignment().size(), 1u);
+  ASSERT_EQ(second.value()->Assignment().size(), 1u);
+  EXPECT_NE(first.value()->Assignment(), second.value()->Assignment());
+  // Eager protocol: each revocation hands back the whole previous assignment, and the
+  // last assignment is what the member owns. (The mock may rebalance more than once.)
+  const auto& calls = first_listener.calls;
+  ASSERT_GE(calls.size(), 3u);
+  EXPECT_EQ(calls.front(), std::make_pair('+', std::vector{PartitionId(0), PartitionId(1)}));
+  for (size_t i = 1; i < calls.size(); ++i) {
+    EXPECT_NE(calls[i].first, calls[i - 1].first) << "calls alternate";
+    if (calls[i].first == '-') {
+      EXPECT_EQ(calls[i].second, calls[i - 1].second);
+    }
+  }
+  EXPECT_EQ(calls.back(), std::make_pair('+', first.value()->Assignment()));
+  EXPECT_EQ(second_listener.calls.back(), std::make_pair('+', second.value()->Assignment()));
 }
 
 // --- Faults --------------------------------------------------------------------------------
 
 TEST_F(LogFaultTest, RecordsProducedWhileTheBrokerIsDownAreDeliveredOnceWhenItIsBack) {
   auto producer = NewProducer();
-  ASSERT_TRUE(producer->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "0"},
-                                    kWaitMs)
-                  .ok());
+  ASSERT_TRUE(
+      producer->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "0"}, kWaitMs)
+          .ok());
   ASSERT_TRUE(broker_->SetBrokerDown(1).ok());
   int delivered = 0;
   int failed = 0;
   for (int i = 1; i <= 100; ++i) {
-    ASSERT_TRUE(producer
-                    ->Produce({.topic = Events(), .partition = PartitionId(0),
-                               .value = std::to_string(i)},
-                              [&](const Delivery& d) { d.status.ok() ? ++delivered : ++failed; })
-                    .ok());
+    ASSERT_TRUE(
+        producer
+            ->Produce({.topic = Events(), .partition = PartitionId(0), .value = std::to_string(i)},
+                      [&](const Delivery& d) { d.status.ok() ? ++delivered : ++failed; })
+            .ok());
   }
   ASSERT_TRUE(producer->Poll(1000).ok());
   EXPECT_EQ(delivered, 0);  // the broker really was down
@@ -436,21 +505,20 @@ TEST_F(LogFaultTest, RecordsProducedWhileTheBrokerIsDownAreDeliveredOnceWhenItIs
 
 TEST_F(LogFaultTest, RetriableProduceErrorsAreRetriedInOrderWithoutDuplicates) {
   auto producer = NewProducer();
-  ASSERT_TRUE(producer->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "0"},
-                                    kWaitMs)
-                  .ok());
-  broker_->PushRequestErrors(
-      KafkaApi::kProduce,
-      {BrokerError::kNotLeaderOrFollower, BrokerError::kRequestTimedOut,
-       BrokerError::kNotEnoughReplicas, BrokerError::kLeaderNotAvailable,
-       BrokerError::kNotEnoughReplicasAfterAppend});
+  ASSERT_TRUE(
+      producer->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "0"}, kWaitMs)
+          .ok());
+  broker_->PushRequestErrors(KafkaApi::kProduce,
+                             {BrokerError::kNotLeaderOrFollower, BrokerError::kRequestTimedOut,
+                              BrokerError::kNotEnoughReplicas, BrokerError::kLeaderNotAvailable,
+                              BrokerError::kNotEnoughReplicasAfterAppend});
   int failed = 0;
   for (int i = 1; i <= 200; ++i) {
-    ASSERT_TRUE(producer
-                    ->Produce({.topic = Events(), .partition = PartitionId(0),
-                               .value = std::to_string(i)},
-                              [&](const Delivery& d) { failed += !d.status.ok(); })
-                    .ok());
+    ASSERT_TRUE(
+        producer
+            ->Produce({.topic = Events(), .partition = PartitionId(0), .value = std::to_string(i)},
+                      [&](const Delivery& d) { failed += !d.status.ok(); })
+            .ok());
     if (i % 20 == 0) {
       ASSERT_TRUE(producer->Poll(5).ok());  // several requests
     }
@@ -464,7 +532,8 @@ TEST_F(LogFaultTest, RetriableProduceErrorsAreRetriedInOrderWithoutDuplicates) {
 
 TEST_F(LogFaultTest, NonRetriableProduceErrorFailsTheDeliveryFatal) {
   auto producer = NewProducer();
-  ASSERT_TRUE(producer->ProduceSync({.topic = Events(), .partition = PartitionId(0)}, kWaitMs).ok());
+  ASSERT_TRUE(
+      producer->ProduceSync({.topic = Events(), .partition = PartitionId(0)}, kWaitMs).ok());
   broker_->PushRequestErrors(KafkaApi::kProduce, {BrokerError::kTopicAuthorizationFailed});
   auto at = producer->ProduceSync({.topic = Events(), .partition = PartitionId(0)}, kWaitMs);
   ASSERT_FALSE(at.ok());
@@ -481,9 +550,10 @@ TEST_F(LogFaultTest, EmbeddedBrokerWritesAnInDoubtRetryTwice) {
   impatient.properties.push_back({"socket.timeout.ms", "500"});
   auto producer = Producer::Create(impatient);
   ASSERT_TRUE(producer.ok());
-  ASSERT_TRUE(producer.value()
-                  ->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "a"}, kWaitMs)
-                  .ok());
+  ASSERT_TRUE(
+      producer.value()
+          ->ProduceSync({.topic = Events(), .partition = PartitionId(0), .value = "a"}, kWaitMs)
+          .ok());
   ASSERT_TRUE(
       broker_->PushDelayedResponses(1, KafkaApi::kProduce, {BrokerError::kNone}, {1500}).ok());
   auto at = producer.value()->ProduceSync(

@@ -153,8 +153,7 @@ void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   state->logger->warn("[{}] {}: {}", rd_kafka_name(rk), rd_kafka_err2name(code), reason);
 }
 
-std::vector<std::pair<std::string, std::string>> Defaults(const KafkaOptions& o,
-                                                          ClientKind kind) {
+std::vector<std::pair<std::string, std::string>> Defaults(const KafkaOptions& o, ClientKind kind) {
   std::vector<std::pair<std::string, std::string>> d = {
       {"client.id", "payorch"},
       {"socket.nagle.disable", "true"},
@@ -165,6 +164,9 @@ std::vector<std::pair<std::string, std::string>> Defaults(const KafkaOptions& o,
       d.insert(d.end(), {{"enable.idempotence", "true"},
                          {"acks", "all"},
                          {"partitioner", "murmur2_random"},
+                         // Smaller batches on the wire and in the embedded broker, which
+                         // keeps at most 5 MiB per partition.
+                         {"compression.type", "lz4"},
                          {"linger.ms", std::to_string(o.linger_ms)}});
       break;
     case ClientKind::kGroupConsumer:
@@ -193,21 +195,48 @@ std::vector<std::pair<std::string, std::string>> Defaults(const KafkaOptions& o,
 // Properties that only make sense for one kind of client; skipped for the others so
 // that a shared -X list does not make librdkafka warn or fail.
 bool AppliesTo(const std::string& key, ClientKind kind) {
-  static const char* const kConsumerOnly[] = {
-      "group.id", "fetch.wait.max.ms", "fetch.min.bytes", "fetch.max.bytes",
-      "fetch.message.max.bytes", "max.partition.fetch.bytes", "enable.auto.commit",
-      "auto.offset.reset", "session.timeout.ms", "heartbeat.interval.ms",
-      "max.poll.interval.ms", "partition.assignment.strategy", "isolation.level",
-      "queued.min.messages", "queued.max.messages.kbytes", "group.instance.id",
-      "enable.partition.eof", "enable.auto.offset.store", "auto.commit.interval.ms",
-      "check.crcs"};
-  static const char* const kProducerOnly[] = {
-      "acks", "request.required.acks", "enable.idempotence", "linger.ms",
-      "queue.buffering.max.ms", "batch.num.messages", "batch.size", "compression.type",
-      "compression.codec", "partitioner", "message.timeout.ms", "delivery.timeout.ms",
-      "queue.buffering.max.messages", "queue.buffering.max.kbytes", "retries",
-      "message.send.max.retries", "retry.backoff.ms", "transactional.id",
-      "transaction.timeout.ms", "enable.gapless.guarantee", "request.timeout.ms", "sticky.partitioning.linger.ms"};
+  static const char* const kConsumerOnly[] = {"group.id",
+                                              "fetch.wait.max.ms",
+                                              "fetch.min.bytes",
+                                              "fetch.max.bytes",
+                                              "fetch.message.max.bytes",
+                                              "max.partition.fetch.bytes",
+                                              "enable.auto.commit",
+                                              "auto.offset.reset",
+                                              "session.timeout.ms",
+                                              "heartbeat.interval.ms",
+                                              "max.poll.interval.ms",
+                                              "partition.assignment.strategy",
+                                              "isolation.level",
+                                              "queued.min.messages",
+                                              "queued.max.messages.kbytes",
+                                              "group.instance.id",
+                                              "enable.partition.eof",
+                                              "enable.auto.offset.store",
+                                              "auto.commit.interval.ms",
+                                              "check.crcs"};
+  static const char* const kProducerOnly[] = {"acks",
+                                              "request.required.acks",
+                                              "enable.idempotence",
+                                              "linger.ms",
+                                              "queue.buffering.max.ms",
+                                              "batch.num.messages",
+                                              "batch.size",
+                                              "compression.type",
+                                              "compression.codec",
+                                              "partitioner",
+                                              "message.timeout.ms",
+                                              "delivery.timeout.ms",
+                                              "queue.buffering.max.messages",
+                                              "queue.buffering.max.kbytes",
+                                              "retries",
+                                              "message.send.max.retries",
+                                              "retry.backoff.ms",
+                                              "transactional.id",
+                                              "transaction.timeout.ms",
+                                              "enable.gapless.guarantee",
+                                              "request.timeout.ms",
+                                              "sticky.partitioning.linger.ms"};
   const bool consumer = kind == ClientKind::kGroupConsumer || kind == ClientKind::kReader;
   const bool producer = kind == ClientKind::kProducer;
   for (const char* k : kConsumerOnly) {
@@ -221,9 +250,9 @@ bool AppliesTo(const std::string& key, ClientKind kind) {
 
 }  // namespace
 
-LogResult<rd_kafka_conf_t*> NewConf(
-    const KafkaOptions& options, ClientKind kind, ClientState* state,
-    const std::vector<std::pair<std::string, std::string>>& extra) {
+LogResult<rd_kafka_conf_t*> NewConf(const KafkaOptions& options, ClientKind kind,
+                                    ClientState* state,
+                                    const std::vector<std::pair<std::string, std::string>>& extra) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
   auto set = [&](const std::string& key, const std::string& value) -> LogStatus {
@@ -280,8 +309,7 @@ void ToRecord(const rd_kafka_message_t* msg, const std::string& topic, Record* o
   }
   out->headers.clear();
   rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-      headers != nullptr) {
+  if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
     const char* name;
     const void* value;
     size_t size;

@@ -1,0 +1,109 @@
+// Money: ISO 4217 exponents, checked arithmetic and formatting of minor units.
+#include "command/money.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+namespace payorch {
+namespace {
+
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+
+struct ExponentCase {
+  const char* code;
+  int exponent;
+};
+
+class CurrencyExponentTest : public ::testing::TestWithParam<ExponentCase> {};
+
+TEST_P(CurrencyExponentTest, KnownCodeHasItsIsoExponent) {
+  const CurrencyInfo* c = FindCurrency(GetParam().code);
+  ASSERT_NE(c, nullptr) << GetParam().code;
+  EXPECT_EQ(c->code, GetParam().code);
+  EXPECT_EQ(c->exponent, GetParam().exponent);
+}
+
+INSTANTIATE_TEST_SUITE_P(Iso4217, CurrencyExponentTest,
+                         ::testing::Values(ExponentCase{"JPY", 0}, ExponentCase{"KRW", 0},
+                                           ExponentCase{"USD", 2}, ExponentCase{"EUR", 2},
+                                           ExponentCase{"IDR", 2}, ExponentCase{"KWD", 3},
+                                           ExponentCase{"BHD", 3}, ExponentCase{"TND", 3},
+                                           ExponentCase{"CLF", 4}, ExponentCase{"UYW", 4},
+                                           ExponentCase{"AED", 2}, ExponentCase{"ZWL", 2}),
+                         [](const auto& info) { return std::string(info.param.code); });
+
+TEST(CurrencyTest, UnknownOrMalformedCodesAreNotFound) {
+  for (const char* code : {"", "US", "USDD", "usd", "Usd", "XXX", "ABC", "US ", " USD", "EU R"}) {
+    EXPECT_EQ(FindCurrency(code), nullptr) << "'" << code << "'";
+  }
+}
+
+struct AddCase {
+  int64_t a, b;
+  std::optional<int64_t> sum, difference;
+};
+
+TEST(CheckedArithmeticTest, OverflowIsAnEmptyResultNotUndefinedBehaviour) {
+  const AddCase cases[] = {
+      {1, 2, 3, -1},
+      {kMax, 0, kMax, kMax},
+      {kMax, 1, std::nullopt, kMax - 1},
+      {kMin, -1, std::nullopt, kMin + 1},
+      {kMin, 1, kMin + 1, std::nullopt},
+      {0, kMin, kMin, std::nullopt},  // 0 - INT64_MIN does not fit
+      {-1, kMin, std::nullopt, kMax},
+      {kMax, kMax, std::nullopt, 0},
+      {kMax, kMin, -1, std::nullopt},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(CheckedAdd(c.a, c.b), c.sum) << c.a << " + " << c.b;
+    EXPECT_EQ(CheckedSub(c.a, c.b), c.difference) << c.a << " - " << c.b;
+  }
+}
+
+TEST(MaxAmountTest, IsTenToTheFifteenMinorUnits) {
+  EXPECT_EQ(kMaxAmountMinor, 1'000'000'000'000'000);
+  // Any two accepted amounts add without overflow.
+  EXPECT_TRUE(CheckedAdd(kMaxAmountMinor, kMaxAmountMinor).has_value());
+}
+
+struct FormatCase {
+  int64_t amount;
+  const char* currency;
+  const char* text;
+};
+
+TEST(FormatMinorTest, PlacesTheDecimalPointByExponent) {
+  const FormatCase cases[] = {
+      {1234, "USD", "12.34"},
+      {5, "USD", "0.05"},
+      {0, "USD", "0.00"},
+      {100, "USD", "1.00"},
+      {-1234, "USD", "-12.34"},
+      {-5, "KWD", "-0.005"},
+      {12345, "KWD", "12.345"},
+      {1234, "JPY", "1234"},
+      {0, "JPY", "0"},
+      {-7, "JPY", "-7"},
+      {1, "CLF", "0.0001"},
+      {123456, "CLF", "12.3456"},
+      {kMax, "USD", "92233720368547758.07"},
+      {kMin, "USD", "-92233720368547758.08"},
+      {kMin, "JPY", "-9223372036854775808"},
+      {kMin, "CLF", "-922337203685477.5808"},
+      {kMaxAmountMinor, "USD", "10000000000000.00"},
+  };
+  for (const auto& c : cases) {
+    const CurrencyInfo* info = FindCurrency(c.currency);
+    ASSERT_NE(info, nullptr);
+    EXPECT_EQ(FormatMinor(c.amount, *info), c.text) << c.amount << " " << c.currency;
+  }
+}
+
+}  // namespace
+}  // namespace payorch

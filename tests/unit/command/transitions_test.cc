@@ -1,0 +1,101 @@
+// The payment status transition table, pinned pair by pair: every (from, to) over every
+// PaymentStatus value is listed below with the expected answer.
+#include "command/transitions.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <utility>
+
+namespace payorch::command {
+namespace {
+
+namespace ev = ::payments::events::v1;
+
+constexpr ev::PaymentStatus kNone = ev::PAYMENT_STATUS_UNSPECIFIED;
+constexpr ev::PaymentStatus kReqConfirm = ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION;
+constexpr ev::PaymentStatus kAuthorizing = ev::PAYMENT_STATUS_AUTHORIZING;
+constexpr ev::PaymentStatus kProcessing = ev::PAYMENT_STATUS_PROCESSING;
+constexpr ev::PaymentStatus kReqCapture = ev::PAYMENT_STATUS_REQUIRES_CAPTURE;
+constexpr ev::PaymentStatus kSucceeded = ev::PAYMENT_STATUS_SUCCEEDED;
+constexpr ev::PaymentStatus kFailed = ev::PAYMENT_STATUS_FAILED;
+constexpr ev::PaymentStatus kCanceled = ev::PAYMENT_STATUS_CANCELED;
+constexpr ev::PaymentStatus kVoided = ev::PAYMENT_STATUS_VOIDED;
+
+std::vector<ev::PaymentStatus> AllStatuses() {
+  std::vector<ev::PaymentStatus> all;
+  for (int v = ev::PaymentStatus_MIN; v <= ev::PaymentStatus_MAX; ++v) {
+    if (ev::PaymentStatus_IsValid(v)) all.push_back(static_cast<ev::PaymentStatus>(v));
+  }
+  return all;
+}
+
+// Every allowed change of status (staying put is always allowed and not listed).
+const std::set<std::pair<ev::PaymentStatus, ev::PaymentStatus>>& AllowedChanges() {
+  static const auto* table = new std::set<std::pair<ev::PaymentStatus, ev::PaymentStatus>>{
+      {kNone, kReqConfirm},         // PaymentCreated
+      {kReqConfirm, kAuthorizing},  // confirmed: first attempt starts
+      {kReqConfirm, kCanceled},     // canceled before confirmation
+      {kAuthorizing, kProcessing},  // attempt outcome unknown
+      {kProcessing, kAuthorizing},  // outcome resolved, plan goes on
+      {kAuthorizing, kReqCapture},  // plan covered, manual capture
+      {kProcessing, kReqCapture},   //
+      {kAuthorizing, kSucceeded},   // plan covered, automatic capture
+      {kProcessing, kSucceeded},    //
+      {kReqCapture, kSucceeded},    // captured
+      {kAuthorizing, kFailed},      // plan exhausted or hard decline
+      {kProcessing, kFailed},       // processing deadline passed
+      {kReqCapture, kVoided},       // authorization released
+  };
+  return *table;
+}
+
+TEST(TransitionsTest, EveryPairMatchesTheTable) {
+  const auto all = AllStatuses();
+  ASSERT_EQ(all.size(), 9u) << "a PaymentStatus was added: extend the table above";
+  int checked = 0;
+  for (auto from : all) {
+    for (auto to : all) {
+      const bool expected = from == to || AllowedChanges().count({from, to}) > 0;
+      EXPECT_EQ(IsValidTransition(from, to), expected)
+          << StatusName(from) << " -> " << StatusName(to);
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 81);
+}
+
+TEST(TransitionsTest, TerminalStatusesHaveNoWayOut) {
+  for (auto from : AllStatuses()) {
+    const bool terminal =
+        from == kSucceeded || from == kFailed || from == kCanceled || from == kVoided;
+    EXPECT_EQ(IsTerminalStatus(from), terminal) << StatusName(from);
+    if (!terminal) continue;
+    for (auto to : AllStatuses()) {
+      if (to == from) continue;
+      EXPECT_FALSE(IsValidTransition(from, to)) << StatusName(from) << " -> " << StatusName(to);
+    }
+  }
+}
+
+TEST(TransitionsTest, NothingLeadsBackToNone) {
+  for (auto from : AllStatuses()) {
+    if (from == kNone) continue;
+    EXPECT_FALSE(IsValidTransition(from, kNone)) << StatusName(from);
+  }
+}
+
+TEST(TransitionsTest, OutOfRangeValuesAreNeverATarget) {
+  const auto bogus = static_cast<ev::PaymentStatus>(99);
+  for (auto from : AllStatuses()) EXPECT_FALSE(IsValidTransition(from, bogus));
+  EXPECT_STREQ(StatusName(bogus), "invalid");
+}
+
+TEST(TransitionsTest, StatusNamesAreDistinct) {
+  std::set<std::string> names;
+  for (auto s : AllStatuses()) names.insert(StatusName(s));
+  EXPECT_EQ(names.size(), AllStatuses().size());
+}
+
+}  // namespace
+}  // namespace payorch::command
