@@ -1,12 +1,12 @@
 #include "runtime/checker.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "command/aggregate.h"
 #include "command/transitions.h"
 #include "log/admin.h"
 #include "log/partition_reader.h"
+#include "runtime/serialize.h"
 
 namespace payorch::runtime {
 
@@ -39,17 +39,6 @@ void Checker::AddEvent(const log::Record& record) {
   }
   const int32_t p = record.partition.value();
   const Verdict verdict = filters_[p].Observe(e);
-  if (e.has_writer_claimed() && std::getenv("PAYORCH_CHECK_DEBUG") != nullptr) {
-    std::fprintf(stderr, "claim p%d offset %lld epoch %llu writer %s -> %s\n", p,
-                 static_cast<long long>(record.offset.value()),
-                 static_cast<unsigned long long>(e.epoch()), e.writer_claimed().writer_id().c_str(),
-                 verdict == Verdict::kClaim ? "counted" : "fenced");
-  }
-  if (std::getenv("PAYORCH_CHECK_DEBUG") != nullptr && record.offset.value() < 3) {
-    std::fprintf(stderr, "p%d offset %lld epoch %llu %s\n", p,
-                 static_cast<long long>(record.offset.value()),
-                 static_cast<unsigned long long>(e.epoch()), e.event_id().c_str());
-  }
   if (verdict == Verdict::kClaim) {
     ++report_.claims;
     return;
@@ -75,7 +64,7 @@ void Checker::AddEvent(const log::Record& record) {
   if (track.state.payment_id.empty()) track.state.payment_id = e.payment_id();
   ev::EventEnvelope canonical = e;
   canonical.set_epoch(0);
-  std::string bytes = canonical.SerializeAsString();
+  std::string bytes = SerializeDeterministic(canonical);
   const uint64_t seq = e.sequence();
   if (seq == 0) {
     Violation("event " + e.event_id() + " has no sequence");

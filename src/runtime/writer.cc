@@ -9,6 +9,7 @@
 #include "command/transitions.h"
 #include "log/partition_reader.h"
 #include "payments/contracts/v1/contracts.pb.h"
+#include "runtime/serialize.h"
 
 namespace payorch::runtime {
 
@@ -224,7 +225,7 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
   values.reserve(events.size());
   for (const auto& e : events) {
     keys.push_back(e.payment_id().empty() ? fallback_key : e.payment_id());
-    values.push_back(e.SerializeAsString());
+    values.push_back(SerializeDeterministic(e));
   }
   const std::string payment_id = events.empty() ? "" : events.front().payment_id();
   if (!payment_id.empty()) ++in_flight_[payment_id];
