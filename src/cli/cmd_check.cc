@@ -21,7 +21,8 @@ int RunCheck(int argc, char** argv) {
                 "--ledger-dir, also that no payment was charged twice and that the gateways'\n"
                 "money equals the log's. Exits 1 on any violation.");
   AddKafkaFlags(flags, &kafka);
-  flags.Repeated("ledger-dir", &ledger_dirs, "directory of simulated gateway *.ledger files (repeatable)");
+  flags.Repeated("ledger-dir", &ledger_dirs,
+                 "directory of simulated gateway *.ledger files (repeatable)");
   if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
     std::fprintf(stderr, "payorch check: %s\n", err.c_str());
     return 2;
@@ -51,7 +52,8 @@ int RunCheck(int argc, char** argv) {
       ledger.insert(ledger.end(), entries.value().begin(), entries.value().end());
     }
     if (ec) {
-      std::fprintf(stderr, "payorch check: --ledger-dir %s: %s\n", dir.c_str(), ec.message().c_str());
+      std::fprintf(stderr, "payorch check: --ledger-dir %s: %s\n", dir.c_str(),
+                   ec.message().c_str());
       return 2;
     }
   }

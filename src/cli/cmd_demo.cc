@@ -78,7 +78,8 @@ int RunDemo(int argc, char** argv) {
     return 0;
   }
   if (payments <= 0 || partitions <= 0 || threads <= 0) {
-    std::fprintf(stderr, "payorch demo: --payments, --partitions and --connector-threads must be > 0\n");
+    std::fprintf(stderr,
+                 "payorch demo: --payments, --partitions and --connector-threads must be > 0\n");
     return 2;
   }
   auto level = spdlog::level::from_str(log_level);
@@ -102,9 +103,9 @@ int RunDemo(int argc, char** argv) {
   command::PlanBuilder plans(config);
 
   if (data_dir.empty()) {
-    data_dir = (std::filesystem::temp_directory_path() /
-                ("payorch-demo-" + std::to_string(::getpid())))
-                   .string();
+    data_dir =
+        (std::filesystem::temp_directory_path() / ("payorch-demo-" + std::to_string(::getpid())))
+            .string();
     std::filesystem::remove_all(data_dir);
   }
   std::filesystem::create_directories(data_dir);
@@ -203,18 +204,22 @@ int RunDemo(int argc, char** argv) {
   std::printf("%-40s %10lld\n", "created", static_cast<long long>(s.payments));
   std::printf("%-40s %10lld\n", "completed (succeeded / requires capture)",
               static_cast<long long>(s.completed));
-  std::printf("%-40s %10lld\n", "failed (declined, plan exhausted)", static_cast<long long>(s.failed));
+  std::printf("%-40s %10lld\n", "failed (declined, plan exhausted)",
+              static_cast<long long>(s.failed));
   std::printf("%-40s %10lld\n", "went to processing, then resolved",
               static_cast<long long>(s.processing_resolved));
-  std::printf("%-40s %10lld\n", "not settled before the timeout", static_cast<long long>(s.unsettled));
+  std::printf("%-40s %10lld\n", "not settled before the timeout",
+              static_cast<long long>(s.unsettled));
   std::printf("%-40s %10lld\n", "manual captures", static_cast<long long>(s.captures));
   std::printf("%-40s %10lld\n", "refunds", static_cast<long long>(s.refunds));
   std::printf("%-40s %10lld\n", "commands rejected (bad input, with reason)",
               static_cast<long long>(s.rejected));
-  std::printf("%-40s %10lld\n", "duplicate commands de-duplicated", static_cast<long long>(s.deduplicated));
+  std::printf("%-40s %10lld\n", "duplicate commands de-duplicated",
+              static_cast<long long>(s.deduplicated));
   std::printf("%-40s %10lld\n", "events (counted)", static_cast<long long>(s.events));
-  std::printf("\nlatency create -> final event: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-              s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
+  std::printf(
+      "\nlatency create -> final event: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+      s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
   std::printf("throughput: %.0f payments/s (%.2f s from first create to last final event)\n", tput,
               s.seconds);
 

@@ -48,11 +48,14 @@ int RunRun(int argc, char** argv) {
                 "assigned event partitions (group payorch.connectors). With neither --brokers nor\n"
                 "--bootstrap-file it starts the embedded broker in this process.");
   AddKafkaFlags(flags, &kafka);
-  flags.String("config", &config_path, "merchant configuration, YAML or JSON (default: built-in demo merchants)");
+  flags.String("config", &config_path,
+               "merchant configuration, YAML or JSON (default: built-in demo merchants)");
   flags.String("data-dir", &data_dir, "RocksDB state store directory (a cache of the log)");
   flags.String("writer-id", &writer_id, "name in WriterClaimed records (default: host-pid)");
-  flags.String("gateways", &gateways, "simulated processors: \"id=spec;...;*=spec\" (see src/connectors/README.md)");
-  flags.String("ledger-dir", &ledger_dir, "where simulated gateways keep their ledgers (default: DATA_DIR/ledgers)");
+  flags.String("gateways", &gateways,
+               "simulated processors: \"id=spec;...;*=spec\" (see src/connectors/README.md)");
+  flags.String("ledger-dir", &ledger_dir,
+               "where simulated gateways keep their ledgers (default: DATA_DIR/ledgers)");
   flags.Int("connector-threads", &threads, "gateway calls in parallel");
   flags.Int("max-cached-payments", &max_cached, "payment states kept in memory per partition");
   flags.Bool("no-connectors", &no_connectors, "run only the writers");
@@ -75,7 +78,8 @@ int RunRun(int argc, char** argv) {
     return 2;
   }
   if (threads <= 0 || max_cached <= 0) {
-    std::fprintf(stderr, "payorch run: --connector-threads and --max-cached-payments must be > 0\n");
+    std::fprintf(stderr,
+                 "payorch run: --connector-threads and --max-cached-payments must be > 0\n");
     return 2;
   }
   auto logger = StderrLogger("payorch");
@@ -164,7 +168,8 @@ int RunRun(int argc, char** argv) {
   if (ledger_dir.empty()) ledger_dir = data_dir + "/ledgers";
   std::filesystem::create_directories(ledger_dir, ec);
   if (ec) {
-    std::fprintf(stderr, "payorch run: cannot create %s: %s\n", ledger_dir.c_str(), ec.message().c_str());
+    std::fprintf(stderr, "payorch run: cannot create %s: %s\n", ledger_dir.c_str(),
+                 ec.message().c_str());
     return 2;
   }
   connectors::GatewayRegistryOptions gateway_options;

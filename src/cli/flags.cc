@@ -39,17 +39,17 @@ void FlagSet::Int(const std::string& name, int* out, const std::string& help) {
 }
 
 void FlagSet::Bool(const std::string& name, bool* out, const std::string& help) {
-  flags_.push_back({name, help, *out ? "true" : "false", true,
-                    [out, name](const std::string& v) -> std::string {
-                      if (v == "" || v == "true" || v == "1") {
-                        *out = true;
-                      } else if (v == "false" || v == "0") {
-                        *out = false;
-                      } else {
-                        return "--" + name + ": '" + v + "' is not true or false";
-                      }
-                      return "";
-                    }});
+  flags_.push_back(
+      {name, help, *out ? "true" : "false", true, [out, name](const std::string& v) -> std::string {
+         if (v == "" || v == "true" || v == "1") {
+           *out = true;
+         } else if (v == "false" || v == "0") {
+           *out = false;
+         } else {
+           return "--" + name + ": '" + v + "' is not true or false";
+         }
+         return "";
+       }});
 }
 
 void FlagSet::Repeated(const std::string& name, std::vector<std::string>* out,
@@ -114,10 +114,13 @@ std::string FlagSet::Usage() const {
     std::string left = (f.name == "X" ? "  -X key=value" : "  --" + f.name);
     if (!f.is_bool && f.name != "X") left += " VALUE";
     os << left;
-    if (left.size() < 28) os << std::string(28 - left.size(), ' ');
-    else os << "\n" << std::string(28, ' ');
+    if (left.size() < 28)
+      os << std::string(28 - left.size(), ' ');
+    else
+      os << "\n" << std::string(28, ' ');
     os << f.help;
-    if (!f.default_text.empty() && f.default_text != "false") os << " (default: " << f.default_text << ")";
+    if (!f.default_text.empty() && f.default_text != "false")
+      os << " (default: " << f.default_text << ")";
     os << "\n";
   }
   os << "  -h, --help                show this help\n";

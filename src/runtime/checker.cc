@@ -212,7 +212,8 @@ CheckReport CheckLog(const log::KafkaOptions& options,
       return {};
     }
     for (int p = 0; p < partitions.value(); ++p) {
-      auto reader = log::PartitionReader::Open(options, topic, PartitionId{p}, log::kOffsetBeginning);
+      auto reader =
+          log::PartitionReader::Open(options, topic, PartitionId{p}, log::kOffsetBeginning);
       if (!reader.ok()) {
         *error = topic + ": " + reader.error().ToString();
         return {};
@@ -237,8 +238,9 @@ CheckReport CheckLog(const log::KafkaOptions& options,
 }
 
 void CheckReport::Print(FILE* out) const {
-  std::fprintf(out, "checked %lld commands, %lld event records (%lld counted, %lld duplicates "
-                    "dropped, %lld fenced, %lld writer claims), %lld payments\n",
+  std::fprintf(out,
+               "checked %lld commands, %lld event records (%lld counted, %lld duplicates "
+               "dropped, %lld fenced, %lld writer claims), %lld payments\n",
                static_cast<long long>(commands), static_cast<long long>(events),
                static_cast<long long>(counted), static_cast<long long>(duplicates),
                static_cast<long long>(fenced), static_cast<long long>(claims),
@@ -248,11 +250,13 @@ void CheckReport::Print(FILE* out) const {
                  static_cast<long long>(undecided));
   }
   std::fprintf(out, "payments by status:");
-  for (const auto& [status, n] : by_status) std::fprintf(out, " %s=%lld", status.c_str(), static_cast<long long>(n));
+  for (const auto& [status, n] : by_status)
+    std::fprintf(out, " %s=%lld", status.c_str(), static_cast<long long>(n));
   std::fprintf(out, "\n");
   if (ledger_entries > 0) {
-    std::fprintf(out, "gateway ledger: %lld entries, %lld settled payments reconciled with the log\n",
-                 static_cast<long long>(ledger_entries), static_cast<long long>(ledger_payments_checked));
+    std::fprintf(
+        out, "gateway ledger: %lld entries, %lld settled payments reconciled with the log\n",
+        static_cast<long long>(ledger_entries), static_cast<long long>(ledger_payments_checked));
   }
   std::fprintf(out,
                "verified: every command has all its events; one payload per (payment_id, "

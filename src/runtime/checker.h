@@ -26,10 +26,10 @@ namespace payorch::runtime {
 
 struct CheckReport {
   int64_t commands = 0;
-  int64_t events = 0;           // records in the events topic
-  int64_t counted = 0;          // counted after the validity rule and de-duplication
-  int64_t duplicates = 0;       // identical re-publications dropped by sequence
-  int64_t fenced = 0;           // records of fenced epochs ignored
+  int64_t events = 0;      // records in the events topic
+  int64_t counted = 0;     // counted after the validity rule and de-duplication
+  int64_t duplicates = 0;  // identical re-publications dropped by sequence
+  int64_t fenced = 0;      // records of fenced epochs ignored
   int64_t claims = 0;
   int64_t payments = 0;
   int64_t dead_letters = 0;

@@ -37,20 +37,30 @@ bool IsStarted(const ev::EventEnvelope& e) {
 // The operation key an event settles, if any (for the resume-point bookkeeping).
 std::string SettledKey(const ev::EventEnvelope& e) {
   switch (e.event_case()) {
-    case ev::EventEnvelope::kStepSucceeded: return e.step_succeeded().op().idempotency_key();
-    case ev::EventEnvelope::kStepFailed: return e.step_failed().op().idempotency_key();
-    case ev::EventEnvelope::kPaymentCaptured: return e.payment_captured().op().idempotency_key();
-    case ev::EventEnvelope::kCaptureFailed: return e.capture_failed().op().idempotency_key();
-    case ev::EventEnvelope::kPaymentVoided: return e.payment_voided().op().idempotency_key();
-    case ev::EventEnvelope::kVoidFailed: return e.void_failed().op().idempotency_key();
-    case ev::EventEnvelope::kRefundSucceeded: return e.refund_succeeded().op().idempotency_key();
-    case ev::EventEnvelope::kRefundFailed: return e.refund_failed().op().idempotency_key();
+    case ev::EventEnvelope::kStepSucceeded:
+      return e.step_succeeded().op().idempotency_key();
+    case ev::EventEnvelope::kStepFailed:
+      return e.step_failed().op().idempotency_key();
+    case ev::EventEnvelope::kPaymentCaptured:
+      return e.payment_captured().op().idempotency_key();
+    case ev::EventEnvelope::kCaptureFailed:
+      return e.capture_failed().op().idempotency_key();
+    case ev::EventEnvelope::kPaymentVoided:
+      return e.payment_voided().op().idempotency_key();
+    case ev::EventEnvelope::kVoidFailed:
+      return e.void_failed().op().idempotency_key();
+    case ev::EventEnvelope::kRefundSucceeded:
+      return e.refund_succeeded().op().idempotency_key();
+    case ev::EventEnvelope::kRefundFailed:
+      return e.refund_failed().op().idempotency_key();
     case ev::EventEnvelope::kCommandDeduplicated:
       return e.command_deduplicated().command_type() == "gateway_result"
                  ? e.command_deduplicated().original_id()
                  : "";
-    case ev::EventEnvelope::kVoidStarted: return e.void_started().op().parent_id();
-    default: return "";
+    case ev::EventEnvelope::kVoidStarted:
+      return e.void_started().op().parent_id();
+    default:
+      return "";
   }
 }
 
@@ -68,8 +78,8 @@ struct Answer {
 
 struct PartitionTrack {
   EpochFilter filter;
-  int64_t next_offset = 0;             // consumed up to here
-  std::multiset<int64_t> outstanding;  // offsets of unanswered calls
+  int64_t next_offset = 0;                 // consumed up to here
+  std::multiset<int64_t> outstanding;      // offsets of unanswered calls
   std::map<std::string, int64_t> unknown;  // op key -> offset of its PaymentProcessing
   // (offset, epoch, highest) of claims seen, to know the epoch at a resume point.
   std::vector<std::tuple<int64_t, uint64_t, uint64_t>> claims;
@@ -81,14 +91,17 @@ struct PartitionTrack {
 
 struct ConnectorLoop::Impl : public log::RebalanceListener {
   explicit Impl(ConnectorOptions o)
-      : options(std::move(o)), dispatcher(*options.gateways), reconciler(*options.gateways, *options.clock) {}
+      : options(std::move(o)),
+        dispatcher(*options.gateways),
+        reconciler(*options.gateways, *options.clock) {}
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
     for (PartitionId p : ps) {
       PartitionMeta cp = options.store->LoadCheckpoint(kCheckpointName, p.value());
       // A checkpoint past the end belongs to another log (e.g. a new embedded broker).
-      auto reader = log::PartitionReader::Open(options.kafka, events_topic, p, log::kOffsetBeginning);
+      auto reader =
+          log::PartitionReader::Open(options.kafka, events_topic, p, log::kOffsetBeginning);
       if (reader.ok()) {
         auto marks = reader.value()->QueryWatermarks();
         if (marks.ok() && (cp.next_events_offset > marks.value().high.value() ||
@@ -192,7 +205,8 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   }
 
   void Produce(const cmd::CommandEnvelope& c, std::function<void()> on_delivered) {
-    log::OutRecord out{commands_topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}};
+    log::OutRecord out{
+        commands_topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}};
     auto st = producer->Produce(out, [this, on_delivered](const log::Delivery& d) {
       if (!d.status.ok()) {
         options.logger->warn("connector result not delivered: {}", d.status.ToString());
@@ -212,10 +226,9 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     producer = std::move(p.value());
     std::vector<PartitionId> fixed;
     for (int32_t part : options.static_partitions) fixed.emplace_back(part);
-    auto c = fixed.empty()
-                 ? log::Consumer::Create(options.kafka, options.group, events_topic, this)
-                 : log::Consumer::CreateAssigned(options.kafka, options.group, events_topic, fixed,
-                                                 this);
+    auto c = fixed.empty() ? log::Consumer::Create(options.kafka, options.group, events_topic, this)
+                           : log::Consumer::CreateAssigned(options.kafka, options.group,
+                                                           events_topic, fixed, this);
     if (!c.ok()) return "connector consumer: " + c.error().ToString();
     consumer = std::move(c.value());
     for (int i = 0; i < options.threads; ++i) workers.emplace_back([this] { Worker(); });

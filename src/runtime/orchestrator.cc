@@ -27,9 +27,9 @@ class WriterLoop : public log::RebalanceListener {
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
     for (PartitionId p : ps) {
-      WriterDeps deps{&options_.kafka, producer_.get(), outbox_.get(), &store_, options_.plans,
-                      options_.writer_id, options_.logger, &probe_.writer,
-                      options_.max_cached_payments};
+      WriterDeps deps{&options_.kafka, producer_.get(), outbox_.get(),
+                      &store_,         options_.plans,  options_.writer_id,
+                      options_.logger, &probe_.writer,  options_.max_cached_payments};
       auto writer = std::make_unique<PartitionWriter>(p.value(), deps);
       auto start = writer->Start();
       if (std::holds_alternative<std::string>(start)) {
@@ -136,7 +136,8 @@ class WriterLoop : public log::RebalanceListener {
         }
       }
       probe_.outbox_depth = outbox_->depth();
-      if (std::chrono::steady_clock::now() - last_commit > std::chrono::milliseconds(kCommitEveryMs)) {
+      if (std::chrono::steady_clock::now() - last_commit >
+          std::chrono::milliseconds(kCommitEveryMs)) {
         last_commit = std::chrono::steady_clock::now();
         std::vector<log::PartitionOffset> offsets;
         for (auto& [p, w] : writers_) {

@@ -1,13 +1,13 @@
 #include "runtime/state_store.h"
 
-#include <filesystem>
-
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+
+#include <filesystem>
 
 #include "command/aggregate.h"
 
@@ -99,7 +99,9 @@ std::string StateStore::SaveCheckpoint(const std::string& reader, int32_t partit
   return st.ok() ? "" : "state store checkpoint: " + st.ToString();
 }
 
-PartitionMeta StateStore::LoadMeta(int32_t partition) const { return LoadMetaKey(MetaKey(partition)); }
+PartitionMeta StateStore::LoadMeta(int32_t partition) const {
+  return LoadMetaKey(MetaKey(partition));
+}
 
 PartitionMeta StateStore::LoadMetaKey(const std::string& key) const {
   PartitionMeta meta;
@@ -113,7 +115,8 @@ PartitionMeta StateStore::LoadMetaKey(const std::string& key) const {
   return meta;
 }
 
-std::string StateStore::Append(int32_t partition, const std::vector<const ev::EventEnvelope*>& events,
+std::string StateStore::Append(int32_t partition,
+                               const std::vector<const ev::EventEnvelope*>& events,
                                const PartitionMeta& meta) {
   rocksdb::WriteBatch batch;
   std::string value;

@@ -27,7 +27,7 @@ class DB;
 namespace payorch::runtime {
 
 struct PartitionMeta {
-  int64_t next_events_offset = 0;  // the events partition was folded up to here
+  int64_t next_events_offset = 0;    // the events partition was folded up to here
   int64_t last_command_offset = -1;  // causation offset of the last complete group
   uint64_t epoch = 0;                // current epoch at next_events_offset
   uint64_t highest_epoch_seen = 0;
@@ -47,9 +47,9 @@ class StateStore {
 
   // Stores counted events (already de-duplicated by the caller) and the new meta in one
   // atomic batch. The WAL is off: after a crash the store is a consistent older prefix.
-  [[nodiscard]] std::string Append(int32_t partition,
-                                   const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
-                                   const PartitionMeta& meta);
+  [[nodiscard]] std::string Append(
+      int32_t partition, const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
+      const PartitionMeta& meta);
 
   // Folds the stored events of one payment. A payment never seen gives an empty state
   // whose payment_id is set.

@@ -69,8 +69,9 @@ std::vector<cmd::CommandEnvelope> MakeCreateCommands(int payments, uint64_t seed
                            ty::PAYMENT_METHOD_CARD, manual));
     } else {
       const bool kwd = pct(rng) < 30;
-      out.push_back(Create("m_jpy", key, kwd ? 1 + static_cast<int64_t>(rng() % 900000)
-                                             : 100 + static_cast<int64_t>(rng() % 90000),
+      out.push_back(Create("m_jpy", key,
+                           kwd ? 1 + static_cast<int64_t>(rng() % 900000)
+                               : 100 + static_cast<int64_t>(rng() % 90000),
                            kwd ? "KWD" : "JPY", ty::PAYMENT_METHOD_CARD, manual));
     }
   }
@@ -198,8 +199,11 @@ struct Workload::Impl : public log::RebalanceListener {
         FollowUp(e.payment_id(), t, follow);
       }
       for (auto& c : follow) {
-        log::OutRecord out{kafka.Topic(log::TopicKind::kCommands), log::kAnyPartition,
-                           c.payment_id(), c.SerializeAsString(), {}};
+        log::OutRecord out{kafka.Topic(log::TopicKind::kCommands),
+                           log::kAnyPartition,
+                           c.payment_id(),
+                           c.SerializeAsString(),
+                           {}};
         (void)follow_producer->Produce(out);
       }
       follow.clear();

@@ -100,7 +100,8 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
   std::string fold_error;
   auto fold = [&](const log::Record& r) {
     Fold(r, restored);
-    if (restored.size() >= kRestoreChunk && fold_error.empty()) fold_error = FlushRestored(restored);
+    if (restored.size() >= kRestoreChunk && fold_error.empty())
+      fold_error = FlushRestored(restored);
   };
   auto end = reader.value()->ReadToEnd(fold, kReadTimeoutMs);
   if (!end.ok()) return "restore read: " + end.error().ToString();
@@ -153,8 +154,7 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
 command::PaymentState& PartitionWriter::StateFor(const std::string& payment_id) {
   auto it = cache_.find(payment_id);
   if (it != cache_.end()) return it->second;
-  return cache_.emplace(payment_id, deps_.store->LoadPayment(partition_, payment_id))
-      .first->second;
+  return cache_.emplace(payment_id, deps_.store->LoadPayment(partition_, payment_id)).first->second;
 }
 
 void PartitionWriter::PublishViolation(const std::string& contract_id,
@@ -171,8 +171,11 @@ void PartitionWriter::PublishViolation(const std::string& contract_id,
   v.set_source("writer");
   v.set_partition(partition_);
   v.set_offset(offset);
-  log::OutRecord record{deps_.kafka->Topic(log::TopicKind::kContracts), log::kAnyPartition,
-                        payment_id, v.SerializeAsString(), {}};
+  log::OutRecord record{deps_.kafka->Topic(log::TopicKind::kContracts),
+                        log::kAnyPartition,
+                        payment_id,
+                        v.SerializeAsString(),
+                        {}};
   (void)deps_.producer->Produce(record);  // best effort: the event log has the rejection
 }
 
@@ -196,8 +199,8 @@ void PartitionWriter::DeadLetter(const log::Record& record, const std::string& r
   std::vector<ev::EventEnvelope> events(1);
   ev::EventEnvelope& e = events[0];
   e.set_schema_version(command::kSchemaVersion);
-  e.set_event_id("cmd/" + std::to_string(partition_) + "/" +
-                 std::to_string(record.offset.value()) + "/0");
+  e.set_event_id("cmd/" + std::to_string(partition_) + "/" + std::to_string(record.offset.value()) +
+                 "/0");
   e.set_epoch(epoch_);
   e.set_occurred_at_ms(record.timestamp_ms);
   auto* c = e.mutable_causation();
@@ -238,7 +241,8 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
           if (failure_.empty()) failure_ = "event publish failed: " + r.error;
           return;
         }
-        if (r.offsets.front() > next_events_offset_) CheckGap(next_events_offset_, r.offsets.front());
+        if (r.offsets.front() > next_events_offset_)
+          CheckGap(next_events_offset_, r.offsets.front());
         next_events_offset_ = std::max(next_events_offset_, r.offsets.back() + 1);
         delivered_.push_back(std::move(*group));
       });
@@ -299,8 +303,9 @@ void PartitionWriter::CheckGap(int64_t from, int64_t to) {
   // Someone else appended to our partition since our last record: a zombie's late
   // events (harmless, they do not count), a duplicate of a retried batch, or a newer
   // writer's claim, which fences us.
-  auto reader = log::PartitionReader::Open(*deps_.kafka, deps_.kafka->Topic(log::TopicKind::kEvents),
-                                           PartitionId{partition_}, Offset{from});
+  auto reader =
+      log::PartitionReader::Open(*deps_.kafka, deps_.kafka->Topic(log::TopicKind::kEvents),
+                                 PartitionId{partition_}, Offset{from});
   if (!reader.ok()) return;
   auto st = reader.value()->ReadUntil(
       Offset{to},
@@ -352,7 +357,8 @@ std::string PartitionWriter::Persist() {
   }
   delivered_.clear();
   if (cache_.size() > deps_.max_cached_payments) {
-    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > deps_.max_cached_payments * 9 / 10;) {
+    for (auto it = cache_.begin();
+         it != cache_.end() && cache_.size() > deps_.max_cached_payments * 9 / 10;) {
       if (in_flight_.count(it->first) == 0) {
         it = cache_.erase(it);
       } else {

@@ -68,10 +68,11 @@ class CrashTest : public ::testing::Test {
   }
 
   void StartRun(int generation) {
-    ASSERT_TRUE(run_.Start({PAYORCH_BINARY, "run", "--brokers", bootstrap_, "--data-dir",
-                            (dir_ / "data").string(), "--gateways", kGateways, "--writer-id",
-                            "w" + std::to_string(generation), "--log-level", "warn", "--assign", "all"},
-                           (dir_ / "run.log").string()));
+    ASSERT_TRUE(
+        run_.Start({PAYORCH_BINARY, "run", "--brokers", bootstrap_, "--data-dir",
+                    (dir_ / "data").string(), "--gateways", kGateways, "--writer-id",
+                    "w" + std::to_string(generation), "--log-level", "warn", "--assign", "all"},
+                   (dir_ / "run.log").string()));
   }
 
   fs::path dir_;
@@ -123,12 +124,12 @@ TEST_F(CrashTest, SigkillAtRandomPointsLosesNothingAndChargesOnce) {
                         /*require_drained=*/true);
   ASSERT_EQ(error, "");
   report.Print(stdout);
-  std::printf("%d kills; %lld payments: %lld completed, %lld failed, %lld via processing, "
-              "%lld unsettled\n",
-              kills, static_cast<long long>(summary.payments),
-              static_cast<long long>(summary.completed), static_cast<long long>(summary.failed),
-              static_cast<long long>(summary.processing_resolved),
-              static_cast<long long>(summary.unsettled));
+  std::printf(
+      "%d kills; %lld payments: %lld completed, %lld failed, %lld via processing, "
+      "%lld unsettled\n",
+      kills, static_cast<long long>(summary.payments), static_cast<long long>(summary.completed),
+      static_cast<long long>(summary.failed), static_cast<long long>(summary.processing_resolved),
+      static_cast<long long>(summary.unsettled));
   EXPECT_TRUE(report.ok());
   EXPECT_TRUE(settled) << summary.unsettled << " payments never reached a final event";
   // Most restarts live long enough to claim; the ones killed while joining do not.

@@ -1,7 +1,6 @@
 // Fencing: a writer that was paused while a newer writer claimed its partition (a
 // zombie) resumes and keeps deciding. None of its late events may count, for any reader.
 #include <gtest/gtest.h>
-
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -35,8 +34,8 @@ struct WriterProcess {
     producer = std::move(p.value());
     outbox = std::make_unique<outbox::EventOutbox>(*producer, kafka.Topic(log::TopicKind::kEvents));
     EXPECT_EQ(store.Open((dir / name).string()), "");
-    runtime::WriterDeps deps{&kafka, producer.get(), outbox.get(), &store, &plans, name,
-                             spdlog::default_logger(), &probe, 1000};
+    runtime::WriterDeps deps{&kafka, producer.get(),           outbox.get(), &store, &plans,
+                             name,   spdlog::default_logger(), &probe,       1000};
     writer = std::make_unique<runtime::PartitionWriter>(kPartition, deps);
   }
 
@@ -84,8 +83,11 @@ class FencingTest : public ::testing::Test {
       c->mutable_amount()->set_amount_minor(1000 + i);
       c->mutable_amount()->set_currency("JPY");
       c->set_confirm(true);
-      log::OutRecord out{kafka_.Topic(log::TopicKind::kCommands), PartitionId{kPartition},
-                         command::TargetPaymentId(env), env.SerializeAsString(), {}};
+      log::OutRecord out{kafka_.Topic(log::TopicKind::kCommands),
+                         PartitionId{kPartition},
+                         command::TargetPaymentId(env),
+                         env.SerializeAsString(),
+                         {}};
       auto at = producer.value()->ProduceSync(out, 10'000);
       EXPECT_TRUE(at.ok());
       if (from < 0) from = at.value().value();
@@ -94,10 +96,11 @@ class FencingTest : public ::testing::Test {
     auto reader = log::PartitionReader::Open(kafka_, kafka_.Topic(log::TopicKind::kCommands),
                                              PartitionId{kPartition}, Offset{from});
     EXPECT_TRUE(reader.ok());
-    EXPECT_TRUE(reader.value()
-                    ->ReadUntil(Offset{from + n},
-                                [&](const log::Record& r) { records.push_back(r); }, 10'000)
-                    .ok());
+    EXPECT_TRUE(
+        reader.value()
+            ->ReadUntil(
+                Offset{from + n}, [&](const log::Record& r) { records.push_back(r); }, 10'000)
+            .ok());
     return records;
   }
 
