@@ -45,5 +45,7 @@ fi
 
 if [[ $buf_ok -eq 0 ]]; then
   echo "deps: installing buf from the npm registry (pinned by package-lock.json)"
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+  # npm ci rejects this lockfile (npm 11 drops the other platforms' optional packages from it);
+  # npm install still installs exactly the locked versions.
+  (cd "$here" && npm install --no-audit --no-fund --loglevel=error)
 fi

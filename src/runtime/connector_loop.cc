@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "connectors/dispatcher.h"
@@ -28,6 +29,7 @@ namespace {
 constexpr char kCheckpointName[] = "connectors";
 constexpr int64_t kCheckpointEveryMs = 250;
 constexpr int64_t kTickEveryMs = 20;
+constexpr size_t kMaxRememberedPayments = 200'000;
 
 bool IsStarted(const ev::EventEnvelope& e) {
   return e.has_step_started() || e.has_capture_started() || e.has_void_started() ||
@@ -85,6 +87,7 @@ struct PartitionTrack {
   std::vector<std::tuple<int64_t, uint64_t, uint64_t>> claims;
   uint64_t base_epoch = 0;
   uint64_t base_highest = 0;
+  std::unordered_map<std::string, uint64_t> last_sequence;  // per payment, for de-duplication
 };
 
 }  // namespace
@@ -187,6 +190,15 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       return;
     }
     if (verdict != Verdict::kCounted) return;
+    if (!e.payment_id().empty()) {
+      // A re-published copy (a retried batch, a re-decided command) is not a new decision:
+      // no second gateway call. The map only saves calls; correctness does not depend on
+      // it (gateways de-duplicate by key), so it is simply cleared when it grows large.
+      if (t.last_sequence.size() > kMaxRememberedPayments) t.last_sequence.clear();
+      uint64_t& last = t.last_sequence[e.payment_id()];
+      if (e.sequence() <= last) return;
+      last = e.sequence();
+    }
     reconciler.OnEvent(e);
     if (e.has_payment_processing()) {
       t.unknown.emplace(e.payment_processing().op().idempotency_key(), r.offset.value());
