@@ -41,6 +41,8 @@ void AddKafkaFlags(FlagSet& flags, log::KafkaOptions* options) {
   flags.String("topic-prefix", &options->topic_prefix, "prefix of every payorch topic name");
   flags.Int("partitions", &options->partitions,
             "partitions of the payorch topics when they are created");
+  flags.Int("replication-factor", &options->replication_factor,
+            "replication factor of the payorch topics when they are created");
 }
 
 std::string ResolveKafkaOptions(log::KafkaOptions* options) {
@@ -50,6 +52,10 @@ std::string ResolveKafkaOptions(log::KafkaOptions* options) {
     options->properties.emplace_back(arg.substr(0, eq), arg.substr(eq + 1));
   }
   options->property_args.clear();
+  if (options->replication_factor < 1) {
+    return "--replication-factor: must be at least 1, not " +
+           std::to_string(options->replication_factor);
+  }
   if (options->partitions < 1) {
     return "--partitions: must be at least 1, not " + std::to_string(options->partitions);
   }
