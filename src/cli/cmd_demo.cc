@@ -54,6 +54,7 @@ int RunDemo(int argc, char** argv) {
   std::string data_dir;
   std::string log_level = "warn";
   bool hold = false;
+  int fetch_wait_ms = 5;
   FlagSet flags("demo",
                 "Starts the embedded broker and the orchestrator in this process, publishes a\n"
                 "mix of payments as an upstream service would, waits for every payment to\n"
@@ -68,6 +69,8 @@ int RunDemo(int argc, char** argv) {
   flags.String("gateways", &gateways, "simulated processors, \"id=spec;...;*=spec\"");
   flags.String("data-dir", &data_dir, "state store directory (default: a fresh temp dir)");
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
+  flags.Int("fetch-wait-ms", &fetch_wait_ms,
+            "consumers' fetch.wait.max.ms (the embedded broker does not wake long polls)");
   flags.Bool("hold", &hold, "keep the broker running after the summary, until Ctrl-C");
   if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
     std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
@@ -126,6 +129,7 @@ int RunDemo(int argc, char** argv) {
   log::KafkaOptions kafka;
   kafka.bootstrap_servers = broker.value()->bootstrap();
   kafka.partitions = partitions;
+  kafka.fetch_wait_max_ms = fetch_wait_ms;
   kafka.logger = logger;
   if (auto st = broker.value()->CreateTopics(kafka); !st.ok()) {
     std::fprintf(stderr, "payorch demo: topics: %s\n", st.ToString().c_str());

@@ -71,6 +71,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
   rd_kafka_t* h = rk.get();
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(h), "COOPERATIVE") == 0;
   std::vector<PartitionId> ids;
+  ids.reserve(static_cast<size_t>(parts->cnt));
   for (int i = 0; i < parts->cnt; ++i) ids.emplace_back(parts->elems[i].partition);
   std::sort(ids.begin(), ids.end());
 

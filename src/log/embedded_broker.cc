@@ -118,6 +118,7 @@ LogStatus EmbeddedBroker::SetPartitionLeader(const std::string& topic, int32_t p
 
 void EmbeddedBroker::PushRequestErrors(KafkaApi api, const std::vector<BrokerError>& errors) {
   std::vector<rd_kafka_resp_err_t> codes;
+  codes.reserve(errors.size());
   for (BrokerError e : errors) codes.push_back(static_cast<rd_kafka_resp_err_t>(e));
   Pace();
   rd_kafka_mock_push_request_errors_array(impl_->cluster, static_cast<int16_t>(api), codes.size(),

@@ -216,7 +216,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     }
   }
 
-  void Produce(const cmd::CommandEnvelope& c, std::function<void()> on_delivered) {
+  void Produce(const cmd::CommandEnvelope& c, const std::function<void()>& on_delivered) {
     log::OutRecord out{
         commands_topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}};
     auto st = producer->Produce(out, [this, on_delivered](const log::Delivery& d) {

@@ -103,6 +103,7 @@ struct Workload::Impl : public log::RebalanceListener {
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
+    starts.reserve(ps.size());
     for (PartitionId p : ps) starts.push_back({p, log::kOffsetBeginning});
     assigned += static_cast<int>(ps.size());
     return starts;
@@ -277,7 +278,7 @@ std::string Workload::PublishAll(const std::function<void(int64_t)>& progress) {
     cmd::CommandEnvelope unknown = creates[0];
     unknown.mutable_create()->set_merchant_id("m_nobody");
     extra.emplace_back(command::TargetPaymentId(unknown), unknown.SerializeAsString());
-    extra.emplace_back("garbage", std::string("\xff\xfe not a protobuf", 18));
+    extra.emplace_back("garbage", std::string("\xff\xfe not a protobuf"));
   }
   const std::string topic = im.kafka.Topic(log::TopicKind::kCommands);
   im.first_sent = SteadyClock::now();
