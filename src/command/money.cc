@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 namespace payorch {
 namespace {
@@ -38,13 +39,27 @@ static_assert(std::is_sorted(kCurrencies.begin(), kCurrencies.end(),
                                return a.code < b.code;
                              }));
 
+// Three upper-case letters as one integer, in code order.
+constexpr uint32_t Pack(std::string_view code) {
+  return (static_cast<uint32_t>(static_cast<unsigned char>(code[0])) << 16) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(code[1])) << 8) |
+         static_cast<uint32_t>(static_cast<unsigned char>(code[2]));
+}
+
+constexpr auto kPackedCodes = [] {
+  std::array<uint32_t, kCurrencies.size()> packed{};
+  for (size_t i = 0; i < kCurrencies.size(); ++i) packed[i] = Pack(kCurrencies[i].code);
+  return packed;
+}();
+
 }  // namespace
 
 const CurrencyInfo* FindCurrency(std::string_view code) {
-  auto it = std::lower_bound(kCurrencies.begin(), kCurrencies.end(), code,
-                             [](const CurrencyInfo& c, std::string_view k) { return c.code < k; });
-  if (it == kCurrencies.end() || it->code != code) return nullptr;
-  return &*it;
+  if (code.size() != 3) return nullptr;  // every code is three letters
+  const uint32_t key = Pack(code);
+  auto it = std::lower_bound(kPackedCodes.begin(), kPackedCodes.end(), key);
+  if (it == kPackedCodes.end() || *it != key) return nullptr;
+  return &kCurrencies[static_cast<size_t>(it - kPackedCodes.begin())];
 }
 
 std::optional<int64_t> CheckedAdd(int64_t a, int64_t b) {

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "command/hash.h"
+#include "command/internal/create_view.h"
 #include "command/money.h"
 
 namespace payorch::command {
@@ -27,12 +28,14 @@ Rejection Reject(ev::RejectReason reason, std::string detail, std::string contra
 }
 
 // Trims and records a "<field>/trimmed" issue when whitespace was removed.
-std::string TrimField(std::string_view raw, const char* field,
-                      std::vector<ev::ValidationIssue>& issues) {
+std::string_view TrimView(std::string_view raw, const char* field,
+                          std::vector<ev::ValidationIssue>& issues) {
   std::string_view t = Trim(raw);
   if (t.size() != raw.size()) AddIssue(issues, field, std::string(field) + "/trimmed", "");
-  return std::string(t);
+  return t;
 }
+
+constexpr std::string_view kRedactedPan = "[REDACTED_PAN]";
 
 // Length of the valid UTF-8 sequence at s[i] (RFC 3629, as protobuf checks proto3
 // strings: no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF); 0 if invalid.
@@ -65,6 +68,10 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // ASCII, the common case
+      ++i;
+      continue;
+    }
     const size_t n = Utf8SequenceLength(s, i);
     if (n == 0) return false;
     i += n;
@@ -78,17 +85,20 @@ constexpr std::array<std::string_view, 7> kKnownMetadataKeys = {
 }  // namespace
 
 std::string_view Trim(std::string_view s) {
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  const size_t b = s.find_first_not_of(kSpace);
-  if (b == std::string_view::npos) return {};
-  const size_t e = s.find_last_not_of(kSpace);
-  return s.substr(b, e - b + 1);
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+  };
+  size_t b = 0;
+  size_t e = s.size();
+  while (b < e && space(s[b])) ++b;
+  while (e > b && space(s[e - 1])) --e;
+  return s.substr(b, e - b);
 }
 
 std::string TruncateUtf8(std::string_view s, size_t max_bytes) {
   size_t end = 0;
   while (end < s.size()) {
-    const size_t n = Utf8SequenceLength(s, end);
+    const size_t n = static_cast<unsigned char>(s[end]) < 0x80 ? 1 : Utf8SequenceLength(s, end);
     if (n == 0 || end + n > max_bytes) break;
     end += n;
   }
@@ -160,20 +170,25 @@ bool LooksLikePan(std::string_view value) {
   return false;
 }
 
-std::string CreateRequest::RequestHash() const {
-  StableHasher h;
-  h.Add("create").Add(merchant_id).Add(idempotency_key).Add(amount).Add(currency);
-  h.Add(static_cast<int64_t>(method)).Add(manual_capture ? 1 : 0).Add(confirm ? 1 : 0);
-  h.Add(customer_reference).Add(static_cast<int64_t>(metadata.size()));
-  for (const auto& [k, v] : metadata) h.Add(k).Add(v);
-  return h.Hex();
+std::string CreateRequest::RequestHash() const { return std::string(RequestDigest().view()); }
+
+HexDigest CreateRequest::RequestDigest() const {
+  return internal::CreateDigest(merchant_id, idempotency_key, amount, currency, method,
+                                manual_capture, confirm, customer_reference, metadata);
 }
 
-Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
-                                   const ::payments::config::v1::MerchantConfig* merchant) {
-  CreateRequest r;
+HexDigest internal::CreateView::RequestDigest() const {
+  return CreateDigest(merchant_id, idempotency_key, amount, currency(), method, manual_capture,
+                      confirm, customer_reference, metadata());
+}
 
-  r.merchant_id = TrimField(create.merchant_id(), "merchant_id", r.issues);
+std::optional<Rejection> internal::ParseCreateView(
+    const cmd::CreatePayment& create, const ::payments::config::v1::MerchantConfig* merchant,
+    CreateView* out) {
+  CreateView& r = *out;
+  r.issues.clear();
+
+  r.merchant_id = TrimView(create.merchant_id(), "merchant_id", r.issues);
   if (r.merchant_id.empty()) {
     return Reject(ev::REJECT_REASON_MERCHANT_MISSING, "merchant_id is empty", "request/malformed");
   }
@@ -182,7 +197,7 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
                   "request/malformed");
   }
 
-  r.idempotency_key = TrimField(create.idempotency_key(), "idempotency_key", r.issues);
+  r.idempotency_key = TrimView(create.idempotency_key(), "idempotency_key", r.issues);
   if (r.idempotency_key.empty()) {
     return Reject(ev::REJECT_REASON_IDEMPOTENCY_KEY_MISSING, "idempotency_key is empty",
                   "request/malformed");
@@ -192,27 +207,37 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
                   "idempotency_key longer than 255 bytes or not UTF-8", "request/malformed");
   }
 
-  std::string currency = TrimField(create.amount().currency(), "amount.currency", r.issues);
-  std::string upper = currency;
-  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-  });
-  if (upper != currency) {
-    AddIssue(r.issues, "amount.currency", "currency/normalized_case",
-             "'" + currency + "' read as '" + upper + "'");
+  const std::string_view currency =
+      TrimView(create.amount().currency(), "amount.currency", r.issues);
+  auto upper_char = [](char c) {
+    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+  };
+  bool lower_case = false;
+  for (char c : currency) lower_case |= upper_char(c) != c;
+  if (lower_case || currency.size() != 3) {
+    std::string upper(currency);
+    std::transform(upper.begin(), upper.end(), upper.begin(), upper_char);
+    if (lower_case) {
+      AddIssue(r.issues, "amount.currency", "currency/normalized_case",
+               "'" + std::string(currency) + "' read as '" + upper + "'");
+    }
+    if (FindCurrency(upper) == nullptr) {
+      return Reject(ev::REJECT_REASON_CURRENCY_UNKNOWN,
+                    "currency '" + TruncateUtf8(upper, 16) + "' is not an ISO 4217 code",
+                    "request/malformed");
+    }
   }
-  const CurrencyInfo* info = FindCurrency(upper);
-  if (info == nullptr) {
+  for (size_t i = 0; i < 3; ++i) r.currency_code[i] = upper_char(currency[i]);
+  if (FindCurrency(r.currency()) == nullptr) {
     return Reject(ev::REJECT_REASON_CURRENCY_UNKNOWN,
-                  "currency '" + TruncateUtf8(upper, 16) + "' is not an ISO 4217 code",
+                  "currency '" + TruncateUtf8(r.currency(), 16) + "' is not an ISO 4217 code",
                   "request/malformed");
   }
-  r.currency = upper;
   if (merchant != nullptr && merchant->currencies_size() > 0 &&
-      std::find(merchant->currencies().begin(), merchant->currencies().end(), r.currency) ==
+      std::find(merchant->currencies().begin(), merchant->currencies().end(), r.currency()) ==
           merchant->currencies().end()) {
     return Reject(ev::REJECT_REASON_CURRENCY_NOT_ACCEPTED,
-                  "merchant does not accept " + r.currency);
+                  "merchant does not accept " + std::string(r.currency()));
   }
 
   r.amount = create.amount().amount_minor();
@@ -225,9 +250,9 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
     limit = std::min(limit, merchant->max_amount_minor());
   }
   if (r.amount > limit) {
-    return Reject(ev::REJECT_REASON_AMOUNT_TOO_LARGE,
-                  "amount_minor " + std::to_string(r.amount) + " exceeds the maximum " +
-                      std::to_string(limit));
+    return Reject(ev::REJECT_REASON_AMOUNT_TOO_LARGE, "amount_minor " + std::to_string(r.amount) +
+                                                          " exceeds the maximum " +
+                                                          std::to_string(limit));
   }
 
   const auto method = create.method();
@@ -250,29 +275,32 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
   r.manual_capture = create.capture_mode() == ty::CAPTURE_MODE_MANUAL;
   r.confirm = create.confirm();
 
-  r.customer_reference = TrimField(create.customer_reference(), "customer_reference", r.issues);
+  r.customer_reference = TrimView(create.customer_reference(), "customer_reference", r.issues);
   if (r.customer_reference.size() > kMaxReferenceLength || !IsValidUtf8(r.customer_reference)) {
     return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
                   "customer_reference longer than 255 bytes or not UTF-8", "request/malformed");
   }
 
   if (static_cast<size_t>(create.metadata_size()) > kMaxMetadataEntries) {
-    return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
-                  "metadata has " + std::to_string(create.metadata_size()) +
-                      " entries; at most 50 allowed",
-                  "request/malformed");
+    return Reject(
+        ev::REJECT_REASON_FIELD_TOO_LONG,
+        "metadata has " + std::to_string(create.metadata_size()) + " entries; at most 50 allowed",
+        "request/malformed");
   }
   // Protobuf map iteration order is unspecified and differs between map instances: visit
   // entries in key order, so keys equal after trimming resolve the same way every time.
-  std::vector<const google::protobuf::MapPair<std::string, std::string>*> entries;
-  entries.reserve(static_cast<size_t>(create.metadata_size()));
-  for (const auto& entry : create.metadata()) entries.push_back(&entry);
-  std::sort(entries.begin(), entries.end(),
+  static_assert(internal::kMetadataCapacity == kMaxMetadataEntries);
+  std::array<const google::protobuf::MapPair<std::string, std::string>*, kMaxMetadataEntries>
+      entries;
+  size_t n = 0;
+  for (const auto& entry : create.metadata()) entries[n++] = &entry;
+  std::sort(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(n),
             [](const auto* a, const auto* b) { return a->first < b->first; });
-  for (const auto* entry : entries) {
-    const std::string& raw_key = entry->first;
-    const std::string& value = entry->second;
-    std::string key(Trim(raw_key));
+  r.metadata_size = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string& raw_key = entries[i]->first;
+    const std::string& value = entries[i]->second;
+    const std::string_view key = Trim(raw_key);
     if (key.empty() || key.size() > kMaxMetadataKeyLength ||
         value.size() > kMaxMetadataValueLength || !IsValidUtf8(key) || !IsValidUtf8(value)) {
       return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
@@ -280,27 +308,59 @@ Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
                         "' is empty, too long (key 40, value 500 bytes) or not UTF-8",
                     "request/malformed");
     }
-    if (r.metadata.count(key) > 0) {
-      AddIssue(r.issues, "metadata." + key, "metadata/duplicate_key",
+    const auto kept = r.metadata_entries.begin();
+    const auto kept_end = kept + static_cast<std::ptrdiff_t>(r.metadata_size);
+    if (std::any_of(kept, kept_end,
+                    [&](const internal::MetadataEntry& e) { return e.key() == key; })) {
+      AddIssue(r.issues, "metadata." + std::string(key), "metadata/duplicate_key",
                "another entry has the same key once trimmed; the first in key order is kept");
       continue;
     }
     if (!IsKnownMetadataKey(key)) {
-      AddIssue(r.issues, "metadata." + key, "metadata/unknown_key", "kept as given");
+      AddIssue(r.issues, "metadata." + std::string(key), "metadata/unknown_key", "kept as given");
     }
+    internal::MetadataEntry& kept_entry = r.metadata_entries[r.metadata_size++];
     if (LooksLikePan(value)) {
-      AddIssue(r.issues, "metadata." + key, "metadata/pan_redacted",
+      AddIssue(r.issues, "metadata." + std::string(key), "metadata/pan_redacted",
                "a card number was removed from the value");
-      r.metadata[key] = "[REDACTED_PAN]";
+      kept_entry.set(key, kRedactedPan);
     } else {
-      r.metadata[key] = value;
+      kept_entry.set(key, value);
     }
   }
+  // Kept entries in trimmed-key order (the order of a std::map of them).
+  if (r.metadata_size > 1)
+    std::sort(r.metadata_entries.begin(),
+              r.metadata_entries.begin() + static_cast<std::ptrdiff_t>(r.metadata_size),
+              [](const internal::MetadataEntry& a, const internal::MetadataEntry& b) {
+                return a.key() < b.key();
+              });
   // Map iteration order is unspecified in protobuf; sort issues for determinism.
-  std::stable_sort(r.issues.begin(), r.issues.end(),
-                   [](const ev::ValidationIssue& a, const ev::ValidationIssue& b) {
-                     return std::tie(a.field(), a.code()) < std::tie(b.field(), b.code());
-                   });
+  if (r.issues.size() > 1) {
+    std::stable_sort(r.issues.begin(), r.issues.end(),
+                     [](const ev::ValidationIssue& a, const ev::ValidationIssue& b) {
+                       return std::tie(a.field(), a.code()) < std::tie(b.field(), b.code());
+                     });
+  }
+  return std::nullopt;
+}
+
+Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,
+                                   const ::payments::config::v1::MerchantConfig* merchant) {
+  internal::CreateView v;
+  if (auto rejection = internal::ParseCreateView(create, merchant, &v))
+    return *std::move(rejection);
+  CreateRequest r;
+  r.merchant_id = std::string(v.merchant_id);
+  r.idempotency_key = std::string(v.idempotency_key);
+  r.amount = v.amount;
+  r.currency = std::string(v.currency());
+  r.method = v.method;
+  r.manual_capture = v.manual_capture;
+  r.confirm = v.confirm;
+  r.customer_reference = std::string(v.customer_reference);
+  for (const auto& entry : v.metadata()) r.metadata.emplace(entry.key(), entry.value());
+  r.issues = std::move(v.issues);
   return r;
 }
 

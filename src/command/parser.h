@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "command/hash.h"
 #include "command/rejection.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/config/v1/config.pb.h"
@@ -22,12 +23,12 @@ namespace payorch::command {
 inline constexpr uint32_t kSchemaVersion = 1;
 
 // Limits, documented in docs/contracts.md.
-inline constexpr size_t kMaxIdLength = 64;                // merchant_id, payment_id
+inline constexpr size_t kMaxIdLength = 64;  // merchant_id, payment_id
 inline constexpr size_t kMaxIdempotencyKeyLength = 255;
 inline constexpr size_t kMaxMetadataEntries = 50;
 inline constexpr size_t kMaxMetadataKeyLength = 40;
 inline constexpr size_t kMaxMetadataValueLength = 500;
-inline constexpr size_t kMaxReferenceLength = 255;        // customer_reference, reasons
+inline constexpr size_t kMaxReferenceLength = 255;  // customer_reference, reasons
 
 struct CreateRequest {
   std::string merchant_id;
@@ -43,6 +44,7 @@ struct CreateRequest {
 
   // Hash of the normalised request, the idempotency fingerprint.
   std::string RequestHash() const;
+  HexDigest RequestDigest() const;  // the same digits, held in place
 };
 
 // Metadata keys we know; others are kept and flagged "metadata/unknown_key".

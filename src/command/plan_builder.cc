@@ -17,7 +17,14 @@ PlanBuilder::PlanBuilder(cfg::OrchestratorConfig config) : config_(std::move(con
 }
 
 const cfg::MerchantConfig* PlanBuilder::FindMerchant(std::string_view merchant_id) const {
-  auto it = by_merchant_.find(std::string(merchant_id));
+  // A few merchants: comparing their ids is cheaper than hashing the one asked for.
+  if (config_.merchants_size() <= kLinearLookupMax) {
+    for (const auto& m : config_.merchants()) {
+      if (m.merchant_id() == merchant_id) return &m;  // the first definition wins
+    }
+    return nullptr;
+  }
+  auto it = by_merchant_.find(merchant_id);
   return it == by_merchant_.end() ? nullptr : &config_.merchants(it->second);
 }
 
@@ -54,6 +61,16 @@ int64_t PlanCapacity(const pl::PaymentPlan& plan) {
 Outcome<pl::PaymentPlan> PlanBuilder::Build(std::string_view merchant_id, int64_t amount_minor,
                                             std::string_view currency,
                                             ty::PaymentMethod method) const {
+  pl::PaymentPlan plan;
+  if (auto rejection = BuildInto(merchant_id, amount_minor, currency, method, &plan)) {
+    return *std::move(rejection);
+  }
+  return plan;
+}
+
+std::optional<Rejection> PlanBuilder::BuildInto(std::string_view merchant_id, int64_t amount_minor,
+                                                std::string_view currency, ty::PaymentMethod method,
+                                                pl::PaymentPlan* out) const {
   const cfg::MerchantConfig* merchant = FindMerchant(merchant_id);
   if (merchant == nullptr) {
     return Rejection{ev::REJECT_REASON_MERCHANT_UNKNOWN,
@@ -81,10 +98,10 @@ Outcome<pl::PaymentPlan> PlanBuilder::Build(std::string_view merchant_id, int64_
                      "plan/coverage"};
   }
 
-  pl::PaymentPlan plan;
+  pl::PaymentPlan& plan = *out;
   plan.set_schema_version(kSchemaVersion);
   plan.mutable_total()->set_amount_minor(amount_minor);
-  plan.mutable_total()->set_currency(std::string(currency));
+  plan.mutable_total()->mutable_currency()->assign(currency.data(), currency.size());
   plan.set_profile(profile->name());
   plan.set_max_retries_per_step(merchant->max_retries_per_step() > 0
                                     ? merchant->max_retries_per_step()
@@ -110,7 +127,7 @@ Outcome<pl::PaymentPlan> PlanBuilder::Build(std::string_view merchant_id, int64_
                          " of " + std::to_string(amount_minor),
                      "plan/coverage"};
   }
-  return plan;
+  return std::nullopt;
 }
 
 }  // namespace payorch::command

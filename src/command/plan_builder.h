@@ -9,6 +9,8 @@
 // Thread safety: const methods may be called concurrently.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -38,11 +40,27 @@ class PlanBuilder {
       std::string_view merchant_id, int64_t amount_minor, std::string_view currency,
       ::payments::types::v1::PaymentMethod method) const;
 
+  // The same plan, written into `*plan`, which must be empty (new or cleared): the hot
+  // path reuses a recycled message. Returns the rejection, if any (then `*plan` holds a
+  // partial plan).
+  [[nodiscard]] std::optional<Rejection> BuildInto(std::string_view merchant_id,
+                                                   int64_t amount_minor, std::string_view currency,
+                                                   ::payments::types::v1::PaymentMethod method,
+                                                   ::payments::plan::v1::PaymentPlan* plan) const;
+
   const ::payments::config::v1::OrchestratorConfig& config() const { return config_; }
 
  private:
+  // Looks up std::string keys by std::string_view without building a string.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+
+  static constexpr int kLinearLookupMax = 8;
+
   ::payments::config::v1::OrchestratorConfig config_;
-  std::unordered_map<std::string, int> by_merchant_;
+  std::unordered_map<std::string, int, Hash, std::equal_to<>> by_merchant_;
 };
 
 // The most a plan can process: each step together with the FALLBACK steps right after it

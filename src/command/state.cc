@@ -6,9 +6,9 @@ namespace payorch::command {
 
 bool PaymentState::IsTerminal() const { return IsTerminalStatus(status); }
 
-const ev::GatewayOperation* PaymentState::FindPending(std::string_view key) const {
+const PendingOperation* PaymentState::FindPending(std::string_view key) const {
   for (const auto& op : pending) {
-    if (op.idempotency_key() == key) return &op;
+    if (op.idempotency_key == key) return &op;
   }
   return nullptr;
 }

@@ -123,7 +123,7 @@ void Checker::AddEvent(const log::Record& record) {
   }
   size_t auth_pending = 0;
   for (const auto& op : s.pending) {
-    if (op.kind() == ev::OPERATION_KIND_AUTHORIZE || op.kind() == ev::OPERATION_KIND_SALE) {
+    if (op.kind == ev::OPERATION_KIND_AUTHORIZE || op.kind == ev::OPERATION_KIND_SALE) {
       ++auth_pending;
     }
   }

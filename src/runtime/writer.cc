@@ -28,6 +28,13 @@ int64_t WallMs() {
       .count();
 }
 
+// Messages of persisted events, reused to decide the next commands (Handle and Persist run
+// on the writer's thread).
+command::EventPool& EventPoolOfThisThread() {
+  static thread_local command::EventPool pool;
+  return pool;
+}
+
 }  // namespace
 
 PartitionWriter::PartitionWriter(int32_t partition, WriterDeps deps)
@@ -283,7 +290,7 @@ std::string PartitionWriter::Handle(const log::Record& record) {
                              record.timestamp_ms};
   command::DecideContext ctx{deps_.plans, epoch_};
   scratch_.clear();
-  command::DecideAndApply(state, rec, ctx, scratch_);
+  command::DecideAndApply(state, rec, ctx, scratch_, EventPoolOfThisThread());
   if (deps_.probe != nullptr) deps_.probe->events += scratch_.size();
   for (const auto& e : scratch_) {
     if (e.has_command_rejected()) {
@@ -355,6 +362,7 @@ std::string PartitionWriter::Persist() {
       if (c != cache_.end() && c->second.IsTerminal() && c->second.pending.empty()) cache_.erase(c);
     }
   }
+  for (auto& g : delivered_) EventPoolOfThisThread().Recycle(g.events);
   delivered_.clear();
   if (cache_.size() > deps_.max_cached_payments) {
     for (auto it = cache_.begin();

@@ -14,7 +14,8 @@
 //   - rejected or deduplicated commands change nothing but the sequence; malformed
 //     commands are only ever rejected;
 //   - folding the payment's events from an empty state reproduces the decided state;
-//     Decide agrees with DecideAndApply; the same sequence gives byte-identical events.
+//     Decide agrees with DecideAndApply; the same sequence gives byte-identical events,
+//     with or without an EventPool.
 //
 // Runs 300 cases by default with a fixed seed; override with RC_PARAMS, e.g.
 // RC_PARAMS="max_success=5000 seed=123" (see rapidcheck's configuration docs).
@@ -175,13 +176,14 @@ std::string ReasonText(int r) {
 // ones (late or repeated answers), attempts never started, or nonsense.
 std::string PickKey(const PaymentState& s, const std::string& pid, int selector) {
   if (selector < 6 && !s.pending.empty()) {
-    return s.pending[static_cast<size_t>(selector) % s.pending.size()].idempotency_key();
+    return s.pending[static_cast<size_t>(selector) % s.pending.size()].idempotency_key.str();
   }
   if (selector < 9 && !s.attempts.empty()) {
-    return s.attempts[static_cast<size_t>(selector) % s.attempts.size()].operation_key;
+    return s.attempts[static_cast<size_t>(selector) % s.attempts.size()].operation_key.str();
   }
   if (selector < 10 && !s.resolved_operations.empty()) {
-    return s.resolved_operations[static_cast<size_t>(selector) % s.resolved_operations.size()];
+    return s.resolved_operations[static_cast<size_t>(selector) % s.resolved_operations.size()]
+        .str();
   }
   if (selector == 10) {
     return pid + ":s" + std::to_string(s.current_step) + ":a" +
@@ -272,8 +274,8 @@ Built Build(const Action& a, CommandHarness& h) {
       break;
     case Kind::kGatewayResult: {
       const std::string key = PickKey(s, pid, a.key);
-      const ev::GatewayOperation* op = s.FindPending(key);
-      const int64_t asked = op == nullptr ? 1'000 : op->amount().amount_minor();
+      const PendingOperation* op = s.FindPending(key);
+      const int64_t asked = op == nullptr ? 1'000 : op->amount_minor;
       const int64_t processed[] = {0, asked, asked / 2, 1, asked + 1, -5, 0};
       b.command = testing::Result(pid, key, testing::Outcome::kSucceeded,
                                   static_cast<ty::ErrorCode>(a.error == 8 ? 99 : a.error),
@@ -355,7 +357,7 @@ bool IsAuthorization(ev::OperationKind k) {
 
 int PendingAuthorizations(const PaymentState& s) {
   int n = 0;
-  for (const auto& op : s.pending) n += IsAuthorization(op.kind()) ? 1 : 0;
+  for (const auto& op : s.pending) n += IsAuthorization(op.kind) ? 1 : 0;
   return n;
 }
 
@@ -462,7 +464,7 @@ std::string CheckFold(const PaymentState& before, const Events& events, PaymentS
       const StepLedger& l = s.ledger[i];
       bool void_pending = false;
       for (const auto& op : s.pending) {
-        void_pending |= op.kind() == ev::OPERATION_KIND_VOID && op.step_index() == i;
+        void_pending |= op.kind == ev::OPERATION_KIND_VOID && op.step_index == i;
       }
       if (l.authorized > 0 && !l.voided && !void_pending) {
         err << "failed payment keeps step " << i << " authorized without a void\n";
@@ -474,8 +476,10 @@ std::string CheckFold(const PaymentState& before, const Events& events, PaymentS
 }
 
 // Runs `actions`, checking every invariant after every command; returns the full log.
-Events RunAndCheck(const std::vector<Action>& actions) {
+// `pooled`: decide through an EventPool, recycling each command's events (the writer's path).
+Events RunAndCheck(const std::vector<Action>& actions, bool pooled = false) {
   CommandHarness h;
+  if (pooled) h.UseEventPool();
   for (size_t step = 0; step < actions.size(); ++step) {
     const Action& a = actions[step];
     if (a.kind == Kind::kAdvanceTime || a.kind == Kind::kExpire) h.Advance(a.advance_ms);
@@ -546,8 +550,8 @@ Events RunAndCheck(const std::vector<Action>& actions) {
           const std::string& key = b.command.has_gateway_result()
                                        ? b.command.gateway_result().operation_key()
                                        : b.command.expire().operation_key();
-          const ev::GatewayOperation* pending = before.FindPending(key);
-          RC_ASSERT(pending != nullptr && IsAuthorization(pending->kind()));
+          const PendingOperation* pending = before.FindPending(key);
+          RC_ASSERT(pending != nullptr && IsAuthorization(pending->kind));
         }
       }
     }
@@ -598,6 +602,14 @@ RC_GTEST_PROP(CommandPropertyTest, DecisionsAreDeterministic, ()) {
   const Events second = RunAndCheck(actions);
   RC_ASSERT(first.size() == second.size());
   RC_ASSERT(testing::DeterministicBytes(first) == testing::DeterministicBytes(second));
+}
+
+RC_GTEST_PROP(CommandPropertyTest, PooledDecisionsAreByteIdentical, ()) {
+  const auto actions = GenActions();
+  const Events plain = RunAndCheck(actions);
+  const Events pooled = RunAndCheck(actions, /*pooled=*/true);
+  RC_ASSERT(plain.size() == pooled.size());
+  RC_ASSERT(testing::DeterministicBytes(plain) == testing::DeterministicBytes(pooled));
 }
 
 RC_GTEST_PROP(CommandPropertyTest, DecideIsPureAndAgreesWithDecideAndApply, ()) {

@@ -18,11 +18,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "command/aggregate.h"
+#include "command/event_pool.h"
 #include "command/hash.h"
 #include "command/plan_builder.h"
 #include "command/state.h"
@@ -303,6 +305,11 @@ class CommandHarness {
   CommandHarness(const CommandHarness&) = delete;
   CommandHarness& operator=(const CommandHarness&) = delete;
 
+  // From now on, decides through DecideAndApply(..., EventPool&) and recycles the events of
+  // each command into the pool before the next one, as the writer does. The events must be
+  // byte-identical to the plain path's.
+  void UseEventPool() { pool_ = std::make_unique<command::EventPool>(); }
+
   // Decides `command` against the state of the payment it addresses, applies the events,
   // and returns them. Offsets grow by 1 and timestamps by `tick_ms` per command.
   const Events& Send(const cmd::CommandEnvelope& command) {
@@ -321,8 +328,13 @@ class CommandHarness {
     record.offset = next_offset_++;
     now_ms_ += tick_ms_;
     record.timestamp_ms = now_ms_;
-    last_.clear();
-    command::DecideAndApply(*state, record, ctx_, last_);
+    if (pool_ != nullptr) {
+      pool_->Recycle(last_);
+      command::DecideAndApply(*state, record, ctx_, last_, *pool_);
+    } else {
+      last_.clear();
+      command::DecideAndApply(*state, record, ctx_, last_);
+    }
     for (const auto& e : last_) {
       log_.push_back(e);
       if (!e.payment_id().empty()) by_payment_[e.payment_id()].push_back(e);
@@ -355,9 +367,7 @@ class CommandHarness {
   // The key of the authorization attempt in flight, or "" if there is none.
   std::string PendingAttemptKey(const std::string& pid) {
     for (const auto& op : state(pid).pending) {
-      if (op.kind() == ev::OPERATION_KIND_AUTHORIZE || op.kind() == ev::OPERATION_KIND_SALE) {
-        return op.idempotency_key();
-      }
+      if (op.IsAuthorization()) return op.idempotency_key.str();
     }
     return "";
   }
@@ -366,7 +376,7 @@ class CommandHarness {
   std::vector<std::string> PendingKeys(const std::string& pid, ev::OperationKind kind) {
     std::vector<std::string> out;
     for (const auto& op : state(pid).pending) {
-      if (op.kind() == kind) out.push_back(op.idempotency_key());
+      if (op.kind == kind) out.push_back(op.idempotency_key.str());
     }
     return out;
   }
@@ -387,6 +397,7 @@ class CommandHarness {
   int64_t next_offset_ = 100;
   int64_t now_ms_ = 1'700'000'000'000;
   int64_t tick_ms_ = 10;
+  std::unique_ptr<command::EventPool> pool_;
   cmd::CommandEnvelope last_command_;
   std::map<std::string, command::PaymentState> states_;
   std::map<std::string, Events> by_payment_;

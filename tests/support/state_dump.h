@@ -4,8 +4,8 @@
 //   EXPECT_EQ(DumpState(folded), DumpState(decided));
 //   EXPECT_EQ(DumpState(before, /*with_sequence=*/false), DumpState(after, false));
 //
-// Every field of PaymentState, StepLedger, AttemptRecord and KeyedRequest is listed: when
-// state.h grows a field, add it here.
+// Every field of PaymentState, PlanSummary, PlanStep, StepLedger, AttemptRecord,
+// PendingOperation and KeyedRequest is listed: when state.h grows a field, add it here.
 #pragma once
 
 #include <sstream>
@@ -24,7 +24,13 @@ inline std::string DumpState(const command::PaymentState& s, bool with_sequence 
     << "\n";
   o << "amount=" << s.amount << " " << s.currency << " method=" << s.method
     << " manual=" << s.manual_capture << "\n";
-  o << "plan={" << s.plan.ShortDebugString() << "}\n";
+  o << "plan retries=" << s.plan.max_retries_per_step << " timeout=" << s.plan.attempt_timeout_ms
+    << " deadline=" << s.plan.processing_deadline_ms << "\n";
+  for (size_t i = 0; i < s.plan.steps.size(); ++i) {
+    const auto& p = s.plan.steps[i];
+    o << "plan.steps[" << i << "] method=" << p.method << " role=" << p.role
+      << " max=" << p.max_amount_minor << " proc=" << p.processor_id << "\n";
+  }
   for (size_t i = 0; i < s.ledger.size(); ++i) {
     const auto& l = s.ledger[i];
     o << "ledger[" << i << "] auth=" << l.authorized << " cap=" << l.captured
@@ -41,7 +47,12 @@ inline std::string DumpState(const command::PaymentState& s, bool with_sequence 
   o << "current=s" << s.current_step << ":a" << s.current_attempt << " processed=" << s.processed
     << " captured=" << s.captured << " refunded=" << s.refunded << " reversed=" << s.reversed
     << " deadline=" << s.deadline_at_ms << "\n";
-  for (const auto& op : s.pending) o << "pending {" << op.ShortDebugString() << "}\n";
+  for (const auto& op : s.pending) {
+    o << "pending kind=" << op.kind << " key=" << op.idempotency_key << " proc=" << op.processor_id
+      << " method=" << op.method << " amount=" << op.amount_minor << " " << op.currency << " s"
+      << op.step_index << " a" << op.attempt << " timeout=" << op.timeout_ms
+      << " target=" << op.target_reference << " parent=" << op.parent_id << "\n";
+  }
   for (const auto& c : s.captures) {
     o << "capture key=" << c.key << " hash=" << c.request_hash << " id=" << c.id
       << " final=" << c.final_capture << "\n";

@@ -609,6 +609,91 @@ TEST_F(AggregateTest, FailedCaptureLeavesThePaymentCapturable) {
   EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_SUCCEEDED);
 }
 
+// A compensation void that fails is started again under a fresh key p:v<step>:n<n+1>, for
+// the same money, target and reversed attempt, up to five voids per step.
+TEST_F(AggregateTest, FailedCompensationVoidIsRetriedWithAFreshKeyUpToFiveTimes) {
+  struct Case {
+    const char* name;
+    Outcome outcome;
+    ty::ErrorCode code;
+  };
+  const Case cases[] = {
+      {"declined", Outcome::kFailed, ty::ERROR_CODE_DECLINED},
+      {"unavailable", Outcome::kFailed, ty::ERROR_CODE_PROCESSOR_UNAVAILABLE},
+      {"not found", Outcome::kNotFound, ty::ERROR_CODE_UNSPECIFIED},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string pid =
+        CreateConfirmed("order-" + std::to_string(++n), 15'000, ty::PAYMENT_METHOD_APPLE_PAY);
+    Send(testing::Succeeded(pid, Key(pid, 0, 1)));
+    const Events& failed = Send(testing::Failed(pid, Key(pid, 1, 1), ty::ERROR_CODE_DECLINED));
+    ASSERT_THAT(Types(failed), ElementsAre("StepFailed", "PaymentFailed", "VoidStarted"));
+    std::string key = failed[2].void_started().op().idempotency_key();
+    EXPECT_EQ(key, pid + ":v0:n1");
+    for (int attempt = 2; attempt <= 5; ++attempt) {
+      const Events& events = Send(testing::Result(pid, key, c.outcome, c.code));
+      ASSERT_THAT(Types(events), ElementsAre("VoidFailed", "VoidStarted"));
+      const auto& vs = events[1].void_started();
+      EXPECT_EQ(vs.op().idempotency_key(), pid + ":v0:n" + std::to_string(attempt));
+      EXPECT_TRUE(vs.compensation());
+      EXPECT_EQ(vs.reason(), "plan_failed");
+      EXPECT_EQ(vs.op().kind(), ev::OPERATION_KIND_VOID);
+      EXPECT_EQ(vs.op().step_index(), 0u);
+      EXPECT_EQ(vs.op().amount().amount_minor(), 10'000);
+      EXPECT_EQ(vs.op().parent_id(), Key(pid, 0, 1));
+      EXPECT_EQ(vs.op().target_reference(), "ref_" + Key(pid, 0, 1));
+      EXPECT_EQ(vs.op().processor_id(), "applepay");
+      key = vs.op().idempotency_key();
+    }
+    // The fifth void of the step fails: no sixth.
+    EXPECT_THAT(Types(Send(testing::Result(pid, key, c.outcome, c.code))),
+                ElementsAre("VoidFailed"));
+    EXPECT_THAT(state(pid).pending, IsEmpty());
+    EXPECT_EQ(state(pid).ledger[0].void_attempts, 5u);
+    EXPECT_FALSE(state(pid).ledger[0].voided);
+    EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_FAILED);
+  }
+}
+
+TEST_F(AggregateTest, FailedCompensationOfALateSuccessIsRetriedAndThenReversesIt) {
+  const std::string pid = CreateConfirmed("order-1", 10'000);
+  Send(testing::Result(pid, Key(pid, 0, 1), Outcome::kUnknown));
+  h_.Advance(testing::kSeedDeadlineMs);
+  Send(testing::Expire(pid, Key(pid, 0, 1)));
+  const Events& late = Send(testing::Succeeded(pid, Key(pid, 0, 1), 6'000));
+  ASSERT_THAT(Types(late), ElementsAre("VoidStarted"));
+  const Events& retried = Send(testing::Failed(pid, late[0].void_started().op().idempotency_key(),
+                                               ty::ERROR_CODE_NETWORK_FAILURE));
+  ASSERT_THAT(Types(retried), ElementsAre("VoidFailed", "VoidStarted"));
+  const auto& vs = retried[1].void_started();
+  EXPECT_EQ(vs.op().idempotency_key(), pid + ":v0:n2");
+  EXPECT_EQ(vs.reason(), "late_success");
+  EXPECT_TRUE(vs.compensation());
+  EXPECT_EQ(vs.op().amount().amount_minor(), 6'000);
+  EXPECT_EQ(vs.op().parent_id(), Key(pid, 0, 1));
+  const Events& voided = Send(testing::Succeeded(pid, vs.op().idempotency_key()));
+  EXPECT_THAT(Types(voided), ElementsAre("PaymentVoided"));
+  EXPECT_TRUE(voided[0].payment_voided().compensation());
+  EXPECT_THAT(state(pid).pending, IsEmpty());
+  EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_FAILED);
+  // Answers for the failed void and the late success again change nothing.
+  ExpectDeduplicated(Send(testing::Failed(pid, pid + ":v0:n1", ty::ERROR_CODE_DECLINED)));
+  ExpectDeduplicated(Send(testing::Succeeded(pid, Key(pid, 0, 1))));
+}
+
+TEST_F(AggregateTest, FailedRequestedVoidIsNotRetried) {
+  const std::string pid = Authorized("order-1", 10'000, true);
+  const Events& events = Send(testing::Void(pid));
+  ASSERT_THAT(Types(events), ElementsAre("VoidStarted"));
+  EXPECT_EQ(events[0].void_started().op().idempotency_key(), pid + ":v0:n1");
+  EXPECT_THAT(Types(Send(testing::Failed(pid, pid + ":v0:n1", ty::ERROR_CODE_DECLINED))),
+              ElementsAre("VoidFailed"));
+  EXPECT_THAT(state(pid).pending, IsEmpty());
+  EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
+}
+
 // ---------------------------------------------------------------------------------------
 // Void.
 
