@@ -20,7 +20,7 @@ struct Rejection {
 template <typename T>
 class [[nodiscard]] Outcome {
  public:
-  Outcome(T value) : v_(std::move(value)) {}           // NOLINT(google-explicit-constructor)
+  Outcome(T value) : v_(std::move(value)) {}                  // NOLINT(google-explicit-constructor)
   Outcome(Rejection rejection) : v_(std::move(rejection)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return std::holds_alternative<T>(v_); }
   const T& value() const { return std::get<T>(v_); }

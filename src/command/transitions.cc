@@ -44,16 +44,26 @@ bool IsValidTransition(ev::PaymentStatus from, ev::PaymentStatus to) {
 
 const char* StatusName(ev::PaymentStatus status) {
   switch (status) {
-    case ev::PAYMENT_STATUS_UNSPECIFIED: return "none";
-    case ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION: return "requires_confirmation";
-    case ev::PAYMENT_STATUS_AUTHORIZING: return "authorizing";
-    case ev::PAYMENT_STATUS_PROCESSING: return "processing";
-    case ev::PAYMENT_STATUS_REQUIRES_CAPTURE: return "requires_capture";
-    case ev::PAYMENT_STATUS_SUCCEEDED: return "succeeded";
-    case ev::PAYMENT_STATUS_FAILED: return "failed";
-    case ev::PAYMENT_STATUS_CANCELED: return "canceled";
-    case ev::PAYMENT_STATUS_VOIDED: return "voided";
-    default: return "invalid";
+    case ev::PAYMENT_STATUS_UNSPECIFIED:
+      return "none";
+    case ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION:
+      return "requires_confirmation";
+    case ev::PAYMENT_STATUS_AUTHORIZING:
+      return "authorizing";
+    case ev::PAYMENT_STATUS_PROCESSING:
+      return "processing";
+    case ev::PAYMENT_STATUS_REQUIRES_CAPTURE:
+      return "requires_capture";
+    case ev::PAYMENT_STATUS_SUCCEEDED:
+      return "succeeded";
+    case ev::PAYMENT_STATUS_FAILED:
+      return "failed";
+    case ev::PAYMENT_STATUS_CANCELED:
+      return "canceled";
+    case ev::PAYMENT_STATUS_VOIDED:
+      return "voided";
+    default:
+      return "invalid";
   }
 }
 

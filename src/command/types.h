@@ -21,7 +21,7 @@ class NamedType {
   explicit NamedType(T value) : value_(std::move(value)) {}
   const T& value() const { return value_; }
   T& mutable_value() { return value_; }
-  auto operator<=>(const NamedType&) const = default;
+  auto operator<=>(const NamedType&) const = default;  // NOLINT(modernize-use-nullptr): tidy 14 bug
   bool operator==(const NamedType&) const = default;
 
  private:

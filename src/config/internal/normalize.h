@@ -20,7 +20,7 @@ struct NormalizeInput {
   const PositionIndex* positions = nullptr;
 };
 
-struct NormalizeOutput {  // NOLINT(bugprone-exception-escape): json's moves may throw
+struct NormalizeOutput {        // NOLINT(bugprone-exception-escape): json's moves may throw
   nlohmann::ordered_json json;  // canonical: proto field names, full enum names
   PositionIndex positions;      // keyed by canonical paths (proto field names)
 };
