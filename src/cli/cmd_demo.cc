@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/flags.h"
 #include "cli/progress.h"
 #include "command/plan_builder.h"
@@ -85,23 +86,14 @@ int RunDemo(int argc, char** argv) {
                  "payorch demo: --payments, --partitions and --connector-threads must be > 0\n");
     return 2;
   }
-  auto level = spdlog::level::from_str(log_level);
-  if (level == spdlog::level::off && log_level != "off") {
-    std::fprintf(stderr, "payorch demo: --log-level: unknown level '%s'\n", log_level.c_str());
-    return 2;
-  }
-  auto logger = spdlog::stderr_color_mt("payorch");
-  logger->set_level(level);
-  spdlog::set_default_logger(logger);
-
-  ::payments::config::v1::OrchestratorConfig config = config::DefaultConfig();
-  if (!config_path.empty()) {
-    auto loaded = config::LoadConfigFile(config_path);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "payorch demo: %s\n", loaded.error().c_str());
+  std::shared_ptr<spdlog::logger> logger;
+  ::payments::config::v1::OrchestratorConfig config;
+  for (const std::string& err :
+       {SetUpLogger(log_level, &logger), LoadMerchantConfig(config_path, &config)}) {
+    if (!err.empty()) {
+      std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
       return 2;
     }
-    config = loaded.config();
   }
   command::PlanBuilder plans(config);
 

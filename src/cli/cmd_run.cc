@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/flags.h"
 #include "cli/kafka_flags.h"
 #include "command/plan_builder.h"
@@ -72,28 +73,14 @@ int RunRun(int argc, char** argv) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
   }
-  auto level = spdlog::level::from_str(log_level);
-  if (level == spdlog::level::off && log_level != "off") {
-    std::fprintf(stderr, "payorch run: --log-level: unknown level '%s'\n", log_level.c_str());
-    return 2;
-  }
-  if (threads <= 0 || max_cached <= 0) {
-    std::fprintf(stderr,
-                 "payorch run: --connector-threads and --max-cached-payments must be > 0\n");
-    return 2;
-  }
-  auto logger = StderrLogger("payorch");
-  logger->set_level(level);
-  spdlog::set_default_logger(logger);
-
-  ::payments::config::v1::OrchestratorConfig config = config::DefaultConfig();
-  if (!config_path.empty()) {
-    auto loaded = config::LoadConfigFile(config_path);
-    if (!loaded.ok()) {
-      std::fprintf(stderr, "payorch run: %s\n", loaded.error().c_str());
+  std::shared_ptr<spdlog::logger> logger;
+  ::payments::config::v1::OrchestratorConfig config;
+  for (const std::string& err :
+       {SetUpLogger(log_level, &logger), LoadMerchantConfig(config_path, &config)}) {
+    if (!err.empty()) {
+      std::fprintf(stderr, "payorch run: %s\n", err.c_str());
       return 2;
     }
-    config = loaded.config();
   }
   command::PlanBuilder plans(config);
 

@@ -132,10 +132,11 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
   }
 }
 
-LogResult<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& options,
-                                                      const std::string& group_id,
-                                                      const std::string& topic,
-                                                      RebalanceListener* listener) {
+LogResult<std::unique_ptr<Consumer::Impl>> Consumer::NewImpl(const KafkaOptions& options,
+                                                             const std::string& group_id,
+                                                             const std::string& topic,
+                                                             RebalanceListener* listener,
+                                                             bool group_member) {
   auto impl = std::make_unique<Impl>();
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
@@ -144,13 +145,23 @@ LogResult<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& option
   LogResult<rd_kafka_conf_t*> conf = internal::NewConf(
       options, internal::ClientKind::kGroupConsumer, &impl->state, {{"group.id", group_id}});
   if (!conf.ok()) return conf.error();
-  rd_kafka_conf_set_rebalance_cb(conf.value(), RebalanceCallback);
+  if (group_member) rd_kafka_conf_set_rebalance_cb(conf.value(), RebalanceCallback);
   rd_kafka_conf_set_offset_commit_cb(conf.value(), CommitCallback);
   LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_CONSUMER, conf.value());
   if (!rk.ok()) return rk.error();
   impl->rk = std::move(rk).value();
   rd_kafka_poll_set_consumer(impl->rk.get());
   impl->queue = rd_kafka_queue_get_consumer(impl->rk.get());
+  return impl;
+}
+
+LogResult<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& options,
+                                                      const std::string& group_id,
+                                                      const std::string& topic,
+                                                      RebalanceListener* listener) {
+  LogResult<std::unique_ptr<Impl>> made = NewImpl(options, group_id, topic, listener, true);
+  if (!made.ok()) return made.error();
+  std::unique_ptr<Impl> impl = std::move(made).value();
 
   PartitionList sub(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(sub.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
@@ -164,20 +175,9 @@ LogResult<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& option
 LogResult<std::unique_ptr<Consumer>> Consumer::CreateAssigned(
     const KafkaOptions& options, const std::string& group_id, const std::string& topic,
     const std::vector<PartitionId>& partitions, RebalanceListener* listener) {
-  auto impl = std::make_unique<Impl>();
-  impl->state.logger = internal::LoggerFor(options);
-  impl->state.owner = impl.get();
-  impl->topic = topic;
-  impl->listener = listener;
-  LogResult<rd_kafka_conf_t*> conf = internal::NewConf(
-      options, internal::ClientKind::kGroupConsumer, &impl->state, {{"group.id", group_id}});
-  if (!conf.ok()) return conf.error();
-  rd_kafka_conf_set_offset_commit_cb(conf.value(), CommitCallback);
-  LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_CONSUMER, conf.value());
-  if (!rk.ok()) return rk.error();
-  impl->rk = std::move(rk).value();
-  rd_kafka_poll_set_consumer(impl->rk.get());
-  impl->queue = rd_kafka_queue_get_consumer(impl->rk.get());
+  LogResult<std::unique_ptr<Impl>> made = NewImpl(options, group_id, topic, listener, false);
+  if (!made.ok()) return made.error();
+  std::unique_ptr<Impl> impl = std::move(made).value();
 
   std::vector<PartitionId> ids = partitions;
   std::sort(ids.begin(), ids.end());

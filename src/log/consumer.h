@@ -98,6 +98,11 @@ class Consumer {
 
  private:
   explicit Consumer(std::unique_ptr<Impl> impl);
+  // The client both factories share; `group_member` installs the rebalance callback.
+  static LogResult<std::unique_ptr<Impl>> NewImpl(const KafkaOptions& options,
+                                                  const std::string& group_id,
+                                                  const std::string& topic,
+                                                  RebalanceListener* listener, bool group_member);
   std::unique_ptr<Impl> impl_;
 };
 
