@@ -32,7 +32,6 @@ struct CheckReport {
   int64_t fenced = 0;      // records of fenced epochs ignored
   int64_t claims = 0;
   int64_t payments = 0;
-  int64_t dead_letters = 0;
   // Commands after the last decided one of their partition: not decided yet (the writer
   // is behind or stopped). Not a violation unless the check requires a drained log.
   int64_t undecided = 0;

@@ -63,8 +63,6 @@ class Orchestrator {
   const OrchestratorProbe& probe() const { return probe_; }
 
  private:
-  std::string RunWriters(const std::atomic<bool>& stop);
-
   OrchestratorOptions options_;
   OrchestratorProbe probe_;
 };

@@ -56,7 +56,6 @@ class CommandGroups {
   std::optional<std::vector<ev::EventEnvelope>> Add(const ev::EventEnvelope& event);
   // Drops an unfinished group (e.g. when a new claim arrives).
   void DropPartial() { partial_.clear(); }
-  bool has_partial() const { return !partial_.empty(); }
   // Causation offset of the last completed group, -1 if none.
   int64_t last_complete_offset() const { return last_complete_offset_; }
   void set_last_complete_offset(int64_t offset) { last_complete_offset_ = offset; }

@@ -69,8 +69,8 @@ class Workload {
   // Waits until every payment has its final event and its follow-ups are answered, or the
   // timeout passes. `progress(settled)` is called now and then. True if all settled.
   bool WaitSettled(int timeout_ms, const std::function<void(int64_t)>& progress = nullptr);
-  // True once the observer has its partitions (events published before may be missed by
-  // nothing: it reads from the beginning, but latency is measured from publication).
+  // True once the observer has its partitions. It reads from the beginning, so nothing is
+  // missed either way; waiting for it keeps the group join out of the measured latency.
   bool ready() const;
   void Stop();
   WorkloadSummary Summary() const;

@@ -144,8 +144,7 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
 
   deps_.outbox->Unfence(partition_);
   fenced_ = false;
-  next_command_offset_ = groups_.last_complete_offset() + 1;
-  persisted_command_offset_ = next_command_offset_;
+  persisted_command_offset_ = groups_.last_complete_offset() + 1;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)
                       .count();
@@ -154,8 +153,8 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
       "[p{}, epoch {}] writer {} claimed the partition; restored events {}..{} in {} ms; "
       "resuming commands at offset {}",
       partition_, epoch_, deps_.writer_id, meta.next_events_offset, next_events_offset_, ms,
-      next_command_offset_);
-  return next_command_offset_;
+      persisted_command_offset_);
+  return persisted_command_offset_;
 }
 
 command::PaymentState& PartitionWriter::StateFor(const std::string& payment_id) {
@@ -261,7 +260,6 @@ std::string PartitionWriter::Handle(const log::Record& record) {
   if (fenced_) return "";
   if (!failure_.empty()) return failure_;
   if (deps_.probe != nullptr) ++deps_.probe->commands;
-  next_command_offset_ = record.offset.value() + 1;
 
   cmd::CommandEnvelope envelope;
   if (!envelope.ParseFromString(record.value)) {

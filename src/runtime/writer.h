@@ -74,9 +74,6 @@ class PartitionWriter {
   const std::string& failure() const { return failure_; }
   uint64_t epoch() const { return epoch_; }
   int32_t partition() const { return partition_; }
-  size_t cached() const { return cache_.size(); }
-  // The next command offset to decide (all before it are decided).
-  int64_t next_command_offset() const { return next_command_offset_; }
   // All commands before this offset have their events persisted.
   int64_t persisted_command_offset() const { return persisted_command_offset_; }
 
@@ -108,7 +105,6 @@ class PartitionWriter {
   uint64_t epoch_ = 0;
   bool fenced_ = false;
   std::string failure_;
-  int64_t next_command_offset_ = 0;
   int64_t persisted_command_offset_ = 0;
 
   std::unordered_map<std::string, command::PaymentState> cache_;
