@@ -9,8 +9,9 @@ DEBIAN_PACKAGES=(
   librdkafka-dev libprotobuf-dev protobuf-compiler
   librocksdb-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  libyaml-cpp-dev nlohmann-json3-dev
-  kcat clang-format clang-tidy nodejs npm
+  libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev libargon2-dev
+  kcat clang-format clang-tidy clang libclang-rt-14-dev ccache prometheus wrk valgrind
+  nodejs npm
 )
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -18,7 +18,9 @@
 #include "command/plan_builder.h"
 #include "config/config.h"
 #include "connectors/registry.h"
+#include "http/server.h"
 #include "log/embedded_broker.h"
+#include "metrics/prometheus.h"
 #include "runtime/checker.h"
 #include "runtime/orchestrator.h"
 #include "runtime/workload.h"
@@ -54,6 +56,7 @@ int RunDemo(int argc, char** argv) {
   std::string gateways = kDemoGateways;
   std::string data_dir;
   std::string log_level = "warn";
+  std::string metrics_addr;
   bool hold = false;
   int fetch_wait_ms = 5;
   FlagSet flags("demo",
@@ -70,6 +73,7 @@ int RunDemo(int argc, char** argv) {
   flags.String("gateways", &gateways, "simulated processors, \"id=spec;...;*=spec\"");
   flags.String("data-dir", &data_dir, "state store directory (default: a fresh temp dir)");
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
+  flags.String("metrics", &metrics_addr, "serve GET /metrics (Prometheus) on host:port");
   flags.Int("fetch-wait-ms", &fetch_wait_ms,
             "consumers' fetch.wait.max.ms (the embedded broker does not wake long polls)");
   flags.Bool("hold", &hold, "keep the broker running after the summary, until Ctrl-C");
@@ -97,19 +101,11 @@ int RunDemo(int argc, char** argv) {
   }
   command::PlanBuilder plans(config);
 
-  if (data_dir.empty()) {
-    data_dir =
-        (std::filesystem::temp_directory_path() / ("payorch-demo-" + std::to_string(::getpid())))
-            .string();
-    std::filesystem::remove_all(data_dir);
-  }
-  std::filesystem::create_directories(data_dir);
-  connectors::GatewayRegistryOptions gateway_options;
-  gateway_options.ledger_dir = data_dir + "/ledgers";
-  connectors::GatewayRegistry registry(gateway_options);
-  std::filesystem::create_directories(data_dir + "/ledgers");
-  if (auto st = registry.ConfigureAll(gateways); !st.ok()) {
-    std::fprintf(stderr, "payorch demo: --gateways: %s\n", st.message().c_str());
+  if (data_dir.empty()) data_dir = FreshTempDir("demo");
+  std::unique_ptr<connectors::GatewayRegistry> registry;
+  if (std::string err = MakeGateways(gateways, data_dir + "/ledgers", config, &registry);
+      !err.empty()) {
+    std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
     return 2;
   }
 
@@ -131,13 +127,27 @@ int RunDemo(int argc, char** argv) {
               kafka.bootstrap_servers.c_str(), partitions, data_dir.c_str());
 
   SystemClock clock;
+  metrics::RuntimeMetrics runtime_metrics;
+  kafka.lag_probe = &runtime_metrics.lag_probe;
+  http::Server metrics_server(http::ServerOptions{.threads = 1});
+  if (!metrics_addr.empty()) {
+    metrics::RegisterMetricsRoutes(metrics_server, runtime_metrics);
+    auto port = metrics_server.Start(metrics_addr);
+    if (!port) {
+      std::fprintf(stderr, "payorch demo: --metrics: %s\n", port.error().c_str());
+      return 2;
+    }
+    std::printf("metrics at http://%s:%d/metrics\n", http::ParseAddress(metrics_addr)->host.c_str(),
+                *port);
+  }
   runtime::OrchestratorOptions oo;
+  oo.metrics = &runtime_metrics;
   oo.kafka = kafka;
   oo.data_dir = data_dir + "/state";
   oo.writer_id = "demo-" + std::to_string(::getpid());
   oo.connector_threads = threads;
   oo.plans = &plans;
-  oo.gateways = &registry;
+  oo.gateways = registry.get();
   oo.clock = &clock;
   oo.logger = logger;
   runtime::Orchestrator orchestrator(oo);
@@ -221,7 +231,7 @@ int RunDemo(int argc, char** argv) {
 
   std::string check_error;
   runtime::CheckReport report =
-      runtime::CheckLog(kafka, registry.LedgerEntries(), &check_error, /*require_drained=*/true);
+      runtime::CheckLog(kafka, registry->LedgerEntries(), &check_error, /*require_drained=*/true);
   std::printf("\npayorch check:\n");
   if (!check_error.empty()) {
     std::printf("  could not read the log: %s\n", check_error.c_str());

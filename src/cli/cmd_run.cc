@@ -7,8 +7,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
+#include "api/config.h"
+#include "api/merchant_api.h"
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/flags.h"
@@ -16,8 +19,12 @@
 #include "command/plan_builder.h"
 #include "config/config.h"
 #include "connectors/registry.h"
+#include "http/server.h"
 #include "log/admin.h"
 #include "log/embedded_broker.h"
+#include "metrics/health.h"
+#include "metrics/prometheus.h"
+#include "projection/service.h"
 #include "runtime/orchestrator.h"
 
 namespace payorch::cli {
@@ -25,6 +32,60 @@ namespace payorch::cli {
 namespace {
 std::atomic<bool> g_stop{false};
 void OnStopSignal(int) { g_stop = true; }
+
+// `--http`: the query API (src/projection/query.h) over a projection store in
+// DATA_DIR/projection, kept up to date on its own thread alongside the orchestrator.
+// `server` is reachable for other routes until Start().
+// With --merchant-api it serves the merchant API (src/api/) instead of the query routes,
+// which would show every merchant's payments without a key.
+struct QueryApi {
+  std::unique_ptr<projection::ProjectionService> service;
+  std::unique_ptr<api::MerchantApi> merchant;
+  http::Server server{http::ServerOptions{.threads = 64}};
+  std::atomic<bool> stop{false};
+  std::thread thread;
+
+  // Opens the store, mounts the routes, starts serving and projecting. "" or an error.
+  std::string Start(const std::string& address, const std::string& dir,
+                    const log::KafkaOptions& kafka, int64_t max_lag,
+                    std::shared_ptr<spdlog::logger> logger,
+                    const api::ApiConfig* merchant_config = nullptr,
+                    const std::string& merchant_dir = "") {
+    projection::ServiceOptions so{.data_dir = dir, .runner = {}, .max_lag = max_lag};
+    so.runner.kafka = kafka;
+    so.runner.logger = logger;
+    service = std::make_unique<projection::ProjectionService>(so);
+    if (std::string err = service->Open(); !err.empty()) return err;
+    if (merchant_config != nullptr) {
+      api::MerchantApiOptions mo;
+      mo.data_dir = merchant_dir;
+      mo.kafka = kafka;
+      mo.config = *merchant_config;
+      mo.store = &service->store();
+      mo.lag = [s = service.get()] { return s->runner().lag(); };
+      mo.max_lag = max_lag;
+      merchant = std::make_unique<api::MerchantApi>(std::move(mo));
+      if (std::string err = merchant->Start(); !err.empty()) return "--merchant-api: " + err;
+      merchant->Mount(server);
+    } else {
+      service->Mount(server);
+    }
+    auto port = server.Start(address);
+    if (!port) return "--http: " + port.error();
+    std::printf("query API at http://%s:%d/v1/\n", http::ParseAddress(address)->host.c_str(), *port);
+    std::fflush(stdout);
+    thread = std::thread([this, logger] {
+      if (std::string err = service->Run(stop); !err.empty()) logger->error("projection: {}", err);
+    });
+    return "";
+  }
+  void Stop() {
+    server.Stop();
+    if (merchant) merchant->Stop();
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+};
 }  // namespace
 
 int RunRun(int argc, char** argv) {
@@ -38,6 +99,14 @@ int RunRun(int argc, char** argv) {
   std::string gateways = "*=mock";
   std::string ledger_dir;
   std::string log_level = "info";
+  std::string log_format = "text";
+  std::string metrics_addr;
+  std::string webhooks_addr;
+  std::string webhook_secrets;
+  std::string http_addr;
+  int64_t max_lag = 10'000;
+  bool merchant_api = false;
+  std::string api_config;
   int threads = 8;
   int64_t max_cached = 100'000;
   bool no_connectors = false;
@@ -65,6 +134,26 @@ int RunRun(int argc, char** argv) {
                "own these partitions without a consumer group: \"all\" or \"0,2,5\" (fencing "
                "still keeps one counted writer per partition)");
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
+  flags.String("log-format", &log_format,
+               "text or json (JSON lines with payment_id, partition, epoch, ...); card numbers "
+               "are redacted in both");
+  flags.String("metrics", &metrics_addr,
+               "serve GET /metrics (Prometheus) and /health/live, /health/ready on host:port "
+               "(port 0: a free port, printed as \"metrics at http://host:port\")");
+  flags.String("webhooks", &webhooks_addr,
+               "serve POST /v1/webhooks/{processor} (signed gateway notifications, "
+               "docs/gateway-api.md) on host:port");
+  flags.String("webhook-secrets", &webhook_secrets,
+               "\"processor=ENV_VAR;...\": environment variables holding the signing secrets");
+  flags.String("http", &http_addr,
+               "serve the query API (docs/projection.md) on host:port, from a projection kept "
+               "in DATA_DIR/projection");
+  flags.Int("max-lag", &max_lag, "with --http: answer 503 while the projection is more than "
+            "this many records behind (-1: never)");
+  flags.Bool("merchant-api", &merchant_api,
+             "with --http: serve the merchant API (docs/merchant-api.md; keys in "
+             "DATA_DIR/api/keys.jsonl) instead of the internal query API");
+  flags.String("api-config", &api_config, "with --merchant-api: YAML (docs/merchant-api.md)");
   if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
     std::fprintf(stderr, "payorch run: %s\n", err.c_str());
     return 2;
@@ -73,14 +162,31 @@ int RunRun(int argc, char** argv) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
   }
+  if (!http_addr.empty() && !http::ParseAddress(http_addr)) {
+    std::fprintf(stderr, "payorch run: --http: '%s' is not host:port\n", http_addr.c_str());
+    return 2;
+  }
+  if (!metrics_addr.empty() && !http::ParseAddress(metrics_addr)) {
+    std::fprintf(stderr, "payorch run: --metrics: '%s' is not host:port\n", metrics_addr.c_str());
+    return 2;
+  }
   std::shared_ptr<spdlog::logger> logger;
   ::payments::config::v1::OrchestratorConfig config;
   for (const std::string& err :
-       {SetUpLogger(log_level, &logger), LoadMerchantConfig(config_path, &config)}) {
+       {SetUpLogger(log_level, &logger, log_format), LoadMerchantConfig(config_path, &config)}) {
     if (!err.empty()) {
       std::fprintf(stderr, "payorch run: %s\n", err.c_str());
       return 2;
     }
+  }
+  api::ApiConfig merchant_config;
+  if (merchant_api && http_addr.empty()) {
+    std::fprintf(stderr, "payorch run: --merchant-api needs --http\n");
+    return 2;
+  }
+  if (std::string err = api::LoadApiConfig(api_config, &merchant_config); !err.empty()) {
+    std::fprintf(stderr, "payorch run: %s\n", err.c_str());
+    return 2;
   }
   command::PlanBuilder plans(config);
 
@@ -166,6 +272,7 @@ int RunRun(int argc, char** argv) {
     std::fprintf(stderr, "payorch run: --gateways: %s\n", st.message().c_str());
     return 2;
   }
+  registry.breakers().Configure(config);  // circuit breakers from merchant configuration
   if (writer_id.empty()) {
     char host[256] = {0};
     ::gethostname(host, sizeof host - 1);
@@ -173,7 +280,10 @@ int RunRun(int argc, char** argv) {
   }
 
   SystemClock clock;
+  metrics::RuntimeMetrics runtime_metrics;
+  kafka.lag_probe = &runtime_metrics.lag_probe;
   runtime::OrchestratorOptions oo;
+  oo.metrics = &runtime_metrics;
   oo.kafka = kafka;
   oo.data_dir = data_dir + "/state";
   oo.writer_id = writer_id;
@@ -187,8 +297,78 @@ int RunRun(int argc, char** argv) {
   oo.clock = &clock;
   oo.logger = logger;
   runtime::Orchestrator orchestrator(oo);
+
+  // /metrics and /health on their own server (--metrics) and on the query API's (--http).
+  metrics::Readiness readiness;
+  std::unique_ptr<http::Server> metrics_server;
+  std::mutex broker_check_mu;
+  std::unique_ptr<log::Admin> broker_admin;
+  if (!metrics_addr.empty() || !http_addr.empty()) {
+    readiness.AddCheck("writers", [&orchestrator, no_writers] {
+      if (no_writers) return metrics::Check{true, "writers not run here"};
+      const bool ok = orchestrator.probe().writers_ready.load();
+      return metrics::Check{ok, ok ? std::to_string(orchestrator.probe().partitions.load()) +
+                                         " partitions restored and claimed"
+                                   : "partitions not yet assigned and restored"};
+    });
+    readiness.AddCheck("broker", [&] {
+      std::lock_guard<std::mutex> lock(broker_check_mu);
+      if (!broker_admin) {
+        auto admin = log::Admin::Create(kafka);
+        if (!admin.ok()) return metrics::Check{false, admin.error().ToString()};
+        broker_admin = std::move(admin.value());
+      }
+      auto topics = broker_admin->ListTopics(1'000);
+      if (!topics.ok()) return metrics::Check{false, topics.error().ToString()};
+      return metrics::Check{true, kafka.bootstrap_servers};
+    });
+  }
+  if (!metrics_addr.empty()) {
+    metrics_server = std::make_unique<http::Server>(http::ServerOptions{.threads = 2});
+    metrics::RegisterMetricsRoutes(*metrics_server, runtime_metrics);
+    metrics::RegisterHealthRoutes(*metrics_server, readiness);
+    auto port = metrics_server->Start(metrics_addr);
+    if (!port) {
+      std::fprintf(stderr, "payorch run: --metrics: %s\n", port.error().c_str());
+      return 1;
+    }
+    std::printf("metrics at http://%s:%d/metrics\n", http::ParseAddress(metrics_addr)->host.c_str(),
+                *port);
+    std::fflush(stdout);
+  }
+  std::shared_ptr<void> webhooks;
+  if (!webhooks_addr.empty()) {
+    std::string werr;
+    webhooks = StartWebhooks(webhooks_addr, webhook_secrets, kafka, &werr);
+    if (!webhooks) {
+      std::fprintf(stderr, "payorch run: %s\n", werr.c_str());
+      return 2;
+    }
+  }
+  QueryApi query_api;
+  if (!http_addr.empty()) {
+    metrics::RegisterMetricsRoutes(query_api.server, runtime_metrics);
+    metrics::RegisterHealthRoutes(query_api.server, readiness);
+    if (std::string qerr = query_api.Start(http_addr, data_dir + "/projection", kafka, max_lag,
+                                           logger, merchant_api ? &merchant_config : nullptr,
+                                           data_dir);
+        !qerr.empty()) {
+      std::fprintf(stderr, "payorch run: %s\n", qerr.c_str());
+      return 1;
+    }
+    // Registered once the service exists (Start set it before serving).
+    readiness.AddCheck("projection", [&query_api, max_lag] {
+      const int64_t lag = query_api.service->runner().lag();
+      const bool ok = max_lag < 0 || (lag >= 0 && lag <= max_lag);
+      return metrics::Check{
+          ok, std::to_string(lag) + " records behind (max " + std::to_string(max_lag) + ")"};
+    });
+  }
   logger->info("payorch run: writer {} on {}", writer_id, kafka.bootstrap_servers);
   std::string err = orchestrator.Run(g_stop);
+  query_api.Stop();
+  webhooks.reset();
+  if (metrics_server) metrics_server->Stop();
   if (!err.empty()) {
     logger->error("payorch run: {}", err);
     return 1;

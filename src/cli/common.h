@@ -9,17 +9,33 @@
 namespace spdlog {
 class logger;
 }
+namespace payorch::connectors {
+class GatewayRegistry;
+}
 
 namespace payorch::cli {
 
 // A stderr logger named "payorch" at `level` ("trace" ... "error", "off"), made the
-// default logger. Returns "" or a one-line error naming the bad level.
+// default logger. `format` is "text" or "json" (JSON lines with payment_id, merchant_id,
+// partition, epoch, ... where known); both redact card numbers (metrics/log_format.h).
+// Returns "" or a one-line error naming the bad level or format.
 [[nodiscard]] std::string SetUpLogger(const std::string& level,
-                                      std::shared_ptr<spdlog::logger>* out);
+                                      std::shared_ptr<spdlog::logger>* out,
+                                      const std::string& format = "text");
 
 // The built-in demo merchants when `path` is empty, else the file's. Returns "" or the
 // loader's one-line error.
 [[nodiscard]] std::string LoadMerchantConfig(const std::string& path,
                                              ::payments::config::v1::OrchestratorConfig* out);
+
+// An empty scratch directory "payorch-<what>-<pid>" under the system temp directory.
+[[nodiscard]] std::string FreshTempDir(const std::string& what);
+
+// The processors of `spec` ("id=spec;...;*=spec"), simulated ones keeping their ledgers in
+// `ledger_dir` (created), circuit breakers from `config`. Returns "" or a one-line error
+// naming the bad spec or directory.
+[[nodiscard]] std::string MakeGateways(const std::string& spec, const std::string& ledger_dir,
+                                       const ::payments::config::v1::OrchestratorConfig& config,
+                                       std::unique_ptr<connectors::GatewayRegistry>* out);
 
 }  // namespace payorch::cli

@@ -21,6 +21,19 @@ constexpr Subcommand kSubcommands[] = {
     {"send", "append commands (Protobuf JSON lines) to the commands topic", payorch::cli::RunSend},
     {"tail", "print records of a topic as JSON lines", payorch::cli::RunTail},
     {"check", "verify the guarantees over the whole log", payorch::cli::RunCheck},
+    {"serve", "keep the read models from the events log and serve the query API",
+     payorch::cli::RunServe},
+    {"replay", "events for analysts (JSON Lines, CSV); rebuild read models; digest",
+     payorch::cli::RunReplay},
+    {"gateway-sim", "a simulated remote processor (docs/gateway-api.md) on HTTP",
+     payorch::cli::RunGatewaySim},
+    {"retrospective", "contract violations vs external complaints, as a YAML report",
+     payorch::cli::RunRetrospective},
+    {"bench", "open-loop load generator: latency, throughput, efficiency against the broker",
+     payorch::cli::RunBench},
+    {"api", "the merchant API: payments over the log, API keys, rate limits, webhooks",
+     payorch::cli::RunApi},
+    {"keys", "create, rotate, revoke and list merchant API keys", payorch::cli::RunKeys},
 };
 
 void PrintUsage(FILE* out) {

@@ -302,12 +302,22 @@ class Decider {
 // from an EventPool is not cleared: it still holds an earlier event's header, and every
 // field is overwritten here, strings only when they differ (topic and merchant usually
 // repeat). EventPoolTest.HeaderWriterCoversEveryField guards the field list.
+// An id copied into every event header, at most kMaxCommandIdLength bytes: a command
+// refused for a longer one must not carry it into its rejection. Cuts on a UTF-8
+// character boundary, so the header stays valid proto3 text.
+std::string_view BoundedId(std::string_view id) {
+  if (id.size() <= kMaxCommandIdLength) return id;
+  size_t cut = kMaxCommandIdLength;
+  while (cut > 0 && (static_cast<unsigned char>(id[cut]) & 0xC0) == 0x80) --cut;
+  return id.substr(0, cut);
+}
+
 ev::EventEnvelope& Decider::Begin() {
   ev::EventEnvelope& e = out_.Add();
   e.set_schema_version(kSchemaVersion);
   e.set_epoch(ctx_.epoch);
   Overwrite(&e, &ev::EventEnvelope::correlation_id, &ev::EventEnvelope::mutable_correlation_id,
-            env_.correlation_id());
+            BoundedId(env_.correlation_id()));
   e.set_occurred_at_ms(rec_.timestamp_ms);
   ev::Causation* c = e.has_causation()
                          ? e.mutable_causation()
@@ -315,7 +325,8 @@ ev::EventEnvelope& Decider::Begin() {
   OverwriteIfChanged(c, &ev::Causation::topic, &ev::Causation::mutable_topic, rec_.topic);
   c->set_partition(rec_.partition);
   c->set_offset(rec_.offset);
-  Overwrite(c, &ev::Causation::command_id, &ev::Causation::mutable_command_id, env_.command_id());
+  Overwrite(c, &ev::Causation::command_id, &ev::Causation::mutable_command_id,
+            BoundedId(env_.command_id()));
   std::string* id = e.mutable_event_id();
   if (s_.payment_id.empty()) {
     id->clear();
@@ -375,6 +386,10 @@ void Decider::Run() {
     return Reject(ev::REJECT_REASON_FIELD_TOO_LONG, "payment_id longer than 64 bytes",
                   "request/malformed");
   }
+  // The envelope's own limits (ids, gateway texts, amounts, enum values): see parser.h.
+  if (env_.command_case() != cmd::CommandEnvelope::COMMAND_NOT_SET) {
+    if (auto refused = CheckEnvelope(env_)) return Reject(*refused);
+  }
   switch (env_.command_case()) {
     case cmd::CommandEnvelope::kCreate:
       return OnCreate(env_.create());
@@ -405,6 +420,13 @@ void Decider::Run() {
       return OnGatewayResult(env_.gateway_result());
     case cmd::CommandEnvelope::kExpire:
       return OnExpire(env_.expire());
+    case cmd::CommandEnvelope::kBreakerTransition: {
+      // An observation of the connectors, kept in the payment's stream: nothing changes.
+      ev::EventEnvelope& e = Begin();
+      *out_.Attach(&e, &ev::EventEnvelope::set_allocated_breaker_transitioned)
+           ->mutable_transition() = env_.breaker_transition();
+      return Commit(e);
+    }
     default:
       return Reject(ev::REJECT_REASON_COMMAND_MISSING, "unknown command", "request/malformed");
   }
@@ -438,8 +460,8 @@ void Decider::OnCreate(const cmd::CreatePayment& c) {
   // recycled Money is used (BuildInto always sets it).
   pl::PaymentPlan* plan = out_.New<pl::PaymentPlan>();
   out_.Attach(plan, &pl::PaymentPlan::set_allocated_total);
-  if (auto rejection =
-          plans->BuildInto(req.merchant_id, req.amount, req.currency(), req.method, plan)) {
+  if (auto rejection = plans->BuildInto(req.merchant_id, req.amount, req.currency(), req.method,
+                                        plan, &c.processor_preference())) {
     out_.Discard(plan);
     return Reject(*rejection);
   }
@@ -600,7 +622,9 @@ void Decider::OnAttemptResult(const PendingOperation& op, const cmd::RecordGatew
       if (code == ty::ERROR_CODE_UNSPECIFIED || !ty::ErrorCode_IsValid(code)) {
         code = ty::ERROR_CODE_UNKNOWN;
       }
-      const bool retry = IsRetryable(code) && op.attempt <= s_.plan.max_retries_per_step;
+      // A step skipped by an open circuit breaker is not retried: the plan moves on.
+      const bool retry =
+          !r.circuit_open() && IsRetryable(code) && op.attempt <= s_.plan.max_retries_per_step;
       const uint32_t step = op.step_index;
       const uint32_t attempt = op.attempt;
       ev::EventEnvelope& e = Begin();
@@ -608,6 +632,7 @@ void Decider::OnAttemptResult(const PendingOperation& op, const cmd::RecordGatew
       AttachOperation(sf, op);
       FillResult(AttachResult(sf), op, r, false, code, 0);
       sf->set_will_retry(retry);
+      sf->set_circuit_open(r.circuit_open());
       Commit(e);  // `op` is gone from here on
       if (code == ty::ERROR_CODE_HARD_DECLINE) return FailPlan("hard_decline");
       if (retry) return StartAttempt(step, attempt + 1);
@@ -1259,6 +1284,8 @@ const char* CommandTypeName(const cmd::CommandEnvelope& command) {
       return "gateway_result";
     case cmd::CommandEnvelope::kExpire:
       return "expire";
+    case cmd::CommandEnvelope::kBreakerTransition:
+      return "breaker_transition";
     default:
       return "empty";
   }

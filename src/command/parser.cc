@@ -79,6 +79,18 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+// Text fit to echo in a rejection detail: a card number in it is redacted.
+std::string Printable(std::string text) {
+  return LooksLikePan(text) ? std::string(kRedactedPan) : text;
+}
+
+std::optional<Rejection> CheckText(std::string_view value, size_t max, const char* field) {
+  if (value.size() <= max) return std::nullopt;
+  return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
+                std::string(field) + " longer than " + std::to_string(max) + " bytes",
+                "request/malformed");
+}
+
 constexpr std::array<std::string_view, 7> kKnownMetadataKeys = {
     "channel", "customer_email", "description", "invoice_id", "order_id", "product", "source"};
 
@@ -223,7 +235,7 @@ std::optional<Rejection> internal::ParseCreateView(
     }
     if (FindCurrency(upper) == nullptr) {
       return Reject(ev::REJECT_REASON_CURRENCY_UNKNOWN,
-                    "currency '" + TruncateUtf8(upper, 16) + "' is not an ISO 4217 code",
+                    "currency '" + Printable(TruncateUtf8(upper, 16)) + "' is not an ISO 4217 code",
                     "request/malformed");
     }
   }
@@ -280,6 +292,11 @@ std::optional<Rejection> internal::ParseCreateView(
     return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
                   "customer_reference longer than 255 bytes or not UTF-8", "request/malformed");
   }
+  if (LooksLikePan(r.customer_reference)) {
+    AddIssue(r.issues, "customer_reference", "customer_reference/pan_redacted",
+             "a card number was removed from the value");
+    r.customer_reference = kRedactedPan;
+  }
 
   if (static_cast<size_t>(create.metadata_size()) > kMaxMetadataEntries) {
     return Reject(
@@ -300,13 +317,19 @@ std::optional<Rejection> internal::ParseCreateView(
   for (size_t i = 0; i < n; ++i) {
     const std::string& raw_key = entries[i]->first;
     const std::string& value = entries[i]->second;
-    const std::string_view key = Trim(raw_key);
+    std::string_view key = Trim(raw_key);
     if (key.empty() || key.size() > kMaxMetadataKeyLength ||
         value.size() > kMaxMetadataValueLength || !IsValidUtf8(key) || !IsValidUtf8(value)) {
       return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
-                    "metadata entry '" + TruncateUtf8(key, 40) +
+                    "metadata entry '" + Printable(TruncateUtf8(key, 40)) +
                         "' is empty, too long (key 40, value 500 bytes) or not UTF-8",
                     "request/malformed");
+    }
+    // A card number is never stored, logged or echoed, as a key either.
+    if (LooksLikePan(key)) {
+      AddIssue(r.issues, "metadata." + std::string(kRedactedPan), "metadata/pan_redacted",
+               "a card number was removed from a key");
+      key = kRedactedPan;
     }
     const auto kept = r.metadata_entries.begin();
     const auto kept_end = kept + static_cast<std::ptrdiff_t>(r.metadata_size);
@@ -343,6 +366,71 @@ std::optional<Rejection> internal::ParseCreateView(
                      });
   }
   return std::nullopt;
+}
+
+std::optional<Rejection> DecodeCommand(std::string_view bytes, cmd::CommandEnvelope* out) {
+  if (bytes.size() > kMaxRecordBytes) {
+    return Reject(ev::REJECT_REASON_RECORD_TOO_LARGE,
+                  "record of " + std::to_string(bytes.size()) + " bytes; at most " +
+                      std::to_string(kMaxRecordBytes) + " allowed",
+                  "request/malformed");
+  }
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Reject(ev::REJECT_REASON_UNDECODABLE,
+                  "not a payments.commands.v1.CommandEnvelope (or a string is not UTF-8)",
+                  "request/malformed");
+  }
+  return std::nullopt;
+}
+
+std::optional<Rejection> CheckEnvelope(const cmd::CommandEnvelope& e) {
+  if (e.schema_version() != kSchemaVersion) {
+    return Reject(ev::REJECT_REASON_SCHEMA_VERSION_UNSUPPORTED,
+                  "schema_version " + std::to_string(e.schema_version()) + " is not supported",
+                  "request/malformed");
+  }
+  if (e.command_case() == cmd::CommandEnvelope::COMMAND_NOT_SET) {
+    return Reject(ev::REJECT_REASON_COMMAND_MISSING, "envelope carries no command",
+                  "request/malformed");
+  }
+  if (auto r = CheckText(e.command_id(), kMaxCommandIdLength, "command_id")) return r;
+  if (auto r = CheckText(e.correlation_id(), kMaxCommandIdLength, "correlation_id")) return r;
+  if (auto r = CheckText(e.payment_id(), kMaxIdLength, "payment_id")) return r;
+  const auto negative = [](const char* what) {
+    return Reject(ev::REJECT_REASON_AMOUNT_NOT_POSITIVE,
+                  std::string(what) + " amount must not be negative", "request/malformed");
+  };
+  switch (e.command_case()) {
+    case cmd::CommandEnvelope::kCapture:
+      if (e.capture().amount_minor() < 0) return negative("capture");
+      return CheckText(Trim(e.capture().idempotency_key()), kMaxIdempotencyKeyLength,
+                       "idempotency_key");
+    case cmd::CommandEnvelope::kRefund:
+      if (e.refund().amount_minor() < 0) return negative("refund");
+      return CheckText(Trim(e.refund().idempotency_key()), kMaxIdempotencyKeyLength,
+                       "idempotency_key");
+    case cmd::CommandEnvelope::kGatewayResult: {
+      const cmd::RecordGatewayResult& g = e.gateway_result();
+      if (g.outcome() == cmd::GATEWAY_OUTCOME_UNSPECIFIED ||
+          !cmd::GatewayOutcome_IsValid(g.outcome())) {
+        return Reject(ev::REJECT_REASON_OUTCOME_MISSING,
+                      "unknown gateway outcome " + std::to_string(g.outcome()),
+                      "request/malformed");
+      }
+      if (g.amount_processed_minor() < 0) return negative("processed");
+      if (auto r = CheckText(g.operation_key(), kMaxGatewayTextLength, "operation_key")) return r;
+      if (auto r = CheckText(g.processor_id(), kMaxGatewayTextLength, "processor_id")) return r;
+      if (auto r =
+              CheckText(g.processor_reference(), kMaxGatewayTextLength, "processor_reference")) {
+        return r;
+      }
+      return CheckText(g.source(), kMaxGatewayTextLength, "source");
+    }
+    case cmd::CommandEnvelope::kExpire:
+      return CheckText(e.expire().operation_key(), kMaxGatewayTextLength, "operation_key");
+    default:
+      return std::nullopt;  // create: ParseCreate; reasons are truncated by decide()
+  }
 }
 
 Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,11 @@ inline constexpr size_t kMaxIdempotencyKeyLength = 255;
 inline constexpr size_t kMaxMetadataEntries = 50;
 inline constexpr size_t kMaxMetadataKeyLength = 40;
 inline constexpr size_t kMaxMetadataValueLength = 500;
-inline constexpr size_t kMaxReferenceLength = 255;  // customer_reference, reasons
+inline constexpr size_t kMaxReferenceLength = 255;    // customer_reference, reasons
+inline constexpr size_t kMaxRecordBytes = 64 * 1024;  // one encoded CommandEnvelope
+inline constexpr size_t kMaxCommandIdLength = 128;    // command_id, correlation_id
+// operation_key, processor_id, processor_reference, source of a RecordGatewayResult.
+inline constexpr size_t kMaxGatewayTextLength = 255;
 
 struct CreateRequest {
   std::string merchant_id;
@@ -56,6 +61,20 @@ bool LooksLikePan(std::string_view value);
 // `merchant` may be null (unknown merchant); then merchant limits are not applied.
 Outcome<CreateRequest> ParseCreate(const ::payments::commands::v1::CreatePayment& create,
                                    const ::payments::config::v1::MerchantConfig* merchant);
+
+// Decodes one command record. A record longer than kMaxRecordBytes is refused unread
+// (RECORD_TOO_LARGE); bytes that are not a CommandEnvelope, including a string field that
+// is not UTF-8, are UNDECODABLE. Both go to the dead-letter topic, not to decide().
+[[nodiscard]] std::optional<Rejection> DecodeCommand(
+    std::string_view bytes, ::payments::commands::v1::CommandEnvelope* out);
+
+// The envelope-level checks, before decide() looks at the payment: schema_version
+// (SCHEMA_VERSION_UNSUPPORTED), a command present (COMMAND_MISSING), command_id,
+// correlation_id, payment_id and the strings of a RecordGatewayResult within their
+// limits (FIELD_TOO_LONG), no negative amount (AMOUNT_NOT_POSITIVE), known enum values
+// (OUTCOME_MISSING for a gateway outcome). A CreatePayment's fields are ParseCreate's.
+[[nodiscard]] std::optional<Rejection> CheckEnvelope(
+    const ::payments::commands::v1::CommandEnvelope& envelope);
 
 // Trims ASCII whitespace.
 std::string_view Trim(std::string_view s);

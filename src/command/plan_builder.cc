@@ -1,5 +1,8 @@
 #include "command/plan_builder.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "command/money.h"
 #include "command/parser.h"
 
@@ -68,9 +71,47 @@ Outcome<pl::PaymentPlan> PlanBuilder::Build(std::string_view merchant_id, int64_
   return plan;
 }
 
-std::optional<Rejection> PlanBuilder::BuildInto(std::string_view merchant_id, int64_t amount_minor,
-                                                std::string_view currency, ty::PaymentMethod method,
-                                                pl::PaymentPlan* out) const {
+namespace {
+
+// Orders the steps of each group (a step and the FALLBACK steps after it) by `preference`.
+void ApplyPreference(const google::protobuf::RepeatedPtrField<std::string>& preference,
+                     pl::PaymentPlan* plan) {
+  auto rank = [&](const std::string& processor) {
+    for (int i = 0; i < preference.size(); ++i) {
+      if (preference[i] == processor) return i;
+    }
+    return preference.size();
+  };
+  auto* steps = plan->mutable_steps();
+  int begin = 0;
+  while (begin < steps->size()) {
+    int end = begin + 1;
+    while (end < steps->size() && steps->Get(end).role() == pl::STEP_ROLE_FALLBACK) ++end;
+    if (end - begin > 1) {
+      std::vector<int> order;
+      for (int i = begin; i < end; ++i) order.push_back(i);
+      std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+        return rank(steps->Get(a).processor_id()) < rank(steps->Get(b).processor_id());
+      });
+      std::vector<pl::PaymentStep> sorted;
+      for (int i : order) sorted.push_back(steps->Get(i));
+      const pl::StepRole first_role = steps->Get(begin).role();
+      for (int i = begin; i < end; ++i) {
+        pl::PaymentStep& step = *steps->Mutable(i);
+        step = std::move(sorted[static_cast<size_t>(i - begin)]);
+        step.set_role(i == begin ? first_role : pl::STEP_ROLE_FALLBACK);
+      }
+    }
+    begin = end;
+  }
+}
+
+}  // namespace
+
+std::optional<Rejection> PlanBuilder::BuildInto(
+    std::string_view merchant_id, int64_t amount_minor, std::string_view currency,
+    ty::PaymentMethod method, pl::PaymentPlan* out,
+    const google::protobuf::RepeatedPtrField<std::string>* preference) const {
   const cfg::MerchantConfig* merchant = FindMerchant(merchant_id);
   if (merchant == nullptr) {
     return Rejection{ev::REJECT_REASON_MERCHANT_UNKNOWN,
@@ -119,6 +160,9 @@ std::optional<Rejection> PlanBuilder::BuildInto(std::string_view merchant_id, in
     step->set_role(t.role() == pl::STEP_ROLE_UNSPECIFIED
                        ? (plan.steps_size() == 1 ? pl::STEP_ROLE_PRIMARY : pl::STEP_ROLE_SPLIT)
                        : t.role());
+  }
+  if (preference != nullptr && !preference->empty() && merchant->success_rate_routing().enabled()) {
+    ApplyPreference(*preference, &plan);
   }
   const int64_t capacity = PlanCapacity(plan);
   if (capacity >= 0 && capacity < amount_minor) {

@@ -43,10 +43,15 @@ class PlanBuilder {
   // The same plan, written into `*plan`, which must be empty (new or cleared): the hot
   // path reuses a recycled message. Returns the rejection, if any (then `*plan` holds a
   // partial plan).
-  [[nodiscard]] std::optional<Rejection> BuildInto(std::string_view merchant_id,
-                                                   int64_t amount_minor, std::string_view currency,
-                                                   ::payments::types::v1::PaymentMethod method,
-                                                   ::payments::plan::v1::PaymentPlan* plan) const;
+  //
+  // `preference` (CreatePayment.processor_preference, may be null): processor ids, best
+  // first. If the merchant enables success_rate_routing, the steps of each group (a step and
+  // the FALLBACK steps right after it) are ordered by it (stably; ids it does not name keep
+  // their place after those it names), and the group's roles stay by position.
+  [[nodiscard]] std::optional<Rejection> BuildInto(
+      std::string_view merchant_id, int64_t amount_minor, std::string_view currency,
+      ::payments::types::v1::PaymentMethod method, ::payments::plan::v1::PaymentPlan* plan,
+      const google::protobuf::RepeatedPtrField<std::string>* preference = nullptr) const;
 
   const ::payments::config::v1::OrchestratorConfig& config() const { return config_; }
 

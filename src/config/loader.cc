@@ -1,9 +1,12 @@
 #include <google/protobuf/util/json_util.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "config/config.h"
 #include "config/internal/json_text.h"
@@ -29,6 +32,44 @@ bool EndsWithNoCase(std::string_view s, std::string_view suffix) {
   return true;
 }
 
+// A YAML alias expands to a copy of its anchor's node: "a: &x [*x]" is a cycle (endless
+// recursion in the conversion) and nested aliases grow exponentially ("billion laughs").
+// Walks the loaded document without recursion and refuses one that expands to more than
+// kMaxYamlNodes nodes or nests deeper than kMaxYamlDepth, before it is converted.
+constexpr size_t kMaxYamlNodes = 100'000;
+constexpr size_t kMaxYamlDepth = 64;
+
+std::optional<Problem> CheckYamlSize(std::string_view text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception&) {
+    return std::nullopt;  // the conversion reports syntax errors with their position
+  }
+  std::vector<std::pair<YAML::Node, size_t>> stack = {{root, 1}};
+  size_t nodes = 0;
+  while (!stack.empty()) {
+    auto [node, depth] = std::move(stack.back());
+    stack.pop_back();
+    if (++nodes > kMaxYamlNodes) {
+      return Problem{
+          "", "the YAML document expands to more than 100000 nodes (an alias cycle?)", {}};
+    }
+    if (depth > kMaxYamlDepth) {
+      return Problem{"", "the YAML document nests deeper than 64 levels", {}};
+    }
+    if (node.IsSequence()) {
+      for (const auto& child : node) stack.emplace_back(child, depth + 1);
+    } else if (node.IsMap()) {
+      for (const auto& entry : node) {
+        stack.emplace_back(entry.first, depth + 1);
+        stack.emplace_back(entry.second, depth + 1);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<Format> FormatForPath(std::string_view path) {
@@ -46,6 +87,7 @@ LoadResult LoadConfigText(std::string_view text, Format fmt, std::string_view so
   input.tree = &tree;
   input.scalars_are_strings = fmt == Format::kYaml;
   if (fmt == Format::kYaml) {
+    if (auto p = CheckYamlSize(text)) return fail(*p);
     if (auto p = internal::YamlToJson(text, &tree, &raw_positions)) return fail(*p);
     input.positions = &raw_positions;
   } else {

@@ -1,26 +1,87 @@
 #include "connectors/dispatcher.h"
 
+#include "connectors/breaker.h"
 #include "connectors/internal/ops.h"
 
 namespace payorch::connectors {
 
 namespace cmd = ::payments::commands::v1;
+namespace ev = ::payments::events::v1;
 namespace types = ::payments::types::v1;
 
-std::optional<cmd::CommandEnvelope> Dispatcher::Handle(
-    const ::payments::events::v1::EventEnvelope& event) {
+namespace {
+
+cmd::CommandEnvelope TransitionCommand(const ev::EventEnvelope& event, const std::string& processor,
+                                       const BreakerTransition& t) {
+  cmd::CommandEnvelope c;
+  c.set_schema_version(1);
+  c.set_command_id("breaker/" + processor + "/" + std::to_string(t.at_ms) + "/" +
+                   cmd::BreakerState_Name(t.to));
+  c.set_payment_id(event.payment_id());
+  c.set_correlation_id(event.correlation_id());
+  auto* b = c.mutable_breaker_transition();
+  b->set_processor_id(processor);
+  b->set_merchant_id(event.merchant_id());
+  b->set_from(t.from);
+  b->set_to(t.to);
+  b->set_at_ms(t.at_ms);
+  b->set_consecutive_failures(t.consecutive_failures);
+  return c;
+}
+
+bool IsCharge(const ev::GatewayOperation& op) {
+  return op.kind() == ev::OPERATION_KIND_AUTHORIZE || op.kind() == ev::OPERATION_KIND_SALE;
+}
+
+}  // namespace
+
+std::optional<cmd::CommandEnvelope> Dispatcher::Handle(const ev::EventEnvelope& event) {
+  std::vector<cmd::CommandEnvelope> all = HandleAll(event);
+  if (all.empty()) return std::nullopt;
+  return std::move(all.back());
+}
+
+std::vector<cmd::CommandEnvelope> Dispatcher::HandleAll(const ev::EventEnvelope& event) {
+  std::vector<cmd::CommandEnvelope> out;
   const auto* op = internal::StartedOperation(event);
   if (op == nullptr) {
     probe_.ignored.fetch_add(1, std::memory_order_relaxed);
-    return std::nullopt;
+    return out;
+  }
+  const std::string& processor = op->processor_id();
+  const bool guarded = IsCharge(*op);
+  BreakerBook& breakers = gateways_.breakers();
+  auto now = [this] { return clock_ == nullptr ? int64_t{0} : clock_->NowMs(); };
+  if (guarded) {
+    Admission admission = breakers.Admit(event.merchant_id(), processor, now());
+    if (admission.transition) {
+      out.push_back(TransitionCommand(event, processor, *admission.transition));
+    }
+    if (!admission.allowed) {
+      probe_.skipped.fetch_add(1, std::memory_order_relaxed);
+      GatewayAnswer answer;
+      answer.outcome = cmd::GATEWAY_OUTCOME_FAILED;
+      answer.error_code = types::ERROR_CODE_PROCESSOR_UNAVAILABLE;
+      cmd::CommandEnvelope c =
+          internal::ResultCommand(event.payment_id(), event.correlation_id(), *op, answer,
+                                  "breaker", "gw/" + op->idempotency_key() + "/breaker");
+      c.mutable_gateway_result()->set_circuit_open(true);
+      out.push_back(std::move(c));
+      return out;
+    }
   }
   GatewayAnswer answer;
-  if (Gateway* gateway = gateways_.Find(op->processor_id())) {
+  if (Gateway* gateway = gateways_.Find(processor)) {
     probe_.calls.fetch_add(1, std::memory_order_relaxed);
     if (static_cast<size_t>(op->kind()) < probe_.kinds.size()) {
       probe_.kinds[op->kind()].fetch_add(1, std::memory_order_relaxed);
     }
     answer = gateway->Execute(internal::RequestFor(*op, event.payment_id()));
+    if (guarded) {
+      if (auto t = breakers.Record(event.merchant_id(), processor, answer, now())) {
+        out.push_back(TransitionCommand(event, processor, *t));
+      }
+    }
   } else {
     probe_.unroutable.fetch_add(1, std::memory_order_relaxed);
     answer.outcome = cmd::GATEWAY_OUTCOME_FAILED;
@@ -29,8 +90,9 @@ std::optional<cmd::CommandEnvelope> Dispatcher::Handle(
   if (static_cast<size_t>(answer.outcome) < probe_.outcomes.size()) {
     probe_.outcomes[answer.outcome].fetch_add(1, std::memory_order_relaxed);
   }
-  return internal::ResultCommand(event.payment_id(), event.correlation_id(), *op, answer, "call",
-                                 "gw/" + op->idempotency_key() + "/call");
+  out.push_back(internal::ResultCommand(event.payment_id(), event.correlation_id(), *op, answer,
+                                        "call", "gw/" + op->idempotency_key() + "/call"));
+  return out;
 }
 
 }  // namespace payorch::connectors

@@ -11,6 +11,12 @@
 //    again under the same key; the gateway's idempotency returns the first answer.
 //  - An op whose processor has no gateway is answered FAILED (ERROR_CODE_UNKNOWN) without
 //    a call, so the payment is not left waiting (counted in probe().unroutable).
+//  - Circuit breakers (breaker.h, the registry's BreakerBook, per (merchant, processor)):
+//    an AUTHORIZE/SALE whose breaker is open is not called; it is answered FAILED
+//    (PROCESSOR_UNAVAILABLE, circuit_open, source "breaker", command_id
+//    "gw/<key>/breaker"), and the core moves the plan to its next step. HandleAll() also
+//    returns a RecordBreakerTransition (command_id "breaker/<processor>/<at_ms>/<to>") for
+//    each transition the call caused, before the result. Capture/void/refund always call.
 //
 //   Dispatcher dispatcher(registry);
 //   if (auto command = dispatcher.Handle(event)) produce("commands", command->payment_id(),
@@ -23,7 +29,9 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
+#include "common/clock.h"
 #include "connectors/registry.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/events/v1/events.pb.h"
@@ -35,6 +43,7 @@ struct DispatcherProbe {
   std::atomic<uint64_t> calls{0};       // gateway Execute calls
   std::atomic<uint64_t> unroutable{0};  // ops answered without a gateway
   std::atomic<uint64_t> ignored{0};     // events that start no operation
+  std::atomic<uint64_t> skipped{0};     // ops not called: circuit breaker open
   // Answers by GatewayOutcome value (UNSPECIFIED, SUCCEEDED, FAILED, UNKNOWN, NOT_FOUND).
   std::array<std::atomic<uint64_t>, 5> outcomes{};
   // Calls by OperationKind value.
@@ -43,15 +52,22 @@ struct DispatcherProbe {
 
 class Dispatcher {
  public:
-  explicit Dispatcher(GatewayRegistry& gateways) : gateways_(gateways) {}
+  // `clock` (may be null: time 0) times the circuit breakers.
+  explicit Dispatcher(GatewayRegistry& gateways, const Clock* clock = nullptr)
+      : gateways_(gateways), clock_(clock) {}
 
+  // The result command only.
   [[nodiscard]] std::optional<::payments::commands::v1::CommandEnvelope> Handle(
+      const ::payments::events::v1::EventEnvelope& event);
+  // Breaker transitions, then the result; empty for an event that starts no operation.
+  [[nodiscard]] std::vector<::payments::commands::v1::CommandEnvelope> HandleAll(
       const ::payments::events::v1::EventEnvelope& event);
 
   const DispatcherProbe& probe() const { return probe_; }
 
  private:
   GatewayRegistry& gateways_;
+  const Clock* clock_;
   DispatcherProbe probe_;
 };
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <utility>
 
+#include "connectors/http_gateway.h"
+
 namespace payorch::connectors {
 namespace {
 
@@ -116,6 +118,13 @@ Status GatewayRegistry::Build(const std::string& processor_id, std::string_view 
   if (processor_id.empty()) return Status::Error("gateway registry: empty processor id");
   if (gateways_.count(processor_id) != 0) {
     return Status::Error("gateway registry: processor '" + processor_id + "' configured twice");
+  }
+  if (const std::string_view t = Trim(spec);
+      t.rfind("http://", 0) == 0 || t.rfind("https://", 0) == 0) {
+    auto http = HttpGateway::FromSpec(processor_id, t);
+    if (!http.ok()) return http.status();
+    gateways_[processor_id] = std::shared_ptr<Gateway>(std::move(http.value()));
+    return Status::Ok();
   }
   auto parsed = ParseGatewaySpec(spec);
   if (!parsed.ok()) return parsed.status();

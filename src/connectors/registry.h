@@ -8,6 +8,8 @@
 // e.g. "mock", "mock:max=5000", "flaky:seed=7,decline=0.1,timeout=0.05,lost=0.02,
 // network=0.05,unavailable=0.05,latency_ms=2". A bad spec gives a one-line error.
 //
+//   http[s]://host:port?timeout_ms=800&token_env=STRIPE_TOKEN
+//          a remote processor speaking docs/gateway-api.md (see http_gateway.h)
 // A registry spec lists processors: "psp_a=mock;psp_b=flaky:seed=7,decline=0.1;*=mock",
 // where '*' sets the default: a processor id nobody configured gets its own gateway built
 // from the default spec on first use (default "mock"; "" = unknown ids are unroutable).
@@ -30,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/breaker.h"
 #include "connectors/gateway.h"
 #include "connectors/ledger.h"
 #include "connectors/simulated_gateway.h"
@@ -69,6 +72,9 @@ class GatewayRegistry {
   std::vector<LedgerEntry> LedgerEntries() const;
   std::vector<std::string> ProcessorIds() const;
 
+  // Circuit breakers of every processor (configure with breakers().Configure(config)).
+  BreakerBook& breakers() { return breakers_; }
+
  private:
   Status Build(const std::string& processor_id, std::string_view spec);  // requires mu_
 
@@ -76,6 +82,7 @@ class GatewayRegistry {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Gateway>> gateways_;
   std::map<std::string, SimulatedGateway*> simulated_;
+  BreakerBook breakers_;
 };
 
 }  // namespace payorch::connectors

@@ -17,6 +17,8 @@ struct Consumer::Impl {
   internal::Handle rk;
   rd_kafka_queue_t* queue = nullptr;
   std::string topic;
+  std::string group;
+  ConsumerLagProbe* lag_probe = nullptr;
   RebalanceListener* listener = nullptr;
   std::vector<PartitionId> assigned;        // sorted
   std::optional<LogError> rebalance_error;  // returned by the next PollBatch
@@ -141,6 +143,8 @@ LogResult<std::unique_ptr<Consumer::Impl>> Consumer::NewImpl(const KafkaOptions&
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
   impl->topic = topic;
+  impl->group = group_id;
+  impl->lag_probe = options.lag_probe;
   impl->listener = listener;
   LogResult<rd_kafka_conf_t*> conf = internal::NewConf(
       options, internal::ClientKind::kGroupConsumer, &impl->state, {{"group.id", group_id}});
@@ -215,6 +219,22 @@ LogStatus Consumer::PollBatch(size_t max_records, int timeout_ms, std::vector<Re
       rd_kafka_consume_batch_queue(impl_->queue, timeout_ms, impl_->batch.data(), max_records);
   LogStatus status;
   if (n < 0) status = internal::MakeError(rd_kafka_last_error(), "poll " + impl_->topic);
+  if (impl_->lag_probe != nullptr) {
+    // Lag after this batch, once per partition run (a cached watermark: no broker call).
+    for (ssize_t i = 0; i < n; ++i) {
+      const rd_kafka_message_t* m = impl_->batch[i];
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+      if (i + 1 < n && impl_->batch[i + 1]->partition == m->partition) continue;
+      int64_t low = 0;
+      int64_t high = 0;
+      if (rd_kafka_get_watermark_offsets(impl_->rk.get(), impl_->topic.c_str(), m->partition, &low,
+                                         &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          high >= 0) {
+        impl_->lag_probe->OnLag(impl_->group, m->partition,
+                                std::max<int64_t>(0, high - (m->offset + 1)));
+      }
+    }
+  }
   for (ssize_t i = 0; i < n; ++i) {
     internal::Message msg(impl_->batch[i]);
     if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {

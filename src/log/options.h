@@ -10,8 +10,10 @@
 // (e.g. -X fetch.wait.max.ms=500 on a real cluster).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,15 @@ class logger;
 namespace payorch::log {
 
 enum class TopicKind { kCommands, kEvents, kContracts, kDeadLetters };
+
+// Optional observer of consumer lag: after each batch a Consumer returns, the records
+// between each partition's high watermark (as last fetched, no broker call) and the next
+// offset to consume. Called on the polling thread; keep it cheap (a metrics probe).
+class ConsumerLagProbe {
+ public:
+  virtual ~ConsumerLagProbe() = default;
+  virtual void OnLag(std::string_view group, int32_t partition, int64_t lag) = 0;
+};
 
 struct KafkaOptions {
   // Comma-separated host:port list. Empty means "not configured".
@@ -57,6 +68,8 @@ struct KafkaOptions {
   // Where librdkafka's and the adapter's log lines go; nullptr = a logger named "log"
   // cloned from spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;
+  // Consumers report their lag here when set (not owned).
+  ConsumerLagProbe* lag_probe = nullptr;
 
   // The full name of a topic: topic_prefix + its configured name.
   std::string Topic(TopicKind kind) const;

@@ -66,6 +66,20 @@ std::string SettledKey(const ev::EventEnvelope& e) {
   }
 }
 
+// The operation key a *Started event asks the gateway to execute.
+const std::string& StartedKey(const ev::EventEnvelope& e) {
+  switch (e.event_case()) {
+    case ev::EventEnvelope::kStepStarted:
+      return e.step_started().op().idempotency_key();
+    case ev::EventEnvelope::kCaptureStarted:
+      return e.capture_started().op().idempotency_key();
+    case ev::EventEnvelope::kVoidStarted:
+      return e.void_started().op().idempotency_key();
+    default:
+      return e.refund_started().op().idempotency_key();
+  }
+}
+
 struct Job {
   int32_t partition = 0;
   int64_t offset = 0;
@@ -75,7 +89,8 @@ struct Job {
 struct Answer {
   int32_t partition = 0;
   int64_t offset = 0;
-  std::optional<cmd::CommandEnvelope> command;
+  // Breaker transitions, then the result (empty: the event starts no operation).
+  std::vector<cmd::CommandEnvelope> commands;
 };
 
 struct PartitionTrack {
@@ -88,6 +103,14 @@ struct PartitionTrack {
   uint64_t base_epoch = 0;
   uint64_t base_highest = 0;
   std::unordered_map<std::string, uint64_t> last_sequence;  // per payment, for de-duplication
+  // Events below this offset were in the log when the partition was assigned. Calls they
+  // start are held until the log up to it has been read, and only those still without an
+  // answer in the log are made: re-reading history after a restart or a move must not
+  // call again for an operation whose outcome is already decided (a gateway that kept no
+  // record of a failed try would take a repeat as a new request).
+  int64_t catch_up_end = 0;
+  std::map<int64_t, Job> held;  // offset -> call, in log order
+  std::unordered_map<std::string, int64_t> held_by_key;
 };
 
 }  // namespace
@@ -95,7 +118,7 @@ struct PartitionTrack {
 struct ConnectorLoop::Impl : public log::RebalanceListener {
   explicit Impl(ConnectorOptions o)
       : options(std::move(o)),
-        dispatcher(*options.gateways),
+        dispatcher(*options.gateways, options.clock),
         reconciler(*options.gateways, *options.clock) {}
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
@@ -105,8 +128,14 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       // A checkpoint past the end belongs to another log (e.g. a new embedded broker).
       auto reader =
           log::PartitionReader::Open(options.kafka, events_topic, p, log::kOffsetBeginning);
+      bool marks_known = false;
+      int64_t high_mark = 0;
       if (reader.ok()) {
         auto marks = reader.value()->QueryWatermarks();
+        if (marks.ok()) {
+          marks_known = true;
+          high_mark = marks.value().high.value();
+        }
         if (marks.ok() && (cp.next_events_offset > marks.value().high.value() ||
                            cp.next_events_offset < marks.value().low.value())) {
           cp = PartitionMeta{};
@@ -119,6 +148,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       t.base_epoch = cp.epoch;
       t.base_highest = cp.highest_epoch_seen;
       t.next_offset = cp.next_events_offset;
+      if (marks_known) t.catch_up_end = high_mark;
       starts.push_back({p, Offset{cp.next_events_offset}});
       options.logger->info("[p{}] connectors resume at events offset {} (epoch {})", p.value(),
                            cp.next_events_offset, cp.epoch);
@@ -171,7 +201,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
         job = std::move(jobs.front());
         jobs.pop_front();
       }
-      Answer answer{job.partition, job.offset, dispatcher.Handle(job.event)};
+      Answer answer{job.partition, job.offset, dispatcher.HandleAll(job.event)};
       std::lock_guard lock(mu);
       answers.push_back(std::move(answer));
     }
@@ -181,6 +211,16 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     auto it = tracks.find(r.partition.value());
     if (it == tracks.end()) return;
     PartitionTrack& t = it->second;
+    Observe(r, t);
+    if (!t.held.empty() && t.next_offset >= t.catch_up_end) {
+      // Caught up: what is still held has no answer in the log; call for it now.
+      for (auto& [offset, job] : t.held) Dispatch(std::move(job));
+      t.held.clear();
+      t.held_by_key.clear();
+    }
+  }
+
+  void Observe(const log::Record& r, PartitionTrack& t) {
     t.next_offset = r.offset.value() + 1;
     ev::EventEnvelope e;
     if (!e.ParseFromString(r.value)) return;
@@ -203,17 +243,41 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (e.has_payment_processing()) {
       t.unknown.emplace(e.payment_processing().op().idempotency_key(), r.offset.value());
     }
-    if (std::string key = SettledKey(e); !key.empty()) t.unknown.erase(key);
+    if (std::string key = SettledKey(e); !key.empty()) {
+      t.unknown.erase(key);
+      DropHeld(t, key);
+    }
+    // An unknown outcome is the reconciler's to resolve, not a call to repeat.
+    if (e.has_payment_processing()) DropHeld(t, e.payment_processing().op().idempotency_key());
     if (IsStarted(e)) {
       t.outstanding.insert(r.offset.value());
-      if (options.probe != nullptr) {
-        ++options.probe->dispatched;
-        ++options.probe->backlog;
+      if (r.offset.value() < t.catch_up_end) {
+        t.held_by_key[StartedKey(e)] = r.offset.value();
+        t.held.emplace(r.offset.value(), Job{r.partition.value(), r.offset.value(), std::move(e)});
+      } else {
+        Dispatch(Job{r.partition.value(), r.offset.value(), std::move(e)});
       }
-      std::lock_guard lock(mu);
-      jobs.push_back(Job{r.partition.value(), r.offset.value(), std::move(e)});
-      cv.notify_one();
     }
+  }
+
+  void Dispatch(Job job) {
+    if (options.probe != nullptr) {
+      ++options.probe->dispatched;
+      ++options.probe->backlog;
+    }
+    std::lock_guard lock(mu);
+    jobs.push_back(std::move(job));
+    cv.notify_one();
+  }
+
+  // A held call whose outcome the log already has is not made.
+  static void DropHeld(PartitionTrack& t, const std::string& key) {
+    auto k = t.held_by_key.find(key);
+    if (k == t.held_by_key.end()) return;
+    t.held.erase(k->second);
+    auto o = t.outstanding.find(k->second);
+    if (o != t.outstanding.end()) t.outstanding.erase(o);
+    t.held_by_key.erase(k);
   }
 
   void Produce(const cmd::CommandEnvelope& c, const std::function<void()>& on_delivered) {
@@ -272,9 +336,11 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
           }
           if (options.probe != nullptr) --options.probe->backlog;
         };
-        if (a.command) {
+        if (!a.commands.empty()) {
           if (options.probe != nullptr) ++options.probe->results;
-          Produce(*a.command, settle);
+          // Same key, same producer: the transitions land before the result.
+          for (size_t i = 0; i + 1 < a.commands.size(); ++i) Produce(a.commands[i], nullptr);
+          Produce(a.commands.back(), settle);
         } else {
           settle();
         }

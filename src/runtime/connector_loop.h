@@ -1,7 +1,9 @@
 // ConnectorLoop: wires src/connectors/ to the log. It reads the events topic in its own
 // consumer group, applies the validity rule, calls gateways for every counted *Started
 // event on a pool of worker threads, runs the reconciler, and appends the answers to the
-// commands topic as RecordGatewayResult / ExpireProcessing commands.
+// commands topic as RecordGatewayResult / ExpireProcessing commands, preceded by a
+// RecordBreakerTransition whenever a call changes a circuit breaker's state (the breakers
+// live in the GatewayRegistry and are timed by the injected clock).
 //
 // Crash safety: its resume point per partition (offset + epoch, in the state store) never
 // passes an event whose gateway call is unanswered or whose unknown outcome is still being

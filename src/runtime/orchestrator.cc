@@ -29,7 +29,8 @@ class WriterLoop : public log::RebalanceListener {
     for (PartitionId p : ps) {
       WriterDeps deps{&options_.kafka, producer_.get(), outbox_.get(),
                       &store_,         options_.plans,  options_.writer_id,
-                      options_.logger, &probe_.writer,  options_.max_cached_payments};
+                      options_.logger, &probe_.writer,  options_.max_cached_payments,
+                      options_.metrics};
       auto writer = std::make_unique<PartitionWriter>(p.value(), deps);
       auto start = writer->Start();
       if (std::holds_alternative<std::string>(start)) {
@@ -42,6 +43,8 @@ class WriterLoop : public log::RebalanceListener {
       writers_[p.value()] = std::move(writer);
     }
     probe_.partitions = static_cast<int>(writers_.size());
+    if (options_.metrics != nullptr) options_.metrics->writer_partitions.Set(probe_.partitions);
+    if (failure_.empty()) probe_.writers_ready = true;
     return starts;
   }
 
@@ -56,6 +59,7 @@ class WriterLoop : public log::RebalanceListener {
       writers_.erase(it);
     }
     probe_.partitions = static_cast<int>(writers_.size());
+    if (options_.metrics != nullptr) options_.metrics->writer_partitions.Set(probe_.partitions);
   }
 
   // True when every owned partition has decided every command in the log and the outbox
@@ -136,6 +140,7 @@ class WriterLoop : public log::RebalanceListener {
         }
       }
       probe_.outbox_depth = outbox_->depth();
+      if (options_.metrics != nullptr) options_.metrics->outbox_depth.Set(probe_.outbox_depth);
       if (std::chrono::steady_clock::now() - last_commit >
           std::chrono::milliseconds(kCommitEveryMs)) {
         last_commit = std::chrono::steady_clock::now();

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "connectors/registry.h"
 #include "log/options.h"
+#include "metrics/runtime_metrics.h"
 #include "runtime/connector_loop.h"
 #include "runtime/writer.h"
 
@@ -46,6 +47,7 @@ struct OrchestratorOptions {
   connectors::GatewayRegistry* gateways = nullptr;
   const Clock* clock = nullptr;
   std::shared_ptr<spdlog::logger> logger;
+  metrics::RuntimeMetrics* metrics = nullptr;  // optional: /metrics probes
 };
 
 struct OrchestratorProbe {
@@ -53,6 +55,8 @@ struct OrchestratorProbe {
   ConnectorProbe connectors;
   std::atomic<int64_t> outbox_depth{0};
   std::atomic<int> partitions{0};
+  // Set once the writers' first assignment is restored and claimed (readiness).
+  std::atomic<bool> writers_ready{false};
 };
 
 class Orchestrator {

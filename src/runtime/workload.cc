@@ -285,14 +285,24 @@ std::string Workload::PublishAll(const std::function<void(int64_t)>& progress) {
   const auto start = SteadyClock::now();
   int64_t sent = 0;
   for (const auto& c : creates) {
+    // Open loop: at a fixed rate each payment is due at its slot, and its latency counts
+    // from that slot, so a stalled pipeline cannot hide its delay (coordinated omission).
+    auto sent_at = SteadyClock::now();
     if (im.options.rate > 0) {
       const auto due = start + std::chrono::microseconds(sent * 1'000'000 / im.options.rate);
+      // Sleep most of the wait (the generator must not take a core from the pipeline),
+      // then poll the last stretch.
+      while (SteadyClock::now() + std::chrono::microseconds(300) < due) {
+        (void)im.producer->Poll(0);
+        std::this_thread::sleep_for(due - SteadyClock::now() - std::chrono::microseconds(200));
+      }
       while (SteadyClock::now() < due) (void)im.producer->Poll(0);
+      sent_at = due;
     }
     const std::string id = command::TargetPaymentId(c);
     {
       std::lock_guard lock(im.mu);
-      im.tracks[id].sent = SteadyClock::now();
+      im.tracks[id].sent = sent_at;
     }
     log::OutRecord out{topic, log::kAnyPartition, id, c.SerializeAsString(), {}};
     if (auto st = im.producer->Produce(out); !st.ok()) return "publish: " + st.ToString();

@@ -8,6 +8,8 @@
 #include "command/parser.h"
 #include "command/transitions.h"
 #include "log/partition_reader.h"
+#include "metrics/contracts.h"
+#include "metrics/log_format.h"
 #include "payments/contracts/v1/contracts.pb.h"
 #include "runtime/serialize.h"
 
@@ -38,7 +40,7 @@ command::EventPool& EventPoolOfThisThread() {
 }  // namespace
 
 PartitionWriter::PartitionWriter(int32_t partition, WriterDeps deps)
-    : partition_(partition), deps_(std::move(deps)) {}
+    : partition_(partition), deps_(std::move(deps)), observer_(deps_.metrics) {}
 
 void PartitionWriter::Fold(const log::Record& record, std::vector<ev::EventEnvelope>& out) {
   next_events_offset_ = record.offset.value() + 1;
@@ -69,6 +71,7 @@ std::string PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) 
   PartitionMeta meta{next_events_offset_, groups_.last_complete_offset(), filter_.epoch(),
                      filter_.highest_seen()};
   if (deps_.probe != nullptr) deps_.probe->restored_events += out.size();
+  if (deps_.metrics != nullptr) deps_.metrics->restored_events.Add(out.size());
   std::string err = deps_.store->Append(partition_, ptrs, meta);
   out.clear();
   return err;
@@ -167,6 +170,7 @@ void PartitionWriter::PublishViolation(const std::string& contract_id,
                                        const std::string& payment_id,
                                        const std::string& merchant_id, const std::string& detail,
                                        int64_t offset) {
+  if (deps_.metrics != nullptr) deps_.metrics->violations.Add({contract_id});
   ::payments::contracts::v1::ContractViolation v;
   v.set_schema_version(command::kSchemaVersion);
   v.set_contract_id(contract_id);
@@ -188,6 +192,7 @@ void PartitionWriter::PublishViolation(const std::string& contract_id,
 void PartitionWriter::DeadLetter(const log::Record& record, const std::string& reason,
                                  ev::RejectReason reject_reason) {
   if (deps_.probe != nullptr) ++deps_.probe->dead_letters;
+  if (deps_.metrics != nullptr) deps_.metrics->dead_letters.Add();
   log::OutRecord dlq{deps_.kafka->Topic(log::TopicKind::kDeadLetters),
                      log::kAnyPartition,
                      record.key,
@@ -240,6 +245,7 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
   if (!payment_id.empty()) ++in_flight_[payment_id];
   auto group = std::make_shared<DeliveredGroup>();
   group->command_offset = command_offset;
+  if (deps_.metrics != nullptr) group->decided_at_ms = WallMs();
   group->events = std::move(events);
   log::LogStatus st = deps_.outbox->Publish(
       partition_, std::move(keys), std::move(values), [this, group](const outbox::GroupResult& r) {
@@ -250,6 +256,9 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
         if (r.offsets.front() > next_events_offset_)
           CheckGap(next_events_offset_, r.offsets.front());
         next_events_offset_ = std::max(next_events_offset_, r.offsets.back() + 1);
+        if (deps_.metrics != nullptr) {
+          observer_.OnPublished(group->events, group->decided_at_ms, WallMs());
+        }
         delivered_.push_back(std::move(*group));
       });
   if (!st.ok()) return "outbox: " + st.ToString();
@@ -260,10 +269,21 @@ std::string PartitionWriter::Handle(const log::Record& record) {
   if (fenced_) return "";
   if (!failure_.empty()) return failure_;
   if (deps_.probe != nullptr) ++deps_.probe->commands;
+  if (deps_.metrics != nullptr) {
+    deps_.metrics->commands.Add();
+    deps_.metrics->command_to_decision.ObserveMillis(WallMs() - record.timestamp_ms);
+  }
 
   cmd::CommandEnvelope envelope;
-  if (!envelope.ParseFromString(record.value)) {
-    DeadLetter(record, "undecodable command record", ev::REJECT_REASON_UNDECODABLE);
+  // Oversized or undecodable records go to the dead-letter topic with the reason; they
+  // have no payment to be an event of.
+  // The payorch.reason header is a stable text per reason (consumers match on it).
+  if (auto refused = command::DecodeCommand(record.value, &envelope)) {
+    DeadLetter(record,
+               refused->reason == ev::REJECT_REASON_RECORD_TOO_LARGE
+                   ? "command record too large (" + refused->detail + ")"
+                   : std::string("undecodable command record"),
+               refused->reason);
     return failure_;
   }
   const std::string target = command::TargetPaymentId(envelope);
@@ -284,19 +304,39 @@ std::string PartitionWriter::Handle(const log::Record& record) {
 
   command::PaymentState& state = target.empty() ? orphan_ : StateFor(target);
   if (target.empty()) orphan_ = command::PaymentState{};
+  const metrics::LogScope log_scope({.payment_id = target,
+                                     .merchant_id = state.merchant_id,
+                                     .correlation_id = envelope.correlation_id(),
+                                     .partition = partition_,
+                                     .epoch = static_cast<int64_t>(epoch_)});
+  const bool was_processing = state.status == ev::PAYMENT_STATUS_PROCESSING;
   command::CommandRecord rec{&envelope, record.topic, partition_, record.offset.value(),
                              record.timestamp_ms};
   command::DecideContext ctx{deps_.plans, epoch_};
   scratch_.clear();
   command::DecideAndApply(state, rec, ctx, scratch_, EventPoolOfThisThread());
   if (deps_.probe != nullptr) deps_.probe->events += scratch_.size();
+  if (deps_.metrics != nullptr) {
+    deps_.metrics->events.Add(scratch_.size());
+    const bool is_processing = state.status == ev::PAYMENT_STATUS_PROCESSING;
+    if (is_processing != was_processing)
+      deps_.metrics->processing_payments.Add(is_processing ? 1 : -1);
+    if (envelope.has_gateway_result()) {
+      deps_.metrics->gateway_answers.Add(
+          {envelope.gateway_result().source().empty()
+               ? std::string_view("call")
+               : std::string_view(envelope.gateway_result().source())});
+    }
+  }
   for (const auto& e : scratch_) {
-    if (e.has_command_rejected()) {
-      if (deps_.probe != nullptr) ++deps_.probe->rejected;
-      if (!e.command_rejected().contract_id().empty()) {
-        PublishViolation(e.command_rejected().contract_id(), e.payment_id(), e.merchant_id(),
-                         e.command_rejected().detail(), record.offset.value());
-      }
+    if (e.has_command_rejected() && deps_.probe != nullptr) ++deps_.probe->rejected;
+    // Every breached contract becomes a violation record (and a metric): rejections that
+    // name a contract, gateway timeouts, unknown outcomes, expired processing.
+    if (std::string_view contract = metrics::ContractBreachedBy(e); !contract.empty()) {
+      const std::string& detail =
+          e.has_command_rejected() ? e.command_rejected().detail() : e.event_id();
+      PublishViolation(std::string(contract), e.payment_id(), e.merchant_id(), detail,
+                       record.offset.value());
     }
   }
   std::vector<ev::EventEnvelope> events;
@@ -325,6 +365,7 @@ void PartitionWriter::CheckGap(int64_t from, int64_t to) {
   if (fenced_) {
     deps_.outbox->Fence(partition_);
     if (deps_.probe != nullptr) ++deps_.probe->fenced;
+    if (deps_.metrics != nullptr) deps_.metrics->fenced_writes.Add();
     PublishViolation("writer/fenced", "", "",
                      "writer " + deps_.writer_id + " of epoch " + std::to_string(epoch_) +
                          " found a newer claim; it stops writing",

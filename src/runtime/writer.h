@@ -23,6 +23,7 @@
 #include "log/options.h"
 #include "log/producer.h"
 #include "log/record.h"
+#include "metrics/runtime_metrics.h"
 #include "outbox/event_outbox.h"
 #include "runtime/state_store.h"
 #include "runtime/validity.h"
@@ -53,6 +54,7 @@ struct WriterDeps {
   std::shared_ptr<spdlog::logger> logger;
   WriterProbe* probe = nullptr;
   size_t max_cached_payments = 100'000;
+  metrics::RuntimeMetrics* metrics = nullptr;  // optional: /metrics probes
 };
 
 class PartitionWriter {
@@ -80,6 +82,7 @@ class PartitionWriter {
  private:
   struct DeliveredGroup {
     int64_t command_offset = 0;
+    int64_t decided_at_ms = 0;
     std::vector<::payments::events::v1::EventEnvelope> events;
   };
 
@@ -112,6 +115,7 @@ class PartitionWriter {
   std::vector<DeliveredGroup> delivered_;
   std::vector<::payments::events::v1::EventEnvelope> scratch_;
   command::PaymentState orphan_;
+  metrics::EventObserver observer_;
 };
 
 }  // namespace payorch::runtime

@@ -90,6 +90,15 @@ std::map<std::string, cmd::CommandEnvelope> CommandSamples() {
     r->set_source("call");
   });
   s["expire"] = Command([](auto* e) { e->mutable_expire()->set_operation_key("pay_1:s0:a1"); });
+  s["breaker_transition"] = Command([](auto* e) {
+    auto* t = e->mutable_breaker_transition();
+    t->set_processor_id("stripe");
+    t->set_merchant_id("m_1");
+    t->set_from(cmd::BREAKER_STATE_CLOSED);
+    t->set_to(cmd::BREAKER_STATE_OPEN);
+    t->set_at_ms(1'700'000'000'000);
+    t->set_consecutive_failures(5);
+  });
   return s;
 }
 
@@ -277,6 +286,15 @@ std::map<std::string, ev::EventEnvelope> EventSamples() {
     *e->mutable_processing_expired()->mutable_op() = Op(ev::OPERATION_KIND_SALE);
   });
   s["payment_confirmed"] = Event([](auto* e) { e->mutable_payment_confirmed(); });
+  s["breaker_transitioned"] = Event([](auto* e) {
+    auto* t = e->mutable_breaker_transitioned()->mutable_transition();
+    t->set_processor_id("stripe");
+    t->set_merchant_id("m_1");
+    t->set_from(cmd::BREAKER_STATE_OPEN);
+    t->set_to(cmd::BREAKER_STATE_HALF_OPEN);
+    t->set_at_ms(1'700'000'030'000);
+    t->set_consecutive_failures(5);
+  });
   s["writer_claimed"] = Event([](auto* e) {
     e->set_event_id("claim/5/2");
     e->clear_payment_id();

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -421,6 +423,51 @@ TEST_F(EndToEnd, MalformedRecordsGoToTheDeadLetterTopicAndThePartitionKeepsGoing
   }
   EXPECT_EQ(by_reason[ev::REJECT_REASON_UNDECODABLE], 8);
   EXPECT_EQ(by_reason[ev::REJECT_REASON_PAYMENT_ID_MISMATCH], 4);
+  EXPECT_TRUE(h_->StopAndCheck());
+}
+
+// Connectors that take over a partition re-read its history (here: a second, connectors-
+// only orchestrator in another group, reading from the beginning, as after a lost
+// checkpoint or a move). A call whose outcome the log already holds is not made again:
+// not the success, and not the network failures, which the gateway kept no record of and
+// would have taken as new requests.
+TEST_F(EndToEnd, ConnectorsReReadingHistoryDoNotCallForDecidedOperations) {
+  const auto create = Create(kCardMerchant, "order-reread", 3'100);
+  const std::string id = PaymentIdOf(create);
+  gw(kPrimary).OnKey(AttemptKey(id, 0, 1), {NetworkFailure()});
+  const std::string pid = Send(create);
+  ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kPaymentCompleted));
+  ASSERT_EQ(gw(kPrimary).CallKeys().size(), 2u);
+
+  command::PlanBuilder plans(TestConfig());
+  SystemClock clock;
+  runtime::OrchestratorOptions oo;
+  oo.kafka = h_->kafka();
+  char tmpl[] = "/tmp/payorch-e2e-reread-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  oo.data_dir = std::string(tmpl) + "/state";
+  oo.writer_id = "reread";
+  oo.connectors_group = "payorch.connectors.reread";
+  oo.run_writers = false;
+  oo.plans = &plans;
+  oo.gateways = &h_->registry();
+  oo.clock = &clock;
+  runtime::Orchestrator second(oo);
+  std::atomic<bool> stop{false};
+  std::thread runner([&] { (void)second.Run(stop); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (second.probe().connectors.partitions.load() < 4 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(second.probe().connectors.partitions.load(), 4);
+  // Time to read the whole (small) history and to call, if it were going to.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'500));
+  stop = true;
+  runner.join();
+  std::filesystem::remove_all(tmpl);
+
+  EXPECT_THAT(gw(kPrimary).CallKeys(), ElementsAre(AttemptKey(pid, 0, 1), AttemptKey(pid, 0, 2)));
   EXPECT_TRUE(h_->StopAndCheck());
 }
 

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "connectors/ledger.h"
+#include "kafka/test_broker.h"
 #include "log/options.h"
 #include "reliability/process.h"
 #include "runtime/checker.h"
@@ -53,6 +54,16 @@ class CrashTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("payorch-crash-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+    if (testing::OnRealKafka()) {
+      // Real Kafka (PAYORCH_TEST_BROKER=kafka): this test's own topics on the cluster.
+      log::KafkaOptions base;
+      base.partitions = 4;
+      testing::TestBroker broker = testing::TestBroker::Start(base);
+      ASSERT_TRUE(broker.ok()) << broker.error;
+      kafka_ = broker.kafka;
+      bootstrap_ = kafka_.bootstrap_servers;
+      return;
+    }
     ASSERT_TRUE(broker_.Start({PAYORCH_BINARY, "broker", "--partitions", "4", "--bootstrap-file",
                                (dir_ / "bootstrap").string()},
                               (dir_ / "broker.log").string()));
@@ -68,11 +79,20 @@ class CrashTest : public ::testing::Test {
   }
 
   void StartRun(int generation) {
-    ASSERT_TRUE(
-        run_.Start({PAYORCH_BINARY, "run", "--brokers", bootstrap_, "--data-dir",
-                    (dir_ / "data").string(), "--gateways", kGateways, "--writer-id",
-                    "w" + std::to_string(generation), "--log-level", "warn", "--assign", "all"},
-                   (dir_ / "run.log").string()));
+    std::vector<std::string> argv = {PAYORCH_BINARY, "run",
+                                     "--brokers",    bootstrap_,
+                                     "--data-dir",   (dir_ / "data").string(),
+                                     "--gateways",   kGateways,
+                                     "--writer-id",  "w" + std::to_string(generation),
+                                     "--log-level",  "warn",
+                                     "--assign",     "all"};
+    if (testing::OnRealKafka()) {
+      // A killed instance's connector-group member holds its partitions until its session
+      // times out: keep that short, as on the embedded broker's defaults.
+      argv.insert(argv.end(), {"--topic-prefix", kafka_.topic_prefix, "-X",
+                               "session.timeout.ms=6000", "-X", "fetch.wait.max.ms=100"});
+    }
+    ASSERT_TRUE(run_.Start(argv, (dir_ / "run.log").string()));
   }
 
   fs::path dir_;

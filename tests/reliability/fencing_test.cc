@@ -7,6 +7,7 @@
 
 #include "command/aggregate.h"
 #include "config/config.h"
+#include "kafka/test_broker.h"
 #include "log/embedded_broker.h"
 #include "log/partition_reader.h"
 #include "log/producer.h"
@@ -58,12 +59,13 @@ class FencingTest : public ::testing::Test {
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("payorch-fencing-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    auto broker = log::EmbeddedBroker::Start(1);
-    ASSERT_TRUE(broker.ok());
-    broker_ = std::move(broker.value());
-    kafka_.bootstrap_servers = broker_->bootstrap();
-    kafka_.partitions = 1;
-    ASSERT_TRUE(broker_->CreateTopics(kafka_).ok());
+    // The embedded broker, or real Kafka with PAYORCH_TEST_BROKER=kafka (own topics).
+    log::KafkaOptions base;
+    base.partitions = 1;
+    testing::TestBroker broker = testing::TestBroker::Start(base);
+    ASSERT_TRUE(broker.ok()) << broker.error;
+    broker_ = std::move(broker.embedded);
+    kafka_ = broker.kafka;
     plans_ = command::PlanBuilder(config::DefaultConfig());
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -45,6 +45,7 @@ namespace payorch::command::internal {
   X(kCommandDeduplicated, CommandDeduplicated, command_deduplicated) \
   X(kProcessingExpired, ProcessingExpired, processing_expired)       \
   X(kPaymentConfirmed, PaymentConfirmed, payment_confirmed)          \
+  X(kBreakerTransitioned, BreakerTransitioned, breaker_transitioned) \
   X(kWriterClaimed, WriterClaimed, writer_claimed)
 
 template <class T>

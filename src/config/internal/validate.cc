@@ -105,6 +105,18 @@ std::optional<Problem> ValidateMerchant(MerchantConfig& m, const std::string& pa
                        kMinProcessingDeadlineMs, kMaxProcessingDeadlineMs)) {
     return p;
   }
+  if (auto p = Bounded(Field(path, "circuit_breaker.open_ms"), m.circuit_breaker().open_ms(), 100,
+                       3'600'000)) {
+    return p;
+  }
+  if (auto p = Bounded(Field(path, "success_rate_routing.exploration_percent"),
+                       m.success_rate_routing().exploration_percent(), 1, 100)) {
+    return p;
+  }
+  if (auto p = Bounded(Field(path, "success_rate_routing.window"),
+                       m.success_rate_routing().window(), 1, 100'000)) {
+    return p;
+  }
   if (m.attempt_timeout_ms() != 0 && m.processing_deadline_ms() != 0 &&
       m.processing_deadline_ms() < m.attempt_timeout_ms()) {
     return Problem{Field(path, "processing_deadline_ms"),

@@ -1,10 +1,11 @@
 // E2eHarness: the whole of payorch in one test process, on the embedded broker (librdkafka's
-// mock cluster; no Kafka mocks). It starts a broker with the four topics, an Orchestrator
-// (writers + connectors) on its own thread with a fresh data directory, a PlanBuilder from
-// an inline configuration and a GatewayRegistry where each named processor is a
-// ScriptedGateway; it follows the events topic with the validity rule (EpochFilter) and
-// de-duplication by sequence, so a test publishes commands and waits for the events of a
-// payment. At the end, StopAndCheck() lets the log go quiet, stops the orchestrator and
+// mock cluster; no Kafka mocks), or on real Kafka with PAYORCH_TEST_BROKER=kafka and
+// PAYORCH_TEST_BOOTSTRAP=host:port (kafka/test_broker.h: own topic prefix and groups). It starts a
+// broker with the four topics, an Orchestrator (writers + connectors) on its own thread with a
+// fresh data directory, a PlanBuilder from an inline configuration and a GatewayRegistry where each
+// named processor is a ScriptedGateway; it follows the events topic with the validity rule
+// (EpochFilter) and de-duplication by sequence, so a test publishes commands and waits for the
+// events of a payment. At the end, StopAndCheck() lets the log go quiet, stops the orchestrator and
 // runs the checker (runtime::CheckLog) over the whole log and the gateways' ledgers.
 //
 //   HarnessOptions o;
@@ -45,6 +46,7 @@
 #include "command/plan_builder.h"
 #include "common/clock.h"
 #include "connectors/registry.h"
+#include "kafka/test_broker.h"
 #include "log/embedded_broker.h"
 #include "log/options.h"
 #include "log/partition_reader.h"
@@ -225,15 +227,17 @@ class E2eHarness {
       }
     }
 
-    auto broker = log::EmbeddedBroker::Start(options_.broker_count, logger_);
-    if (!broker.ok()) return "embedded broker: " + broker.error().ToString();
-    broker_ = std::move(broker.value());
-    kafka_.bootstrap_servers = broker_->bootstrap();
-    kafka_.partitions = options_.partitions;
-    kafka_.logger = logger_;
-    kafka_.properties = options_.kafka_properties;
-    if (auto st = broker_->CreateTopics(kafka_); !st.ok()) return "topics: " + st.ToString();
+    // The embedded broker, or real Kafka with PAYORCH_TEST_BROKER=kafka (kafka/test_broker.h).
+    log::KafkaOptions base;
+    base.partitions = options_.partitions;
+    base.logger = logger_;
+    base.properties = options_.kafka_properties;
+    TestBroker test_broker = TestBroker::Start(base, options_.broker_count);
+    if (!test_broker.ok()) return test_broker.error;
+    broker_ = std::move(test_broker.embedded);
+    kafka_ = test_broker.kafka;
     if (options_.on_topics_created) {
+      if (!broker_) return "on_topics_created needs the embedded broker";
       if (std::string err = options_.on_topics_created(*broker_, kafka_); !err.empty()) return err;
     }
 
@@ -264,6 +268,8 @@ class E2eHarness {
     oo.kafka = kafka_;
     oo.data_dir = data_dir_ + "/state";
     oo.writer_id = "e2e-" + std::to_string(::getpid());
+    oo.writers_group = GroupName(kafka_, oo.writers_group);  // unchanged on the embedded broker
+    oo.connectors_group = GroupName(kafka_, oo.connectors_group);
     oo.connector_threads = options_.connector_threads;
     oo.plans = &plans_;
     oo.gateways = &registry_;
@@ -297,6 +303,7 @@ class E2eHarness {
            std::to_string(orchestrator_->probe().connectors.partitions.load()) + ")";
   }
 
+  // The embedded broker (fault injection); only when !OnRealKafka().
   log::EmbeddedBroker& broker() { return *broker_; }
   const log::KafkaOptions& kafka() const { return kafka_; }
   connectors::GatewayRegistry& registry() { return registry_; }

@@ -486,6 +486,30 @@ Events RunAllScenarios(bool pooled) {
     RandomSequence(h, 0x9e3779b97f4a7c15ULL, 3'000);
     Append(log, h.log());
   }
+  // Circuit breaker (last, so the pins above keep their indices): a transition recorded in
+  // the payment's stream, then a step skipped by the open breaker (no retry; the plan moves
+  // on).
+  {
+    CommandHarness h;
+    if (pooled) h.UseEventPool();
+    const std::string p = CommandHarness::PaymentIdFor(kSeedMerchant, "e-breaker");
+    h.Send(testing::Create(kSeedMerchant, "e-breaker", 9'000, "USD", ty::PAYMENT_METHOD_CARD));
+    cmd::CommandEnvelope t = testing::Envelope(p);
+    auto* b = t.mutable_breaker_transition();
+    b->set_processor_id("psp_a");
+    b->set_merchant_id(std::string(kSeedMerchant));
+    b->set_from(cmd::BREAKER_STATE_CLOSED);
+    b->set_to(cmd::BREAKER_STATE_OPEN);
+    b->set_at_ms(1'000);
+    b->set_consecutive_failures(5);
+    h.Send(t);
+    cmd::CommandEnvelope skip =
+        testing::Failed(p, Key(p, 0, 1), ty::ERROR_CODE_PROCESSOR_UNAVAILABLE);
+    skip.mutable_gateway_result()->set_circuit_open(true);
+    skip.mutable_gateway_result()->set_source("breaker");
+    h.Send(skip);
+    Append(log, h.log());
+  }
   return log;
 }
 

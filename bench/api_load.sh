@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Load test of the merchant API: wrk drives POST /v1/payments (unique Idempotency-Keys,
+# bench/api_load.lua) against `payorch run --http --merchant-api` on a `payorch broker`.
+#
+#   bench/api_load.sh [BUILD_DIR] [DURATION_S] [CONNECTIONS]
+#   PAYORCH_CONFIRM=1 bench/api_load.sh     # confirm each payment (mock gateway) too
+#   API_PRELOAD=/path/lib.so ...            # LD_PRELOAD for `payorch run` (experiments,
+#                                           # e.g. a shim setting TCP_NODELAY on accept)
+#   KEEP_LOG=/tmp/run.log ...               # keep the orchestrator's log
+#
+# Prints wrk's figures (requests/s, p50/p90/p99) and the load average. Results and method:
+# docs/performance.md ("Merchant API").
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+build="${1:-$here/../build}"
+duration="${2:-20}"
+connections="${3:-32}"
+payorch="$build/payorch"
+[[ -x "$payorch" ]] || { echo "api_load.sh: $payorch not built" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "api_load.sh: wrk not installed" >&2; exit 2; }
+dir="$(mktemp -d /tmp/payorch-api-load.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+[[ -n "${KEEP_LOG:-}" ]] && trap "cp $dir/run.log $KEEP_LOG; cleanup" EXIT
+
+"$payorch" broker --partitions 4 --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done
+bootstrap="$(head -1 "$dir/bootstrap")"
+cat >"$dir/api.yaml" <<YAML
+wait_ms: 2000
+rate_limit: {per_second: 1000000, burst: 1000000}
+YAML
+LD_PRELOAD=${API_PRELOAD:-} "$payorch" run --brokers "$bootstrap" --data-dir "$dir/data" --assign all \
+  --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn \
+  >"$dir/run.log" 2>&1 &
+pids+=($!)
+port=""
+for _ in $(seq 300); do
+  port="$(sed -n 's#.*query API at http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$dir/run.log" | head -1)"
+  [[ -n "$port" ]] && break
+  sleep 0.1
+done
+[[ -n "$port" ]] || { echo "api_load.sh: the API did not start" >&2; cat "$dir/run.log" >&2; exit 1; }
+key="$("$payorch" keys create --data "$dir/data" --merchant m_cobranded 2>/dev/null)"
+# Warm-up: the key's first use pays for argon2id; the writers claim their partitions.
+curl -s -o /dev/null -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/payments"
+PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d2s -s "$here/api_load.lua" \
+  "http://127.0.0.1:$port" >/dev/null
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$here/api_load.lua" \
+  "http://127.0.0.1:$port"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

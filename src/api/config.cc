@@ -1,0 +1,86 @@
+#include "api/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+
+namespace payorch::api {
+namespace {
+
+template <typename T>
+bool Read(const YAML::Node& node, const char* name, T* out, std::string* err,
+          const std::string& where) {
+  const YAML::Node v = node[name];
+  if (!v) return true;
+  try {
+    *out = v.as<T>();
+  } catch (const YAML::Exception&) {
+    *err = where + name + ": not a valid value";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
+  if (path.empty()) return "";
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return "--api-config " + path + ": " + e.what();
+  }
+  if (!root.IsMap()) return "--api-config " + path + ": not a YAML mapping";
+  std::string err;
+  const std::string at = "--api-config " + path + ": ";
+  if (!Read(root, "wait_ms", &config->wait_ms, &err, at) ||
+      !Read(root, "append_timeout_ms", &config->append_timeout_ms, &err, at) ||
+      !Read(root, "key_cache_ttl_ms", &config->key_cache_ttl_ms, &err, at))
+    return err;
+  if (const YAML::Node rl = root["rate_limit"]) {
+    if (!Read(rl, "per_second", &config->rate_limit.per_second, &err, at + "rate_limit.") ||
+        !Read(rl, "burst", &config->rate_limit.burst, &err, at + "rate_limit."))
+      return err;
+    if (config->rate_limit.per_second <= 0 || config->rate_limit.burst < 1)
+      return at + "rate_limit: per_second must be > 0 and burst >= 1";
+  }
+  if (config->wait_ms < 0 || config->append_timeout_ms <= 0)
+    return at + "wait_ms must be >= 0 and append_timeout_ms > 0";
+  if (const YAML::Node wh = root["webhooks"]) {
+    if (const YAML::Node r = wh["retry"]) {
+      const std::string w = at + "webhooks.retry.";
+      if (!Read(r, "initial_ms", &config->retry.initial_ms, &err, w) ||
+          !Read(r, "max_interval_ms", &config->retry.max_interval_ms, &err, w) ||
+          !Read(r, "give_up_after_ms", &config->retry.give_up_after_ms, &err, w))
+        return err;
+      if (config->retry.initial_ms <= 0 || config->retry.max_interval_ms <= 0)
+        return w + "initial_ms and max_interval_ms must be > 0";
+    }
+    if (const YAML::Node eps = wh["endpoints"]) {
+      if (!eps.IsMap()) return at + "webhooks.endpoints: not a mapping of merchant -> endpoint";
+      for (const auto& kv : eps) {
+        const std::string merchant = kv.first.as<std::string>();
+        const std::string w = at + "webhooks.endpoints." + merchant + ".";
+        outbox::WebhookEndpoint ep;
+        std::string secret_env;
+        if (!Read(kv.second, "url", &ep.url, &err, w) ||
+            !Read(kv.second, "secret", &ep.secret, &err, w) ||
+            !Read(kv.second, "secret_env", &secret_env, &err, w))
+          return err;
+        if (ep.url.rfind("http://", 0) != 0 && ep.url.rfind("https://", 0) != 0)
+          return w + "url: want an http:// or https:// URL";
+        if (!secret_env.empty()) {
+          const char* v = std::getenv(secret_env.c_str());
+          if (v == nullptr || *v == '\0') return w + "secret_env: " + secret_env + " is not set";
+          ep.secret = v;
+        }
+        if (ep.secret.empty()) return w + "secret or secret_env is required";
+        config->webhooks[merchant] = ep;
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace payorch::api

@@ -1,0 +1,338 @@
+#include "api/internal/log_bridge.h"
+
+#include <spdlog/spdlog.h>
+
+#include "log/admin.h"
+#include "log/consumer.h"
+#include "log/partition_reader.h"
+#include "log/producer.h"
+#include "projection/projector.h"
+
+namespace payorch::api::internal {
+
+namespace ev = ::payments::events::v1;
+
+struct CommandAppender::Pending {
+  log::OutRecord record;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::string error;
+  void Finish(std::string err) {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    error = std::move(err);
+    cv.notify_all();
+  }
+};
+
+CommandAppender::CommandAppender(log::KafkaOptions kafka) : kafka_(std::move(kafka)) {}
+CommandAppender::~CommandAppender() { Stop(); }
+
+std::string CommandAppender::Start() {
+  std::mutex started_mu;
+  std::condition_variable started_cv;
+  bool started = false;
+  thread_ = std::thread([&] {
+    auto producer = log::Producer::Create(kafka_);
+    {
+      std::lock_guard<std::mutex> lock(started_mu);
+      if (!producer.ok()) start_error_ = "producer: " + producer.error().ToString();
+      started = true;
+      started_cv.notify_all();
+    }
+    if (!producer.ok()) return;
+    auto& p = *producer.value();
+    while (!stop_) {
+      std::deque<std::shared_ptr<Pending>> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (queue_.empty() && p.InFlight() == 0)
+          cv_.wait_for(lock, std::chrono::milliseconds(20),
+                       [&] { return stop_ || !queue_.empty(); });
+        batch.swap(queue_);
+      }
+      for (auto& pending : batch) {
+        log::LogStatus s = p.Produce(pending->record, [pending](const log::Delivery& d) {
+          pending->Finish(d.status.ok() ? "" : d.status.ToString());
+        });
+        if (!s.ok()) pending->Finish(s.ToString());
+      }
+      if (p.InFlight() > 0) (void)p.Poll(1);
+    }
+    (void)p.Flush(2'000);
+  });
+  std::unique_lock<std::mutex> lock(started_mu);
+  started_cv.wait(lock, [&] { return started; });
+  return start_error_;
+}
+
+void CommandAppender::Stop() {
+  stop_ = true;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string CommandAppender::Append(log::OutRecord record, int64_t timeout_ms) {
+  if (!start_error_.empty()) return start_error_;
+  auto pending = std::make_shared<Pending>();
+  pending->record = std::move(record);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(pending);
+  }
+  cv_.notify_one();
+  std::unique_lock<std::mutex> lock(pending->mu);
+  if (!pending->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                            [&] { return pending->done; }))
+    return "the log did not acknowledge the command within " + std::to_string(timeout_ms) + " ms";
+  return pending->error;
+}
+
+struct EventFollower::Waiter {
+  std::string command_id;
+  std::string payment_id;
+  std::mutex mu;
+  std::condition_variable cv;
+  Decision decision;
+};
+
+namespace {
+// Events after which a gateway operation of the payment is still unanswered.
+bool LeavesInFlight(ev::EventEnvelope::EventCase c) {
+  switch (c) {
+    case ev::EventEnvelope::kStepStarted:
+    case ev::EventEnvelope::kStepSucceeded:
+    case ev::EventEnvelope::kStepFailed:
+    case ev::EventEnvelope::kPaymentProcessing:
+    case ev::EventEnvelope::kCaptureStarted:
+    case ev::EventEnvelope::kVoidStarted:
+    case ev::EventEnvelope::kRefundStarted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+class StartAt : public log::RebalanceListener {
+ public:
+  explicit StartAt(std::vector<log::PartitionOffset> starts) : starts_(std::move(starts)) {}
+  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>&) override {
+    return starts_;
+  }
+  void OnRevoked(const std::vector<PartitionId>&, bool) override {}
+
+ private:
+  std::vector<log::PartitionOffset> starts_;
+};
+}  // namespace
+
+namespace pv = ::payments::projection::v1;
+
+namespace {
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<pv::PaymentView> Newer(std::optional<std::string> a, std::optional<std::string> b) {
+  std::optional<pv::PaymentView> va, vb;
+  if (a) {
+    va.emplace();
+    if (!va->ParseFromString(*a)) va.reset();
+  }
+  if (b) {
+    vb.emplace();
+    if (!vb->ParseFromString(*b)) vb.reset();
+  }
+  if (va && vb) return va->last_sequence() >= vb->last_sequence() ? va : vb;
+  return va ? va : vb;
+}
+
+}  // namespace
+
+// The Projector's source: the store, with the follower's recent views where newer.
+class EventFollower::Source : public projection::ViewSource {
+ public:
+  explicit Source(const EventFollower* f) : f_(f) {}
+  std::optional<std::string> Get(const std::string& key) const override {
+    if (key.rfind("p/", 0) != 0) return f_->store_->Get(key);
+    auto v = f_->Latest(key.substr(2));
+    if (!v) return std::nullopt;
+    return v->SerializeAsString();
+  }
+
+ private:
+  const EventFollower* f_;
+};
+
+EventFollower::EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store)
+    : kafka_(std::move(kafka)), store_(store) {}
+EventFollower::~EventFollower() { Stop(); }
+
+std::optional<pv::PaymentView> EventFollower::Recent(const std::string& payment_id) const {
+  std::optional<std::string> bytes;
+  {
+    std::lock_guard<std::mutex> lock(recent_mu_);
+    auto it = recent_.find(payment_id);
+    if (it != recent_.end()) bytes = it->second.bytes;
+  }
+  return Newer(std::move(bytes), std::nullopt);
+}
+
+std::optional<pv::PaymentView> EventFollower::Latest(const std::string& payment_id) const {
+  std::optional<std::string> bytes;
+  {
+    std::lock_guard<std::mutex> lock(recent_mu_);
+    auto it = recent_.find(payment_id);
+    if (it != recent_.end()) bytes = it->second.bytes;
+  }
+  return Newer(std::move(bytes), store_->Get("p/" + payment_id));
+}
+
+std::string EventFollower::Start() {
+  const std::string topic = kafka_.Topic(log::TopicKind::kEvents);
+  auto admin = log::Admin::Create(kafka_);
+  if (!admin.ok()) return "events follower: " + admin.error().ToString();
+  auto count = admin.value()->PartitionCount(topic);
+  if (!count.ok()) return "events follower: " + count.error().ToString();
+  // From where the projection store is: the Projector resumes its checkpoints.
+  const auto checkpoints = store_->LoadCheckpoints();
+  auto source = std::make_shared<Source>(this);
+  projection::ProjectorOptions po;
+  po.max_cached_views = 20'000;
+  auto projector = std::make_shared<projection::Projector>(source.get(), po);
+  std::vector<log::PartitionOffset> starts;
+  std::vector<PartitionId> partitions;
+  for (int32_t p = 0; p < count.value(); ++p) {
+    auto c = checkpoints.find(p);
+    if (c != checkpoints.end()) projector->Resume(p, c->second);
+    starts.push_back({PartitionId{p}, c != checkpoints.end() ? Offset{c->second.next_offset}
+                                                             : log::kOffsetBeginning});
+    partitions.push_back(PartitionId{p});
+  }
+  auto listener = std::make_shared<StartAt>(starts);
+  auto consumer =
+      log::Consumer::CreateAssigned(kafka_, "payorch.api", topic, partitions, listener.get());
+  if (!consumer.ok()) return "events follower: " + consumer.error().ToString();
+  thread_ = std::thread([this, listener, source, projector,
+                         c = std::move(consumer.value())]() mutable {
+    std::vector<log::Record> batch;
+    std::vector<std::shared_ptr<Waiter>> touched;
+    ev::EventEnvelope e;
+    int64_t next_prune = SteadyMs() + 5'000;
+    while (!stop_) {
+      batch.clear();
+      log::LogStatus s = c->PollBatch(2'000, 20, &batch);
+      if (!s.ok()) {
+        spdlog::warn("merchant api: events follower: {}", s.ToString());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      touched.clear();
+      for (const log::Record& r : batch) {
+        if (!e.ParseFromString(r.value)) continue;
+        projector->Observe(r.partition.value(), r.offset.value(), e);
+        Observe(e, &touched);
+      }
+      const int64_t now = SteadyMs();
+      if (!batch.empty()) {
+        std::vector<projection::Mutation> changed = projector->Flush();
+        std::lock_guard<std::mutex> lock(recent_mu_);
+        for (projection::Mutation& m : changed)
+          if (m.key.rfind("p/", 0) == 0) recent_[m.key.substr(2)] = {std::move(m.value), now};
+      }
+      if (now >= next_prune) {  // the projection has these by now (else reads answer 503)
+        std::lock_guard<std::mutex> lock(recent_mu_);
+        std::erase_if(recent_, [now](const auto& kv) { return now - kv.second.at_ms > 60'000; });
+        next_prune = now + 5'000;
+      }
+      for (const auto& w : touched) {
+        std::lock_guard<std::mutex> lock(w->mu);
+        if (w->decision.decided && w->decision.settled) w->cv.notify_all();
+      }
+    }
+    c.reset();
+  });
+  return "";
+}
+
+void EventFollower::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<EventFollower::Waiter> EventFollower::Expect(const std::string& command_id,
+                                                             const std::string& payment_id) {
+  auto w = std::make_shared<Waiter>();
+  w->command_id = command_id;
+  w->payment_id = payment_id;
+  w->decision.payment_id = payment_id;
+  std::lock_guard<std::mutex> lock(mu_);
+  by_command_[command_id] = w;
+  if (!payment_id.empty()) by_payment_[payment_id].push_back(w);
+  return w;
+}
+
+void EventFollower::Forget(const std::shared_ptr<Waiter>& w) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto c = by_command_.find(w->command_id);
+  if (c != by_command_.end() && c->second == w) by_command_.erase(c);
+  auto p = by_payment_.find(w->payment_id);
+  if (p != by_payment_.end()) {
+    std::erase(p->second, w);
+    if (p->second.empty()) by_payment_.erase(p);
+  }
+}
+
+Decision EventFollower::Wait(const std::shared_ptr<Waiter>& w,
+                             std::chrono::steady_clock::time_point deadline) {
+  Decision d;
+  {
+    std::unique_lock<std::mutex> lock(w->mu);
+    w->cv.wait_until(lock, deadline, [&] { return w->decision.decided && w->decision.settled; });
+    d = w->decision;
+  }
+  Forget(w);
+  return d;
+}
+
+void EventFollower::Observe(const ev::EventEnvelope& e,
+                            std::vector<std::shared_ptr<Waiter>>* touched) {
+  std::shared_ptr<Waiter> by_cmd;
+  std::vector<std::shared_ptr<Waiter>> by_pay;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (by_command_.empty()) return;
+    auto c = by_command_.find(e.causation().command_id());
+    if (c != by_command_.end()) by_cmd = c->second;
+    if (!e.payment_id().empty()) {
+      auto p = by_payment_.find(e.payment_id());
+      if (p != by_payment_.end()) by_pay = p->second;
+    }
+  }
+  auto update = [&](const std::shared_ptr<Waiter>& w) {
+    std::lock_guard<std::mutex> lock(w->mu);
+    Decision& d = w->decision;
+    const bool own = w == by_cmd;
+    if (own) {
+      if (e.has_command_rejected()) d.rejection = e.command_rejected();
+      if (e.has_command_deduplicated()) d.deduplicated = true;
+      if (e.causation().index() + 1 >= e.causation().count()) d.decided = true;
+      if (d.payment_id.empty()) d.payment_id = e.payment_id();
+    }
+    if (own || e.payment_id() == w->payment_id) {
+      if (e.sequence() > d.max_sequence) d.max_sequence = e.sequence();
+      if (e.event_case() != ev::EventEnvelope::kBreakerTransitioned)
+        d.settled = !LeavesInFlight(e.event_case());
+    }
+    if (own && d.rejection) d.settled = true;
+    touched->push_back(w);  // notified once the batch's views are computed
+  };
+  if (by_cmd) update(by_cmd);
+  for (const auto& w : by_pay)
+    if (w != by_cmd) update(w);
+}
+
+}  // namespace payorch::api::internal

@@ -1,0 +1,107 @@
+// The merchant API's two connections to the log (internal):
+// - CommandAppender: one producer on its own thread; Append() queues a command record and
+//   waits, bounded, for the log's acknowledgement.
+// - EventFollower: one consumer of every events partition, from the projection store's
+//   checkpoints. It completes the waiters of in-flight requests by causation.command_id and
+//   follows their payment until no gateway operation is in flight ("settled"). It also runs
+//   the projection's pure Projector (epoch rule, de-duplication) over what it reads, over
+//   the store's views, and keeps the views it changed in the last minute: a POST answers
+//   from them without waiting for the projection's next commit (which, under load, waits
+//   for a quiet poll round), and reads after the answer see at least as much.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "log/options.h"
+#include "log/record.h"
+#include "payments/events/v1/events.pb.h"
+#include "payments/projection/v1/views.pb.h"
+#include "projection/store.h"
+
+namespace payorch::api::internal {
+
+class CommandAppender {
+ public:
+  explicit CommandAppender(log::KafkaOptions kafka);
+  ~CommandAppender();
+  [[nodiscard]] std::string Start();
+  void Stop();
+  // "" once the log acknowledged the record; otherwise why not (timeout included: the
+  // record may then still be written later).
+  [[nodiscard]] std::string Append(log::OutRecord record, int64_t timeout_ms);
+
+ private:
+  struct Pending;
+  void Loop();
+  log::KafkaOptions kafka_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Pending>> queue_;
+  std::atomic<bool> stop_{false};
+  std::string start_error_;
+  std::thread thread_;
+};
+
+// What the follower learnt about one command.
+struct Decision {
+  bool decided = false;  // every event of the command was seen
+  bool settled = false;  // and no gateway operation of the payment is in flight
+  bool deduplicated = false;
+  std::optional<::payments::events::v1::CommandRejected> rejection;
+  uint64_t max_sequence = 0;
+  std::string payment_id;  // as the events named it
+};
+
+class EventFollower {
+ public:
+  EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store);
+  ~EventFollower();
+  [[nodiscard]] std::string Start();
+  void Stop();
+
+  struct Waiter;
+  // Register before appending the command.
+  std::shared_ptr<Waiter> Expect(const std::string& command_id, const std::string& payment_id);
+  // Waits until the command is decided and settled, or `deadline`; then forgets it.
+  Decision Wait(const std::shared_ptr<Waiter>& waiter,
+                std::chrono::steady_clock::time_point deadline);
+  void Forget(const std::shared_ptr<Waiter>& waiter);
+
+  // The view of `payment_id` the follower last computed (kept for about a minute).
+  [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> Recent(
+      const std::string& payment_id) const;
+  // The newer (by last_sequence) of the store's view and Recent().
+  [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> Latest(
+      const std::string& payment_id) const;
+
+  class Source;
+
+ private:
+  void Observe(const ::payments::events::v1::EventEnvelope& e,
+               std::vector<std::shared_ptr<Waiter>>* touched);
+  log::KafkaOptions kafka_;
+  const projection::ProjectionStore* store_;
+  struct RecentView {
+    std::string bytes;
+    int64_t at_ms = 0;
+  };
+  mutable std::mutex recent_mu_;
+  std::unordered_map<std::string, RecentView> recent_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Waiter>> by_command_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_payment_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace payorch::api::internal

@@ -1,0 +1,182 @@
+#include "api/internal/webhook_feeder.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "command/hash.h"
+#include "log/admin.h"
+#include "log/consumer.h"
+#include "runtime/validity.h"
+
+namespace payorch::api::internal {
+
+namespace ev = ::payments::events::v1;
+
+std::optional<std::string> WebhookType(const ev::EventEnvelope& e) {
+  switch (e.event_case()) {
+    case ev::EventEnvelope::kPaymentCreated:
+      return "payment.created";
+    case ev::EventEnvelope::kPaymentConfirmed:
+      return "payment.confirmed";
+    case ev::EventEnvelope::kPaymentProcessing:
+      return "payment.processing";
+    case ev::EventEnvelope::kPaymentCompleted:
+      return e.payment_completed().status() == ev::PAYMENT_STATUS_REQUIRES_CAPTURE
+                 ? "payment.requires_capture"
+                 : "payment.succeeded";
+    case ev::EventEnvelope::kPaymentFailed:
+      return "payment.failed";
+    case ev::EventEnvelope::kPaymentCaptured:
+      return "payment.captured";
+    case ev::EventEnvelope::kCaptureFailed:
+      return "payment.capture_failed";
+    case ev::EventEnvelope::kPaymentVoided:
+      if (e.payment_voided().compensation()) return std::nullopt;
+      return "payment.voided";
+    case ev::EventEnvelope::kVoidFailed:
+      return "payment.void_failed";
+    case ev::EventEnvelope::kRefundSucceeded:
+      return "refund.succeeded";
+    case ev::EventEnvelope::kRefundFailed:
+      return "refund.failed";
+    case ev::EventEnvelope::kPaymentCanceled:
+      return "payment.canceled";
+    case ev::EventEnvelope::kProcessingExpired:
+      return "payment.expired";
+    case ev::EventEnvelope::kCommandRejected:
+      return "command.rejected";
+    default:
+      return std::nullopt;
+  }
+}
+
+outbox::WebhookDelivery DeliveryOf(const ev::EventEnvelope& e, const std::string& type) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  std::string data;
+  (void)google::protobuf::util::MessageToJsonString(e, &data, o);
+  nlohmann::json body{{"event_id", e.event_id()},
+                      {"type", type},
+                      {"occurred_at_ms", e.occurred_at_ms()},
+                      {"merchant_id", e.merchant_id()},
+                      {"payment_id", e.payment_id()},
+                      {"data", nlohmann::json::parse(data, nullptr, false)}};
+  outbox::WebhookDelivery d;
+  d.id = "wh_" + StableHash128(e.event_id());
+  d.merchant_id = e.merchant_id();
+  d.event_id = e.event_id();
+  d.body = body.dump();
+  return d;
+}
+
+namespace {
+struct Position {
+  int64_t next = -1;  // -1: from the beginning
+  uint64_t epoch = 0;
+  uint64_t highest = 0;
+};
+std::string MetaKey(int32_t p) { return "events/" + std::to_string(p); }
+std::string EncodePos(const Position& p) {
+  return nlohmann::json{{"next", p.next}, {"epoch", p.epoch}, {"highest", p.highest}}.dump();
+}
+
+class FromPositions : public log::RebalanceListener {
+ public:
+  explicit FromPositions(std::vector<log::PartitionOffset> s) : starts_(std::move(s)) {}
+  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>&) override {
+    return starts_;
+  }
+  void OnRevoked(const std::vector<PartitionId>&, bool) override {}
+
+ private:
+  std::vector<log::PartitionOffset> starts_;
+};
+}  // namespace
+
+WebhookFeeder::WebhookFeeder(log::KafkaOptions kafka, outbox::WebhookOutbox* outbox,
+                             std::function<bool(const std::string&)> has_endpoint)
+    : kafka_(std::move(kafka)), outbox_(outbox), has_endpoint_(std::move(has_endpoint)) {}
+
+WebhookFeeder::~WebhookFeeder() { Stop(); }
+
+std::string WebhookFeeder::Start() {
+  const std::string topic = kafka_.Topic(log::TopicKind::kEvents);
+  auto admin = log::Admin::Create(kafka_);
+  if (!admin.ok()) return "webhook feeder: " + admin.error().ToString();
+  auto count = admin.value()->PartitionCount(topic);
+  if (!count.ok()) return "webhook feeder: " + count.error().ToString();
+  std::map<int32_t, Position> positions;
+  std::map<int32_t, runtime::EpochFilter> filters;
+  std::vector<log::PartitionOffset> starts;
+  std::vector<PartitionId> partitions;
+  for (int32_t p = 0; p < count.value(); ++p) {
+    Position pos;
+    if (auto meta = outbox_->GetMeta(MetaKey(p))) {
+      auto j = nlohmann::json::parse(*meta, nullptr, false);
+      if (j.is_object()) {
+        pos.next = j.value("next", int64_t{-1});
+        pos.epoch = j.value("epoch", uint64_t{0});
+        pos.highest = j.value("highest", uint64_t{0});
+      }
+    }
+    positions[p] = pos;
+    filters[p].Restore(pos.epoch, pos.highest);
+    starts.push_back({PartitionId{p}, pos.next < 0 ? log::kOffsetBeginning : Offset{pos.next}});
+    partitions.push_back(PartitionId{p});
+  }
+  auto listener = std::make_shared<FromPositions>(starts);
+  auto consumer =
+      log::Consumer::CreateAssigned(kafka_, "payorch.webhooks", topic, partitions, listener.get());
+  if (!consumer.ok()) return "webhook feeder: " + consumer.error().ToString();
+  thread_ = std::thread([this, listener, positions = std::move(positions),
+                         filters = std::move(filters), c = std::move(consumer.value())]() mutable {
+    std::vector<log::Record> batch;
+    ev::EventEnvelope e;
+    while (!stop_) {
+      batch.clear();
+      log::LogStatus s = c->PollBatch(2'000, 50, &batch);
+      if (!s.ok()) {
+        spdlog::warn("webhook feeder: {}", s.ToString());
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      if (batch.empty()) continue;
+      std::vector<outbox::WebhookDelivery> deliveries;
+      std::map<int32_t, bool> touched;
+      for (const log::Record& r : batch) {
+        const int32_t p = r.partition.value();
+        Position& pos = positions[p];
+        pos.next = r.offset.value() + 1;
+        touched[p] = true;
+        if (!e.ParseFromString(r.value)) continue;
+        runtime::EpochFilter& f = filters[p];
+        const runtime::Verdict v = f.Observe(e);
+        pos.epoch = f.epoch();
+        pos.highest = f.highest_seen();
+        if (v != runtime::Verdict::kCounted || e.merchant_id().empty()) continue;
+        auto type = WebhookType(e);
+        if (!type || !has_endpoint_(e.merchant_id())) continue;
+        deliveries.push_back(DeliveryOf(e, *type));
+      }
+      std::vector<std::pair<std::string, std::string>> meta;
+      for (const auto& [p, _] : touched) meta.emplace_back(MetaKey(p), EncodePos(positions[p]));
+      if (std::string err = outbox_->Enqueue(deliveries, meta); !err.empty()) {
+        spdlog::error("webhook feeder: {}", err);  // fatal for durability: stop feeding
+        break;
+      }
+    }
+    c.reset();
+  });
+  return "";
+}
+
+void WebhookFeeder::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace payorch::api::internal

@@ -1,0 +1,289 @@
+#include "api/keys.h"
+
+#include <argon2.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace payorch::api {
+namespace {
+
+constexpr uint32_t kTimeCost = 2;
+constexpr uint32_t kMemoryKib = 19 * 1024;
+constexpr uint32_t kParallelism = 1;
+constexpr size_t kSaltBytes = 16;
+constexpr size_t kHashBytes = 32;
+
+std::string Hex(const unsigned char* data, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 15]);
+  }
+  return out;
+}
+
+bool IsHex(const std::string& s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string Sha256Hex(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+  return Hex(md, len);
+}
+
+std::string HashSecret(const std::string& secret, const RandomFn& random) {
+  unsigned char salt[kSaltBytes];
+  random(salt, sizeof salt);
+  const size_t len =
+      argon2_encodedlen(kTimeCost, kMemoryKib, kParallelism, kSaltBytes, kHashBytes, Argon2_id);
+  std::string encoded(len, '\0');
+  if (argon2id_hash_encoded(kTimeCost, kMemoryKib, kParallelism, secret.data(), secret.size(), salt,
+                            sizeof salt, kHashBytes, encoded.data(), len) != ARGON2_OK)
+    return "";
+  encoded.resize(std::strlen(encoded.c_str()));
+  return encoded;
+}
+
+}  // namespace
+
+void SystemRandom(unsigned char* out, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::getrandom(out + done, n - done, 0);
+    if (got > 0) done += static_cast<size_t>(got);
+  }
+}
+
+std::optional<std::pair<std::string, std::string>> ParseKey(const std::string& key) {
+  // pk_ + 16 + _ + 64
+  if (key.size() != 3 + 16 + 1 + 64 || key.rfind("pk_", 0) != 0 || key[19] != '_')
+    return std::nullopt;
+  std::string id = key.substr(3, 16);
+  std::string secret = key.substr(20);
+  if (!IsHex(id) || !IsHex(secret)) return std::nullopt;
+  return std::make_pair(std::move(id), std::move(secret));
+}
+
+KeyStore::KeyStore(std::string path, const Clock* clock, RandomFn random)
+    : path_(std::move(path)), clock_(clock), random_(std::move(random)) {}
+
+std::map<std::string, ApiKeyRecord> KeyStore::Load() const {
+  std::map<std::string, ApiKeyRecord> keys;
+  std::ifstream in(path_);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) continue;  // a torn last line of a crashed writer
+    const std::string op = j.value("op", "");
+    const std::string id = j.value("key_id", "");
+    if (op == "create" || op == "rotate") {
+      ApiKeyRecord r;
+      r.key_id = id;
+      r.merchant_id = j.value("merchant_id", "");
+      r.hash = j.value("hash", "");
+      r.created_at_ms = j.value("at_ms", int64_t{0});
+      keys[id] = r;
+      if (op == "rotate") {
+        auto old = keys.find(j.value("replaces", ""));
+        if (old != keys.end() && !old->second.revoked) {
+          old->second.revoked = true;
+          old->second.revoked_at_ms = r.created_at_ms;
+          old->second.replaced_by = id;
+        }
+      }
+    } else if (op == "revoke") {
+      auto it = keys.find(id);
+      if (it != keys.end() && !it->second.revoked) {
+        it->second.revoked = true;
+        it->second.revoked_at_ms = j.value("at_ms", int64_t{0});
+      }
+    }
+  }
+  return keys;
+}
+
+std::string KeyStore::Version() const {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_size) + "/" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::string KeyStore::Append(const std::string& line) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), ec);
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return "cannot open " + path_ + ": " + std::strerror(errno);
+  const std::string data = line + "\n";
+  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  return ok ? "" : "cannot write " + path_ + ": " + std::strerror(errno);
+}
+
+namespace {
+// Holds an exclusive lock on "<path>.lock" for one read-check-append.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+  }
+  ~FileLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+}  // namespace
+
+std::optional<CreatedKey> KeyStore::NewKey(const std::string& merchant_id, const std::string& actor,
+                                           const std::string& op, const std::string& replaces,
+                                           std::string* error) {
+  unsigned char id_bytes[8];
+  unsigned char secret_bytes[32];
+  random_(id_bytes, sizeof id_bytes);
+  random_(secret_bytes, sizeof secret_bytes);
+  CreatedKey key;
+  key.key_id = Hex(id_bytes, sizeof id_bytes);
+  const std::string secret = Hex(secret_bytes, sizeof secret_bytes);
+  key.secret = "pk_" + key.key_id + "_" + secret;
+  const std::string hash = HashSecret(secret, random_);
+  if (hash.empty()) {
+    *error = "argon2id hashing failed";
+    return std::nullopt;
+  }
+  nlohmann::json line{{"op", op},
+                      {"at_ms", clock_->NowMs()},
+                      {"actor", actor},
+                      {"key_id", key.key_id},
+                      {"merchant_id", merchant_id},
+                      {"hash", hash}};
+  if (!replaces.empty()) line["replaces"] = replaces;
+  if (std::string err = Append(line.dump()); !err.empty()) {
+    *error = err;
+    return std::nullopt;
+  }
+  return key;
+}
+
+std::optional<CreatedKey> KeyStore::Create(const std::string& merchant_id, const std::string& actor,
+                                           std::string* error) {
+  if (merchant_id.empty()) {
+    *error = "a merchant id is required";
+    return std::nullopt;
+  }
+  FileLock lock(path_);
+  return NewKey(merchant_id, actor, "create", "", error);
+}
+
+std::optional<CreatedKey> KeyStore::Rotate(const std::string& merchant_id,
+                                           const std::string& key_id, const std::string& actor,
+                                           std::string* error) {
+  FileLock lock(path_);
+  const auto keys = Load();
+  auto it = keys.find(key_id);
+  if (it == keys.end() || it->second.merchant_id != merchant_id) {
+    *error = "no key " + key_id + " for merchant " + merchant_id;
+    return std::nullopt;
+  }
+  if (it->second.revoked) {
+    *error = "key " + key_id + " is revoked";
+    return std::nullopt;
+  }
+  return NewKey(merchant_id, actor, "rotate", key_id, error);
+}
+
+std::string KeyStore::Revoke(const std::string& merchant_id, const std::string& key_id,
+                             const std::string& actor) {
+  FileLock lock(path_);
+  const auto keys = Load();
+  auto it = keys.find(key_id);
+  if (it == keys.end() || it->second.merchant_id != merchant_id)
+    return "no key " + key_id + " for merchant " + merchant_id;
+  if (it->second.revoked) return "key " + key_id + " is already revoked";
+  return Append(nlohmann::json{
+      {"op", "revoke"},
+      {"at_ms", clock_->NowMs()},
+      {"actor", actor},
+      {"key_id", key_id},
+      {"merchant_id",
+       merchant_id}}.dump());
+}
+
+std::vector<ApiKeyRecord> KeyStore::List(const std::string& merchant_id) const {
+  std::vector<ApiKeyRecord> out;
+  for (auto& [id, r] : Load())
+    if (merchant_id.empty() || r.merchant_id == merchant_id) out.push_back(r);
+  std::sort(out.begin(), out.end(), [](const ApiKeyRecord& a, const ApiKeyRecord& b) {
+    return a.created_at_ms != b.created_at_ms ? a.created_at_ms < b.created_at_ms
+                                              : a.key_id < b.key_id;
+  });
+  return out;
+}
+
+KeyVerifier::KeyVerifier(const KeyStore* store, VerifierOptions options, const Clock* clock)
+    : store_(store), options_(options), clock_(clock) {}
+
+void KeyVerifier::MaybeReload(int64_t now, bool force) {
+  if (!force && checked_at_ms_ >= 0 && now - checked_at_ms_ < options_.reload_interval_ms) return;
+  checked_at_ms_ = now;
+  std::string version = store_->Version();
+  if (version == version_) return;
+  version_ = std::move(version);
+  keys_ = store_->Load();
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    auto k = keys_.find(it->first);
+    it = (k == keys_.end() || k->second.revoked) ? cache_.erase(it) : std::next(it);
+  }
+}
+
+std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
+  auto parsed = ParseKey(presented);
+  if (!parsed) return std::nullopt;
+  const auto& [key_id, secret] = *parsed;
+  const std::string digest = Sha256Hex(secret);
+  const int64_t now = clock_->NowMs();
+  std::string hash;
+  Principal who;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    MaybeReload(now, false);
+    auto k = keys_.find(key_id);
+    if (k == keys_.end()) {  // a key created since the last look: stat the file now
+      MaybeReload(now, true);
+      k = keys_.find(key_id);
+    }
+    if (k == keys_.end() || k->second.revoked) return std::nullopt;
+    who = {key_id, k->second.merchant_id};
+    auto c = cache_.find(key_id);
+    if (c != cache_.end() && c->second.expires_at_ms > now && c->second.secret_sha256 == digest)
+      return who;
+    hash = k->second.hash;
+  }
+  if (argon2id_verify(hash.c_str(), secret.data(), secret.size()) != ARGON2_OK) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  cache_[key_id] = {digest, now + options_.ttl_ms};
+  return who;
+}
+
+}  // namespace payorch::api

@@ -1,0 +1,126 @@
+// API keys of the merchant API: each key belongs to exactly one merchant, is shown once at
+// creation, and is stored only as an argon2id hash.
+//
+// Storage: DATA_DIR/api/keys.jsonl, an append-only JSON-lines file that is both the key
+// store and the audit log of key operations (create, rotate, revoke: who, when, which key).
+// The current keys are the fold of the file; nothing is ever rewritten. Writers take an
+// exclusive flock, so `payorch keys` may run while the API serves; the server re-reads the
+// file when it changes (checked at most once a second).
+//
+// A key reads "pk_<key id: 16 hex>_<secret: 64 hex>". Verification looks the key id up and
+// checks the secret with argon2id (t=2, m=19 MiB, p=1: tens of milliseconds). An unknown
+// key id makes the verifier look at the file again at once (a stat; it re-reads it only if
+// it changed), so a new key works immediately. KeyVerifier
+// then caches "key id -> SHA-256 of the secret, merchant" for key_cache_ttl_ms, so only the
+// first request of a key (per TTL) pays for argon2; a revoked key stops working at the
+// next re-read of the file, whatever the cache holds.
+//
+//   KeyStore store(dir + "/api/keys.jsonl", &clock);
+//   auto created = store.Create("m_shop", "alice");     // created->secret shown once
+//   KeyVerifier verifier(&store, {.ttl_ms = 60'000}, &clock);
+//   std::optional<Principal> who = verifier.Verify(bearer);   // nullopt: 401
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace payorch::api {
+
+// Fills a buffer with cryptographically random bytes (getrandom by default).
+using RandomFn = std::function<void(unsigned char* out, size_t n)>;
+void SystemRandom(unsigned char* out, size_t n);
+
+struct ApiKeyRecord {
+  std::string key_id;
+  std::string merchant_id;
+  std::string hash;  // argon2id encoded
+  int64_t created_at_ms = 0;
+  bool revoked = false;
+  int64_t revoked_at_ms = 0;
+  std::string replaced_by;  // set by rotate
+};
+
+struct CreatedKey {
+  std::string key_id;
+  std::string secret;  // the whole presented key, "pk_<id>_<secret>"
+};
+
+// The merchant a verified key acts for.
+struct Principal {
+  std::string key_id;
+  std::string merchant_id;
+};
+
+class KeyStore {
+ public:
+  KeyStore(std::string path, const Clock* clock, RandomFn random = SystemRandom);
+
+  // Creates a key for `merchant_id`. `actor` is written to the audit log.
+  [[nodiscard]] std::optional<CreatedKey> Create(const std::string& merchant_id,
+                                                 const std::string& actor, std::string* error);
+  // Revokes `key_id` (of `merchant_id`) and creates its replacement.
+  [[nodiscard]] std::optional<CreatedKey> Rotate(const std::string& merchant_id,
+                                                 const std::string& key_id,
+                                                 const std::string& actor, std::string* error);
+  // "" or why not (unknown key, another merchant's key, already revoked).
+  [[nodiscard]] std::string Revoke(const std::string& merchant_id, const std::string& key_id,
+                                   const std::string& actor);
+  // Keys of `merchant_id` ("" = all), oldest first, from the file as it is now.
+  [[nodiscard]] std::vector<ApiKeyRecord> List(const std::string& merchant_id) const;
+  // The fold of the file, and a token that changes when the file does (size, mtime).
+  [[nodiscard]] std::map<std::string, ApiKeyRecord> Load() const;
+  [[nodiscard]] std::string Version() const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string Append(const std::string& line);
+  std::optional<CreatedKey> NewKey(const std::string& merchant_id, const std::string& actor,
+                                   const std::string& op, const std::string& replaces,
+                                   std::string* error);
+
+  std::string path_;
+  const Clock* clock_;
+  RandomFn random_;
+};
+
+struct VerifierOptions {
+  int64_t ttl_ms = 60'000;
+  int64_t reload_interval_ms = 1'000;
+};
+
+// Thread-safe.
+class KeyVerifier {
+ public:
+  KeyVerifier(const KeyStore* store, VerifierOptions options, const Clock* clock);
+  // The principal of a presented key, or nullopt (malformed, unknown, revoked, wrong).
+  [[nodiscard]] std::optional<Principal> Verify(const std::string& presented);
+
+ private:
+  void MaybeReload(int64_t now, bool force);
+  struct Cached {
+    std::string secret_sha256;
+    int64_t expires_at_ms = 0;
+  };
+  const KeyStore* store_;
+  VerifierOptions options_;
+  const Clock* clock_;
+  std::mutex mu_;
+  std::map<std::string, ApiKeyRecord> keys_;
+  std::string version_;
+  int64_t checked_at_ms_ = -1;
+  std::unordered_map<std::string, Cached> cache_;
+};
+
+// Splits "pk_<16 hex>_<64 hex>" into (key id, secret); nullopt when malformed.
+[[nodiscard]] std::optional<std::pair<std::string, std::string>> ParseKey(const std::string& key);
+
+}  // namespace payorch::api

@@ -1,0 +1,90 @@
+// MerchantApi: the merchant-facing REST API over the log (docs/merchant-api.md,
+// schemas/merchant-api.openapi.yaml).
+//
+//   POST /v1/payments                      create (confirm: true to authorize at once)
+//   POST /v1/payments/{id}/confirm|capture|void|cancel
+//   POST /v1/payments/{id}/refunds
+//   GET  /v1/payments/{id}
+//   GET  /v1/payments?created_from=&created_to=&status=&limit=&cursor=
+//   GET  /v1/webhooks/dead                 parked webhook deliveries
+//   POST /v1/webhooks/dead/{id}/resend
+//
+// Every request carries "Authorization: Bearer pk_..." (api/keys.h); a key acts for one
+// merchant only, and another merchant's payment answers 404 as if it did not exist. Each
+// key is rate limited (token bucket, api/rate_limiter.h). A POST needs an Idempotency-Key:
+// the command goes to the commands topic, and the answer waits (at most wait_ms) for the
+// decision on the events topic and for the projection to show it: 201/200 with the
+// payment, 202 while a gateway outcome is pending, 409 (idempotency or state conflict),
+// 422 (validation, with field details), 429 (rate limited), 503 (log unreachable; the
+// command was not acknowledged). The same key with the same request answers the stored
+// response again.
+//
+//   MerchantApi api({.data_dir = dir, .kafka = kafka, .config = cfg, .store = &store});
+//   if (auto err = api.Start(); !err.empty()) ...
+//   http::Server server({.threads = 64});
+//   api.Mount(server);
+//   (void)server.Start("127.0.0.1:8080");
+//   ...
+//   server.Stop(); api.Stop();
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/config.h"
+#include "common/clock.h"
+#include "http/server.h"
+#include "log/options.h"
+#include "outbox/webhook_outbox.h"
+#include "projection/store.h"
+
+namespace payorch::api {
+
+struct MerchantApiOptions {
+  // DATA_DIR: keys in DATA_DIR/api/keys.jsonl, stored responses in DATA_DIR/api/responses,
+  // the webhook outbox in DATA_DIR/api/webhooks.
+  std::string data_dir;
+  log::KafkaOptions kafka;
+  ApiConfig config;
+  // The projection the payments are read from (must outlive the API).
+  const projection::ProjectionStore* store = nullptr;
+  // Records the projection is behind the log (-1 unknown); above max_lag, GETs answer 503.
+  std::function<int64_t()> lag;
+  int64_t max_lag = 10'000;
+  const Clock* clock = nullptr;  // default: system clock
+  bool webhooks = true;          // run the webhook feeder and delivery thread
+};
+
+// A mounted route: method and the OpenAPI path template.
+struct RouteSpec {
+  std::string method;
+  std::string path;
+};
+
+class MerchantApi {
+ public:
+  explicit MerchantApi(MerchantApiOptions options);
+  ~MerchantApi();
+  MerchantApi(const MerchantApi&) = delete;
+  MerchantApi& operator=(const MerchantApi&) = delete;
+
+  // Opens the stores, connects to the log, starts the follower and webhooks. "" or error.
+  [[nodiscard]] std::string Start();
+  // Registers the routes above on `server` (call before server.Start()).
+  void Mount(http::Server& server);
+  void Stop();
+
+  // Every route Mount registers, as OpenAPI paths.
+  [[nodiscard]] static std::vector<RouteSpec> Routes();
+
+  outbox::WebhookOutbox* webhook_outbox();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace payorch::api

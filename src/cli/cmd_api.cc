@@ -1,0 +1,146 @@
+// payorch api: the merchant API (docs/merchant-api.md) on its own, next to an orchestrator
+// (`payorch run`) on the same log. It keeps its own projection in DATA_DIR/projection.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "api/config.h"
+#include "api/merchant_api.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/flags.h"
+#include "cli/kafka_flags.h"
+#include "http/server.h"
+#include "projection/service.h"
+
+namespace payorch::cli {
+
+namespace {
+std::atomic<bool> g_stop{false};
+void OnStopSignal(int) { g_stop = true; }
+}  // namespace
+
+int RunApi(int argc, char** argv) {
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
+  log::KafkaOptions kafka;
+  std::string data_dir;
+  std::string http_addr = "127.0.0.1:8080";
+  std::string http_file;
+  std::string api_config;
+  std::string log_level = "info";
+  int64_t max_lag = 10'000;
+  int threads = 64;
+  FlagSet flags("api",
+                "Serves the merchant API (docs/merchant-api.md): payments over the log with API\n"
+                "keys (`payorch keys`), idempotency, rate limits and signed webhooks. Needs a\n"
+                "broker (--brokers or --bootstrap-file) that `payorch run` works on.");
+  AddKafkaFlags(flags, &kafka);
+  flags.String("data", &data_dir, "data directory: api/ (keys, responses, webhooks), projection/");
+  flags.String("http", &http_addr, "listen address host:port (port 0 = any free port)");
+  flags.String("http-file", &http_file, "write the bound address host:port to this file");
+  flags.String("api-config", &api_config,
+               "YAML: wait_ms, rate_limit, webhooks (docs/merchant-api.md)");
+  flags.Int("max-lag", &max_lag,
+            "answer 503 to reads while the projection is more than this many "
+            "records behind (-1: never)");
+  flags.Int("threads", &threads, "HTTP worker threads (one per open connection)");
+  flags.String("log-level", &log_level, "trace, debug, info, warn, error");
+  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
+    std::fprintf(stderr, "payorch api: %s\n", err.c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  api::ApiConfig config;
+  std::shared_ptr<spdlog::logger> logger;
+  for (const std::string& err : {SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
+                                 api::LoadApiConfig(api_config, &config)}) {
+    if (!err.empty()) {
+      std::fprintf(stderr, "payorch api: %s\n", err.c_str());
+      return 2;
+    }
+  }
+  if (data_dir.empty()) {
+    std::fprintf(stderr, "payorch api: --data is required\n");
+    return 2;
+  }
+  if (kafka.bootstrap_servers.empty()) {
+    std::fprintf(stderr, "payorch api: --brokers or --bootstrap-file is required\n");
+    return 2;
+  }
+  if (!http::ParseAddress(http_addr)) {
+    std::fprintf(stderr, "payorch api: --http: '%s' is not host:port\n", http_addr.c_str());
+    return 2;
+  }
+  if (threads < 1) {
+    std::fprintf(stderr, "payorch api: --threads must be at least 1\n");
+    return 2;
+  }
+  kafka.logger = logger;
+  projection::ServiceOptions so;
+  so.data_dir = data_dir + "/projection";
+  so.max_lag = max_lag;
+  so.runner.kafka = kafka;
+  so.runner.logger = logger;
+  projection::ProjectionService service(so);
+  if (std::string err = service.Open(); !err.empty()) {
+    std::fprintf(stderr, "payorch api: %s\n", err.c_str());
+    return 1;
+  }
+  api::MerchantApiOptions mo;
+  mo.data_dir = data_dir;
+  mo.kafka = kafka;
+  mo.config = config;
+  mo.store = &service.store();
+  mo.lag = [&service] { return service.runner().lag(); };
+  mo.max_lag = max_lag;
+  api::MerchantApi merchant_api(std::move(mo));
+  if (std::string err = merchant_api.Start(); !err.empty()) {
+    std::fprintf(stderr, "payorch api: %s\n", err.c_str());
+    return 1;
+  }
+  http::ServerOptions server_options;
+  server_options.threads = threads;
+  http::Server server(server_options);
+  merchant_api.Mount(server);
+  http::Result<int> port = server.Start(http_addr);
+  if (!port) {
+    std::fprintf(stderr, "payorch api: --http: %s\n", port.error().c_str());
+    return 1;
+  }
+  const std::string bound = http::ParseAddress(http_addr)->host + ":" + std::to_string(*port);
+  std::printf("merchant API at http://%s/v1/\n", bound.c_str());
+  std::fflush(stdout);
+  if (!http_file.empty()) {
+    if (std::string err = WriteBootstrapFile(http_file, bound); !err.empty()) {
+      std::fprintf(stderr, "payorch api: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  // The projection follows the log on its own thread; on a stop signal the server stops
+  // first, so no request reads the store after the projection closes it.
+  std::atomic<bool> stop_projection{false};
+  std::string err;
+  std::thread projection_thread([&] {
+    err = service.Run(stop_projection);
+    if (!err.empty()) g_stop = true;
+  });
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  server.Stop();
+  merchant_api.Stop();
+  stop_projection = true;
+  projection_thread.join();
+  if (!err.empty()) {
+    logger->error("payorch api: {}", err);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace payorch::cli

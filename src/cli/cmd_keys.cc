@@ -1,0 +1,95 @@
+// payorch keys: API keys of the merchant API (src/api/keys.h). Each operation appends to
+// DATA_DIR/api/keys.jsonl, the key store and its audit log.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "api/keys.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "common/clock.h"
+
+namespace payorch::cli {
+
+namespace {
+std::string Actor() {
+  const char* user = std::getenv("USER");
+  return std::string(user != nullptr ? user : "unknown") + "@pid" + std::to_string(::getpid());
+}
+}  // namespace
+
+int RunKeys(int argc, char** argv) {
+  std::string data_dir;
+  std::string merchant;
+  std::string key_id;
+  FlagSet flags("keys",
+                "Manages merchant API keys: keys create|rotate|revoke|list --data DIR "
+                "--merchant M [--key ID].\nA new key is printed once; only its argon2id hash "
+                "is stored, in DIR/api/keys.jsonl,\nwhich is also the append-only audit log of "
+                "key operations.");
+  flags.String("data", &data_dir, "data directory of `payorch api` / `payorch run` (required)");
+  flags.String("merchant", &merchant, "merchant the key belongs to (required but for list)");
+  flags.String("key", &key_id, "key id, for rotate and revoke");
+  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
+    std::fprintf(stderr, "payorch keys: %s\n", err.c_str());
+    return 2;
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  if (flags.positional().size() != 1) {
+    std::fprintf(stderr, "payorch keys: want one of create, rotate, revoke, list\n");
+    return 2;
+  }
+  const std::string op = flags.positional()[0];
+  if (data_dir.empty()) {
+    std::fprintf(stderr, "payorch keys: --data is required\n");
+    return 2;
+  }
+  if (op != "list" && merchant.empty()) {
+    std::fprintf(stderr, "payorch keys: --merchant is required\n");
+    return 2;
+  }
+  if ((op == "rotate" || op == "revoke") && key_id.empty()) {
+    std::fprintf(stderr, "payorch keys: --key is required for %s\n", op.c_str());
+    return 2;
+  }
+  SystemClock clock;
+  api::KeyStore store(data_dir + "/api/keys.jsonl", &clock);
+  std::string err;
+  if (op == "create" || op == "rotate") {
+    auto key = op == "create" ? store.Create(merchant, Actor(), &err)
+                              : store.Rotate(merchant, key_id, Actor(), &err);
+    if (!key) {
+      std::fprintf(stderr, "payorch keys: %s\n", err.c_str());
+      return 1;
+    }
+    std::printf("%s\n", key->secret.c_str());
+    std::fprintf(stderr, "key %s for merchant %s: store it now, it is not shown again\n",
+                 key->key_id.c_str(), merchant.c_str());
+    return 0;
+  }
+  if (op == "revoke") {
+    err = store.Revoke(merchant, key_id, Actor());
+    if (!err.empty()) {
+      std::fprintf(stderr, "payorch keys: %s\n", err.c_str());
+      return 1;
+    }
+    return 0;
+  }
+  if (op == "list") {
+    for (const auto& k : store.List(merchant))
+      std::printf("%s\t%s\t%s\tcreated_at_ms=%lld%s\n", k.key_id.c_str(), k.merchant_id.c_str(),
+                  k.revoked ? "revoked" : "active", static_cast<long long>(k.created_at_ms),
+                  k.replaced_by.empty() ? "" : ("\treplaced_by=" + k.replaced_by).c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "payorch keys: unknown operation '%s' (create, rotate, revoke, list)\n",
+               op.c_str());
+  return 2;
+}
+
+}  // namespace payorch::cli

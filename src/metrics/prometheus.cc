@@ -1,0 +1,140 @@
+// The only file of payorch that includes prometheus-cpp.
+#include "metrics/prometheus.h"
+
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+#include <vector>
+
+#include "http/server.h"
+
+namespace payorch::metrics {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = "payorch_" + std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void AddCounter(std::vector<MetricFamily>& out, std::string name, std::string help,
+                const Counter& c) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Counter);
+  ClientMetric cm;
+  cm.counter.value = static_cast<double>(c.value());
+  f.metric.push_back(std::move(cm));
+  out.push_back(std::move(f));
+}
+
+void AddGauge(std::vector<MetricFamily>& out, std::string name, std::string help, const Gauge& g) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Gauge);
+  ClientMetric cm;
+  cm.gauge.value = static_cast<double>(g.value());
+  f.metric.push_back(std::move(cm));
+  out.push_back(std::move(f));
+}
+
+void AddLabeled(std::vector<MetricFamily>& out, std::string name, std::string help,
+                const LabeledValues& v, MetricType type) {
+  MetricFamily f = Family(std::move(name), std::move(help), type);
+  for (const auto& row : v.Read()) {
+    ClientMetric cm;
+    for (size_t i = 0; i < row.values.size(); ++i) {
+      cm.label.push_back({v.label_names()[i], row.values[i]});
+    }
+    if (type == MetricType::Counter) {
+      cm.counter.value = static_cast<double>(row.value);
+    } else {
+      cm.gauge.value = static_cast<double>(row.value);
+    }
+    f.metric.push_back(std::move(cm));
+  }
+  out.push_back(std::move(f));
+}
+
+void AddHistogram(std::vector<MetricFamily>& out, std::string name, std::string help,
+                  const Histogram& h) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Histogram);
+  const Histogram::Snapshot s = h.Read();
+  ClientMetric cm;
+  cm.histogram.sample_count = s.count;
+  cm.histogram.sample_sum = s.sum_seconds;
+  for (size_t i = 0; i < Histogram::kBoundsMicros.size(); ++i) {
+    cm.histogram.bucket.push_back(
+        {s.cumulative[i], static_cast<double>(Histogram::kBoundsMicros[i]) / 1e6});
+  }
+  cm.histogram.bucket.push_back({s.count, std::numeric_limits<double>::infinity()});
+  f.metric.push_back(std::move(cm));
+  out.push_back(std::move(f));
+}
+
+}  // namespace
+
+std::string RenderPrometheusText(const RuntimeMetrics& m) {
+  std::vector<MetricFamily> f;
+  AddHistogram(f, "command_to_decision_seconds",
+               "From a command record's append to the writer's decision.", m.command_to_decision);
+  AddHistogram(f, "decision_to_published_seconds",
+               "From the writer's decision to the log acknowledging its events.",
+               m.decision_to_published);
+  AddHistogram(f, "step_started_to_gateway_answer_seconds",
+               "From a StepStarted decision to the gateway's answer appended to the log.",
+               m.step_to_answer);
+  AddHistogram(f, "create_to_final_event_seconds",
+               "From the create command's append to the payment's final event acknowledged.",
+               m.create_to_final);
+  AddCounter(f, "commands_total", "Command records handled by the writers.", m.commands);
+  AddCounter(f, "events_total", "Events decided by the writers.", m.events);
+  AddCounter(f, "restored_events_total", "Events folded while restoring partitions.",
+             m.restored_events);
+  AddLabeled(f, "payments_total", "Payments that reached a final event, by outcome.", m.payments,
+             MetricType::Counter);
+  AddLabeled(f, "gateway_steps_total", "Gateway answers to step attempts.", m.steps,
+             MetricType::Counter);
+  AddCounter(f, "retries_total", "Failed attempts that will be retried.", m.retries);
+  AddLabeled(f, "gateway_answers_total",
+             "Gateway answers recorded, by source (call, reconcile, webhook).", m.gateway_answers,
+             MetricType::Counter);
+  AddLabeled(f, "rejected_commands_total", "Commands rejected, by reason.", m.rejected,
+             MetricType::Counter);
+  AddLabeled(f, "contract_violations_total", "ContractViolation records, by contract id.",
+             m.violations, MetricType::Counter);
+  AddCounter(f, "fenced_writes_total", "Writers fenced by a newer claim.", m.fenced_writes);
+  AddCounter(f, "dead_letters_total", "Records sent to the dead-letter topic.", m.dead_letters);
+  AddCounter(f, "deduplicated_commands_total", "Commands recognised as repeats.", m.deduplicated);
+  AddGauge(f, "outbox_depth", "Event groups handed to the log and not yet acknowledged.",
+           m.outbox_depth);
+  AddGauge(f, "processing_payments",
+           "Payments in processing (gateway outcome unknown), as seen since this process "
+           "started.",
+           m.processing_payments);
+  AddGauge(f, "writer_partitions", "Partitions this process writes.", m.writer_partitions);
+  AddLabeled(f, "consumer_lag_records", "Records behind the high watermark, per partition.",
+             m.consumer_lag, MetricType::Gauge);
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, f);
+  return out.str();
+}
+
+void RegisterMetricsRoutes(http::Server& server, const RuntimeMetrics& m,
+                           std::function<void()> before_scrape) {
+  server.Handle("GET", "/metrics", [&m, before_scrape](const http::Request&) {
+    if (before_scrape) before_scrape();
+    http::Response r;
+    r.status = 200;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = RenderPrometheusText(m);
+    return r;
+  });
+}
+
+}  // namespace payorch::metrics

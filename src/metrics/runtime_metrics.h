@@ -1,0 +1,87 @@
+// RuntimeMetrics: every figure payorch exposes on /metrics, as plain probes (probes.h) the
+// runtime counts through. EventObserver derives most of them from the events the writer
+// has just seen delivered, so the instrumentation of the payment flow lives in one place.
+//
+//   metrics::RuntimeMetrics m;                       // one per process
+//   metrics::EventObserver observer(&m);             // one per partition writer
+//   // in the writer's delivery callback, for each delivered command group:
+//   observer.OnPublished(group.events, decided_at_ms, WallMs());
+//   m.dead_letters.Add();                            // direct probes where no event exists
+//
+// Thread safety: RuntimeMetrics may be used from any thread; an EventObserver belongs to
+// one thread (its writer's). Neither allocates on the counting path (EventObserver's
+// tables are allocated once, on first use).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "log/options.h"
+#include "metrics/probes.h"
+#include "payments/events/v1/events.pb.h"
+
+namespace payorch::metrics {
+
+// Consumer lag into a LabeledValues{"group", "partition"} (set KafkaOptions::lag_probe).
+class LagMetrics final : public log::ConsumerLagProbe {
+ public:
+  explicit LagMetrics(LabeledValues* lag) : lag_(lag) {}
+  void OnLag(std::string_view group, int32_t partition, int64_t lag) override;
+
+ private:
+  LabeledValues* lag_;
+};
+
+struct RuntimeMetrics {
+  // Latencies (seconds).
+  Histogram command_to_decision;    // command record appended -> writer decided it
+  Histogram decision_to_published;  // writer decided -> its events acknowledged by the log
+  Histogram step_to_answer;         // StepStarted decided -> gateway answer appended
+  Histogram create_to_final;        // create command appended -> final event acknowledged
+
+  // Counters.
+  Counter commands;         // command records handled by writers
+  Counter events;           // events decided
+  Counter restored_events;  // events folded while restoring partitions
+  LabeledValues payments{"outcome", "method", "error_code"};            // final outcomes
+  LabeledValues steps{"processor", "method", "outcome", "error_code"};  // gateway answers
+  Counter retries;                          // failed attempts that will be retried
+  LabeledValues gateway_answers{"source"};  // answers by source: call, reconcile, webhook
+  LabeledValues rejected{"reason"};         // CommandRejected by reason
+  LabeledValues violations{"contract"};     // ContractViolation records published
+  Counter fenced_writes;                    // writers that found a newer claim and stopped
+  Counter dead_letters;                     // records sent to the dead-letter topic
+  Counter deduplicated;                     // CommandDeduplicated events
+
+  // Gauges.
+  Gauge outbox_depth;         // event groups handed to the log and not yet acknowledged
+  Gauge processing_payments;  // payments in processing (outcome unknown) since start
+  Gauge writer_partitions;    // partitions this process writes
+  LabeledValues consumer_lag{"group", "partition"};  // high watermark - next offset
+  LagMetrics lag_probe{&consumer_lag};               // for KafkaOptions::lag_probe
+};
+
+// An enum value's name without its prefix: ("ERROR_CODE_TIMEOUT", "ERROR_CODE_") -> "TIMEOUT".
+[[nodiscard]] std::string_view ShortEnumName(std::string_view full, std::string_view prefix);
+
+class EventObserver {
+ public:
+  explicit EventObserver(RuntimeMetrics* metrics);
+  ~EventObserver();
+  EventObserver(const EventObserver&) = delete;
+  EventObserver& operator=(const EventObserver&) = delete;
+
+  // The events of one command, decided at `decided_at_ms` and acknowledged by the log at
+  // `now_ms` (wall clock, milliseconds since the Unix epoch).
+  void OnPublished(const std::vector<::payments::events::v1::EventEnvelope>& events,
+                   int64_t decided_at_ms, int64_t now_ms);
+
+ private:
+  struct Tables;
+  RuntimeMetrics* metrics_;
+  std::unique_ptr<Tables> tables_;
+};
+
+}  // namespace payorch::metrics

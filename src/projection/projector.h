@@ -1,0 +1,159 @@
+// Projector: the pure "apply events to the read models" core of the projections. No I/O:
+// it reads current values through a ViewSource (the RocksDB store, or a map in tests) and
+// hands back the records to write as plain data. The I/O edge (ProjectionRunner) writes
+// them and the consumed offsets in one RocksDB WriteBatch.
+//
+//   Projector projector(&store, ProjectorOptions{});
+//   projector.Resume(p, store.LoadCheckpoint(p));          // where partition p stopped
+//   for (record : batch) projector.Observe(record.partition, record.offset, record.value);
+//   std::vector<Mutation> writes = projector.Flush();      // views + checkpoints
+//   store.Write(writes);                                   // one atomic batch
+//
+// Rules, the same as every reader of the events log (runtime/validity.h):
+// - per partition, runtime::EpochFilter: only events of the current claim's epoch count;
+// - per payment, an event whose sequence is not above the last one applied is a
+//   re-publication and is dropped (PaymentView.last_sequence);
+// - events outside a payment (sequence 0) change no view.
+// Deterministic: the same events give the same bytes (maps in key order, no clock).
+//
+// Thread safety: none; one thread owns a Projector.
+#pragma once
+
+#include <google/protobuf/arena.h>
+
+#include <climits>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "payments/events/v1/events.pb.h"
+#include "payments/projection/v1/views.pb.h"
+#include "runtime/validity.h"
+
+namespace payorch::projection {
+
+namespace pv = ::payments::projection::v1;
+
+// Where current values come from.
+class ViewSource {
+ public:
+  virtual ~ViewSource() = default;
+  [[nodiscard]] virtual std::optional<std::string> Get(const std::string& key) const = 0;
+};
+
+// One record to put.
+struct Mutation {
+  std::string key;
+  std::string value;
+};
+
+// A partition's resume point: the next events offset to read and the validity rule's
+// state at that offset.
+struct Checkpoint {
+  int64_t next_offset = 0;
+  uint64_t epoch = 0;
+  uint64_t highest_seen = 0;
+  bool operator==(const Checkpoint&) const = default;
+};
+[[nodiscard]] std::string EncodeCheckpoint(const Checkpoint& c);
+[[nodiscard]] std::optional<Checkpoint> DecodeCheckpoint(std::string_view bytes);
+
+struct ProjectorOptions {
+  // Processor fees in basis points of the authorized amount (daily totals' fee_minor).
+  std::map<std::string, int64_t> fee_bps;
+  // Views kept in memory between flushes (they are always equal to the store's).
+  size_t max_cached_views = 200'000;
+};
+
+struct ProjectorStats {
+  int64_t records = 0;     // event records observed
+  int64_t applied = 0;     // counted, new events applied to a view
+  int64_t duplicates = 0;  // counted, dropped by (payment_id, sequence)
+  int64_t fenced = 0;      // of a fenced epoch
+  int64_t claims = 0;
+  int64_t undecodable = 0;
+  int64_t other = 0;  // counted, outside a payment
+};
+
+class Projector {
+ public:
+  explicit Projector(const ViewSource* source, ProjectorOptions options = {});
+  ~Projector();
+  Projector(const Projector&) = delete;
+  Projector& operator=(const Projector&) = delete;
+
+  // Declares that the source holds no record yet (a fresh rebuild): a view or total
+  // missing from memory is then new, and the source is not asked until the cache is first
+  // evicted. Call before the first Observe.
+  void AssumeEmptySource() { source_empty_ = true; }
+
+  // Sets partition's validity state and next offset (from the store's checkpoint).
+  void Resume(int32_t partition, const Checkpoint& checkpoint);
+  const Checkpoint& checkpoint(int32_t partition) { return partitions_[partition].checkpoint; }
+
+  // Feeds one events record, in offset order per partition.
+  void Observe(int32_t partition, int64_t offset, std::string_view value);
+  // The same for an already decoded event.
+  void Observe(int32_t partition, int64_t offset, const ::payments::events::v1::EventEnvelope& e);
+
+  // The records changed since the last Flush (views, index, idempotency records, daily
+  // totals) followed by the checkpoint of every partition observed. Write them atomically.
+  [[nodiscard]] std::vector<Mutation> Flush();
+
+  const ProjectorStats& stats() const { return stats_; }
+
+ private:
+  struct PartitionState {
+    runtime::EpochFilter filter;
+    Checkpoint checkpoint;
+    bool dirty = false;
+  };
+  struct CachedView {
+    pv::PaymentView* view = nullptr;  // on views_arena_
+    bool dirty = false;
+  };
+  struct CachedTotal {
+    pv::DailyTotal total;
+    bool dirty = false;
+  };
+
+  CachedView& ViewFor(const std::string& payment_id);
+  void AddTotal(const pv::PaymentView& view, int64_t at_ms, std::string_view processor,
+                std::string_view outcome, int64_t amount);
+  void Apply(pv::PaymentView& view, const ::payments::events::v1::EventEnvelope& e);
+
+  // Looks `key` up in the source unless the source is known to hold nothing we lack.
+  std::optional<std::string> SourceGet(const std::string& key) const;
+
+  const ViewSource* source_;
+  bool source_empty_ = false;
+  ProjectorOptions options_;
+  ProjectorStats stats_;
+  std::map<int32_t, PartitionState> partitions_;
+  // The cached views live on an arena: evicting or destroying them frees a few blocks
+  // instead of every string and attempt one by one.
+  std::unique_ptr<google::protobuf::Arena> views_arena_;
+  std::unordered_map<std::string, CachedView> views_;
+  std::map<std::string, CachedTotal> totals_;
+  std::vector<std::string> dirty_views_;
+  // Decoding: each record is parsed onto an arena reset before the next one, so a decode
+  // allocates nothing once the arena's blocks exist.
+  std::unique_ptr<char[]> scratch_block_;  // the scratch arena's first block, kept on Reset
+  std::unique_ptr<google::protobuf::Arena> scratch_arena_;
+  // Memo of the last UTC date computed (events come in time order).
+  int64_t date_day_ = INT64_MIN;
+  std::string date_;
+  std::map<int, std::string> failed_outcomes_;
+};
+
+// "succeeded" for PAYMENT_STATUS_SUCCEEDED, ...; and back (also accepts the enum name).
+[[nodiscard]] std::string StatusSlug(::payments::events::v1::PaymentStatus status);
+[[nodiscard]] std::optional<::payments::events::v1::PaymentStatus> ParseStatus(
+    std::string_view text);
+
+}  // namespace payorch::projection

@@ -1,0 +1,217 @@
+#include "projection/runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "log/admin.h"
+#include "log/partition_reader.h"
+
+namespace payorch::projection {
+
+namespace {
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+ProjectionRunner::ProjectionRunner(ProjectionStore* store, RunnerOptions options)
+    : store_(store), options_(std::move(options)), projector_(store, options_.projector) {}
+
+ProjectionRunner::~ProjectionRunner() = default;
+
+std::string ProjectionRunner::Open() {
+  const std::string topic = options_.kafka.Topic(log::TopicKind::kEvents);
+  auto admin = log::Admin::Create(options_.kafka);
+  if (!admin.ok()) return "admin: " + admin.error().ToString();
+  auto count = admin.value()->PartitionCount(topic);
+  if (!count.ok()) return topic + ": " + count.error().ToString();
+  const std::map<int32_t, Checkpoint> checkpoints = store_->LoadCheckpoints();
+  if (checkpoints.empty() && store_->Empty()) projector_.AssumeEmptySource();
+  std::vector<PartitionPosition> positions;
+  for (int32_t p = 0; p < count.value(); ++p) {
+    Checkpoint c;
+    if (auto it = checkpoints.find(p); it != checkpoints.end()) c = it->second;
+    projector_.Resume(p, c);
+    auto reader = log::PartitionReader::Open(
+        options_.kafka, topic, PartitionId{p},
+        c.next_offset > 0 ? Offset{c.next_offset} : log::kOffsetBeginning);
+    if (!reader.ok()) return topic + ": " + reader.error().ToString();
+    readers_.push_back(std::move(reader).value());
+    positions.push_back({p, c.next_offset, 0});
+  }
+  {
+    std::lock_guard lock(mu_);
+    positions_ = std::move(positions);
+  }
+  if (std::string err = RefreshWatermarks(); !err.empty()) return err;
+  std::lock_guard lock(mu_);
+  for (const PartitionPosition& pos : positions_) {
+    if (pos.next_offset > pos.high_watermark) {
+      return "the projection store is ahead of " + topic + " partition " +
+             std::to_string(pos.partition) + " (offset " + std::to_string(pos.next_offset) +
+             " > high watermark " + std::to_string(pos.high_watermark) +
+             "): it was built from another log; rebuild it";
+    }
+  }
+  return "";
+}
+
+std::string ProjectionRunner::RefreshWatermarks() {
+  std::vector<int64_t> highs;
+  for (auto& reader : readers_) {
+    auto marks = reader->QueryWatermarks(5'000);
+    if (!marks.ok()) return "watermarks: " + marks.error().ToString();
+    highs.push_back(marks.value().high.value());
+  }
+  std::lock_guard lock(mu_);
+  for (size_t i = 0; i < highs.size() && i < positions_.size(); ++i) {
+    positions_[i].high_watermark = highs[i];
+  }
+  int64_t lag = 0;
+  for (const PartitionPosition& pos : positions_) {
+    lag += std::max<int64_t>(0, pos.high_watermark - pos.next_offset);
+  }
+  lag_ = lag;
+  return "";
+}
+
+void ProjectionRunner::UpdateLag() {
+  int64_t lag = 0;
+  for (const PartitionPosition& pos : positions_) {
+    lag += std::max<int64_t>(0, pos.high_watermark - pos.next_offset);
+  }
+  lag_ = lag;
+}
+
+std::string ProjectionRunner::Commit() {
+  std::vector<Mutation> writes = projector_.Flush();
+  if (writes.empty()) return "";
+  if (std::string err = store_->Write(writes); !err.empty()) return err;
+  std::lock_guard lock(mu_);
+  for (PartitionPosition& pos : positions_) {
+    pos.next_offset = projector_.checkpoint(pos.partition).next_offset;
+    pos.high_watermark = std::max(pos.high_watermark, pos.next_offset);
+  }
+  stats_ = projector_.stats();
+  UpdateLag();
+  return "";
+}
+
+std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
+  std::vector<log::Record> batch;
+  int64_t next_refresh = 0;
+  size_t pending = 0;
+  while (!stop.load()) {
+    bool any = false;
+    for (auto& reader : readers_) {
+      batch.clear();
+      const int wait_ms = readers_.size() == 1 ? 20 : 0;
+      if (log::LogStatus s = reader->Poll(2'000, wait_ms, &batch); !s.ok()) {
+        return "events partition " + std::to_string(reader->partition().value()) + ": " +
+               s.ToString();
+      }
+      for (const log::Record& r : batch) {
+        projector_.Observe(r.partition.value(), r.offset.value(), r.value);
+      }
+      pending += batch.size();
+      any = any || !batch.empty();
+    }
+    if (pending >= options_.max_batch_records || (!any && pending > 0)) {
+      if (std::string err = Commit(); !err.empty()) return err;
+      pending = 0;
+    }
+    const int64_t now = NowMs();
+    if (now >= next_refresh) {
+      if (std::string err = RefreshWatermarks(); !err.empty() && options_.logger) {
+        options_.logger->warn("projection: {}", err);
+      }
+      next_refresh = now + options_.lag_refresh_ms;
+    }
+    if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Commit();
+}
+
+std::string ProjectionRunner::CatchUp(const std::atomic<bool>& stop,
+                                      const std::function<void(int64_t, int64_t)>& progress) {
+  if (std::string err = RefreshWatermarks(); !err.empty()) return err;
+  std::vector<int64_t> ends;
+  int64_t total = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const PartitionPosition& pos : positions_) {
+      ends.push_back(pos.high_watermark);
+      total += std::max<int64_t>(0, pos.high_watermark - pos.next_offset);
+    }
+  }
+  const size_t per_batch = options_.catch_up_batch_records > 0 ? options_.catch_up_batch_records
+                                                               : options_.max_batch_records;
+  int64_t done = 0;
+  size_t pending = 0;
+  if (progress) progress(0, total);
+  // Round robin over the partitions not yet at their end, taking what each reader has
+  // fetched without waiting (every reader prefetches on its own threads); waiting only when
+  // a whole round found nothing.
+  std::vector<log::Record> batch;
+  std::vector<size_t> open;
+  for (size_t i = 0; i < readers_.size(); ++i) {
+    if (readers_[i]->position().value() < ends[i]) open.push_back(i);
+  }
+  int64_t idle_since = NowMs();
+  while (!open.empty() && !stop.load()) {
+    bool any = false;
+    for (size_t k = 0; k < open.size();) {
+      const size_t i = open[k];
+      log::PartitionReader& reader = *readers_[i];
+      batch.clear();
+      if (log::LogStatus s = reader.Poll(per_batch - pending, 0, &batch); !s.ok()) {
+        return "events partition " + std::to_string(i) + ": " + s.ToString();
+      }
+      for (const log::Record& r : batch) {
+        if (r.offset.value() >= ends[i]) break;
+        projector_.Observe(r.partition.value(), r.offset.value(), r.value);
+        ++done;
+        ++pending;
+      }
+      any = any || !batch.empty();
+      if (reader.position().value() >= ends[i]) {
+        open.erase(open.begin() + static_cast<std::ptrdiff_t>(k));
+      } else {
+        ++k;
+      }
+      if (pending >= per_batch) {
+        if (std::string err = Commit(); !err.empty()) return err;
+        pending = 0;
+        if (progress) progress(done, total);
+      }
+    }
+    if (any) {
+      idle_since = NowMs();
+    } else if (!open.empty()) {
+      if (NowMs() - idle_since > 60'000) {
+        return "events partition " + std::to_string(open.front()) +
+               ": no records for 60 s before offset " + std::to_string(ends[open.front()]);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  if (std::string err = Commit(); !err.empty()) return err;
+  if (progress) progress(done, total);
+  return "";
+}
+
+std::vector<PartitionPosition> ProjectionRunner::positions() const {
+  std::lock_guard lock(mu_);
+  return positions_;
+}
+
+ProjectorStats ProjectionRunner::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace payorch::projection

@@ -1,0 +1,103 @@
+// ProjectionRunner: the I/O edge of the projections. It reads every partition of the
+// events topic from the store's checkpoints, feeds the records to a Projector, and writes
+// each batch's view updates together with the consumed offsets in one RocksDB WriteBatch,
+// so a crash can neither lose nor double-apply an event.
+//
+//   ProjectionStore store;  (void)store.Open(dir, {});
+//   ProjectionRunner runner(&store, {.kafka = kafka});
+//   if (auto err = runner.Open(); !err.empty()) ...
+//   std::atomic<bool> stop{false};
+//   std::string err = runner.Run(stop);        // follows the log until stop; or
+//   std::string err = runner.CatchUp(stop);    // reads to the end as of the call, returns
+//
+// Thread safety: Run/CatchUp on one thread; lag() and positions() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "log/options.h"
+#include "projection/projector.h"
+#include "projection/store.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace payorch::log {
+class PartitionReader;
+}
+
+namespace payorch::projection {
+
+struct RunnerOptions {
+  log::KafkaOptions kafka;
+  ProjectorOptions projector;
+  // Records applied before a commit (a batch is also committed when the log is drained).
+  size_t max_batch_records = 20'000;
+  // The same for CatchUp (0: max_batch_records). Rebuilds use large batches: a view
+  // changed by many events of one batch is serialized and written once.
+  size_t catch_up_batch_records = 0;
+  // How often Run() refreshes the high watermarks behind lag().
+  int lag_refresh_ms = 200;
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+// Batch size of `payorch replay --rebuild` (and its benchmark): large enough that most
+// views are written once, small enough to bound memory (views, a batch's records).
+inline constexpr size_t kRebuildBatchRecords = 500'000;
+
+struct PartitionPosition {
+  int32_t partition = 0;
+  int64_t next_offset = 0;     // committed to the store
+  int64_t high_watermark = 0;  // as last seen
+};
+
+class ProjectionRunner {
+ public:
+  ProjectionRunner(ProjectionStore* store, RunnerOptions options);
+  ~ProjectionRunner();
+  ProjectionRunner(const ProjectionRunner&) = delete;
+  ProjectionRunner& operator=(const ProjectionRunner&) = delete;
+
+  // Finds the partitions, opens a reader per partition at its checkpoint, reads the high
+  // watermarks. "" or a one-line error.
+  [[nodiscard]] std::string Open();
+
+  // Follows the events topic until `stop`. Returns "" on stop, or the error that stopped
+  // it (a store write failing, the log unreadable).
+  [[nodiscard]] std::string Run(const std::atomic<bool>& stop);
+
+  // Reads every partition up to its high watermark as of the call and commits.
+  // `progress(done, total)` is called now and then with records read so far.
+  [[nodiscard]] std::string CatchUp(
+      const std::atomic<bool>& stop,
+      const std::function<void(int64_t done, int64_t total)>& progress = nullptr);
+
+  // Records between the committed positions and the high watermarks last seen (-1 before
+  // Open succeeded).
+  int64_t lag() const { return lag_.load(); }
+  std::vector<PartitionPosition> positions() const;
+  ProjectorStats stats() const;
+
+ private:
+  [[nodiscard]] std::string Commit();
+  [[nodiscard]] std::string RefreshWatermarks();
+  void UpdateLag();
+
+  ProjectionStore* store_;
+  RunnerOptions options_;
+  Projector projector_;
+  std::vector<std::unique_ptr<log::PartitionReader>> readers_;
+  std::atomic<int64_t> lag_{-1};
+  mutable std::mutex mu_;  // guards positions_ and stats_
+  std::vector<PartitionPosition> positions_;
+  ProjectorStats stats_;
+};
+
+}  // namespace payorch::projection

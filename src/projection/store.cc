@@ -1,0 +1,156 @@
+#include "projection/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/sst_file_writer.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "command/hash.h"
+#include "projection/internal/keys.h"
+
+namespace payorch::projection {
+
+namespace {
+
+// Writes smaller than this take the WriteBatch path even in bulk_load mode (an SST file
+// per tiny batch would only add files).
+constexpr size_t kMinIngestRecords = 4096;
+
+rocksdb::Options BaseOptions(const StoreOptions& options) {
+  rocksdb::Options o;
+  o.create_if_missing = !options.read_only;
+  o.compression = rocksdb::kLZ4Compression;
+  o.write_buffer_size = 64 << 20;
+  o.max_background_jobs = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
+
+}  // namespace
+
+ProjectionStore::ProjectionStore() = default;
+
+ProjectionStore::~ProjectionStore() { (void)Close(); }
+
+std::string ProjectionStore::Open(const std::string& dir, StoreOptions options) {
+  options_ = options;
+  dir_ = dir;
+  rocksdb::Options o = BaseOptions(options);
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status st = options.read_only ? rocksdb::DB::OpenForReadOnly(o, dir, &db)
+                                         : rocksdb::DB::Open(o, dir, &db);
+  if (!st.ok()) return "projection store " + dir + ": " + st.ToString();
+  db_.reset(db);
+  return "";
+}
+
+std::string ProjectionStore::Close() {
+  if (!db_) return "";
+  std::string err;
+  if (options_.disable_wal && !options_.read_only) {
+    rocksdb::Status st = db_->Flush(rocksdb::FlushOptions());
+    if (!st.ok()) err = "projection store flush: " + st.ToString();
+  }
+  db_.reset();
+  return err;
+}
+
+std::optional<std::string> ProjectionStore::Get(const std::string& key) const {
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), key, &value).ok()) return value;
+  return std::nullopt;
+}
+
+std::string ProjectionStore::Write(const std::vector<Mutation>& mutations) {
+  if (mutations.empty()) return "";
+  std::vector<const Mutation*> sorted;
+  sorted.reserve(mutations.size());
+  size_t bytes = 0;
+  for (const Mutation& m : mutations) {
+    sorted.push_back(&m);
+    bytes += m.key.size() + m.value.size() + 8;
+  }
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const Mutation* a, const Mutation* b) { return a->key < b->key; });
+  // A key given twice keeps its last value, as consecutive puts would.
+  // (unique over the reversed range keeps each run's last and packs them at the back.)
+  auto kept = std::unique(sorted.rbegin(), sorted.rend(),
+                          [](const Mutation* a, const Mutation* b) { return a->key == b->key; });
+  sorted.erase(sorted.begin(), kept.base());
+  if (options_.bulk_load && sorted.size() >= kMinIngestRecords) return Ingest(sorted);
+  rocksdb::WriteBatch batch(bytes + 64);
+  for (const Mutation* m : sorted) batch.Put(m->key, m->value);
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = options_.disable_wal;
+  rocksdb::Status st = db_->Write(wo, &batch);
+  return st.ok() ? "" : "projection store write: " + st.ToString();
+}
+
+std::string ProjectionStore::Ingest(const std::vector<const Mutation*>& sorted) {
+  const std::string path = dir_ + "/ingest-" + std::to_string(ingested_files_++) + ".sst";
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), BaseOptions(options_));
+  rocksdb::Status st = writer.Open(path);
+  for (size_t i = 0; st.ok() && i < sorted.size(); ++i) {
+    st = writer.Put(sorted[i]->key, sorted[i]->value);
+  }
+  if (st.ok()) st = writer.Finish();
+  if (st.ok()) {
+    rocksdb::IngestExternalFileOptions io;
+    io.move_files = true;
+    st = db_->IngestExternalFile({path}, io);
+  }
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  return st.ok() ? "" : "projection store ingest: " + st.ToString();
+}
+
+void ProjectionStore::Scan(
+    std::string_view prefix, std::string_view start,
+    const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  const std::string_view from = start < prefix ? prefix : start;
+  for (it->Seek(rocksdb::Slice(from.data(), from.size())); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    const std::string_view key(k.data(), k.size());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    const rocksdb::Slice v = it->value();
+    if (!fn(key, std::string_view(v.data(), v.size()))) break;
+  }
+}
+
+std::map<int32_t, Checkpoint> ProjectionStore::LoadCheckpoints() const {
+  std::map<int32_t, Checkpoint> out;
+  const std::string_view prefix = internal::kCheckpointPrefix;
+  Scan(prefix, prefix, [&](std::string_view key, std::string_view value) {
+    std::optional<Checkpoint> c = DecodeCheckpoint(value);
+    if (c) out[std::atoi(std::string(key.substr(prefix.size())).c_str())] = *c;
+    return true;
+  });
+  return out;
+}
+
+bool ProjectionStore::Empty() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->SeekToFirst();
+  return !it->Valid();
+}
+
+std::string ProjectionStore::Digest() const {
+  StableHasher hasher;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key(it->key().data(), it->key().size());
+    if (key.substr(0, internal::kCheckpointPrefix.size()) == internal::kCheckpointPrefix) continue;
+    hasher.Add(key).Add(std::string_view(it->value().data(), it->value().size()));
+  }
+  return hasher.Hex();
+}
+
+}  // namespace payorch::projection

@@ -1,0 +1,231 @@
+// The merchant API's parts without a broker: API keys (hashing, rotation, revocation,
+// audit log), the token bucket and its headers, the webhook outbox (signature, retry
+// schedule, dead letters, durability across reopen), and the configuration file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "api/config.h"
+#include "api/keys.h"
+#include "api/rate_limiter.h"
+#include "outbox/webhook_outbox.h"
+
+namespace payorch::api {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FakeClock final : public Clock {
+ public:
+  int64_t NowMs() const override { return now; }
+  int64_t now = 1'700'000'000'000;
+};
+
+fs::path TempDir(const std::string& name) {
+  fs::path dir =
+      fs::temp_directory_path() / ("payorch-api-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::map<std::string, std::string> Headers(const RateDecision& d) {
+  return {d.headers.begin(), d.headers.end()};
+}
+
+TEST(RateLimiter, AllowsTheBurstThenRefusesWithRetryAfter) {
+  FakeClock clock;
+  RateLimiter limiter({.per_second = 2, .burst = 3}, &clock);
+  for (int i = 0; i < 3; ++i) {
+    RateDecision d = limiter.Take("k1");
+    EXPECT_TRUE(d.allowed) << i;
+    EXPECT_EQ(Headers(d)["RateLimit-Limit"], "3");
+    EXPECT_EQ(Headers(d)["RateLimit-Remaining"], std::to_string(2 - i));
+  }
+  RateDecision refused = limiter.Take("k1");
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(Headers(refused)["Retry-After"], "1");
+  EXPECT_EQ(Headers(refused)["RateLimit-Reset"], "2");  // 3 tokens at 2/s
+  EXPECT_TRUE(limiter.Take("k2").allowed) << "buckets are per key";
+  clock.now += 500;  // one token back
+  EXPECT_TRUE(limiter.Take("k1").allowed);
+  EXPECT_FALSE(limiter.Take("k1").allowed);
+}
+
+TEST(ApiKeys, AKeyVerifiesForItsMerchantOnlyWithItsSecret) {
+  FakeClock clock;
+  const fs::path dir = TempDir("keys");
+  KeyStore store((dir / "keys.jsonl").string(), &clock);
+  std::string err;
+  auto key = store.Create("m_a", "test", &err);
+  ASSERT_TRUE(key) << err;
+  KeyVerifier verifier(&store, {.ttl_ms = 60'000, .reload_interval_ms = 0}, &clock);
+  auto who = verifier.Verify(key->secret);
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->merchant_id, "m_a");
+  EXPECT_EQ(who->key_id, key->key_id);
+  EXPECT_TRUE(verifier.Verify(key->secret)) << "cached";
+  std::string wrong = key->secret;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  EXPECT_FALSE(verifier.Verify(wrong)) << "the cache is keyed by the secret's hash too";
+  EXPECT_FALSE(verifier.Verify("pk_nothex"));
+  EXPECT_FALSE(verifier.Verify(""));
+  // Only the hash is stored.
+  std::ifstream in(dir / "keys.jsonl");
+  std::string all((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(all.find(key->secret.substr(20)), std::string::npos);
+  EXPECT_NE(all.find("$argon2id$"), std::string::npos);
+}
+
+TEST(ApiKeys, RevokeAndRotateTakeEffectAndAreAudited) {
+  FakeClock clock;
+  const fs::path dir = TempDir("rotate");
+  KeyStore store((dir / "keys.jsonl").string(), &clock);
+  std::string err;
+  auto a = store.Create("m_a", "alice", &err);
+  auto b = store.Create("m_b", "alice", &err);
+  ASSERT_TRUE(a && b) << err;
+  KeyVerifier verifier(&store, {.ttl_ms = 60'000, .reload_interval_ms = 0}, &clock);
+  ASSERT_TRUE(verifier.Verify(a->secret));
+  EXPECT_NE(store.Revoke("m_a", b->key_id, "mallory"), "") << "another merchant's key";
+  clock.now += 10;
+  auto a2 = store.Rotate("m_a", a->key_id, "alice", &err);
+  ASSERT_TRUE(a2) << err;
+  EXPECT_FALSE(verifier.Verify(a->secret)) << "rotated away, even though it was cached";
+  EXPECT_TRUE(verifier.Verify(a2->secret));
+  EXPECT_EQ(store.Revoke("m_b", b->key_id, "bob"), "");
+  EXPECT_FALSE(verifier.Verify(b->secret));
+  EXPECT_NE(store.Revoke("m_b", b->key_id, "bob"), "") << "already revoked";
+  const auto keys = store.List("m_a");
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_TRUE(keys[0].revoked);
+  EXPECT_EQ(keys[0].replaced_by, a2->key_id);
+  EXPECT_FALSE(keys[1].revoked);
+  // The audit log: one line per operation, in order.
+  std::ifstream in(dir / "keys.jsonl");
+  std::vector<std::string> ops;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    ops.push_back(j["op"].get<std::string>() + " " + j["actor"].get<std::string>());
+  }
+  EXPECT_EQ(ops, (std::vector<std::string>{"create alice", "create alice", "rotate alice",
+                                           "revoke bob"}));
+}
+
+struct Sent {
+  std::string url;
+  std::map<std::string, std::string> headers;
+  std::string body;
+  int64_t at_ms;
+};
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<outbox::WebhookOutbox> Make() {
+    outbox::WebhookOutboxOptions o;
+    o.dir = (dir_ / "outbox").string();
+    o.endpoints = [](const std::string& m) -> std::optional<outbox::WebhookEndpoint> {
+      if (m != "m_a") return std::nullopt;
+      return outbox::WebhookEndpoint{"http://merchant.test/hook", "whsec_test"};
+    };
+    o.retry = {.initial_ms = 1'000, .max_interval_ms = 4'000, .give_up_after_ms = 20'000};
+    o.clock = &clock_;
+    o.sender = [this](const std::string& url, const auto& headers, const std::string& body) {
+      sent_.push_back({url, {headers.begin(), headers.end()}, body, clock_.now});
+      return outbox::SendResult{status_, status_ == 200 ? "" : "HTTP " + std::to_string(status_)};
+    };
+    auto box = std::make_unique<outbox::WebhookOutbox>(std::move(o));
+    EXPECT_EQ(box->Open(), "");
+    return box;
+  }
+  fs::path dir_ = TempDir("outbox");
+  FakeClock clock_;
+  std::vector<Sent> sent_;
+  int status_ = 200;
+};
+
+TEST(WebhookSignature, IsHmacSha256OfTimestampDotBody) {
+  // python3: hmac.new(b'whsec_test', b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
+  EXPECT_EQ(outbox::SignatureHeader("whsec_test", 1'700'000'000, R"({"a":1})"),
+            "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789");
+}
+
+TEST_F(OutboxTest, DeliversSignedWithTheEventIdOnce) {
+  auto box = Make();
+  ASSERT_EQ(box->Enqueue(
+                {{.id = "wh_1", .merchant_id = "m_a", .event_id = "pay_1/1", .body = R"({"x":1})"}},
+                {{"events/0", "7"}}),
+            "");
+  EXPECT_EQ(box->DeliverDue(), 1);
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].url, "http://merchant.test/hook");
+  EXPECT_EQ(sent_[0].headers["Payorch-Event-Id"], "pay_1/1");
+  EXPECT_EQ(sent_[0].headers["Payorch-Signature"],
+            outbox::SignatureHeader("whsec_test", clock_.now / 1000, R"({"x":1})"));
+  EXPECT_EQ(box->GetMeta("events/0"), "7");
+  // Sent: enqueueing it again (a re-read of the log) does nothing.
+  ASSERT_EQ(box->Enqueue({{.id = "wh_1", .merchant_id = "m_a", .event_id = "pay_1/1"}}, {}), "");
+  EXPECT_EQ(box->DeliverDue(), 0);
+  EXPECT_EQ(sent_.size(), 1u);
+}
+
+TEST_F(OutboxTest, RetriesOnAnExponentialScheduleThenParksAndResends) {
+  status_ = 503;
+  {
+    auto box = Make();
+    ASSERT_EQ(
+        box->Enqueue({{.id = "wh_2", .merchant_id = "m_a", .event_id = "e2", .body = "{}"}}, {}),
+        "");
+  }
+  auto box = Make();  // reopened: the delivery survived
+  std::vector<int64_t> attempts_at;
+  for (int step = 0; step < 40'000 && box->ListDead("m_a").empty(); step += 250) {
+    box->DeliverDue();
+    clock_.now += 250;
+  }
+  for (const Sent& s : sent_) attempts_at.push_back(s.at_ms - sent_[0].at_ms);
+  // Waits 1 s, 2 s, 4 s, then 4 s (the cap) until 20 s have passed.
+  EXPECT_EQ(attempts_at, (std::vector<int64_t>{0, 1000, 3000, 7000, 11000, 15000, 19000, 23000}));
+  auto dead = box->ListDead("m_a");
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].event_id, "e2");
+  EXPECT_EQ(dead[0].last_error, "HTTP 503");
+  EXPECT_TRUE(box->ListDead("m_b").empty());
+  EXPECT_FALSE(box->Resend("m_b", "wh_2")) << "another merchant's delivery";
+  status_ = 200;
+  ASSERT_TRUE(box->Resend("m_a", "wh_2"));
+  EXPECT_EQ(box->DeliverDue(), 1);
+  EXPECT_TRUE(box->ListDead("m_a").empty());
+  EXPECT_TRUE(box->ListPending("m_a").empty());
+}
+
+TEST(ApiConfigFile, ReadsFieldsAndNamesTheBadOne) {
+  const fs::path dir = TempDir("config");
+  const auto write = [&](const std::string& text) {
+    std::ofstream(dir / "api.yaml") << text;
+    return (dir / "api.yaml").string();
+  };
+  ApiConfig c;
+  ASSERT_EQ(LoadApiConfig(write("wait_ms: 500\nrate_limit: {per_second: 7, burst: 9}\n"
+                                "webhooks:\n  retry: {initial_ms: 10}\n  endpoints:\n"
+                                "    m_a: {url: 'http://x/h', secret: s}\n"),
+                          &c),
+            "");
+  EXPECT_EQ(c.wait_ms, 500);
+  EXPECT_EQ(c.rate_limit.per_second, 7);
+  EXPECT_EQ(c.retry.initial_ms, 10);
+  EXPECT_EQ(c.webhooks.at("m_a").secret, "s");
+  ApiConfig d;
+  EXPECT_NE(LoadApiConfig(write("wait_ms: soon\n"), &d).find("wait_ms"), std::string::npos);
+  EXPECT_NE(LoadApiConfig(write("webhooks: {endpoints: {m: {url: 'ftp://x'}}}\n"), &d).find("url"),
+            std::string::npos);
+  EXPECT_NE(
+      LoadApiConfig(write("webhooks: {endpoints: {m: {url: 'http://x'}}}\n"), &d).find("secret"),
+      std::string::npos);
+}
+
+}  // namespace
+}  // namespace payorch::api

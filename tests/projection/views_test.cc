@@ -1,0 +1,344 @@
+// The pure projector: what each view says after a sequence of events, and the reader
+// rules (validity by epoch, de-duplication by sequence, resumable checkpoints).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "projection/internal/keys.h"
+#include "projection/internal/time.h"
+#include "projection/projector.h"
+#include "projection/replay.h"
+#include "projection/store.h"
+#include "projection/views_support.h"
+
+namespace payorch::projection {
+namespace {
+
+using testing::kT0;
+using testing::Log;
+using testing::MapStore;
+namespace pvv = ::payments::projection::v1;
+namespace ev = ::payments::events::v1;
+namespace ty = ::payments::types::v1;
+
+pvv::PaymentView ViewOf(const MapStore& store, const std::string& id) {
+  pvv::PaymentView v;
+  auto bytes = store.Get(internal::PaymentKey(id));
+  EXPECT_TRUE(bytes.has_value()) << id;
+  if (bytes) {
+    EXPECT_TRUE(v.ParseFromString(*bytes));
+  }
+  return v;
+}
+
+pvv::DailyTotal TotalOf(const MapStore& store, const std::string& processor,
+                        const std::string& outcome, const std::string& date = "2024-03-05") {
+  pvv::DailyTotal t;
+  auto bytes = store.Get(internal::DailyKey("m_shop", date, "USD", processor, outcome));
+  if (bytes) {
+    EXPECT_TRUE(t.ParseFromString(*bytes));
+  }
+  return t;
+}
+
+MapStore Project(const Log& log, ProjectorOptions options = {}) {
+  MapStore store;
+  Projector projector(&store, options);
+  log.FeedTo(projector);
+  store.Apply(projector.Flush());
+  return store;
+}
+
+TEST(PaymentView, SaleWithRetryShowsStatusAmountsAndEveryAttempt) {
+  Log log;
+  log.Claim(1);
+  testing::SaleWithRetry(log, "pay_1", "order-1", 1);
+  MapStore store = Project(log);
+
+  pvv::PaymentView v = ViewOf(store, "pay_1");
+  EXPECT_EQ(v.status(), ev::PAYMENT_STATUS_SUCCEEDED);
+  EXPECT_EQ(v.merchant_id(), "m_shop");
+  EXPECT_EQ(v.requested_minor(), 2500);
+  EXPECT_EQ(v.authorized_minor(), 2500);
+  EXPECT_EQ(v.captured_minor(), 2500);
+  EXPECT_EQ(v.refunded_minor(), 0);
+  EXPECT_EQ(v.last_sequence(), 6u);
+  ASSERT_EQ(v.attempts_size(), 2);
+  EXPECT_EQ(v.attempts(0).outcome(), pvv::ATTEMPT_OUTCOME_FAILED);
+  EXPECT_EQ(v.attempts(0).error_code(), ty::ERROR_CODE_NETWORK_FAILURE);
+  EXPECT_EQ(v.attempts(0).idempotency_key(), "pay_1:s0:a1");
+  EXPECT_EQ(v.attempts(1).outcome(), pvv::ATTEMPT_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(v.attempts(1).processor_id(), "psp_a");
+  EXPECT_EQ(v.attempts(1).latency_ms(), 42u);
+  ASSERT_EQ(v.issues_size(), 1);
+  EXPECT_EQ(v.issues(0).code(), "currency/normalized_case");
+}
+
+TEST(IdempotencyRecord, MapsMerchantAndKeyToPaymentHashAndOutcome) {
+  Log log;
+  log.Claim(1);
+  testing::SaleWithRetry(log, "pay_1", "order-1", 1);
+  MapStore store = Project(log);
+  pvv::IdempotencyRecord r;
+  auto bytes = store.Get(internal::IdempotencyKey("m_shop", "order-1"));
+  ASSERT_TRUE(bytes && r.ParseFromString(*bytes));
+  EXPECT_EQ(r.payment_id(), "pay_1");
+  EXPECT_EQ(r.request_hash(), "h-order-1");
+  EXPECT_EQ(r.outcome(), ev::PAYMENT_STATUS_SUCCEEDED);
+}
+
+TEST(MerchantIndex, OrdersPaymentsOfAMerchantByCreationTime) {
+  Log log;
+  log.Claim(1);
+  log.Created("pay_b", 100, "k-b", 1, kT0 + 2000);
+  log.Created("pay_a", 100, "k-a", 1, kT0 + 1000);
+  MapStore store = Project(log);
+  std::vector<std::string> ids;
+  const std::string prefix = internal::MerchantIndexPrefix("m_shop");
+  for (const auto& [key, value] : store.data) {
+    if (key.rfind(prefix, 0) != 0) continue;
+    pvv::PaymentSummary s;
+    ASSERT_TRUE(s.ParseFromString(value));
+    ids.push_back(s.payment_id());
+    EXPECT_EQ(s.status(), ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION);
+  }
+  EXPECT_THAT(ids, ::testing::ElementsAre("pay_a", "pay_b"));
+}
+
+TEST(DailyTotals, CountVolumesFailuresAndFeesPerProcessorAndOutcome) {
+  Log log;
+  log.Claim(1);
+  testing::SaleWithRetry(log, "pay_1", "order-1", 1);
+  testing::SaleWithRetry(log, "pay_2", "order-2", 1);
+  ProjectorOptions options;
+  options.fee_bps["psp_a"] = 200;  // 2 %
+  MapStore store = Project(log, options);
+  const pvv::DailyTotal ok = TotalOf(store, "psp_a", "authorized");
+  EXPECT_EQ(ok.count(), 2);
+  EXPECT_EQ(ok.amount_minor(), 5000);
+  EXPECT_EQ(ok.fee_minor(), 100);
+  EXPECT_EQ(TotalOf(store, "psp_a", "failed_network_failure").count(), 2);
+}
+
+TEST(DailyTotals, UseTheUtcDayTheEventOccurred) {
+  Log log;
+  log.Claim(1);
+  // Failure at 23:59:59.990, success at 00:00:00.010 the next day.
+  const int64_t before_midnight = kT0 + 14 * 3'600'000 - 20;
+  testing::SaleWithRetry(log, "pay_1", "order-1", 1, before_midnight);
+  MapStore store = Project(log);
+  EXPECT_EQ(TotalOf(store, "psp_a", "failed_network_failure", "2024-03-05").count(), 1);
+  EXPECT_EQ(TotalOf(store, "psp_a", "authorized", "2024-03-06").count(), 1);
+}
+
+TEST(ReaderRules, ARepublishedEventIsAppliedOnce) {
+  Log log;
+  log.Claim(1);
+  testing::SaleWithRetry(log, "pay_1", "order-1", 1);
+  log.Claim(2);
+  log.Republish(5, 2);  // StepSucceeded again, under the new writer's epoch
+  log.Republish(6, 2);
+  MapStore store = Project(log);
+  EXPECT_EQ(ViewOf(store, "pay_1").authorized_minor(), 2500);
+  EXPECT_EQ(TotalOf(store, "psp_a", "authorized").count(), 1);
+}
+
+TEST(ReaderRules, AFencedWritersLateEventsAreIgnored) {
+  Log log;
+  log.Claim(1);
+  log.Created("pay_1", 2500, "order-1", 1);
+  log.Claim(2);
+  auto op = Log::Op("pay_1", ev::OPERATION_KIND_SALE, 0, 1, "psp_a", 2500);
+  log.Started("pay_1", op, 1);  // the zombie (epoch 1) after the claim of epoch 2
+  MapStore store = Project(log);
+  const pvv::PaymentView v = ViewOf(store, "pay_1");
+  EXPECT_EQ(v.attempts_size(), 0);
+  EXPECT_EQ(v.status(), ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION);
+}
+
+TEST(ReaderRules, ResumingFromACheckpointAndReReadingGivesTheSameStore) {
+  Log log;
+  log.Claim(1);
+  testing::SaleWithRetry(log, "pay_1", "order-1", 1);
+  testing::SaleWithRetry(log, "pay_2", "order-2", 1);
+  const MapStore expected = Project(log);
+
+  MapStore store;
+  {
+    Projector first(&store);
+    log.FeedTo(first, 0, 5);
+    store.Apply(first.Flush());  // committed: records 0..4
+    log.FeedTo(first, 5, 9);     // applied in memory, then the process dies
+  }
+  auto checkpoint = DecodeCheckpoint(store.data.at(internal::CheckpointKey(0)));
+  ASSERT_TRUE(checkpoint.has_value());
+  EXPECT_EQ(checkpoint->next_offset, 5);
+  Projector second(&store);
+  second.Resume(0, *checkpoint);
+  log.FeedTo(second, 3);  // delivery is at least once: 3 and 4 come again
+  store.Apply(second.Flush());
+  EXPECT_EQ(store.data, expected.data);
+  EXPECT_EQ(second.stats().duplicates, 2);
+}
+
+TEST(Checkpoint, RoundTrips) {
+  const Checkpoint c{.next_offset = 123456789012, .epoch = 7, .highest_seen = 9};
+  EXPECT_EQ(DecodeCheckpoint(EncodeCheckpoint(c)), c);
+  EXPECT_FALSE(DecodeCheckpoint("short").has_value());
+}
+
+TEST(Determinism, FlushPointsDoNotChangeTheResult) {
+  Log log;
+  log.Claim(1);
+  for (int i = 0; i < 20; ++i) {
+    testing::SaleWithRetry(log, "pay_" + std::to_string(i), "k" + std::to_string(i), 1,
+                           kT0 + i * 1000);
+  }
+  const MapStore once = Project(log);
+  MapStore often;
+  Projector projector(&often, {.fee_bps = {}, .max_cached_views = 3});
+  for (size_t i = 0; i < log.size(); i += 7) {
+    log.FeedTo(projector, i, i + 7);
+    often.Apply(projector.Flush());
+  }
+  EXPECT_EQ(once.data, often.data);
+}
+
+TEST(Determinism, AFreshSourceIsNotReadUntilTheCacheIsEvicted) {
+  Log log;
+  log.Claim(1);
+  for (int i = 0; i < 20; ++i) {
+    testing::SaleWithRetry(log, "pay_" + std::to_string(i), "k" + std::to_string(i), 1,
+                           kT0 + i * 1000);
+  }
+  log.Republish(5, 1);  // of pay_0, long evicted: only the source knows it was applied
+  const MapStore once = Project(log);
+  MapStore fresh;
+  Projector projector(&fresh, {.fee_bps = {}, .max_cached_views = 3});
+  projector.AssumeEmptySource();  // right until the first eviction, then reads again
+  for (size_t i = 0; i < log.size(); i += 11) {
+    log.FeedTo(projector, i, i + 11);
+    fresh.Apply(projector.Flush());
+  }
+  EXPECT_EQ(once.data, fresh.data);
+}
+
+class StoreWrite : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("payorch-store-test-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::map<std::string, std::string> Contents(const ProjectionStore& store) {
+    std::map<std::string, std::string> out;
+    store.Scan("", "", [&](std::string_view k, std::string_view v) {
+      out.emplace(k, v);
+      return true;
+    });
+    return out;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(StoreWrite, BulkLoadIngestsLargeBatchesWithTheSameContentAsWriteBatches) {
+  std::vector<Mutation> big, later;
+  for (int i = 0; i < 10'000; ++i) {  // unsorted, above the ingest threshold
+    big.push_back({"p/" + std::to_string((i * 7919) % 10'000), "v" + std::to_string(i)});
+  }
+  later.push_back({"p/42", "updated"});
+  later.push_back({"o/0000000000", "checkpoint"});
+  later.push_back({"o/0000000000", "last wins"});  // a key given twice keeps its last value
+  std::map<std::string, std::string> expected;
+  for (const auto* batch : {&big, &later}) {
+    for (const Mutation& m : *batch) expected[m.key] = m.value;
+  }
+  for (bool bulk : {false, true}) {
+    {
+      ProjectionStore store;
+      ASSERT_EQ(store.Open(dir_.string(), {.disable_wal = true, .bulk_load = bulk}), "");
+      EXPECT_TRUE(store.Empty());
+      ASSERT_EQ(store.Write(big), "");
+      ASSERT_EQ(store.Write(later), "");
+      EXPECT_FALSE(store.Empty());
+      EXPECT_EQ(Contents(store), expected) << "bulk_load=" << bulk;
+      ASSERT_EQ(store.Close(), "");
+    }
+    ProjectionStore reopened;  // what a later `replay --digest --store` reads
+    ASSERT_EQ(reopened.Open(dir_.string(), {.read_only = true}), "");
+    EXPECT_EQ(Contents(reopened), expected) << "bulk_load=" << bulk;
+    ASSERT_EQ(reopened.Close(), "");
+    std::filesystem::remove_all(dir_);
+  }
+}
+
+struct TimeCase {
+  const char* text;
+  std::optional<int64_t> ms;
+};
+
+TEST(ParseTime, AcceptsMillisDatesAndRfc3339Utc) {
+  const TimeCase cases[] = {
+      {"0", 0},
+      {"1709632800000", kT0},
+      {"2024-03-05", kT0 - 10 * 3'600'000},
+      {"2024-03-05T10:00:00Z", kT0},
+      {"2024-03-05T10:00:00.250Z", kT0 + 250},
+      {"2024-02-29", 1'709'164'800'000},
+      {"2023-02-29", std::nullopt},
+      {"2024-13-01", std::nullopt},
+      {"2024-03-05T10:00:00", std::nullopt},
+      {"2024-03-05T10:00:00+01:00", std::nullopt},
+      {"yesterday", std::nullopt},
+      {"-5", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const auto& c : cases) EXPECT_EQ(internal::ParseTime(c.text), c.ms) << c.text;
+  EXPECT_EQ(internal::UtcDate(kT0), "2024-03-05");
+  EXPECT_EQ(internal::UtcTimestamp(kT0 + 5), "2024-03-05T10:00:00.005Z");
+}
+
+TEST(Status, SlugsParseBack) {
+  EXPECT_EQ(StatusSlug(ev::PAYMENT_STATUS_REQUIRES_CAPTURE), "requires_capture");
+  EXPECT_EQ(ParseStatus("requires_capture"), ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
+  EXPECT_EQ(ParseStatus("PAYMENT_STATUS_FAILED"), ev::PAYMENT_STATUS_FAILED);
+  EXPECT_FALSE(ParseStatus("unspecified").has_value());
+  EXPECT_FALSE(ParseStatus("bogus").has_value());
+}
+
+TEST(Csv, QuotesFieldsAsRfc4180Requires) {
+  EXPECT_EQ(CsvField("plain"), "plain");
+  EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvField("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(CsvField(""), "");
+}
+
+TEST(ReplayFilter, SelectsByTypeMerchantPaymentAndTime) {
+  ReplayFilter f;
+  EXPECT_EQ(f.SetTypes("PaymentCreated,step_failed"), "");
+  EXPECT_NE(f.SetTypes("NoSuchEvent"), "");
+  ASSERT_EQ(f.SetTypes("PaymentCreated,step_failed"), "");
+  f.merchants = {"m_shop"};
+  f.from_ms = kT0;
+  f.to_ms = kT0 + 1000;
+  ev::EventEnvelope e;
+  e.set_merchant_id("m_shop");
+  e.set_occurred_at_ms(kT0);
+  e.mutable_payment_created();
+  EXPECT_TRUE(f.Matches(e));
+  e.set_occurred_at_ms(kT0 + 1000);
+  EXPECT_FALSE(f.Matches(e));  // `to` is exclusive
+  e.set_occurred_at_ms(kT0);
+  e.set_merchant_id("m_other");
+  EXPECT_FALSE(f.Matches(e));
+  e.set_merchant_id("m_shop");
+  e.mutable_plan_built();
+  EXPECT_FALSE(f.Matches(e));
+}
+
+}  // namespace
+}  // namespace payorch::projection

@@ -1,0 +1,101 @@
+// Deterministic simulation (world.h): many seeds, each a run of load and faults checked
+// after every step, then a drain and the end-of-run checks. A failure prints its seed and
+// the last actions; SEED=n replays exactly that run (SEEDS=n runs seeds 1..n instead of
+// the default; FIRST_SEED moves the start).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "simulation/world.h"
+
+namespace payorch::simulation {
+namespace {
+
+uint64_t EnvOr(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v == nullptr || *v == '\0' ? fallback : std::strtoull(v, nullptr, 10);
+}
+
+constexpr int kStepsPerRun = 700;
+
+// One seeded run; returns the failure text, empty when every check held.
+std::string RunSeed(uint64_t seed) {
+  World w(seed);
+  for (int i = 0; i < kStepsPerRun && w.ok(); ++i) w.Step();
+  w.Drain();
+  w.CheckQuiescent();
+  return w.failure();
+}
+
+TEST(SimulationTest, EveryGuaranteeHoldsUnderCrashesAndLostAnswers) {
+  const uint64_t single = EnvOr("SEED", 0);
+  const uint64_t first = single != 0 ? single : EnvOr("FIRST_SEED", 1);
+  const uint64_t count = single != 0 ? 1 : EnvOr("SEEDS", 300);
+  uint64_t failed = 0;
+  for (uint64_t seed = first; seed < first + count; ++seed) {
+    const std::string failure = RunSeed(seed);
+    if (!failure.empty()) {
+      ADD_FAILURE() << failure;
+      if (++failed >= 3) break;
+    }
+  }
+  std::cout << count << " seeds from " << first << ", " << failed << " failed\n";
+}
+
+// Finding (docs/reliability.md): with the gateway semantics of
+// connectors/simulated_gateway.h, a network failure records nothing under the key, so a
+// call of the same key redelivered after a connector restart is a fresh try that can
+// charge or refund after the core took the failure as final (and moved on to a new
+// attempt). The core de-duplicates that second answer, and the money the gateway moved is
+// not in the log. This test pins that the simulation finds it; when the core (or the
+// connectors) close the gap it fails: then make unrecorded_failures the default.
+TEST(SimulationTest, KnownGapAFailureWithoutRecordIsNotFinal) {
+  Options gap;
+  gap.unrecorded_failures = true;
+  int found = 0;
+  for (uint64_t seed = 1; seed <= 60 && found == 0; ++seed) {
+    World w(seed, gap);
+    for (int i = 0; i < kStepsPerRun && w.ok(); ++i) w.Step();
+    w.Drain();
+    w.CheckQuiescent();
+    if (!w.ok()) {
+      ++found;
+      std::cout << w.failure().substr(0, w.failure().find('\n')) << "\n";
+    }
+  }
+  EXPECT_GT(found, 0) << "the gap is closed: make unrecorded_failures the default";
+}
+
+TEST(SimulationTest, ASeedReplaysExactly) {
+  World a(42);
+  World b(42);
+  for (int i = 0; i < kStepsPerRun; ++i) {
+    a.Step();
+    b.Step();
+  }
+  EXPECT_EQ(a.commands(), b.commands());
+  EXPECT_EQ(a.events(), b.events());
+  EXPECT_EQ(a.crashes(), b.crashes());
+  EXPECT_EQ(a.Outcomes(), b.Outcomes());
+}
+
+TEST(SimulationTest, FaultsAreActuallyInjected) {
+  size_t crashes = 0;
+  std::map<std::string, int> outcomes;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    World w(seed);
+    for (int i = 0; i < kStepsPerRun && w.ok(); ++i) w.Step();
+    w.Drain();
+    crashes += w.crashes();
+    for (const auto& [status, n] : w.Outcomes()) outcomes[status] += n;
+  }
+  EXPECT_GT(crashes, 20u);
+  EXPECT_GT(outcomes["PAYMENT_STATUS_SUCCEEDED"], 0);
+  EXPECT_GT(outcomes["PAYMENT_STATUS_FAILED"], 0);
+  for (const auto& [status, n] : outcomes) std::cout << status << ": " << n << "\n";
+}
+
+}  // namespace
+}  // namespace payorch::simulation

@@ -1,0 +1,663 @@
+#include "simulation/world.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+#include <utility>
+
+#include "command/parser.h"
+#include "support/command_harness.h"
+
+namespace payorch::simulation {
+
+namespace ty = ::payments::types::v1;
+
+namespace {
+
+bool IsStarted(const ev::EventEnvelope& e, ev::GatewayOperation* op) {
+  switch (e.event_case()) {
+    case ev::EventEnvelope::kStepStarted:
+      *op = e.step_started().op();
+      return true;
+    case ev::EventEnvelope::kCaptureStarted:
+      *op = e.capture_started().op();
+      return true;
+    case ev::EventEnvelope::kVoidStarted:
+      *op = e.void_started().op();
+      return true;
+    case ev::EventEnvelope::kRefundStarted:
+      *op = e.refund_started().op();
+      return true;
+    default:
+      return false;
+  }
+}
+
+// True when the writer sends the record to the dead-letter topic instead of deciding it.
+bool DeadLettered(const CommandRecord& r) {
+  cmd::CommandEnvelope e;
+  if (command::DecodeCommand(r.bytes, &e)) return true;
+  return r.key.empty() || command::TargetPaymentId(e) != r.key;
+}
+
+cmd::CommandEnvelope Envelope(const std::string& pid, std::string command_id) {
+  cmd::CommandEnvelope e;
+  e.set_schema_version(command::kSchemaVersion);
+  e.set_payment_id(pid);
+  e.set_command_id(std::move(command_id));
+  return e;
+}
+
+}  // namespace
+
+// The single writer's memory: everything here is lost in a crash.
+struct World::Writer {
+  uint64_t epoch = 0;
+  std::map<std::string, command::PaymentState> states;
+  command::PaymentState orphan;
+  size_t cursor = 0;                     // next command offset to decide
+  std::deque<ev::EventEnvelope> outbox;  // decided, not yet in the events log
+  int zombie_steps = 0;                  // a fenced writer's remaining steps
+};
+
+// The connector process: a read position, the epoch filter at its committed checkpoint,
+// in-flight calls and the event ids it has handled (memory only).
+struct World::Connector {
+  size_t position = 0;
+  runtime::EpochFilter filter;
+  std::vector<Call> calls;
+  std::set<std::string> handled;
+};
+
+// The projections' view: the log folded with the validity rule, checked as it goes.
+struct World::Reader {
+  size_t position = 0;
+  runtime::EpochFilter filter;
+  runtime::CommandGroups groups;
+  std::map<std::string, command::PaymentState> states;
+  std::map<std::string, int64_t> started_at;  // operation key -> sim time it was read
+  std::map<std::string, int64_t> voided;      // payment -> sum of PaymentVoided op amounts
+  int64_t last_offset = -1;
+};
+
+World::World(uint64_t seed, Options options)
+    : seed_(seed), o_(options), rng_(seed), plans_(testing::SeedConfig()) {
+  reader_ = std::make_unique<Reader>();
+  connector_ = std::make_unique<Connector>();
+  writer_ = StartWriter();
+}
+
+World::~World() = default;
+
+void World::Trace(std::string line) {
+  if (std::getenv("SIM_TRACE") != nullptr) std::cerr << "t" << step_ << " " << line << "\n";
+  trace_.push_back("t" + std::to_string(step_) + " " + std::move(line));
+  if (trace_.size() > 40) trace_.pop_front();
+}
+
+void World::Fail(const std::string& what) {
+  if (!failure_.empty()) return;
+  std::ostringstream out;
+  out << "SEED=" << seed_ << " step " << step_ << ": " << what << "\nlast actions:\n";
+  for (const auto& t : trace_) out << "  " << t << "\n";
+  out << "replay: SEED=" << seed_ << " build/tests/simulation/simulation_test\n";
+  failure_ = out.str();
+}
+
+// ---------------------------------------------------------------------------------------
+// The outside world: logs, network, gateway.
+
+void World::AppendRaw(std::string key, std::string bytes) {
+  commands_.push_back({std::move(key), std::move(bytes), now_ms_});
+}
+
+void World::Append(const cmd::CommandEnvelope& command) {
+  std::string bytes;
+  command.SerializeToString(&bytes);
+  AppendRaw(command::TargetPaymentId(command), std::move(bytes));
+}
+
+cmd::CommandEnvelope World::Execute(const Call& call) {
+  const std::string& key = call.op.idempotency_key();
+  cmd::CommandEnvelope e = Envelope(call.payment_id, "gw/" + key + "/call");
+  auto* r = e.mutable_gateway_result();
+  r->set_operation_key(key);
+  r->set_processor_id(call.op.processor_id());
+  r->set_source("call");
+  std::uniform_real_distribution<double> u(0, 1);
+  auto answer = [&](const GatewayRecord& rec) {
+    r->set_outcome(rec.succeeded ? cmd::GATEWAY_OUTCOME_SUCCEEDED : cmd::GATEWAY_OUTCOME_FAILED);
+    if (rec.succeeded) r->set_amount_processed_minor(rec.amount);
+    r->set_error_code(static_cast<ty::ErrorCode>(rec.error_code));
+    r->set_processor_reference("ref_" + key);
+  };
+  auto unknown = [&] {
+    r->set_outcome(cmd::GATEWAY_OUTCOME_UNKNOWN);
+    r->set_error_code(ty::ERROR_CODE_TIMEOUT);
+  };
+  if (sealed_.count(key) != 0) {
+    r->set_outcome(cmd::GATEWAY_OUTCOME_FAILED);
+    r->set_error_code(ty::ERROR_CODE_UNKNOWN);
+    Trace("gateway " + key + ": sealed, FAILED");
+    return e;
+  }
+  if (auto it = gateway_.find(key); it != gateway_.end()) {
+    if (u(rng_) < 0.05) {
+      unknown();
+    } else {
+      answer(it->second);
+    }
+    Trace("gateway " + key + ": replayed record");
+    return e;
+  }
+  const bool auth =
+      call.op.kind() == ev::OPERATION_KIND_AUTHORIZE || call.op.kind() == ev::OPERATION_KIND_SALE;
+  GatewayRecord rec{call.op.kind(), call.payment_id, call.op.amount().amount_minor(), true, 0};
+  const double f = u(rng_);
+  std::string fate;
+  if (call.op.kind() == ev::OPERATION_KIND_VOID &&
+      !voided_targets_.insert(call.op.target_reference()).second) {
+    fate = "void of an authorization already voided: declined";
+    rec.succeeded = false;
+    rec.error_code = ty::ERROR_CODE_DECLINED;
+    gateway_[key] = rec;
+    answer(rec);
+  } else if (f < (auth ? 0.65 : 0.80)) {
+    fate = "succeeded";
+    gateway_[key] = rec;
+    answer(rec);
+  } else if (auth && f < 0.75) {
+    fate = "declined";
+    rec.succeeded = false;
+    rec.error_code = ty::ERROR_CODE_DECLINED;
+    gateway_[key] = rec;
+    answer(rec);
+  } else if (f < (auth ? 0.82 : 0.87)) {
+    fate = "charged_answer_lost";
+    gateway_[key] = rec;
+    unknown();
+  } else if (f < (auth ? 0.88 : 0.93)) {
+    fate = "timeout_not_charged";
+    unknown();
+  } else {
+    const bool network = !auth || f < 0.94;
+    fate = network ? "network_failure" : "processor_unavailable";
+    rec.succeeded = false;
+    rec.error_code =
+        network ? ty::ERROR_CODE_NETWORK_FAILURE : ty::ERROR_CODE_PROCESSOR_UNAVAILABLE;
+    if (!o_.unrecorded_failures) gateway_[key] = rec;  // a later try answers the same
+    answer(rec);
+  }
+  Trace("gateway " + key + " " + ev::OperationKind_Name(call.op.kind()) + " " +
+        std::to_string(rec.amount) + ": " + fate);
+  return e;
+}
+
+cmd::CommandEnvelope World::Retrieve(const std::string& payment_id, const std::string& key) {
+  cmd::CommandEnvelope e = Envelope(payment_id, "gw/" + key + "/reconcile");
+  auto* r = e.mutable_gateway_result();
+  r->set_operation_key(key);
+  r->set_source("reconcile");
+  if (auto it = gateway_.find(key); it != gateway_.end()) {
+    const GatewayRecord& rec = it->second;
+    r->set_outcome(rec.succeeded ? cmd::GATEWAY_OUTCOME_SUCCEEDED : cmd::GATEWAY_OUTCOME_FAILED);
+    if (rec.succeeded) r->set_amount_processed_minor(rec.amount);
+    r->set_error_code(static_cast<ty::ErrorCode>(rec.error_code));
+    r->set_processor_reference("ref_" + key);
+    Trace("retrieve " + key + ": " + (rec.succeeded ? "SUCCEEDED" : "FAILED"));
+  } else {
+    sealed_.insert(key);
+    r->set_outcome(cmd::GATEWAY_OUTCOME_NOT_FOUND);
+    Trace("retrieve " + key + ": NOT_FOUND (sealed)");
+  }
+  return e;
+}
+
+void World::Deliver() {
+  std::stable_sort(network_.begin(), network_.end(),
+                   [](const Delivery& a, const Delivery& b) { return a.due_ms < b.due_ms; });
+  size_t n = 0;
+  while (n < network_.size() && network_[n].due_ms <= now_ms_) {
+    Append(network_[n].command);
+    ++n;
+  }
+  if (n > 0) Trace("deliver " + std::to_string(n) + " result(s)");
+  network_.erase(network_.begin(), network_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+// ---------------------------------------------------------------------------------------
+// Upstream: creates, follow-ups, duplicates, conflicts and junk.
+
+void World::Upstream() {
+  std::uniform_real_distribution<double> u(0, 1);
+  const double r = u(rng_);
+  if (r < o_.upstream_junk) {
+    if (u(rng_) < 0.5) {
+      AppendRaw("junk", std::string("\xff\xff\xff\x0f", 4));
+    } else {
+      cmd::CommandEnvelope e = Envelope("", "junk");
+      e.set_schema_version(7);
+      e.mutable_confirm();
+      AppendRaw("", e.SerializeAsString());  // no key: dead letter
+    }
+    Trace("upstream junk");
+    return;
+  }
+  if (!sent_.empty() && r < 0.12) {
+    const std::string& bytes = sent_[rng_() % sent_.size()];
+    cmd::CommandEnvelope e;
+    (void)e.ParseFromString(bytes);
+    Append(e);
+    Trace("upstream duplicate of " + std::string(command::CommandTypeName(e)));
+    return;
+  }
+  cmd::CommandEnvelope e;
+  if (created_ < o_.payments && (payment_ids_.empty() || r < 0.45)) {
+    const int n = created_++;
+    const double m = u(rng_);
+    const std::string_view merchant = m < 0.75  ? testing::kSeedMerchant
+                                      : m < 0.9 ? testing::kLimitedMerchant
+                                                : testing::kCappedMerchant;
+    const double k = u(rng_);
+    const auto method = k < 0.6    ? ty::PAYMENT_METHOD_CARD
+                        : k < 0.85 ? ty::PAYMENT_METHOD_APPLE_PAY
+                                   : ty::PAYMENT_METHOD_GOOGLE_PAY;
+    testing::CreateOptions opts;
+    opts.manual_capture = u(rng_) < 0.3;
+    opts.confirm = u(rng_) < 0.8;
+    const int64_t amount = 100 + static_cast<int64_t>(rng_() % 20'000);
+    e = testing::Create(merchant, "o" + std::to_string(n), amount, u(rng_) < 0.9 ? "USD" : "eur",
+                        method, opts);
+    e.set_command_id("up/create/" + std::to_string(n));
+    payment_ids_.push_back(command::TargetPaymentId(e));
+    if (u(rng_) < 0.05) {  // the same key again with another amount: a conflict
+      cmd::CommandEnvelope conflict = e;
+      conflict.mutable_create()->mutable_amount()->set_amount_minor(amount + 1);
+      Append(e);
+      e = conflict;
+    }
+  } else if (!payment_ids_.empty()) {
+    const std::string& pid = payment_ids_[rng_() % payment_ids_.size()];
+    const int which = static_cast<int>(rng_() % 6);
+    const int64_t amount = static_cast<int64_t>(rng_() % 3) == 0 ? 0 : 1 + rng_() % 8'000;
+    const std::string key = std::to_string(rng_() % 3);
+    switch (which) {
+      case 0:
+        e = testing::Confirm(pid);
+        break;
+      case 1:
+        e = testing::Capture(pid, amount, "cap-" + key, u(rng_) < 0.3);
+        break;
+      case 2:
+      case 3:
+        e = testing::Refund(pid, std::max<int64_t>(amount, 1), "ref-" + key);
+        break;
+      case 4:
+        e = testing::Void(pid);
+        break;
+      default:
+        e = testing::Cancel(pid);
+        break;
+    }
+    e.set_command_id("up/" + std::to_string(commands_.size()));
+  } else {
+    return;
+  }
+  Append(e);
+  sent_.push_back(commands_.back().bytes);
+  Trace("upstream " + std::string(command::CommandTypeName(e)) + " " + e.payment_id());
+}
+
+// ---------------------------------------------------------------------------------------
+// The writer.
+
+std::unique_ptr<World::Writer> World::StartWriter() {
+  auto w = std::make_unique<Writer>();
+  runtime::EpochFilter filter;
+  runtime::CommandGroups groups;
+  for (const auto& e : events_) {
+    const runtime::Verdict v = filter.Observe(e);
+    if (v == runtime::Verdict::kClaim) groups.DropPartial();
+    if (v != runtime::Verdict::kCounted) continue;
+    auto group = groups.Add(e);
+    if (!group) continue;
+    for (const auto& g : *group) {
+      if (g.payment_id().empty()) continue;
+      command::PaymentState& s = w->states[g.payment_id()];
+      if (s.payment_id.empty()) s.payment_id = g.payment_id();
+      if (g.sequence() <= s.sequence) continue;  // de-duplicated by (payment_id, sequence)
+      command::Evolve(s, g);
+    }
+  }
+  w->epoch = filter.highest_seen() + 1;
+  w->cursor = static_cast<size_t>(groups.last_complete_offset() + 1);
+  ev::EventEnvelope claim;
+  claim.set_schema_version(1);
+  claim.set_event_id("claim/0/" + std::to_string(w->epoch));
+  claim.set_epoch(w->epoch);
+  claim.mutable_writer_claimed()->set_epoch(w->epoch);
+  claim.mutable_writer_claimed()->set_writer_id("sim");
+  events_.push_back(std::move(claim));
+  Trace("writer claims epoch " + std::to_string(w->epoch) + ", resumes at command " +
+        std::to_string(w->cursor));
+  return w;
+}
+
+void World::WriterStep(Writer& w) {
+  if (!w.outbox.empty()) {
+    events_.push_back(std::move(w.outbox.front()));
+    w.outbox.pop_front();
+    return;
+  }
+  if (w.cursor >= commands_.size()) return;
+  const int64_t offset = static_cast<int64_t>(w.cursor);
+  const CommandRecord& record = commands_[w.cursor++];
+  if (DeadLettered(record)) {
+    Trace("writer e" + std::to_string(w.epoch) + ": command " + std::to_string(offset) +
+          " dead-lettered");
+    return;
+  }
+  cmd::CommandEnvelope env;
+  (void)command::DecodeCommand(record.bytes, &env);
+  command::PaymentState* s = &w.orphan;
+  if (record.key.empty()) {
+    w.orphan = command::PaymentState{};
+  } else {
+    s = &w.states[record.key];
+    if (s->payment_id.empty()) s->payment_id = record.key;
+  }
+  command::CommandRecord rec{&env, "payorch.commands", 0, offset, record.timestamp_ms};
+  std::vector<ev::EventEnvelope> out;
+  command::DecideAndApply(*s, rec, {&plans_, w.epoch}, out);
+  for (auto& e : out) w.outbox.push_back(std::move(e));
+  Trace("writer e" + std::to_string(w.epoch) + ": decided command " + std::to_string(offset) +
+        " (" + command::CommandTypeName(env) + ") -> " + std::to_string(out.size()) + " events");
+}
+
+void World::CrashWriter() {
+  if (!writer_) return;
+  ++crashes_;
+  std::uniform_real_distribution<double> u(0, 1);
+  if (u(rng_) < o_.zombie) {
+    writer_->zombie_steps = 1 + static_cast<int>(rng_() % 8);
+    Trace("writer e" + std::to_string(writer_->epoch) + " crashes, lives on as a zombie");
+    zombies_.push_back(std::move(writer_));
+  } else {
+    Trace("writer e" + std::to_string(writer_->epoch) + " crashes (" +
+          std::to_string(writer_->outbox.size()) + " events unpublished)");
+    writer_.reset();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Connectors and reconciliation.
+
+bool World::StillPending(const std::string& payment_id, const std::string& key) const {
+  const auto it = reader_->states.find(payment_id);
+  return it != reader_->states.end() && it->second.FindPending(key) != nullptr;
+}
+
+void World::ConnectorStep() {
+  Connector& c = *connector_;
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int n = 0; n < 8 && c.position < events_.size(); ++n) {
+    const ev::EventEnvelope& e = events_[c.position++];
+    if (c.filter.Observe(e) != runtime::Verdict::kCounted) continue;
+    ev::GatewayOperation op;
+    if (!IsStarted(e, &op)) continue;
+    if (!c.handled.insert(e.event_id()).second) continue;  // a re-published event
+    if (o_.connector_checks_pending && !StillPending(e.payment_id(), op.idempotency_key())) {
+      Trace("connector: " + op.idempotency_key() + " already settled, not called again");
+      continue;
+    }
+    c.calls.push_back({now_ms_ + static_cast<int64_t>(rng_() % 300), op, e.payment_id()});
+  }
+  auto due = std::stable_partition(c.calls.begin(), c.calls.end(),
+                                   [&](const Call& call) { return call.due_ms > now_ms_; });
+  std::vector<Call> ready(due, c.calls.end());
+  c.calls.erase(due, c.calls.end());
+  for (const Call& call : ready) {
+    if (o_.connector_checks_pending && !StillPending(call.payment_id, call.op.idempotency_key())) {
+      continue;
+    }
+    cmd::CommandEnvelope result = Execute(call);
+    network_.push_back({now_ms_ + static_cast<int64_t>(rng_() % 400), result});
+    if (faults_ && u(rng_) < o_.duplicate_delivery) {
+      network_.push_back({now_ms_ + static_cast<int64_t>(rng_() % 2'000), result});
+    }
+  }
+}
+
+void World::CrashConnector() {
+  ++crashes_;
+  // Restart from a committed position somewhere behind: events are redelivered.
+  const size_t behind = std::min<size_t>(connector_->position, rng_() % 40);
+  const size_t position = connector_->position - behind;
+  auto c = std::make_unique<Connector>();
+  for (size_t i = 0; i < position; ++i) (void)c->filter.Observe(events_[i]);
+  c->position = position;
+  Trace("connector crashes (" + std::to_string(connector_->calls.size()) +
+        " calls lost), resumes at event " + std::to_string(position));
+  connector_ = std::move(c);
+}
+
+void World::Reconcile() {
+  for (const auto& [pid, s] : reader_->states) {
+    for (const auto& op : s.pending) {
+      const std::string key = op.idempotency_key.str();
+      const bool processing = s.status == ev::PAYMENT_STATUS_PROCESSING && op.IsAuthorization();
+      if (processing && now_ms_ >= s.deadline_at_ms) {
+        cmd::CommandEnvelope e = Envelope(pid, "expire/" + key);
+        e.mutable_expire()->set_operation_key(key);
+        network_.push_back({now_ms_, e});
+        Trace("reconciler: deadline of " + key);
+        continue;
+      }
+      const auto started = reader_->started_at.find(key);
+      const bool stale = started != reader_->started_at.end() && now_ms_ - started->second > 3'000;
+      if (processing || stale) network_.push_back({now_ms_ + 10, Retrieve(pid, key)});
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The reader and the checks.
+
+void World::ReadNewEvents() {
+  Reader& r = *reader_;
+  while (r.position < events_.size() && ok()) {
+    const ev::EventEnvelope& e = events_[r.position++];
+    const runtime::Verdict v = r.filter.Observe(e);
+    if (v == runtime::Verdict::kClaim) r.groups.DropPartial();
+    if (v != runtime::Verdict::kCounted) continue;
+    if (auto group = r.groups.Add(e)) CheckGroup(*group);
+  }
+}
+
+void World::CheckGroup(const std::vector<ev::EventEnvelope>& group) {
+  Reader& r = *reader_;
+  const int64_t offset = group.front().causation().offset();
+  if (offset <= r.last_offset) return Fail("command " + std::to_string(offset) + " decided twice");
+  for (int64_t o = r.last_offset + 1; o < offset; ++o) {
+    if (!DeadLettered(commands_[static_cast<size_t>(o)])) {
+      return Fail("command " + std::to_string(o) + " was skipped: no events for it");
+    }
+  }
+  r.last_offset = offset;
+  if (group.size() != std::max<uint32_t>(group.front().causation().count(), 1)) {
+    return Fail("incomplete group released for command " + std::to_string(offset));
+  }
+  for (const auto& e : group) {
+    if (e.payment_id().empty()) continue;
+    command::PaymentState& s = r.states[e.payment_id()];
+    if (s.payment_id.empty()) s.payment_id = e.payment_id();
+    if (e.sequence() != s.sequence + 1) {
+      return Fail("payment " + e.payment_id() + ": sequence " + std::to_string(e.sequence()) +
+                  " follows " + std::to_string(s.sequence));
+    }
+    const bool was_terminal = s.IsTerminal();
+    const ev::PaymentStatus before = s.status;
+    command::Evolve(s, e);
+    if (s.sequence != e.sequence()) return Fail("Evolve did not take sequence of " + e.event_id());
+    if (was_terminal && s.status != before) {
+      return Fail("payment " + e.payment_id() + ": terminal " + ev::PaymentStatus_Name(before) +
+                  " regressed to " + ev::PaymentStatus_Name(s.status));
+    }
+    if (s.processed > s.amount || s.captured > s.processed || s.refunded > s.captured ||
+        s.processed < 0 || s.refunded < 0) {
+      return Fail("payment " + e.payment_id() + ": money out of bounds after " +
+                  command::EventTypeName(e) + ": amount " + std::to_string(s.amount) +
+                  " processed " + std::to_string(s.processed) + " captured " +
+                  std::to_string(s.captured) + " refunded " + std::to_string(s.refunded));
+    }
+    ev::GatewayOperation op;
+    if (IsStarted(e, &op)) r.started_at[op.idempotency_key()] = now_ms_;
+    if (e.has_payment_voided() && !e.payment_voided().compensation()) {
+      r.voided[e.payment_id()] += e.payment_voided().op().amount().amount_minor();
+    }
+    if (const char* dump = std::getenv("SIM_DUMP"); dump != nullptr && e.payment_id() == dump) {
+      std::cerr << "t" << step_ << " " << e.sequence() << " " << command::EventTypeName(e) << " "
+                << e.ShortDebugString().substr(0, 400) << "\n";
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scheduling.
+
+void World::Step() {
+  if (!ok()) return;
+  ++step_;
+  now_ms_ += faults_ || load_ ? 5 + static_cast<int64_t>(rng_() % 95) : 200;
+  std::uniform_real_distribution<double> u(0, 1);
+  if (faults_ && u(rng_) < o_.writer_crash) CrashWriter();
+  if (faults_ && u(rng_) < o_.connector_crash) CrashConnector();
+  if (!writer_ && (!faults_ || u(rng_) < 0.3)) writer_ = StartWriter();
+
+  const double a = u(rng_);
+  if (a < 0.40) {
+    if (writer_) {
+      for (int i = 0; i < 1 + static_cast<int>(rng_() % 4); ++i) WriterStep(*writer_);
+    }
+  } else if (a < 0.60) {
+    ConnectorStep();
+  } else if (a < 0.75) {
+    Deliver();
+  } else if (a < 0.90) {
+    if (load_) Upstream();
+  } else if (a < 0.95) {
+    Reconcile();
+  } else if (!zombies_.empty()) {
+    Writer& z = *zombies_.front();
+    WriterStep(z);
+    Trace("zombie e" + std::to_string(z.epoch) + " stepped");
+    if (--z.zombie_steps <= 0) zombies_.erase(zombies_.begin());
+  }
+  ReadNewEvents();
+}
+
+void World::Drain() {
+  faults_ = false;
+  load_ = false;
+  zombies_.clear();
+  for (int i = 0; i < 5'000 && ok(); ++i) {
+    ++step_;
+    now_ms_ += 200;
+    if (!writer_) writer_ = StartWriter();
+    while (writer_->cursor < commands_.size() || !writer_->outbox.empty()) WriterStep(*writer_);
+    ReadNewEvents();
+    ConnectorStep();
+    Deliver();
+    if (i % 5 == 0) Reconcile();
+    ReadNewEvents();
+    bool pending = false;
+    for (const auto& [pid, s] : reader_->states) pending |= !s.pending.empty();
+    if (!pending && network_.empty() && connector_->calls.empty() &&
+        connector_->position == events_.size() && writer_->cursor == commands_.size() &&
+        writer_->outbox.empty()) {
+      return;
+    }
+  }
+  std::string stuck;
+  for (const auto& [pid, s] : reader_->states) {
+    if (!s.pending.empty()) stuck += " " + pid + "(" + ev::PaymentStatus_Name(s.status) + ")";
+  }
+  Fail("not quiescent after draining; pending:" + stuck);
+}
+
+void World::CheckQuiescent() {
+  if (!ok()) return;
+  // Every command decided: the reader has seen a group for every decodable command.
+  for (size_t o = static_cast<size_t>(reader_->last_offset + 1); o < commands_.size(); ++o) {
+    if (!DeadLettered(commands_[o])) return Fail("command " + std::to_string(o) + " undecided");
+  }
+  // Gateway money equals the log's.
+  struct Money {
+    int64_t authorized = 0, voided = 0, captured = 0, refunded = 0;
+  };
+  std::map<std::string, Money> gw;
+  for (const auto& [key, rec] : gateway_) {
+    if (!rec.succeeded) continue;
+    Money& m = gw[rec.payment_id];
+    switch (rec.kind) {
+      case ev::OPERATION_KIND_AUTHORIZE:
+        m.authorized += rec.amount;
+        break;
+      case ev::OPERATION_KIND_SALE:
+        m.authorized += rec.amount;
+        m.captured += rec.amount;
+        break;
+      case ev::OPERATION_KIND_CAPTURE:
+        m.captured += rec.amount;
+        break;
+      case ev::OPERATION_KIND_VOID:
+        m.voided += rec.amount;
+        break;
+      case ev::OPERATION_KIND_REFUND:
+        m.refunded += rec.amount;
+        break;
+      default:
+        break;
+    }
+  }
+  for (const auto& [pid, m] : gw) {
+    const auto it = reader_->states.find(pid);
+    if (it == reader_->states.end()) return Fail("gateway moved money for unknown " + pid);
+    const command::PaymentState& s = it->second;
+    const int64_t kept = m.authorized - m.voided;
+    if (kept > s.amount) {
+      return Fail("double charge: " + pid + " keeps " + std::to_string(kept) + " of " +
+                  std::to_string(s.amount));
+    }
+    const int64_t log_kept = s.processed - s.reversed - reader_->voided[pid];
+    if (kept != log_kept || m.refunded != s.refunded) {
+      return Fail("gateway and log disagree on " + pid + ": gateway authorized " +
+                  std::to_string(m.authorized) + " voided " + std::to_string(m.voided) +
+                  " captured " + std::to_string(m.captured) + " refunded " +
+                  std::to_string(m.refunded) + "; log processed " + std::to_string(s.processed) +
+                  " reversed " + std::to_string(s.reversed) + " captured " +
+                  std::to_string(s.captured) + " refunded " + std::to_string(s.refunded) +
+                  " status " + ev::PaymentStatus_Name(s.status));
+    }
+  }
+  // Deterministic replay: a fresh writer folds the log to the reader's states.
+  std::unique_ptr<Writer> fresh = StartWriter();
+  for (const auto& [pid, s] : reader_->states) {
+    const command::PaymentState& f = fresh->states[pid];
+    if (f.sequence != s.sequence || f.status != s.status || f.processed != s.processed ||
+        f.captured != s.captured || f.refunded != s.refunded || f.reversed != s.reversed) {
+      return Fail("replay of the log differs from the reader for " + pid);
+    }
+  }
+}
+
+std::map<std::string, int> World::Outcomes() const {
+  std::map<std::string, int> out;
+  for (const auto& [pid, s] : reader_->states) {
+    if (s.exists) ++out[ev::PaymentStatus_Name(s.status)];
+  }
+  return out;
+}
+
+}  // namespace payorch::simulation
