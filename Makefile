@@ -7,7 +7,7 @@ PAYORCH = $(BUILD)/payorch
 CTEST_ARGS ?=
 
 .PHONY: all deps configure build test demo bench crash-long format format-check tidy clean schema-baseline
-.PHONY: fuzz simulate sanitize soak kafka-deps kafka kafka-stop test-kafka interop test-vectors
+.PHONY: fuzz simulate sanitize tsan soak kafka-deps kafka kafka-stop test-kafka interop test-vectors
 
 all: build
 
@@ -76,15 +76,40 @@ SEEDS ?= 5000
 simulate: build
 	SEEDS=$(SEEDS) $(BUILD)/tests/simulation/simulation_test
 
-# The whole suite (but `long`) under ASan + UBSan (gcc) in build-asan.
+# The whole suite (but `long` and `kafka`) under ASan + UBSan (gcc) in build-asan; `make
+# tsan` the multi-threaded runtime tests under TSan in build-tsan. Suppressions (third-party
+# code only) are in tests/sanitizers/. Figures: docs/reliability.md#sanitizers.
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+SAN_SUPP = $(CURDIR)/tests/sanitizers
+TSAN_TESTS ?= log_test fencing_test e2e_test observability_test projection_api_test \
+	connectors_dispatcher_test connectors_reconciler_test projection_e2e_test
 sanitize: deps
 	@test -f $(ASAN_BUILD)/build.ninja || cmake -S . -B $(ASAN_BUILD) -G Ninja \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAYORCH_SANITIZE=address,undefined
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(SAN_SUPP)/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j$(JOBS) -LE long $(CTEST_ARGS)
+	  ctest --output-on-failure -j$(JOBS) -LE 'long|kafka' $(CTEST_ARGS)
+
+tsan: deps
+	@test -f $(TSAN_BUILD)/build.ninja || cmake -S . -B $(TSAN_BUILD) -G Ninja \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAYORCH_SANITIZE=thread
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TESTS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=suppressions=$(SAN_SUPP)/tsan.supp:halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS) \
+	  -R '^($(subst $(eval) ,|,$(strip $(TSAN_TESTS))))$$'
+
+# Soak (scripts/soak.sh): broker + `payorch run` + a steady sender for MINUTES minutes at
+# RATE creates/s; throughput and RSS per minute, `payorch check` at the end.
+# The embedded broker keeps ~5 MB per partition, hence the partitions (see the script).
+MINUTES ?= 10
+RATE ?= 200
+SOAK_PARTITIONS ?= 64
+soak: build
+	scripts/soak.sh --payorch $(PAYORCH) --minutes $(MINUTES) --rate $(RATE) \
+	  --partitions $(SOAK_PARTITIONS)
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

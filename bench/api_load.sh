@@ -21,8 +21,13 @@ command -v wrk >/dev/null || { echo "api_load.sh: wrk not installed" >&2; exit 2
 dir="$(mktemp -d /tmp/payorch-api-load.XXXXXX)"
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # The orchestrator first (it drains to the broker), then the broker; never wait forever.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    p="${pids[$i]}"
+    kill "$p" 2>/dev/null || continue
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+  done
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -42,7 +47,7 @@ LD_PRELOAD=${API_PRELOAD:-} "$payorch" run --brokers "$bootstrap" --data-dir "$d
 pids+=($!)
 port=""
 for _ in $(seq 300); do
-  port="$(sed -n 's#.*query API at http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$dir/run.log" | head -1)"
+  port="$(sed -n 's#.*merchant API at http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$dir/run.log" | head -1)"
   [[ -n "$port" ]] && break
   sleep 0.1
 done

@@ -61,7 +61,8 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
       if (!eps.IsMap()) return at + "webhooks.endpoints: not a mapping of merchant -> endpoint";
       for (const auto& kv : eps) {
         const std::string merchant = kv.first.as<std::string>();
-        const std::string w = at + "webhooks.endpoints." + merchant + ".";
+        std::string w = at;
+        w.append("webhooks.endpoints.").append(merchant).append(".");
         outbox::WebhookEndpoint ep;
         std::string secret_env;
         if (!Read(kv.second, "url", &ep.url, &err, w) ||
@@ -72,7 +73,8 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
           return w + "url: want an http:// or https:// URL";
         if (!secret_env.empty()) {
           const char* v = std::getenv(secret_env.c_str());
-          if (v == nullptr || *v == '\0') return w + "secret_env: " + secret_env + " is not set";
+          if (v == nullptr || *v == '\0')
+            return w.append("secret_env: ").append(secret_env) + " is not set";
           ep.secret = v;
         }
         if (ep.secret.empty()) return w + "secret or secret_env is required";

@@ -180,21 +180,31 @@ struct MerchantApi::Impl {
 
   using Authed = std::function<http::Response(const http::Request&, const Principal&)>;
 
+  // Authenticates and rate limits. The bucket is charged by the presented key id before
+  // the secret is checked, so a flood of wrong secrets for one key id costs one argon2id
+  // verification per token, not one per request.
   http::Handler Guard(Authed h) {
     return [this, h = std::move(h)](const http::Request& req) {
-      const auto auth = req.Header("Authorization");
-      std::optional<Principal> who;
-      if (auth && auth->rfind("Bearer ", 0) == 0) who = verifier->Verify(auth->substr(7));
-      if (!who) {
+      const auto unauthorized = [] {
         http::Response r = http::Error(401, "unauthorized",
                                        "a valid API key is required: Authorization: Bearer pk_...");
         r.headers.emplace_back("WWW-Authenticate", "Bearer");
         return r;
+      };
+      const auto auth = req.Header("Authorization");
+      if (!auth || auth->rfind("Bearer ", 0) != 0) return unauthorized();
+      const std::string presented = auth->substr(7);
+      const auto parsed = ParseKey(presented);
+      if (!parsed) return unauthorized();
+      RateDecision rate = limiter->Take(parsed->first);
+      http::Response r;
+      if (!rate.allowed) {
+        r = http::Error(429, "rate_limited", "too many requests for this API key");
+      } else if (std::optional<Principal> who = verifier->Verify(presented)) {
+        r = h(req, *who);
+      } else {
+        return unauthorized();
       }
-      RateDecision rate = limiter->Take(who->key_id);
-      http::Response r =
-          rate.allowed ? h(req, *who)
-                       : http::Error(429, "rate_limited", "too many requests for this API key");
       for (auto& header : rate.headers) r.headers.push_back(std::move(header));
       return r;
     };

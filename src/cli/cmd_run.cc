@@ -72,7 +72,8 @@ struct QueryApi {
     }
     auto port = server.Start(address);
     if (!port) return "--http: " + port.error();
-    std::printf("query API at http://%s:%d/v1/\n", http::ParseAddress(address)->host.c_str(), *port);
+    std::printf("%s API at http://%s:%d/v1/\n", merchant ? "merchant" : "query",
+                http::ParseAddress(address)->host.c_str(), *port);
     std::fflush(stdout);
     thread = std::thread([this, logger] {
       if (std::string err = service->Run(stop); !err.empty()) logger->error("projection: {}", err);

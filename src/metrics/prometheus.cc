@@ -92,6 +92,10 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
   AddHistogram(f, "create_to_final_event_seconds",
                "From the create command's append to the payment's final event acknowledged.",
                m.create_to_final);
+  AddHistogram(f, "restore_seconds",
+               "A writer taking a partition: its store's snapshot, the events log's tail folded, "
+               "the claim appended and read back.",
+               m.restore);
   AddCounter(f, "commands_total", "Command records handled by the writers.", m.commands);
   AddCounter(f, "events_total", "Events decided by the writers.", m.events);
   AddCounter(f, "restored_events_total", "Events folded while restoring partitions.",

@@ -40,6 +40,7 @@ struct RuntimeMetrics {
   Histogram decision_to_published;  // writer decided -> its events acknowledged by the log
   Histogram step_to_answer;         // StepStarted decided -> gateway answer appended
   Histogram create_to_final;        // create command appended -> final event acknowledged
+  Histogram restore;  // a writer taking a partition: store snapshot + log tail fold + claim
 
   // Counters.
   Counter commands;         // command records handled by writers

@@ -61,7 +61,11 @@ SendResult CurlPost(const std::string& url,
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return {0, "curl_easy_init failed"};
   curl_slist* list = nullptr;
-  for (const auto& [k, v] : headers) list = curl_slist_append(list, (k + ": " + v).c_str());
+  for (const auto& [k, v] : headers) {
+    std::string line = k;
+    line.append(": ").append(v);
+    list = curl_slist_append(list, line.c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());

@@ -106,9 +106,13 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
   next_events_offset_ = meta.next_events_offset;
   cache_.clear();
 
+  // Restore is bounded by the store: only the events after its snapshot point are read
+  // (the whole partition only when this store never held it, or it describes another log).
   std::vector<ev::EventEnvelope> restored;
   std::string fold_error;
+  int64_t folded = 0;
   auto fold = [&](const log::Record& r) {
+    ++folded;
     Fold(r, restored);
     if (restored.size() >= kRestoreChunk && fold_error.empty())
       fold_error = FlushRestored(restored);
@@ -148,14 +152,19 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
   deps_.outbox->Unfence(partition_);
   fenced_ = false;
   persisted_command_offset_ = groups_.last_complete_offset() + 1;
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - started)
-                      .count();
-  if (deps_.probe != nullptr) deps_.probe->last_restore_ms = ms;
+  const int64_t micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
+  const int64_t ms = micros / 1000;
+  if (deps_.probe != nullptr) {
+    deps_.probe->last_restore_ms = ms;
+    deps_.probe->last_restore_records = folded;
+  }
+  if (deps_.metrics != nullptr) deps_.metrics->restore.ObserveMicros(micros);
   deps_.logger->info(
-      "[p{}, epoch {}] writer {} claimed the partition; restored events {}..{} in {} ms; "
-      "resuming commands at offset {}",
-      partition_, epoch_, deps_.writer_id, meta.next_events_offset, next_events_offset_, ms,
+      "[p{}, epoch {}] writer {} claimed the partition; restore folded {} records "
+      "(events {}..{} after the store's snapshot) in {} ms; resuming commands at offset {}",
+      partition_, epoch_, deps_.writer_id, folded, meta.next_events_offset, next_events_offset_, ms,
       persisted_command_offset_);
   return persisted_command_offset_;
 }

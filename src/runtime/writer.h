@@ -42,6 +42,7 @@ struct WriterProbe {
   uint64_t fenced = 0;
   uint64_t restored_events = 0;
   int64_t last_restore_ms = 0;
+  int64_t last_restore_records = 0;  // event records folded by the last restore
 };
 
 struct WriterDeps {

@@ -159,6 +159,7 @@ class Stack {
   ~Stack() {
     run.Kill(SIGKILL);
     broker.Kill(SIGKILL);
+    if (!::testing::Test::HasFailure()) fs::remove_all(dir);  // kept for reading a failure
   }
   bool StartBroker() {
     if (!broker.Start({PAYORCH_BINARY, "broker", "--partitions", "2", "--bootstrap-file",
@@ -179,7 +180,7 @@ class Stack {
              (dir / "api.yaml").string(), "--max-lag", "-1", "--log-level", "warn"},
             log))
       return 0;
-    static const std::regex re("query API at http://127\\.0\\.0\\.1:([0-9]+)/");
+    static const std::regex re("merchant API at http://127\\.0\\.0\\.1:([0-9]+)/");
     int port = 0;
     Eventually(
         [&] {

@@ -182,10 +182,16 @@ TEST_F(ApiTest, AMerchantNeverSeesOrActsOnAnotherMerchantsPayments) {
   Reply list_b = c.Get("/v1/payments?limit=1000", b);
   ASSERT_EQ(list_b.status, 200) << list_b.raw;
   for (const auto& p : list_b.body["payments"]) EXPECT_NE(p["payment_id"], id);
-  Reply list_a = c.Get("/v1/payments?limit=1000", a);
-  bool found = false;
-  for (const auto& p : list_a.body["payments"]) found = found || p["payment_id"] == id;
-  EXPECT_TRUE(found) << list_a.raw;
+  Reply list_a;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        list_a = c.Get("/v1/payments?limit=1000", a);
+        bool found = false;
+        for (const auto& p : list_a.body["payments"]) found = found || p["payment_id"] == id;
+        return found;
+      },
+      std::chrono::seconds(5)))
+      << list_a.raw;
   EXPECT_EQ(c.Get("/v1/payments/" + id, a).status, 200);
 }
 
@@ -195,14 +201,21 @@ TEST_F(ApiTest, ListFiltersByStatusAndCreationTime) {
   Reply open = c.Post("/v1/payments", key, Unique("list"), Card(120, false));
   ASSERT_EQ(open.status, 201);
   const std::string created_at = open.body["created_at_ms"];
-  Reply filtered = c.Get(
-      "/v1/payments?status=requires_confirmation&created_from=" + created_at + "&limit=1000", key);
-  ASSERT_EQ(filtered.status, 200) << filtered.raw;
-  bool found = false;
-  for (const auto& p : filtered.body["payments"]) {
-    EXPECT_EQ(p["status"], "PAYMENT_STATUS_REQUIRES_CONFIRMATION");
-    found = found || p["payment_id"] == open.body["payment_id"];
-  }
+  // The list reads the projection's merchant index, which follows within a commit interval.
+  Reply filtered;
+  const bool found = Eventually(
+      [&] {
+        filtered = c.Get(
+            "/v1/payments?status=requires_confirmation&created_from=" + created_at + "&limit=1000",
+            key);
+        bool seen = false;
+        for (const auto& p : filtered.body["payments"]) {
+          EXPECT_EQ(p["status"], "PAYMENT_STATUS_REQUIRES_CONFIRMATION");
+          seen = seen || p["payment_id"] == open.body["payment_id"];
+        }
+        return filtered.status == 200 && seen;
+      },
+      std::chrono::seconds(5));
   EXPECT_TRUE(found) << filtered.raw;
   Reply none =
       c.Get("/v1/payments?created_to=" + created_at + "&status=requires_confirmation", key);

@@ -24,11 +24,26 @@ class FakeClock final : public Clock {
   int64_t now = 1'700'000'000'000;
 };
 
+// Temporary directories, removed after the last test.
+std::vector<fs::path>& Dirs() {
+  static std::vector<fs::path> dirs;
+  return dirs;
+}
+class RemoveDirs : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (const fs::path& d : Dirs()) fs::remove_all(d);
+  }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveDirs =
+    ::testing::AddGlobalTestEnvironment(new RemoveDirs);
+
 fs::path TempDir(const std::string& name) {
   fs::path dir =
       fs::temp_directory_path() / ("payorch-api-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  Dirs().push_back(dir);
   return dir;
 }
 

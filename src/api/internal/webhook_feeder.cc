@@ -163,6 +163,7 @@ std::string WebhookFeeder::Start() {
         deliveries.push_back(DeliveryOf(e, *type));
       }
       std::vector<std::pair<std::string, std::string>> meta;
+      meta.reserve(touched.size());
       for (const auto& [p, _] : touched) meta.emplace_back(MetaKey(p), EncodePos(positions[p]));
       if (std::string err = outbox_->Enqueue(deliveries, meta); !err.empty()) {
         spdlog::error("webhook feeder: {}", err);  // fatal for durability: stop feeding
