@@ -34,7 +34,7 @@ GATEWAYS=${GATEWAYS:-"flaky_psp=flaky:seed=7,decline=0.1;*=mock"}
 # database) grow with every payment and would hide the orchestrator's own memory.
 GATEWAY_SIM=${GATEWAY_SIM:-0}
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --payorch) PAYORCH=$2; shift 2 ;;
