@@ -343,6 +343,9 @@ struct MerchantApi::Impl {
     command.envelope.set_command_id("api-" + StableHasher().Add(who.merchant_id).Add(*idem).Hex());
     command.envelope.set_correlation_id(*idem);
     command.envelope.set_payment_id(command.payment_id);
+    // The ranking is carried in the command and fixed by PlanBuilt; it is not part of the
+    // request hash, so a retried request stamped differently is still the same request.
+    if (o.stamp) o.stamp(&command.envelope);
     auto waiter = follower->Expect(command.envelope.command_id(), command.payment_id);
     std::string err = appender->Append({.topic = o.kafka.Topic(log::TopicKind::kCommands),
                                         .key = command.payment_id,
@@ -584,7 +587,7 @@ std::string MerchantApi::Start() {
   wo.clock = i.o.clock;
   i.outbox = std::make_unique<outbox::WebhookOutbox>(std::move(wo));
   if (std::string err = i.outbox->Open(); !err.empty()) return err;
-  i.follower = std::make_unique<internal::EventFollower>(i.o.kafka, i.o.store);
+  i.follower = std::make_unique<internal::EventFollower>(i.o.kafka, i.o.store, i.o.on_event);
   if (std::string err = i.follower->Start(); !err.empty()) return err;
   i.appender = std::make_unique<internal::CommandAppender>(i.o.kafka);
   if (std::string err = i.appender->Start(); !err.empty()) return err;

@@ -38,6 +38,8 @@
 #include "http/server.h"
 #include "log/options.h"
 #include "outbox/webhook_outbox.h"
+#include "payments/commands/v1/commands.pb.h"
+#include "payments/events/v1/events.pb.h"
 #include "projection/store.h"
 
 namespace payorch::api {
@@ -55,6 +57,11 @@ struct MerchantApiOptions {
   int64_t max_lag = 10'000;
   const Clock* clock = nullptr;  // default: system clock
   bool webhooks = true;          // run the webhook feeder and delivery thread
+  // Success-rate routing (connectors/success_rate.h): `on_event` is fed every event the
+  // API's follower reads, and `stamp` fills a CreatePayment's processor_preference before
+  // it is appended. Both optional.
+  std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event;
+  std::function<void(::payments::commands::v1::CommandEnvelope*)> stamp;
 };
 
 // A mounted route: method and the OpenAPI path template.

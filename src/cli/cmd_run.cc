@@ -19,6 +19,7 @@
 #include "command/plan_builder.h"
 #include "config/config.h"
 #include "connectors/registry.h"
+#include "connectors/success_rate.h"
 #include "http/server.h"
 #include "log/admin.h"
 #include "log/embedded_broker.h"
@@ -50,7 +51,8 @@ struct QueryApi {
                     const log::KafkaOptions& kafka, int64_t max_lag,
                     std::shared_ptr<spdlog::logger> logger,
                     const api::ApiConfig* merchant_config = nullptr,
-                    const std::string& merchant_dir = "") {
+                    const std::string& merchant_dir = "",
+                    connectors::SuccessRateRouter* router = nullptr) {
     projection::ServiceOptions so{.data_dir = dir, .runner = {}, .max_lag = max_lag};
     so.runner.kafka = kafka;
     so.runner.logger = logger;
@@ -64,6 +66,12 @@ struct QueryApi {
       mo.store = &service->store();
       mo.lag = [s = service.get()] { return s->runner().lag(); };
       mo.max_lag = max_lag;
+      if (router != nullptr) {
+        mo.on_event = [router](const ::payments::events::v1::EventEnvelope& e) {
+          router->Observe(e);
+        };
+        mo.stamp = [router](::payments::commands::v1::CommandEnvelope* c) { router->Stamp(c); };
+      }
       merchant = std::make_unique<api::MerchantApi>(std::move(mo));
       if (std::string err = merchant->Start(); !err.empty()) return "--merchant-api: " + err;
       merchant->Mount(server);
@@ -149,7 +157,8 @@ int RunRun(int argc, char** argv) {
   flags.String("http", &http_addr,
                "serve the query API (docs/projection.md) on host:port, from a projection kept "
                "in DATA_DIR/projection");
-  flags.Int("max-lag", &max_lag, "with --http: answer 503 while the projection is more than "
+  flags.Int("max-lag", &max_lag,
+            "with --http: answer 503 while the projection is more than "
             "this many records behind (-1: never)");
   flags.Bool("merchant-api", &merchant_api,
              "with --http: serve the merchant API (docs/merchant-api.md; keys in "
@@ -274,6 +283,9 @@ int RunRun(int argc, char** argv) {
     return 2;
   }
   registry.breakers().Configure(config);  // circuit breakers from merchant configuration
+  // Success-rate ordering for merchants that enable it, stamped into creates the merchant
+  // API appends (upstream producers stamp their own, or leave the static plan order).
+  connectors::SuccessRateRouter router(config, /*seed=*/0x5ca1ab1e);
   if (writer_id.empty()) {
     char host[256] = {0};
     ::gethostname(host, sizeof host - 1);
@@ -350,9 +362,9 @@ int RunRun(int argc, char** argv) {
   if (!http_addr.empty()) {
     metrics::RegisterMetricsRoutes(query_api.server, runtime_metrics);
     metrics::RegisterHealthRoutes(query_api.server, readiness);
-    if (std::string qerr = query_api.Start(http_addr, data_dir + "/projection", kafka, max_lag,
-                                           logger, merchant_api ? &merchant_config : nullptr,
-                                           data_dir);
+    if (std::string qerr =
+            query_api.Start(http_addr, data_dir + "/projection", kafka, max_lag, logger,
+                            merchant_api ? &merchant_config : nullptr, data_dir, &router);
         !qerr.empty()) {
       std::fprintf(stderr, "payorch run: %s\n", qerr.c_str());
       return 1;

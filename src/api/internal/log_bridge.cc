@@ -167,8 +167,9 @@ class EventFollower::Source : public projection::ViewSource {
   const EventFollower* f_;
 };
 
-EventFollower::EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store)
-    : kafka_(std::move(kafka)), store_(store) {}
+EventFollower::EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store,
+                             std::function<void(const ev::EventEnvelope&)> on_event)
+    : kafka_(std::move(kafka)), store_(store), on_event_(std::move(on_event)) {}
 EventFollower::~EventFollower() { Stop(); }
 
 std::optional<pv::PaymentView> EventFollower::Recent(const std::string& payment_id) const {
@@ -235,6 +236,7 @@ std::string EventFollower::Start() {
         if (!e.ParseFromString(r.value)) continue;
         projector->Observe(r.partition.value(), r.offset.value(), e);
         Observe(e, &touched);
+        if (on_event_) on_event_(e);
       }
       const int64_t now = SteadyMs();
       if (!batch.empty()) {

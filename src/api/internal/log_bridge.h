@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,7 +65,9 @@ struct Decision {
 
 class EventFollower {
  public:
-  EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store);
+  // `on_event`, if set, sees every event the follower reads (e.g. routing statistics).
+  EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store,
+                std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event = {});
   ~EventFollower();
   [[nodiscard]] std::string Start();
   void Stop();
@@ -91,6 +94,7 @@ class EventFollower {
                std::vector<std::shared_ptr<Waiter>>* touched);
   log::KafkaOptions kafka_;
   const projection::ProjectionStore* store_;
+  std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event_;
   struct RecentView {
     std::string bytes;
     int64_t at_ms = 0;
