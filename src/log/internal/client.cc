@@ -174,6 +174,11 @@ std::vector<std::pair<std::string, std::string>> Defaults(const KafkaOptions& o,
                          {"enable.auto.offset.store", "false"},
                          {"auto.offset.reset", "earliest"},
                          {"partition.assignment.strategy", "range"},
+                         // A crashed member's partitions move after its session times out:
+                         // 6 s (the smallest a default Kafka broker accepts) instead of
+                         // librdkafka's 45 s. -X session.timeout.ms=... overrides it.
+                         {"session.timeout.ms", "6000"},
+                         {"heartbeat.interval.ms", "1000"},
                          {"fetch.wait.max.ms", fetch_wait}});
       break;
     case ClientKind::kReader:
