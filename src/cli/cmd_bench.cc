@@ -68,6 +68,7 @@ class FromBeginning : public log::RebalanceListener {
  public:
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> out;
+    out.reserve(ps.size());
     for (PartitionId p : ps) out.push_back({p, log::kOffsetBeginning});
     return out;
   }
@@ -97,6 +98,7 @@ std::string MeasureRaw(const log::KafkaOptions& base, log::EmbeddedBroker* broke
     }
   }
   std::vector<PartitionId> all;
+  all.reserve(static_cast<size_t>(partitions));
   for (int p = 0; p < partitions; ++p) all.push_back(PartitionId{p});
   FromBeginning listener;
   auto consumer = log::Consumer::CreateAssigned(kafka, "payorch.bench.raw", topic, all, &listener);

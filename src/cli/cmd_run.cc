@@ -49,7 +49,7 @@ struct QueryApi {
   // Opens the store, mounts the routes, starts serving and projecting. "" or an error.
   std::string Start(const std::string& address, const std::string& dir,
                     const log::KafkaOptions& kafka, int64_t max_lag,
-                    std::shared_ptr<spdlog::logger> logger,
+                    const std::shared_ptr<spdlog::logger>& logger,
                     const api::ApiConfig* merchant_config = nullptr,
                     const std::string& merchant_dir = "",
                     connectors::SuccessRateRouter* router = nullptr) {

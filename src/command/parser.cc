@@ -80,7 +80,7 @@ bool IsValidUtf8(std::string_view s) {
 }
 
 // Text fit to echo in a rejection detail: a card number in it is redacted.
-std::string Printable(std::string text) {
+std::string Printable(const std::string& text) {
   return LooksLikePan(text) ? std::string(kRedactedPan) : text;
 }
 

@@ -89,11 +89,13 @@ void ApplyPreference(const google::protobuf::RepeatedPtrField<std::string>& pref
     while (end < steps->size() && steps->Get(end).role() == pl::STEP_ROLE_FALLBACK) ++end;
     if (end - begin > 1) {
       std::vector<int> order;
+      order.reserve(static_cast<size_t>(end - begin));
       for (int i = begin; i < end; ++i) order.push_back(i);
       std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
         return rank(steps->Get(a).processor_id()) < rank(steps->Get(b).processor_id());
       });
       std::vector<pl::PaymentStep> sorted;
+      sorted.reserve(order.size());
       for (int i : order) sorted.push_back(steps->Get(i));
       const pl::StepRole first_role = steps->Get(begin).role();
       for (int i = begin; i < end; ++i) {

@@ -110,9 +110,9 @@ template <typename T>
 class Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  static Result Failure(std::string message) {
+  static Result Failure(const std::string& message) {
     Result r;
-    r.error_ = std::move(message);
+    r.error_ = message;
     return r;
   }
   explicit operator bool() const { return value_.has_value(); }

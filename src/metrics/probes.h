@@ -73,7 +73,8 @@ class LabeledValues {
   static constexpr size_t kSlots = 512;
   static constexpr size_t kMaxValueBytes = 47;  // longer label values are truncated
 
-  explicit LabeledValues(std::initializer_list<const char*> label_names);
+  LabeledValues(
+      std::initializer_list<const char*> label_names);  // NOLINT(google-explicit-constructor)
   ~LabeledValues();
   LabeledValues(const LabeledValues&) = delete;
   LabeledValues& operator=(const LabeledValues&) = delete;
