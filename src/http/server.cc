@@ -127,10 +127,10 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
   });
   // Headers and body go out in two writes: without TCP_NODELAY, Nagle holds the second
-  // until the client's delayed ACK (~40 ms per request). A connection serves up to 100
-  // requests before it is closed (httplib's default of 5 made clients reconnect often).
+  // until the client's delayed ACK (~40 ms per request). httplib's keep-alive limit of 5
+  // requests per connection stays: a kept-alive connection holds a worker thread, so with
+  // more clients than threads a longer limit starves the waiting connections.
   s.set_tcp_nodelay(true);
-  s.set_keep_alive_max_count(100);
   s.set_payload_max_length(options.max_body_bytes);
   s.set_read_timeout(options.read_timeout_ms / 1000, (options.read_timeout_ms % 1000) * 1000);
   s.set_write_timeout(options.write_timeout_ms / 1000, (options.write_timeout_ms % 1000) * 1000);
