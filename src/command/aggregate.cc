@@ -377,28 +377,10 @@ void Decider::Run() {
     merchant_for_orphan_ = Trim(env_.create().merchant_id());
     if (merchant_for_orphan_.size() > kMaxIdLength) merchant_for_orphan_ = {};
   }
-  if (env_.schema_version() != kSchemaVersion) {
-    return Reject(ev::REJECT_REASON_SCHEMA_VERSION_UNSUPPORTED,
-                  "schema_version " + std::to_string(env_.schema_version()) + " is not supported",
-                  "request/malformed");
-  }
-  if (env_.payment_id().size() > kMaxIdLength) {
-    return Reject(ev::REJECT_REASON_FIELD_TOO_LONG, "payment_id longer than 64 bytes",
-                  "request/malformed");
-  }
-  // The envelope's own limits (ids, gateway texts, amounts, enum values): see parser.h.
-  if (env_.command_case() != cmd::CommandEnvelope::COMMAND_NOT_SET) {
-    if (auto refused = CheckEnvelope(env_)) return Reject(*refused);
-  }
-  switch (env_.command_case()) {
-    case cmd::CommandEnvelope::kCreate:
-      return OnCreate(env_.create());
-    case cmd::CommandEnvelope::COMMAND_NOT_SET:
-      return Reject(ev::REJECT_REASON_COMMAND_MISSING, "envelope carries no command",
-                    "request/malformed");
-    default:
-      break;
-  }
+  // The envelope's own checks (schema_version, a command present, id lengths, gateway
+  // texts, amounts, enum values): parser.h. Each command is checked once, here.
+  if (auto refused = CheckEnvelope(env_)) return Reject(*refused);
+  if (env_.command_case() == cmd::CommandEnvelope::kCreate) return OnCreate(env_.create());
   if (s_.payment_id.empty()) {
     return Reject(ev::REJECT_REASON_PAYMENT_UNKNOWN, "payment_id is required", "request/malformed");
   }
