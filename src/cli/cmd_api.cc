@@ -59,12 +59,11 @@ int RunApi(int argc, char** argv) {
   }
   api::ApiConfig config;
   std::shared_ptr<spdlog::logger> logger;
-  for (const std::string& err : {SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
-                                 api::LoadApiConfig(api_config, &config)}) {
-    if (!err.empty()) {
-      std::fprintf(stderr, "payorch api: %s\n", err.c_str());
-      return 2;
-    }
+  if (std::string err = FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
+                                    api::LoadApiConfig(api_config, &config)});
+      !err.empty()) {
+    std::fprintf(stderr, "payorch api: %s\n", err.c_str());
+    return 2;
   }
   if (data_dir.empty()) {
     std::fprintf(stderr, "payorch api: --data is required\n");

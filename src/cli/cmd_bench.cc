@@ -194,12 +194,11 @@ int RunBench(int argc, char** argv) {
   }
   std::shared_ptr<spdlog::logger> logger;
   ::payments::config::v1::OrchestratorConfig config;
-  for (const std::string& err :
-       {SetUpLogger(log_level, &logger), LoadMerchantConfig(config_path, &config)}) {
-    if (!err.empty()) {
-      std::fprintf(stderr, "payorch bench: %s\n", err.c_str());
-      return 2;
-    }
+  if (std::string err =
+          FirstError({SetUpLogger(log_level, &logger), LoadMerchantConfig(config_path, &config)});
+      !err.empty()) {
+    std::fprintf(stderr, "payorch bench: %s\n", err.c_str());
+    return 2;
   }
   command::PlanBuilder plans(config);
   const std::string data_dir = FreshTempDir("bench");

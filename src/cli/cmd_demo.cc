@@ -92,12 +92,11 @@ int RunDemo(int argc, char** argv) {
   }
   std::shared_ptr<spdlog::logger> logger;
   ::payments::config::v1::OrchestratorConfig config;
-  for (const std::string& err :
-       {SetUpLogger(log_level, &logger), LoadMerchantConfig(config_path, &config)}) {
-    if (!err.empty()) {
-      std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
-      return 2;
-    }
+  if (std::string err =
+          FirstError({SetUpLogger(log_level, &logger), LoadMerchantConfig(config_path, &config)});
+      !err.empty()) {
+    std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
+    return 2;
   }
   command::PlanBuilder plans(config);
 

@@ -182,12 +182,11 @@ int RunRun(int argc, char** argv) {
   }
   std::shared_ptr<spdlog::logger> logger;
   ::payments::config::v1::OrchestratorConfig config;
-  for (const std::string& err :
-       {SetUpLogger(log_level, &logger, log_format), LoadMerchantConfig(config_path, &config)}) {
-    if (!err.empty()) {
-      std::fprintf(stderr, "payorch run: %s\n", err.c_str());
-      return 2;
-    }
+  if (std::string err = FirstError(
+          {SetUpLogger(log_level, &logger, log_format), LoadMerchantConfig(config_path, &config)});
+      !err.empty()) {
+    std::fprintf(stderr, "payorch run: %s\n", err.c_str());
+    return 2;
   }
   api::ApiConfig merchant_config;
   if (merchant_api && http_addr.empty()) {

@@ -76,12 +76,11 @@ int RunServe(int argc, char** argv) {
   }
   projection::ServiceOptions so;
   std::shared_ptr<spdlog::logger> logger;
-  for (const std::string& err : {SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
-                                 ParseFees(fees, &so.runner.projector.fee_bps)}) {
-    if (!err.empty()) {
-      std::fprintf(stderr, "payorch serve: %s\n", err.c_str());
-      return 2;
-    }
+  if (std::string err = FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
+                                    ParseFees(fees, &so.runner.projector.fee_bps)});
+      !err.empty()) {
+    std::fprintf(stderr, "payorch serve: %s\n", err.c_str());
+    return 2;
   }
   if (!http::ParseAddress(http_addr)) {
     std::fprintf(stderr, "payorch serve: --http: '%s' is not host:port\n", http_addr.c_str());

@@ -44,6 +44,13 @@ std::string LoadMerchantConfig(const std::string& path,
   return "";
 }
 
+std::string FirstError(std::initializer_list<std::string> errors) {
+  for (const std::string& err : errors) {
+    if (!err.empty()) return err;
+  }
+  return "";
+}
+
 std::string FreshTempDir(const std::string& what) {
   const std::filesystem::path dir = std::filesystem::temp_directory_path() /
                                     ("payorch-" + what + "-" + std::to_string(::getpid()));

@@ -1,6 +1,7 @@
 // Set-up shared by the subcommands that run the orchestrator.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,10 @@ namespace payorch::cli {
 // loader's one-line error.
 [[nodiscard]] std::string LoadMerchantConfig(const std::string& path,
                                              ::payments::config::v1::OrchestratorConfig* out);
+
+// The first non-empty message of several set-up steps (all of them run), or "".
+//   if (auto err = FirstError({SetUpLogger(...), LoadMerchantConfig(...)}); !err.empty()) ...
+[[nodiscard]] std::string FirstError(std::initializer_list<std::string> errors);
 
 // An empty scratch directory "payorch-<what>-<pid>" under the system temp directory.
 [[nodiscard]] std::string FreshTempDir(const std::string& what);

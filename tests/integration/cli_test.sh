@@ -4,26 +4,7 @@
 # Usage: cli_test.sh PATH_TO_PAYORCH
 set -uo pipefail
 payorch=$1
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-failures=0
-passes=0
-check() {  # check NAME CONDITION...
-  local name=$1
-  shift
-  if "$@"; then
-    passes=$((passes + 1))
-  else
-    echo "FAIL: $name"
-    failures=$((failures + 1))
-  fi
-}
+source "$(dirname "$0")/../support/cli_lib.sh"
 
 # Bad usage: one line on stderr naming the problem, exit 2.
 "$payorch" run --bogus 2>"$dir/err"; rc=$?
