@@ -33,6 +33,13 @@ bool IsCharge(const ev::GatewayOperation& op) {
   return op.kind() == ev::OPERATION_KIND_AUTHORIZE || op.kind() == ev::OPERATION_KIND_SALE;
 }
 
+// A failure after which the gateway holds nothing under the key (gateway-api.md).
+bool LeavesKeyOpen(const GatewayAnswer& a) {
+  return a.outcome == cmd::GATEWAY_OUTCOME_FAILED &&
+         (a.error_code == types::ERROR_CODE_NETWORK_FAILURE ||
+          a.error_code == types::ERROR_CODE_PROCESSOR_UNAVAILABLE);
+}
+
 }  // namespace
 
 std::optional<cmd::CommandEnvelope> Dispatcher::Handle(const ev::EventEnvelope& event) {
@@ -77,11 +84,12 @@ std::vector<cmd::CommandEnvelope> Dispatcher::HandleAll(const ev::EventEnvelope&
       probe_.kinds[op->kind()].fetch_add(1, std::memory_order_relaxed);
     }
     answer = gateway->Execute(internal::RequestFor(*op, event.payment_id()));
-    if (guarded) {
+    if (guarded) {  // the breaker judges the processor by the call's own answer
       if (auto t = breakers.Record(event.merchant_id(), processor, answer, now())) {
         out.push_back(TransitionCommand(event, processor, *t));
       }
     }
+    if (LeavesKeyOpen(answer)) answer = Seal(*gateway, op->idempotency_key(), answer);
   } else {
     probe_.unroutable.fetch_add(1, std::memory_order_relaxed);
     answer.outcome = cmd::GATEWAY_OUTCOME_FAILED;
@@ -93,6 +101,28 @@ std::vector<cmd::CommandEnvelope> Dispatcher::HandleAll(const ev::EventEnvelope&
   out.push_back(internal::ResultCommand(event.payment_id(), event.correlation_id(), *op, answer,
                                         "call", "gw/" + op->idempotency_key() + "/call"));
   return out;
+}
+
+GatewayAnswer Dispatcher::Seal(Gateway& gateway, const std::string& key,
+                               const GatewayAnswer& failure) {
+  probe_.seals.fetch_add(1, std::memory_order_relaxed);
+  GatewayAnswer found = gateway.Retrieve(key);
+  found.latency_ms += failure.latency_ms;
+  switch (found.outcome) {
+    case cmd::GATEWAY_OUTCOME_NOT_FOUND: {  // sealed: the failure is final
+      GatewayAnswer sealed = failure;
+      sealed.latency_ms = found.latency_ms;
+      return sealed;
+    }
+    case cmd::GATEWAY_OUTCOME_SUCCEEDED:
+    case cmd::GATEWAY_OUTCOME_FAILED:
+      return found;  // a call under the same key was recorded meanwhile: its answer
+    default:
+      probe_.unsealed.fetch_add(1, std::memory_order_relaxed);
+      found.outcome = cmd::GATEWAY_OUTCOME_UNKNOWN;
+      found.error_code = failure.error_code;
+      return found;
+  }
 }
 
 }  // namespace payorch::connectors

@@ -17,6 +17,14 @@
 //    "gw/<key>/breaker"), and the core moves the plan to its next step. HandleAll() also
 //    returns a RecordBreakerTransition (command_id "breaker/<processor>/<at_ms>/<to>") for
 //    each transition the call caused, before the result. Capture/void/refund always call.
+//  - A failure the gateway keeps no record of (NETWORK_FAILURE: not sent; a 429/5xx:
+//    PROCESSOR_UNAVAILABLE) leaves the key open: a later call under it, say a duplicate
+//    dispatch by another connector during a rebalance, would be a fresh try that can move
+//    money after the core took the failure as final. So before answering such a failure
+//    the dispatcher seals the key with Retrieve(): NOT_FOUND seals it (the gateway refuses
+//    it from then on) and the failure is answered; a recorded answer (a racing call under
+//    the same key got there first) is answered instead; anything else is answered
+//    UNKNOWN, and the reconciler retrieves until the key is answered or sealed.
 //
 //   Dispatcher dispatcher(registry);
 //   if (auto command = dispatcher.Handle(event)) produce("commands", command->payment_id(),
@@ -44,6 +52,8 @@ struct DispatcherProbe {
   std::atomic<uint64_t> unroutable{0};  // ops answered without a gateway
   std::atomic<uint64_t> ignored{0};     // events that start no operation
   std::atomic<uint64_t> skipped{0};     // ops not called: circuit breaker open
+  std::atomic<uint64_t> seals{0};       // retrieves after an unrecorded failure
+  std::atomic<uint64_t> unsealed{0};    // ... that could not seal: answered UNKNOWN
   // Answers by GatewayOutcome value (UNSPECIFIED, SUCCEEDED, FAILED, UNKNOWN, NOT_FOUND).
   std::array<std::atomic<uint64_t>, 5> outcomes{};
   // Calls by OperationKind value.
@@ -66,6 +76,9 @@ class Dispatcher {
   const DispatcherProbe& probe() const { return probe_; }
 
  private:
+  // Answers an unrecorded failure only once the key is sealed (see the contract).
+  GatewayAnswer Seal(Gateway& gateway, const std::string& key, const GatewayAnswer& failure);
+
   GatewayRegistry& gateways_;
   const Clock* clock_;
   DispatcherProbe probe_;

@@ -186,6 +186,9 @@ TEST_F(EndToEnd, NetworkFailuresAreRetriedOnTheSameStepUntilSuccess) {
   const std::string id = PaymentIdOf(create);
   gw(kPrimary).OnKey(AttemptKey(id, 0, 1), {NetworkFailure()});
   gw(kPrimary).OnKey(AttemptKey(id, 0, 2), {NetworkFailure()});
+  // Nothing is recorded under a key that failed that way: its seal finds nothing.
+  gw(kPrimary).OnRetrieve(AttemptKey(id, 0, 1), {NotFound()});
+  gw(kPrimary).OnRetrieve(AttemptKey(id, 0, 2), {NotFound()});
   const std::string pid = Send(create);
   ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kPaymentCompleted));
 
@@ -202,6 +205,8 @@ TEST_F(EndToEnd, NetworkFailuresAreRetriedOnTheSameStepUntilSuccess) {
   EXPECT_EQ(Find(events, ev::EventEnvelope::kStepSucceeded)->step_succeeded().op().attempt(), 3u);
   EXPECT_THAT(gw(kPrimary).CallKeys(),
               ElementsAre(AttemptKey(pid, 0, 1), AttemptKey(pid, 0, 2), AttemptKey(pid, 0, 3)));
+  // Each failure was answered only after its key was sealed.
+  EXPECT_THAT(gw(kPrimary).Retrieves(), ElementsAre(AttemptKey(pid, 0, 1), AttemptKey(pid, 0, 2)));
   EXPECT_THAT(gw(kFallback).Calls(), IsEmpty());
   EXPECT_TRUE(h_->StopAndCheck());
 }
@@ -429,12 +434,13 @@ TEST_F(EndToEnd, MalformedRecordsGoToTheDeadLetterTopicAndThePartitionKeepsGoing
 // Connectors that take over a partition re-read its history (here: a second, connectors-
 // only orchestrator in another group, reading from the beginning, as after a lost
 // checkpoint or a move). A call whose outcome the log already holds is not made again:
-// not the success, and not the network failures, which the gateway kept no record of and
-// would have taken as new requests.
+// not the success, and not the network failure (its key is sealed now, so the gateway
+// would refuse it, but the call is not even made).
 TEST_F(EndToEnd, ConnectorsReReadingHistoryDoNotCallForDecidedOperations) {
   const auto create = Create(kCardMerchant, "order-reread", 3'100);
   const std::string id = PaymentIdOf(create);
   gw(kPrimary).OnKey(AttemptKey(id, 0, 1), {NetworkFailure()});
+  gw(kPrimary).OnRetrieve(AttemptKey(id, 0, 1), {NotFound()});
   const std::string pid = Send(create);
   ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kPaymentCompleted));
   ASSERT_EQ(gw(kPrimary).CallKeys().size(), 2u);

@@ -422,11 +422,33 @@ void World::ConnectorStep() {
       continue;
     }
     cmd::CommandEnvelope result = Execute(call);
+    SealIfUnrecorded(call, &result);
     network_.push_back({now_ms_ + static_cast<int64_t>(rng_() % 400), result});
     if (faults_ && u(rng_) < o_.duplicate_delivery) {
       network_.push_back({now_ms_ + static_cast<int64_t>(rng_() % 2'000), result});
     }
   }
+}
+
+void World::SealIfUnrecorded(const Call& call, cmd::CommandEnvelope* result) {
+  cmd::RecordGatewayResult* r = result->mutable_gateway_result();
+  const bool open = r->outcome() == cmd::GATEWAY_OUTCOME_FAILED &&
+                    (r->error_code() == ty::ERROR_CODE_NETWORK_FAILURE ||
+                     r->error_code() == ty::ERROR_CODE_PROCESSOR_UNAVAILABLE);
+  if (!open || !o_.seal_unrecorded_failures) return;
+  const std::string& key = call.op.idempotency_key();
+  std::uniform_real_distribution<double> u(0, 1);
+  if (faults_ && u(rng_) < o_.seal_unanswered) {
+    r->set_outcome(cmd::GATEWAY_OUTCOME_UNKNOWN);
+    Trace("connector: seal of " + key + " unanswered, UNKNOWN");
+    return;
+  }
+  const cmd::RecordGatewayResult found = Retrieve(call.payment_id, key).gateway_result();
+  if (found.outcome() == cmd::GATEWAY_OUTCOME_NOT_FOUND) return;  // sealed: failure final
+  r->set_outcome(found.outcome());
+  r->set_error_code(found.error_code());
+  r->set_amount_processed_minor(found.amount_processed_minor());
+  r->set_processor_reference(found.processor_reference());
 }
 
 void World::CrashConnector() {

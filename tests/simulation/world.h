@@ -63,7 +63,13 @@ struct Options {
   // The gateway records nothing for a network failure or an unavailable processor, so a
   // later call under the same key is a fresh try (connectors/simulated_gateway.h). Off:
   // such a failure is recorded and answered again, like a decline.
-  bool unrecorded_failures = false;
+  bool unrecorded_failures = true;
+  // The connector seals the key of such a failure before answering it, as the real
+  // Dispatcher does (connectors/dispatcher.h): a retrieve that finds nothing seals the key
+  // and the failure is answered; a record found is answered instead; an unanswered
+  // retrieve (seal_unanswered of them while faults run) makes the answer UNKNOWN.
+  bool seal_unrecorded_failures = true;
+  double seal_unanswered = 0.2;
 };
 
 struct CommandRecord {
@@ -128,6 +134,7 @@ class World {
   void Append(const cmd::CommandEnvelope& command);
   void AppendRaw(std::string key, std::string bytes);
   cmd::CommandEnvelope Execute(const Call& call);
+  void SealIfUnrecorded(const Call& call, cmd::CommandEnvelope* result);
   cmd::CommandEnvelope Retrieve(const std::string& payment_id, const std::string& key);
 
   // Checks.

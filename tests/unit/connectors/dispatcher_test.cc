@@ -110,7 +110,7 @@ TEST(Dispatcher, AnswersAreCarriedAsTheGatewayGaveThem) {
   const GatewayAnswer answers[] = {
       MakeAnswer(cmd::GATEWAY_OUTCOME_FAILED, 0, types::ERROR_CODE_DECLINED, "r"),
       MakeAnswer(cmd::GATEWAY_OUTCOME_UNKNOWN, 0, types::ERROR_CODE_TIMEOUT),
-      MakeAnswer(cmd::GATEWAY_OUTCOME_FAILED, 0, types::ERROR_CODE_NETWORK_FAILURE),
+      MakeAnswer(cmd::GATEWAY_OUTCOME_FAILED, 0, types::ERROR_CODE_INVALID_CARD),
       MakeAnswer(cmd::GATEWAY_OUTCOME_SUCCEEDED, 400, types::ERROR_CODE_UNSPECIFIED, "r"),
   };
   Fixture f;
@@ -125,10 +125,103 @@ TEST(Dispatcher, AnswersAreCarriedAsTheGatewayGaveThem) {
     EXPECT_EQ(command->gateway_result().amount_processed_minor(), a.amount_processed_minor);
   }
   const DispatcherProbe& p = f.dispatcher.probe();
+  EXPECT_TRUE(f.gateway->retrieves.empty());  // each of these is recorded by the gateway
   EXPECT_EQ(p.calls.load(), 4u);
   EXPECT_EQ(p.outcomes[cmd::GATEWAY_OUTCOME_FAILED].load(), 2u);
   EXPECT_EQ(p.outcomes[cmd::GATEWAY_OUTCOME_UNKNOWN].load(), 1u);
   EXPECT_EQ(p.outcomes[cmd::GATEWAY_OUTCOME_SUCCEEDED].load(), 1u);
+}
+
+// A failure the gateway keeps no record of leaves the key open; it is answered only once
+// a Retrieve() sealed the key (NOT_FOUND), or with what the gateway recorded meanwhile.
+TEST(Dispatcher, AnUnrecordedFailureIsAnsweredOnlyOnceItsKeyIsSealed) {
+  struct Case {
+    const char* name;
+    GatewayAnswer execute;
+    std::optional<GatewayAnswer> retrieve;  // nullopt: no retrieve expected
+    GatewayAnswer want;
+    uint64_t unsealed;
+  };
+  const GatewayAnswer network =
+      MakeAnswer(cmd::GATEWAY_OUTCOME_FAILED, 0, types::ERROR_CODE_NETWORK_FAILURE);
+  const GatewayAnswer unavailable =
+      MakeAnswer(cmd::GATEWAY_OUTCOME_FAILED, 0, types::ERROR_CODE_PROCESSOR_UNAVAILABLE);
+  const GatewayAnswer not_found = MakeAnswer(cmd::GATEWAY_OUTCOME_NOT_FOUND);
+  const GatewayAnswer charged =
+      MakeAnswer(cmd::GATEWAY_OUTCOME_SUCCEEDED, 900, types::ERROR_CODE_UNSPECIFIED, "ref-r");
+  const GatewayAnswer declined =
+      MakeAnswer(cmd::GATEWAY_OUTCOME_FAILED, 0, types::ERROR_CODE_DECLINED, "ref-d");
+  const GatewayAnswer unknown =
+      MakeAnswer(cmd::GATEWAY_OUTCOME_UNKNOWN, 0, types::ERROR_CODE_TIMEOUT);
+  const std::vector<Case> cases = {
+      {"network failure, sealed", network, not_found, network, 0},
+      {"processor unavailable, sealed", unavailable, not_found, unavailable, 0},
+      {"a racing call charged first", network, charged, charged, 0},
+      {"a racing call was declined first", unavailable, declined, declined, 0},
+      {"the seal is not answered", network, unknown,
+       MakeAnswer(cmd::GATEWAY_OUTCOME_UNKNOWN, 0, types::ERROR_CODE_NETWORK_FAILURE), 1},
+      {"a recorded decline needs no seal", declined, std::nullopt, declined, 0},
+  };
+  for (const StartedCase& kind : StartedCases()) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::string(kind.name) + ": " + c.name);
+      Fixture f;
+      f.gateway->execute_answer = c.execute;
+      if (c.retrieve) f.gateway->retrieve_script.push_back(*c.retrieve);
+      ev::EventEnvelope e = Envelope("pay_1");
+      kind.set(e, Op(kind.kind, kind.key, "psp_a", 900, 0, "auth-ref"));
+
+      const auto command = f.dispatcher.Handle(e);
+      ASSERT_TRUE(command.has_value());
+      const cmd::RecordGatewayResult& g = command->gateway_result();
+      EXPECT_EQ(g.outcome(), c.want.outcome);
+      EXPECT_EQ(g.error_code(), c.want.error_code);
+      EXPECT_EQ(g.amount_processed_minor(), c.want.amount_processed_minor);
+      EXPECT_EQ(g.processor_reference(), c.want.processor_reference);
+      EXPECT_EQ(command->command_id(), "gw/" + kind.key + "/call");
+      EXPECT_EQ(f.gateway->executes.size(), 1u);
+      if (c.retrieve) {
+        EXPECT_THAT(f.gateway->retrieves, ::testing::ElementsAre(kind.key));
+      } else {
+        EXPECT_TRUE(f.gateway->retrieves.empty());
+      }
+      EXPECT_EQ(f.dispatcher.probe().seals.load(), c.retrieve ? 1u : 0u);
+      EXPECT_EQ(f.dispatcher.probe().unsealed.load(), c.unsealed);
+    }
+  }
+}
+
+// The case the seal exists for: an event dispatched twice (a connector restart, or two
+// connectors during a rebalance) after a network failure. The simulated processor keeps
+// no record of the failure, so without the seal the second call is a fresh try that can
+// charge a payment the core has already moved past.
+TEST(Dispatcher, ACallRepeatedAfterANetworkFailureNeverCharges) {
+  GatewayRegistry registry({.ledger_dir = "",
+                            .default_spec = "flaky:seed=5,network=0.3,unavailable=0.3",
+                            .sleep = [](std::chrono::milliseconds) {}});
+  Dispatcher dispatcher(registry);
+  int failed_first = 0;
+  int succeeded_first = 0;
+  for (int i = 0; i < 60; ++i) {
+    const std::string payment = "pay_" + std::to_string(i);
+    ev::EventEnvelope e = Envelope(payment);
+    *e.mutable_step_started()->mutable_op() = Op(ev::OPERATION_KIND_SALE, payment + ":s0:a1");
+    const auto first = dispatcher.Handle(e);
+    const auto again = dispatcher.Handle(e);
+    ASSERT_TRUE(first && again);
+    const cmd::RecordGatewayResult& r = first->gateway_result();
+    if (r.outcome() == cmd::GATEWAY_OUTCOME_SUCCEEDED) ++succeeded_first;
+    if (r.outcome() != cmd::GATEWAY_OUTCOME_FAILED || r.circuit_open()) continue;
+    ++failed_first;
+    EXPECT_EQ(again->gateway_result().outcome(), cmd::GATEWAY_OUTCOME_FAILED) << payment;
+  }
+  EXPECT_GT(failed_first, 10);  // the seed gives network failures and 5xx
+  EXPECT_EQ(dispatcher.probe().seals.load(), static_cast<uint64_t>(failed_first));
+  const AuditReport audit = AuditLedger(registry.LedgerEntries());
+  EXPECT_TRUE(audit.clean());
+  int charged = 0;
+  for (const auto& [payment, totals] : audit.payments) charged += totals.charges;
+  EXPECT_EQ(charged, succeeded_first);  // only the calls that succeeded the first time
 }
 
 TEST(Dispatcher, EventsThatStartNoOperationCallNothing) {
