@@ -6,7 +6,7 @@ CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PAYORCH = $(BUILD)/payorch
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test demo bench crash-long format format-check tidy clean schema-baseline
+.PHONY: all deps configure build test demo bench crash-long chaos format format-check tidy clean schema-baseline
 .PHONY: fuzz simulate sanitize tsan soak kafka-deps kafka kafka-stop test-kafka interop test-vectors
 
 all: build
@@ -61,6 +61,12 @@ bench: build
 crash-long: build
 	KILLS=$${KILLS:-200} PAYMENTS=$${PAYMENTS:-5000} $(BUILD)/tests/reliability/crash_test
 
+# The whole chaos matrix (docs/reliability.md#chaos-matrix): 16 cells, each with PAYMENTS
+# payments and KILLS SIGKILLs; SEED=n replays a run, CELLS=fault/stage,... a few cells.
+chaos: build
+	CELLS=$${CELLS:-all} PAYMENTS=$${PAYMENTS:-400} KILLS=$${KILLS:-3} SEED=$${SEED:-1} \
+	  $(BUILD)/tests/chaos/chaos_test
+
 # docs/reliability.md. Fuzzing: clang + libFuzzer + ASan/UBSan in build-fuzz, each target
 # for FUZZ_SECONDS (make test runs the checked-in corpora through a plain driver).
 FUZZ_BUILD ?= build-fuzz
@@ -104,12 +110,15 @@ tsan: deps
 # Soak (scripts/soak.sh): broker + `payorch run` + a steady sender for MINUTES minutes at
 # RATE creates/s; throughput and RSS per minute, `payorch check` at the end.
 # The embedded broker keeps ~5 MB per partition, hence the partitions (see the script).
+# --gateway-sim: the processors run as a separate `payorch gateway-sim`, so the measured
+# RSS is the orchestrator's own (SOAK_FLAGS= for in-process simulated processors).
 MINUTES ?= 10
 RATE ?= 200
 SOAK_PARTITIONS ?= 64
+SOAK_FLAGS ?= --gateway-sim
 soak: build
 	scripts/soak.sh --payorch $(PAYORCH) --minutes $(MINUTES) --rate $(RATE) \
-	  --partitions $(SOAK_PARTITIONS)
+	  --partitions $(SOAK_PARTITIONS) $(SOAK_FLAGS)
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -146,6 +146,15 @@ LogStatus EmbeddedBroker::PushDelayedResponses(int32_t broker_id, KafkaApi api,
   return LogStatus::Ok();
 }
 
+LogResult<size_t> EmbeddedBroker::PendingResponses(int32_t broker_id, KafkaApi api) {
+  Pace();
+  size_t count = 0;
+  rd_kafka_resp_err_t err = rd_kafka_mock_broker_error_stack_cnt(impl_->cluster, broker_id,
+                                                                 static_cast<int16_t>(api), &count);
+  if (LogStatus s = impl_->Check(err, "pending responses"); !s.ok()) return s;
+  return count;
+}
+
 void EmbeddedBroker::ClearRequestErrors(KafkaApi api) {
   Pace();
   rd_kafka_mock_clear_request_errors(impl_->cluster, static_cast<int16_t>(api));

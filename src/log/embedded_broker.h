@@ -102,6 +102,9 @@ class EmbeddedBroker {
   LogStatus PushDelayedResponses(int32_t broker_id, KafkaApi api,
                                  const std::vector<BrokerError>& errors,
                                  const std::vector<int>& delays_ms);
+  // How many of the responses pushed with PushDelayedResponses(broker_id, api, ...) are
+  // still waiting for a request (0: every one was served).
+  [[nodiscard]] LogResult<size_t> PendingResponses(int32_t broker_id, KafkaApi api);
   void ClearRequestErrors(KafkaApi api);
 
   struct Impl;
