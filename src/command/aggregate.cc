@@ -574,6 +574,11 @@ void Decider::OnGatewayResult(const cmd::RecordGatewayResult& r) {
 }
 
 void Decider::OnAttemptResult(const PendingOperation& op, const cmd::RecordGatewayResult& r) {
+  // An open breaker's skip says that connector did not call. Once a call under the key
+  // has an unknown outcome, that says nothing about it: a retrieve or the deadline decides.
+  if (r.circuit_open() && s_.status == ev::PAYMENT_STATUS_PROCESSING) {
+    return Deduplicated(op.idempotency_key);
+  }
   switch (r.outcome()) {
     case cmd::GATEWAY_OUTCOME_SUCCEEDED: {
       const int64_t asked = op.amount_minor;

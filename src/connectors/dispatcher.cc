@@ -48,7 +48,8 @@ std::optional<cmd::CommandEnvelope> Dispatcher::Handle(const ev::EventEnvelope& 
   return std::move(all.back());
 }
 
-std::vector<cmd::CommandEnvelope> Dispatcher::HandleAll(const ev::EventEnvelope& event) {
+std::vector<cmd::CommandEnvelope> Dispatcher::HandleAll(const ev::EventEnvelope& event,
+                                                        bool repeat) {
   std::vector<cmd::CommandEnvelope> out;
   const auto* op = internal::StartedOperation(event);
   if (op == nullptr) {
@@ -56,7 +57,8 @@ std::vector<cmd::CommandEnvelope> Dispatcher::HandleAll(const ev::EventEnvelope&
     return out;
   }
   const std::string& processor = op->processor_id();
-  const bool guarded = IsCharge(*op);
+  // A repeat is neither skipped nor counted: the breaker judges live calls only.
+  const bool guarded = IsCharge(*op) && !repeat;
   BreakerBook& breakers = gateways_.breakers();
   auto now = [this] { return clock_ == nullptr ? int64_t{0} : clock_->NowMs(); };
   if (guarded) {

@@ -16,7 +16,10 @@
 //    (PROCESSOR_UNAVAILABLE, circuit_open, source "breaker", command_id
 //    "gw/<key>/breaker"), and the core moves the plan to its next step. HandleAll() also
 //    returns a RecordBreakerTransition (command_id "breaker/<processor>/<at_ms>/<to>") for
-//    each transition the call caused, before the result. Capture/void/refund always call.
+//    each transition the call caused, before the result. Capture/void/refund always call,
+//    and so does a repeat (an event re-read from history after a restart or a move): a
+//    call under its key may have been made before, and "skipped, nothing sent" would then
+//    be false.
 //  - A failure the gateway keeps no record of (NETWORK_FAILURE: not sent; a 429/5xx:
 //    PROCESSOR_UNAVAILABLE) leaves the key open: a later call under it, say a duplicate
 //    dispatch by another connector during a rebalance, would be a fresh try that can move
@@ -70,8 +73,9 @@ class Dispatcher {
   [[nodiscard]] std::optional<::payments::commands::v1::CommandEnvelope> Handle(
       const ::payments::events::v1::EventEnvelope& event);
   // Breaker transitions, then the result; empty for an event that starts no operation.
+  // `repeat`: the event may have been dispatched before (see the contract).
   [[nodiscard]] std::vector<::payments::commands::v1::CommandEnvelope> HandleAll(
-      const ::payments::events::v1::EventEnvelope& event);
+      const ::payments::events::v1::EventEnvelope& event, bool repeat = false);
 
   const DispatcherProbe& probe() const { return probe_; }
 

@@ -65,6 +65,13 @@ void Reconciler::OnEvent(const ev::EventEnvelope& event) {
       e.deadline_at_ms = p.deadline_at_ms();
       return;
     }
+    case ev::EventEnvelope::kStepFailed:
+      if (event.step_failed().circuit_open() && options_.chase_late_answers) {
+        ChaseSkipped(event, now);
+      } else {
+        Erase(event.step_failed().op().idempotency_key());
+      }
+      return;
     case ev::EventEnvelope::kProcessingExpired:
       SettleOrChase(event.processing_expired().op().idempotency_key(), event.occurred_at_ms(), now);
       return;
@@ -82,6 +89,25 @@ void Reconciler::OnEvent(const ev::EventEnvelope& event) {
       }
       return;
   }
+}
+
+void Reconciler::ChaseSkipped(const ev::EventEnvelope& event, int64_t now) {
+  const ev::GatewayOperation& op = event.step_failed().op();
+  if (op.idempotency_key().empty()) return;
+  auto [it, fresh] = entries_.try_emplace(op.idempotency_key());
+  if (!fresh) return;  // already tracked: its outcome was unknown
+  Entry& e = it->second;
+  e.op = op;
+  e.payment_id = event.payment_id();
+  e.correlation_id = event.correlation_id();
+  e.late = true;
+  e.late_since_ms = now;
+  e.next_try_ms = now + options_.initial_backoff_ms;
+  e.backoff_ms =
+      std::min<int64_t>(static_cast<int64_t>(options_.initial_backoff_ms * options_.multiplier),
+                        options_.max_backoff_ms);
+  by_payment_[e.payment_id].insert(op.idempotency_key());
+  probe_.skipped.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool Reconciler::ExpiryDue(const Entry& e, int64_t now) const {

@@ -12,6 +12,11 @@
 //    being retried until a definite answer is sent (then dropped) or late_horizon_ms
 //    passes. So a charge discovered after the deadline still reaches the writer, which
 //    voids it (DEADLINE_POLICY_FAIL).
+//  - A StepFailed skipped by an open circuit breaker (circuit_open) is chased the same way
+//    (with chase_late_answers): that connector sent nothing, but another may have sent the
+//    key (two connectors during a rebalance). Its retrieve seals the key (NOT_FOUND) or
+//    finds the charge, which the writer then voids; it is dropped once a definite answer
+//    is sent. Best effort: the chase is in memory and not restored after a restart.
 //  - Tick() retrieves every op whose next try is due by the injected clock. The first try
 //    is initial_backoff_ms after tracking starts; after each try the delay is multiplied
 //    by `multiplier`, capped at max_backoff_ms (200, 400, 800, ... 30000 by default).
@@ -64,6 +69,7 @@ struct ReconcilerProbe {
   std::atomic<uint64_t> unroutable{0};  // no gateway for the op's processor
   std::atomic<uint64_t> expiries{0};    // ExpireProcessing commands
   std::atomic<uint64_t> late{0};        // ops chased after their payment moved on
+  std::atomic<uint64_t> skipped{0};     // ops chased after an open breaker skipped them
 };
 
 class Reconciler {
@@ -96,6 +102,7 @@ class Reconciler {
   // Requires mu_.
   void Erase(const std::string& key);
   void SettleOrChase(const std::string& key, int64_t event_time_ms, int64_t now);
+  void ChaseSkipped(const ::payments::events::v1::EventEnvelope& event, int64_t now);
   bool ExpiryDue(const Entry& e, int64_t now) const;
 
   GatewayRegistry& gateways_;

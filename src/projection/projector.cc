@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <set>
 
 #include "command/transitions.h"
 #include "projection/internal/keys.h"
@@ -62,6 +63,24 @@ pv::Attempt* Answer(pv::PaymentView& v, const ev::GatewayOperation& op, int64_t 
 }
 
 uint32_t Decremented(uint32_t counter) { return counter > 0 ? counter - 1 : 0; }
+
+// The core's rule for VOIDED (command/aggregate.cc, PaymentVoided): a requested void voids
+// the payment only once every step that authorized money is released. If the void of one
+// step failed, the payment stays capturable (and may be voided again).
+bool EveryStepReleased(const pv::PaymentView& v) {
+  std::set<uint32_t> authorized;
+  std::set<uint32_t> released;
+  for (const pv::Attempt& a : v.attempts()) {
+    if (a.outcome() != pv::ATTEMPT_OUTCOME_SUCCEEDED) continue;
+    if ((a.kind() == ev::OPERATION_KIND_AUTHORIZE || a.kind() == ev::OPERATION_KIND_SALE) &&
+        a.amount_processed_minor() > 0) {
+      authorized.insert(a.step_index());
+    } else if (a.kind() == ev::OPERATION_KIND_VOID && !a.compensation()) {
+      released.insert(a.step_index());
+    }
+  }
+  return std::includes(released.begin(), released.end(), authorized.begin(), authorized.end());
+}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -354,7 +373,7 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       break;
     }
     case ev::EventEnvelope::kVoidStarted:
-      StartAttempt(v, e.void_started().op(), at);
+      StartAttempt(v, e.void_started().op(), at)->set_compensation(e.void_started().compensation());
       v.set_voids_in_flight(v.voids_in_flight() + 1);
       break;
     case ev::EventEnvelope::kPaymentVoided: {
@@ -367,7 +386,7 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       a->set_amount_processed_minor(pvd.op().amount().amount_minor());
       v.set_voids_in_flight(Decremented(v.voids_in_flight()));
       v.set_voided_minor(v.voided_minor() + pvd.op().amount().amount_minor());
-      if (!pvd.compensation() && v.voids_in_flight() == 0) {
+      if (!pvd.compensation() && v.voids_in_flight() == 0 && EveryStepReleased(v)) {
         SetStatus(v, ev::PAYMENT_STATUS_VOIDED);
       }
       AddTotal(v, at, pvd.op().processor_id(), "voided", pvd.op().amount().amount_minor());

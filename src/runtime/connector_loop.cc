@@ -84,6 +84,7 @@ struct Job {
   int32_t partition = 0;
   int64_t offset = 0;
   ev::EventEnvelope event;
+  bool repeat = false;  // from history: a call under its key may have been made before
 };
 
 struct Answer {
@@ -201,7 +202,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
         job = std::move(jobs.front());
         jobs.pop_front();
       }
-      Answer answer{job.partition, job.offset, dispatcher.HandleAll(job.event)};
+      Answer answer{job.partition, job.offset, dispatcher.HandleAll(job.event, job.repeat)};
       std::lock_guard lock(mu);
       answers.push_back(std::move(answer));
     }
@@ -253,7 +254,8 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       t.outstanding.insert(r.offset.value());
       if (r.offset.value() < t.catch_up_end) {
         t.held_by_key[StartedKey(e)] = r.offset.value();
-        t.held.emplace(r.offset.value(), Job{r.partition.value(), r.offset.value(), std::move(e)});
+        t.held.emplace(r.offset.value(),
+                       Job{r.partition.value(), r.offset.value(), std::move(e), /*repeat=*/true});
       } else {
         Dispatch(Job{r.partition.value(), r.offset.value(), std::move(e)});
       }

@@ -76,6 +76,61 @@ TEST(PaymentView, SaleWithRetryShowsStatusAmountsAndEveryAttempt) {
   EXPECT_EQ(v.issues(0).code(), "currency/normalized_case");
 }
 
+// The core's rule (found by the simulation): a requested void voids the payment only once
+// every step that authorized money is released. Here the void of step 1 fails, so the
+// payment stays capturable until a second void releases it.
+TEST(PaymentView, AVoidThatFailsForOneStepKeepsThePaymentCapturable) {
+  Log log;
+  log.Claim(1);
+  const std::string p = "pay_split";
+  log.Created(p, 5000, "order-split", 1, kT0, ty::CAPTURE_MODE_MANUAL);
+  const auto s0 = Log::Op(p, ev::OPERATION_KIND_AUTHORIZE, 0, 1, "applepay", 2000);
+  const auto s1 = Log::Op(p, ev::OPERATION_KIND_AUTHORIZE, 1, 1, "psp_a", 3000);
+  log.Started(p, s0, 1);
+  log.Succeeded(p, s0, 1);
+  log.Started(p, s1, 1);
+  log.Succeeded(p, s1, 1);
+  log.Completed(p, ev::PAYMENT_STATUS_REQUIRES_CAPTURE, 1);
+  auto void_op = [&](int step, int n, int64_t amount) {
+    ev::GatewayOperation op = Log::Op(p, ev::OPERATION_KIND_VOID, step, 1, "psp_a", amount);
+    op.set_idempotency_key(p + ":v" + std::to_string(step) + ":n" + std::to_string(n));
+    return op;
+  };
+  auto started = [&](const ev::GatewayOperation& op) {
+    *log.Next(p, 1).mutable_void_started()->mutable_op() = op;
+  };
+  auto voided = [&](const ev::GatewayOperation& op) {
+    auto* v = log.Next(p, 1).mutable_payment_voided();
+    *v->mutable_op() = op;
+    v->set_reason("requested");
+  };
+  const auto v0 = void_op(0, 1, 2000);
+  const auto v1 = void_op(1, 1, 3000);
+  started(v0);
+  started(v1);
+  *log.Next(p, 1).mutable_void_failed()->mutable_op() = v1;
+  voided(v0);
+  const size_t first_round = log.size();
+  const auto v1_again = void_op(1, 2, 3000);
+  started(v1_again);
+  voided(v1_again);
+
+  MapStore store;
+  Projector projector(&store);
+  log.FeedTo(projector, 0, first_round);
+  store.Apply(projector.Flush());
+  pvv::PaymentView v = ViewOf(store, p);
+  EXPECT_EQ(v.status(), ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
+  EXPECT_EQ(v.voided_minor(), 2000);
+  EXPECT_EQ(v.voids_in_flight(), 0u);
+
+  log.FeedTo(projector, first_round);
+  store.Apply(projector.Flush());
+  v = ViewOf(store, p);
+  EXPECT_EQ(v.status(), ev::PAYMENT_STATUS_VOIDED);
+  EXPECT_EQ(v.voided_minor(), 5000);
+}
+
 TEST(IdempotencyRecord, MapsMerchantAndKeyToPaymentHashAndOutcome) {
   Log log;
   log.Claim(1);

@@ -49,12 +49,13 @@ TEST(SimulationTest, EveryGuaranteeHoldsUnderCrashesAndLostAnswers) {
 // connector restart, two connectors during a rebalance) is a fresh try that can charge or
 // refund after the core took the failure as final. A late SUCCEEDED of an attempt is
 // reversed by the core, but a late UNKNOWN, or any late answer of a capture or refund,
-// is not: the money the gateway moved is missing from the log. The default run seals
-// (as connectors::Dispatcher does); this test turns the seal off and expects the
-// simulation to find the gap, so it shows the checks can see it.
+// is not: the money the gateway moved is missing from the log. The default run calls
+// through the real connectors::Dispatcher, which seals; this test has the model call the
+// gateway itself, without a seal, and expects the simulation to find the gap, so it shows
+// the checks can see it.
 TEST(SimulationTest, WithoutTheSealAnUnrecordedFailureIsNotFinal) {
   Options gap;
-  gap.seal_unrecorded_failures = false;
+  gap.real_dispatcher = false;
   int found = 0;
   for (uint64_t seed = 1; seed <= 60 && found == 0; ++seed) {
     World w(seed, gap);
@@ -84,15 +85,23 @@ TEST(SimulationTest, ASeedReplaysExactly) {
 
 TEST(SimulationTest, FaultsAreActuallyInjected) {
   size_t crashes = 0;
+  size_t projection_crashes = 0;
+  size_t breaker_transitions = 0;
   std::map<std::string, int> outcomes;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     World w(seed);
     for (int i = 0; i < kStepsPerRun && w.ok(); ++i) w.Step();
     w.Drain();
     crashes += w.crashes();
+    projection_crashes += w.projection_crashes();
+    breaker_transitions += w.CountEvents(ev::EventEnvelope::kBreakerTransitioned);
     for (const auto& [status, n] : w.Outcomes()) outcomes[status] += n;
   }
   EXPECT_GT(crashes, 20u);
+  EXPECT_GT(projection_crashes, 5u);
+  EXPECT_GT(breaker_transitions, 0u);
+  std::cout << crashes << " crashes, " << projection_crashes << " projection crashes, "
+            << breaker_transitions << " breaker transitions\n";
   EXPECT_GT(outcomes["PAYMENT_STATUS_SUCCEEDED"], 0);
   EXPECT_GT(outcomes["PAYMENT_STATUS_FAILED"], 0);
   for (const auto& [status, n] : outcomes) std::cout << status << ": " << n << "\n";

@@ -11,11 +11,13 @@
 //
 // What is real and what is a model:
 //   real   decide/evolve (command::DecideAndApply, Evolve), DecodeCommand, the validity
-//          rule and command grouping (runtime/validity.cc, compiled in);
+//          rule and command grouping (runtime/validity.cc, compiled in), the connectors'
+//          Dispatcher (calls, seals, breakers) and the projections' Projector;
 //   model  the writer's loop (restore = fold the log, claim epoch = highest + 1, resume
 //          after the last complete command group, publish event by event), the connector's
 //          loop (at-least-once from a committed position, a call per counted *Started
-//          event, results appended as commands), the reconciler (retrieve by key for
+//          event, results appended as commands), the projection's store (a map written
+//          one flush at a time) and runner, the reconciler (retrieve by key for
 //          processing payments and stale operations, ExpireProcessing at the deadline),
 //          and a gateway with the idempotency rules of connectors/simulated_gateway.h.
 // Faults: writer crashes (all memory lost, restore from the log) at any point including
@@ -39,6 +41,10 @@
 #include "command/aggregate.h"
 #include "command/plan_builder.h"
 #include "command/state.h"
+#include "common/clock.h"
+#include "connectors/dispatcher.h"
+#include "connectors/gateway.h"
+#include "connectors/registry.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/events/v1/events.pb.h"
 #include "runtime/validity.h"
@@ -64,12 +70,16 @@ struct Options {
   // later call under the same key is a fresh try (connectors/simulated_gateway.h). Off:
   // such a failure is recorded and answered again, like a decline.
   bool unrecorded_failures = true;
-  // The connector seals the key of such a failure before answering it, as the real
-  // Dispatcher does (connectors/dispatcher.h): a retrieve that finds nothing seals the key
-  // and the failure is answered; a record found is answered instead; an unanswered
-  // retrieve (seal_unanswered of them while faults run) makes the answer UNKNOWN.
-  bool seal_unrecorded_failures = true;
+  // The connector calls through the real connectors::Dispatcher, which seals the key of
+  // such a failure before answering it (a retrieve that finds nothing seals the key; a
+  // record found is answered instead; an unanswered retrieve, seal_unanswered of them
+  // while faults run, makes the answer UNKNOWN). Off: the model calls the gateway itself
+  // and answers what it said, without a seal.
+  bool real_dispatcher = true;
   double seal_unanswered = 0.2;
+  // The projections: a real projection::Projector over the events log, flushing into an
+  // in-memory store, crashed (unflushed work lost, resumed from the stored checkpoint).
+  double projection_crash = 0.02;
 };
 
 struct CommandRecord {
@@ -102,6 +112,9 @@ class World {
   size_t commands() const { return commands_.size(); }
   size_t events() const { return events_.size(); }
   size_t crashes() const { return crashes_; }
+  size_t projection_crashes() const { return projection_crashes_; }
+  // Counted events of one kind in the log (e.g. kBreakerTransitioned), for the report.
+  size_t CountEvents(ev::EventEnvelope::EventCase kind) const;
   // Payments by final status name, for the report.
   std::map<std::string, int> Outcomes() const;
 
@@ -109,6 +122,13 @@ class World {
   struct Writer;
   struct Connector;
   struct Reader;
+  struct Projection;
+  class SimGateway;
+  struct SimClock final : Clock {
+    explicit SimClock(const int64_t* now) : now(now) {}
+    int64_t NowMs() const override { return *now; }
+    const int64_t* now;
+  };
   struct Delivery {
     int64_t due_ms;
     cmd::CommandEnvelope command;
@@ -117,6 +137,8 @@ class World {
     int64_t due_ms;
     ev::GatewayOperation op;
     std::string payment_id;
+    ev::EventEnvelope event;  // the *Started event, for the Dispatcher
+    bool repeat = false;      // re-read after a connector restart (Dispatcher's `repeat`)
   };
 
   // Actors.
@@ -133,9 +155,13 @@ class World {
   // The outside world.
   void Append(const cmd::CommandEnvelope& command);
   void AppendRaw(std::string key, std::string bytes);
-  cmd::CommandEnvelope Execute(const Call& call);
-  void SealIfUnrecorded(const Call& call, cmd::CommandEnvelope* result);
+  std::vector<cmd::CommandEnvelope> MakeCall(const Call& call);
+  connectors::GatewayAnswer GatewayExecute(const connectors::GatewayRequest& req);
+  connectors::GatewayAnswer GatewayRetrieve(const std::string& key, bool seal);
   cmd::CommandEnvelope Retrieve(const std::string& payment_id, const std::string& key);
+  void ProjectStep();
+  void CrashProjection();
+  void CheckProjection();
 
   // Checks.
   void Fail(const std::string& what);
@@ -153,6 +179,7 @@ class World {
   std::string failure_;
   std::deque<std::string> trace_;
   size_t crashes_ = 0;
+  size_t projection_crashes_ = 0;
 
   command::PlanBuilder plans_;
   std::vector<CommandRecord> commands_;    // the commands log (one partition)
@@ -162,6 +189,11 @@ class World {
   std::vector<std::unique_ptr<Writer>> zombies_;
   std::unique_ptr<Connector> connector_;
   std::unique_ptr<Reader> reader_;
+  std::unique_ptr<Projection> projection_;
+  SimClock clock_{&now_ms_};
+  std::shared_ptr<SimGateway> gateway_adapter_;
+  std::unique_ptr<connectors::GatewayRegistry> registry_;
+  std::unique_ptr<connectors::Dispatcher> dispatcher_;
   std::vector<Delivery> network_;  // results on their way to the commands log
   std::map<std::string, GatewayRecord> gateway_;
   std::set<std::string> sealed_;          // retrieved as NOT_FOUND: never executes later

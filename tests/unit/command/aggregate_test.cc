@@ -368,8 +368,13 @@ TEST_F(AggregateTest, NothingStartsWhileTheOutcomeIsUnknown) {
   const std::string pid = CreateConfirmed("order-1", 10'000);
   Send(testing::Result(pid, Key(pid, 0, 1), Outcome::kUnknown));
   const PaymentState before = state(pid);
+  // An open breaker's skip of a repeated dispatch: says nothing about the call that was made.
+  cmd::CommandEnvelope skip =
+      testing::Result(pid, Key(pid, 0, 1), Outcome::kFailed, ty::ERROR_CODE_PROCESSOR_UNAVAILABLE);
+  skip.mutable_gateway_result()->set_circuit_open(true);
 
   std::vector<cmd::CommandEnvelope> commands = {
+      skip,
       testing::Confirm(pid),
       testing::Capture(pid, 0, "cap-1"),
       testing::Void(pid),

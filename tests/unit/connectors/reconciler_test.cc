@@ -189,6 +189,32 @@ TEST(Reconciler, ExpiresAChargeOnceAtItsDeadlineAndKeepsReconciling) {
   EXPECT_TRUE(late[0].has_gateway_result());
 }
 
+// A step an open breaker skipped was not sent by that connector, but another connector
+// may have sent its key: it is retrieved once, which seals it (or finds the charge).
+TEST(Reconciler, ChasesAStepSkippedByAnOpenBreakerUntilADefiniteAnswer) {
+  const std::vector<GatewayAnswer> answers = {
+      MakeAnswer(cmd::GATEWAY_OUTCOME_NOT_FOUND),
+      MakeAnswer(cmd::GATEWAY_OUTCOME_SUCCEEDED, 1000, types::ERROR_CODE_UNSPECIFIED, "r")};
+  for (const GatewayAnswer& found : answers) {
+    SCOPED_TRACE(cmd::GatewayOutcome_Name(found.outcome));
+    Fixture f;
+    f.gateway->retrieve_script = {MakeAnswer(cmd::GATEWAY_OUTCOME_UNKNOWN), found};
+    ev::EventEnvelope skipped = Settling("pay_1", Op(ev::OPERATION_KIND_SALE, kKey), "StepFailed");
+    skipped.mutable_step_failed()->set_circuit_open(true);
+    f.reconciler.OnEvent(skipped);
+    EXPECT_EQ(f.reconciler.tracked(), 1u);
+    EXPECT_EQ(f.reconciler.probe().skipped.load(), 1u);
+
+    EXPECT_THAT(f.RetrieveTimesUntil(10'000), ElementsAre(200, 600));  // UNKNOWN, then found
+    EXPECT_THAT(f.gateway->retrieves, ElementsAre(kKey, kKey));
+    EXPECT_EQ(f.reconciler.tracked(), 0u) << "dropped once a definite answer is sent";
+  }
+  // A plain failure is settled, not chased.
+  Fixture f;
+  f.reconciler.OnEvent(Settling("pay_1", Op(ev::OPERATION_KIND_SALE, kKey), "StepFailed"));
+  EXPECT_EQ(f.reconciler.tracked(), 0u);
+}
+
 TEST(Reconciler, OnlyAuthorizationsAndSalesExpire) {
   for (ev::OperationKind kind :
        {ev::OPERATION_KIND_CAPTURE, ev::OPERATION_KIND_VOID, ev::OPERATION_KIND_REFUND}) {
