@@ -33,6 +33,12 @@ GATEWAYS=${GATEWAYS:-"flaky_psp=flaky:seed=7,decline=0.1;*=mock"}
 # in-process simulated gateways, whose idempotency records (like a real processor's
 # database) grow with every payment and would hide the orchestrator's own memory.
 GATEWAY_SIM=${GATEWAY_SIM:-0}
+# Request threads of that `payorch gateway-sim`. cpp-httplib holds a thread per kept-alive
+# connection (for up to 5 s of idleness), and `payorch run` keeps up to one connection per
+# connector thread per processor (5 processors x 8 threads here, plus the reconciler): with
+# fewer server threads than client connections the calls queue behind idle connections
+# (8 threads sustained ~11 payments/s).
+SIM_THREADS=${SIM_THREADS:-64}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
@@ -85,10 +91,11 @@ for _ in $(seq 100); do [[ -s "$DIR/bootstrap" ]] && break; sleep 0.1; done
 [[ -s "$DIR/bootstrap" ]] || { echo "soak: broker did not start ($DIR/broker.log)" >&2; exit 1; }
 
 LEDGERS="$DIR/data/ledgers"
+SIM=""
 if [[ "$GATEWAY_SIM" == 1 ]]; then
   LEDGERS="$DIR/sim"; mkdir -p "$LEDGERS"
   "$PAYORCH" gateway-sim --listen 127.0.0.1:0 --port-file "$DIR/sim.port" --spec mock \
-    --ledger "$LEDGERS/sim.ledger" >"$DIR/sim.log" 2>&1 &
+    --threads "$SIM_THREADS" --ledger "$LEDGERS/sim.ledger" >"$DIR/sim.log" 2>&1 &
   SIM=$!; pids+=("$SIM")
   for _ in $(seq 100); do [[ -s "$DIR/sim.port" ]] && break; sleep 0.1; done
   [[ -s "$DIR/sim.port" ]] || { echo "soak: gateway-sim did not start ($DIR/sim.log)" >&2; exit 1; }
@@ -159,7 +166,10 @@ rss_start=$(rss_kb "$RUN")
 echo "soak: $MINUTES min at $RATE creates/s, $PARTITIONS partitions, cache $CACHE/partition," \
   "gateways $GATEWAYS; dir $DIR"
 echo "soak: payorch run pid $RUN, RSS at start ${rss_start} kB"
-printf '%6s %10s %12s %10s %12s %10s %12s\n' minute sent payments/s commands/s "run RSS kB" lag "broker RSS"
+# The simulated processors' memory is theirs (every operation ever seen, like a
+# processor's database): with --gateway-sim it is reported apart, in "sim RSS".
+printf '%6s %10s %12s %10s %12s %10s %12s %12s\n' minute sent payments/s commands/s "run RSS kB" lag \
+  "broker RSS" "sim RSS"
 prev_pay=0; prev_cmd=0; rss_warm=$rss_start; t0=$(date +%s)
 declare -a rss_series
 for ((m = 1; m <= MINUTES; m++)); do
@@ -171,10 +181,10 @@ for ((m = 1; m <= MINUTES; m++)); do
   lag=$(metric payorch_consumer_lag_records); rss=$(rss_kb "$RUN")
   rss_series+=("$rss")
   (( m == WARM )) && rss_warm=$rss
-  printf '%6d %10s %12.1f %10.1f %12s %10s %12s\n' "$m" "$(cat "$DIR/sent" 2>/dev/null || echo 0)" \
+  printf '%6d %10s %12.1f %10.1f %12s %10s %12s %12s\n' "$m" "$(cat "$DIR/sent" 2>/dev/null || echo 0)" \
     "$(awk -v a="$pay" -v b="$prev_pay" 'BEGIN {print (a - b) / 60}')" \
     "$(awk -v a="$cmd" -v b="$prev_cmd" 'BEGIN {print (a - b) / 60}')" \
-    "$rss" "$lag" "$(rss_kb "$BROKER")"
+    "$rss" "$lag" "$(rss_kb "$BROKER")" "$([[ -n "$SIM" ]] && rss_kb "$SIM" || echo -)"
   prev_pay=$pay; prev_cmd=$cmd
 done
 

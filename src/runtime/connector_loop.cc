@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -17,6 +18,7 @@
 #include "log/consumer.h"
 #include "log/partition_reader.h"
 #include "log/producer.h"
+#include "runtime/internal/recent_sequences.h"
 #include "runtime/validity.h"
 
 namespace payorch::runtime {
@@ -29,7 +31,18 @@ namespace {
 constexpr char kCheckpointName[] = "connectors";
 constexpr int64_t kCheckpointEveryMs = 250;
 constexpr int64_t kTickEveryMs = 20;
-constexpr size_t kMaxRememberedPayments = 200'000;
+// The connectors' de-duplication memory (RecentSequences), a limit for the whole loop:
+// shared evenly by the assigned partitions, at least kMinRememberedPerPartition each
+// (~100 bytes an entry: ~3.5 MB with up to 64 partitions). Re-published copies follow
+// their original within seconds, so 512 recent payments per partition are plenty; the
+// limit is reached in under 3 minutes at 200 payments/s, after which memory stays flat.
+constexpr size_t kMaxRememberedPayments = 32'768;
+constexpr size_t kMinRememberedPerPartition = 512;
+
+size_t RememberedPerPartition(size_t partitions) {
+  return std::max(kMinRememberedPerPartition,
+                  kMaxRememberedPayments / std::max<size_t>(1, partitions));
+}
 
 bool IsStarted(const ev::EventEnvelope& e) {
   return e.has_step_started() || e.has_capture_started() || e.has_void_started() ||
@@ -103,7 +116,8 @@ struct PartitionTrack {
   std::vector<std::tuple<int64_t, uint64_t, uint64_t>> claims;
   uint64_t base_epoch = 0;
   uint64_t base_highest = 0;
-  std::unordered_map<std::string, uint64_t> last_sequence;  // per payment, for de-duplication
+  // Per recent payment, for de-duplication; its capacity is set on assignment.
+  internal::RecentSequences last_sequence{kMinRememberedPerPartition};
   // Events below this offset were in the log when the partition was assigned. Calls they
   // start are held until the log up to it has been read, and only those still without an
   // answer in the log are made: re-reading history after a restart or a move must not
@@ -154,6 +168,9 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       options.logger->info("[p{}] connectors resume at events offset {} (epoch {})", p.value(),
                            cp.next_events_offset, cp.epoch);
     }
+    for (auto& [part, track] : tracks) {
+      track.last_sequence.set_capacity(RememberedPerPartition(tracks.size()));
+    }
     if (options.probe != nullptr) options.probe->partitions = static_cast<int>(tracks.size());
     return starts;
   }
@@ -162,6 +179,9 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     for (PartitionId p : ps) {
       if (!lost) SaveCheckpoint(p.value());
       tracks.erase(p.value());
+    }
+    for (auto& [part, track] : tracks) {
+      track.last_sequence.set_capacity(RememberedPerPartition(tracks.size()));
     }
     if (options.probe != nullptr) options.probe->partitions = static_cast<int>(tracks.size());
   }
@@ -233,12 +253,9 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (verdict != Verdict::kCounted) return;
     if (!e.payment_id().empty()) {
       // A re-published copy (a retried batch, a re-decided command) is not a new decision:
-      // no second gateway call. The map only saves calls; correctness does not depend on
-      // it (gateways de-duplicate by key), so it is simply cleared when it grows large.
-      if (t.last_sequence.size() > kMaxRememberedPayments) t.last_sequence.clear();
-      uint64_t& last = t.last_sequence[e.payment_id()];
-      if (e.sequence() <= last) return;
-      last = e.sequence();
+      // no second gateway call. The memory only saves calls; correctness does not depend
+      // on it (gateways de-duplicate by key), so it keeps recent payments only.
+      if (!t.last_sequence.Advance(e.payment_id(), e.sequence())) return;
     }
     reconciler.OnEvent(e);
     if (e.has_payment_processing()) {
