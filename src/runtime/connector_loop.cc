@@ -18,6 +18,7 @@
 #include "log/consumer.h"
 #include "log/partition_reader.h"
 #include "log/producer.h"
+#include "runtime/internal/event_keys.h"
 #include "runtime/internal/recent_sequences.h"
 #include "runtime/validity.h"
 
@@ -25,6 +26,10 @@ namespace payorch::runtime {
 
 namespace cmd = ::payments::commands::v1;
 namespace ev = ::payments::events::v1;
+
+using internal::IsStarted;
+using internal::SettledKey;
+using internal::StartedKey;
 
 namespace {
 
@@ -42,55 +47,6 @@ constexpr size_t kMinRememberedPerPartition = 512;
 size_t RememberedPerPartition(size_t partitions) {
   return std::max(kMinRememberedPerPartition,
                   kMaxRememberedPayments / std::max<size_t>(1, partitions));
-}
-
-bool IsStarted(const ev::EventEnvelope& e) {
-  return e.has_step_started() || e.has_capture_started() || e.has_void_started() ||
-         e.has_refund_started();
-}
-
-// The operation key an event settles, if any (for the resume-point bookkeeping).
-std::string SettledKey(const ev::EventEnvelope& e) {
-  switch (e.event_case()) {
-    case ev::EventEnvelope::kStepSucceeded:
-      return e.step_succeeded().op().idempotency_key();
-    case ev::EventEnvelope::kStepFailed:
-      return e.step_failed().op().idempotency_key();
-    case ev::EventEnvelope::kPaymentCaptured:
-      return e.payment_captured().op().idempotency_key();
-    case ev::EventEnvelope::kCaptureFailed:
-      return e.capture_failed().op().idempotency_key();
-    case ev::EventEnvelope::kPaymentVoided:
-      return e.payment_voided().op().idempotency_key();
-    case ev::EventEnvelope::kVoidFailed:
-      return e.void_failed().op().idempotency_key();
-    case ev::EventEnvelope::kRefundSucceeded:
-      return e.refund_succeeded().op().idempotency_key();
-    case ev::EventEnvelope::kRefundFailed:
-      return e.refund_failed().op().idempotency_key();
-    case ev::EventEnvelope::kCommandDeduplicated:
-      return e.command_deduplicated().command_type() == "gateway_result"
-                 ? e.command_deduplicated().original_id()
-                 : "";
-    case ev::EventEnvelope::kVoidStarted:
-      return e.void_started().op().parent_id();
-    default:
-      return "";
-  }
-}
-
-// The operation key a *Started event asks the gateway to execute.
-const std::string& StartedKey(const ev::EventEnvelope& e) {
-  switch (e.event_case()) {
-    case ev::EventEnvelope::kStepStarted:
-      return e.step_started().op().idempotency_key();
-    case ev::EventEnvelope::kCaptureStarted:
-      return e.capture_started().op().idempotency_key();
-    case ev::EventEnvelope::kVoidStarted:
-      return e.void_started().op().idempotency_key();
-    default:
-      return e.refund_started().op().idempotency_key();
-  }
 }
 
 struct Job {

@@ -62,12 +62,14 @@ TEST(SimulationTest, WithoutTheSealAnUnrecordedFailureIsNotFinal) {
     for (int i = 0; i < kStepsPerRun && w.ok(); ++i) w.Step();
     w.Drain();
     w.CheckQuiescent();
-    if (!w.ok()) {
+    const std::string first_line = w.failure().substr(0, w.failure().find('\n'));
+    if (first_line.find("gateway and log disagree") != std::string::npos ||
+        first_line.find("double charge") != std::string::npos) {
       ++found;
-      std::cout << w.failure().substr(0, w.failure().find('\n')) << "\n";
+      std::cout << first_line << "\n";
     }
   }
-  EXPECT_GT(found, 0) << "no seed found the gap the seal closes";
+  EXPECT_GT(found, 0) << "no seed found the money gap the seal closes";
 }
 
 TEST(SimulationTest, ASeedReplaysExactly) {

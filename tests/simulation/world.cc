@@ -7,8 +7,10 @@
 #include <utility>
 
 #include "command/parser.h"
+#include "connectors/reconciler.h"
 #include "projection/internal/keys.h"
 #include "projection/projector.h"
+#include "runtime/internal/event_keys.h"
 #include "support/command_harness.h"
 
 namespace payorch::simulation {
@@ -48,7 +50,7 @@ bool DeadLettered(const CommandRecord& r) {
   auto config = testing::SeedConfig();
   for (auto& merchant : *config.mutable_merchants()) {
     auto* breaker = merchant.mutable_circuit_breaker();
-    breaker->set_failure_threshold(4);
+    breaker->set_failure_threshold(3);
     breaker->set_open_ms(2'000);
     breaker->set_half_open_probes(1);
   }
@@ -97,6 +99,13 @@ struct World::Connector {
   runtime::EpochFilter filter;
   std::vector<Call> calls;
   std::set<std::string> handled;
+  // As ConnectorLoop: the Reconciler, the highest sequence read per payment (re-published
+  // copies are skipped), and the ops whose outcome is unknown, by the offset of their
+  // PaymentProcessing (the resume point never passes one).
+  std::unique_ptr<connectors::Reconciler> reconciler;
+  std::map<std::string, uint64_t> last_sequence;
+  std::map<std::string, size_t> unknown;
+  std::set<std::string> answered;  // keys whose outcome (or unknown outcome) it has read
 };
 
 // The projections' view: the log folded with the validity rule, checked as it goes.
@@ -105,11 +114,7 @@ struct World::Reader {
   runtime::EpochFilter filter;
   runtime::CommandGroups groups;
   std::map<std::string, command::PaymentState> states;
-  std::map<std::string, int64_t> started_at;  // operation key -> sim time it was read
-  std::map<std::string, int64_t> voided;      // payment -> sum of PaymentVoided op amounts
-  // Steps an open breaker skipped: the reconciler retrieves each once (as the real
-  // Reconciler's chase), which seals the key or finds a charge another call made.
-  std::map<std::string, std::string> chase;  // operation key -> payment
+  std::map<std::string, int64_t> voided;  // payment -> sum of PaymentVoided op amounts
   int64_t last_offset = -1;
 };
 
@@ -138,13 +143,13 @@ struct World::Projection {
 World::World(uint64_t seed, Options options)
     : seed_(seed), o_(options), rng_(seed), plans_(SimConfig()) {
   reader_ = std::make_unique<Reader>();
-  connector_ = std::make_unique<Connector>();
   projection_ = std::make_unique<Projection>();
   gateway_adapter_ = std::make_shared<SimGateway>(this);
   registry_ = std::make_unique<connectors::GatewayRegistry>(
       connectors::GatewayRegistryOptions{.ledger_dir = "", .default_spec = "", .sleep = {}});
   registry_->breakers().Configure(SimConfig());
   dispatcher_ = std::make_unique<connectors::Dispatcher>(*registry_, &clock_);
+  connector_ = StartConnector(0);
   writer_ = StartWriter();
 }
 
@@ -253,10 +258,10 @@ connectors::GatewayAnswer World::GatewayExecute(const connectors::GatewayRequest
   return a;
 }
 
-connectors::GatewayAnswer World::GatewayRetrieve(const std::string& key, bool seal) {
+connectors::GatewayAnswer World::GatewayRetrieve(const std::string& key) {
   connectors::GatewayAnswer a;
   std::uniform_real_distribution<double> u(0, 1);
-  if (seal && faults_ && u(rng_) < o_.seal_unanswered) {
+  if (faults_ && u(rng_) < o_.seal_unanswered) {
     a.outcome = cmd::GATEWAY_OUTCOME_UNKNOWN;
     a.error_code = ty::ERROR_CODE_TIMEOUT;
     Trace("retrieve " + key + ": no answer");
@@ -285,7 +290,7 @@ class World::SimGateway final : public connectors::Gateway {
     return world_->GatewayExecute(req);
   }
   connectors::GatewayAnswer Retrieve(std::string_view key) override {
-    return world_->GatewayRetrieve(std::string(key), /*seal=*/true);
+    return world_->GatewayRetrieve(std::string(key));
   }
 
  private:
@@ -295,13 +300,11 @@ class World::SimGateway final : public connectors::Gateway {
 // One due call: through the real Dispatcher, or (real_dispatcher off) the model's own
 // call, which answers what the gateway said without sealing anything.
 std::vector<cmd::CommandEnvelope> World::MakeCall(const Call& call) {
-  if (o_.real_dispatcher) {
-    const std::string& processor = call.op.processor_id();
-    if (registry_->Find(processor) == nullptr) {
-      (void)registry_->Register(processor, gateway_adapter_);
-    }
-    return dispatcher_->HandleAll(call.event, call.repeat);
+  const std::string& processor = call.op.processor_id();
+  if (registry_->Find(processor) == nullptr) {  // the reconciler retrieves through it too
+    (void)registry_->Register(processor, gateway_adapter_);
   }
+  if (o_.real_dispatcher) return dispatcher_->HandleAll(call.event, call.repeat);
   connectors::GatewayRequest req;
   req.kind = call.op.kind();
   req.idempotency_key = call.op.idempotency_key();
@@ -320,19 +323,6 @@ std::vector<cmd::CommandEnvelope> World::MakeCall(const Call& call) {
   r->set_error_code(a.error_code);
   r->set_processor_reference(a.processor_reference);
   return {e};
-}
-
-cmd::CommandEnvelope World::Retrieve(const std::string& payment_id, const std::string& key) {
-  cmd::CommandEnvelope e = Envelope(payment_id, "gw/" + key + "/reconcile");
-  auto* r = e.mutable_gateway_result();
-  r->set_operation_key(key);
-  r->set_source("reconcile");
-  const connectors::GatewayAnswer a = GatewayRetrieve(key, /*seal=*/false);
-  r->set_outcome(a.outcome);
-  r->set_amount_processed_minor(a.amount_processed_minor);
-  r->set_error_code(a.error_code);
-  r->set_processor_reference(a.processor_reference);
-  return e;
 }
 
 void World::Deliver() {
@@ -514,40 +504,68 @@ void World::CrashWriter() {
 // ---------------------------------------------------------------------------------------
 // Connectors and reconciliation.
 
-bool World::StillPending(const std::string& payment_id, const std::string& key) const {
-  const auto it = reader_->states.find(payment_id);
-  return it != reader_->states.end() && it->second.FindPending(key) != nullptr;
+std::unique_ptr<World::Connector> World::StartConnector(size_t position) {
+  auto c = std::make_unique<Connector>();
+  for (size_t i = 0; i < position; ++i) (void)c->filter.Observe(events_[i]);
+  c->position = position;
+  c->catch_up_end = events_.size();
+  c->reconciler = std::make_unique<connectors::Reconciler>(*registry_, clock_);
+  return c;
 }
 
 void World::ConnectorStep() {
   Connector& c = *connector_;
   std::uniform_real_distribution<double> u(0, 1);
   for (int n = 0; n < 8 && c.position < events_.size(); ++n) {
+    const size_t offset = c.position;
     const bool repeat = c.position < c.catch_up_end;
     const ev::EventEnvelope& e = events_[c.position++];
     if (c.filter.Observe(e) != runtime::Verdict::kCounted) continue;
+    {  // ConnectorLoop::Observe
+      if (!e.payment_id().empty()) {
+        uint64_t& last = c.last_sequence[e.payment_id()];
+        if (e.sequence() <= last) continue;  // a re-published copy
+        last = e.sequence();
+      }
+      c.reconciler->OnEvent(e);
+      if (e.has_payment_processing()) {
+        c.unknown.emplace(e.payment_processing().op().idempotency_key(), offset);
+      }
+      if (std::string key = runtime::internal::SettledKey(e); !key.empty()) {
+        c.unknown.erase(key);
+        c.answered.insert(std::move(key));
+      }
+      if (e.has_payment_processing()) {
+        c.answered.insert(e.payment_processing().op().idempotency_key());
+      }
+    }
     ev::GatewayOperation op;
     if (!IsStarted(e, &op)) continue;
     if (!c.handled.insert(e.event_id()).second) continue;  // a re-published event
-    if (o_.connector_checks_pending && !StillPending(e.payment_id(), op.idempotency_key())) {
-      Trace("connector: " + op.idempotency_key() + " already settled, not called again");
-      continue;
-    }
     c.calls.push_back(
-        {now_ms_ + static_cast<int64_t>(rng_() % 300), op, e.payment_id(), e, repeat});
+        {now_ms_ + static_cast<int64_t>(rng_() % 300), op, e.payment_id(), e, repeat, offset});
   }
-  auto due = std::stable_partition(c.calls.begin(), c.calls.end(),
-                                   [&](const Call& call) { return call.due_ms > now_ms_; });
+  // As ConnectorLoop: a call re-read from history waits until the connector has caught
+  // up, and is made only if the log it read holds no outcome for it.
+  const bool caught_up = c.position >= c.catch_up_end;
+  auto due = std::stable_partition(c.calls.begin(), c.calls.end(), [&](const Call& call) {
+    return call.due_ms > now_ms_ || (call.repeat && !caught_up);
+  });
   std::vector<Call> ready(due, c.calls.end());
   c.calls.erase(due, c.calls.end());
   for (const Call& call : ready) {
-    if (o_.connector_checks_pending && !StillPending(call.payment_id, call.op.idempotency_key())) {
+    if (call.repeat && c.answered.count(call.op.idempotency_key()) != 0) {
+      Trace("connector: " + call.op.idempotency_key() + " answered in the log, not called again");
       continue;
     }
     const int64_t due = now_ms_ + static_cast<int64_t>(rng_() % 400);
     const bool twice = faults_ && u(rng_) < o_.duplicate_delivery;
     const int64_t again = now_ms_ + static_cast<int64_t>(rng_() % 2'000);
     for (const cmd::CommandEnvelope& result : MakeCall(call)) {  // in the order produced
+      if (result.has_breaker_transition()) {
+        Trace("breaker of " + result.breaker_transition().processor_id() + " goes " +
+              cmd::BreakerState_Name(result.breaker_transition().to()));
+      }
       network_.push_back({due, result});
       if (twice) network_.push_back({std::max(due, again), result});
     }
@@ -556,39 +574,23 @@ void World::ConnectorStep() {
 
 void World::CrashConnector() {
   ++crashes_;
-  // Restart from a committed position somewhere behind: events are redelivered.
-  const size_t behind = std::min<size_t>(connector_->position, rng_() % 40);
-  const size_t position = connector_->position - behind;
-  auto c = std::make_unique<Connector>();
-  for (size_t i = 0; i < position; ++i) (void)c->filter.Observe(events_[i]);
-  c->position = position;
-  c->catch_up_end = events_.size();
+  // Restart from its checkpoint: ConnectorLoop's rule (never past an unanswered call or an
+  // unknown outcome), as saved some events before the crash. Events are redelivered.
+  size_t safe = connector_->position;
+  for (const Call& call : connector_->calls) safe = std::min(safe, call.offset);
+  for (const auto& [key, offset] : connector_->unknown) safe = std::min(safe, offset);
+  const size_t position = safe - std::min<size_t>(safe, rng_() % 40);
   Trace("connector crashes (" + std::to_string(connector_->calls.size()) +
         " calls lost), resumes at event " + std::to_string(position));
-  connector_ = std::move(c);
+  connector_ = StartConnector(position);
 }
 
+// The connector's real Reconciler: retrieves and expiries due by the sim clock.
 void World::Reconcile() {
-  for (const auto& [key, pid] : reader_->chase) {
-    network_.push_back({now_ms_ + 10, Retrieve(pid, key)});
-    Trace("reconciler: chases " + key + ", skipped by a breaker");
-  }
-  reader_->chase.clear();
-  for (const auto& [pid, s] : reader_->states) {
-    for (const auto& op : s.pending) {
-      const std::string key = op.idempotency_key.str();
-      const bool processing = s.status == ev::PAYMENT_STATUS_PROCESSING && op.IsAuthorization();
-      if (processing && now_ms_ >= s.deadline_at_ms) {
-        cmd::CommandEnvelope e = Envelope(pid, "expire/" + key);
-        e.mutable_expire()->set_operation_key(key);
-        network_.push_back({now_ms_, e});
-        Trace("reconciler: deadline of " + key);
-        continue;
-      }
-      const auto started = reader_->started_at.find(key);
-      const bool stale = started != reader_->started_at.end() && now_ms_ - started->second > 3'000;
-      if (processing || stale) network_.push_back({now_ms_ + 10, Retrieve(pid, key)});
-    }
+  for (cmd::CommandEnvelope& c : connector_->reconciler->Tick()) {
+    Trace("reconciler: " + std::string(c.has_expire() ? "expires " : "answers ") +
+          (c.has_expire() ? c.expire().operation_key() : c.gateway_result().operation_key()));
+    network_.push_back({now_ms_ + 10, std::move(c)});
   }
 }
 
@@ -602,9 +604,6 @@ void World::ReadNewEvents() {
     const runtime::Verdict v = r.filter.Observe(e);
     if (v == runtime::Verdict::kClaim) r.groups.DropPartial();
     if (v != runtime::Verdict::kCounted) continue;
-    if (e.has_step_failed() && e.step_failed().circuit_open()) {
-      r.chase.emplace(e.step_failed().op().idempotency_key(), e.payment_id());
-    }
     if (auto group = r.groups.Add(e)) CheckGroup(*group);
   }
 }
@@ -645,8 +644,6 @@ void World::CheckGroup(const std::vector<ev::EventEnvelope>& group) {
                   " processed " + std::to_string(s.processed) + " captured " +
                   std::to_string(s.captured) + " refunded " + std::to_string(s.refunded));
     }
-    ev::GatewayOperation op;
-    if (IsStarted(e, &op)) r.started_at[op.idempotency_key()] = now_ms_;
     if (e.has_payment_voided() && !e.payment_voided().compensation()) {
       r.voided[e.payment_id()] += e.payment_voided().op().amount().amount_minor();
     }

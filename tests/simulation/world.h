@@ -12,14 +12,18 @@
 // What is real and what is a model:
 //   real   decide/evolve (command::DecideAndApply, Evolve), DecodeCommand, the validity
 //          rule and command grouping (runtime/validity.cc, compiled in), the connectors'
-//          Dispatcher (calls, seals, breakers) and the projections' Projector;
+//          Dispatcher (calls, seals, breakers) and Reconciler (retrieves, expiries,
+//          chases), the connectors' resume-point rule (runtime/internal/event_keys.h) and
+//          the projections' Projector;
 //   model  the writer's loop (restore = fold the log, claim epoch = highest + 1, resume
 //          after the last complete command group, publish event by event), the connector's
-//          loop (at-least-once from a committed position, a call per counted *Started
-//          event, results appended as commands), the projection's store (a map written
-//          one flush at a time) and runner, the reconciler (retrieve by key for
-//          processing payments and stale operations, ExpireProcessing at the deadline),
-//          and a gateway with the idempotency rules of connectors/simulated_gateway.h.
+//          loop (as runtime/connector_loop.cc: at-least-once from its checkpoint, which never
+//          passes an unanswered call or an unknown outcome; a re-published copy skipped by
+//          (payment, sequence); a call per counted *Started event, calls re-read from history
+//          held until caught up and made only if the log has no outcome for them; results
+//          appended as commands), the projection's store (a map written one flush at a time)
+//          and runner, and a gateway with the idempotency rules of
+//          connectors/simulated_gateway.h.
 // Faults: writer crashes (all memory lost, restore from the log) at any point including
 // mid-group; a crashed writer kept alive as a zombie that appends its outbox late;
 // connector crashes (in-flight calls lost, events redelivered from the committed
@@ -61,11 +65,6 @@ struct Options {
   double connector_crash = 0.02;
   double duplicate_delivery = 0.1;
   double upstream_junk = 0.03;  // undecodable or malformed records
-  // The connector calls only operations still pending in its fold of the log. Without
-  // it, a call redelivered after a connector restart runs again under its key; after a
-  // network failure (nothing recorded) that is a fresh try, which can charge while the
-  // core has moved on (docs/reliability.md, "Findings").
-  bool connector_checks_pending = true;
   // The gateway records nothing for a network failure or an unavailable processor, so a
   // later call under the same key is a fresh try (connectors/simulated_gateway.h). Off:
   // such a failure is recorded and answered again, like a decline.
@@ -139,17 +138,18 @@ class World {
     std::string payment_id;
     ev::EventEnvelope event;  // the *Started event, for the Dispatcher
     bool repeat = false;      // re-read after a connector restart (Dispatcher's `repeat`)
+    size_t offset = 0;        // of the *Started event in the events log
   };
 
   // Actors.
   void Upstream();
   void WriterStep(Writer& w);
   void ConnectorStep();
-  bool StillPending(const std::string& payment_id, const std::string& key) const;
   void Reconcile();
   void Deliver();
   void CrashWriter();
   void CrashConnector();
+  std::unique_ptr<Connector> StartConnector(size_t position);
   std::unique_ptr<Writer> StartWriter();
 
   // The outside world.
@@ -157,8 +157,7 @@ class World {
   void AppendRaw(std::string key, std::string bytes);
   std::vector<cmd::CommandEnvelope> MakeCall(const Call& call);
   connectors::GatewayAnswer GatewayExecute(const connectors::GatewayRequest& req);
-  connectors::GatewayAnswer GatewayRetrieve(const std::string& key, bool seal);
-  cmd::CommandEnvelope Retrieve(const std::string& payment_id, const std::string& key);
+  connectors::GatewayAnswer GatewayRetrieve(const std::string& key);
   void ProjectStep();
   void CrashProjection();
   void CheckProjection();
