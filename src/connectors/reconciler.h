@@ -16,7 +16,8 @@
 //    (with chase_late_answers): that connector sent nothing, but another may have sent the
 //    key (two connectors during a rebalance). Its retrieve seals the key (NOT_FOUND) or
 //    finds the charge, which the writer then voids; it is dropped once a definite answer
-//    is sent. Best effort: the chase is in memory and not restored after a restart.
+//    is sent. The chase is in memory; ConnectorLoop's resume point stays before the skip
+//    until the log settles it (runtime/internal/event_keys.h), so a restart chases again.
 //  - Tick() retrieves every op whose next try is due by the injected clock. The first try
 //    is initial_backoff_ms after tracking starts; after each try the delay is multiplied
 //    by `multiplier`, capped at max_backoff_ms (200, 400, 800, ... 30000 by default).

@@ -27,6 +27,7 @@ namespace payorch::runtime {
 namespace cmd = ::payments::commands::v1;
 namespace ev = ::payments::events::v1;
 
+using internal::ChasedKey;
 using internal::IsStarted;
 using internal::SettledKey;
 using internal::StartedKey;
@@ -67,7 +68,7 @@ struct PartitionTrack {
   EpochFilter filter;
   int64_t next_offset = 0;                 // consumed up to here
   std::multiset<int64_t> outstanding;      // offsets of unanswered calls
-  std::map<std::string, int64_t> unknown;  // op key -> offset of its PaymentProcessing
+  std::map<std::string, int64_t> unknown;  // ChasedKey -> offset of its event
   // (offset, epoch, highest) of claims seen, to know the epoch at a resume point.
   std::vector<std::tuple<int64_t, uint64_t, uint64_t>> claims;
   uint64_t base_epoch = 0;
@@ -214,15 +215,16 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       if (!t.last_sequence.Advance(e.payment_id(), e.sequence())) return;
     }
     reconciler.OnEvent(e);
-    if (e.has_payment_processing()) {
-      t.unknown.emplace(e.payment_processing().op().idempotency_key(), r.offset.value());
+    // An unknown outcome, or a breaker's skip, is the reconciler's to resolve, not a call to
+    // repeat; the resume point keeps it until the log settles it.
+    if (std::string key = ChasedKey(e); !key.empty()) {
+      t.unknown.emplace(key, r.offset.value());
+      DropHeld(t, key);
     }
     if (std::string key = SettledKey(e); !key.empty()) {
       t.unknown.erase(key);
       DropHeld(t, key);
     }
-    // An unknown outcome is the reconciler's to resolve, not a call to repeat.
-    if (e.has_payment_processing()) DropHeld(t, e.payment_processing().op().idempotency_key());
     if (IsStarted(e)) {
       t.outstanding.insert(r.offset.value());
       if (r.offset.value() < t.catch_up_end) {

@@ -6,8 +6,9 @@
 // live in the GatewayRegistry and are timed by the injected clock).
 //
 // Crash safety: its resume point per partition (offset + epoch, in the state store) never
-// passes an event whose gateway call is unanswered or whose unknown outcome is still being
-// reconciled, so a restart calls again with the same idempotency key; the gateway answers
+// passes an event whose gateway call is unanswered, nor one the reconciler is still
+// resolving (an unknown outcome, a breaker's skip; runtime/internal/event_keys.h), so a
+// restart calls again with the same idempotency key, or chases again; the gateway answers
 // as before and the writer de-duplicates the repeated result.
 //
 //   ConnectorLoop loop(options);

@@ -100,8 +100,8 @@ struct World::Connector {
   std::vector<Call> calls;
   std::set<std::string> handled;
   // As ConnectorLoop: the Reconciler, the highest sequence read per payment (re-published
-  // copies are skipped), and the ops whose outcome is unknown, by the offset of their
-  // PaymentProcessing (the resume point never passes one).
+  // copies are skipped), and the ops left to the reconciler (an unknown outcome, a breaker's
+  // skip), by the offset of that event (the resume point never passes one).
   std::unique_ptr<connectors::Reconciler> reconciler;
   std::map<std::string, uint64_t> last_sequence;
   std::map<std::string, size_t> unknown;
@@ -528,15 +528,13 @@ void World::ConnectorStep() {
         last = e.sequence();
       }
       c.reconciler->OnEvent(e);
-      if (e.has_payment_processing()) {
-        c.unknown.emplace(e.payment_processing().op().idempotency_key(), offset);
+      if (std::string key = runtime::internal::ChasedKey(e); !key.empty()) {
+        c.unknown.emplace(key, offset);
+        c.answered.insert(std::move(key));
       }
       if (std::string key = runtime::internal::SettledKey(e); !key.empty()) {
         c.unknown.erase(key);
         c.answered.insert(std::move(key));
-      }
-      if (e.has_payment_processing()) {
-        c.answered.insert(e.payment_processing().op().idempotency_key());
       }
     }
     ev::GatewayOperation op;

@@ -4,6 +4,7 @@
 // the same rules, so it checks the production bookkeeping and not a copy of it.
 //
 //   if (IsStarted(e)) Call(StartedKey(e));
+//   if (std::string key = ChasedKey(e); !key.empty()) unknown.emplace(key, offset);
 //   if (std::string key = SettledKey(e); !key.empty()) unknown.erase(key);
 #pragma once
 
@@ -34,6 +35,19 @@ inline const std::string& StartedKey(const ::payments::events::v1::EventEnvelope
   }
 }
 
+// The operation key an event leaves to the reconciler, if any: an unknown outcome
+// (PaymentProcessing), or a step an open breaker skipped (that connector sent nothing, but
+// another may have sent the key; the Reconciler's chase seals it or finds the charge).
+// The connectors' resume point stays at or before this event until SettledKey names the
+// key, so a restart, which loses the Reconciler's memory, re-reads it and chases again.
+inline std::string ChasedKey(const ::payments::events::v1::EventEnvelope& e) {
+  if (e.has_payment_processing()) return e.payment_processing().op().idempotency_key();
+  if (e.has_step_failed() && e.step_failed().circuit_open()) {
+    return e.step_failed().op().idempotency_key();
+  }
+  return "";
+}
+
 // The operation key an event settles, if any: an answer the core took, the void that
 // replaces an authorization whose success came late, or a reconciler's answer that the core
 // de-duplicated (the answer for an attempt already resolved, e.g. one whose deadline
@@ -47,8 +61,8 @@ inline std::string SettledKey(const ::payments::events::v1::EventEnvelope& e) {
   switch (e.event_case()) {
     case Envelope::kStepSucceeded:
       return e.step_succeeded().op().idempotency_key();
-    case Envelope::kStepFailed:
-      return e.step_failed().op().idempotency_key();
+    case Envelope::kStepFailed:  // a breaker's skip is chased (ChasedKey), not settled
+      return e.step_failed().circuit_open() ? "" : e.step_failed().op().idempotency_key();
     case Envelope::kPaymentCaptured:
       return e.payment_captured().op().idempotency_key();
     case Envelope::kCaptureFailed:

@@ -44,6 +44,23 @@ TEST(EventKeys, AReconcilerAnswerTheCoreDeduplicatedSettlesItsOp) {
   EXPECT_EQ(SettledKey(Deduplicated(std::string("gw/") + kKey + "/reconcile/3")), kKey);
 }
 
+// A step an open breaker skipped is chased, not settled: the resume point keeps it until
+// the chase's answer is in the log, so a connector restart does not forget the chase.
+TEST(EventKeys, ABreakerSkipIsChasedUntilTheReconcilerAnswers) {
+  ev::EventEnvelope skip;
+  skip.mutable_step_failed()->mutable_op()->set_idempotency_key(kKey);
+  skip.mutable_step_failed()->set_circuit_open(true);
+  EXPECT_EQ(ChasedKey(skip), kKey);
+  EXPECT_EQ(SettledKey(skip), "");
+  EXPECT_EQ(SettledKey(Deduplicated(std::string("gw/") + kKey + "/reconcile/1")), kKey);
+  ev::EventEnvelope processing;
+  processing.mutable_payment_processing()->mutable_op()->set_idempotency_key(kKey);
+  EXPECT_EQ(ChasedKey(processing), kKey);
+  ev::EventEnvelope failed;
+  failed.mutable_step_failed()->mutable_op()->set_idempotency_key(kKey);
+  EXPECT_EQ(ChasedKey(failed), "");
+}
+
 TEST(EventKeys, OnlyGatewayResultsSettle) {
   ev::EventEnvelope e = Deduplicated(std::string("gw/") + kKey + "/reconcile/1");
   e.mutable_command_deduplicated()->set_command_type("capture");
