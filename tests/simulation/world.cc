@@ -91,14 +91,13 @@ struct World::Writer {
   int zombie_steps = 0;                  // a fenced writer's remaining steps
 };
 
-// The connector process: a read position, the epoch filter at its committed checkpoint,
-// in-flight calls and the event ids it has handled (memory only).
+// The connector process: a read position, the epoch filter at its committed checkpoint
+// and in-flight calls (memory only).
 struct World::Connector {
   size_t position = 0;
   size_t catch_up_end = 0;  // events in the log when it started: re-read history below
   runtime::EpochFilter filter;
   std::vector<Call> calls;
-  std::set<std::string> handled;
   // As ConnectorLoop: the Reconciler, the highest sequence read per payment (re-published
   // copies are skipped), and the ops left to the reconciler (an unknown outcome, a breaker's
   // skip), by the offset of that event (the resume point never passes one).
@@ -539,7 +538,6 @@ void World::ConnectorStep() {
     }
     ev::GatewayOperation op;
     if (!IsStarted(e, &op)) continue;
-    if (!c.handled.insert(e.event_id()).second) continue;  // a re-published event
     c.calls.push_back(
         {now_ms_ + static_cast<int64_t>(rng_() % 300), op, e.payment_id(), e, repeat, offset});
   }
