@@ -122,8 +122,8 @@ int RunApi(int argc, char** argv) {
       return 1;
     }
   }
-  // The projection follows the log on its own thread; on a stop signal the server stops
-  // first, so no request reads the store after the projection closes it.
+  // The projection follows the log on its own thread; on a stop signal (or the projection's
+  // error) the server stops first, and the store closes last, so no request reads it after.
   std::atomic<bool> stop_projection{false};
   std::string err;
   std::thread projection_thread([&] {
@@ -135,6 +135,7 @@ int RunApi(int argc, char** argv) {
   merchant_api.Stop();
   stop_projection = true;
   projection_thread.join();
+  if (std::string close_err = service.Close(); err.empty()) err = close_err;
   if (!err.empty()) {
     logger->error("payorch api: {}", err);
     return 1;

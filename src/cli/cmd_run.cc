@@ -45,6 +45,7 @@ struct QueryApi {
   http::Server server{http::ServerOptions{.threads = 64}};
   std::atomic<bool> stop{false};
   std::thread thread;
+  std::shared_ptr<spdlog::logger> projection_logger;
 
   // Opens the store, mounts the routes, starts serving and projecting. "" or an error.
   std::string Start(const std::string& address, const std::string& dir,
@@ -58,6 +59,7 @@ struct QueryApi {
     so.runner.logger = logger;
     service = std::make_unique<projection::ProjectionService>(so);
     if (std::string err = service->Open(); !err.empty()) return err;
+    projection_logger = logger;
     if (merchant_config != nullptr) {
       api::MerchantApiOptions mo;
       mo.data_dir = merchant_dir;
@@ -88,11 +90,17 @@ struct QueryApi {
     });
     return "";
   }
+  // The server first, the store last: no request reads the store after it closes.
   void Stop() {
     server.Stop();
     if (merchant) merchant->Stop();
     stop = true;
     if (thread.joinable()) thread.join();
+    if (service) {
+      if (std::string err = service->Close(); !err.empty()) {
+        projection_logger->error("projection: {}", err);
+      }
+    }
   }
 };
 }  // namespace

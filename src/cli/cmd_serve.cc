@@ -113,7 +113,8 @@ int RunServe(int argc, char** argv) {
     }
   }
   std::string err = service.Run(g_stop);
-  server.Stop();
+  server.Stop();  // before the store closes: a request in flight still reads it
+  if (std::string close_err = service.Close(); err.empty()) err = close_err;
   if (!err.empty()) {
     logger->error("payorch serve: {}", err);
     return 1;

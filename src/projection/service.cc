@@ -26,10 +26,8 @@ void ProjectionService::Mount(http::Server& server) {
   RegisterQueryRoutes(server, store_, std::move(q));
 }
 
-std::string ProjectionService::Run(const std::atomic<bool>& stop) {
-  std::string err = runner_->Run(stop);
-  if (std::string close_err = store_.Close(); err.empty()) err = close_err;
-  return err;
-}
+std::string ProjectionService::Run(const std::atomic<bool>& stop) { return runner_->Run(stop); }
+
+std::string ProjectionService::Close() { return store_.Close(); }
 
 }  // namespace payorch::projection

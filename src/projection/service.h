@@ -6,7 +6,9 @@
 //   http::Server server;
 //   service.Mount(server);                 // RegisterQueryRoutes with the runner's lag
 //   (void)server.Start("127.0.0.1:8080");
-//   std::string err = service.Run(stop);   // follows the log until stop, then closes
+//   std::string err = service.Run(stop);   // follows the log until stop
+//   server.Stop();                         // no request reads the store after this
+//   err += service.Close();
 #pragma once
 
 #include <atomic>
@@ -34,8 +36,11 @@ class ProjectionService {
   [[nodiscard]] std::string Open();
   // Mounts the query routes (lag from the runner).
   void Mount(http::Server& server);
-  // Follows the log until stop, then closes the store. "" or the error that stopped it.
+  // Follows the log until stop. "" or the error that stopped it. The store stays open:
+  // the query routes may still read it until their server has stopped.
   [[nodiscard]] std::string Run(const std::atomic<bool>& stop);
+  // Closes the store; call it once no server that Mount()ed the routes is serving.
+  [[nodiscard]] std::string Close();
 
   ProjectionStore& store() { return store_; }
   ProjectionRunner& runner() { return *runner_; }
