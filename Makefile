@@ -89,7 +89,9 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 SAN_SUPP = $(CURDIR)/tests/sanitizers
 TSAN_TESTS ?= log_test fencing_test e2e_test observability_test projection_api_test \
-	connectors_dispatcher_test connectors_reconciler_test projection_e2e_test
+	connectors_dispatcher_test connectors_reconciler_test connectors_breaker_test \
+	projection_e2e_test projection_crash_test crash_test api_http_test \
+	api_webhook_restart_test gateways_e2e_test simulation_test
 sanitize: deps
 	@test -f $(ASAN_BUILD)/build.ninja || cmake -S . -B $(ASAN_BUILD) -G Ninja \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPAYORCH_SANITIZE=address,undefined
