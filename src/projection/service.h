@@ -8,7 +8,7 @@
 //   (void)server.Start("127.0.0.1:8080");
 //   std::string err = service.Run(stop);   // follows the log until stop
 //   server.Stop();                         // no request reads the store after this
-//   err += service.Close();
+//   if (std::string e = service.Close(); err.empty()) err = e;
 #pragma once
 
 #include <atomic>
