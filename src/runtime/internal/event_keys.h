@@ -1,7 +1,8 @@
-// Which gateway operation an event asks for or settles, as the connectors read the events
-// log. ConnectorLoop uses these for its resume point (a restart never resumes past an
-// unanswered call or an op still being reconciled); the simulation (tests/simulation) uses
-// the same rules, so it checks the production bookkeeping and not a copy of it.
+// Which gateway operation an event asks for, leaves to the reconciler, or settles, as the
+// connectors read the events log. ConnectorLoop uses these for its resume point (a restart
+// never resumes past an unanswered call or an op the reconciler still resolves); the
+// simulation (tests/simulation) uses the same rules, so it checks the production
+// bookkeeping and not a copy of it.
 //
 //   if (IsStarted(e)) Call(StartedKey(e));
 //   if (std::string key = ChasedKey(e); !key.empty()) unknown.emplace(key, offset);
