@@ -26,8 +26,8 @@
 //          connectors/simulated_gateway.h.
 // Faults: writer crashes (all memory lost, restore from the log) at any point including
 // mid-group; a crashed writer kept alive as a zombie that appends its outbox late;
-// connector crashes (in-flight calls lost, events redelivered from the committed
-// position); duplicated and delayed deliveries of results; gateway timeouts with or
+// connector crashes (in-flight calls and the reconciler's memory lost, events redelivered
+// from the checkpoint); duplicated and delayed deliveries of results; gateway timeouts with or
 // without the charge ("charged but lost"); network failures; duplicate, conflicting
 // and undecodable upstream commands.
 #pragma once
@@ -75,6 +75,8 @@ struct Options {
   // while faults run, makes the answer UNKNOWN). Off: the model calls the gateway itself
   // and answers what it said, without a seal.
   bool real_dispatcher = true;
+  // Share of gateway retrieves left unanswered while faults run: the Dispatcher's seals
+  // and the Reconciler's retrieves alike.
   double seal_unanswered = 0.2;
   // The projections: a real projection::Projector over the events log, flushing into an
   // in-memory store, crashed (unflushed work lost, resumed from the stored checkpoint).

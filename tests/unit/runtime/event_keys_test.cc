@@ -61,7 +61,7 @@ TEST(EventKeys, ABreakerSkipIsChasedUntilTheReconcilerAnswers) {
   EXPECT_EQ(ChasedKey(failed), "");
 }
 
-TEST(EventKeys, OnlyGatewayResultsSettle) {
+TEST(EventKeys, OnlyGatewayResultsSettleAndStartedEventsAskForACall) {
   ev::EventEnvelope e = Deduplicated(std::string("gw/") + kKey + "/reconcile/1");
   e.mutable_command_deduplicated()->set_command_type("capture");
   EXPECT_EQ(SettledKey(e), "");
