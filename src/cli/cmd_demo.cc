@@ -230,7 +230,7 @@ int RunDemo(int argc, char** argv) {
 
   std::string check_error;
   runtime::CheckReport report =
-      runtime::CheckLog(kafka, registry->LedgerEntries(), &check_error, /*require_drained=*/true);
+      runtime::CheckLog(kafka, registry->LedgerEntries(), &check_error, {.require_drained = true});
   std::printf("\npayorch check:\n");
   if (!check_error.empty()) {
     std::printf("  could not read the log: %s\n", check_error.c_str());

@@ -1,19 +1,72 @@
 #include "runtime/checker.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "command/aggregate.h"
 #include "command/transitions.h"
 #include "log/admin.h"
 #include "log/partition_reader.h"
+#include "payments/commands/v1/commands.pb.h"
 #include "runtime/serialize.h"
 
 namespace payorch::runtime {
 
 namespace ev = ::payments::events::v1;
 
+namespace cmd = ::payments::commands::v1;
+
 namespace {
 constexpr size_t kMaxViolationsListed = 50;
+
+// A command a client sent (as opposed to a gateway answer, an expiry or a breaker
+// transition, which payorch appends to itself): the settle clock runs from the last one.
+bool IsClientCommand(const cmd::CommandEnvelope& c) {
+  switch (c.command_case()) {
+    case cmd::CommandEnvelope::kCreate:
+    case cmd::CommandEnvelope::kConfirm:
+    case cmd::CommandEnvelope::kCapture:
+    case cmd::CommandEnvelope::kVoid:
+    case cmd::CommandEnvelope::kRefund:
+    case cmd::CommandEnvelope::kCancel:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Nothing is owed by payorch: no operation pending, and the status is terminal or waits on
+// the merchant or customer (a confirmation, a capture).
+bool AtRest(const command::PaymentState& s) {
+  if (!s.pending.empty()) return false;
+  return command::IsTerminalStatus(s.status) ||
+         s.status == ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION ||
+         s.status == ev::PAYMENT_STATUS_REQUIRES_CAPTURE;
+}
+
+// Final statuses after which the processor should hold none of the customer's money.
+bool NoMoneyExpected(ev::PaymentStatus status) {
+  return status == ev::PAYMENT_STATUS_FAILED || status == ev::PAYMENT_STATUS_CANCELED ||
+         status == ev::PAYMENT_STATUS_VOIDED;
+}
+
+int64_t AgeAt(int64_t as_of, int64_t since) {
+  return as_of >= 0 && since >= 0 ? std::max<int64_t>(0, as_of - since) : -1;
+}
+}  // namespace
+
+std::string FormatAge(int64_t ms) {
+  if (ms < 0) return "unknown";
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  int64_t s = ms / 1000;
+  const int64_t h = s / 3600;
+  const int64_t m = (s % 3600) / 60;
+  s %= 60;
+  std::string out;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (m > 0) out += std::to_string(m) + "m";
+  if (s > 0 || out.empty()) out += std::to_string(s) + "s";
+  return out;
 }
 
 void Checker::Violation(std::string text) {
@@ -26,11 +79,18 @@ void Checker::Violation(std::string text) {
 
 void Checker::AddCommand(const log::Record& record) {
   ++report_.commands;
-  command_offsets_[record.partition.value()].push_back(record.offset.value());
+  const int32_t p = record.partition.value();
+  commands_[p].push_back({record.offset.value(), record.timestamp_ms});
+  newest_ms_ = std::max(newest_ms_, record.timestamp_ms);
+  cmd::CommandEnvelope c;  // an undecodable command is the writer's to reject
+  if (c.ParseFromString(record.value) && IsClientCommand(c)) {
+    client_commands_[p][record.offset.value()] = record.timestamp_ms;
+  }
 }
 
 void Checker::AddEvent(const log::Record& record) {
   ++report_.events;
+  newest_ms_ = std::max(newest_ms_, record.timestamp_ms);
   ev::EventEnvelope e;
   if (!e.ParseFromString(record.value)) {
     Violation("events p" + std::to_string(record.partition.value()) + " offset " +
@@ -90,9 +150,21 @@ void Checker::AddEvent(const log::Record& record) {
   events_per_command_[p][cmd_offset] =
       std::max(events_per_command_[p][cmd_offset], e.causation().index() + 1);
 
+  // The settle clock: a client command that the core took (not a repeat or a rejection).
+  if (track.created_ms < 0) track.created_ms = e.occurred_at_ms() > 0 ? e.occurred_at_ms() : -1;
+  if (!e.has_command_deduplicated() && !e.has_command_rejected()) {
+    const auto& clients = client_commands_[p];
+    if (auto c = clients.find(cmd_offset); c != clients.end()) {
+      track.last_client_command_ms = std::max(track.last_client_command_ms, c->second);
+    }
+  }
+
   const auto before = track.state.status;
   command::Evolve(track.state, e);
   const auto after = track.state.status;
+  if (after != before || track.status_since_ms < 0) {
+    track.status_since_ms = record.timestamp_ms >= 0 ? record.timestamp_ms : e.occurred_at_ms();
+  }
   if (track.reached_terminal && after != track.terminal_status) {
     Violation("payment " + e.payment_id() + " left terminal status " +
               command::StatusName(track.terminal_status));
@@ -137,16 +209,31 @@ void Checker::AddLedger(const std::vector<connectors::LedgerEntry>& entries) {
 }
 
 CheckReport Checker::Finish() {
+  const int64_t as_of = std::max(options_.now_ms > 0 ? options_.now_ms : -1, newest_ms_);
+  const int64_t bound = options_.settle_within_ms > 0 ? options_.settle_within_ms : 0;
+  report_.as_of_ms = as_of;
+  report_.settle_within_ms = bound;
   // Every command has all of its events; trailing commands may still be undecided.
-  for (auto& [p, offsets] : command_offsets_) {
+  int64_t oldest_undecided_ms = -1;
+  std::string oldest_undecided;
+  for (auto& [p, seen] : commands_) {
     int64_t last_decided = -1;
     for (const auto& [offset, count] : expected_per_command_[p]) {
       last_decided = std::max(last_decided, offset);
     }
-    for (int64_t offset : offsets) {
+    for (const auto& [offset, timestamp_ms] : seen) {
       auto it = expected_per_command_[p].find(offset);
-      if (it == expected_per_command_[p].end() && offset > last_decided && !require_drained_) {
+      if (it == expected_per_command_[p].end() && offset > last_decided &&
+          !options_.require_drained) {
         ++report_.undecided;
+        const int64_t age = AgeAt(as_of, timestamp_ms);
+        if (bound > 0 && age > bound) {
+          ++report_.undecided_late;
+          if (age > oldest_undecided_ms) {
+            oldest_undecided_ms = age;
+            oldest_undecided = "p" + std::to_string(p) + " offset " + std::to_string(offset);
+          }
+        }
         continue;
       }
       if (it == expected_per_command_[p].end()) {
@@ -161,6 +248,11 @@ CheckReport Checker::Finish() {
       }
     }
   }
+  if (report_.undecided_late > 0) {
+    Violation(std::to_string(report_.undecided_late) + " commands not decided within " +
+              FormatAge(bound) + " of being appended (oldest " + oldest_undecided + ", " +
+              FormatAge(oldest_undecided_ms) + "): the writer is behind or stopped");
+  }
   report_.payments = static_cast<int64_t>(payments_.size());
   for (const auto& [id, track] : payments_) {
     ++report_.by_status[command::StatusName(track.state.status)];
@@ -171,7 +263,10 @@ CheckReport Checker::Finish() {
     for (const auto& v : audit.violations) {
       Violation("gateway ledger: " + v.code + " payment " + v.payment_id + ": " + v.detail);
     }
-    // Where the log says a payment is settled, the gateways must agree on the money.
+    // A failed (canceled, voided) payment leaves no money at its processor, whatever is
+    // still pending; where the log says a payment is settled, the gateways must agree on
+    // the money.
+    std::vector<std::tuple<int64_t, std::string, std::string>> holding;  // age, id, text
     for (const auto& [id, totals] : audit.payments) {
       auto it = payments_.find(id);
       if (it == payments_.end()) {
@@ -182,8 +277,22 @@ CheckReport Checker::Finish() {
         continue;
       }
       const command::PaymentState& s = it->second.state;
+      const bool held = NoMoneyExpected(s.status) && totals.net() > 0;
+      if (held) {
+        const int64_t age = AgeAt(as_of, it->second.status_since_ms);
+        ++report_.failed_holding;
+        report_.held_minor[s.currency] += totals.net();
+        report_.oldest_holding_ms = std::max(report_.oldest_holding_ms, age);
+        holding.emplace_back(age, id,
+                             "payment " + id + " (" + command::StatusName(s.status) +
+                                 "): the gateway still holds " + std::to_string(totals.net()) +
+                                 " " + s.currency + " minor units, " + FormatAge(age) +
+                                 " after it became " + command::StatusName(s.status) +
+                                 (s.pending.empty() ? "" : " (an operation is pending)"));
+      }
       if (!s.pending.empty()) continue;  // answers still outstanding
       ++report_.ledger_payments_checked;
+      if (held) continue;  // reported once, below
       int64_t expected = -s.refunded;
       for (const auto& l : s.ledger) expected += l.voided ? 0 : l.authorized;
       if (totals.net() != expected) {
@@ -191,14 +300,48 @@ CheckReport Checker::Finish() {
                   std::to_string(totals.net()) + " but the log says " + std::to_string(expected));
       }
     }
+    std::sort(holding.begin(), holding.end(), [](const auto& a, const auto& b) {
+      return std::tie(std::get<0>(b), std::get<1>(a)) < std::tie(std::get<0>(a), std::get<1>(b));
+    });
+    for (auto& h : holding) Violation(std::move(std::get<2>(h)));
   }
+  JudgeSettling(as_of);
   return report_;
+}
+
+void Checker::JudgeSettling(int64_t as_of) {
+  const int64_t bound = report_.settle_within_ms;
+  std::vector<std::tuple<int64_t, std::string, std::string>> late;  // age, id, text
+  for (const auto& [id, track] : payments_) {
+    const command::PaymentState& s = track.state;
+    if (!s.exists || AtRest(s)) continue;
+    ++report_.unsettled;
+    const int64_t since =
+        track.last_client_command_ms >= 0 ? track.last_client_command_ms : track.created_ms;
+    const int64_t age = AgeAt(as_of, since);
+    report_.oldest_unsettled_ms = std::max(report_.oldest_unsettled_ms, age);
+    if (bound <= 0 || age <= bound) continue;
+    ++report_.unsettled_late;
+    std::string what = command::StatusName(s.status);
+    if (!s.pending.empty()) {
+      what += ", " + std::to_string(s.pending.size()) + " operation" +
+              (s.pending.size() == 1 ? "" : "s") + " pending";
+    }
+    late.emplace_back(age, id,
+                      "payment " + id + " (" + what + "): not settled " + FormatAge(age) +
+                          " after its last command (bound " + FormatAge(bound) + ")");
+  }
+  // Oldest first, so the listed ones are the worst.
+  std::sort(late.begin(), late.end(), [](const auto& a, const auto& b) {
+    return std::tie(std::get<0>(b), std::get<1>(a)) < std::tie(std::get<0>(a), std::get<1>(b));
+  });
+  for (auto& l : late) Violation(std::move(std::get<2>(l)));
 }
 
 CheckReport CheckLog(const log::KafkaOptions& options,
                      const std::vector<connectors::LedgerEntry>& ledger, std::string* error,
-                     bool require_drained) {
-  Checker checker(require_drained);
+                     const CheckOptions& check) {
+  Checker checker(check);
   auto admin = log::Admin::Create(options);
   if (!admin.ok()) {
     *error = "admin: " + admin.error().ToString();
@@ -258,12 +401,47 @@ void CheckReport::Print(FILE* out) const {
         out, "gateway ledger: %lld entries, %lld settled payments reconciled with the log\n",
         static_cast<long long>(ledger_entries), static_cast<long long>(ledger_payments_checked));
   }
+  // Settling: "unsettled payments: 3 (oldest 12m3s, 2 past 5m); commands undecided past 5m: 0"
+  std::fprintf(out, "unsettled payments: %lld", static_cast<long long>(unsettled));
+  const std::string bound = FormatAge(settle_within_ms);
+  if (unsettled > 0) {
+    std::fprintf(out, " (oldest %s", FormatAge(oldest_unsettled_ms).c_str());
+    if (settle_within_ms > 0) {
+      std::fprintf(out, ", %lld past %s", static_cast<long long>(unsettled_late), bound.c_str());
+    }
+    std::fprintf(out, ")");
+  }
+  if (settle_within_ms > 0) {
+    std::fprintf(out, "; commands undecided past %s: %lld\n", bound.c_str(),
+                 static_cast<long long>(undecided_late));
+  } else {
+    std::fprintf(out, "; ages not judged (--settle-within 0)\n");
+  }
+  if (ledger_entries > 0) {
+    std::fprintf(out, "failed payments holding money: %lld",
+                 static_cast<long long>(failed_holding));
+    if (failed_holding > 0) {
+      std::fprintf(out, " (");
+      const char* sep = "";
+      for (const auto& [currency, minor] : held_minor) {
+        std::fprintf(out, "%s%lld %s", sep, static_cast<long long>(minor), currency.c_str());
+        sep = ", ";
+      }
+      std::fprintf(out, " minor units; oldest %s)", FormatAge(oldest_holding_ms).c_str());
+    }
+    std::fprintf(out, "\n");
+  }
   std::fprintf(out,
                "verified: every command has all its events; one payload per (payment_id, "
                "sequence); no sequence gaps; only valid transitions; terminal states never "
                "regress; processed <= requested, captured <= authorized, refunded <= captured; "
-               "step amounts add up%s\n",
-               ledger_entries > 0 ? "; no double charge; gateway money equals the log's" : "");
+               "step amounts add up%s%s\n",
+               settle_within_ms > 0
+                   ? ("; payments settle within " + FormatAge(settle_within_ms)).c_str()
+                   : "",
+               ledger_entries > 0 ? "; no double charge; gateway money equals the log's; failed "
+                                    "payments hold no money"
+                                  : "");
   if (violations.empty()) {
     std::fprintf(out, "OK: no violations\n");
   } else {

@@ -516,7 +516,7 @@ TEST_P(ChaosMatrix, EverythingSettlesAndCheckFindsNoViolation) {
   ASSERT_TRUE(ledger.ok()) << ledger.status().message();
   std::string error;
   runtime::CheckReport report =
-      runtime::CheckLog(kafka_, ledger.value(), &error, /*require_drained=*/true);
+      runtime::CheckLog(kafka_, ledger.value(), &error, {.require_drained = true});
   ASSERT_EQ(error, "");
   report.Print(stdout);
   result.counted = report.counted;

@@ -59,6 +59,14 @@ check "run drains and exits 0 on SIGTERM" test "$rc" -eq 0
 rc=$?
 check "check finds no violation" test "$rc" -eq 0
 check "check says what it verified" grep -q 'no double charge' "$dir/check.out"
+check "check reports settling" grep -q '^unsettled payments: 0' "$dir/check.out"
+"$payorch" check --bootstrap-file "$dir/bootstrap" --ledger-dir "$dir/data/ledgers" \
+  --settle-within 1ms >"$dir/check.out"; rc=$?
+check "check --settle-within 1ms passes once every payment settled" test "$rc" -eq 0
+"$payorch" check --bootstrap-file "$dir/bootstrap" --settle-within soon 2>"$dir/err"; rc=$?
+check "check --settle-within with a bad duration exits 2" test "$rc" -eq 2
+check "a bad duration is one line naming the flag" \
+  bash -c "[ \$(wc -l <'$dir/err') -eq 1 ] && grep -q -- '--settle-within' '$dir/err'"
 
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -139,9 +139,8 @@ TEST_F(CrashTest, SigkillAtRandomPointsLosesNothingAndChargesOnce) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "payorch run exit " << status;
 
   std::string error;
-  runtime::CheckReport report =
-      runtime::CheckLog(kafka_, ReadLedgers((dir_ / "data" / "ledgers").string()), &error,
-                        /*require_drained=*/true);
+  runtime::CheckReport report = runtime::CheckLog(
+      kafka_, ReadLedgers((dir_ / "data" / "ledgers").string()), &error, {.require_drained = true});
   ASSERT_EQ(error, "");
   report.Print(stdout);
   std::printf(

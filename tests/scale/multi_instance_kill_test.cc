@@ -357,7 +357,7 @@ TEST_F(MultiInstanceKillTest, KilledInstancesPartitionsServeAgainAndNothingIsLos
 
   std::string error;
   runtime::CheckReport report =
-      runtime::CheckLog(kafka_, ledger.value(), &error, /*require_drained=*/true);
+      runtime::CheckLog(kafka_, ledger.value(), &error, {.require_drained = true});
   ASSERT_EQ(error, "");
   report.Print(stdout);
   std::printf(
