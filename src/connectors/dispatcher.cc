@@ -1,5 +1,8 @@
 #include "connectors/dispatcher.h"
 
+#include <string>
+#include <string_view>
+
 #include "connectors/breaker.h"
 #include "connectors/internal/ops.h"
 
@@ -29,8 +32,17 @@ cmd::CommandEnvelope TransitionCommand(const ev::EventEnvelope& event, const std
   return c;
 }
 
-bool IsCharge(const ev::GatewayOperation& op) {
-  return op.kind() == ev::OPERATION_KIND_AUTHORIZE || op.kind() == ev::OPERATION_KIND_SALE;
+// Nothing was sent under the op's key: FAILED, PROCESSOR_UNAVAILABLE, circuit_open.
+cmd::CommandEnvelope SkipCommand(const ev::EventEnvelope& event, const ev::GatewayOperation& op,
+                                 std::string_view source, std::string_view why) {
+  GatewayAnswer answer;
+  answer.outcome = cmd::GATEWAY_OUTCOME_FAILED;
+  answer.error_code = types::ERROR_CODE_PROCESSOR_UNAVAILABLE;
+  cmd::CommandEnvelope c =
+      internal::ResultCommand(event.payment_id(), event.correlation_id(), op, answer, source,
+                              "gw/" + op.idempotency_key() + "/" + std::string(why));
+  c.mutable_gateway_result()->set_circuit_open(true);
+  return c;
 }
 
 // A failure after which the gateway holds nothing under the key (gateway-api.md).
@@ -41,6 +53,19 @@ bool LeavesKeyOpen(const GatewayAnswer& a) {
 }
 
 }  // namespace
+
+bool Dispatcher::IsCharge(const ev::GatewayOperation& op) {
+  return op.kind() == ev::OPERATION_KIND_AUTHORIZE || op.kind() == ev::OPERATION_KIND_SALE;
+}
+
+const ev::GatewayOperation* Dispatcher::OperationOf(const ev::EventEnvelope& event) {
+  return internal::StartedOperation(event);
+}
+
+cmd::CommandEnvelope Dispatcher::Saturated(const ev::EventEnvelope& event) {
+  probe_.saturated.fetch_add(1, std::memory_order_relaxed);
+  return SkipCommand(event, *internal::StartedOperation(event), "bulkhead", "saturated");
+}
 
 std::optional<cmd::CommandEnvelope> Dispatcher::Handle(const ev::EventEnvelope& event) {
   std::vector<cmd::CommandEnvelope> all = HandleAll(event);
@@ -68,14 +93,7 @@ std::vector<cmd::CommandEnvelope> Dispatcher::HandleAll(const ev::EventEnvelope&
     }
     if (!admission.allowed) {
       probe_.skipped.fetch_add(1, std::memory_order_relaxed);
-      GatewayAnswer answer;
-      answer.outcome = cmd::GATEWAY_OUTCOME_FAILED;
-      answer.error_code = types::ERROR_CODE_PROCESSOR_UNAVAILABLE;
-      cmd::CommandEnvelope c =
-          internal::ResultCommand(event.payment_id(), event.correlation_id(), *op, answer,
-                                  "breaker", "gw/" + op->idempotency_key() + "/breaker");
-      c.mutable_gateway_result()->set_circuit_open(true);
-      out.push_back(std::move(c));
+      out.push_back(SkipCommand(event, *op, "breaker", "breaker"));
       return out;
     }
   }

@@ -20,6 +20,11 @@
 //    and so does a repeat (an event re-read from history after a restart or a move): a
 //    call under its key may have been made before, and "skipped, nothing sent" would then
 //    be false.
+//  - Saturated(): a new AUTHORIZE/SALE the connector does not send because its processor's
+//    bulkhead is saturated (bulkhead.h) is answered like an open breaker's skip (FAILED,
+//    PROCESSOR_UNAVAILABLE, circuit_open: nothing sent) with source "bulkhead" and
+//    command_id "gw/<key>/saturated": the core moves the plan to its fallback, and the
+//    reconciler seals the key as for any skip. A repeat is never refused this way.
 //  - A failure the gateway keeps no record of (NETWORK_FAILURE: not sent; a 429/5xx:
 //    PROCESSOR_UNAVAILABLE) leaves the key open: a later call under it, say a duplicate
 //    dispatch by another connector during a rebalance, would be a fresh try that can move
@@ -55,6 +60,7 @@ struct DispatcherProbe {
   std::atomic<uint64_t> unroutable{0};  // ops answered without a gateway
   std::atomic<uint64_t> ignored{0};     // events that start no operation
   std::atomic<uint64_t> skipped{0};     // ops not called: circuit breaker open
+  std::atomic<uint64_t> saturated{0};   // ops not called: the processor's bulkhead is full
   std::atomic<uint64_t> seals{0};       // retrieves after an unrecorded failure
   std::atomic<uint64_t> unsealed{0};    // ... that could not seal: answered UNKNOWN
   // Answers by GatewayOutcome value (UNSPECIFIED, SUCCEEDED, FAILED, UNKNOWN, NOT_FOUND).
@@ -76,6 +82,15 @@ class Dispatcher {
   // `repeat`: the event may have been dispatched before (see the contract).
   [[nodiscard]] std::vector<::payments::commands::v1::CommandEnvelope> HandleAll(
       const ::payments::events::v1::EventEnvelope& event, bool repeat = false);
+
+  // The skip answer for a new charge refused by a saturated bulkhead (see the contract).
+  [[nodiscard]] ::payments::commands::v1::CommandEnvelope Saturated(
+      const ::payments::events::v1::EventEnvelope& event);
+  // The op a *Started event asks for; nullptr for any other event.
+  [[nodiscard]] static const ::payments::events::v1::GatewayOperation* OperationOf(
+      const ::payments::events::v1::EventEnvelope& event);
+  // AUTHORIZE or SALE: a new charge, which a breaker or a full bulkhead may skip.
+  [[nodiscard]] static bool IsCharge(const ::payments::events::v1::GatewayOperation& op);
 
   const DispatcherProbe& probe() const { return probe_; }
 

@@ -1,6 +1,7 @@
 #include "connectors/reconciler.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "connectors/internal/ops.h"
@@ -111,85 +112,161 @@ void Reconciler::ChaseSkipped(const ev::EventEnvelope& event, int64_t now) {
 }
 
 bool Reconciler::ExpiryDue(const Entry& e, int64_t now) const {
-  return !e.late && !e.expire_sent && e.deadline_at_ms > 0 && now >= e.deadline_at_ms &&
-         internal::IsCharge(e.op.kind());
+  return !e.late && !e.expire_sent && !e.in_flight && e.deadline_at_ms > 0 &&
+         now >= e.deadline_at_ms && internal::IsCharge(e.op.kind());
+}
+
+Reconciler::Pace& Reconciler::PaceOf(const std::string& processor) {
+  Pace& pace = paces_[processor];
+  if (pace.window == 0) pace.window = std::max(1, options_.max_retrieves_per_processor);
+  return pace;
+}
+
+std::vector<RetrieveTask> Reconciler::TakeDue(
+    const std::function<bool(const RetrieveTask&)>& admit) {
+  const int64_t now = clock_.NowMs();
+  std::lock_guard<std::mutex> lock(mu_);
+  struct Candidate {
+    bool urgent;
+    int64_t due_ms;
+    const std::string* key;
+  };
+  std::vector<Candidate> due;
+  std::vector<std::string> expired;
+  for (const auto& [key, e] : entries_) {
+    if (e.late && now - e.late_since_ms > options_.late_horizon_ms) {
+      if (!e.in_flight) expired.push_back(key);
+    } else if (!e.in_flight && e.next_try_ms <= now) {
+      due.push_back({e.late, e.next_try_ms, &key});
+    }
+  }
+  for (const std::string& key : expired) Erase(key);
+  // Urgent first, then the longest overdue; the key breaks ties (deterministic).
+  std::sort(due.begin(), due.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.urgent != b.urgent) return a.urgent;
+    if (a.due_ms != b.due_ms) return a.due_ms < b.due_ms;
+    return *a.key < *b.key;
+  });
+  std::vector<RetrieveTask> out;
+  for (const Candidate& c : due) {
+    Entry& e = entries_.at(*c.key);
+    Pace& pace = PaceOf(e.op.processor_id());
+    if (pace.in_flight >= pace.window) continue;
+    RetrieveTask task{*c.key, e.op.processor_id(), c.urgent};
+    if (!admit(task)) continue;
+    e.in_flight = true;
+    ++pace.in_flight;
+    out.push_back(std::move(task));
+  }
+  return out;
+}
+
+std::optional<cmd::CommandEnvelope> Reconciler::Apply(const RetrieveTask& task,
+                                                      const std::optional<GatewayAnswer>& answer,
+                                                      int64_t now) {
+  const bool definite = answer.has_value() && answer->outcome != cmd::GATEWAY_OUTCOME_UNKNOWN &&
+                        answer->outcome != cmd::GATEWAY_OUTCOME_UNSPECIFIED;
+  Pace& pace = PaceOf(task.processor_id);
+  pace.in_flight = std::max(0, pace.in_flight - 1);
+  if (definite && answer->latency_ms <= options_.slow_retrieve_ms) {
+    pace.window = std::min(std::max(1, options_.max_retrieves_per_processor), pace.window + 1);
+  } else if (pace.window > 1) {
+    pace.window = std::max(1, pace.window / 2);
+    probe_.narrowed.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (answer.has_value()) {
+    probe_.retrieves.fetch_add(1, std::memory_order_relaxed);
+    (definite ? probe_.definite : probe_.unknown).fetch_add(1, std::memory_order_relaxed);
+  } else {
+    probe_.unroutable.fetch_add(1, std::memory_order_relaxed);
+  }
+  auto it = entries_.find(task.key);
+  if (it == entries_.end()) return std::nullopt;  // settled meanwhile: the answer is moot
+  Entry& e = it->second;
+  e.in_flight = false;
+  ++e.tries;
+  e.next_try_ms = now + e.backoff_ms;
+  e.backoff_ms = std::min<int64_t>(static_cast<int64_t>(e.backoff_ms * options_.multiplier),
+                                   options_.max_backoff_ms);
+  if (!definite) return std::nullopt;
+  cmd::CommandEnvelope c =
+      internal::ResultCommand(e.payment_id, e.correlation_id, e.op, *answer, "reconcile",
+                              "gw/" + task.key + "/reconcile/" + std::to_string(e.tries));
+  e.definite_sent = true;
+  if (e.late) Erase(task.key);
+  return c;
+}
+
+std::vector<cmd::CommandEnvelope> Reconciler::OnRetrieved(
+    const RetrieveTask& task, const std::optional<GatewayAnswer>& answer) {
+  const int64_t now = clock_.NowMs();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<cmd::CommandEnvelope> out;
+  if (auto c = Apply(task, answer, now)) out.push_back(std::move(*c));
+  return out;
+}
+
+std::optional<cmd::CommandEnvelope> Reconciler::ExpiryOf(const std::string& key, Entry& e,
+                                                         int64_t now) {
+  if (!ExpiryDue(e, now)) return std::nullopt;
+  cmd::CommandEnvelope c;
+  c.set_schema_version(1);
+  c.set_command_id("expire/" + key);
+  c.set_correlation_id(e.correlation_id);
+  c.set_payment_id(e.payment_id);
+  c.mutable_expire()->set_operation_key(key);
+  e.expire_sent = true;
+  probe_.expiries.fetch_add(1, std::memory_order_relaxed);
+  return c;
+}
+
+std::vector<cmd::CommandEnvelope> Reconciler::Expiries() {
+  const int64_t now = clock_.NowMs();
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<cmd::CommandEnvelope> out;
+  for (auto& [key, e] : entries_) {
+    if (auto c = ExpiryOf(key, e, now)) out.push_back(std::move(*c));
+  }
+  return out;
 }
 
 std::vector<cmd::CommandEnvelope> Reconciler::Tick() {
+  // Every due op, window by window, retrieved on this thread (no lock held: gateways may
+  // be slow); then the output is put in key order, a result before its op's expiry.
+  std::map<std::string, std::vector<cmd::CommandEnvelope>> by_key;
+  for (;;) {
+    const std::vector<RetrieveTask> tasks = TakeDue([](const RetrieveTask&) { return true; });
+    if (tasks.empty()) break;
+    for (const RetrieveTask& task : tasks) {
+      std::optional<GatewayAnswer> answer;
+      if (Gateway* gateway = gateways_.Find(task.processor_id)) {
+        answer = gateway->Retrieve(task.key);
+      }
+      for (auto& c : OnRetrieved(task, answer)) by_key[task.key].push_back(std::move(c));
+    }
+  }
   const int64_t now = clock_.NowMs();
-
-  struct Due {
-    std::string key;
-    std::string processor_id;
-    std::optional<GatewayAnswer> answer;  // nullopt: no gateway
-  };
-  std::vector<Due> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<std::string> expired;
-    for (const auto& [key, e] : entries_) {
-      if (e.late && now - e.late_since_ms > options_.late_horizon_ms) {
-        expired.push_back(key);
-      } else if (e.next_try_ms <= now) {
-        due.push_back({key, e.op.processor_id(), std::nullopt});
-      }
-    }
-    for (const std::string& key : expired) Erase(key);
-  }
-
-  for (Due& d : due) {  // no lock held: gateways may be slow
-    if (Gateway* gateway = gateways_.Find(d.processor_id)) {
-      probe_.retrieves.fetch_add(1, std::memory_order_relaxed);
-      d.answer = gateway->Retrieve(d.key);
-    } else {
-      probe_.unroutable.fetch_add(1, std::memory_order_relaxed);
+    for (auto& [key, e] : entries_) {
+      // A definite answer in this tick makes the expiry moot.
+      if (auto it = by_key.find(key); it != by_key.end() && !it->second.empty()) continue;
+      if (auto c = ExpiryOf(key, e, now)) by_key[key].push_back(std::move(*c));
     }
   }
-
   std::vector<cmd::CommandEnvelope> out;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto next_due = due.begin();
-  std::vector<std::string> done;
-  for (auto& [key, e] : entries_) {
-    bool definite_now = false;
-    while (next_due != due.end() && next_due->key < key) ++next_due;
-    if (next_due != due.end() && next_due->key == key) {
-      const std::optional<GatewayAnswer>& answer = next_due->answer;
-      ++e.tries;
-      const bool definite = answer.has_value() && answer->outcome != cmd::GATEWAY_OUTCOME_UNKNOWN &&
-                            answer->outcome != cmd::GATEWAY_OUTCOME_UNSPECIFIED;
-      if (definite) {
-        probe_.definite.fetch_add(1, std::memory_order_relaxed);
-        out.push_back(
-            internal::ResultCommand(e.payment_id, e.correlation_id, e.op, *answer, "reconcile",
-                                    "gw/" + key + "/reconcile/" + std::to_string(e.tries)));
-        e.definite_sent = true;
-        definite_now = true;
-        if (e.late) {
-          done.push_back(key);
-          continue;
-        }
-      } else if (answer.has_value()) {
-        probe_.unknown.fetch_add(1, std::memory_order_relaxed);
-      }
-      e.next_try_ms = now + e.backoff_ms;
-      e.backoff_ms = std::min<int64_t>(static_cast<int64_t>(e.backoff_ms * options_.multiplier),
-                                       options_.max_backoff_ms);
-    }
-    if (!definite_now && ExpiryDue(e, now)) {
-      cmd::CommandEnvelope c;
-      c.set_schema_version(1);
-      c.set_command_id("expire/" + key);
-      c.set_correlation_id(e.correlation_id);
-      c.set_payment_id(e.payment_id);
-      c.mutable_expire()->set_operation_key(key);
-      out.push_back(std::move(c));
-      e.expire_sent = true;
-      probe_.expiries.fetch_add(1, std::memory_order_relaxed);
-    }
+  for (auto& [key, commands] : by_key) {
+    for (auto& c : commands) out.push_back(std::move(c));
   }
-  for (const std::string& key : done) Erase(key);
   return out;
+}
+
+int Reconciler::WindowOf(const std::string& processor) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = paces_.find(processor);
+  return it == paces_.end() || it->second.window == 0
+             ? std::max(1, options_.max_retrieves_per_processor)
+             : it->second.window;
 }
 
 size_t Reconciler::tracked() const {

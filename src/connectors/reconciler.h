@@ -18,16 +18,30 @@
 //    finds the charge, which the writer then voids; it is dropped once a definite answer
 //    is sent. The chase is in memory; ConnectorLoop's resume point stays before the skip
 //    until the log settles it (runtime/internal/event_keys.h), so a restart chases again.
-//  - Tick() retrieves every op whose next try is due by the injected clock. The first try
-//    is initial_backoff_ms after tracking starts; after each try the delay is multiplied
-//    by `multiplier`, capped at max_backoff_ms (200, 400, 800, ... 30000 by default).
+//  - An op's next try is due by the injected clock initial_backoff_ms after tracking
+//    starts; after each try the delay is multiplied by `multiplier`, capped at
+//    max_backoff_ms (200, 400, 800, ... 30000 by default).
+//  - Scheduling (TakeDue/OnRetrieved, what ConnectorLoop uses: the retrieves run on the
+//    processors' bulkheads, never on the poll thread): TakeDue() hands out due ops, each
+//    once until its answer comes back through OnRetrieved(). Urgent ops come first: a
+//    late chase (the payment failed or expired, or a breaker skipped the step, so money
+//    may be held) before an ordinary one, then by when they fell due. Per processor at
+//    most `window` retrieves are in flight; the window adapts to the processor (AIMD):
+//    it halves (down to 1) on an UNKNOWN answer, a retrieve that could not be routed, or
+//    one slower than slow_retrieve_ms, and grows by one (up to max_retrieves_per_processor)
+//    on a fast definite answer. A struggling processor is asked less, never hammered.
 //    A definite answer (SUCCEEDED, FAILED, NOT_FOUND) yields RecordGatewayResult (source
 //    "reconcile", command_id "gw/<key>/reconcile/<n>", n = retrieves so far); the op stays
 //    tracked, and is sent again on its next try, until an event settles it. UNKNOWN only
 //    reschedules.
-//  - Once the clock reaches deadline_at_ms of an AUTHORIZE/SALE op, Tick yields one
-//    ExpireProcessing (command_id "expire/<key>"), after any result found in the same
-//    tick; tracking goes on (a late answer may still come).
+//  - Once the clock reaches deadline_at_ms of an AUTHORIZE/SALE op whose retrieve is not
+//    in flight, Expiries() yields one ExpireProcessing (command_id "expire/<key>");
+//    tracking goes on (a late answer may still come). A retrieve in flight at the
+//    deadline is waited for (at most the processor's timeout): its answer may settle the
+//    payment instead of failing it.
+//  - Tick() is the synchronous form, for the simulation and tests: it takes every due op,
+//    retrieves on the calling thread, and adds the expiries; a result comes before the
+//    expiry of the same op.
 //  - Output is ordered by operation key: the same events and clock give the same commands.
 //  - Memory: only unsettled ops are held.
 //
@@ -40,6 +54,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -61,6 +76,16 @@ struct ReconcilerOptions {
   double multiplier = 2;
   bool chase_late_answers = true;
   int64_t late_horizon_ms = 24 * 3600 * 1000;
+  // Adaptive retrieve concurrency per processor (see the contract).
+  int max_retrieves_per_processor = 4;
+  int64_t slow_retrieve_ms = 1000;
+};
+
+// A retrieve TakeDue() hands out; its answer goes back through OnRetrieved().
+struct RetrieveTask {
+  std::string key;
+  std::string processor_id;
+  bool urgent = false;  // a late chase: the payment moved on, money may be held
 };
 
 struct ReconcilerProbe {
@@ -71,6 +96,7 @@ struct ReconcilerProbe {
   std::atomic<uint64_t> expiries{0};    // ExpireProcessing commands
   std::atomic<uint64_t> late{0};        // ops chased after their payment moved on
   std::atomic<uint64_t> skipped{0};     // ops chased after an open breaker skipped them
+  std::atomic<uint64_t> narrowed{0};    // retrieve windows halved (slow or unknown answers)
 };
 
 class Reconciler {
@@ -80,7 +106,20 @@ class Reconciler {
   void OnEvent(const ::payments::events::v1::EventEnvelope& event);
   [[nodiscard]] std::vector<::payments::commands::v1::CommandEnvelope> Tick();
 
+  // Due ops, urgent first, within each processor's window; each is marked in flight.
+  // `admit` may refuse one (its bulkhead is full): it stays due for a later call.
+  [[nodiscard]] std::vector<RetrieveTask> TakeDue(
+      const std::function<bool(const RetrieveTask&)>& admit);
+  // The answer of a taken op (nullopt: no gateway for its processor). Returns the result
+  // command when the answer is definite.
+  [[nodiscard]] std::vector<::payments::commands::v1::CommandEnvelope> OnRetrieved(
+      const RetrieveTask& task, const std::optional<GatewayAnswer>& answer);
+  // ExpireProcessing commands now due, in key order.
+  [[nodiscard]] std::vector<::payments::commands::v1::CommandEnvelope> Expiries();
+
   size_t tracked() const;
+  // Retrieves allowed in flight for `processor` now (its adaptive window).
+  int WindowOf(const std::string& processor) const;
   // When the next Tick has work (a try or an expiry); nullopt if nothing is tracked.
   std::optional<int64_t> NextDueMs() const;
   const ReconcilerProbe& probe() const { return probe_; }
@@ -98,6 +137,11 @@ class Reconciler {
     bool expire_sent = false;
     bool late = false;
     int64_t late_since_ms = 0;
+    bool in_flight = false;  // taken by TakeDue, answer not back yet
+  };
+  struct Pace {  // per processor
+    int window = 0;
+    int in_flight = 0;
   };
 
   // Requires mu_.
@@ -105,6 +149,11 @@ class Reconciler {
   void SettleOrChase(const std::string& key, int64_t event_time_ms, int64_t now);
   void ChaseSkipped(const ::payments::events::v1::EventEnvelope& event, int64_t now);
   bool ExpiryDue(const Entry& e, int64_t now) const;
+  Pace& PaceOf(const std::string& processor);
+  std::optional<::payments::commands::v1::CommandEnvelope> Apply(
+      const RetrieveTask& task, const std::optional<GatewayAnswer>& answer, int64_t now);
+  std::optional<::payments::commands::v1::CommandEnvelope> ExpiryOf(const std::string& key,
+                                                                    Entry& e, int64_t now);
 
   GatewayRegistry& gateways_;
   const Clock& clock_;
@@ -113,6 +162,7 @@ class Reconciler {
   mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;  // by op key, ordered for deterministic output
   std::unordered_map<std::string, std::set<std::string>> by_payment_;
+  std::map<std::string, Pace> paces_;  // by processor
 };
 
 }  // namespace payorch::connectors

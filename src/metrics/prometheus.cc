@@ -35,10 +35,12 @@ void AddCounter(std::vector<MetricFamily>& out, std::string name, std::string he
   out.push_back(std::move(f));
 }
 
-void AddGauge(std::vector<MetricFamily>& out, std::string name, std::string help, const Gauge& g) {
+// `scale` turns the gauge's integer into the exported unit (1e-6: microseconds to seconds).
+void AddGauge(std::vector<MetricFamily>& out, std::string name, std::string help, const Gauge& g,
+              double scale = 1) {
   MetricFamily f = Family(std::move(name), std::move(help), MetricType::Gauge);
   ClientMetric cm;
-  cm.gauge.value = static_cast<double>(g.value());
+  cm.gauge.value = static_cast<double>(g.value()) * scale;
   f.metric.push_back(std::move(cm));
   out.push_back(std::move(f));
 }
@@ -96,6 +98,12 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
                "A writer taking a partition: its store's snapshot, the events log's tail folded, "
                "the claim appended and read back.",
                m.restore);
+  AddHistogram(f, "connector_poll_gap_seconds",
+               "Time between two polls of the connectors' loop (it never waits on a processor).",
+               m.connector_poll_gap);
+  AddHistogram(f, "money_held_seconds",
+               "From a failed payment's charge being found to its compensating void succeeding.",
+               m.money_held);
   AddCounter(f, "commands_total", "Command records handled by the writers.", m.commands);
   AddCounter(f, "events_total", "Events decided by the writers.", m.events);
   AddCounter(f, "restored_events_total", "Events folded while restoring partitions.",
@@ -122,6 +130,27 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
            "started.",
            m.processing_payments);
   AddGauge(f, "writer_partitions", "Partitions this process writes.", m.writer_partitions);
+  AddGauge(f, "connector_poll_gap_max_seconds",
+           "Largest time between two polls of the connectors' loop since start.",
+           m.connector_poll_gap_max_us, 1e-6);
+  AddGauge(f, "connector_paused",
+           "1 while the connectors stop reading the log because too much work is queued.",
+           m.connector_paused);
+  AddLabeled(f, "connector_queued_tasks", "Gateway tasks waiting in a processor's bulkhead.",
+             m.connector_queued, MetricType::Gauge);
+  AddLabeled(f, "connector_in_flight_tasks", "Gateway tasks running in a processor's bulkhead.",
+             m.connector_in_flight, MetricType::Gauge);
+  AddLabeled(f, "connector_retrieve_window",
+             "Retrieves allowed in flight per processor (adapts to its latency and errors).",
+             m.connector_retrieve_window, MetricType::Gauge);
+  AddLabeled(f, "connector_refused_total",
+             "New charges not sent because the processor was saturated, by reason.",
+             m.connector_refused, MetricType::Counter);
+  AddGauge(f, "money_held_payments",
+           "Failed payments whose charge was found and is not voided yet.", m.money_held_payments);
+  AddGauge(f, "money_held_oldest_seconds",
+           "Age of the oldest failed payment's charge not voided yet, since it was found.",
+           m.money_held_oldest_seconds);
   AddLabeled(f, "consumer_lag_records", "Records behind the high watermark, per partition.",
              m.consumer_lag, MetricType::Gauge);
   std::ostringstream out;

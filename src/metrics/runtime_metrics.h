@@ -41,6 +41,8 @@ struct RuntimeMetrics {
   Histogram step_to_answer;         // StepStarted decided -> gateway answer appended
   Histogram create_to_final;        // create command appended -> final event acknowledged
   Histogram restore;  // a writer taking a partition: store snapshot + log tail fold + claim
+  Histogram connector_poll_gap;  // between two polls of the connectors' loop
+  Histogram money_held;  // a failed payment's charge found -> its compensating void succeeded
 
   // Counters.
   Counter commands;         // command records handled by writers
@@ -57,9 +59,17 @@ struct RuntimeMetrics {
   Counter deduplicated;                     // CommandDeduplicated events
 
   // Gauges.
-  Gauge outbox_depth;         // event groups handed to the log and not yet acknowledged
-  Gauge processing_payments;  // payments in processing (outcome unknown) since start
-  Gauge writer_partitions;    // partitions this process writes
+  Gauge outbox_depth;               // event groups handed to the log and not yet acknowledged
+  Gauge processing_payments;        // payments in processing (outcome unknown) since start
+  Gauge writer_partitions;          // partitions this process writes
+  Gauge connector_poll_gap_max_us;  // largest gap between two polls, since start
+  Gauge connector_paused;           // 1 while the connectors stop reading (too much queued)
+  LabeledValues connector_queued{"processor"};             // bulkhead tasks waiting
+  LabeledValues connector_in_flight{"processor"};          // bulkhead tasks running
+  LabeledValues connector_retrieve_window{"processor"};    // retrieves allowed in flight
+  LabeledValues connector_refused{"processor", "reason"};  // new charges skipped, counter
+  Gauge money_held_payments;        // failed payments whose charge is found and not yet voided
+  Gauge money_held_oldest_seconds;  // the oldest of them: since its charge was found (whole s)
   LabeledValues consumer_lag{"group", "partition"};  // high watermark - next offset
   LagMetrics lag_probe{&consumer_lag};               // for KafkaOptions::lag_probe
 };

@@ -3,8 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,11 +12,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "connectors/bulkhead.h"
 #include "connectors/dispatcher.h"
+#include "connectors/held_money.h"
 #include "connectors/reconciler.h"
 #include "log/consumer.h"
 #include "log/partition_reader.h"
 #include "log/producer.h"
+#include "metrics/runtime_metrics.h"
 #include "runtime/internal/event_keys.h"
 #include "runtime/internal/recent_sequences.h"
 #include "runtime/validity.h"
@@ -64,6 +66,13 @@ struct Answer {
   std::vector<cmd::CommandEnvelope> commands;
 };
 
+struct Retrieved {
+  connectors::RetrieveTask task;
+  std::optional<connectors::GatewayAnswer> answer;  // nullopt: no gateway
+};
+
+using Lane = connectors::Bulkhead::Lane;
+
 struct PartitionTrack {
   EpochFilter filter;
   int64_t next_offset = 0;                 // consumed up to here
@@ -83,6 +92,8 @@ struct PartitionTrack {
   int64_t catch_up_end = 0;
   std::map<int64_t, Job> held;  // offset -> call, in log order
   std::unordered_map<std::string, int64_t> held_by_key;
+  // Failed payments' charges found and not yet voided (money at risk).
+  connectors::HeldMoney held_money;
 };
 
 }  // namespace
@@ -91,7 +102,8 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   explicit Impl(ConnectorOptions o)
       : options(std::move(o)),
         dispatcher(*options.gateways, options.clock),
-        reconciler(*options.gateways, *options.clock) {}
+        reconciler(*options.gateways, *options.clock),
+        bulkhead({.concurrency = options.threads, .queue_limit = options.queue_limit}) {}
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
@@ -129,6 +141,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       track.last_sequence.set_capacity(RememberedPerPartition(tracks.size()));
     }
     if (options.probe != nullptr) options.probe->partitions = static_cast<int>(tracks.size());
+    paused = false;  // a new assignment starts unpaused; the loop pauses it again if needed
     return starts;
   }
 
@@ -169,22 +182,6 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     (void)options.store->SaveCheckpoint(kCheckpointName, p, meta);
   }
 
-  void Worker() {
-    for (;;) {
-      Job job;
-      {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return stopping || !jobs.empty(); });
-        if (jobs.empty()) return;
-        job = std::move(jobs.front());
-        jobs.pop_front();
-      }
-      Answer answer{job.partition, job.offset, dispatcher.HandleAll(job.event, job.repeat)};
-      std::lock_guard lock(mu);
-      answers.push_back(std::move(answer));
-    }
-  }
-
   void OnRecord(const log::Record& r) {
     auto it = tracks.find(r.partition.value());
     if (it == tracks.end()) return;
@@ -215,6 +212,9 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       if (!t.last_sequence.Advance(e.payment_id(), e.sequence())) return;
     }
     reconciler.OnEvent(e);
+    if (auto held_ms = t.held_money.OnEvent(e, options.clock->NowMs())) {
+      if (options.metrics != nullptr) options.metrics->money_held.ObserveMillis(*held_ms);
+    }
     // An unknown outcome, or a breaker's skip, is the reconciler's to resolve, not a call to
     // repeat; the resume point keeps it until the log settles it.
     if (std::string key = ChasedKey(e); !key.empty()) {
@@ -237,14 +237,93 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     }
   }
 
+  // Hands a call to its processor's bulkhead, or answers a new charge the processor has no
+  // room for as skipped (the plan's fallback takes it). Never waits.
   void Dispatch(Job job) {
     if (options.probe != nullptr) {
       ++options.probe->dispatched;
       ++options.probe->backlog;
     }
-    std::lock_guard lock(mu);
-    jobs.push_back(std::move(job));
-    cv.notify_one();
+    const ev::GatewayOperation& op = *connectors::Dispatcher::OperationOf(job.event);
+    const std::string& processor = op.processor_id();
+    Lane lane = Lane::kFollowUp;
+    if (connectors::Dispatcher::IsCharge(op)) lane = Lane::kCharge;
+    if (job.event.has_void_started() && job.event.void_started().compensation()) {
+      lane = Lane::kUrgent;  // money held for a payment that cannot keep it
+    }
+    if (lane == Lane::kCharge && !job.repeat && bulkhead.Saturated(processor, op.timeout_ms())) {
+      if (options.probe != nullptr) ++options.probe->saturated;
+      if (options.metrics != nullptr)
+        options.metrics->connector_refused.Add({processor, "saturated"});
+      Answer answer{job.partition, job.offset, {dispatcher.Saturated(job.event)}};
+      std::lock_guard lock(mu);
+      answers.push_back(std::move(answer));
+      return;
+    }
+    bulkhead.Submit(processor, lane, [this, job = std::move(job)] {
+      Answer answer{job.partition, job.offset, dispatcher.HandleAll(job.event, job.repeat)};
+      std::lock_guard lock(mu);
+      answers.push_back(std::move(answer));
+    });
+  }
+
+  // Due retrieves go to their processors' bulkheads while those have room.
+  void TakeRetrieves() {
+    const auto has_room = [this](const connectors::RetrieveTask& task) {
+      return bulkhead.LoadOf(task.processor_id).queued < options.queue_limit;
+    };
+    for (connectors::RetrieveTask& task : reconciler.TakeDue(has_room)) {
+      const std::string processor = task.processor_id;
+      const Lane lane = task.urgent ? Lane::kUrgent : Lane::kFollowUp;
+      bulkhead.Submit(processor, lane, [this, task = std::move(task)] {
+        Retrieved r{task, std::nullopt};
+        if (connectors::Gateway* gateway = options.gateways->Find(task.processor_id)) {
+          r.answer = gateway->Retrieve(task.key);
+        }
+        std::lock_guard lock(mu);
+        retrieved.push_back(std::move(r));
+      });
+    }
+  }
+
+  // Stops reading while too much waits in the bulkheads; polling goes on (membership).
+  void Throttle() {
+    const size_t queued = bulkhead.queued();
+    const bool want = paused ? queued > options.max_queued / 2 : queued > options.max_queued;
+    if (want == paused) return;
+    for (auto& [part, track] : tracks) {
+      auto st = want ? consumer->Pause(PartitionId{part}) : consumer->Resume(PartitionId{part});
+      if (!st.ok()) options.logger->warn("[p{}] connectors pause/resume: {}", part, st.ToString());
+    }
+    paused = want;
+    options.logger->info("connectors {} reading: {} gateway tasks queued",
+                         want ? "pause" : "resume", queued);
+    if (options.metrics != nullptr) options.metrics->connector_paused.Set(want ? 1 : 0);
+  }
+
+  void Publish(const std::chrono::steady_clock::duration& gap_max) {
+    const int64_t gap_ms = std::chrono::duration_cast<std::chrono::milliseconds>(gap_max).count();
+    if (options.probe != nullptr) options.probe->poll_gap_max_ms = gap_ms;
+    if (options.metrics == nullptr) return;
+    metrics::RuntimeMetrics& m = *options.metrics;
+    m.connector_poll_gap_max_us.Set(
+        std::chrono::duration_cast<std::chrono::microseconds>(gap_max).count());
+    for (const auto& [processor, load] : bulkhead.Loads()) {
+      m.connector_queued.Set({processor}, static_cast<int64_t>(load.queued));
+      m.connector_in_flight.Set({processor}, load.in_flight);
+      m.connector_retrieve_window.Set({processor}, reconciler.WindowOf(processor));
+    }
+    const int64_t now = options.clock->NowMs();
+    int64_t count = 0;
+    int64_t oldest = 0;
+    for (const auto& [part, track] : tracks) {
+      count += static_cast<int64_t>(track.held_money.count());
+      if (track.held_money.count() > 0) {
+        oldest = std::max(oldest, track.held_money.OldestAgeMs(now));
+      }
+    }
+    m.money_held_payments.Set(count);
+    m.money_held_oldest_seconds.Set(oldest / 1000);
   }
 
   // A held call whose outcome the log already has is not made.
@@ -284,70 +363,94 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
                                                            events_topic, fixed, this);
     if (!c.ok()) return "connector consumer: " + c.error().ToString();
     consumer = std::move(c.value());
-    for (int i = 0; i < options.threads; ++i) workers.emplace_back([this] { Worker(); });
 
     std::vector<log::Record> batch;
-    std::vector<Answer> ready;
     int64_t last_tick = 0;
     int64_t last_checkpoint = 0;
+    using Steady = std::chrono::steady_clock;
+    Steady::time_point last_poll{};
+    Steady::duration gap_max{};
     while (!stop.load() && failure.empty()) {
       batch.clear();
+      const Steady::time_point poll_at = Steady::now();
+      if (last_poll != Steady::time_point{}) {
+        const Steady::duration gap = poll_at - last_poll;
+        gap_max = std::max(gap_max, gap);
+        if (options.metrics != nullptr) {
+          options.metrics->connector_poll_gap.ObserveMicros(
+              std::chrono::duration_cast<std::chrono::microseconds>(gap).count());
+        }
+      }
+      last_poll = poll_at;
       auto st = consumer->PollBatch(2000, 2, &batch);
       if (!st.ok() && st.error().cls == log::ErrorClass::kFatal) {
         failure = "connector poll: " + st.ToString();
         break;
       }
       for (const auto& r : batch) OnRecord(r);
-      {
-        std::lock_guard lock(mu);
-        ready.swap(answers);
-      }
-      for (auto& a : ready) {
-        const int32_t part = a.partition;
-        const int64_t offset = a.offset;
-        auto settle = [this, part, offset] {
-          auto it = tracks.find(part);
-          if (it != tracks.end()) {
-            auto o = it->second.outstanding.find(offset);
-            if (o != it->second.outstanding.end()) it->second.outstanding.erase(o);
-          }
-          if (options.probe != nullptr) --options.probe->backlog;
-        };
-        if (!a.commands.empty()) {
-          if (options.probe != nullptr) ++options.probe->results;
-          // Same key, same producer: the transitions land before the result.
-          for (size_t i = 0; i + 1 < a.commands.size(); ++i) Produce(a.commands[i], nullptr);
-          Produce(a.commands.back(), settle);
-        } else {
-          settle();
-        }
-      }
-      ready.clear();
+      PublishAnswers();
       const int64_t now = options.clock->NowMs();
       if (now - last_tick >= kTickEveryMs) {
         last_tick = now;
-        for (const auto& command : reconciler.Tick()) {
+        TakeRetrieves();
+        for (const auto& command : reconciler.Expiries()) {
           if (options.probe != nullptr) ++options.probe->reconciler_commands;
           Produce(command, nullptr);
         }
       }
+      Throttle();
       (void)producer->Poll(0);
       if (now - last_checkpoint >= kCheckpointEveryMs) {
         last_checkpoint = now;
         for (auto& [part, track] : tracks) SaveCheckpoint(part);
+        Publish(gap_max);
       }
     }
-    {
-      std::lock_guard lock(mu);
-      stopping = true;
-      jobs.clear();
-    }
-    cv.notify_all();
-    for (auto& w : workers) w.join();
+    // Queued calls are dropped (their events stay unanswered in the log, behind the resume
+    // point); the answers of calls in flight are still appended.
+    bulkhead.Stop();
+    PublishAnswers();
     (void)producer->Flush(5'000);
     for (auto& [part, track] : tracks) SaveCheckpoint(part);
     (void)consumer->Close();
     return failure;
+  }
+
+  // Appends what the bulkheads handed back: call answers, then retrieve results.
+  void PublishAnswers() {
+    std::vector<Answer> ready;
+    std::vector<Retrieved> found;
+    {
+      std::lock_guard lock(mu);
+      ready.swap(answers);
+      found.swap(retrieved);
+    }
+    for (auto& a : ready) {
+      const int32_t part = a.partition;
+      const int64_t offset = a.offset;
+      auto settle = [this, part, offset] {
+        auto it = tracks.find(part);
+        if (it != tracks.end()) {
+          auto o = it->second.outstanding.find(offset);
+          if (o != it->second.outstanding.end()) it->second.outstanding.erase(o);
+        }
+        if (options.probe != nullptr) --options.probe->backlog;
+      };
+      if (!a.commands.empty()) {
+        if (options.probe != nullptr) ++options.probe->results;
+        // Same key, same producer: the transitions land before the result.
+        for (size_t i = 0; i + 1 < a.commands.size(); ++i) Produce(a.commands[i], nullptr);
+        Produce(a.commands.back(), settle);
+      } else {
+        settle();
+      }
+    }
+    for (Retrieved& r : found) {
+      for (const auto& command : reconciler.OnRetrieved(r.task, r.answer)) {
+        if (options.probe != nullptr) ++options.probe->reconciler_commands;
+        Produce(command, nullptr);
+      }
+    }
   }
 
   ConnectorOptions options;
@@ -358,13 +461,13 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   std::unique_ptr<log::Producer> producer;
   std::unique_ptr<log::Consumer> consumer;
   std::map<int32_t, PartitionTrack> tracks;
-  std::vector<std::thread> workers;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Job> jobs;
+  bool paused = false;
+  std::mutex mu;  // guards answers and retrieved, filled by the bulkheads' workers
   std::vector<Answer> answers;
-  bool stopping = false;
+  std::vector<Retrieved> retrieved;
   std::string failure;
+  // Last: its workers use the members above, so it stops (is destroyed) first.
+  connectors::Bulkhead bulkhead;
 };
 
 ConnectorLoop::ConnectorLoop(ConnectorOptions options)

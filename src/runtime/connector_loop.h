@@ -1,9 +1,21 @@
 // ConnectorLoop: wires src/connectors/ to the log. It reads the events topic in its own
 // consumer group, applies the validity rule, calls gateways for every counted *Started
-// event on a pool of worker threads, runs the reconciler, and appends the answers to the
-// commands topic as RecordGatewayResult / ExpireProcessing commands, preceded by a
-// RecordBreakerTransition whenever a call changes a circuit breaker's state (the breakers
-// live in the GatewayRegistry and are timed by the injected clock).
+// event, runs the reconciler, and appends the answers to the commands topic as
+// RecordGatewayResult / ExpireProcessing commands, preceded by a RecordBreakerTransition
+// whenever a call changes a circuit breaker's state (the breakers live in the
+// GatewayRegistry and are timed by the injected clock).
+//
+// The poll thread never waits on a processor. Calls, retrieves and compensating voids run
+// on the processors' bulkheads (connectors/bulkhead.h: `threads` workers and
+// `queue_limit` queued tasks per processor); the poll thread only reads the log, hands
+// work out, and appends the answers the workers hand back. Bounds and their answers:
+//  - a new charge for a saturated processor is not queued: it is answered as skipped
+//    (Dispatcher::Saturated), so the plan's fallback takes the payment at once;
+//  - retrieves are taken from the reconciler only while the processor's queue has room
+//    and within its adaptive window (connectors/reconciler.h); the rest stay due;
+//  - everything else (captures, voids, refunds, repeats from history) is queued; while
+//    more than max_queued tasks wait in all, the loop pauses its partitions (it keeps
+//    polling, so it keeps its group membership) and resumes below half of that.
 //
 // Crash safety: its resume point per partition (offset + epoch, in the state store) never
 // passes an event whose gateway call is unanswered, nor one the reconciler is still
@@ -25,6 +37,10 @@
 #include "log/options.h"
 #include "runtime/state_store.h"
 
+namespace payorch::metrics {
+struct RuntimeMetrics;
+}
+
 namespace spdlog {
 class logger;
 }
@@ -33,6 +49,8 @@ namespace payorch::runtime {
 
 struct ConnectorProbe {
   std::atomic<uint64_t> dispatched{0};
+  std::atomic<uint64_t> saturated{0};       // new charges skipped: bulkhead saturated
+  std::atomic<int64_t> poll_gap_max_ms{0};  // largest time between two polls, since start
   std::atomic<uint64_t> results{0};
   std::atomic<uint64_t> reconciler_commands{0};
   std::atomic<int64_t> backlog{0};
@@ -42,13 +60,16 @@ struct ConnectorProbe {
 struct ConnectorOptions {
   log::KafkaOptions kafka;
   std::string group = "payorch.connectors";
-  int threads = 8;
+  int threads = 8;           // calls in flight per processor (its bulkhead's workers)
+  size_t queue_limit = 256;  // tasks queued per processor before new charges are skipped
+  size_t max_queued = 4096;  // tasks queued in all before the loop stops reading
   StateStore* store = nullptr;
   connectors::GatewayRegistry* gateways = nullptr;
   const Clock* clock = nullptr;
   std::shared_ptr<spdlog::logger> logger;
   ConnectorProbe* probe = nullptr;
-  std::vector<int32_t> static_partitions;  // empty: from the consumer group
+  metrics::RuntimeMetrics* metrics = nullptr;  // optional
+  std::vector<int32_t> static_partitions;      // empty: from the consumer group
 };
 
 class ConnectorLoop {

@@ -192,9 +192,19 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   std::string connector_error;
   std::thread connectors([&] {
     if (options_.run_connectors) {
-      ConnectorOptions co{options_.kafka,  options_.connectors_group, options_.connector_threads,
-                          &store,          options_.gateways,         options_.clock,
-                          options_.logger, &probe_.connectors,        options_.static_partitions};
+      ConnectorOptions co;
+      co.kafka = options_.kafka;
+      co.group = options_.connectors_group;
+      co.threads = options_.connector_threads;
+      co.queue_limit = options_.connector_queue_limit;
+      co.max_queued = options_.connector_max_queued;
+      co.store = &store;
+      co.gateways = options_.gateways;
+      co.clock = options_.clock;
+      co.logger = options_.logger;
+      co.probe = &probe_.connectors;
+      co.metrics = options_.metrics;
+      co.static_partitions = options_.static_partitions;
       ConnectorLoop loop(co);
       connector_error = loop.Run(connectors_stop);
     } else {

@@ -37,7 +37,9 @@ struct OrchestratorOptions {
   std::string connectors_group = "payorch.connectors";
   bool run_writers = true;
   bool run_connectors = true;
-  int connector_threads = 8;
+  int connector_threads = 8;  // per processor (ConnectorOptions::threads)
+  size_t connector_queue_limit = 256;
+  size_t connector_max_queued = 4096;
   size_t max_cached_payments = 100'000;
   // Empty: partitions come from the consumer groups. Otherwise this process owns exactly
   // these partitions (writers and connectors), with no group membership; fencing still
