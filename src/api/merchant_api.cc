@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -210,6 +211,15 @@ struct MerchantApi::Impl {
     };
   }
 
+  http::Response Overloaded() const {
+    http::Response r = http::Error(
+        503, "overloaded",
+        "payorch takes no new payment now (its processors are saturated); nothing was done, "
+        "retry after Retry-After seconds with the same Idempotency-Key");
+    r.headers.emplace_back("Retry-After", std::to_string(std::max(1, o.retry_after_s)));
+    return r;
+  }
+
   bool Behind() const {
     if (!o.lag || o.max_lag < 0) return false;
     const int64_t lag = o.lag();
@@ -337,6 +347,12 @@ struct MerchantApi::Impl {
       return Accepted(existing.payment_id, v);
     }
 
+    // Overload is refused before anything is appended, and not stored: the same key is
+    // taken again once payorch has room (docs/overload.md).
+    if (command.create && o.overloaded && o.overloaded()) {
+      responses.Release(who.merchant_id, *idem);
+      return Overloaded();
+    }
     const auto start = Clock_::now();
     const auto deadline = start + std::chrono::milliseconds(o.config.wait_ms);
     command.envelope.set_schema_version(1);
@@ -360,6 +376,10 @@ struct MerchantApi::Impl {
                          "same Idempotency-Key");
     }
     internal::Decision d = follower->Wait(waiter, deadline);
+    if (d.rejection && d.rejection->reason() == ev::REJECT_REASON_OVERLOADED) {
+      responses.Release(who.merchant_id, *idem);  // the writer refused it: retry later
+      return Overloaded();
+    }
     if (d.rejection) {
       http::Response r = RejectionResponse(*d.rejection);
       responses.Finish(who.merchant_id, *idem,

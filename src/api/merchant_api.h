@@ -15,8 +15,9 @@
 // the command goes to the commands topic, and the answer waits (at most wait_ms) for the
 // decision on the events topic and for the projection to show it: 201/200 with the
 // payment, 202 while a gateway outcome is pending, 409 (idempotency or state conflict),
-// 422 (validation, with field details), 429 (rate limited), 503 (log unreachable; the
-// command was not acknowledged). The same key with the same request answers the stored
+// 422 (validation, with field details), 429 (rate limited), 503 (log unreachable: the
+// command was not acknowledged; or `overloaded`: a create refused with Retry-After,
+// docs/overload.md). The same key with the same request answers the stored
 // response again.
 //
 //   MerchantApi api({.data_dir = dir, .kafka = kafka, .config = cfg, .store = &store});
@@ -62,6 +63,10 @@ struct MerchantApiOptions {
   // it is appended. Both optional.
   std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event;
   std::function<void(::payments::commands::v1::CommandEnvelope*)> stamp;
+  // Admission (runtime/admission.h), optional: while it returns true, a create answers 503
+  // `overloaded` with Retry-After: retry_after_s, and nothing is appended.
+  std::function<bool()> overloaded;
+  int retry_after_s = 2;
 };
 
 // A mounted route: method and the OpenAPI path template.

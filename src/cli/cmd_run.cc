@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "api/config.h"
 #include "api/merchant_api.h"
@@ -53,7 +54,8 @@ struct QueryApi {
                     const std::shared_ptr<spdlog::logger>& logger,
                     const api::ApiConfig* merchant_config = nullptr,
                     const std::string& merchant_dir = "",
-                    connectors::SuccessRateRouter* router = nullptr) {
+                    connectors::SuccessRateRouter* router = nullptr,
+                    std::function<bool()> overloaded = nullptr) {
     projection::ServiceOptions so{.data_dir = dir, .runner = {}, .max_lag = max_lag};
     so.runner.kafka = kafka;
     so.runner.logger = logger;
@@ -68,6 +70,7 @@ struct QueryApi {
       mo.store = &service->store();
       mo.lag = [s = service.get()] { return s->runner().lag(); };
       mo.max_lag = max_lag;
+      mo.overloaded = std::move(overloaded);
       if (router != nullptr) {
         mo.on_event = [router](const ::payments::events::v1::EventEnvelope& e) {
           router->Observe(e);
@@ -125,6 +128,9 @@ int RunRun(int argc, char** argv) {
   bool merchant_api = false;
   std::string api_config;
   int threads = 8;
+  int64_t queue_limit = 256;
+  int64_t max_queued = 4096;
+  int64_t max_unknown = 512;
   int64_t max_cached = 100'000;
   bool no_connectors = false;
   bool no_writers = false;
@@ -143,7 +149,17 @@ int RunRun(int argc, char** argv) {
                "simulated processors: \"id=spec;...;*=spec\" (see src/connectors/README.md)");
   flags.String("ledger-dir", &ledger_dir,
                "where simulated gateways keep their ledgers (default: DATA_DIR/ledgers)");
-  flags.Int("connector-threads", &threads, "gateway calls in parallel");
+  flags.Int("connector-threads", &threads,
+            "gateway calls in parallel per processor (its bulkhead's workers)");
+  flags.Int("connector-queue-limit", &queue_limit,
+            "gateway tasks queued per processor before its new charges are skipped to the "
+            "plan's fallback (docs/overload.md)");
+  flags.Int("connector-max-queued", &max_queued,
+            "gateway tasks queued in all before the connectors pause reading the log and new "
+            "payments are refused");
+  flags.Int("max-unknown-outcomes", &max_unknown,
+            "gateway outcomes being reconciled at once before new payments are refused "
+            "(0: no limit)");
   flags.Int("max-cached-payments", &max_cached, "payment states kept in memory per partition");
   flags.Bool("no-connectors", &no_connectors, "run only the writers");
   flags.Bool("no-writers", &no_writers, "run only the connectors");
@@ -179,6 +195,17 @@ int RunRun(int argc, char** argv) {
   if (flags.help_requested()) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
+  }
+  for (const auto& [name, value, min, max] :
+       {std::tuple<const char*, int64_t, int64_t, int64_t>{"connector-threads", threads, 1, 256},
+        {"connector-queue-limit", queue_limit, 1, 1'000'000},
+        {"connector-max-queued", max_queued, 1, 10'000'000},
+        {"max-unknown-outcomes", max_unknown, 0, 10'000'000}}) {
+    if (value < min || value > max) {
+      std::fprintf(stderr, "payorch run: --%s must be in [%lld, %lld]\n", name,
+                   static_cast<long long>(min), static_cast<long long>(max));
+      return 2;
+    }
   }
   if (!http_addr.empty() && !http::ParseAddress(http_addr)) {
     std::fprintf(stderr, "payorch run: --http: '%s' is not host:port\n", http_addr.c_str());
@@ -310,6 +337,9 @@ int RunRun(int argc, char** argv) {
   oo.run_writers = !no_writers;
   oo.run_connectors = !no_connectors;
   oo.connector_threads = threads;
+  oo.connector_queue_limit = static_cast<size_t>(queue_limit);
+  oo.connector_max_queued = static_cast<size_t>(max_queued);
+  oo.max_unknown_outcomes = static_cast<size_t>(max_unknown);
   oo.max_cached_payments = static_cast<size_t>(max_cached);
   oo.static_partitions = static_partitions;
   oo.plans = &plans;
@@ -371,7 +401,8 @@ int RunRun(int argc, char** argv) {
     metrics::RegisterHealthRoutes(query_api.server, readiness);
     if (std::string qerr =
             query_api.Start(http_addr, data_dir + "/projection", kafka, max_lag, logger,
-                            merchant_api ? &merchant_config : nullptr, data_dir, &router);
+                            merchant_api ? &merchant_config : nullptr, data_dir, &router,
+                            [&orchestrator] { return orchestrator.admission().overloaded(); });
         !qerr.empty()) {
       std::fprintf(stderr, "payorch run: %s\n", qerr.c_str());
       return 1;

@@ -437,6 +437,12 @@ void Decider::OnCreate(const cmd::CreatePayment& c) {
     return Reject(ev::REJECT_REASON_MERCHANT_UNKNOWN,
                   "merchant '" + std::string(req.merchant_id) + "' is not configured");
   }
+  if (ctx_.overloaded) {
+    return Reject(ev::REJECT_REASON_OVERLOADED,
+                  "payorch is overloaded and takes no new payment now; nothing was started, "
+                  "retry later with the same request",
+                  "overload/refused");
+  }
   // The plan is built before any event (a rejection is the only event then), into a
   // message that the PlanBuilt event adopts. Its total is attached up front so that a
   // recycled Money is used (BuildInto always sets it).

@@ -52,6 +52,11 @@ struct CommandRecord {
 struct DecideContext {
   const PlanBuilder* plans = nullptr;
   uint64_t epoch = 0;  // stamped on every event
+  // The runtime's admission (runtime/admission.h): a new payment is rejected
+  // REJECT_REASON_OVERLOADED. An input like `plans`, so decide stays pure; a repeated
+  // create of an existing payment is still de-duplicated, and other commands are decided
+  // as usual (they settle work already accepted).
+  bool overloaded = false;
 };
 
 // The payment a command addresses: derived from (merchant_id, idempotency_key) for a

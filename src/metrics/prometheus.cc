@@ -136,6 +136,10 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
   AddGauge(f, "connector_paused",
            "1 while the connectors stop reading the log because too much work is queued.",
            m.connector_paused);
+  AddGauge(f, "overloaded",
+           "1 while payorch refuses new payments (docs/overload.md): rejected 'overloaded' on "
+           "the log, 503 at the merchant API.",
+           m.overloaded);
   AddLabeled(f, "connector_queued_tasks", "Gateway tasks waiting in a processor's bulkhead.",
              m.connector_queued, MetricType::Gauge);
   AddLabeled(f, "connector_in_flight_tasks", "Gateway tasks running in a processor's bulkhead.",

@@ -64,6 +64,7 @@ struct RuntimeMetrics {
   Gauge writer_partitions;          // partitions this process writes
   Gauge connector_poll_gap_max_us;  // largest gap between two polls, since start
   Gauge connector_paused;           // 1 while the connectors stop reading (too much queued)
+  Gauge overloaded;                 // 1 while new payments are refused (runtime/admission.h)
   LabeledValues connector_queued{"processor"};             // bulkhead tasks waiting
   LabeledValues connector_in_flight{"processor"};          // bulkhead tasks running
   LabeledValues connector_retrieve_window{"processor"};    // retrieves allowed in flight

@@ -301,6 +301,33 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (options.metrics != nullptr) options.metrics->connector_paused.Set(want ? 1 : 0);
   }
 
+  // Tells the admission (runtime/admission.h) how loaded the gateway path is.
+  void ReportLoad() {
+    if (options.admission == nullptr) return;
+    connectors::BulkheadLoad worst;
+    bool any_work = false;
+    bool all_saturated = true;
+    for (const auto& [processor, load] : bulkhead.Loads()) {
+      if (load.queued == 0 && load.in_flight == 0) continue;
+      any_work = true;
+      if (!connectors::IsSaturated(load, bulkhead.options(), 0)) all_saturated = false;
+    }
+    const ConnectorLoad load{bulkhead.queued(), reconciler.tracked(), paused,
+                             any_work && all_saturated};
+    if (!options.admission->Report(load)) return;
+    const bool over = options.admission->overloaded();
+    if (over) {
+      options.logger->warn(
+          "overloaded: new payments are refused (queued {}, outcomes unknown {}, paused {}, "
+          "every processor saturated {})",
+          load.queued, load.unknown, load.paused, load.all_saturated);
+    } else {
+      options.logger->info("recovered: new payments are taken again (queued {}, unknown {})",
+                           load.queued, load.unknown);
+    }
+    if (options.metrics != nullptr) options.metrics->overloaded.Set(over ? 1 : 0);
+  }
+
   void Publish(const std::chrono::steady_clock::duration& gap_max) {
     const int64_t gap_ms = std::chrono::duration_cast<std::chrono::milliseconds>(gap_max).count();
     if (options.probe != nullptr) options.probe->poll_gap_max_ms = gap_ms;
@@ -397,6 +424,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
           if (options.probe != nullptr) ++options.probe->reconciler_commands;
           Produce(command, nullptr);
         }
+        ReportLoad();
       }
       Throttle();
       (void)producer->Poll(0);

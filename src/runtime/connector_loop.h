@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "connectors/registry.h"
 #include "log/options.h"
+#include "runtime/admission.h"
 #include "runtime/state_store.h"
 
 namespace payorch::metrics {
@@ -69,6 +70,7 @@ struct ConnectorOptions {
   std::shared_ptr<spdlog::logger> logger;
   ConnectorProbe* probe = nullptr;
   metrics::RuntimeMetrics* metrics = nullptr;  // optional
+  Admission* admission = nullptr;              // optional: told the load every tick
   std::vector<int32_t> static_partitions;      // empty: from the consumer group
 };
 

@@ -21,16 +21,17 @@ constexpr int64_t kDrainTimeoutMs = 10'000;
 // PartitionWriter per assigned partition.
 class WriterLoop : public log::RebalanceListener {
  public:
-  WriterLoop(const OrchestratorOptions& options, OrchestratorProbe& probe, StateStore& store)
-      : options_(options), probe_(probe), store_(store) {}
+  WriterLoop(const OrchestratorOptions& options, OrchestratorProbe& probe, StateStore& store,
+             const Admission* admission)
+      : options_(options), probe_(probe), store_(store), admission_(admission) {}
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
     for (PartitionId p : ps) {
-      WriterDeps deps{&options_.kafka, producer_.get(), outbox_.get(),
-                      &store_,         options_.plans,  options_.writer_id,
-                      options_.logger, &probe_.writer,  options_.max_cached_payments,
-                      options_.metrics};
+      WriterDeps deps{&options_.kafka,  producer_.get(), outbox_.get(),
+                      &store_,          options_.plans,  options_.writer_id,
+                      options_.logger,  &probe_.writer,  options_.max_cached_payments,
+                      options_.metrics, admission_};
       auto writer = std::make_unique<PartitionWriter>(p.value(), deps);
       auto start = writer->Start();
       if (std::holds_alternative<std::string>(start)) {
@@ -163,6 +164,7 @@ class WriterLoop : public log::RebalanceListener {
   const OrchestratorOptions& options_;
   OrchestratorProbe& probe_;
   StateStore& store_;
+  const Admission* admission_;
   std::unique_ptr<log::Producer> producer_;
   std::unique_ptr<outbox::EventOutbox> outbox_;
   std::unique_ptr<log::Consumer> consumer_;
@@ -173,7 +175,10 @@ class WriterLoop : public log::RebalanceListener {
 
 }  // namespace
 
-Orchestrator::Orchestrator(OrchestratorOptions options) : options_(std::move(options)) {
+Orchestrator::Orchestrator(OrchestratorOptions options)
+    : options_(std::move(options)),
+      admission_({.max_queued = options_.connector_max_queued,
+                  .max_unknown = options_.max_unknown_outcomes}) {
   if (!options_.logger) options_.logger = spdlog::default_logger();
 }
 
@@ -204,6 +209,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
       co.logger = options_.logger;
       co.probe = &probe_.connectors;
       co.metrics = options_.metrics;
+      co.admission = &admission_;
       co.static_partitions = options_.static_partitions;
       ConnectorLoop loop(co);
       connector_error = loop.Run(connectors_stop);
@@ -222,7 +228,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   });
   std::string writer_error;
   if (options_.run_writers) {
-    WriterLoop loop(options_, probe_, store);
+    WriterLoop loop(options_, probe_, store, &admission_);
     writer_error = loop.Run(writers_drain);
   } else {
     while (!writers_drain.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));

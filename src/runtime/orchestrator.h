@@ -40,6 +40,7 @@ struct OrchestratorOptions {
   int connector_threads = 8;  // per processor (ConnectorOptions::threads)
   size_t connector_queue_limit = 256;
   size_t connector_max_queued = 4096;
+  size_t max_unknown_outcomes = 512;  // AdmissionLimits::max_unknown
   size_t max_cached_payments = 100'000;
   // Empty: partitions come from the consumer groups. Otherwise this process owns exactly
   // these partitions (writers and connectors), with no group membership; fencing still
@@ -67,10 +68,13 @@ class Orchestrator {
   ~Orchestrator();
   [[nodiscard]] std::string Run(const std::atomic<bool>& stop);
   const OrchestratorProbe& probe() const { return probe_; }
+  // Whether new payments are refused now (the merchant API asks it too).
+  const Admission& admission() const { return admission_; }
 
  private:
   OrchestratorOptions options_;
   OrchestratorProbe probe_;
+  Admission admission_;
 };
 
 }  // namespace payorch::runtime

@@ -322,6 +322,8 @@ std::string PartitionWriter::Handle(const log::Record& record) {
   command::CommandRecord rec{&envelope, record.topic, partition_, record.offset.value(),
                              record.timestamp_ms};
   command::DecideContext ctx{deps_.plans, epoch_};
+  ctx.overloaded =
+      envelope.has_create() && deps_.admission != nullptr && deps_.admission->overloaded();
   scratch_.clear();
   command::DecideAndApply(state, rec, ctx, scratch_, EventPoolOfThisThread());
   if (deps_.probe != nullptr) deps_.probe->events += scratch_.size();

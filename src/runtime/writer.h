@@ -25,6 +25,7 @@
 #include "log/record.h"
 #include "metrics/runtime_metrics.h"
 #include "outbox/event_outbox.h"
+#include "runtime/admission.h"
 #include "runtime/state_store.h"
 #include "runtime/validity.h"
 
@@ -56,6 +57,7 @@ struct WriterDeps {
   WriterProbe* probe = nullptr;
   size_t max_cached_payments = 100'000;
   metrics::RuntimeMetrics* metrics = nullptr;  // optional: /metrics probes
+  const Admission* admission = nullptr;        // optional: new payments refused when overloaded
 };
 
 class PartitionWriter {

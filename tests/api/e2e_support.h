@@ -170,16 +170,30 @@ class Stack {
         payorch::testing::WaitForFileLine((dir / "bootstrap").string(), std::chrono::seconds(20));
     return !bootstrap.empty();
   }
-  // Starts `payorch run --http 127.0.0.1:0 --merchant-api`; returns the bound port or 0.
-  int StartRun(const std::string& api_config) {
+  // Starts `payorch run --http 127.0.0.1:0 --merchant-api` (and `extra` flags); returns the
+  // bound port or 0.
+  int StartRun(const std::string& api_config, const std::vector<std::string>& extra = {}) {
     std::ofstream(dir / "api.yaml") << api_config;
     const std::string log = (dir / ("run" + std::to_string(++runs) + ".log")).string();
-    if (!run.Start(
-            {PAYORCH_BINARY, "run", "--brokers", bootstrap, "--data-dir", (dir / "data").string(),
-             "--assign", "all", "--http", "127.0.0.1:0", "--merchant-api", "--api-config",
-             (dir / "api.yaml").string(), "--max-lag", "-1", "--log-level", "warn"},
-            log))
-      return 0;
+    std::vector<std::string> argv = {PAYORCH_BINARY,
+                                     "run",
+                                     "--brokers",
+                                     bootstrap,
+                                     "--data-dir",
+                                     (dir / "data").string(),
+                                     "--assign",
+                                     "all",
+                                     "--http",
+                                     "127.0.0.1:0",
+                                     "--merchant-api",
+                                     "--api-config",
+                                     (dir / "api.yaml").string(),
+                                     "--max-lag",
+                                     "-1",
+                                     "--log-level",
+                                     "warn"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    if (!run.Start(argv, log)) return 0;
     static const std::regex re("merchant API at http://127\\.0\\.0\\.1:([0-9]+)/");
     int port = 0;
     Eventually(

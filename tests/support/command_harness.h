@@ -359,6 +359,8 @@ class CommandHarness {
 
   const command::PlanBuilder& plans() const { return plans_; }
   const command::DecideContext& ctx() const { return ctx_; }
+  // The runtime's admission as decide sees it (DecideContext::overloaded).
+  void set_overloaded(bool overloaded) { ctx_.overloaded = overloaded; }
 
   static std::string PaymentIdFor(std::string_view merchant, std::string_view key) {
     return DerivePaymentId(merchant, key);

@@ -154,6 +154,26 @@ TEST_F(AggregateTest, HappyPathWithAutomaticCapture) {
   EXPECT_EQ(s.sequence, 6u);
 }
 
+// Overload (runtime/admission.h): a new payment is refused with a reason and nothing
+// starts; what was accepted before goes on; the same create is taken once there is room.
+TEST_F(AggregateTest, OverloadRefusesNewPaymentsOnlyAndTheSameCreateIsTakenLater) {
+  const std::string before = CreateConfirmed("order-before", 1'000);
+  h_.set_overloaded(true);
+  const cmd::CommandEnvelope create =
+      testing::Create(kSeedMerchant, "order-new", 2'000, "USD", ty::PAYMENT_METHOD_CARD);
+  ExpectRejected(Send(create), ev::REJECT_REASON_OVERLOADED, "overload/refused");
+  const std::string pid = CommandHarness::PaymentIdFor(kSeedMerchant, "order-new");
+  EXPECT_FALSE(state(pid).exists);
+  // An accepted payment's repeated create is still a repeat, and its answers are decided.
+  ExpectDeduplicated(
+      Send(testing::Create(kSeedMerchant, "order-before", 1'000, "USD", ty::PAYMENT_METHOD_CARD)));
+  EXPECT_THAT(Types(Send(testing::Succeeded(before, Key(before, 0, 1)))),
+              ElementsAre("StepSucceeded", "PaymentCompleted"));
+  h_.set_overloaded(false);
+  EXPECT_THAT(Types(Send(create)),
+              ElementsAre("PaymentCreated", "PlanBuilt", "PaymentConfirmed", "StepStarted"));
+}
+
 TEST_F(AggregateTest, CreateWithoutConfirmWaitsForConfirmation) {
   CreateOptions o;
   o.confirm = false;

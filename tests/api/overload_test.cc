@@ -1,0 +1,77 @@
+// Overload is refused early and visibly (docs/overload.md), against `payorch run
+// --merchant-api` on a `payorch broker`: with every gateway outcome unknown and a limit of
+// two unknown outcomes, a new create answers 503 `overloaded` with Retry-After (nothing
+// appended, nothing stored under its key), and a create appended to the log directly is
+// rejected with REJECT_REASON_OVERLOADED, never dropped.
+#include "api/e2e_support.h"
+#include "command/hash.h"
+
+namespace payorch::api::testing {
+namespace {
+
+TEST(Overload, NewPaymentsAreRefusedWhileOutcomesAreUnknown) {
+  Stack stack("overload");
+  ASSERT_TRUE(stack.StartBroker());
+  // Every call times out (outcome unknown) and no retrieve can tell: the outcomes stay
+  // unknown, so payorch stays overloaded for the whole test.
+  const int port = stack.StartRun(
+      "wait_ms: 500\nappend_timeout_ms: 2000\n",
+      {"--gateways", "*=flaky:seed=1,timeout=1,retrieve_unknown=1", "--max-unknown-outcomes", "2"});
+  ASSERT_NE(port, 0) << payorch::testing::ReadFile((stack.dir / "run1.log").string());
+  const std::string key = stack.NewKey("m_cobranded");
+  ASSERT_FALSE(key.empty());
+  Client c("127.0.0.1", port);
+  const json card = {
+      {"amount", 1000}, {"currency", "USD"}, {"payment_method", "card"}, {"confirm", true}};
+
+  for (const char* idem : {"before-1", "before-2"}) {
+    Reply r = c.Post("/v1/payments", key, idem, card);
+    EXPECT_EQ(r.status, 202) << "accepted, outcome unknown: " << r.raw;
+  }
+  // Once the connectors report the unknown outcomes, a new create is refused.
+  Reply refused;
+  int n = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        refused = c.Post("/v1/payments", key, "new-" + std::to_string(++n), card);
+        return refused.status == 503;
+      },
+      std::chrono::seconds(20)))
+      << refused.raw;
+  EXPECT_EQ(refused.body["error"]["code"], "overloaded") << refused.raw;
+  ASSERT_TRUE(refused.headers.count("Retry-After")) << refused.raw;
+  EXPECT_GE(std::stoi(refused.headers.find("Retry-After")->second), 1);
+  // Not stored: the same key is refused again (and would be taken once there is room),
+  // never replayed as something else.
+  Reply again = c.Post("/v1/payments", key, "new-" + std::to_string(n), card);
+  EXPECT_EQ(again.status, 503) << again.raw;
+  // Work already accepted goes on: its payment still reads back.
+  Reply before = c.Get("/v1/payments/" + payorch::DerivePaymentId("m_cobranded", "before-1"), key);
+  EXPECT_EQ(before.status, 200) << before.raw;
+
+  // On the log: a create appended directly is decided, and rejected with a reason.
+  const std::string line =
+      R"({"schemaVersion":1,"commandId":"direct-1","create":{"merchantId":"m_cobranded",)"
+      R"("idempotencyKey":"direct-1","amount":{"amountMinor":"700","currency":"USD"},)"
+      R"("method":"PAYMENT_METHOD_CARD","confirm":true}})";
+  std::ofstream(stack.dir / "direct.jsonl") << line << "\n";
+  auto sent = payorch::projection::testing::Shell(std::string(PAYORCH_BINARY) + " send --brokers " +
+                                                  stack.bootstrap + " --file " +
+                                                  (stack.dir / "direct.jsonl").string() + " 2>&1");
+  ASSERT_EQ(sent.exit_code, 0) << sent.out;
+  std::string events;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        events = payorch::projection::testing::Shell(std::string(PAYORCH_BINARY) +
+                                                     " tail --brokers " + stack.bootstrap +
+                                                     " --from-beginning --topic events 2>&1")
+                     .out;
+        return events.find("REJECT_REASON_OVERLOADED") != std::string::npos;
+      },
+      std::chrono::seconds(20)))
+      << events.substr(0, 4000);
+  EXPECT_NE(events.find("overload/refused"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace payorch::api::testing
