@@ -245,7 +245,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       ++options.probe->backlog;
     }
     const ev::GatewayOperation& op = *connectors::Dispatcher::OperationOf(job.event);
-    const std::string& processor = op.processor_id();
+    const std::string processor = op.processor_id();  // a copy: `job` moves below
     Lane lane = Lane::kFollowUp;
     if (connectors::Dispatcher::IsCharge(op)) lane = Lane::kCharge;
     if (job.event.has_void_started() && job.event.void_started().compensation()) {
