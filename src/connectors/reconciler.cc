@@ -102,6 +102,7 @@ void Reconciler::ChaseSkipped(const ev::EventEnvelope& event, int64_t now) {
   e.payment_id = event.payment_id();
   e.correlation_id = event.correlation_id();
   e.late = true;
+  e.skipped = true;
   e.late_since_ms = now;
   e.next_try_ms = now + options_.initial_backoff_ms;
   e.backoff_ms =
@@ -137,7 +138,7 @@ std::vector<RetrieveTask> Reconciler::TakeDue(
     if (e.late && now - e.late_since_ms > options_.late_horizon_ms) {
       if (!e.in_flight) expired.push_back(key);
     } else if (!e.in_flight && e.next_try_ms <= now) {
-      due.push_back({e.late, e.next_try_ms, &key});
+      due.push_back({e.late && !e.skipped, e.next_try_ms, &key});
     }
   }
   for (const std::string& key : expired) Erase(key);

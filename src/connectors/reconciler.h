@@ -24,8 +24,9 @@
 //  - Scheduling (TakeDue/OnRetrieved, what ConnectorLoop uses: the retrieves run on the
 //    processors' bulkheads, never on the poll thread): TakeDue() hands out due ops, each
 //    once until its answer comes back through OnRetrieved(). Urgent ops come first: a
-//    late chase (the payment failed or expired, or a breaker skipped the step, so money
-//    may be held) before an ordinary one, then by when they fell due. Per processor at
+//    late chase (the payment failed or expired with the op's outcome unknown, so money
+//    may be held) before an ordinary one or a skip's sealing chase, then by when they
+//    fell due. Per processor at
 //    most `window` retrieves are in flight; the window adapts to the processor (AIMD):
 //    it halves (down to 1) on an UNKNOWN answer, a retrieve that could not be routed, or
 //    one slower than slow_retrieve_ms, and grows by one (up to max_retrieves_per_processor)
@@ -138,6 +139,7 @@ class Reconciler {
     bool late = false;
     int64_t late_since_ms = 0;
     bool in_flight = false;  // taken by TakeDue, answer not back yet
+    bool skipped = false;    // chased because a skip sent nothing: sealing, not money at risk
   };
   struct Pace {  // per processor
     int window = 0;

@@ -161,6 +161,23 @@ TEST(ReconcilerScheduling, LateChasesGoFirstThenTheLongestOverdue) {
   EXPECT_FALSE(tasks[1].urgent);
 }
 
+TEST(ReconcilerScheduling, ASkipsSealingChaseIsNotUrgent) {
+  Sched s;
+  ev::EventEnvelope skip = Envelope("pay_1", 4);
+  *skip.mutable_step_failed()->mutable_op() = Op(ev::OPERATION_KIND_SALE, "pay_1:s0:a1");
+  skip.mutable_step_failed()->set_circuit_open(true);
+  s.reconciler.OnEvent(skip);  // first: due earliest
+  s.clock.Set(kT0 + 10);
+  s.reconciler.OnEvent(
+      Processing("pay_2", Op(ev::OPERATION_KIND_SALE, "pay_2:s0:a1"), kT0 + 60'000));
+  s.reconciler.OnEvent(Failed("pay_2"));  // money may be held
+  s.clock.Set(kT0 + 1000);
+  const auto tasks = s.TakeAll();
+  EXPECT_THAT(Keys(tasks), ElementsAre("pay_2:s0:a1", "pay_1:s0:a1"));
+  EXPECT_TRUE(tasks[0].urgent);
+  EXPECT_FALSE(tasks[1].urgent);
+}
+
 TEST(ReconcilerScheduling, AnOpInFlightIsNotTakenAgainAndRefusedOpsStayDue) {
   Sched s;
   for (const char* key : {"pay_1:s0:a1", "pay_2:s0:a1"}) {
