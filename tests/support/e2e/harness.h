@@ -175,6 +175,8 @@ struct HarnessOptions {
   cfg::OrchestratorConfig config;
   // Processors answered by a ScriptedGateway (see gateway()).
   std::vector<std::string> scripted_processors;
+  // Any other gateways, by processor id (e.g. one that blocks until the test releases it).
+  std::vector<std::pair<std::string, std::shared_ptr<connectors::Gateway>>> custom_gateways;
   // Simulated processors, as a registry spec ("id=spec;...;*=spec"). Empty: processors not
   // scripted are unroutable (their operations fail with ERROR_CODE_UNKNOWN).
   std::string simulated_gateways;
@@ -220,6 +222,11 @@ class E2eHarness {
         return "register " + id + ": " + st.message();
       }
       scripted_[id] = g;
+    }
+    for (const auto& [id, g] : options_.custom_gateways) {
+      if (auto st = registry_.Register(id, g); !st.ok()) {
+        return "register " + id + ": " + st.message();
+      }
     }
     if (!options_.simulated_gateways.empty()) {
       if (auto st = registry_.ConfigureAll(options_.simulated_gateways); !st.ok()) {
