@@ -29,6 +29,7 @@
 #include "log/embedded_broker.h"
 #include "log/partition_reader.h"
 #include "log/producer.h"
+#include "metrics/runtime_metrics.h"
 #include "runtime/orchestrator.h"
 #include "runtime/workload.h"
 
@@ -148,6 +149,36 @@ std::string MeasureRaw(const log::KafkaOptions& base, log::EmbeddedBroker* broke
   return "";
 }
 
+// Where a payment's time goes, hop by hop (bucket upper bounds: coarse, but they locate a
+// tail; docs/performance.md).
+void PrintHops(const metrics::RuntimeMetrics& m) {
+  struct Hop {
+    const char* name;
+    const metrics::Histogram* h;
+  };
+  const Hop hops[] = {
+      {"command appended -> decided", &m.command_to_decision},
+      {"decided -> events acknowledged", &m.decision_to_published},
+      {"*Started appended -> connector read", &m.event_to_connector},
+      {"connector -> worker started (bulkhead)", &m.bulkhead_wait},
+      {"gateway call", &m.gateway_call},
+      {"answer -> acknowledged by the log", &m.result_to_ack},
+      {"StepStarted decided -> answer appended", &m.step_to_answer},
+      {"create appended -> final event", &m.create_to_final},
+      {"connectors' poll gap", &m.connector_poll_gap},
+  };
+  std::printf("\nhops (ms, upper bound of the bucket holding the quantile)\n");
+  std::printf("  %-40s %9s %7s %7s %7s %7s\n", "hop", "count", "p50", "p90", "p99", "p99.9");
+  for (const Hop& hop : hops) {
+    const metrics::Histogram::Snapshot s = hop.h->Read();
+    std::printf(
+        "  %-40s %9llu %7.1f %7.1f %7.1f %7.1f\n", hop.name,
+        static_cast<unsigned long long>(s.count), metrics::Histogram::QuantileUpperMs(s, 0.5),
+        metrics::Histogram::QuantileUpperMs(s, 0.9), metrics::Histogram::QuantileUpperMs(s, 0.99),
+        metrics::Histogram::QuantileUpperMs(s, 0.999));
+  }
+}
+
 }  // namespace
 
 int RunBench(int argc, char** argv) {
@@ -243,7 +274,9 @@ int RunBench(int argc, char** argv) {
   }
 
   SystemClock clock;
+  metrics::RuntimeMetrics hops;  // the per-hop trace printed after the run
   runtime::OrchestratorOptions oo;
+  oo.metrics = &hops;
   oo.kafka = kafka;
   oo.data_dir = data_dir + "/state";
   oo.writer_id = "bench-" + std::to_string(::getpid());
@@ -292,6 +325,7 @@ int RunBench(int argc, char** argv) {
   std::printf("  latency ms   p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", s.p50_ms,
               s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms);
   std::printf("  throughput   %.0f payments/s over %.2f s\n", tput, s.seconds);
+  PrintHops(hops);
 
   TopicVolume commands, events;
   if (std::string e =

@@ -4,8 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
+#include <unordered_map>
 
 #include "log/internal/client.h"
+#include "log/partitioner.h"
 
 namespace payorch::log {
 
@@ -15,6 +18,11 @@ struct Producer::Impl {
   ClientState state;
   internal::Handle rk;
   bool closing = false;  // destructor: drop callbacks instead of running them
+  struct Count {
+    int32_t partitions = 0;
+    int64_t read_at_ms = 0;
+  };
+  std::unordered_map<std::string, Count> partition_counts;  // by topic, from metadata
 };
 
 namespace {
@@ -35,6 +43,34 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// Partition counts are re-read this often, so a topic that grows is followed.
+constexpr int64_t kPartitionCountTtlMs = 30'000;
+constexpr int kMetadataTimeoutMs = 2'000;
+
+// The topic's partition count from the cache or the cluster's metadata; 0 if unknown.
+int32_t PartitionCount(Producer::Impl& impl, const std::string& topic) {
+  const int64_t now = NowMs();
+  auto it = impl.partition_counts.find(topic);
+  if (it != impl.partition_counts.end() && now - it->second.read_at_ms < kPartitionCountTtlMs) {
+    return it->second.partitions;
+  }
+  rd_kafka_t* rk = impl.rk.get();
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (rkt == nullptr) return it == impl.partition_counts.end() ? 0 : it->second.partitions;
+  const rd_kafka_metadata_t* md = nullptr;
+  int32_t count = 0;
+  if (rd_kafka_metadata(rk, 0, rkt, &md, kMetadataTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      count = md->topics[0].partition_cnt;
+    }
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_topic_destroy(rkt);
+  if (count <= 0) return it == impl.partition_counts.end() ? 0 : it->second.partitions;
+  impl.partition_counts[topic] = {count, now};
+  return count;
 }
 
 }  // namespace
@@ -69,6 +105,13 @@ Producer::~Producer() {
 LogStatus Producer::Produce(const OutRecord& record, DeliveryCallback on_delivery) {
   if (auto fatal = impl_->state.Fatal()) return *fatal;
   rd_kafka_t* rk = impl_->rk.get();
+  // A keyed record is placed here (log/partitioner.h), not by librdkafka's partitioner.
+  int32_t partition = record.partition.value();
+  if (partition == kAnyPartition.value() && !record.key.empty()) {
+    if (const int32_t n = PartitionCount(*impl_, record.topic); n > 0) {
+      partition = PartitionForKey(record.key, n).value();
+    }
+  }
   auto* cb = on_delivery ? new DeliveryCallback(std::move(on_delivery)) : nullptr;
   const int64_t deadline = NowMs() + kQueueFullWaitMs;
   while (true) {
@@ -81,7 +124,7 @@ LogStatus Producer::Produce(const OutRecord& record, DeliveryCallback on_deliver
       }
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_PARTITION(record.partition.value()),
+        rk, RD_KAFKA_V_TOPIC(record.topic.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(record.key.empty() ? nullptr : record.key.data(), record.key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
@@ -97,7 +140,7 @@ LogStatus Producer::Produce(const OutRecord& record, DeliveryCallback on_deliver
       if (auto fatal = impl_->state.Fatal()) return *fatal;
     }
     return internal::MakeError(
-        err, "produce to " + record.topic + "[" + std::to_string(record.partition.value()) + "]");
+        err, "produce to " + record.topic + "[" + std::to_string(partition) + "]");
   }
 }
 

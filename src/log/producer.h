@@ -4,8 +4,10 @@
 // - Idempotent (enable.idempotence=true, acks=all): librdkafka's own retries keep one
 //   producer's records in order per partition, and a real broker drops the duplicates of
 //   retried batches. (The embedded broker does not: see src/log/README.md.)
-// - partitioner=murmur2_random: a key maps to the partition a Java client picks; an
-//   empty key means "no key" (random partition).
+// - A keyed record without a partition goes where a Java client puts it: the producer
+//   places it itself with log/partitioner.h (murmur2), from the topic's partition count
+//   (cluster metadata, cached for 30 s), and falls back to librdkafka's murmur2_random
+//   only when the count cannot be read. An empty key means "no key" (random partition).
 // - Delivery is asynchronous: each record's callback runs exactly once, on the thread
 //   that calls Poll(), Flush(), ProduceSync() or Produce() (when the queue is full), with
 //   the partition and offset it was written at, or a classified error.

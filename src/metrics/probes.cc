@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <thread>
 
 namespace payorch::metrics {
@@ -24,6 +25,17 @@ Histogram::Snapshot Histogram::Read() const {
   s.count = running + buckets_[kBoundsMicros.size()].load(std::memory_order_relaxed);
   s.sum_seconds = static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6;
   return s;
+}
+
+double Histogram::QuantileUpperMs(const Snapshot& s, double q) {
+  if (s.count == 0) return 0;
+  const double rank = q * static_cast<double>(s.count);
+  for (size_t i = 0; i < kBoundsMicros.size(); ++i) {
+    if (static_cast<double>(s.cumulative[i]) >= rank) {
+      return static_cast<double>(kBoundsMicros[i]) / 1000.0;
+    }
+  }
+  return std::numeric_limits<double>::infinity();
 }
 
 // state: 0 empty, 1 being written by the thread that claimed it, 2 ready (values immutable).

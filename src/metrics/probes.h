@@ -59,6 +59,9 @@ class Histogram {
     double sum_seconds = 0;
   };
   Snapshot Read() const;
+  // The upper bound (ms) of the bucket holding quantile q (0..1) of a snapshot; +inf past
+  // the last bound, 0 for an empty snapshot. Coarse by design: it locates a tail.
+  [[nodiscard]] static double QuantileUpperMs(const Snapshot& s, double q);
 
  private:
   std::array<std::atomic<uint64_t>, kBoundsMicros.size() + 1> buckets_{};  // last: +Inf

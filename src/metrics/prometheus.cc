@@ -101,6 +101,17 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
   AddHistogram(f, "connector_poll_gap_seconds",
                "Time between two polls of the connectors' loop (it never waits on a processor).",
                m.connector_poll_gap);
+  AddHistogram(f, "event_to_connector_seconds",
+               "From a *Started event's append (record time) to the connector reading it.",
+               m.event_to_connector);
+  AddHistogram(f, "bulkhead_wait_seconds",
+               "From a gateway task handed to its processor's bulkhead to a worker starting it.",
+               m.bulkhead_wait);
+  AddHistogram(f, "gateway_call_seconds",
+               "A gateway call, with its sealing retrieve if one was needed.", m.gateway_call);
+  AddHistogram(f, "result_to_ack_seconds",
+               "From a gateway answer handed to the producer to the log acknowledging it.",
+               m.result_to_ack);
   AddHistogram(f, "money_held_seconds",
                "From a failed payment's charge being found to its compensating void succeeding.",
                m.money_held);

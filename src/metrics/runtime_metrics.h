@@ -42,6 +42,11 @@ struct RuntimeMetrics {
   Histogram create_to_final;        // create command appended -> final event acknowledged
   Histogram restore;  // a writer taking a partition: store snapshot + log tail fold + claim
   Histogram connector_poll_gap;  // between two polls of the connectors' loop
+  // The connectors' hops of a gateway operation (issue 18's trace):
+  Histogram event_to_connector;  // *Started event appended (record time) -> connector read it
+  Histogram bulkhead_wait;       // handed to the processor's bulkhead -> a worker started it
+  Histogram gateway_call;        // the gateway call itself (with a sealing retrieve, if any)
+  Histogram result_to_ack;       // answer handed to the producer -> the log acknowledged it
   Histogram money_held;  // a failed payment's charge found -> its compensating void succeeded
 
   // Counters.

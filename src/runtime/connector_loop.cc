@@ -72,6 +72,11 @@ struct Retrieved {
 };
 
 using Lane = connectors::Bulkhead::Lane;
+using Steady = std::chrono::steady_clock;
+
+int64_t Micros(Steady::duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
 
 struct PartitionTrack {
   EpochFilter filter;
@@ -226,6 +231,10 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       DropHeld(t, key);
     }
     if (IsStarted(e)) {
+      if (options.metrics != nullptr && r.timestamp_ms > 0) {
+        options.metrics->event_to_connector.ObserveMillis(
+            std::max<int64_t>(0, options.clock->NowMs() - r.timestamp_ms));
+      }
       t.outstanding.insert(r.offset.value());
       if (r.offset.value() < t.catch_up_end) {
         t.held_by_key[StartedKey(e)] = r.offset.value();
@@ -260,8 +269,13 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       answers.push_back(std::move(answer));
       return;
     }
-    bulkhead.Submit(processor, lane, [this, job = std::move(job)] {
+    bulkhead.Submit(processor, lane, [this, job = std::move(job), queued = Steady::now()] {
+      const Steady::time_point start = Steady::now();
       Answer answer{job.partition, job.offset, dispatcher.HandleAll(job.event, job.repeat)};
+      if (options.metrics != nullptr) {
+        options.metrics->bulkhead_wait.ObserveMicros(Micros(start - queued));
+        options.metrics->gateway_call.ObserveMicros(Micros(Steady::now() - start));
+      }
       std::lock_guard lock(mu);
       answers.push_back(std::move(answer));
     });
@@ -366,14 +380,18 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   void Produce(const cmd::CommandEnvelope& c, const std::function<void()>& on_delivered) {
     log::OutRecord out{
         commands_topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}};
-    auto st = producer->Produce(out, [this, on_delivered](const log::Delivery& d) {
-      if (!d.status.ok()) {
-        options.logger->warn("connector result not delivered: {}", d.status.ToString());
-        failure = "connector result not delivered: " + d.status.ToString();
-        return;
-      }
-      if (on_delivered) on_delivered();
-    });
+    auto st =
+        producer->Produce(out, [this, on_delivered, sent = Steady::now()](const log::Delivery& d) {
+          if (!d.status.ok()) {
+            options.logger->warn("connector result not delivered: {}", d.status.ToString());
+            failure = "connector result not delivered: " + d.status.ToString();
+            return;
+          }
+          if (options.metrics != nullptr) {
+            options.metrics->result_to_ack.ObserveMicros(Micros(Steady::now() - sent));
+          }
+          if (on_delivered) on_delivered();
+        });
     if (!st.ok()) failure = "connector produce: " + st.ToString();
   }
 
@@ -394,7 +412,6 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     std::vector<log::Record> batch;
     int64_t last_tick = 0;
     int64_t last_checkpoint = 0;
-    using Steady = std::chrono::steady_clock;
     Steady::time_point last_poll{};
     Steady::duration gap_max{};
     while (!stop.load() && failure.empty()) {

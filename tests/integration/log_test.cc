@@ -16,6 +16,7 @@
 #include "log/embedded_broker.h"
 #include "log/internal/client.h"
 #include "log/partition_reader.h"
+#include "log/partitioner.h"
 #include "log/producer.h"
 
 namespace payorch::log {
@@ -192,6 +193,20 @@ TEST_F(LogTest, KeyPicksThePartitionAJavaClientWould) {
       EXPECT_EQ(got, PartitionId(want)) << key;
     }
   }
+}
+
+// org.apache.kafka.common.utils.UtilsTest#testMurmur2, and the partitions above.
+TEST(Partitioner, MatchesKafkasMurmur2AndJavasPartitions) {
+  EXPECT_EQ(Murmur2("21"), -973932308);
+  EXPECT_EQ(Murmur2("foobar"), -790332482);
+  EXPECT_EQ(Murmur2("a-little-bit-long-string"), -985981536);
+  EXPECT_EQ(Murmur2("a-little-bit-longer-string"), -1486304829);
+  EXPECT_EQ(Murmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
+  EXPECT_EQ(Murmur2("abc"), 479470107);
+  EXPECT_EQ(PartitionForKey("kafka", 4), PartitionId(0));
+  EXPECT_EQ(PartitionForKey("4", 4), PartitionId(1));
+  EXPECT_EQ(PartitionForKey("234", 4), PartitionId(2));
+  EXPECT_EQ(PartitionForKey("reAmbleWillBeRemoved,ThePrePartThatIs", 4), PartitionId(3));
 }
 
 TEST_F(LogTest, ExplicitPartitionIsHonouredAndOtherPartitionsStayEmpty) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "command/hash.h"
+#include "log/partitioner.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/contracts/v1/contracts.pb.h"
 #include "payments/events/v1/events.pb.h"
@@ -124,44 +125,9 @@ inline std::vector<Vector> MakeVectors() {
   return out;
 }
 
-// Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), the hash of the default
-// partitioner of Java clients and of librdkafka's murmur2_random.
-inline int32_t Murmur2(const std::string& key) {
-  const uint32_t m = 0x5bd1e995;
-  const int r = 24;
-  const auto* data = reinterpret_cast<const uint8_t*>(key.data());
-  size_t len = key.size();
-  uint32_t h = 0x9747b28c ^ static_cast<uint32_t>(len);
-  while (len >= 4) {
-    uint32_t k =
-        data[0] | (data[1] << 8) | (data[2] << 16) | (static_cast<uint32_t>(data[3]) << 24);
-    k *= m;
-    k ^= k >> r;
-    k *= m;
-    h *= m;
-    h ^= k;
-    data += 4;
-    len -= 4;
-  }
-  switch (len) {
-    case 3:
-      h ^= data[2] << 16;
-      [[fallthrough]];
-    case 2:
-      h ^= data[1] << 8;
-      [[fallthrough]];
-    case 1:
-      h ^= data[0];
-      h *= m;
-  }
-  h ^= h >> 13;
-  h *= m;
-  h ^= h >> 15;
-  return static_cast<int32_t>(h);
-}
-
+// The partition a Java client (and payorch's producer) puts the key on: log/partitioner.h.
 inline int PartitionOf(const std::string& key, int partitions) {
-  return static_cast<int>((Murmur2(key) & 0x7fffffff) % partitions);
+  return log::PartitionForKey(key, partitions).value();
 }
 
 struct PaymentIdVector {

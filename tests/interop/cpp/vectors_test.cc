@@ -83,15 +83,5 @@ TEST(TestVectors, PaymentIdsAndPartitionsMatchPayorch) {
   }
 }
 
-TEST(Murmur2, MatchesKafkasReferenceValues) {
-  // org.apache.kafka.common.utils.UtilsTest#testMurmur2.
-  EXPECT_EQ(Murmur2("21"), -973932308);
-  EXPECT_EQ(Murmur2("foobar"), -790332482);
-  EXPECT_EQ(Murmur2("a-little-bit-long-string"), -985981536);
-  EXPECT_EQ(Murmur2("a-little-bit-longer-string"), -1486304829);
-  EXPECT_EQ(Murmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
-  EXPECT_EQ(Murmur2("abc"), 479470107);
-}
-
 }  // namespace
 }  // namespace payorch::interop
