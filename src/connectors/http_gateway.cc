@@ -140,6 +140,12 @@ GatewayAnswer MapHttpAnswer(Transport transport, int status, std::string_view bo
     return a;
   }
   a.outcome = cmd::GATEWAY_OUTCOME_FAILED;
+  if (status == 409 && ErrorCodeOf(j) == "idempotency_key_sealed") {
+    // Nothing happened under the key and nothing will: the retryable failure that led a
+    // connector to seal it (docs/gateway-api.md), never a refusal that ends the plan.
+    a.error_code = types::ERROR_CODE_PROCESSOR_UNAVAILABLE;
+    return a;
+  }
   switch (status) {
     case 402:  // a decision on the card
       a.error_code = MapProcessorErrorCode(ErrorCodeOf(j));

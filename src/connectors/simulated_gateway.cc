@@ -203,7 +203,11 @@ GatewayAnswer SimulatedGateway::Execute(const GatewayRequest& req) {
       }
       if (auto it = st.records.find(req.idempotency_key); it != st.records.end()) {
         const Record& r = it->second;
-        if (r.outcome == cmd::GATEWAY_OUTCOME_NOT_FOUND) return Failed(types::ERROR_CODE_UNKNOWN);
+        // Sealed: nothing happened and nothing will. Retryable, like the failure (a 5xx or a
+        // connection never made) that led to the seal; a new attempt uses a new key.
+        if (r.outcome == cmd::GATEWAY_OUTCOME_NOT_FOUND) {
+          return Failed(types::ERROR_CODE_PROCESSOR_UNAVAILABLE);
+        }
         if (Conflicts(r.kind, r.requested_minor, r.currency, req)) {
           return Failed(types::ERROR_CODE_UNKNOWN);
         }
@@ -318,6 +322,12 @@ GatewayAnswer SimulatedGateway::Retrieve(std::string_view key_view) {
   if (options_.latency_ms > 0) options_.sleep(std::chrono::milliseconds(options_.latency_ms));
   answer.latency_ms = options_.latency_ms;
   return answer;
+}
+
+bool SimulatedGateway::Sealed(std::string_view key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = state_->records.find(std::string(key));
+  return it != state_->records.end() && it->second.outcome == cmd::GATEWAY_OUTCOME_NOT_FOUND;
 }
 
 std::vector<LedgerEntry> SimulatedGateway::Ledger() const {

@@ -126,6 +126,10 @@ class SimulatedGateway final : public Gateway {
 
   // Successful money movements, in order.
   std::vector<LedgerEntry> Ledger() const;
+  // Whether a Retrieve found nothing under `key` and sealed it: a write under it is
+  // refused from then on (Execute answers FAILED / PROCESSOR_UNAVAILABLE: nothing
+  // happened and nothing will, the meaning of the failure that led to the seal).
+  bool Sealed(std::string_view key) const;
   const SimulatedGatewayOptions& options() const { return options_; }
 
  private:

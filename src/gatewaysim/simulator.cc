@@ -135,6 +135,10 @@ http::Response GatewaySimulator::Write(const http::Request& request, ev::Operati
   if (!body.is_object() || !body.contains("amount") || !body["amount"].is_number_integer()) {
     return ApiError(400, "invalid_request_error", "parameter_invalid", "amount is required");
   }
+  if (engine_->Sealed(*key)) {
+    return ApiError(409, "idempotency_error", "idempotency_key_sealed",
+                    "nothing happened under this key and nothing will; use a new key");
+  }
   {
     const std::string digest = Digest(request.path + "\n" + request.body);
     std::lock_guard lock(mu_);

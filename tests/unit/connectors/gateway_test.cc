@@ -268,9 +268,11 @@ TEST(FlakyGateway, KeyRetrievedAsNotFoundIsSealedAgainstLateRedelivery) {
   auto g = OpenFlaky(rates);
   EXPECT_EQ(g->Execute(Sale("p1:s0:a1")).outcome, cmd::GATEWAY_OUTCOME_UNKNOWN);
   EXPECT_EQ(g->Retrieve("p1:s0:a1").outcome, cmd::GATEWAY_OUTCOME_NOT_FOUND);
+  EXPECT_TRUE(g->Sealed("p1:s0:a1"));
   const GatewayAnswer late = g->Execute(Sale("p1:s0:a1"));
   EXPECT_EQ(late.outcome, cmd::GATEWAY_OUTCOME_FAILED);
-  EXPECT_EQ(late.error_code, types::ERROR_CODE_UNKNOWN);
+  // The seal's meaning: nothing happened and nothing will (retryable under a new key).
+  EXPECT_EQ(late.error_code, types::ERROR_CODE_PROCESSOR_UNAVAILABLE);
   EXPECT_EQ(g->Retrieve("p1:s0:a1").outcome, cmd::GATEWAY_OUTCOME_NOT_FOUND);
   EXPECT_THAT(g->Ledger(), SizeIs(0));
 }
@@ -525,7 +527,7 @@ TEST(LedgerFile, IdempotencyMemoryAndLedgerSurviveReopen) {
     if (answer.outcome == cmd::GATEWAY_OUTCOME_NOT_FOUND) {
       ++sealed;
       EXPECT_EQ(again.outcome, cmd::GATEWAY_OUTCOME_FAILED);
-      EXPECT_EQ(again.error_code, types::ERROR_CODE_UNKNOWN);
+      EXPECT_EQ(again.error_code, types::ERROR_CODE_PROCESSOR_UNAVAILABLE);
     } else {
       ExpectSameAnswer(again, answer);
     }

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 
+#include "connectors/dispatcher.h"
 #include "connectors/registry.h"
 #include "gatewaysim/simulator.h"
 
@@ -39,6 +40,9 @@ TEST(MapHttpAnswer, MapsStatusesAndTransportToOutcomes) {
        cmd::GATEWAY_OUTCOME_FAILED, types::ERROR_CODE_INVALID_CARD},
       {Transport::kAnswered, 409, R"({"error":{"code":"idempotency_key_reused"}})", false,
        cmd::GATEWAY_OUTCOME_FAILED, types::ERROR_CODE_UNKNOWN},
+      // A sealed key: nothing happened and nothing will; retryable like the seal's cause.
+      {Transport::kAnswered, 409, R"({"error":{"code":"idempotency_key_sealed"}})", false,
+       cmd::GATEWAY_OUTCOME_FAILED, types::ERROR_CODE_PROCESSOR_UNAVAILABLE},
       {Transport::kAnswered, 401, "{}", false, cmd::GATEWAY_OUTCOME_FAILED,
        types::ERROR_CODE_UNKNOWN},
       {Transport::kAnswered, 429, "{}", false, cmd::GATEWAY_OUTCOME_FAILED,
@@ -177,7 +181,37 @@ TEST(HttpGateway, TimeoutNotChargedIsSealedByRetrieve) {
   auto g = Client(f.url());
   EXPECT_EQ(g->Execute(Sale("p1:s0:a1")).outcome, cmd::GATEWAY_OUTCOME_UNKNOWN);
   EXPECT_EQ(g->Retrieve("p1:s0:a1").outcome, cmd::GATEWAY_OUTCOME_NOT_FOUND);
-  EXPECT_NE(g->Execute(Sale("p1:s0:a1")).outcome, cmd::GATEWAY_OUTCOME_SUCCEEDED);
+  const GatewayAnswer after = g->Execute(Sale("p1:s0:a1"));
+  EXPECT_EQ(after.outcome, cmd::GATEWAY_OUTCOME_FAILED);
+  EXPECT_EQ(after.error_code, types::ERROR_CODE_PROCESSOR_UNAVAILABLE) << "the seal's meaning";
+  EXPECT_TRUE(f.sim->Charges().empty());
+}
+
+// Issue 16: a connector sealed a key after a 503 and was SIGKILLed before publishing the
+// answer. Its successor re-reads the StepStarted and calls again under the key: the answer
+// must be the retryable failure the seal stands for (the plan retries under a new key),
+// never a refusal that burns the step.
+TEST(HttpGateway, ARepeatedCallUnderASealedKeyIsAnsweredAsTheRetryableFailure) {
+  SimulatorFixture f("mock");
+  auto g = Client(f.url());
+  ASSERT_EQ(g->Retrieve("p2:s0:a1").outcome, cmd::GATEWAY_OUTCOME_NOT_FOUND);  // the seal
+  GatewayRegistry registry;
+  ASSERT_TRUE(registry.Register("stripe", std::shared_ptr<Gateway>(std::move(g))).ok());
+  Dispatcher dispatcher(registry);
+  ev::EventEnvelope started;
+  started.set_payment_id("p2");
+  ev::GatewayOperation* op = started.mutable_step_started()->mutable_op();
+  op->set_kind(ev::OPERATION_KIND_SALE);
+  op->set_idempotency_key("p2:s0:a1");
+  op->set_processor_id("stripe");
+  op->set_method(types::PAYMENT_METHOD_CARD);
+  op->mutable_amount()->set_amount_minor(1000);
+  op->mutable_amount()->set_currency("USD");
+  const auto commands = dispatcher.HandleAll(started, /*repeat=*/true);
+  ASSERT_FALSE(commands.empty());
+  const cmd::RecordGatewayResult& r = commands.back().gateway_result();
+  EXPECT_EQ(r.outcome(), cmd::GATEWAY_OUTCOME_FAILED);
+  EXPECT_EQ(r.error_code(), types::ERROR_CODE_PROCESSOR_UNAVAILABLE);
   EXPECT_TRUE(f.sim->Charges().empty());
 }
 
