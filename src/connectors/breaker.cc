@@ -10,6 +10,7 @@ BreakerConfig BreakerConfigOf(const ::payments::config::v1::CircuitBreakerConfig
   out.failure_threshold = c.failure_threshold();
   if (c.open_ms() > 0) out.open_ms = c.open_ms();
   if (c.half_open_probes() > 0) out.half_open_probes = c.half_open_probes();
+  out.slow_call_ms = c.slow_call_ms();
   return out;
 }
 
@@ -74,8 +75,9 @@ std::optional<BreakerTransition> Record(Breaker& b, const BreakerConfig& config,
   }
 }
 
-bool IsAvailabilityFailure(const GatewayAnswer& answer) {
+bool IsAvailabilityFailure(const GatewayAnswer& answer, const BreakerConfig& config) {
   if (answer.outcome == cmd::GATEWAY_OUTCOME_UNKNOWN) return true;
+  if (config.slow_call_ms > 0 && answer.latency_ms > config.slow_call_ms) return true;
   if (answer.outcome != cmd::GATEWAY_OUTCOME_FAILED) return false;
   return answer.error_code == types::ERROR_CODE_TIMEOUT ||
          answer.error_code == types::ERROR_CODE_NETWORK_FAILURE ||
@@ -107,7 +109,7 @@ std::optional<BreakerTransition> BreakerBook::Record(const std::string& merchant
   auto c = configs_.find(merchant);
   if (c == configs_.end()) return std::nullopt;
   return connectors::Record(breakers_[{merchant, processor}], c->second,
-                            IsAvailabilityFailure(answer), now_ms);
+                            IsAvailabilityFailure(answer, c->second), now_ms);
 }
 
 BreakerState BreakerBook::StateOf(const std::string& merchant, const std::string& processor) const {

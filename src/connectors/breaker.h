@@ -11,8 +11,10 @@
 //   HALF_OPEN --half_open_probes successes-->                            CLOSED
 //   HALF_OPEN --one availability failure-->                              OPEN
 // In HALF_OPEN at most half_open_probes calls are in flight; others are refused like OPEN.
-// Availability failures: UNKNOWN answers, and FAILED with TIMEOUT, NETWORK_FAILURE or
-// PROCESSOR_UNAVAILABLE. A decline is a healthy processor's answer and counts as success.
+// Availability failures: UNKNOWN answers (timeouts), FAILED with TIMEOUT, NETWORK_FAILURE
+// or PROCESSOR_UNAVAILABLE, and, with slow_call_ms set, any answer slower than that (a
+// processor over the merchant's latency budget is failing it even when it answers). A
+// fast decline is a healthy processor's answer and counts as success.
 //
 //   BreakerBook book;
 //   book.Configure(config);                        // payments.config.v1.OrchestratorConfig
@@ -42,6 +44,7 @@ struct BreakerConfig {
   uint32_t failure_threshold = 0;  // 0 = the breaker never opens
   int64_t open_ms = 30'000;
   uint32_t half_open_probes = 1;
+  uint32_t slow_call_ms = 0;  // 0 = latency alone never counts
 };
 // From merchant configuration, with its defaults for zero fields.
 [[nodiscard]] BreakerConfig BreakerConfigOf(const ::payments::config::v1::CircuitBreakerConfig& c);
@@ -72,7 +75,8 @@ struct Admission {
 [[nodiscard]] std::optional<BreakerTransition> Record(Breaker& b, const BreakerConfig& config,
                                                       bool availability_failure, int64_t now_ms);
 // Whether an answer says the processor is unavailable (see the header comment).
-[[nodiscard]] bool IsAvailabilityFailure(const GatewayAnswer& answer);
+[[nodiscard]] bool IsAvailabilityFailure(const GatewayAnswer& answer,
+                                         const BreakerConfig& config = {});
 
 class BreakerBook {
  public:

@@ -109,6 +109,10 @@ std::optional<Problem> ValidateMerchant(MerchantConfig& m, const std::string& pa
                        3'600'000)) {
     return p;
   }
+  if (auto p = Bounded(Field(path, "circuit_breaker.slow_call_ms"),
+                       m.circuit_breaker().slow_call_ms(), 10, 600'000)) {
+    return p;
+  }
   if (auto p = Bounded(Field(path, "success_rate_routing.exploration_percent"),
                        m.success_rate_routing().exploration_percent(), 1, 100)) {
     return p;

@@ -87,6 +87,55 @@ TEST(Breaker, OnlyAvailabilityFailuresCount) {
   }
 }
 
+// Issue 16: a processor over the merchant's latency budget opens the breaker even when it
+// answers; a fast decline is still a healthy answer.
+TEST(Breaker, SlowAnswersCountAgainstTheLatencyBudget) {
+  const BreakerConfig budget{.failure_threshold = 2, .slow_call_ms = 800};
+  struct Case {
+    const char* name;
+    cmd::GatewayOutcome outcome;
+    types::ErrorCode code;
+    uint32_t latency_ms;
+    bool counts;
+  };
+  const Case cases[] = {
+      {"fast success", cmd::GATEWAY_OUTCOME_SUCCEEDED, types::ERROR_CODE_UNSPECIFIED, 120, false},
+      {"success at the budget", cmd::GATEWAY_OUTCOME_SUCCEEDED, types::ERROR_CODE_UNSPECIFIED, 800,
+       false},
+      {"slow success", cmd::GATEWAY_OUTCOME_SUCCEEDED, types::ERROR_CODE_UNSPECIFIED, 801, true},
+      {"fast decline", cmd::GATEWAY_OUTCOME_FAILED, types::ERROR_CODE_DECLINED, 50, false},
+      {"slow decline", cmd::GATEWAY_OUTCOME_FAILED, types::ERROR_CODE_DECLINED, 2000, true},
+      {"timeout", cmd::GATEWAY_OUTCOME_UNKNOWN, types::ERROR_CODE_TIMEOUT, 800, true},
+  };
+  for (const Case& c : cases) {
+    GatewayAnswer a;
+    a.outcome = c.outcome;
+    a.error_code = c.code;
+    a.latency_ms = c.latency_ms;
+    EXPECT_EQ(IsAvailabilityFailure(a, budget), c.counts) << c.name;
+    EXPECT_EQ(IsAvailabilityFailure(a), c.outcome == cmd::GATEWAY_OUTCOME_UNKNOWN)
+        << c.name << ": without a budget only the timeout counts";
+  }
+  // Two slow successes in a row open it, through the book as the dispatcher feeds it.
+  ::payments::config::v1::OrchestratorConfig config;
+  auto* m = config.add_merchants();
+  m->set_merchant_id("m_1");
+  m->mutable_circuit_breaker()->set_failure_threshold(2);
+  m->mutable_circuit_breaker()->set_slow_call_ms(800);
+  BreakerBook book;
+  book.Configure(config);
+  GatewayAnswer slow;
+  slow.outcome = cmd::GATEWAY_OUTCOME_SUCCEEDED;
+  slow.latency_ms = 1500;
+  ASSERT_TRUE(book.Admit("m_1", "psp_a", 0).allowed);
+  EXPECT_FALSE(book.Record("m_1", "psp_a", slow, 10).has_value());
+  ASSERT_TRUE(book.Admit("m_1", "psp_a", 20).allowed);
+  const auto opened = book.Record("m_1", "psp_a", slow, 30);
+  ASSERT_TRUE(opened.has_value());
+  EXPECT_EQ(opened->to, cmd::BREAKER_STATE_OPEN);
+  EXPECT_FALSE(book.Admit("m_1", "psp_a", 40).allowed);
+}
+
 ev::EventEnvelope SaleStarted(const std::string& payment, const std::string& processor) {
   ev::EventEnvelope e;
   e.set_payment_id(payment);
