@@ -93,6 +93,7 @@ struct Workload::Impl : public log::RebalanceListener {
     ev::PaymentStatus status = ev::PAYMENT_STATUS_UNSPECIFIED;
     int64_t amount = 0;
     bool counted_settled = false;  // as counted in `settled`
+    bool refused = false;          // the create was rejected OVERLOADED: never started
   };
 
   Impl(log::KafkaOptions k, WorkloadOptions o) : kafka(std::move(k)), options(std::move(o)) {
@@ -113,6 +114,7 @@ struct Workload::Impl : public log::RebalanceListener {
 
   bool Settled(const Track& t) const {
     if (!t.final) return false;
+    if (t.refused) return true;
     if (t.manual && t.status != ev::PAYMENT_STATUS_FAILED && !t.capture_done) return false;
     if (t.wants_refund && t.refund_sent && !t.refund_done) return false;
     return true;
@@ -165,6 +167,15 @@ struct Workload::Impl : public log::RebalanceListener {
         if (it == tracks.end()) continue;
         Track& t = it->second;
         switch (e.event_case()) {
+          case ev::EventEnvelope::kCommandRejected:
+            // Refused early (docs/overload.md): nothing started, nothing to wait for.
+            if (e.command_rejected().reason() == ev::REJECT_REASON_OVERLOADED &&
+                e.command_rejected().command_type() == "create" && !t.final) {
+              t.refused = true;
+              t.final = true;
+              t.final_at = now;
+            }
+            break;
           case ev::EventEnvelope::kPaymentProcessing:
             if (!t.final) t.processing = true;
             break;
@@ -361,6 +372,10 @@ WorkloadSummary Workload::Summary() const {
     ++s.by_status[ev::PaymentStatus_Name(t.status)];
     if (!t.final) {
       ++s.unsettled;
+      continue;
+    }
+    if (t.refused) {
+      ++s.refused;
       continue;
     }
     if (t.status == ev::PAYMENT_STATUS_FAILED) {

@@ -47,6 +47,7 @@ struct WorkloadSummary {
   int64_t failed = 0;
   int64_t processing_resolved = 0;  // went through processing, then resolved
   int64_t unsettled = 0;            // no final event by the deadline
+  int64_t refused = 0;              // creates rejected OVERLOADED (never started)
   int64_t captures = 0;
   int64_t refunds = 0;
   int64_t rejected = 0;

@@ -2,6 +2,7 @@
 // restart them. Output goes to a log file per process so a failure can be read.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
