@@ -318,7 +318,6 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   // Tells the admission (runtime/admission.h) how loaded the gateway path is.
   void ReportLoad() {
     if (options.admission == nullptr) return;
-    connectors::BulkheadLoad worst;
     bool any_work = false;
     bool all_saturated = true;
     for (const auto& [processor, load] : bulkhead.Loads()) {

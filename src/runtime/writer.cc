@@ -7,7 +7,9 @@
 
 #include "command/parser.h"
 #include "command/transitions.h"
+#include "log/admin.h"
 #include "log/partition_reader.h"
+#include "log/partitioner.h"
 #include "metrics/contracts.h"
 #include "metrics/log_format.h"
 #include "payments/contracts/v1/contracts.pb.h"
@@ -79,6 +81,18 @@ std::string PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) 
 
 std::variant<int64_t, std::string> PartitionWriter::Start() {
   const auto started = std::chrono::steady_clock::now();
+  // The commands topic's width, for the wrong-partition check (log/partitioner.h). Its
+  // partition count must not change while payorch runs: that would move keys anyway.
+  if (auto admin = log::Admin::Create(*deps_.kafka); admin.ok()) {
+    auto n = admin.value()->PartitionCount(deps_.kafka->Topic(log::TopicKind::kCommands));
+    if (n.ok()) command_partitions_ = n.value();
+  }
+  if (command_partitions_ <= 0) {
+    deps_.logger->warn(
+        "[p{}] commands topic width unknown: records are not checked for their "
+        "partition",
+        partition_);
+  }
   const std::string& topic = deps_.kafka->Topic(log::TopicKind::kEvents);
   PartitionMeta meta = deps_.store->LoadMeta(partition_);
 
@@ -304,6 +318,18 @@ std::string PartitionWriter::Handle(const log::Record& record) {
     DeadLetter(record, "record key is not the command's payment_id",
                ev::REJECT_REASON_PAYMENT_ID_MISMATCH);
     return failure_;
+  }
+  if (command_partitions_ > 0) {
+    const PartitionId home = log::PartitionForKey(record.key, command_partitions_);
+    if (home.value() != partition_) {
+      // Another partition's writer owns this payment; deciding here would fork it.
+      DeadLetter(record,
+                 "record is on partition " + std::to_string(partition_) +
+                     " but its key belongs on partition " + std::to_string(home.value()) +
+                     " (murmur2 of the key, as Java clients partition)",
+                 ev::REJECT_REASON_WRONG_PARTITION);
+      return failure_;
+    }
   }
   if (envelope.schema_version() != command::kSchemaVersion ||
       envelope.command_case() == cmd::CommandEnvelope::COMMAND_NOT_SET) {

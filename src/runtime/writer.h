@@ -103,6 +103,7 @@ class PartitionWriter {
                                     const std::string& fallback_key);
 
   const int32_t partition_;
+  int32_t command_partitions_ = 0;  // the commands topic's width (0: unknown, not checked)
   WriterDeps deps_;
   EpochFilter filter_;
   CommandGroups groups_;

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "log/partitioner.h"
 #include "payments/contracts/v1/contracts.pb.h"
 #include "support/e2e/harness.h"
 
@@ -428,6 +429,32 @@ TEST_F(EndToEnd, MalformedRecordsGoToTheDeadLetterTopicAndThePartitionKeepsGoing
   }
   EXPECT_EQ(by_reason[ev::REJECT_REASON_UNDECODABLE], 8);
   EXPECT_EQ(by_reason[ev::REJECT_REASON_PAYMENT_ID_MISMATCH], 4);
+  EXPECT_TRUE(h_->StopAndCheck());
+}
+
+// Issue 17: a correctly keyed create on a partition its key does not belong to (a producer
+// with another partitioner) is dead-lettered with its own reason: deciding it there would
+// start a second copy of the payment beside the one its home partition decides.
+TEST_F(EndToEnd, ACommandOnTheWrongPartitionForItsKeyIsDeadLetteredNotDecided) {
+  const auto create = Create(kCardMerchant, "order-wrong-partition", 900);
+  const std::string pid = PaymentIdOf(create);
+  const PartitionId home = log::PartitionForKey(pid, 4);
+  const PartitionId wrong{(home.value() + 1) % 4};
+  ASSERT_EQ(h_->PublishRaw(pid, create.SerializeAsString(), wrong), "");
+  const auto dead = h_->WaitForRecords(log::TopicKind::kDeadLetters,
+                                       [](const auto& records) { return !records.empty(); });
+  ASSERT_EQ(dead.size(), 1u);
+  const std::string* reason = dead[0].FindHeader("payorch.reason");
+  ASSERT_NE(reason, nullptr);
+  EXPECT_NE(reason->find("belongs on partition " + std::to_string(home.value())), std::string::npos)
+      << *reason;
+  ASSERT_TRUE(h_->WaitForOrphans(1));
+  ASSERT_TRUE(h_->Orphans()[0].has_command_rejected());
+  EXPECT_EQ(h_->Orphans()[0].command_rejected().reason(), ev::REJECT_REASON_WRONG_PARTITION);
+  // The same create on its home partition is the payment, once.
+  Send(create);
+  ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kPaymentCompleted));
+  EXPECT_EQ(Count(h_->EventsOf(pid), ev::EventEnvelope::kPaymentCreated), 1);
   EXPECT_TRUE(h_->StopAndCheck());
 }
 

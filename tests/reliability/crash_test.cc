@@ -64,10 +64,7 @@ class CrashTest : public ::testing::Test {
       bootstrap_ = kafka_.bootstrap_servers;
       return;
     }
-    ASSERT_TRUE(broker_.Start({PAYORCH_BINARY, "broker", "--partitions", "4", "--bootstrap-file",
-                               (dir_ / "bootstrap").string()},
-                              (dir_ / "broker.log").string()));
-    bootstrap_ = testing::WaitForFileLine((dir_ / "bootstrap").string(), std::chrono::seconds(20));
+    bootstrap_ = testing::StartBroker(broker_, PAYORCH_BINARY, dir_.string(), 4);
     ASSERT_FALSE(bootstrap_.empty()) << testing::ReadFile((dir_ / "broker.log").string());
     kafka_.bootstrap_servers = bootstrap_;
   }

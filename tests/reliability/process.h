@@ -79,4 +79,16 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Starts `binary broker` with `partitions` partitions, its files in `dir`; returns its
+// bootstrap address, or "" (the reason is in dir/broker.log).
+inline std::string StartBroker(ChildProcess& broker, const std::string& binary,
+                               const std::string& dir, int partitions) {
+  if (!broker.Start({binary, "broker", "--partitions", std::to_string(partitions),
+                     "--bootstrap-file", dir + "/bootstrap"},
+                    dir + "/broker.log")) {
+    return "";
+  }
+  return WaitForFileLine(dir + "/bootstrap", std::chrono::seconds(20));
+}
+
 }  // namespace payorch::testing

@@ -59,10 +59,7 @@ class StarvedTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("payorch-starved-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "ledgers");
-    ASSERT_TRUE(broker_.Start({PAYORCH_BINARY, "broker", "--partitions", "6", "--bootstrap-file",
-                               (dir_ / "bootstrap").string()},
-                              (dir_ / "broker.log").string()));
-    bootstrap_ = testing::WaitForFileLine((dir_ / "bootstrap").string(), std::chrono::seconds(20));
+    bootstrap_ = testing::StartBroker(broker_, PAYORCH_BINARY, dir_.string(), 6);
     ASSERT_FALSE(bootstrap_.empty()) << testing::ReadFile((dir_ / "broker.log").string());
     kafka_.bootstrap_servers = bootstrap_;
   }
