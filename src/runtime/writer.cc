@@ -1,5 +1,6 @@
 #include "runtime/writer.h"
 
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -25,6 +26,9 @@ namespace {
 constexpr int kReadTimeoutMs = 30'000;
 constexpr int kClaimAttempts = 10;
 constexpr size_t kRestoreChunk = 20'000;
+// A dead letter keeps at most this much of the original value (the parser's own record
+// limit, command::kMaxRecordBytes): the rest is described by size and SHA-256 headers.
+constexpr size_t kMaxDeadLetterValueBytes = command::kMaxRecordBytes;
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -78,6 +82,23 @@ std::string PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) 
   out.clear();
   return err;
 }
+
+namespace {
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * SHA256_DIGEST_LENGTH);
+  for (unsigned char c : digest) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace
 
 std::variant<int64_t, std::string> PartitionWriter::Start() {
   const auto started = std::chrono::steady_clock::now();
@@ -224,7 +245,28 @@ void PartitionWriter::DeadLetter(const log::Record& record, const std::string& r
                       {"payorch.source.topic", record.topic},
                       {"payorch.source.partition", std::to_string(record.partition.value())},
                       {"payorch.source.offset", std::to_string(record.offset.value())}}};
-  (void)deps_.producer->Produce(dlq);
+  // The original's own headers come along; a value too large to re-send whole is kept as
+  // its first kMaxDeadLetterValueBytes with its size and SHA-256, so the dead letter is
+  // never refused by the producer's size limit.
+  for (const log::Header& h : record.headers) dlq.headers.push_back(h);
+  if (record.value.size() > kMaxDeadLetterValueBytes) {
+    dlq.value.resize(kMaxDeadLetterValueBytes);
+    dlq.headers.push_back({"payorch.truncated", "true"});
+    dlq.headers.push_back({"payorch.original.size", std::to_string(record.value.size())});
+    dlq.headers.push_back({"payorch.original.sha256", Sha256Hex(record.value)});
+  }
+  // A dead letter that cannot be appended is an error the partition stops on (and is
+  // retried from, since the command stays undecided), never a silent loss.
+  const int64_t offset = record.offset.value();
+  auto st = deps_.producer->Produce(dlq, [this, offset](const log::Delivery& d) {
+    if (!d.status.ok() && failure_.empty()) {
+      failure_ = "dead letter of command offset " + std::to_string(offset) +
+                 " not appended: " + d.status.ToString();
+    }
+  });
+  if (!st.ok() && failure_.empty()) {
+    failure_ = "dead letter of command offset " + std::to_string(offset) + ": " + st.ToString();
+  }
   PublishViolation("request/malformed", "", "", reason, record.offset.value());
   deps_.logger->warn("[p{}] command offset {} to the dead-letter topic: {}", partition_,
                      record.offset.value(), reason);

@@ -458,6 +458,33 @@ TEST_F(EndToEnd, ACommandOnTheWrongPartitionForItsKeyIsDeadLetteredNotDecided) {
   EXPECT_TRUE(h_->StopAndCheck());
 }
 
+// Issue 17: an oversized record's dead letter is never lost to the producer's size limit:
+// it keeps the original headers, its size and SHA-256, and the first 64 KiB of its value.
+TEST_F(EndToEnd, AnOversizedRecordsDeadLetterKeepsItsHeadersSizeHashAndAPrefix) {
+  const std::string big(300 * 1024, 'x');
+  log::OutRecord out{h_->kafka().Topic(log::TopicKind::kCommands),
+                     PartitionId{1},
+                     "pay_big",
+                     big,
+                     {{"traceparent", "00-abc-def-01"}}};
+  ASSERT_EQ(h_->AppendRecord(out), "");
+  const auto dead = h_->WaitForRecords(log::TopicKind::kDeadLetters,
+                                       [](const auto& records) { return !records.empty(); });
+  ASSERT_EQ(dead.size(), 1u);
+  const log::Record& r = dead[0];
+  EXPECT_EQ(r.value, big.substr(0, 64 * 1024));
+  ASSERT_NE(r.FindHeader("payorch.truncated"), nullptr);
+  ASSERT_NE(r.FindHeader("payorch.original.size"), nullptr);
+  EXPECT_EQ(*r.FindHeader("payorch.original.size"), std::to_string(big.size()));
+  ASSERT_NE(r.FindHeader("payorch.original.sha256"), nullptr);
+  EXPECT_EQ(r.FindHeader("payorch.original.sha256")->size(), 64u);
+  ASSERT_NE(r.FindHeader("traceparent"), nullptr);
+  EXPECT_EQ(*r.FindHeader("traceparent"), "00-abc-def-01");
+  ASSERT_NE(r.FindHeader("payorch.reason"), nullptr);
+  EXPECT_NE(r.FindHeader("payorch.reason")->find("too large"), std::string::npos);
+  EXPECT_TRUE(h_->StopAndCheck());
+}
+
 // Connectors that take over a partition re-read its history (here: a second, connectors-
 // only orchestrator in another group, reading from the beginning, as after a lost
 // checkpoint or a move). A call whose outcome the log already holds is not made again:

@@ -340,6 +340,12 @@ class E2eHarness {
     return at.ok() ? "" : "append: " + at.error().ToString();
   }
 
+  // Appends `out` as it is (topic, partition, key, value, headers).
+  [[nodiscard]] std::string AppendRecord(const log::OutRecord& out) {
+    auto at = producer_->ProduceSync(out, 10'000);
+    return at.ok() ? "" : "append: " + at.error().ToString();
+  }
+
   // The counted events of `payment_id` so far, in sequence order, each once.
   Events EventsOf(const std::string& payment_id) const {
     std::lock_guard lock(mu_);
