@@ -15,6 +15,7 @@
 #include "api/keys.h"
 #include "api/rate_limiter.h"
 #include "command/hash.h"
+#include "command/parser.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/projection/v1/views.pb.h"
 #include "projection/query.h"
@@ -96,6 +97,17 @@ int StatusOf(ev::RejectReason r) {
     default:
       return 422;
   }
+}
+
+// The envelope's ids set after the size check: command_id ("api-" + 32 hex), correlation_id
+// (at most kMaxCommandIdLength), payment_id, their tags and lengths.
+constexpr size_t kEnvelopeIdsAllowance = 256;
+
+// The Idempotency-Key as the correlation id when it fits (128 bytes), else a stable hash of
+// it: keys up to 255 bytes are accepted, correlation ids are shorter.
+std::string CorrelationIdFor(const std::string& idem) {
+  if (idem.size() <= command::kMaxCommandIdLength) return idem;
+  return "idem-" + StableHasher().Add(idem).Hex();
 }
 
 http::Response RejectionResponse(const ev::CommandRejected& rej) {
@@ -307,16 +319,38 @@ struct MerchantApi::Impl {
       const json& body, const Principal& who, const std::string& idem_key, Command* out)>;
 
   http::Response Post(const http::Request& req, const Principal& who, const Builder& build) {
-    const auto idem = req.Header("Idempotency-Key");
+    const auto header = req.Header("Idempotency-Key");
+    // Trimmed once, here, by the parser's own rule: the key the API derives the payment id
+    // from is the key the writer derives it from.
+    const std::optional<std::string> idem =
+        header ? std::optional<std::string>(std::string(command::Trim(*header))) : std::nullopt;
     if (!idem || idem->empty())
       return http::Error(400, "idempotency_key_missing",
                          "POST requests need an Idempotency-Key header");
     if (idem->size() > kMaxIdLength)
       return http::Error(400, "idempotency_key_too_long", "Idempotency-Key is over 255 bytes");
+    if (command::IsCardNumberKey(*idem)) {
+      FieldErrors errs;
+      errs.Add("Idempotency-Key", "card_number",
+               "an Idempotency-Key must not carry a card number (it is kept in the log)");
+      return errs.Response();
+    }
     json body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
     if (!body.is_object()) return http::Error(400, "invalid_json", "the body is not a JSON object");
     Command command;
     if (auto early = build(body, who, *idem, &command)) return *early;
+    // What the writer would dead-letter is refused here, before anything is appended: the
+    // record limit (command::kMaxRecordBytes), with room for the ids set below.
+    if (command.envelope.ByteSizeLong() + kEnvelopeIdsAllowance > command::kMaxRecordBytes) {
+      FieldErrors errs;
+      errs.Add(command.envelope.has_create() && command.envelope.create().metadata_size() > 0
+                   ? "metadata"
+                   : "body",
+               "too_large",
+               "the command would be over " + std::to_string(command::kMaxRecordBytes) +
+                   " bytes, the largest record payorch decides");
+      return errs.Response();
+    }
     const std::string request_hash =
         StableHasher().Add(req.method).Add(req.path).Add(body.dump()).Hex();
 
@@ -357,7 +391,7 @@ struct MerchantApi::Impl {
     const auto deadline = start + std::chrono::milliseconds(o.config.wait_ms);
     command.envelope.set_schema_version(1);
     command.envelope.set_command_id("api-" + StableHasher().Add(who.merchant_id).Add(*idem).Hex());
-    command.envelope.set_correlation_id(*idem);
+    command.envelope.set_correlation_id(CorrelationIdFor(*idem));
     command.envelope.set_payment_id(command.payment_id);
     // The ranking is carried in the command and fixed by PlanBuilt; it is not part of the
     // request hash, so a retried request stamped differently is still the same request.

@@ -122,6 +122,19 @@ bool IsKnownMetadataKey(std::string_view key) {
          kKnownMetadataKeys.end();
 }
 
+bool IsCardNumberKey(std::string_view key) {
+  size_t digits = 0;
+  char first = 0;
+  for (char c : key) {
+    if (c >= '0' && c <= '9') {
+      if (digits++ == 0) first = c;
+    } else if (c != ' ' && c != '-') {
+      return false;
+    }
+  }
+  return digits >= 13 && digits <= 19 && first >= '2' && first <= '6' && LooksLikePan(key);
+}
+
 bool LooksLikePan(std::string_view value) {
   // Scan runs of digits allowing single spaces or dashes between them. A candidate is the
   // whole run or any part of it that starts and ends at a group boundary (run edge or
@@ -217,6 +230,11 @@ std::optional<Rejection> internal::ParseCreateView(
   if (r.idempotency_key.size() > kMaxIdempotencyKeyLength || !IsValidUtf8(r.idempotency_key)) {
     return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
                   "idempotency_key longer than 255 bytes or not UTF-8", "request/malformed");
+  }
+  if (IsCardNumberKey(r.idempotency_key)) {  // the detail does not repeat it
+    return Reject(ev::REJECT_REASON_CARD_NUMBER_IN_KEY,
+                  "idempotency_key carries a card number; use an id of your own",
+                  "request/malformed");
   }
 
   const std::string_view currency =

@@ -57,6 +57,11 @@ bool IsKnownMetadataKey(std::string_view key);
 
 // True for a Luhn-valid run of 13-19 digits (spaces and dashes allowed between digits).
 bool LooksLikePan(std::string_view value);
+// True for an idempotency key that is a card number: only digits, spaces and dashes, 13-19
+// digits, the first one 2-6 (the card networks' ranges) and Luhn-valid. Narrower than
+// LooksLikePan on purpose: a key is refused, not redacted, and keys often carry numeric ids
+// (millisecond timestamps start with 1 and are never refused).
+bool IsCardNumberKey(std::string_view key);
 
 // `merchant` may be null (unknown merchant); then merchant limits are not applied.
 Outcome<CreateRequest> ParseCreate(const ::payments::commands::v1::CreatePayment& create,

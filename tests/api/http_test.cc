@@ -72,6 +72,35 @@ TEST_F(ApiTest, ACreatedPaymentAnswers201WithThePaymentAndReadsBack) {
   EXPECT_EQ(got.body["status"], "PAYMENT_STATUS_SUCCEEDED");
 }
 
+// Issue 17: the Idempotency-Key is trimmed once, the way the writer trims it; keys up to
+// 255 bytes are taken; a card number as key and a command the writer would dead-letter are
+// refused with 422 and the field, before anything is appended.
+TEST_F(ApiTest, IdempotencyKeysAndOversizedCommandsAreJudgedAsTheWriterWould) {
+  const std::string key = stack_->NewKey("m_cobranded");
+  Client c = client();
+  const std::string idem = Unique("trim");
+  Reply padded = c.Post("/v1/payments", key, "  " + idem + " ", Card(1100));
+  ASSERT_EQ(padded.status, 201) << padded.raw;
+  Reply plain = c.Post("/v1/payments", key, idem, Card(1100));
+  EXPECT_EQ(plain.status, 201) << plain.raw;
+  EXPECT_EQ(plain.body["payment_id"], padded.body["payment_id"]) << "one payment, one key";
+
+  const std::string long_key = Unique("long") + std::string(200, 'k');
+  Reply long_reply = c.Post("/v1/payments", key, long_key, Card(1200));
+  EXPECT_EQ(long_reply.status, 201) << long_reply.raw;
+
+  Reply pan = c.Post("/v1/payments", key, "4111 1111 1111 1111", Card(1300));
+  EXPECT_EQ(pan.status, 422) << pan.raw;
+  EXPECT_EQ(pan.body["error"]["details"]["fields"][0]["field"], "Idempotency-Key") << pan.raw;
+  EXPECT_EQ(pan.raw.find("4111"), std::string::npos) << "the answer does not echo the number";
+
+  json big = Card(1400);
+  big["metadata"] = {{"blob", std::string(70 * 1024, 'm')}};
+  Reply too_big = c.Post("/v1/payments", key, Unique("big"), big);
+  EXPECT_EQ(too_big.status, 422) << too_big.raw.substr(0, 300);
+  EXPECT_EQ(too_big.body["error"]["details"]["fields"][0]["field"], "metadata");
+}
+
 TEST_F(ApiTest, ARepeatedIdempotencyKeyReplaysTheIdenticalResponse) {
   const std::string key = stack_->NewKey("m_cobranded");
   Client c = client();

@@ -174,6 +174,24 @@ TEST_F(AggregateTest, OverloadRefusesNewPaymentsOnlyAndTheSameCreateIsTakenLater
               ElementsAre("PaymentCreated", "PlanBuilt", "PaymentConfirmed", "StepStarted"));
 }
 
+// Issue 17: an idempotency key that is a card number is refused (keys are kept for good);
+// numeric ids in keys are not card numbers.
+TEST_F(AggregateTest, AnIdempotencyKeyThatIsACardNumberIsRefused) {
+  for (const char* pan : {"4111111111111111", "4111 1111 1111 1111", "5555-5555-5555-4444"}) {
+    const Events& events =
+        Send(testing::Create(kSeedMerchant, pan, 1'000, "USD", ty::PAYMENT_METHOD_CARD));
+    ExpectRejected(events, ev::REJECT_REASON_CARD_NUMBER_IN_KEY, "request/malformed");
+    EXPECT_EQ(events[0].command_rejected().detail().find("4111"), std::string::npos);
+  }
+  // A millisecond timestamp, an order number inside a key: taken.
+  for (const char* key : {"1733360000000", "order-4111111111111111", "4111111111111112"}) {
+    EXPECT_THAT(
+        Types(Send(testing::Create(kSeedMerchant, key, 1'000, "USD", ty::PAYMENT_METHOD_CARD))),
+        ElementsAre("PaymentCreated", "PlanBuilt", "PaymentConfirmed", "StepStarted"))
+        << key;
+  }
+}
+
 TEST_F(AggregateTest, CreateWithoutConfirmWaitsForConfirmation) {
   CreateOptions o;
   o.confirm = false;
