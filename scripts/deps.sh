@@ -9,7 +9,7 @@ DEBIAN_PACKAGES=(
   librdkafka-dev libprotobuf-dev protobuf-compiler
   librocksdb-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libcurl4-openssl-dev libargon2-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libboost-dev libcurl4-openssl-dev libargon2-dev
   libssl-dev python3 python3-yaml
   kcat clang-format clang-tidy clang libclang-rt-14-dev ccache prometheus wrk valgrind heaptrack
   nodejs npm

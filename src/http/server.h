@@ -1,7 +1,7 @@
 // payorch::http: the one HTTP server every payorch endpoint is served from (query API,
-// /metrics, health, gateway simulator, webhooks). It wraps cpp-httplib (Debian's
-// libcpp-httplib-dev) behind plain request/response values, so handlers are ordinary
-// functions that tests and fuzzers can call without a socket.
+// merchant API, /metrics, health, gateway simulator, webhooks). It is built on Boost.Beast
+// and Boost.Asio (Debian's libboost-dev, header-only) behind plain request/response values,
+// so handlers are ordinary functions that tests and fuzzers can call without a socket.
 //
 //   http::Server server({.threads = 4});
 //   server.Handle("GET", R"(/v1/payments/([^/]+))", [&](const http::Request& req) {
@@ -16,8 +16,35 @@
 // groups become path_params. An unmatched path is a 404 JSON error; a matched path with
 // another method is a 405. A handler that throws becomes a 500 whose body names no
 // internals (the exception text is logged).
+//
+// Threads: accepting, reading and writing are asynchronous on `io_threads` Asio threads;
+// a handler runs only for a complete request, on one of `threads` workers fed by a queue
+// of at most `max_queued` requests. A slow or silent client therefore holds a connection
+// slot and a little memory, never a worker. Handlers may block (e.g. for the log's
+// decision) and may run concurrently with each other.
+//
+// Bounds, each with its answer (docs/http.md); every error is the JSON error shape and
+// every response carries a `Request-Id`:
+//   request line + headers > max_header_bytes ............ 431 headers_too_large, close
+//   more than max_header_count header fields ............... 431 too_many_headers, close
+//   body > max_body_bytes (Content-Length or chunked) ...... 413 payload_too_large, close
+//   Content-Encoding other than identity, or a
+//   Transfer-Encoding other than chunked .................. 415 unsupported_encoding, close
+//   request not complete read_timeout_ms after its first
+//   byte (slowloris) ...................................... 408 request_timeout, close
+//   malformed request ...................................... 400 bad_request, close
+//   no request byte for idle_timeout_ms (new or kept-alive
+//   connection) ............................................ close, no answer
+//   response not written within write_timeout_ms ........... close
+//   max_connections open: the oldest idle connection is closed to make room; if none is
+//   idle the new connection gets 503 too_many_connections (Retry-After) and is closed
+//   max_queued complete requests waiting for a worker ...... 503 overloaded, Retry-After
+// Header values are passed to handlers exactly as received (never URL-decoded); the path
+// and query parameters are percent-decoded.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,6 +56,10 @@
 #include <utility>
 #include <vector>
 
+namespace spdlog {
+class logger;
+}
+
 namespace payorch::http {
 
 struct Request {
@@ -39,6 +70,7 @@ struct Request {
   std::multimap<std::string, std::string> headers;  // names as received
   std::string body;
   std::string remote_addr;
+  std::string request_id;  // also sent back as the `Request-Id` response header
 
   // First value of a query parameter, if present.
   [[nodiscard]] std::optional<std::string> Query(std::string_view name) const;
@@ -62,11 +94,43 @@ using Handler = std::function<Response(const Request&)>;
 [[nodiscard]] Response Error(int status, std::string_view code, std::string_view message,
                              const nlohmann::json& details = nullptr);
 
+// One answered (or refused) request, as the access log and ServerOptions::on_request
+// see it. Views are valid during the call only.
+struct RequestRecord {
+  std::string_view server;  // ServerOptions::name
+  std::string_view method;  // "" when refused before the request line was read
+  std::string_view path;    // percent-decoded, without the query string
+  std::string_view route;   // the matched route's regex, "unmatched" or "refused"
+  int status = 0;
+  std::size_t request_bytes = 0;          // body bytes read
+  std::size_t response_bytes = 0;         // body bytes written
+  std::chrono::microseconds duration{0};  // first request byte -> response written
+  std::string_view request_id;
+};
+
 struct ServerOptions {
-  int threads = 4;                       // worker threads answering requests
-  std::size_t max_body_bytes = 1 << 20;  // larger bodies get 413
-  int read_timeout_ms = 5000;
-  int write_timeout_ms = 5000;
+  int threads = 4;                       // workers running handlers (complete requests)
+  std::size_t max_body_bytes = 1 << 20;  // body, also the sum of chunks: 413
+  int read_timeout_ms = 5000;   // whole request from its first byte (slowloris): 408, close
+  int write_timeout_ms = 5000;  // whole response: close
+  std::size_t max_header_bytes = 16 << 10;  // request line + header fields: 431
+  std::size_t max_header_count = 100;       // header fields: 431
+  int idle_timeout_ms = 15000;              // no request byte on a connection: close
+  std::size_t max_connections = 1024;       // open connections; beyond: evict idle or 503
+  std::size_t max_queued = 256;             // complete requests waiting for a worker: 503
+  int io_threads = 1;                       // Asio threads accepting, reading, writing
+  std::string name = "http";                // names this server in access logs and records
+  // TLS (OpenSSL via asio::ssl) when both are set: PEM certificate chain and private key.
+  // Every connection then speaks TLS 1.2+; Start fails if either file cannot be loaded.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
+  // The access log: one line per request through this logger (default: spdlog's default
+  // logger), at debug level unless access_log_info.
+  std::shared_ptr<spdlog::logger> logger{};
+  bool access_log_info = false;
+  // Called once per answered or refused request, on an I/O thread: keep it short and
+  // non-blocking (count into probes). Used for HTTP metrics by route and status.
+  std::function<void(const RequestRecord&)> on_request{};
 };
 
 // A "host:port" address; port 0 asks the kernel for a free one. Returns nullopt when the
@@ -90,11 +154,12 @@ class Server {
   // Registers a route. Call before Start.
   void Handle(std::string method, std::string path_regex, Handler handler);
 
-  // Binds `address` ("host:port") and serves on a background thread. Returns the bound
-  // port, or an error message naming the problem (bad address, port in use).
+  // Binds `address` ("host:port") and serves on background threads. Returns the bound
+  // port, or an error message naming the problem (bad address, port in use, TLS files).
   [[nodiscard]] Result<int> Start(std::string_view address);
 
-  // Stops accepting, answers in-flight requests, joins the thread. Idempotent.
+  // Stops accepting, closes connections that are not waiting for a handler, answers the
+  // requests already read (running or queued), then joins the threads. Idempotent.
   void Stop();
 
   // Runs one request through the routes as the socket path would (for tests and fuzzers).
