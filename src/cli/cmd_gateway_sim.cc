@@ -35,7 +35,7 @@ struct WebhookService {
   std::unique_ptr<log::Producer> producer;
   std::string topic;
   std::shared_ptr<connectors::WebhookReceiver> receiver;
-  http::Server server{http::ServerOptions{.threads = 4}};
+  http::Server server{http::ServerOptions{.threads = 4, .name = "webhooks"}};
   ~WebhookService() { server.Stop(); }
 };
 
@@ -102,10 +102,9 @@ int RunGatewaySim(int argc, char** argv) {
   std::string token_env;
   std::string port_file;
   int64_t hang_ms = 0;
-  // cpp-httplib holds a thread per kept-alive connection (until it is idle 5 s) and one
-  // `payorch run` keeps a connection per connector thread per processor: with fewer
-  // threads than client connections, calls queue behind idle connections (8 threads
-  // served ~11 payments/s in the soak, docs/reliability.md).
+  // Workers run handlers only (idle kept-alive connections hold none, docs/http.md), but a
+  // timed-out or lost answer holds its worker for --hang-ms: keep at least as many workers
+  // as the callers' connections that may hang at once.
   int threads = 64;
   FlagSet flags("gateway-sim",
                 "Serves a simulated payment processor over HTTP (API: docs/gateway-api.md):\n"
@@ -162,7 +161,7 @@ int RunGatewaySim(int argc, char** argv) {
   }
   std::signal(SIGINT, OnSimStop);
   std::signal(SIGTERM, OnSimStop);
-  http::Server server(http::ServerOptions{.threads = threads});
+  http::Server server(http::ServerOptions{.threads = threads, .name = "gateway-sim"});
   sim.value()->RegisterRoutes(server);
   auto port = server.Start(listen);
   if (!port) {

@@ -43,7 +43,8 @@ void OnStopSignal(int) { g_stop = true; }
 struct QueryApi {
   std::unique_ptr<projection::ProjectionService> service;
   std::unique_ptr<api::MerchantApi> merchant;
-  http::Server server{http::ServerOptions{.threads = 64}};
+  explicit QueryApi(http::ServerOptions options) : server(std::move(options)) {}
+  http::Server server;
   std::atomic<bool> stop{false};
   std::thread thread;
   std::shared_ptr<spdlog::logger> projection_logger;
@@ -374,7 +375,8 @@ int RunRun(int argc, char** argv) {
     });
   }
   if (!metrics_addr.empty()) {
-    metrics_server = std::make_unique<http::Server>(http::ServerOptions{.threads = 2});
+    metrics_server = std::make_unique<http::Server>(
+        http::ServerOptions{.threads = 2, .name = "metrics", .logger = logger});
     metrics::RegisterMetricsRoutes(*metrics_server, runtime_metrics);
     metrics::RegisterHealthRoutes(*metrics_server, readiness);
     auto port = metrics_server->Start(metrics_addr);
@@ -395,7 +397,17 @@ int RunRun(int argc, char** argv) {
       return 2;
     }
   }
-  QueryApi query_api;
+  // 64 workers: merchant API handlers block until the log decides. HTTP answers counted by
+  // route and status, their latency in one histogram (src/http RequestRecord).
+  QueryApi query_api(http::ServerOptions{
+      .threads = 64,
+      .io_threads = 2,
+      .name = "api",
+      .logger = logger,
+      .on_request = [&runtime_metrics](const http::RequestRecord& r) {
+        runtime_metrics.http_requests.Add({r.server, r.route, std::to_string(r.status)});
+        runtime_metrics.http_request.ObserveMicros(r.duration.count());
+      }});
   if (!http_addr.empty()) {
     metrics::RegisterMetricsRoutes(query_api.server, runtime_metrics);
     metrics::RegisterHealthRoutes(query_api.server, readiness);

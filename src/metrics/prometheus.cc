@@ -94,6 +94,11 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
   AddHistogram(f, "create_to_final_event_seconds",
                "From the create command's append to the payment's final event acknowledged.",
                m.create_to_final);
+  AddHistogram(f, "http_request_seconds",
+               "API requests: from the first request byte read to the answer written.",
+               m.http_request);
+  AddLabeled(f, "http_requests_total", "HTTP answers by server, route (its regex) and status.",
+             m.http_requests, MetricType::Counter);
   AddHistogram(f, "restore_seconds",
                "A writer taking a partition: its store's snapshot, the events log's tail folded, "
                "the claim appended and read back.",

@@ -63,6 +63,12 @@ struct RuntimeMetrics {
   Counter dead_letters;                     // records sent to the dead-letter topic
   Counter deduplicated;                     // CommandDeduplicated events
 
+  // The API server's HTTP answers (http::RequestRecord, wired in cmd_run): counts by server,
+  // route (its regex, "unmatched" or "refused") and status; latency from first byte read
+  // to answer written, all routes.
+  LabeledValues http_requests{"server", "route", "status"};
+  Histogram http_request;
+
   // Gauges.
   Gauge outbox_depth;               // event groups handed to the log and not yet acknowledged
   Gauge processing_payments;        // payments in processing (outcome unknown) since start
