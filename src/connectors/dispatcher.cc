@@ -5,6 +5,7 @@
 
 #include "connectors/breaker.h"
 #include "connectors/internal/ops.h"
+#include "connectors/internal/target_book.h"
 
 namespace payorch::connectors {
 
@@ -54,9 +55,7 @@ bool LeavesKeyOpen(const GatewayAnswer& a) {
 
 }  // namespace
 
-bool Dispatcher::IsCharge(const ev::GatewayOperation& op) {
-  return op.kind() == ev::OPERATION_KIND_AUTHORIZE || op.kind() == ev::OPERATION_KIND_SALE;
-}
+bool Dispatcher::IsCharge(const ev::GatewayOperation& op) { return internal::IsCharge(op.kind()); }
 
 const ev::GatewayOperation* Dispatcher::OperationOf(const ev::EventEnvelope& event) {
   return internal::StartedOperation(event);
