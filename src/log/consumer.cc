@@ -216,7 +216,7 @@ LogStatus Consumer::PollBatch(size_t max_records, int timeout_ms, std::vector<Re
   }
   if (impl_->batch.size() < max_records) impl_->batch.resize(max_records);
   ssize_t n =
-      rd_kafka_consume_batch_queue(impl_->queue, timeout_ms, impl_->batch.data(), max_records);
+      internal::ConsumeAvailable(impl_->queue, timeout_ms, impl_->batch.data(), max_records);
   LogStatus status;
   if (n < 0) status = internal::MakeError(rd_kafka_last_error(), "poll " + impl_->topic);
   if (impl_->lag_probe != nullptr) {

@@ -65,17 +65,11 @@ struct PartitionReader::Impl {
 
   std::string Name() const { return topic + "[" + std::to_string(partition.value()) + "]"; }
 
-  // The next fetched message, waiting up to timeout_ms; nullptr if none came.
-  // The next message, waiting up to timeout_ms for one. rd_kafka_consume_batch_queue
-  // with a timeout waits until the whole batch is full, so take what is already fetched
-  // first, and otherwise wait for a single message (returned as soon as it arrives).
+  // The next fetched message, waiting up to timeout_ms for one; nullptr if none came.
   rd_kafka_message_t* Peek(int timeout_ms) {
     if (pending.empty()) {
-      ssize_t n = rd_kafka_consume_batch_queue(queue, 0, batch.data(), batch.size());
+      ssize_t n = internal::ConsumeAvailable(queue, timeout_ms, batch.data(), batch.size());
       for (ssize_t i = 0; i < n; ++i) pending.push_back(batch[i]);
-    }
-    if (pending.empty() && timeout_ms > 0) {
-      if (rd_kafka_message_t* m = rd_kafka_consume_queue(queue, timeout_ms)) pending.push_back(m);
     }
     return pending.empty() ? nullptr : pending.front();
   }

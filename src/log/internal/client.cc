@@ -305,6 +305,17 @@ LogResult<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
   return Handle(rk);
 }
 
+ssize_t ConsumeAvailable(rd_kafka_queue_t* queue, int timeout_ms, rd_kafka_message_t** out,
+                         size_t max) {
+  if (max == 0) return 0;
+  ssize_t n = rd_kafka_consume_batch_queue(queue, 0, out, max);
+  if (n != 0 || timeout_ms <= 0) return n;
+  n = rd_kafka_consume_batch_queue(queue, timeout_ms, out, 1);
+  if (n <= 0 || max == 1) return n;
+  ssize_t more = rd_kafka_consume_batch_queue(queue, 0, out + 1, max - 1);
+  return more < 0 ? n : n + more;
+}
+
 void ToRecord(const rd_kafka_message_t* msg, const std::string& topic, Record* out) {
   out->topic = topic;
   out->partition = PartitionId(msg->partition);

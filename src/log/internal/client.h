@@ -70,6 +70,13 @@ struct MessageDeleter {
 };
 using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 
+// Takes up to `max` fetched messages from `queue` into `out`, waiting up to `timeout_ms`
+// only while none is there: what is already fetched returns at once. (With a timeout,
+// rd_kafka_consume_batch_queue waits until the whole batch is full, which would add the
+// timeout to every record of a quiet partition.) Returns the count, or -1 on error.
+ssize_t ConsumeAvailable(rd_kafka_queue_t* queue, int timeout_ms, rd_kafka_message_t** out,
+                         size_t max);
+
 // Fills `out` from a fetched message (which must not carry an error).
 void ToRecord(const rd_kafka_message_t* msg, const std::string& topic, Record* out);
 
