@@ -1211,7 +1211,8 @@ void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
       s.resolved_operations.emplace_back(op.idempotency_key());
       const AttemptRecord* reversed = s.FindAttempt(op.parent_id());
       // A compensation of a late success reverses money the ledger never counted.
-      const bool counted = op.parent_id().empty() || (reversed != nullptr && reversed->succeeded);
+      const bool counted = VoidReleasesCountedMoney(!op.parent_id().empty(),
+                                                    reversed != nullptr && reversed->succeeded);
       if (counted) {
         if (StepLedger* l = LedgerFor(s, op.step_index())) l->voided = true;
       }

@@ -26,4 +26,12 @@ bool IsTerminalStatus(::payments::events::v1::PaymentStatus status);
 
 const char* StatusName(::payments::events::v1::PaymentStatus status);
 
+// Whether a successful void releases money the payment counted: a void the merchant asked
+// for (no parent attempt) does, and so does the compensation of a success the payment
+// counted; the compensation of a late success reverses money the payment never counted.
+// The core's ledger and every read model decide it here.
+constexpr bool VoidReleasesCountedMoney(bool has_parent, bool parent_succeeded) {
+  return !has_parent || parent_succeeded;
+}
+
 }  // namespace payorch::command

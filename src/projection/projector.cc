@@ -385,7 +385,12 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       pv::Attempt* a = Answer(v, pvd.op(), at, pv::ATTEMPT_OUTCOME_SUCCEEDED);
       a->set_amount_processed_minor(pvd.op().amount().amount_minor());
       v.set_voids_in_flight(Decremented(v.voids_in_flight()));
-      v.set_voided_minor(v.voided_minor() + pvd.op().amount().amount_minor());
+      const pv::Attempt* reversed = FindAttempt(v, pvd.op().parent_id());
+      if (command::VoidReleasesCountedMoney(
+              !pvd.op().parent_id().empty(),
+              reversed != nullptr && reversed->outcome() == pv::ATTEMPT_OUTCOME_SUCCEEDED)) {
+        v.set_voided_minor(v.voided_minor() + pvd.op().amount().amount_minor());
+      }
       if (!pvd.compensation() && v.voids_in_flight() == 0 && EveryStepReleased(v)) {
         SetStatus(v, ev::PAYMENT_STATUS_VOIDED);
       }

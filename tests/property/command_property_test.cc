@@ -15,7 +15,9 @@
 //     commands are only ever rejected;
 //   - folding the payment's events from an empty state reproduces the decided state;
 //     Decide agrees with DecideAndApply; the same sequence gives byte-identical events,
-//     with or without an EventPool.
+//     with or without an EventPool;
+//   - the read model (projection::Projector over the same events) shows the core's status,
+//     captured and refunded amounts after every command.
 //
 // Runs 300 cases by default with a fixed seed; override with RC_PARAMS, e.g.
 // RC_PARAMS="max_success=5000 seed=123" (see rapidcheck's configuration docs).
@@ -24,6 +26,8 @@
 #include <rapidcheck/gtest.h>
 
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -32,6 +36,7 @@
 #include "command/aggregate.h"
 #include "command/money.h"
 #include "command/transitions.h"
+#include "projection/projector.h"
 #include "support/command_harness.h"
 #include "support/state_dump.h"
 
@@ -630,6 +635,97 @@ RC_GTEST_PROP(CommandPropertyTest, DecideIsPureAndAgreesWithDecideAndApply, ()) 
     DecideAndApply(state, rec, h.ctx(), applied);
     RC_ASSERT(testing::DeterministicBytes(pure) == testing::DeterministicBytes(applied));
     (void)h.Send(b.command);  // move the harness on
+  }
+}
+
+// The projection's store as the Projector reads it.
+class MapSource : public projection::ViewSource {
+ public:
+  std::optional<std::string> Get(const std::string& key) const override {
+    auto it = data.find(key);
+    if (it == data.end()) return std::nullopt;
+    return it->second;
+  }
+  std::map<std::string, std::string> data;
+};
+
+// The writer's claim of epoch 1, which the harness's events carry.
+E ClaimOfEpochOne() {
+  E claim;
+  claim.set_event_id("claim/0/1");
+  claim.set_epoch(1);
+  claim.mutable_writer_claimed()->set_epoch(1);
+  return claim;
+}
+
+// The case the property found (issue 19): a timed-out attempt succeeds late after its
+// retry was counted; the compensation void of the late success releases nothing the core
+// counted, so a partial capture leaves the payment capturable in both.
+TEST(ReadModelTest, ACompensatedLateSuccessReleasesNothingCounted) {
+  CommandHarness h;
+  MapSource store;
+  projection::Projector projector(&store);
+  int64_t offset = 0;
+  projector.Observe(0, offset++, ClaimOfEpochOne());
+  auto feed = [&](const Events& events) {
+    for (const E& e : events) projector.Observe(0, offset++, e);
+    for (projection::Mutation& m : projector.Flush()) store.data[m.key] = std::move(m.value);
+  };
+  auto send = [&](const cmd::CommandEnvelope& c) { feed(h.Send(c)); };
+  auto view = [&](const std::string& pid) {
+    ::payments::projection::v1::PaymentView v;
+    EXPECT_TRUE(v.ParseFromString(store.Get("p/" + pid).value_or("")));
+    return v;
+  };
+  testing::CreateOptions o;
+  o.manual_capture = true;
+  send(
+      testing::Create(testing::kSeedMerchant, "order-1", 1'000, "USD", ty::PAYMENT_METHOD_CARD, o));
+  const std::string pid = CommandHarness::PaymentIdFor(testing::kSeedMerchant, "order-1");
+  const std::string first = h.PendingAttemptKey(pid);
+  send(testing::Failed(pid, first, ty::ERROR_CODE_TIMEOUT));  // retried as attempt 2
+  send(testing::Succeeded(pid, h.PendingAttemptKey(pid)));
+  ASSERT_EQ(h.state(pid).status, ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
+  send(testing::Succeeded(pid, first));  // the late success: a compensation void
+  feed(h.SucceedAll(pid, ev::OPERATION_KIND_VOID));
+  ASSERT_EQ(h.state(pid).reversed, 0);  // the core never counted the late success
+  send(testing::Capture(pid, 400, "cap-1"));
+  feed(h.SucceedAll(pid, ev::OPERATION_KIND_CAPTURE));
+  EXPECT_EQ(h.state(pid).status, ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
+  EXPECT_EQ(view(pid).status(), h.state(pid).status) << ev::PaymentStatus_Name(view(pid).status());
+  EXPECT_EQ(view(pid).captured_minor(), 400);
+}
+
+RC_GTEST_PROP(CommandPropertyTest, TheReadModelAgreesWithTheCoreAfterEveryCommand, ()) {
+  const auto actions = GenActions();
+  CommandHarness h;
+  MapSource store;
+  projection::Projector projector(&store);
+  int64_t offset = 0;
+  projector.Observe(0, offset++, ClaimOfEpochOne());
+  for (const Action& a : actions) {
+    if (a.kind == Kind::kAdvanceTime || a.kind == Kind::kExpire) h.Advance(a.advance_ms);
+    if (a.kind == Kind::kAdvanceTime) continue;
+    Built b = Build(a, h);
+    const std::string pid = TargetPaymentId(b.command);
+    const Events events = h.Send(b.command);
+    for (const E& e : events) projector.Observe(0, offset++, e);
+    for (projection::Mutation& m : projector.Flush()) store.data[m.key] = std::move(m.value);
+    if (pid.empty() || !h.has_state(pid) || h.state(pid).sequence == 0) continue;
+    const PaymentState& core = h.state(pid);
+    auto bytes = store.Get("p/" + pid);
+    RC_ASSERT(bytes.has_value());
+    ::payments::projection::v1::PaymentView view;
+    RC_ASSERT(view.ParseFromString(*bytes));
+    if (view.status() != core.status || view.captured_minor() != core.captured ||
+        view.refunded_minor() != core.refunded) {
+      RC_FAIL("after " + std::string(CommandTypeName(b.command)) + " the view says " +
+              ev::PaymentStatus_Name(view.status()) + " captured " +
+              std::to_string(view.captured_minor()) + " refunded " +
+              std::to_string(view.refunded_minor()) + ", the core " +
+              ev::PaymentStatus_Name(core.status) + " captured " + std::to_string(core.captured) +
+              " refunded " + std::to_string(core.refunded));
+    }
   }
 }
 
