@@ -1,9 +1,6 @@
 #include "connectors/http_gateway.h"
 
-#include <curl/curl.h>
-
 #include <cstdlib>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 namespace payorch::connectors {
@@ -14,8 +11,6 @@ namespace types = ::payments::types::v1;
 using nlohmann::json;
 
 namespace {
-
-constexpr size_t kMaxBody = 1 << 20;
 
 bool ParseU32(std::string_view text, uint32_t max, uint32_t* out) {
   if (text.empty() || text.size() > 9) return false;
@@ -43,15 +38,6 @@ std::string MethodName(PaymentMethod m) {
       return "unspecified";
   }
 }
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  if (body->size() + size * n > kMaxBody) return 0;
-  body->append(data, size * n);
-  return size * n;
-}
-
-std::once_flag g_curl_init;
 
 json ParseJson(std::string_view body) { return json::parse(body, nullptr, false); }
 
@@ -221,23 +207,19 @@ StatusOr<HttpGatewayOptions> ParseHttpGatewaySpec(std::string_view spec) {
   return o;
 }
 
-struct HttpGateway::Call {
-  bool post = true;
-  std::string path;
-  std::string body;
-  std::string idempotency_key;
-  uint32_t timeout_ms = 0;
-  bool retrieve = false;
-};
+HttpGateway::HttpGateway(HttpGatewayOptions options)
+    : options_(std::move(options)),
+      client_(HttpClientOptions{.base_url = options_.base_url,
+                                .timeout_ms = options_.timeout_ms,
+                                .connect_timeout_ms = options_.connect_timeout_ms,
+                                .bearer_token = options_.bearer_token,
+                                .client_cert_path = options_.client_cert_path,
+                                .client_key_path = options_.client_key_path,
+                                .ca_path = options_.ca_path}) {}
 
-HttpGateway::HttpGateway(HttpGatewayOptions options) : options_(std::move(options)) {}
-
-HttpGateway::~HttpGateway() {
-  for (void* h : handles_) curl_easy_cleanup(static_cast<CURL*>(h));
-}
+HttpGateway::~HttpGateway() = default;
 
 StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Create(HttpGatewayOptions options) {
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   if (options.base_url.empty()) return Status::Error("http gateway: empty base_url");
   return std::unique_ptr<HttpGateway>(new HttpGateway(std::move(options)));
 }
@@ -250,92 +232,10 @@ StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::FromSpec(const std::string& 
   return Create(std::move(parsed.value()));
 }
 
-void* HttpGateway::TakeHandle() {
-  {
-    std::lock_guard lock(mu_);
-    if (!handles_.empty()) {
-      void* h = handles_.back();
-      handles_.pop_back();
-      return h;
-    }
-  }
-  return curl_easy_init();
-}
-
-void HttpGateway::GiveHandle(void* handle) {
-  std::lock_guard lock(mu_);
-  handles_.push_back(handle);
-}
-
-GatewayAnswer HttpGateway::Perform(const Call& call) {
-  CURL* curl = static_cast<CURL*>(TakeHandle());
-  if (curl == nullptr) return MapHttpAnswer(Transport::kNotSent, 0, "", call.retrieve);
-  curl_easy_reset(curl);
-  const std::string url = options_.base_url + call.path;
-  std::string body;
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Accept: application/json");
-  if (!call.idempotency_key.empty()) {
-    headers = curl_slist_append(headers, ("Idempotency-Key: " + call.idempotency_key).c_str());
-  }
-  if (!options_.bearer_token.empty()) {
-    headers =
-        curl_slist_append(headers, ("Authorization: Bearer " + options_.bearer_token).c_str());
-  }
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(call.timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(options_.connect_timeout_ms, call.timeout_ms)));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  if (call.post) {
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, call.body.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(call.body.size()));
-  }
-  if (!options_.client_cert_path.empty()) {
-    curl_easy_setopt(curl, CURLOPT_SSLCERT, options_.client_cert_path.c_str());
-    curl_easy_setopt(curl, CURLOPT_SSLKEY, options_.client_key_path.c_str());
-  }
-  if (!options_.ca_path.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_path.c_str());
-  const auto started = std::chrono::steady_clock::now();
-  const CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
-  Transport transport = Transport::kAnswered;
-  switch (rc) {
-    case CURLE_OK:
-      break;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_URL_MALFORMAT:
-      transport = Transport::kNotSent;
-      break;
-    case CURLE_OPERATION_TIMEDOUT:
-      transport = Transport::kTimedOut;
-      break;
-    default:
-      transport = Transport::kBrokenAfterSend;
-      break;
-  }
-  if (rc == CURLE_OK) {
-    GiveHandle(curl);  // keeps its connection for the next call
-  } else {
-    curl_easy_cleanup(curl);
-  }
-  GatewayAnswer a = MapHttpAnswer(transport, static_cast<int>(status), body, call.retrieve);
-  a.latency_ms = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           std::chrono::steady_clock::now() - started)
-                                           .count());
+GatewayAnswer HttpGateway::Perform(const HttpCall& call, bool retrieve) {
+  const HttpResult r = client_.Perform(call);
+  GatewayAnswer a = MapHttpAnswer(r.transport, r.status, r.body, retrieve);
+  a.latency_ms = r.latency_ms;
   return a;
 }
 
@@ -360,10 +260,10 @@ std::string Escape(std::string_view text) {
 }  // namespace
 
 GatewayAnswer HttpGateway::Execute(const GatewayRequest& request) {
-  Call call;
-  call.idempotency_key = request.idempotency_key;
-  call.timeout_ms = options_.timeout_ms;
-  if (request.timeout_ms > 0) call.timeout_ms = std::min(call.timeout_ms, request.timeout_ms);
+  HttpCall call;
+  call.post = true;
+  call.headers.emplace_back("Idempotency-Key", request.idempotency_key);
+  call.timeout_ms = request.timeout_ms;  // 0 = the processor's timeout_ms
   json body = {{"amount", request.amount_minor}, {"currency", request.currency}};
   switch (request.kind) {
     case ev::OPERATION_KIND_AUTHORIZE:
@@ -392,16 +292,13 @@ GatewayAnswer HttpGateway::Execute(const GatewayRequest& request) {
     }
   }
   call.body = body.dump();
-  return Perform(call);
+  return Perform(call, /*retrieve=*/false);
 }
 
 GatewayAnswer HttpGateway::Retrieve(std::string_view idempotency_key) {
-  Call call;
-  call.post = false;
-  call.retrieve = true;
+  HttpCall call;
   call.path = "/v1/idempotency/" + Escape(idempotency_key);
-  call.timeout_ms = options_.timeout_ms;
-  return Perform(call);
+  return Perform(call, /*retrieve=*/true);
 }
 
 }  // namespace payorch::connectors

@@ -1,7 +1,7 @@
 // HttpGateway: a Gateway that speaks the Stripe-like JSON API of docs/gateway-api.md over
-// HTTP(S) with libcurl. It is the anti-corruption layer for remote processors: HTTP
-// statuses, transport errors and the processor's error codes are mapped to payorch's
-// GatewayOutcome / ErrorCode here (MapHttpAnswer) and nowhere else.
+// HTTP(S) with libcurl (through the shared HttpClient, http_client.h). It is the anti-corruption
+// layer for remote processors: HTTP statuses, transport errors and the processor's error codes are
+// mapped to payorch's GatewayOutcome / ErrorCode here (MapHttpAnswer) and nowhere else.
 //
 // Contract:
 //  - Every write (authorize/sale, capture, void, refund) is a POST carrying the op's
@@ -22,17 +22,16 @@
 //   if (!g.ok()) return Fail(g.status().message());
 //   GatewayAnswer a = g.value()->Execute(request);
 //
-// Thread-safe: each call takes a curl handle from a small pool (connections are reused).
+// Thread-safe (HttpClient keeps a pool of curl handles; connections are reused).
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "connectors/gateway.h"
+#include "connectors/http_client.h"
 #include "connectors/status.h"
 
 namespace payorch::connectors {
@@ -50,14 +49,6 @@ struct HttpGatewayOptions {
 
 // Parses a registry spec (see above); reads token_env from the environment.
 [[nodiscard]] StatusOr<HttpGatewayOptions> ParseHttpGatewaySpec(std::string_view spec);
-
-// What the transport did, for MapHttpAnswer.
-enum class Transport {
-  kAnswered,         // an HTTP response arrived
-  kNotSent,          // could not connect / resolve: the request never reached the processor
-  kTimedOut,         // no complete answer within the timeout
-  kBrokenAfterSend,  // connection lost after sending: the outcome is unknown
-};
 
 // The anti-corruption mapping (pure). `retrieve` selects the retrieve-by-key reading
 // (404 = NOT_FOUND). See docs/gateway-api.md for the table.
@@ -80,14 +71,10 @@ class HttpGateway final : public Gateway {
 
  private:
   explicit HttpGateway(HttpGatewayOptions options);
-  struct Call;
-  GatewayAnswer Perform(const Call& call);
-  void* TakeHandle();
-  void GiveHandle(void* handle);
+  GatewayAnswer Perform(const HttpCall& call, bool retrieve);
 
   HttpGatewayOptions options_;
-  std::mutex mu_;
-  std::vector<void*> handles_;  // CURL*, guarded by mu_
+  HttpClient client_;
 };
 
 }  // namespace payorch::connectors
