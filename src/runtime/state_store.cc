@@ -151,19 +151,23 @@ std::string StateStore::Append(int32_t partition,
   return st.ok() ? "" : "state store write: " + st.ToString();
 }
 
-command::PaymentState StateStore::LoadPayment(int32_t partition,
-                                              const std::string& payment_id) const {
+std::string StateStore::LoadPayment(int32_t partition, const std::string& payment_id,
+                                    command::PaymentState* out) const {
   command::PaymentState state;
   state.payment_id = payment_id;
   const std::string prefix = PaymentPrefix(partition, payment_id);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   ev::EventEnvelope event;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      command::Evolve(state, event);
+    if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return "state store: a stored event of " + payment_id + " does not parse";
     }
+    command::Evolve(state, event);
   }
-  return state;
+  if (!it->status().ok())
+    return "state store read of " + payment_id + ": " + it->status().ToString();
+  *out = std::move(state);
+  return "";
 }
 
 std::string StateStore::ResetPartition(int32_t partition) {

@@ -51,9 +51,11 @@ class StateStore {
       int32_t partition, const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
       const PartitionMeta& meta);
 
-  // Folds the stored events of one payment. A payment never seen gives an empty state
-  // whose payment_id is set.
-  command::PaymentState LoadPayment(int32_t partition, const std::string& payment_id) const;
+  // Folds the stored events of one payment into *out. A payment never seen gives an empty
+  // state whose payment_id is set. A read error or a stored event that does not parse is an
+  // error (never a shorter history): deciding on a truncated state would fork the payment.
+  [[nodiscard]] std::string LoadPayment(int32_t partition, const std::string& payment_id,
+                                        command::PaymentState* out) const;
 
   // A reader's resume point in the events log (e.g. the connectors'): offset and epoch.
   PartitionMeta LoadCheckpoint(const std::string& reader, int32_t partition) const;

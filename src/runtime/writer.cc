@@ -204,10 +204,15 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
   return persisted_command_offset_;
 }
 
-command::PaymentState& PartitionWriter::StateFor(const std::string& payment_id) {
+command::PaymentState* PartitionWriter::StateFor(const std::string& payment_id) {
   auto it = cache_.find(payment_id);
-  if (it != cache_.end()) return it->second;
-  return cache_.emplace(payment_id, deps_.store->LoadPayment(partition_, payment_id)).first->second;
+  if (it != cache_.end()) return &it->second;
+  command::PaymentState loaded;
+  if (std::string err = deps_.store->LoadPayment(partition_, payment_id, &loaded); !err.empty()) {
+    if (failure_.empty()) failure_ = err;
+    return nullptr;
+  }
+  return &cache_.emplace(payment_id, std::move(loaded)).first->second;
 }
 
 void PartitionWriter::PublishViolation(const std::string& contract_id,
@@ -379,7 +384,9 @@ std::string PartitionWriter::Handle(const log::Record& record) {
     DeadLetter(record, "unsupported schema_version or no command", ev::REJECT_REASON_UNSPECIFIED);
   }
 
-  command::PaymentState& state = target.empty() ? orphan_ : StateFor(target);
+  command::PaymentState* loaded = target.empty() ? &orphan_ : StateFor(target);
+  if (loaded == nullptr) return failure_;  // never decide on part of a history
+  command::PaymentState& state = *loaded;
   if (target.empty()) orphan_ = command::PaymentState{};
   const metrics::LogScope log_scope({.payment_id = target,
                                      .merchant_id = state.merchant_id,

@@ -93,7 +93,9 @@ class PartitionWriter {
   void Fold(const log::Record& record, std::vector<::payments::events::v1::EventEnvelope>& out);
   [[nodiscard]] std::string FlushRestored(std::vector<::payments::events::v1::EventEnvelope>& out);
   void CheckGap(int64_t from, int64_t to);
-  command::PaymentState& StateFor(const std::string& payment_id);
+  // The payment's state, from the cache or the store; nullptr (and failure_ set) if the
+  // store cannot give all of it.
+  command::PaymentState* StateFor(const std::string& payment_id);
   void DeadLetter(const log::Record& record, const std::string& reason,
                   ::payments::events::v1::RejectReason reject_reason);
   void PublishViolation(const std::string& contract_id, const std::string& payment_id,

@@ -1,0 +1,83 @@
+// StateStore::LoadPayment gives a payment's whole history or an error, never a shorter
+// history that the writer would then decide on (issue 19).
+#include "runtime/state_store.h"
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace payorch::runtime {
+namespace {
+
+namespace ev = ::payments::events::v1;
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("payorch-state-store-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Stores PaymentCreated (sequence 1) of `pid` on partition 3.
+  void StoreCreated(StateStore& store, const std::string& pid) {
+    ev::EventEnvelope e;
+    e.set_payment_id(pid);
+    e.set_sequence(1);
+    e.set_merchant_id("m_shop");
+    e.mutable_payment_created()->mutable_amount()->set_amount_minor(1'000);
+    e.mutable_payment_created()->mutable_amount()->set_currency("USD");
+    ASSERT_EQ(store.Append(3, {&e}, PartitionMeta{}), "");
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(StateStoreTest, LoadsTheFoldOfAStoredHistory) {
+  StateStore store;
+  ASSERT_EQ(store.Open(dir_.string()), "");
+  StoreCreated(store, "pay_1");
+  command::PaymentState state;
+  ASSERT_EQ(store.LoadPayment(3, "pay_1", &state), "");
+  EXPECT_EQ(state.payment_id, "pay_1");
+  EXPECT_EQ(state.sequence, 1u);
+  EXPECT_EQ(state.merchant_id, "m_shop");
+  command::PaymentState unknown;
+  ASSERT_EQ(store.LoadPayment(3, "pay_2", &unknown), "");
+  EXPECT_EQ(unknown.payment_id, "pay_2");
+  EXPECT_EQ(unknown.sequence, 0u);
+}
+
+TEST_F(StateStoreTest, AStoredEventThatDoesNotParseIsAnErrorNotAShorterHistory) {
+  {
+    StateStore store;
+    ASSERT_EQ(store.Open(dir_.string()), "");
+    StoreCreated(store, "pay_1");
+  }
+  {
+    // Sequence 2 of pay_1 on partition 3, as the store keys it, holding bytes that are
+    // not an EventEnvelope.
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Options options;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir_.string(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string key = std::string("e") + std::string("\0\0\0\3", 4) + "pay_1" + '\0' +
+                      std::string("\0\0\0\0\0\0\0\2", 8);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, "\xff\xff\xff garbage").ok());
+  }
+  StateStore store;
+  ASSERT_EQ(store.Open(dir_.string()), "");
+  command::PaymentState state;
+  state.sequence = 42;
+  const std::string err = store.LoadPayment(3, "pay_1", &state);
+  EXPECT_NE(err.find("does not parse"), std::string::npos) << err;
+  EXPECT_EQ(state.sequence, 42u) << "an error leaves the output untouched";
+}
+
+}  // namespace
+}  // namespace payorch::runtime
