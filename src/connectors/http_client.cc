@@ -120,6 +120,7 @@ HttpResult HttpClient::Perform(const HttpCall& call) {
   result.latency_ms = static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                 std::chrono::steady_clock::now() - started)
                                                 .count());
+  if (options_.on_result) options_.on_result(call, result);
   return result;
 }
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -37,6 +38,9 @@ enum class Transport {
   kBrokenAfterSend,  // connection lost after sending: the outcome is unknown
 };
 
+struct HttpCall;
+struct HttpResult;
+
 struct HttpClientOptions {
   std::string base_url;  // "http://127.0.0.1:8099", no trailing slash
   uint32_t timeout_ms = 2000;
@@ -45,11 +49,14 @@ struct HttpClientOptions {
   std::string client_cert_path{};
   std::string client_key_path{};
   std::string ca_path{};
+  // Called after every call, on the calling thread (probes, tests); keep it short. The
+  // call never holds the bearer token.
+  std::function<void(const HttpCall&, const HttpResult&)> on_result{};
 };
 
 struct HttpCall {
-  bool post = false;  // POST with `body`, else GET
-  std::string path;   // appended to base_url, already escaped (may carry a query)
+  bool post = false;   // POST with `body`, else GET
+  std::string path{};  // appended to base_url, already escaped (may carry a query)
   std::string body{};
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers{};  // extra request headers

@@ -215,7 +215,8 @@ HttpGateway::HttpGateway(HttpGatewayOptions options)
                                 .bearer_token = options_.bearer_token,
                                 .client_cert_path = options_.client_cert_path,
                                 .client_key_path = options_.client_key_path,
-                                .ca_path = options_.ca_path}) {}
+                                .ca_path = options_.ca_path,
+                                .on_result = options_.on_result}) {}
 
 HttpGateway::~HttpGateway() = default;
 

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,6 +46,7 @@ struct HttpGatewayOptions {
   std::string client_cert_path;
   std::string client_key_path;
   std::string ca_path;
+  std::function<void(const HttpCall&, const HttpResult&)> on_result;  // see HttpClientOptions
 };
 
 // Parses a registry spec (see above); reads token_env from the environment.

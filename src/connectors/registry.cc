@@ -1,10 +1,12 @@
 #include "connectors/registry.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <utility>
 
 #include "connectors/http_gateway.h"
+#include "connectors/stripe_gateway.h"
 
 namespace payorch::connectors {
 namespace {
@@ -124,6 +126,12 @@ Status GatewayRegistry::Build(const std::string& processor_id, std::string_view 
     auto http = HttpGateway::FromSpec(processor_id, t);
     if (!http.ok()) return http.status();
     gateways_[processor_id] = std::shared_ptr<Gateway>(std::move(http.value()));
+    return Status::Ok();
+  }
+  if (const std::string_view t = Trim(spec); t == "stripe" || t.rfind("stripe:", 0) == 0) {
+    auto stripe = StripeGateway::FromSpec(processor_id, t.substr(std::min(t.size(), size_t{7})));
+    if (!stripe.ok()) return stripe.status();
+    gateways_[processor_id] = std::shared_ptr<Gateway>(std::move(stripe.value()));
     return Status::Ok();
   }
   auto parsed = ParseGatewaySpec(spec);

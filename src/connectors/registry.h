@@ -10,6 +10,9 @@
 //
 //   http[s]://host:port?timeout_ms=800&token_env=STRIPE_TOKEN
 //          a remote processor speaking docs/gateway-api.md (see http_gateway.h)
+//   stripe:secret_env=STRIPE_SECRET_KEY,payment_method=pm_card_visa[,base_url=...,
+//          stripe_version=...,timeout_ms=...,connect_timeout_ms=...]
+//          Stripe's PaymentIntents API (see stripe_gateway.h)
 // A registry spec lists processors: "psp_a=mock;psp_b=flaky:seed=7,decline=0.1;*=mock",
 // where '*' sets the default: a processor id nobody configured gets its own gateway built
 // from the default spec on first use (default "mock"; "" = unknown ids are unroutable).
