@@ -31,9 +31,19 @@ fi
 buf_ok=0
 [ -x "$here/node_modules/.bin/buf" ] && buf_ok=1
 
+# stripe-mock, for the Stripe connector's contract tests (tests/unit/connectors): a Go
+# module from the Go module proxy, built into .cache/go/bin. Go comes from Debian when
+# the machine has none.
+STRIPE_MOCK_VERSION=v0.203.0
+stripe_mock="$here/.cache/go/bin/stripe-mock"
+stripe_mock_ok=0
+[[ -x $stripe_mock && "$(cat "$stripe_mock.version" 2>/dev/null)" == "$STRIPE_MOCK_VERSION" ]] &&
+  stripe_mock_ok=1
+if [[ $stripe_mock_ok -eq 0 ]] && ! command -v go >/dev/null; then missing+=(golang-go); fi
+
 if [[ ${1:-} == --check ]]; then
-  [[ ${#missing[@]} -eq 0 && $buf_ok -eq 1 ]] && exit 0
-  echo "missing: ${missing[*]-} $([ $buf_ok -eq 1 ] || echo buf)"
+  [[ ${#missing[@]} -eq 0 && $buf_ok -eq 1 && $stripe_mock_ok -eq 1 ]] && exit 0
+  echo "missing: ${missing[*]-} $([ $buf_ok -eq 1 ] || echo buf) $([ $stripe_mock_ok -eq 1 ] || echo stripe-mock)"
   exit 1
 fi
 
@@ -50,4 +60,24 @@ if [[ $buf_ok -eq 0 ]]; then
   # npm ci rejects this lockfile (npm 11 drops the other platforms' optional packages from it);
   # npm install still installs exactly the locked versions.
   (cd "$here" && npm install --no-audit --no-fund --loglevel=error)
+fi
+
+if [[ $stripe_mock_ok -eq 0 ]]; then
+  echo "deps: installing stripe-mock $STRIPE_MOCK_VERSION from the Go module proxy into .cache/go"
+  (
+    export GOPATH="$here/.cache/go" GOMODCACHE="$here/.cache/go/mod" GOBIN="$here/.cache/go/bin"
+    export GOFLAGS=-modcacherw GOTOOLCHAIN=local
+    go=go
+    # stripe-mock needs Go >= 1.22; Debian 12's golang-go is 1.19. An older go fetches the
+    # 1.22 toolchain as the module golang.org/toolchain (what Go >= 1.21 does by itself).
+    minor="$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
+    if [[ ! $minor =~ ^[0-9]+$ || $minor -lt 22 ]]; then
+      tc="golang.org/toolchain@v0.0.1-go1.22.12.$(go env GOOS)-$(go env GOARCH)"
+      go mod download "$tc"
+      go="$GOMODCACHE/$tc/bin/go"
+      chmod +x "$go" "$GOMODCACHE/$tc"/pkg/tool/*/*
+    fi
+    "$go" install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  )
+  echo "$STRIPE_MOCK_VERSION" >"$stripe_mock.version"
 fi
