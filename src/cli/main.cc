@@ -1,5 +1,6 @@
 // payorch: one binary, many subcommands. `payorch --help` lists them.
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -7,6 +8,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "command/invariants.h"
 
 namespace {
 
@@ -69,6 +71,10 @@ void ReturnLargeBlocksToTheKernel() {
 
 int main(int argc, char** argv) {
   ReturnLargeBlocksToTheKernel();
+  // A breach of the core's invariants is a bug: logged here, counted by the writers
+  // (payorch_invariant_breaches_total); the state stays as it was.
+  payorch::command::SetBreachHandler(
+      +[](std::string_view what) { spdlog::error("invariant breach: {}", what); });
   if (argc < 2) {
     PrintUsage(stderr);
     return 2;

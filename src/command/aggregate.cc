@@ -9,6 +9,7 @@
 #include "command/hash.h"
 #include "command/internal/create_view.h"
 #include "command/internal/event_pool_parts.h"
+#include "command/invariants.h"
 #include "command/parser.h"
 #include "command/transitions.h"
 
@@ -62,8 +63,19 @@ StepLedger* LedgerFor(PaymentState& s, uint32_t step) {
   return step < s.ledger.size() ? &s.ledger[step] : nullptr;
 }
 
+// An edge the table does not have is a breach: the status stays, the breach is reported.
 void SetStatus(PaymentState& s, ev::PaymentStatus to) {
-  if (IsValidTransition(s.status, to)) s.status = to;
+  if (IsValidTransition(s.status, to)) {
+    s.status = to;
+    return;
+  }
+  std::string what = "payment ";
+  what += s.payment_id;
+  what += ": illegal status transition ";
+  what += StatusName(s.status);
+  what += " -> ";
+  what += StatusName(to);
+  ReportBreach(what);
 }
 
 const KeyedRequest* FindKeyed(const std::vector<KeyedRequest>& v, std::string_view key) {

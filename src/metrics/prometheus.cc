@@ -139,6 +139,10 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
   AddCounter(f, "fenced_writes_total", "Writers fenced by a newer claim.", m.fenced_writes);
   AddCounter(f, "dead_letters_total", "Records sent to the dead-letter topic.", m.dead_letters);
   AddCounter(f, "deduplicated_commands_total", "Commands recognised as repeats.", m.deduplicated);
+  AddCounter(f, "invariant_breaches_total",
+             "Invariant breaches of the payment core while deciding (an illegal status "
+             "transition); any is a bug.",
+             m.invariant_breaches);
   AddGauge(f, "outbox_depth", "Event groups handed to the log and not yet acknowledged.",
            m.outbox_depth);
   AddGauge(f, "processing_payments",

@@ -62,6 +62,8 @@ struct RuntimeMetrics {
   Counter fenced_writes;                    // writers that found a newer claim and stopped
   Counter dead_letters;                     // records sent to the dead-letter topic
   Counter deduplicated;                     // CommandDeduplicated events
+  Counter
+      invariant_breaches;  // the core's invariant breaches while deciding (command/invariants.h)
 
   // The API server's HTTP answers (http::RequestRecord, wired in cmd_run): counts by server,
   // route (its regex, "unmatched" or "refused") and status; latency from first byte read

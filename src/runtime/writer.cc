@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "command/invariants.h"
 #include "command/parser.h"
 #include "command/transitions.h"
 #include "log/admin.h"
@@ -400,7 +401,12 @@ std::string PartitionWriter::Handle(const log::Record& record) {
   ctx.overloaded =
       envelope.has_create() && deps_.admission != nullptr && deps_.admission->overloaded();
   scratch_.clear();
+  const int64_t breaches_before = command::BreachCount();
   command::DecideAndApply(state, rec, ctx, scratch_, EventPoolOfThisThread());
+  if (const int64_t breaches = command::BreachCount() - breaches_before;
+      breaches > 0 && deps_.metrics != nullptr) {
+    deps_.metrics->invariant_breaches.Add(breaches);
+  }
   if (deps_.probe != nullptr) deps_.probe->events += scratch_.size();
   if (deps_.metrics != nullptr) {
     deps_.metrics->events.Add(scratch_.size());

@@ -17,6 +17,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -26,6 +28,7 @@
 #include "command/aggregate.h"
 #include "command/event_pool.h"
 #include "command/hash.h"
+#include "command/invariants.h"
 #include "command/plan_builder.h"
 #include "command/state.h"
 #include "payments/commands/v1/commands.pb.h"
@@ -300,7 +303,13 @@ inline std::string DeterministicBytes(const Events& events) {
 class CommandHarness {
  public:
   explicit CommandHarness(cfg::OrchestratorConfig config = SeedConfig(), uint64_t epoch = 1)
-      : plans_(std::move(config)), ctx_{&plans_, epoch} {}
+      : plans_(std::move(config)), ctx_{&plans_, epoch} {
+    // In tests a breach of the core's invariants is fatal.
+    command::SetBreachHandler(+[](std::string_view what) {
+      std::fprintf(stderr, "invariant breach: %.*s\n", static_cast<int>(what.size()), what.data());
+      std::abort();
+    });
+  }
 
   CommandHarness(const CommandHarness&) = delete;
   CommandHarness& operator=(const CommandHarness&) = delete;

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 #include <utility>
+
+#include "command/aggregate.h"
+#include "command/invariants.h"
 
 namespace payorch::command {
 namespace {
@@ -95,6 +99,25 @@ TEST(TransitionsTest, StatusNamesAreDistinct) {
   std::set<std::string> names;
   for (auto s : AllStatuses()) names.insert(StatusName(s));
   EXPECT_EQ(names.size(), AllStatuses().size());
+}
+
+// An event asking for an edge the table does not have is an invariant breach: reported
+// (counted, handed to the handler) and the status stays.
+std::string last_breach;
+TEST(InvariantTest, AnIllegalTransitionIsReportedAndChangesNothing) {
+  SetBreachHandler(+[](std::string_view what) { last_breach = std::string(what); });
+  PaymentState s;
+  s.payment_id = "pay_1";
+  s.status = kFailed;
+  ev::EventEnvelope e;
+  e.set_payment_id("pay_1");
+  e.mutable_payment_completed()->set_status(kSucceeded);
+  const int64_t before = BreachCount();
+  Evolve(s, e);
+  EXPECT_EQ(BreachCount(), before + 1);
+  EXPECT_EQ(s.status, kFailed);
+  EXPECT_NE(last_breach.find("failed -> succeeded"), std::string::npos) << last_breach;
+  SetBreachHandler(nullptr);
 }
 
 }  // namespace
