@@ -141,6 +141,7 @@ struct World::Projection {
 
 World::World(uint64_t seed, Options options)
     : seed_(seed), o_(options), rng_(seed), plans_(SimConfig()) {
+  testing::MakeBreachesFatal();
   reader_ = std::make_unique<Reader>();
   projection_ = std::make_unique<Projection>();
   gateway_adapter_ = std::make_shared<SimGateway>(this);

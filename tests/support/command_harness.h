@@ -300,15 +300,19 @@ inline std::string DeterministicBytes(const Events& events) {
 // ---------------------------------------------------------------------------------------
 // The harness.
 
+// In tests a breach of the core's invariants (command/invariants.h) is fatal.
+inline void MakeBreachesFatal() {
+  command::SetBreachHandler(+[](std::string_view what) {
+    std::fprintf(stderr, "invariant breach: %.*s\n", static_cast<int>(what.size()), what.data());
+    std::abort();
+  });
+}
+
 class CommandHarness {
  public:
   explicit CommandHarness(cfg::OrchestratorConfig config = SeedConfig(), uint64_t epoch = 1)
       : plans_(std::move(config)), ctx_{&plans_, epoch} {
-    // In tests a breach of the core's invariants is fatal.
-    command::SetBreachHandler(+[](std::string_view what) {
-      std::fprintf(stderr, "invariant breach: %.*s\n", static_cast<int>(what.size()), what.data());
-      std::abort();
-    });
+    MakeBreachesFatal();
   }
 
   CommandHarness(const CommandHarness&) = delete;
