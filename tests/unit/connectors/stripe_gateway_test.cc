@@ -7,9 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
+#include "connectors/dispatcher.h"
 #include "connectors/registry.h"
 #include "unit/connectors/stripe_support.h"
+#include "unit/connectors/test_support.h"
 
 namespace payorch::connectors {
 namespace {
@@ -430,6 +434,79 @@ TEST(StripeGateway, APendingRefundIsReconciledByTheRefundsId) {
   EXPECT_EQ(r.amount_processed_minor, 300);
   EXPECT_EQ(fake.requests().back().path, "/v1/refunds/re_2");
   EXPECT_EQ(fake.requests().back().method, "GET");
+}
+
+// A fake that keeps Stripe's documented idempotency: the first request that executes under
+// a key is kept and replayed to the same request; the key with other parameters is a 400
+// idempotency_error. Its first `unavailable` charge requests answer 503 and execute nothing.
+class IdempotentFakeStripe {
+ public:
+  explicit IdempotentFakeStripe(int unavailable)
+      : unavailable_(unavailable), fake_([this](const http::Request& r) { return Handle(r); }) {}
+  std::string url() const { return fake_.url(); }
+  int confirmed_charges() const {
+    std::lock_guard lock(mu_);
+    return confirmed_;
+  }
+
+ private:
+  struct Kept {
+    std::string path, body;
+    http::Response answer;
+  };
+  http::Response Handle(const http::Request& r) {
+    std::lock_guard lock(mu_);
+    const std::string key = r.Header("Idempotency-Key").value_or("");
+    if (auto it = kept_.find(key); it != kept_.end()) {
+      if (it->second.path == r.path && it->second.body == r.body) return it->second.answer;
+      return JsonAnswer(400, R"({"error":{"type":"idempotency_error"}})");
+    }
+    const bool charge = r.path == "/v1/payment_intents";
+    const bool confirm = r.body.find("confirm=true") != std::string::npos;
+    if (charge && confirm && unavailable_ > 0) {
+      --unavailable_;
+      return JsonAnswer(503, R"({"error":{"type":"api_error"}})");
+    }
+    http::Response answer;
+    if (charge) {
+      const bool seal = r.body.find("metadata[payorch_seal]=1") != std::string::npos;
+      if (confirm) ++confirmed_;
+      answer = JsonAnswer(200, Pi("pi_" + std::to_string(kept_.size()),
+                                  confirm ? "requires_capture" : "requires_confirmation",
+                                  seal ? R"(,"metadata":{"payorch_seal":"1"})" : ""));
+    } else {
+      answer = JsonAnswer(200, Pi("pi_x", "canceled"));
+    }
+    kept_[key] = {r.path, r.body, answer};
+    return answer;
+  }
+
+  mutable std::mutex mu_;
+  int unavailable_;
+  int confirmed_ = 0;
+  std::map<std::string, Kept> kept_;
+  FakeStripe fake_;
+};
+
+// The dispatcher seals a key a 503 left open (docs/gateway-api.md): with Stripe the seal is
+// an unconfirmed intent kept under the key, so the same event dispatched again (a restart,
+// a rebalance) is refused by Stripe and charges nothing; the failure stays retryable.
+TEST(StripeGateway, WithTheDispatcherAFailedChargeStaysUnchargedWhenDispatchedAgain) {
+  IdempotentFakeStripe stripe(/*unavailable=*/1);
+  GatewayRegistry registry;
+  ASSERT_TRUE(registry.Register("stripe", std::shared_ptr<Gateway>(Connect(stripe.url()))).ok());
+  Dispatcher dispatcher(registry);
+  ev::EventEnvelope e = testing::Envelope("pay_1");
+  *e.mutable_step_started()->mutable_op() =
+      testing::Op(ev::OPERATION_KIND_AUTHORIZE, "pay_1:s0:a1", "stripe");
+  for (int i = 0; i < 2; ++i) {
+    const auto result = dispatcher.Handle(e);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->gateway_result().outcome(), cmd::GATEWAY_OUTCOME_FAILED) << i;
+    EXPECT_EQ(result->gateway_result().error_code(), types::ERROR_CODE_PROCESSOR_UNAVAILABLE) << i;
+  }
+  EXPECT_EQ(dispatcher.probe().seals.load(), 2u);
+  EXPECT_EQ(stripe.confirmed_charges(), 0);
 }
 
 }  // namespace
