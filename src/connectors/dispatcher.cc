@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include "command/lifecycle.h"
 #include "connectors/breaker.h"
 #include "connectors/internal/ops.h"
 #include "connectors/internal/target_book.h"
@@ -58,12 +59,12 @@ bool LeavesKeyOpen(const GatewayAnswer& a) {
 bool Dispatcher::IsCharge(const ev::GatewayOperation& op) { return internal::IsCharge(op.kind()); }
 
 const ev::GatewayOperation* Dispatcher::OperationOf(const ev::EventEnvelope& event) {
-  return internal::StartedOperation(event);
+  return command::EffectsOf(event).started;
 }
 
 cmd::CommandEnvelope Dispatcher::Saturated(const ev::EventEnvelope& event) {
   probe_.saturated.fetch_add(1, std::memory_order_relaxed);
-  return SkipCommand(event, *internal::StartedOperation(event), "bulkhead", "saturated");
+  return SkipCommand(event, *command::EffectsOf(event).started, "bulkhead", "saturated");
 }
 
 std::optional<cmd::CommandEnvelope> Dispatcher::Handle(const ev::EventEnvelope& event) {
@@ -75,7 +76,7 @@ std::optional<cmd::CommandEnvelope> Dispatcher::Handle(const ev::EventEnvelope& 
 std::vector<cmd::CommandEnvelope> Dispatcher::HandleAll(const ev::EventEnvelope& event,
                                                         bool repeat) {
   std::vector<cmd::CommandEnvelope> out;
-  const auto* op = internal::StartedOperation(event);
+  const auto* op = command::EffectsOf(event).started;
   if (op == nullptr) {
     probe_.ignored.fetch_add(1, std::memory_order_relaxed);
     return out;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <utility>
 
+#include "command/lifecycle.h"
 #include "connectors/internal/ops.h"
 #include "connectors/internal/target_book.h"
 
@@ -85,7 +86,7 @@ void Reconciler::OnEvent(const ev::EventEnvelope& event) {
       return;
     }
     default:
-      if (const ev::GatewayOperation* op = internal::SettlingOperation(event)) {
+      if (const ev::GatewayOperation* op = command::EffectsOf(event).answered) {
         Erase(op->idempotency_key());
       }
       return;

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <utility>
 
+#include "command/lifecycle.h"
 #include "command/parser.h"
 #include "connectors/reconciler.h"
 #include "projection/internal/keys.h"
@@ -18,25 +19,6 @@ namespace payorch::simulation {
 namespace ty = ::payments::types::v1;
 
 namespace {
-
-bool IsStarted(const ev::EventEnvelope& e, ev::GatewayOperation* op) {
-  switch (e.event_case()) {
-    case ev::EventEnvelope::kStepStarted:
-      *op = e.step_started().op();
-      return true;
-    case ev::EventEnvelope::kCaptureStarted:
-      *op = e.capture_started().op();
-      return true;
-    case ev::EventEnvelope::kVoidStarted:
-      *op = e.void_started().op();
-      return true;
-    case ev::EventEnvelope::kRefundStarted:
-      *op = e.refund_started().op();
-      return true;
-    default:
-      return false;
-  }
-}
 
 // True when the writer sends the record to the dead-letter topic instead of deciding it.
 bool DeadLettered(const CommandRecord& r) {
@@ -537,10 +519,10 @@ void World::ConnectorStep() {
         c.answered.insert(std::move(key));
       }
     }
-    ev::GatewayOperation op;
-    if (!IsStarted(e, &op)) continue;
-    c.calls.push_back(
-        {now_ms_ + static_cast<int64_t>(rng_() % 300), op, e.payment_id(), e, repeat, offset});
+    const ev::GatewayOperation* started = command::EffectsOf(e).started;
+    if (started == nullptr) continue;
+    c.calls.push_back({now_ms_ + static_cast<int64_t>(rng_() % 300), *started, e.payment_id(), e,
+                       repeat, offset});
   }
   // As ConnectorLoop: a call re-read from history waits until the connector has caught
   // up, and is made only if the log it read holds no outcome for it.

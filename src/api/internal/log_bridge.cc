@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "command/lifecycle.h"
 #include "log/admin.h"
 #include "log/consumer.h"
 #include "log/partition_reader.h"
@@ -98,22 +99,6 @@ struct EventFollower::Waiter {
 };
 
 namespace {
-// Events after which a gateway operation of the payment is still unanswered.
-bool LeavesInFlight(ev::EventEnvelope::EventCase c) {
-  switch (c) {
-    case ev::EventEnvelope::kStepStarted:
-    case ev::EventEnvelope::kStepSucceeded:
-    case ev::EventEnvelope::kStepFailed:
-    case ev::EventEnvelope::kPaymentProcessing:
-    case ev::EventEnvelope::kCaptureStarted:
-    case ev::EventEnvelope::kVoidStarted:
-    case ev::EventEnvelope::kRefundStarted:
-      return true;
-    default:
-      return false;
-  }
-}
-
 class StartAt : public log::RebalanceListener {
  public:
   explicit StartAt(std::vector<log::PartitionOffset> starts) : starts_(std::move(starts)) {}
@@ -327,7 +312,7 @@ void EventFollower::Observe(const ev::EventEnvelope& e,
     if (own || e.payment_id() == w->payment_id) {
       if (e.sequence() > d.max_sequence) d.max_sequence = e.sequence();
       if (e.event_case() != ev::EventEnvelope::kBreakerTransitioned)
-        d.settled = !LeavesInFlight(e.event_case());
+        d.settled = !command::EffectsOf(e).payment_busy;
     }
     if (own && d.rejection) d.settled = true;
     touched->push_back(w);  // notified once the batch's views are computed

@@ -7,46 +7,6 @@ namespace payorch::connectors::internal {
 namespace ev = ::payments::events::v1;
 namespace cmd = ::payments::commands::v1;
 
-const ev::GatewayOperation* StartedOperation(const ev::EventEnvelope& e) {
-  switch (e.event_case()) {
-    case ev::EventEnvelope::kStepStarted:
-      return &e.step_started().op();
-    case ev::EventEnvelope::kCaptureStarted:
-      return &e.capture_started().op();
-    case ev::EventEnvelope::kVoidStarted:
-      return &e.void_started().op();
-    case ev::EventEnvelope::kRefundStarted:
-      return &e.refund_started().op();
-    default:
-      return nullptr;
-  }
-}
-
-const ev::GatewayOperation* SettlingOperation(const ev::EventEnvelope& e) {
-  switch (e.event_case()) {
-    case ev::EventEnvelope::kStepSucceeded:
-      return &e.step_succeeded().op();
-    case ev::EventEnvelope::kStepFailed:
-      return &e.step_failed().op();
-    case ev::EventEnvelope::kProcessingExpired:
-      return &e.processing_expired().op();
-    case ev::EventEnvelope::kPaymentCaptured:
-      return &e.payment_captured().op();
-    case ev::EventEnvelope::kCaptureFailed:
-      return &e.capture_failed().op();
-    case ev::EventEnvelope::kPaymentVoided:
-      return &e.payment_voided().op();
-    case ev::EventEnvelope::kVoidFailed:
-      return &e.void_failed().op();
-    case ev::EventEnvelope::kRefundSucceeded:
-      return &e.refund_succeeded().op();
-    case ev::EventEnvelope::kRefundFailed:
-      return &e.refund_failed().op();
-    default:
-      return nullptr;
-  }
-}
-
 GatewayRequest RequestFor(const ev::GatewayOperation& op, const std::string& payment_id) {
   GatewayRequest r;
   r.kind = op.kind();

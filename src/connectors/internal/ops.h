@@ -1,5 +1,6 @@
-// Shared by the dispatcher and the reconciler: which events start or resolve a gateway
-// operation, and how an answer becomes a command.
+// Shared by the dispatcher and the reconciler: how an operation becomes a request and an
+// answer a command. Which events start or settle an operation is command::EffectsOf
+// (command/lifecycle.h), the one definition every reader uses.
 #pragma once
 
 #include <string>
@@ -10,16 +11,6 @@
 #include "payments/events/v1/events.pb.h"
 
 namespace payorch::connectors::internal {
-
-// The op of a StepStarted / CaptureStarted / VoidStarted / RefundStarted; else nullptr.
-const ::payments::events::v1::GatewayOperation* StartedOperation(
-    const ::payments::events::v1::EventEnvelope& event);
-
-// The op of an event that settles it (StepSucceeded, StepFailed, ProcessingExpired,
-// PaymentCaptured, CaptureFailed, PaymentVoided, VoidFailed, RefundSucceeded,
-// RefundFailed); else nullptr.
-const ::payments::events::v1::GatewayOperation* SettlingOperation(
-    const ::payments::events::v1::EventEnvelope& event);
 
 GatewayRequest RequestFor(const ::payments::events::v1::GatewayOperation& op,
                           const std::string& payment_id);

@@ -1,8 +1,9 @@
 // Which gateway operation an event asks for, leaves to the reconciler, or settles, as the
-// connectors read the events log. ConnectorLoop uses these for its resume point (a restart
-// never resumes past an unanswered call or an op the reconciler still resolves); the
-// simulation (tests/simulation) uses the same rules, so it checks the production
-// bookkeeping and not a copy of it.
+// connectors read the events log: their resume-point bookkeeping over command::EffectsOf
+// (command/lifecycle.h), which says what each event does. ConnectorLoop uses these for its resume
+// point (a restart never resumes past an unanswered call or an op the reconciler still resolves);
+// the simulation (tests/simulation) uses the same rules, so it checks the production bookkeeping
+// and not a copy of it.
 //
 //   if (IsStarted(e)) Call(StartedKey(e));
 //   if (std::string key = ChasedKey(e); !key.empty()) unknown.emplace(key, offset);
@@ -11,29 +12,19 @@
 
 #include <string>
 
+#include "command/lifecycle.h"
 #include "payments/events/v1/events.pb.h"
 
 namespace payorch::runtime::internal {
 
 // A *Started event: a gateway call to make.
 inline bool IsStarted(const ::payments::events::v1::EventEnvelope& e) {
-  return e.has_step_started() || e.has_capture_started() || e.has_void_started() ||
-         e.has_refund_started();
+  return command::EffectsOf(e).started != nullptr;
 }
 
 // The operation key a *Started event asks the gateway to execute.
 inline const std::string& StartedKey(const ::payments::events::v1::EventEnvelope& e) {
-  using Envelope = ::payments::events::v1::EventEnvelope;
-  switch (e.event_case()) {
-    case Envelope::kStepStarted:
-      return e.step_started().op().idempotency_key();
-    case Envelope::kCaptureStarted:
-      return e.capture_started().op().idempotency_key();
-    case Envelope::kVoidStarted:
-      return e.void_started().op().idempotency_key();
-    default:
-      return e.refund_started().op().idempotency_key();
-  }
+  return command::EffectsOf(e).started->idempotency_key();
 }
 
 // The operation key an event leaves to the reconciler, if any: an unknown outcome
@@ -42,10 +33,9 @@ inline const std::string& StartedKey(const ::payments::events::v1::EventEnvelope
 // The connectors' resume point stays at or before this event until SettledKey names the
 // key, so a restart, which loses the Reconciler's memory, re-reads it and chases again.
 inline std::string ChasedKey(const ::payments::events::v1::EventEnvelope& e) {
-  if (e.has_payment_processing()) return e.payment_processing().op().idempotency_key();
-  if (e.has_step_failed() && e.step_failed().circuit_open()) {
-    return e.step_failed().op().idempotency_key();
-  }
+  const command::OperationEffects fx = command::EffectsOf(e);
+  if (fx.unknown != nullptr) return fx.unknown->idempotency_key();
+  if (fx.skipped != nullptr) return fx.skipped->idempotency_key();
   return "";
 }
 
@@ -58,34 +48,14 @@ inline std::string ChasedKey(const ::payments::events::v1::EventEnvelope& e) {
 // the op is still the reconciler's. The reconciler's answers are always definite and carry
 // the command id "gw/<key>/reconcile/<n>" (connectors/reconciler.h).
 inline std::string SettledKey(const ::payments::events::v1::EventEnvelope& e) {
-  using Envelope = ::payments::events::v1::EventEnvelope;
-  switch (e.event_case()) {
-    case Envelope::kStepSucceeded:
-      return e.step_succeeded().op().idempotency_key();
-    case Envelope::kStepFailed:  // a breaker's skip is chased (ChasedKey), not settled
-      return e.step_failed().circuit_open() ? "" : e.step_failed().op().idempotency_key();
-    case Envelope::kPaymentCaptured:
-      return e.payment_captured().op().idempotency_key();
-    case Envelope::kCaptureFailed:
-      return e.capture_failed().op().idempotency_key();
-    case Envelope::kPaymentVoided:
-      return e.payment_voided().op().idempotency_key();
-    case Envelope::kVoidFailed:
-      return e.void_failed().op().idempotency_key();
-    case Envelope::kRefundSucceeded:
-      return e.refund_succeeded().op().idempotency_key();
-    case Envelope::kRefundFailed:
-      return e.refund_failed().op().idempotency_key();
-    case Envelope::kCommandDeduplicated:
-      return e.command_deduplicated().command_type() == "gateway_result" &&
-                     e.causation().command_id().find("/reconcile/") != std::string::npos
-                 ? e.command_deduplicated().original_id()
-                 : "";
-    case Envelope::kVoidStarted:
-      return e.void_started().op().parent_id();
-    default:
-      return "";
+  const command::OperationEffects fx = command::EffectsOf(e);
+  if (fx.answered != nullptr) return fx.answered->idempotency_key();
+  if (!fx.replaces.empty()) return std::string(fx.replaces);
+  if (e.has_command_deduplicated() && e.command_deduplicated().command_type() == "gateway_result" &&
+      e.causation().command_id().find("/reconcile/") != std::string::npos) {
+    return e.command_deduplicated().original_id();
   }
+  return "";
 }
 
 }  // namespace payorch::runtime::internal
