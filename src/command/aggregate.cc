@@ -392,13 +392,20 @@ void Decider::Run() {
   // The envelope's own checks (schema_version, a command present, id lengths, gateway
   // texts, amounts, enum values): parser.h. Each command is checked once, here.
   if (auto refused = CheckEnvelope(env_)) return Reject(*refused);
-  if (env_.command_case() == cmd::CommandEnvelope::kCreate) return OnCreate(env_.create());
+  if (env_.command_case() == cmd::CommandEnvelope::kCreate) {
+    if (auto refused = CheckSenderMerchant(env_, Trim(env_.create().merchant_id()))) {
+      return Reject(*refused);
+    }
+    return OnCreate(env_.create());
+  }
   if (s_.payment_id.empty()) {
     return Reject(ev::REJECT_REASON_PAYMENT_UNKNOWN, "payment_id is required", "request/malformed");
   }
   if (!s_.exists) {
     return Reject(ev::REJECT_REASON_PAYMENT_UNKNOWN, "no payment " + s_.payment_id);
   }
+  // One guard for every follow-up, before any of them looks at the payment.
+  if (auto refused = CheckSenderMerchant(env_, s_.merchant_id)) return Reject(*refused);
   switch (env_.command_case()) {
     case cmd::CommandEnvelope::kConfirm:
       return OnConfirm();

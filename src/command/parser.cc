@@ -414,6 +414,7 @@ std::optional<Rejection> CheckEnvelope(const cmd::CommandEnvelope& e) {
   if (auto r = CheckText(e.command_id(), kMaxCommandIdLength, "command_id")) return r;
   if (auto r = CheckText(e.correlation_id(), kMaxCommandIdLength, "correlation_id")) return r;
   if (auto r = CheckText(e.payment_id(), kMaxIdLength, "payment_id")) return r;
+  if (auto r = CheckText(Trim(e.merchant_id()), kMaxIdLength, "merchant_id")) return r;
   const auto negative = [](const char* what) {
     return Reject(ev::REJECT_REASON_AMOUNT_NOT_POSITIVE,
                   std::string(what) + " amount must not be negative", "request/malformed");
@@ -449,6 +450,15 @@ std::optional<Rejection> CheckEnvelope(const cmd::CommandEnvelope& e) {
     default:
       return std::nullopt;  // create: ParseCreate; reasons are truncated by decide()
   }
+}
+
+std::optional<Rejection> CheckSenderMerchant(const cmd::CommandEnvelope& e,
+                                             std::string_view payment_merchant) {
+  const std::string_view sender = Trim(e.merchant_id());
+  if (sender.empty() || sender == payment_merchant) return std::nullopt;
+  return Reject(ev::REJECT_REASON_MERCHANT_MISMATCH,
+                "merchant_id '" + std::string(sender) + "' is not this payment's merchant",
+                "request/malformed");
 }
 
 Outcome<CreateRequest> ParseCreate(const cmd::CreatePayment& create,

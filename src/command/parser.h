@@ -75,11 +75,19 @@ Outcome<CreateRequest> ParseCreate(const ::payments::commands::v1::CreatePayment
 
 // The envelope-level checks, before decide() looks at the payment: schema_version
 // (SCHEMA_VERSION_UNSUPPORTED), a command present (COMMAND_MISSING), command_id,
-// correlation_id, payment_id and the strings of a RecordGatewayResult within their
+// correlation_id, payment_id, merchant_id and the strings of a RecordGatewayResult within their
 // limits (FIELD_TOO_LONG), no negative amount (AMOUNT_NOT_POSITIVE), known enum values
 // (OUTCOME_MISSING for a gateway outcome). A CreatePayment's fields are ParseCreate's.
 [[nodiscard]] std::optional<Rejection> CheckEnvelope(
     const ::payments::commands::v1::CommandEnvelope& envelope);
+
+// The sender's merchant check, one guard for every command: an envelope whose
+// merchant_id (trimmed) is set and differs from `payment_merchant` (the payment's merchant;
+// for a CreatePayment, the merchant it names) is refused with MERCHANT_MISMATCH. An empty
+// merchant_id is not checked (senders from before the field existed). Defence in depth
+// against a misrouted producer, not authentication: docs/contracts.md.
+[[nodiscard]] std::optional<Rejection> CheckSenderMerchant(
+    const ::payments::commands::v1::CommandEnvelope& envelope, std::string_view payment_merchant);
 
 // Trims ASCII whitespace.
 std::string_view Trim(std::string_view s);

@@ -1069,6 +1069,83 @@ TEST_F(AggregateTest, MalformedGatewayResultsAreRejected) {
 }
 
 // ---------------------------------------------------------------------------------------
+// The sender's merchant (CommandEnvelope.merchant_id, issue 17): one guard for every
+// command, checked before the command looks at the payment.
+
+cmd::CommandEnvelope From(std::string_view merchant, cmd::CommandEnvelope c) {
+  c.set_merchant_id(std::string(merchant));
+  return c;
+}
+
+// Every follow-up naming another merchant is refused and changes nothing, whatever the
+// command and whatever it would have done (even a capture that would de-duplicate).
+TEST_F(AggregateTest, AFollowUpNamingAnotherMerchantIsRejectedAndChangesNothing) {
+  const std::string pid = Authorized("order-mm", 10'000, true);
+  const Events& started = Send(From(kSeedMerchant, testing::Capture(pid, 2'000, "cap-1")));
+  ASSERT_THAT(Types(started), ElementsAre("CaptureStarted"));
+  const std::string capture_key = started[0].capture_started().op().idempotency_key();
+  const std::string before = testing::DumpState(state(pid), /*with_sequence=*/false);
+  const std::vector<cmd::CommandEnvelope> follow_ups = {
+      testing::Confirm(pid),
+      testing::Capture(pid, 2'000, "cap-1"),  // the same capture again: would de-duplicate
+      testing::Capture(pid, 1'000, "cap-2"),
+      testing::Void(pid),
+      testing::Refund(pid, 500, "ref-1"),
+      testing::Cancel(pid),
+      testing::Succeeded(pid, capture_key),
+      testing::Expire(pid, capture_key),
+  };
+  for (const auto& c : follow_ups) {
+    SCOPED_TRACE(CommandTypeName(c));
+    const Events& events = Send(From(testing::kLimitedMerchant, c));
+    ExpectRejected(events, ev::REJECT_REASON_MERCHANT_MISMATCH, "request/malformed");
+    EXPECT_EQ(events[0].command_rejected().command_type(), CommandTypeName(c));
+    EXPECT_EQ(events[0].merchant_id(), kSeedMerchant) << "the event is the payment's";
+    EXPECT_EQ(testing::DumpState(state(pid), false), before);
+  }
+  // Trimmed like CreatePayment.merchant_id, and bounded like it.
+  ExpectRejected(Send(From(" m_limited ", testing::Void(pid))),
+                 ev::REJECT_REASON_MERCHANT_MISMATCH);
+  ExpectRejected(Send(From(std::string(65, 'm'), testing::Void(pid))),
+                 ev::REJECT_REASON_FIELD_TOO_LONG, "request/malformed");
+  EXPECT_EQ(testing::DumpState(state(pid), false), before);
+}
+
+// The payment's own merchant, trimmed or not, and no merchant at all (senders from before
+// the field) are accepted: the guard refuses a mismatch only.
+TEST_F(AggregateTest, AFollowUpNamingThePaymentsMerchantOrNoneIsDecided) {
+  const std::string pid = Authorized("order-mm", 10'000, true);
+  ASSERT_THAT(Types(Send(From(kSeedMerchant, testing::Capture(pid, 2'000, "cap-1")))),
+              ElementsAre("CaptureStarted"));
+  ExpectDeduplicated(Send(From(" m_seed\t", testing::Capture(pid, 2'000, "cap-1"))));
+  h_.SucceedAll(pid, ev::OPERATION_KIND_CAPTURE);
+  ASSERT_THAT(Types(Send(testing::Capture(pid, 3'000, "cap-2"))), ElementsAre("CaptureStarted"));
+  h_.SucceedAll(pid, ev::OPERATION_KIND_CAPTURE);
+  EXPECT_EQ(state(pid).captured, 5'000);
+  ASSERT_THAT(Types(Send(From(kSeedMerchant, testing::Refund(pid, 1'000, "ref-1")))),
+              ElementsAre("RefundStarted"));
+
+  const std::string unconfirmed = CommandHarness::PaymentIdFor(kSeedMerchant, "order-mm-2");
+  CreateOptions later;
+  later.confirm = false;
+  Send(testing::Create(kSeedMerchant, "order-mm-2", 1'000, "USD", ty::PAYMENT_METHOD_CARD, later));
+  ASSERT_THAT(Types(Send(From(kSeedMerchant, testing::Cancel(unconfirmed)))),
+              ElementsAre("PaymentCanceled"));
+}
+
+// On a create the envelope's merchant must be the one the create names.
+TEST_F(AggregateTest, ACreateWhoseEnvelopeNamesAnotherMerchantIsRejected) {
+  const auto create =
+      testing::Create(kSeedMerchant, "order-mm", 1'000, "USD", ty::PAYMENT_METHOD_CARD);
+  const std::string pid = CommandHarness::PaymentIdFor(kSeedMerchant, "order-mm");
+  ExpectRejected(Send(From(testing::kLimitedMerchant, create)),
+                 ev::REJECT_REASON_MERCHANT_MISMATCH);
+  EXPECT_FALSE(state(pid).exists);
+  EXPECT_THAT(Types(Send(From(kSeedMerchant, create))),
+              ElementsAre("PaymentCreated", "PlanBuilt", "PaymentConfirmed", "StepStarted"));
+}
+
+// ---------------------------------------------------------------------------------------
 // Envelopes, sequences, replay.
 
 TEST_F(AggregateTest, EventsCarryTheirCausationAndTheCommandsTime) {
