@@ -513,11 +513,14 @@ struct MerchantApi::Impl {
     return std::nullopt;
   }
 
-  // Follow-up commands: the payment must exist and be the caller's.
+  // Follow-up commands: the payment must exist and be the caller's. The command names the
+  // authenticated merchant, so the writer refuses it (MERCHANT_MISMATCH) should the payment
+  // turn out to be another's, whatever this read model said.
   std::optional<http::Response> Target(const http::Request& req, const Principal& who,
                                        Command* out) {
     if (!OwnView(who.merchant_id, req.path_params[0])) return NotFound();
     out->payment_id = req.path_params[0];
+    out->envelope.set_merchant_id(who.merchant_id);
     return std::nullopt;
   }
 

@@ -40,6 +40,7 @@ bool IsBlank(const std::string& line) {
 int RunSend(int argc, char** argv) {
   log::KafkaOptions kafka;
   std::string file = "-";
+  std::string merchant;
   int timeout_ms = 30'000;
   FlagSet flags("send",
                 "Append commands to the commands topic: one Protobuf-JSON CommandEnvelope per "
@@ -49,6 +50,9 @@ int RunSend(int argc, char** argv) {
   AddKafkaFlags(flags, &kafka);
   flags.String("file", &file, "read commands from this file ('-' = stdin)");
   flags.Int("timeout-ms", &timeout_ms, "how long to wait for the broker to confirm all records");
+  flags.String("merchant", &merchant,
+               "the merchant the commands act for: set as merchant_id on every command that "
+               "names none, so the writer refuses one aimed at another merchant's payment");
   if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
     std::fprintf(stderr, "payorch send: %s\n", err.c_str());
     return 2;
@@ -106,6 +110,7 @@ int RunSend(int argc, char** argv) {
       continue;
     }
     if (envelope.command_id().empty()) envelope.set_command_id(NewCommandId(rng));
+    if (envelope.merchant_id().empty()) envelope.set_merchant_id(merchant);
     // A command addressing no payment still goes in (the writer records its rejection);
     // its own id keeps it on one partition.
     std::string key = command::TargetPaymentId(envelope);

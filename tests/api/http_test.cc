@@ -4,8 +4,13 @@
 // against the live routes.
 #include <yaml-cpp/yaml.h>
 
+#include <map>
+
 #include "api/e2e_support.h"
 #include "api/merchant_api.h"
+#include "log/options.h"
+#include "log/partition_reader.h"
+#include "payments/commands/v1/commands.pb.h"
 
 namespace payorch::api::testing {
 namespace {
@@ -186,6 +191,42 @@ TEST_F(ApiTest, ManualCaptureRefundAndStateConflicts) {
   Reply late =
       c.Post("/v1/payments/" + open_id + "/confirm", key, Unique("confirm"), json::object());
   EXPECT_EQ(late.status, 409) << late.raw;
+}
+
+// Issue 17: every follow-up the API appends names the authenticated merchant
+// (CommandEnvelope.merchant_id), so the writer refuses it should the payment be another's.
+TEST_F(ApiTest, FollowUpsOnTheLogNameTheAuthenticatedMerchant) {
+  const std::string key = stack_->NewKey("m_cobranded");
+  Client c = client();
+  json body = Card(1200);
+  body["capture_method"] = "manual";
+  Reply created = c.Post("/v1/payments", key, Unique("named"), body);
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const std::string id = created.body["payment_id"];
+  Reply captured = c.Post("/v1/payments/" + id + "/capture", key, Unique("cap"), json::object());
+  ASSERT_EQ(captured.status, 200) << captured.raw;
+  Reply refunded = c.Post("/v1/payments/" + id + "/refunds", key, Unique("ref"), {{"amount", 100}});
+  ASSERT_EQ(refunded.status, 200) << refunded.raw;
+
+  log::KafkaOptions kafka;
+  kafka.bootstrap_servers = stack_->bootstrap;
+  std::map<std::string, std::string> merchant_by_command;
+  for (int p = 0; p < 2; ++p) {
+    auto reader = log::PartitionReader::Open(kafka, kafka.Topic(log::TopicKind::kCommands),
+                                             PartitionId{p}, log::kOffsetBeginning);
+    ASSERT_TRUE(reader.ok()) << reader.error().ToString();
+    auto end = reader.value()->ReadToEnd(
+        [&](const log::Record& r) {
+          ::payments::commands::v1::CommandEnvelope command;
+          if (r.key != id || !command.ParseFromString(r.value)) return;
+          if (command.has_capture()) merchant_by_command["capture"] = command.merchant_id();
+          if (command.has_refund()) merchant_by_command["refund"] = command.merchant_id();
+        },
+        10'000);
+    ASSERT_TRUE(end.ok()) << end.error().ToString();
+  }
+  EXPECT_EQ(merchant_by_command, (std::map<std::string, std::string>{{"capture", "m_cobranded"},
+                                                                     {"refund", "m_cobranded"}}));
 }
 
 TEST_F(ApiTest, AMerchantNeverSeesOrActsOnAnotherMerchantsPayments) {

@@ -458,6 +458,38 @@ TEST_F(EndToEnd, ACommandOnTheWrongPartitionForItsKeyIsDeadLetteredNotDecided) {
   EXPECT_TRUE(h_->StopAndCheck());
 }
 
+// Issue 17: a follow-up whose envelope names another merchant, written straight to the
+// commands topic, is refused by the writer (MERCHANT_MISMATCH) and reaches no processor; the
+// next follow-up, naming the payment's own merchant, is decided as usual.
+TEST_F(EndToEnd, AFollowUpNamingAnotherMerchantIsRefusedByTheWriter) {
+  const std::string pid = Send(Create(kCardMerchant, "order-other-merchant", 5'000,
+                                      ty::PAYMENT_METHOD_CARD, ty::CAPTURE_MODE_MANUAL));
+  ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kPaymentCompleted));
+  cmd::CommandEnvelope forged = Void(pid, "not yours");
+  forged.set_merchant_id(kSplitMerchant);
+  ASSERT_EQ(h_->Publish(forged), "");
+  ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kCommandRejected));
+  const Events refused = h_->EventsOf(pid);
+  const auto* rejected = Find(refused, ev::EventEnvelope::kCommandRejected);
+  ASSERT_NE(rejected, nullptr);
+  EXPECT_EQ(rejected->command_rejected().reason(), ev::REJECT_REASON_MERCHANT_MISMATCH)
+      << rejected->ShortDebugString();
+  EXPECT_EQ(rejected->command_rejected().command_type(), "void");
+
+  cmd::CommandEnvelope capture = Capture(pid, "cap-1");
+  capture.set_merchant_id(kCardMerchant);
+  ASSERT_EQ(h_->Publish(capture), "");
+  ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kPaymentCaptured));
+  const Events events = h_->EventsOf(pid);
+  EXPECT_EQ(Count(events, ev::EventEnvelope::kVoidStarted), 0);
+  EXPECT_EQ(Count(events, ev::EventEnvelope::kCommandRejected), 1);
+  const auto calls = CallsOf(gw(kPrimary), pid);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].kind, ev::OPERATION_KIND_AUTHORIZE);
+  EXPECT_EQ(calls[1].kind, ev::OPERATION_KIND_CAPTURE);
+  EXPECT_TRUE(h_->StopAndCheck());
+}
+
 // Issue 17: an oversized record's dead letter is never lost to the producer's size limit:
 // it keeps the original headers, its size and SHA-256, and the first 64 KiB of its value.
 TEST_F(EndToEnd, AnOversizedRecordsDeadLetterKeepsItsHeadersSizeHashAndAPrefix) {
