@@ -92,6 +92,7 @@ struct Workload::Impl : public log::RebalanceListener {
     bool refund_done = false;
     ev::PaymentStatus status = ev::PAYMENT_STATUS_UNSPECIFIED;
     int64_t amount = 0;
+    std::string merchant;          // stamped on its follow-ups (CommandEnvelope.merchant_id)
     bool counted_settled = false;  // as counted in `settled`
     bool refused = false;          // the create was rejected OVERLOADED: never started
   };
@@ -127,6 +128,7 @@ struct Workload::Impl : public log::RebalanceListener {
       c.set_schema_version(1);
       c.set_command_id("capture-" + id);
       c.set_payment_id(id);
+      c.set_merchant_id(t.merchant);
       c.mutable_capture()->set_idempotency_key("cap-" + id);
       out.push_back(std::move(c));
     }
@@ -136,6 +138,7 @@ struct Workload::Impl : public log::RebalanceListener {
       c.set_schema_version(1);
       c.set_command_id("refund-" + id);
       c.set_payment_id(id);
+      c.set_merchant_id(t.merchant);
       c.mutable_refund()->set_idempotency_key("ref-" + id);
       c.mutable_refund()->set_amount_minor(std::max<int64_t>(1, t.amount / 3));
       out.push_back(std::move(c));
@@ -280,6 +283,7 @@ std::string Workload::PublishAll(const std::function<void(int64_t)>& progress) {
       t.manual = c.create().capture_mode() == ty::CAPTURE_MODE_MANUAL;
       t.wants_refund = !t.manual && u(rng) < im.options.refund;
       t.amount = c.create().amount().amount_minor();
+      t.merchant = c.create().merchant_id();
     }
   }
   std::vector<std::pair<std::string, std::string>> extra;  // key, bytes
