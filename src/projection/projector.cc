@@ -5,10 +5,10 @@
 #include <cstring>
 #include <set>
 
+#include "command/serialize.h"
 #include "command/transitions.h"
 #include "projection/internal/keys.h"
 #include "projection/internal/time.h"
-#include "runtime/serialize.h"
 
 namespace payorch::projection {
 
@@ -185,14 +185,14 @@ void Projector::Observe(int32_t partition, int64_t offset, const ev::EventEnvelo
   PartitionState& p = partitions_[partition];
   p.checkpoint.next_offset = std::max(p.checkpoint.next_offset, offset + 1);
   p.dirty = true;
-  const runtime::Verdict verdict = p.filter.Observe(e);
+  const command::Verdict verdict = p.filter.Observe(e);
   p.checkpoint.epoch = p.filter.epoch();
   p.checkpoint.highest_seen = p.filter.highest_seen();
-  if (verdict == runtime::Verdict::kClaim) {
+  if (verdict == command::Verdict::kClaim) {
     ++stats_.claims;
     return;
   }
-  if (verdict == runtime::Verdict::kFenced) {
+  if (verdict == command::Verdict::kFenced) {
     ++stats_.fenced;
     return;
   }
@@ -446,7 +446,7 @@ std::vector<Mutation> Projector::Flush() {
     const pv::PaymentView& v = *cached.view;
     Mutation& m = out.emplace_back();
     m.key = internal::PaymentKey(id);
-    runtime::SerializeDeterministic(v, &m.value);
+    command::SerializeDeterministic(v, &m.value);
     if (!v.merchant_id().empty() && !v.idempotency_key().empty()) {  // created
       pv::PaymentSummary s;
       s.set_payment_id(id);
@@ -456,7 +456,7 @@ std::vector<Mutation> Projector::Flush() {
       s.set_created_at_ms(v.created_at_ms());
       s.set_updated_at_ms(v.updated_at_ms());
       out.push_back({internal::MerchantIndexKey(v.merchant_id(), v.created_at_ms(), id),
-                     runtime::SerializeDeterministic(s)});
+                     command::SerializeDeterministic(s)});
     }
     if (!v.merchant_id().empty() && !v.idempotency_key().empty()) {
       pv::IdempotencyRecord r;
@@ -467,14 +467,14 @@ std::vector<Mutation> Projector::Flush() {
       r.set_outcome(v.status());
       r.set_created_at_ms(v.created_at_ms());
       out.push_back({internal::IdempotencyKey(v.merchant_id(), v.idempotency_key()),
-                     runtime::SerializeDeterministic(r)});
+                     command::SerializeDeterministic(r)});
     }
   }
   dirty_views_.clear();
   for (auto& [key, cached] : totals_) {
     if (!cached.dirty) continue;
     cached.dirty = false;
-    out.push_back({key, runtime::SerializeDeterministic(cached.total)});
+    out.push_back({key, command::SerializeDeterministic(cached.total)});
   }
   for (auto& [partition, state] : partitions_) {
     if (!state.dirty) continue;

@@ -9,8 +9,8 @@
 //   std::vector<Mutation> writes = projector.Flush();      // views + checkpoints
 //   store.Write(writes);                                   // one atomic batch
 //
-// Rules, the same as every reader of the events log (runtime/validity.h):
-// - per partition, runtime::EpochFilter: only events of the current claim's epoch count;
+// Rules, the same as every reader of the events log (command/validity.h):
+// - per partition, command::EpochFilter: only events of the current claim's epoch count;
 // - per payment, an event whose sequence is not above the last one applied is a
 //   re-publication and is dropped (PaymentView.last_sequence);
 // - events outside a payment (sequence 0) change no view.
@@ -31,9 +31,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "command/validity.h"
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
-#include "runtime/validity.h"
 
 namespace payorch::projection {
 
@@ -109,7 +109,7 @@ class Projector {
 
  private:
   struct PartitionState {
-    runtime::EpochFilter filter;
+    command::EpochFilter filter;
     Checkpoint checkpoint;
     bool dirty = false;
   };

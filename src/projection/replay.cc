@@ -113,7 +113,7 @@ bool ReplayFilter::Matches(const ev::EventEnvelope& e) const {
 }
 
 bool EventDeduper::Counts(int32_t partition, const ev::EventEnvelope& e) {
-  if (filters_[partition].Observe(e) != runtime::Verdict::kCounted) return false;
+  if (filters_[partition].Observe(e) != command::Verdict::kCounted) return false;
   if (e.payment_id().empty() || e.sequence() == 0) return true;
   uint64_t& last = last_sequence_[e.payment_id()];
   if (e.sequence() <= last) return false;

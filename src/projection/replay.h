@@ -15,8 +15,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "command/validity.h"
 #include "payments/events/v1/events.pb.h"
-#include "runtime/validity.h"
 
 namespace payorch::projection {
 
@@ -40,7 +40,7 @@ class EventDeduper {
   bool Counts(int32_t partition, const ::payments::events::v1::EventEnvelope& e);
 
  private:
-  std::map<int32_t, runtime::EpochFilter> filters_;
+  std::map<int32_t, command::EpochFilter> filters_;
   std::unordered_map<std::string, uint64_t> last_sequence_;
 };
 

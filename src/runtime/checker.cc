@@ -4,11 +4,11 @@
 #include <tuple>
 
 #include "command/aggregate.h"
+#include "command/serialize.h"
 #include "command/transitions.h"
 #include "log/admin.h"
 #include "log/partition_reader.h"
 #include "payments/commands/v1/commands.pb.h"
-#include "runtime/serialize.h"
 
 namespace payorch::runtime {
 
@@ -98,12 +98,12 @@ void Checker::AddEvent(const log::Record& record) {
     return;
   }
   const int32_t p = record.partition.value();
-  const Verdict verdict = filters_[p].Observe(e);
-  if (verdict == Verdict::kClaim) {
+  const command::Verdict verdict = filters_[p].Observe(e);
+  if (verdict == command::Verdict::kClaim) {
     ++report_.claims;
     return;
   }
-  if (verdict == Verdict::kFenced) {
+  if (verdict == command::Verdict::kFenced) {
     ++report_.fenced;
     return;
   }
@@ -124,7 +124,7 @@ void Checker::AddEvent(const log::Record& record) {
   if (track.state.payment_id.empty()) track.state.payment_id = e.payment_id();
   ev::EventEnvelope canonical = e;
   canonical.set_epoch(0);
-  std::string bytes = SerializeDeterministic(canonical);
+  std::string bytes = command::SerializeDeterministic(canonical);
   const uint64_t seq = e.sequence();
   if (seq == 0) {
     Violation("event " + e.event_id() + " has no sequence");

@@ -29,10 +29,10 @@
 #include <vector>
 
 #include "command/state.h"
+#include "command/validity.h"
 #include "connectors/ledger.h"
 #include "log/options.h"
 #include "log/record.h"
-#include "runtime/validity.h"
 
 namespace payorch::runtime {
 
@@ -121,7 +121,7 @@ class Checker {
   CheckOptions options_;
   CheckReport report_;
   int64_t newest_ms_ = -1;
-  std::map<int32_t, EpochFilter> filters_;
+  std::map<int32_t, command::EpochFilter> filters_;
   std::map<int32_t, std::vector<CommandSeen>> commands_;
   // Offsets of client commands (not gateway answers, expiries or breaker transitions), with
   // their record timestamps.

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "command/validity.h"
 #include "connectors/bulkhead.h"
 #include "connectors/dispatcher.h"
 #include "connectors/held_money.h"
@@ -22,7 +23,6 @@
 #include "metrics/runtime_metrics.h"
 #include "runtime/internal/event_keys.h"
 #include "runtime/internal/recent_sequences.h"
-#include "runtime/validity.h"
 
 namespace payorch::runtime {
 
@@ -79,7 +79,7 @@ int64_t Micros(Steady::duration d) {
 }
 
 struct PartitionTrack {
-  EpochFilter filter;
+  command::EpochFilter filter;
   int64_t next_offset = 0;                 // consumed up to here
   std::multiset<int64_t> outstanding;      // offsets of unanswered calls
   std::map<std::string, int64_t> unknown;  // ChasedKey -> offset of its event
@@ -204,12 +204,12 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     t.next_offset = r.offset.value() + 1;
     ev::EventEnvelope e;
     if (!e.ParseFromString(r.value)) return;
-    const Verdict verdict = t.filter.Observe(e);
-    if (verdict == Verdict::kClaim) {
+    const command::Verdict verdict = t.filter.Observe(e);
+    if (verdict == command::Verdict::kClaim) {
       t.claims.emplace_back(r.offset.value(), t.filter.epoch(), t.filter.highest_seen());
       return;
     }
-    if (verdict != Verdict::kCounted) return;
+    if (verdict != command::Verdict::kCounted) return;
     if (!e.payment_id().empty()) {
       // A re-published copy (a retried batch, a re-decided command) is not a new decision:
       // no second gateway call. The memory only saves calls; correctness does not depend

@@ -8,9 +8,9 @@
 #include <unordered_map>
 
 #include "command/aggregate.h"
+#include "command/validity.h"
 #include "log/consumer.h"
 #include "log/producer.h"
-#include "runtime/validity.h"
 
 namespace payorch::runtime {
 
@@ -157,7 +157,7 @@ struct Workload::Impl : public log::RebalanceListener {
       for (const auto& r : batch) {
         ev::EventEnvelope e;
         if (!e.ParseFromString(r.value)) continue;
-        if (filters[r.partition.value()].Observe(e) != Verdict::kCounted) continue;
+        if (filters[r.partition.value()].Observe(e) != command::Verdict::kCounted) continue;
         auto& last = last_seq[e.payment_id()];
         if (!e.payment_id().empty()) {
           if (e.sequence() <= last) continue;  // a re-published duplicate
@@ -243,7 +243,7 @@ struct Workload::Impl : public log::RebalanceListener {
   mutable std::mutex mu;
   std::unordered_map<std::string, Track> tracks;
   std::unordered_map<std::string, uint64_t> last_seq;
-  std::map<int32_t, EpochFilter> filters;
+  std::map<int32_t, command::EpochFilter> filters;
   std::atomic<int64_t> settled{0};
   std::atomic<int> assigned{0};
   int64_t events = 0, rejected = 0, deduplicated = 0, captures = 0, refunds = 0;

@@ -8,6 +8,7 @@
 
 #include "command/invariants.h"
 #include "command/parser.h"
+#include "command/serialize.h"
 #include "command/transitions.h"
 #include "log/admin.h"
 #include "log/partition_reader.h"
@@ -15,7 +16,6 @@
 #include "metrics/contracts.h"
 #include "metrics/log_format.h"
 #include "payments/contracts/v1/contracts.pb.h"
-#include "runtime/serialize.h"
 
 namespace payorch::runtime {
 
@@ -54,13 +54,13 @@ void PartitionWriter::Fold(const log::Record& record, std::vector<ev::EventEnvel
   ev::EventEnvelope e;
   if (!e.ParseFromString(record.value)) return;  // not ours to judge here; the checker reports
   switch (filter_.Observe(e)) {
-    case Verdict::kClaim:
+    case command::Verdict::kClaim:
       groups_.DropPartial();
       last_claim_offset_ = record.offset.value();
       break;
-    case Verdict::kFenced:
+    case command::Verdict::kFenced:
       break;
-    case Verdict::kCounted:
+    case command::Verdict::kCounted:
       if (auto group = groups_.Add(e)) {
         for (auto& event : *group) {
           cache_.erase(event.payment_id());  // the store becomes the truth for it
@@ -135,9 +135,9 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
     }
     meta.next_events_offset = marks.value().low.value();
   }
-  filter_ = EpochFilter();
+  filter_ = command::EpochFilter();
   filter_.Restore(meta.epoch, meta.highest_epoch_seen);
-  groups_ = CommandGroups();
+  groups_ = command::CommandGroups();
   groups_.set_last_complete_offset(meta.last_command_offset);
   next_events_offset_ = meta.next_events_offset;
   cache_.clear();
@@ -310,7 +310,7 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
   values.reserve(events.size());
   for (const auto& e : events) {
     keys.push_back(e.payment_id().empty() ? fallback_key : e.payment_id());
-    values.push_back(SerializeDeterministic(e));
+    values.push_back(command::SerializeDeterministic(e));
   }
   const std::string payment_id = events.empty() ? "" : events.front().payment_id();
   if (!payment_id.empty()) ++in_flight_[payment_id];

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "command/aggregate.h"
+#include "command/validity.h"
 #include "log/options.h"
 #include "log/producer.h"
 #include "log/record.h"
@@ -27,7 +28,6 @@
 #include "outbox/event_outbox.h"
 #include "runtime/admission.h"
 #include "runtime/state_store.h"
-#include "runtime/validity.h"
 
 namespace spdlog {
 class logger;
@@ -107,8 +107,8 @@ class PartitionWriter {
   const int32_t partition_;
   int32_t command_partitions_ = 0;  // the commands topic's width (0: unknown, not checked)
   WriterDeps deps_;
-  EpochFilter filter_;
-  CommandGroups groups_;
+  command::EpochFilter filter_;
+  command::CommandGroups groups_;
   int64_t last_claim_offset_ = -1;
   int64_t next_events_offset_ = 0;  // the events partition is known up to here
   uint64_t epoch_ = 0;

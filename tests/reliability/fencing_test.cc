@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "command/aggregate.h"
+#include "command/validity.h"
 #include "config/config.h"
 #include "kafka/test_broker.h"
 #include "log/embedded_broker.h"
@@ -14,7 +15,6 @@
 #include "outbox/event_outbox.h"
 #include "runtime/checker.h"
 #include "runtime/state_store.h"
-#include "runtime/validity.h"
 #include "runtime/writer.h"
 
 namespace payorch {
@@ -140,7 +140,7 @@ TEST_F(FencingTest, PausedWriterResumedAfterANewClaimGetsNoEventCounted) {
   auto reader = log::PartitionReader::Open(kafka_, kafka_.Topic(log::TopicKind::kEvents),
                                            PartitionId{kPartition}, log::kOffsetBeginning);
   ASSERT_TRUE(reader.ok());
-  runtime::EpochFilter filter;
+  command::EpochFilter filter;
   int zombie_records = 0;
   int zombie_counted = 0;
   bool after_new_claim = false;
@@ -149,11 +149,11 @@ TEST_F(FencingTest, PausedWriterResumedAfterANewClaimGetsNoEventCounted) {
                       [&](const log::Record& r) {
                         ev::EventEnvelope e;
                         ASSERT_TRUE(e.ParseFromString(r.value));
-                        const runtime::Verdict v = filter.Observe(e);
+                        const command::Verdict v = filter.Observe(e);
                         if (e.has_writer_claimed() && e.epoch() == 2) after_new_claim = true;
                         if (after_new_claim && e.epoch() == 1) {
                           ++zombie_records;
-                          if (v == runtime::Verdict::kCounted) ++zombie_counted;
+                          if (v == command::Verdict::kCounted) ++zombie_counted;
                         }
                       },
                       10'000)

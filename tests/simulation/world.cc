@@ -78,7 +78,7 @@ struct World::Writer {
 struct World::Connector {
   size_t position = 0;
   size_t catch_up_end = 0;  // events in the log when it started: re-read history below
-  runtime::EpochFilter filter;
+  command::EpochFilter filter;
   std::vector<Call> calls;
   // As ConnectorLoop: the Reconciler, the highest sequence read per payment (re-published
   // copies are skipped), and the ops left to the reconciler (an unknown outcome, a breaker's
@@ -92,8 +92,8 @@ struct World::Connector {
 // The projections' view: the log folded with the validity rule, checked as it goes.
 struct World::Reader {
   size_t position = 0;
-  runtime::EpochFilter filter;
-  runtime::CommandGroups groups;
+  command::EpochFilter filter;
+  command::CommandGroups groups;
   std::map<std::string, command::PaymentState> states;
   std::map<std::string, int64_t> voided;  // payment -> sum of PaymentVoided op amounts
   int64_t last_offset = -1;
@@ -407,12 +407,12 @@ void World::Upstream() {
 
 std::unique_ptr<World::Writer> World::StartWriter() {
   auto w = std::make_unique<Writer>();
-  runtime::EpochFilter filter;
-  runtime::CommandGroups groups;
+  command::EpochFilter filter;
+  command::CommandGroups groups;
   for (const auto& e : events_) {
-    const runtime::Verdict v = filter.Observe(e);
-    if (v == runtime::Verdict::kClaim) groups.DropPartial();
-    if (v != runtime::Verdict::kCounted) continue;
+    const command::Verdict v = filter.Observe(e);
+    if (v == command::Verdict::kClaim) groups.DropPartial();
+    if (v != command::Verdict::kCounted) continue;
     auto group = groups.Add(e);
     if (!group) continue;
     for (const auto& g : *group) {
@@ -502,7 +502,7 @@ void World::ConnectorStep() {
     const size_t offset = c.position;
     const bool repeat = c.position < c.catch_up_end;
     const ev::EventEnvelope& e = events_[c.position++];
-    if (c.filter.Observe(e) != runtime::Verdict::kCounted) continue;
+    if (c.filter.Observe(e) != command::Verdict::kCounted) continue;
     {  // ConnectorLoop::Observe
       if (!e.payment_id().empty()) {
         uint64_t& last = c.last_sequence[e.payment_id()];
@@ -580,9 +580,9 @@ void World::ReadNewEvents() {
   Reader& r = *reader_;
   while (r.position < events_.size() && ok()) {
     const ev::EventEnvelope& e = events_[r.position++];
-    const runtime::Verdict v = r.filter.Observe(e);
-    if (v == runtime::Verdict::kClaim) r.groups.DropPartial();
-    if (v != runtime::Verdict::kCounted) continue;
+    const command::Verdict v = r.filter.Observe(e);
+    if (v == command::Verdict::kClaim) r.groups.DropPartial();
+    if (v != command::Verdict::kCounted) continue;
     if (auto group = r.groups.Add(e)) CheckGroup(*group);
   }
 }

@@ -45,13 +45,13 @@
 #include "command/aggregate.h"
 #include "command/plan_builder.h"
 #include "command/state.h"
+#include "command/validity.h"
 #include "common/clock.h"
 #include "connectors/dispatcher.h"
 #include "connectors/gateway.h"
 #include "connectors/registry.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/events/v1/events.pb.h"
-#include "runtime/validity.h"
 
 namespace payorch::simulation {
 

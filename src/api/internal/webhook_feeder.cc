@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "command/hash.h"
+#include "command/validity.h"
 #include "log/admin.h"
 #include "log/consumer.h"
-#include "runtime/validity.h"
 
 namespace payorch::api::internal {
 
@@ -110,7 +110,7 @@ std::string WebhookFeeder::Start() {
   auto count = admin.value()->PartitionCount(topic);
   if (!count.ok()) return "webhook feeder: " + count.error().ToString();
   std::map<int32_t, Position> positions;
-  std::map<int32_t, runtime::EpochFilter> filters;
+  std::map<int32_t, command::EpochFilter> filters;
   std::vector<log::PartitionOffset> starts;
   std::vector<PartitionId> partitions;
   for (int32_t p = 0; p < count.value(); ++p) {
@@ -153,11 +153,11 @@ std::string WebhookFeeder::Start() {
         pos.next = r.offset.value() + 1;
         touched[p] = true;
         if (!e.ParseFromString(r.value)) continue;
-        runtime::EpochFilter& f = filters[p];
-        const runtime::Verdict v = f.Observe(e);
+        command::EpochFilter& f = filters[p];
+        const command::Verdict v = f.Observe(e);
         pos.epoch = f.epoch();
         pos.highest = f.highest_seen();
-        if (v != runtime::Verdict::kCounted || e.merchant_id().empty()) continue;
+        if (v != command::Verdict::kCounted || e.merchant_id().empty()) continue;
         auto type = WebhookType(e);
         if (!type || !has_endpoint_(e.merchant_id())) continue;
         deliveries.push_back(DeliveryOf(e, *type));

@@ -44,6 +44,7 @@
 
 #include "command/aggregate.h"
 #include "command/plan_builder.h"
+#include "command/validity.h"
 #include "common/clock.h"
 #include "connectors/registry.h"
 #include "kafka/test_broker.h"
@@ -56,7 +57,6 @@
 #include "payments/events/v1/events.pb.h"
 #include "runtime/checker.h"
 #include "runtime/orchestrator.h"
-#include "runtime/validity.h"
 #include "support/e2e/scripted_gateway.h"
 
 namespace payorch::testing::e2e {
@@ -480,7 +480,7 @@ class E2eHarness {
   void Observe(const log::Record& r) {
     ev::EventEnvelope e;
     if (!e.ParseFromString(r.value)) return;
-    if (filters_[r.partition.value()].Observe(e) != runtime::Verdict::kCounted) return;
+    if (filters_[r.partition.value()].Observe(e) != command::Verdict::kCounted) return;
     if (e.payment_id().empty()) {
       orphans_.push_back(std::move(e));
       return;
@@ -541,7 +541,7 @@ class E2eHarness {
   std::condition_variable cv_;
   std::string run_error_;
   bool run_done_ = false;
-  std::map<int32_t, runtime::EpochFilter> filters_;
+  std::map<int32_t, command::EpochFilter> filters_;
   std::map<std::string, Events> events_;
   Events orphans_;
   runtime::CheckReport report_;

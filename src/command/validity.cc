@@ -1,8 +1,8 @@
-#include "runtime/validity.h"
+#include "command/validity.h"
 
 #include <algorithm>
 
-namespace payorch::runtime {
+namespace payorch::command {
 
 Verdict EpochFilter::Observe(const ev::EventEnvelope& event) {
   highest_seen_ = std::max(highest_seen_, event.epoch());
@@ -32,4 +32,4 @@ std::optional<std::vector<ev::EventEnvelope>> CommandGroups::Add(const ev::Event
   return done;
 }
 
-}  // namespace payorch::runtime
+}  // namespace payorch::command

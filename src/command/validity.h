@@ -17,7 +17,7 @@
 
 #include "payments/events/v1/events.pb.h"
 
-namespace payorch::runtime {
+namespace payorch::command {
 
 namespace ev = ::payments::events::v1;
 
@@ -65,4 +65,4 @@ class CommandGroups {
   int64_t last_complete_offset_ = -1;
 };
 
-}  // namespace payorch::runtime
+}  // namespace payorch::command

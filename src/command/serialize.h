@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace payorch::runtime {
+namespace payorch::command {
 
 inline void SerializeDeterministic(const google::protobuf::MessageLite& message, std::string* out) {
   out->clear();
@@ -25,4 +25,4 @@ inline std::string SerializeDeterministic(const google::protobuf::MessageLite& m
   return out;
 }
 
-}  // namespace payorch::runtime
+}  // namespace payorch::command
