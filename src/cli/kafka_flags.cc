@@ -43,6 +43,11 @@ void AddKafkaFlags(FlagSet& flags, log::KafkaOptions* options) {
             "partitions of the payorch topics when they are created");
   flags.Int("replication-factor", &options->replication_factor,
             "replication factor of the payorch topics when they are created");
+  flags.String("instance-id", &options->group_instance_id,
+               "static consumer-group membership under this name, unique per instance and "
+               "stable across its restarts: a restart within the session timeout keeps its "
+               "partitions without a rebalance, but a crashed instance's partitions move only "
+               "after the session timeout (docs/kafka.md#failover)");
 }
 
 std::string ResolveKafkaOptions(log::KafkaOptions* options) {

@@ -21,7 +21,8 @@ class logger;
 
 namespace payorch::cli {
 
-// --brokers, --bootstrap-file, -X key=value (repeatable), --topic-prefix, --partitions.
+// --brokers, --bootstrap-file, -X key=value (repeatable), --topic-prefix, --partitions,
+// --replication-factor, --instance-id (static group membership).
 // Also points options->logger at stderr, so that stdout carries only command output.
 void AddKafkaFlags(FlagSet& flags, log::KafkaOptions* options);
 

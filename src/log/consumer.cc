@@ -146,8 +146,13 @@ LogResult<std::unique_ptr<Consumer::Impl>> Consumer::NewImpl(const KafkaOptions&
   impl->group = group_id;
   impl->lag_probe = options.lag_probe;
   impl->listener = listener;
-  LogResult<rd_kafka_conf_t*> conf = internal::NewConf(
-      options, internal::ClientKind::kGroupConsumer, &impl->state, {{"group.id", group_id}});
+  std::vector<std::pair<std::string, std::string>> extra = {{"group.id", group_id}};
+  // Static membership applies to group members only: an assigned consumer never joins.
+  if (group_member && !options.group_instance_id.empty()) {
+    extra.emplace_back("group.instance.id", options.group_instance_id);
+  }
+  LogResult<rd_kafka_conf_t*> conf =
+      internal::NewConf(options, internal::ClientKind::kGroupConsumer, &impl->state, extra);
   if (!conf.ok()) return conf.error();
   if (group_member) rd_kafka_conf_set_rebalance_cb(conf.value(), RebalanceCallback);
   rd_kafka_conf_set_offset_commit_cb(conf.value(), CommitCallback);

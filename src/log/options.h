@@ -65,6 +65,14 @@ struct KafkaOptions {
   // Producer linger.ms: how long a record may wait to be batched.
   int linger_ms = 1;
 
+  // Static group membership (KIP-345): a name unique to this instance and stable across
+  // its restarts, set as group.instance.id on the group consumers (Consumer::Create).
+  // A restart within the session timeout gets its partitions back without a rebalance;
+  // a crashed instance's partitions move only when its session times out, and a second
+  // process started with the same name fences the first (its consumers fail fatal).
+  // Empty (the default): dynamic membership. docs/kafka.md#failover.
+  std::string group_instance_id;
+
   // Where librdkafka's and the adapter's log lines go; nullptr = a logger named "log"
   // cloned from spdlog's default logger.
   std::shared_ptr<spdlog::logger> logger;
