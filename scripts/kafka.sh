@@ -110,6 +110,9 @@ transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
+# Consumers may ask for sessions down to 1 s (Kafka's default floor is 6 s), so that a
+# SIGKILLed payorch's partitions can move within the 3 s failover target (docs/kafka.md).
+group.min.session.timeout.ms=1000
 broker.session.timeout.ms=4000
 broker.heartbeat.interval.ms=500
 log.retention.hours=-1
