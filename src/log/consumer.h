@@ -6,6 +6,8 @@
 // - enable.auto.commit=false, auto.offset.reset=earliest, eager 'range' assignment by
 //   default (a cooperative assignor given with -X also works: callbacks then carry only
 //   the partitions that change).
+// - Create() joins as a static member (group.instance.id) when
+//   KafkaOptions::group_instance_id is set; CreateAssigned() never joins, so never does.
 // - The listener runs on the polling thread, inside PollBatch() or Close(). OnAssigned
 //   returns the start offset of each new partition; partitions it leaves out start at the
 //   group's committed offset (else the beginning). OnAssigned may take its time (fold the
