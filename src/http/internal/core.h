@@ -1,0 +1,185 @@
+// The HTTP server's shared state (Core), its worker pool and the connection interface:
+// internal to src/http. server.cc owns the public API, session.cc the connections.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <regex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "http/server.h"
+
+namespace payorch::http::internal {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+struct Route {
+  std::string method;
+  std::string pattern_text;
+  std::regex pattern;
+  Handler handler;
+};
+
+// Handlers run here: `threads` workers and a queue of at most `max_queued` tasks. Post
+// refuses (returns false) when the queue is full instead of growing it.
+class WorkerPool {
+ public:
+  WorkerPool(int threads, std::size_t max_queued) : max_queued_(max_queued) {
+    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WorkerPool() { Stop(); }
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  [[nodiscard]] bool TryPost(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_ || queue_.size() >= max_queued_) return false;
+      queue_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return true;
+  }
+
+  // Runs what is queued, then joins.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+
+  const std::size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+class SessionBase;
+
+// Everything a running server shares with its connections.
+
+struct Core {
+  ServerOptions options;
+  std::vector<Route> routes;
+  std::shared_ptr<spdlog::logger> logger;
+  std::atomic<bool> running{false};
+  std::atomic<bool> stopping{false};
+
+  // Open connections. Declared before io so that handlers destroyed with io (holding the
+  // last references to sessions) still find them.
+  std::mutex sessions_mu;
+  std::condition_variable sessions_cv;
+  std::unordered_map<uint64_t, std::weak_ptr<SessionBase>> sessions;
+  uint64_t next_session = 0;
+  std::size_t open_counted = 0;  // sessions within max_connections (not refusals)
+  std::size_t refusing = 0;      // connections being answered 503 too_many_connections
+
+  const uint64_t id_prefix = std::random_device{}();
+  std::atomic<uint64_t> id_counter{0};
+
+  std::unique_ptr<WorkerPool> workers;
+  std::optional<ssl::context> tls;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor{asio::make_strand(io)};
+  asio::steady_timer accept_retry{acceptor.get_executor()};
+  std::vector<std::thread> io_threads;
+
+  Response Dispatch(Request req, std::string* route_out) const {
+    bool path_matched = false;
+    for (const auto& route : routes) {
+      std::smatch m;
+      if (!std::regex_match(req.path, m, route.pattern)) continue;
+      path_matched = true;
+      if (route.method != req.method) continue;
+      if (route_out != nullptr) *route_out = route.pattern_text;
+      req.path_params.clear();
+      for (std::size_t i = 1; i < m.size(); ++i) req.path_params.push_back(m[i].str());
+      try {
+        return route.handler(req);
+      } catch (const std::exception& e) {
+        spdlog::error("http: handler for {} {} threw: {}", req.method, req.path, e.what());
+      } catch (...) {
+        spdlog::error("http: handler for {} {} threw a non-exception", req.method, req.path);
+      }
+      return Error(500, "internal", "the server could not answer this request");
+    }
+    if (route_out != nullptr) *route_out = "unmatched";
+    if (path_matched) return Error(405, "method_not_allowed", req.method + " is not allowed here");
+    return Error(404, "not_found", "no such endpoint: " + req.path);
+  }
+
+  std::string NewRequestId() {
+    const uint64_t n = id_counter.fetch_add(1, std::memory_order_relaxed);
+    return fmt::format("{:08x}{:08x}", static_cast<uint32_t>(id_prefix), static_cast<uint32_t>(n));
+  }
+
+  void Record(const RequestRecord& r) const {
+    const double ms = static_cast<double>(r.duration.count()) / 1000.0;
+    const std::string_view path = r.path.substr(0, 200);
+    logger->log(options.access_log_info ? spdlog::level::info : spdlog::level::debug,
+                "http {} {} {} {} {}B {:.2f}ms rid={}", r.server, r.method.empty() ? "-" : r.method,
+                path.empty() ? "-" : path, r.status, r.response_bytes, ms, r.request_id);
+    if (options.on_request) options.on_request(r);
+  }
+
+  void DoAccept();
+  void OnAccepted(tcp::socket socket);
+  bool EvictIdleLocked();
+  void Forget(uint64_t id, bool was_counted);
+};
+
+// One connection. Every member is touched on the connection's strand only, except
+// `idle_` (read by eviction) and the ids.
+class SessionBase : public std::enable_shared_from_this<SessionBase> {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void Start() = 0;
+  // Posted by eviction and by Stop: close unless a request is being answered.
+  virtual void CloseUnlessBusy() = 0;
+  virtual asio::any_io_executor executor() = 0;
+  std::atomic<bool> idle_{false};
+};
+
+}  // namespace payorch::http::internal
