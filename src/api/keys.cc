@@ -242,7 +242,29 @@ std::vector<ApiKeyRecord> KeyStore::List(const std::string& merchant_id) const {
 }
 
 KeyVerifier::KeyVerifier(const KeyStore* store, VerifierOptions options, const Clock* clock)
-    : store_(store), options_(options), clock_(clock) {}
+    : store_(store), options_(options), clock_(clock) {
+  unsigned char secret[32];
+  SystemRandom(secret, sizeof secret);
+  stand_in_hash_ =
+      HashSecret(std::string(reinterpret_cast<const char*>(secret), sizeof secret), SystemRandom);
+}
+
+bool KeyVerifier::Argon2Verify(const std::string& hash, const std::string& secret) {
+  {
+    std::unique_lock<std::mutex> lock(slots_mu_);
+    slots_cv_.wait(
+        lock, [&] { return slots_in_use_ < std::max(1, options_.max_concurrent_verifications); });
+    ++slots_in_use_;
+  }
+  verifications_.fetch_add(1);
+  const bool ok = argon2id_verify(hash.c_str(), secret.data(), secret.size()) == ARGON2_OK;
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    --slots_in_use_;
+  }
+  slots_cv_.notify_one();
+  return ok;
+}
 
 void KeyVerifier::MaybeReload(int64_t now, bool force) {
   if (!force && checked_at_ms_ >= 0 && now - checked_at_ms_ < options_.reload_interval_ms) return;
@@ -273,14 +295,17 @@ std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
       MaybeReload(now, true);
       k = keys_.find(key_id);
     }
-    if (k == keys_.end() || k->second.revoked) return std::nullopt;
-    who = {key_id, k->second.merchant_id};
-    auto c = cache_.find(key_id);
-    if (c != cache_.end() && c->second.expires_at_ms > now && c->second.secret_sha256 == digest)
-      return who;
-    hash = k->second.hash;
+    if (k == keys_.end() || k->second.revoked) {
+      hash = stand_in_hash_;  // the same cost as a wrong secret: no oracle for known ids
+    } else {
+      who = {key_id, k->second.merchant_id};
+      auto c = cache_.find(key_id);
+      if (c != cache_.end() && c->second.expires_at_ms > now && c->second.secret_sha256 == digest)
+        return who;
+      hash = k->second.hash;
+    }
   }
-  if (argon2id_verify(hash.c_str(), secret.data(), secret.size()) != ARGON2_OK) return std::nullopt;
+  if (!Argon2Verify(hash, secret) || who.key_id.empty()) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   cache_[key_id] = {digest, now + options_.ttl_ms};
   return who;

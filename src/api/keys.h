@@ -21,6 +21,8 @@
 //   std::optional<Principal> who = verifier.Verify(bearer);   // nullopt: 401
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -95,6 +97,8 @@ class KeyStore {
 struct VerifierOptions {
   int64_t ttl_ms = 60'000;
   int64_t reload_interval_ms = 1'000;
+  // argon2id verifications running at once (19 MiB of memory each); more wait their turn.
+  int max_concurrent_verifications = 2;
 };
 
 // Thread-safe.
@@ -102,10 +106,16 @@ class KeyVerifier {
  public:
   KeyVerifier(const KeyStore* store, VerifierOptions options, const Clock* clock);
   // The principal of a presented key, or nullopt (malformed, unknown, revoked, wrong).
+  // An unknown or revoked key id costs what a wrong secret costs (one argon2id
+  // verification, against a stand-in hash), so timing does not tell which ids exist.
   [[nodiscard]] std::optional<Principal> Verify(const std::string& presented);
+  // argon2id verifications done so far (tests, metrics).
+  [[nodiscard]] int64_t verifications() const { return verifications_.load(); }
 
  private:
   void MaybeReload(int64_t now, bool force);
+  // argon2id_verify, at most max_concurrent_verifications at once.
+  bool Argon2Verify(const std::string& hash, const std::string& secret);
   struct Cached {
     std::string secret_sha256;
     int64_t expires_at_ms = 0;
@@ -118,6 +128,11 @@ class KeyVerifier {
   std::string version_;
   int64_t checked_at_ms_ = -1;
   std::unordered_map<std::string, Cached> cache_;
+  std::string stand_in_hash_;  // what an unknown key id is verified against
+  std::mutex slots_mu_;
+  std::condition_variable slots_cv_;
+  int slots_in_use_ = 0;
+  std::atomic<int64_t> verifications_{0};
 };
 
 // Splits "pk_<16 hex>_<64 hex>" into (key id, secret); nullopt when malformed.

@@ -5,7 +5,29 @@
 
 namespace payorch::api {
 
-RateLimiter::RateLimiter(RateLimit limit, const Clock* clock) : limit_(limit), clock_(clock) {}
+RateLimiter::RateLimiter(RateLimit limit, const Clock* clock, size_t max_buckets)
+    : limit_(limit), clock_(clock), max_buckets_(std::max<size_t>(1, max_buckets)) {}
+
+size_t RateLimiter::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return buckets_.size();
+}
+
+// Called with the map full: drops refilled buckets, else the least recently used one.
+void RateLimiter::MakeRoomLocked(int64_t now) {
+  const double full_after_ms =
+      limit_.per_second > 0 ? limit_.burst * 1000.0 / limit_.per_second : 0.0;
+  std::erase_if(buckets_, [&](const auto& kv) {
+    return kv.second.tokens + (now - kv.second.at_ms) * limit_.per_second / 1000.0 >=
+               limit_.burst ||
+           now - kv.second.at_ms >= full_after_ms;
+  });
+  if (buckets_.size() < max_buckets_) return;
+  auto oldest = std::min_element(
+      buckets_.begin(), buckets_.end(),
+      [](const auto& a, const auto& b) { return a.second.touched < b.second.touched; });
+  buckets_.erase(oldest);
+}
 
 RateDecision RateLimiter::Take(const std::string& key_id) {
   const int64_t now = clock_->NowMs();
@@ -13,8 +35,10 @@ RateDecision RateLimiter::Take(const std::string& key_id) {
   bool allowed = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (buckets_.size() >= max_buckets_ && !buckets_.contains(key_id)) MakeRoomLocked(now);
     auto [it, fresh] = buckets_.try_emplace(key_id, Bucket{limit_.burst, now});
     Bucket& b = it->second;
+    b.touched = ++touches_;
     if (!fresh && now > b.at_ms) {
       b.tokens = std::min(limit_.burst, b.tokens + (now - b.at_ms) * limit_.per_second / 1000.0);
       b.at_ms = now;

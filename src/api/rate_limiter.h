@@ -6,6 +6,12 @@
 //   for (auto& h : d.headers) response.headers.push_back(h);
 //   if (!d.allowed) return 429;   // d.headers carries Retry-After too
 //
+// Bounded: at most `max_buckets` key ids are remembered (default 10,000; every key id
+// presented gets a bucket, known or not, so the answer does not tell which ids exist).
+// When full, buckets that have refilled (indistinguishable from new ones) are dropped
+// first, then the least recently used one; a flood of distinct ids can therefore hand a
+// drained id a fresh burst, never grow memory.
+//
 // Thread-safe. Time from the injected clock (milliseconds).
 #pragma once
 
@@ -30,17 +36,24 @@ struct RateDecision {
 
 class RateLimiter {
  public:
-  RateLimiter(RateLimit limit, const Clock* clock);
+  static constexpr size_t kDefaultMaxBuckets = 10'000;
+  RateLimiter(RateLimit limit, const Clock* clock, size_t max_buckets = kDefaultMaxBuckets);
   [[nodiscard]] RateDecision Take(const std::string& key_id);
+  // Key ids remembered now (at most max_buckets).
+  [[nodiscard]] size_t size() const;
 
  private:
   struct Bucket {
     double tokens = 0;
     int64_t at_ms = 0;
+    uint64_t touched = 0;  // order of last use, for eviction
   };
+  void MakeRoomLocked(int64_t now);
   RateLimit limit_;
   const Clock* clock_;
-  std::mutex mu_;
+  size_t max_buckets_;
+  uint64_t touches_ = 0;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, Bucket> buckets_;
 };
 

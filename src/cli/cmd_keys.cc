@@ -2,12 +2,14 @@
 // DATA_DIR/api/keys.jsonl, the key store and its audit log.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "api/keys.h"
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/flags.h"
 #include "common/clock.h"
 
@@ -24,6 +26,7 @@ int RunKeys(int argc, char** argv) {
   std::string data_dir;
   std::string merchant;
   std::string key_id;
+  std::string config_path;
   FlagSet flags("keys",
                 "Manages merchant API keys: keys create|rotate|revoke|list --data DIR "
                 "--merchant M [--key ID].\nA new key is printed once; only its argon2id hash "
@@ -32,6 +35,9 @@ int RunKeys(int argc, char** argv) {
   flags.String("data", &data_dir, "data directory of `payorch api` / `payorch run` (required)");
   flags.String("merchant", &merchant, "merchant the key belongs to (required but for list)");
   flags.String("key", &key_id, "key id, for rotate and revoke");
+  flags.String("config", &config_path,
+               "merchant configuration the API serves, YAML or JSON (default: built-in demo "
+               "merchants); create and rotate refuse a merchant it does not configure");
   if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
     std::fprintf(stderr, "payorch keys: %s\n", err.c_str());
     return 2;
@@ -56,6 +62,22 @@ int RunKeys(int argc, char** argv) {
   if ((op == "rotate" || op == "revoke") && key_id.empty()) {
     std::fprintf(stderr, "payorch keys: --key is required for %s\n", op.c_str());
     return 2;
+  }
+  if (op == "create" || op == "rotate") {
+    ::payments::config::v1::OrchestratorConfig config;
+    if (std::string err = LoadMerchantConfig(config_path, &config); !err.empty()) {
+      std::fprintf(stderr, "payorch keys: %s\n", err.c_str());
+      return 2;
+    }
+    const bool configured = std::any_of(config.merchants().begin(), config.merchants().end(),
+                                        [&](const auto& m) { return m.merchant_id() == merchant; });
+    if (!configured) {
+      std::fprintf(stderr,
+                   "payorch keys: merchant '%s' is not in the merchant configuration%s%s "
+                   "(a key for it could never be used)\n",
+                   merchant.c_str(), config_path.empty() ? "" : " ", config_path.c_str());
+      return 2;
+    }
   }
   SystemClock clock;
   api::KeyStore store(data_dir + "/api/keys.jsonl", &clock);

@@ -70,6 +70,45 @@ TEST(RateLimiter, AllowsTheBurstThenRefusesWithRetryAfter) {
   EXPECT_FALSE(limiter.Take("k1").allowed);
 }
 
+TEST(RateLimiter, RemembersAtMostMaxBucketsKeyIds) {
+  FakeClock clock;
+  RateLimiter limiter({.per_second = 1, .burst = 5}, &clock, /*max_buckets=*/100);
+  for (int i = 0; i < 50'000; ++i) {
+    (void)limiter.Take("pk_" + std::to_string(i));
+    ASSERT_LE(limiter.size(), 100u) << i;
+    if (i % 1000 == 0) clock.now += 1;
+  }
+  // A drained key is still refused while it is among the recently used ones.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter.Take("busy").allowed);
+  EXPECT_FALSE(limiter.Take("busy").allowed);
+  for (int i = 0; i < 50; ++i) (void)limiter.Take("other-" + std::to_string(i));
+  EXPECT_FALSE(limiter.Take("busy").allowed);
+}
+
+TEST(ApiKeys, AnUnknownKeyIdCostsOneVerificationLikeAWrongSecret) {
+  FakeClock clock;
+  const fs::path dir = TempDir("oracle");
+  KeyStore store((dir / "keys.jsonl").string(), &clock);
+  std::string err;
+  auto key = store.Create("m_a", "test", &err);
+  ASSERT_TRUE(key) << err;
+  KeyVerifier verifier(&store, {.ttl_ms = 60'000, .reload_interval_ms = 0}, &clock);
+  std::string wrong = key->secret;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  const int64_t before = verifier.verifications();
+  EXPECT_FALSE(verifier.Verify(wrong));
+  EXPECT_EQ(verifier.verifications(), before + 1) << "a wrong secret: one argon2id verification";
+  // The same secret under an id that does not exist.
+  std::string unknown = wrong;
+  unknown.replace(3, 16, "0123456789abcdef");
+  ASSERT_NE(unknown.substr(3, 16), key->key_id);
+  EXPECT_FALSE(verifier.Verify(unknown));
+  EXPECT_EQ(verifier.verifications(), before + 2) << "an unknown id costs the same";
+  ASSERT_EQ(store.Revoke("m_a", key->key_id, "test"), "");
+  EXPECT_FALSE(verifier.Verify(key->secret));
+  EXPECT_EQ(verifier.verifications(), before + 3) << "so does a revoked one";
+}
+
 TEST(ApiKeys, AKeyVerifiesForItsMerchantOnlyWithItsSecret) {
   FakeClock clock;
   const fs::path dir = TempDir("keys");

@@ -18,6 +18,12 @@ printf 'merchants:\n  - merchant_id: m\n    profiles: []\n    bogus_field: 1\n' 
 "$payorch" demo --config "$dir/bad.yaml" 2>"$dir/err"; rc=$?
 check "bad config exits 2" test "$rc" -eq 2
 check "bad config names the field" grep -q 'bogus_field' "$dir/err"
+"$payorch" keys create --data "$dir/keys" --merchant m_nobody 2>"$dir/err" >"$dir/out"; rc=$?
+check "a key for an unconfigured merchant is refused with exit 2" test "$rc" -eq 2
+check "the refusal is one line naming the merchant" \
+  bash -c "[ \$(wc -l <'$dir/err') -eq 1 ] && grep -q m_nobody '$dir/err' && [ ! -s '$dir/out' ]"
+"$payorch" keys create --data "$dir/keys" --merchant m_cobranded >"$dir/out" 2>/dev/null; rc=$?
+check "a key for a configured merchant is created" bash -c "[ $rc -eq 0 ] && grep -q '^pk_' '$dir/out'"
 "$payorch" nosuchcommand 2>/dev/null; rc=$?
 check "unknown command exits 2" test "$rc" -eq 2
 "$payorch" --help | grep -q 'check' || check "help lists commands" false
