@@ -3,6 +3,7 @@
 #include <argon2.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -230,6 +231,49 @@ std::string KeyStore::Revoke(const std::string& merchant_id, const std::string& 
        merchant_id}}.dump());
 }
 
+std::string KeyStore::usage_path() const {
+  return (std::filesystem::path(path_).parent_path() / "key_usage.jsonl").string();
+}
+
+std::string KeyStore::AppendUsage(const std::vector<KeyUsage>& usage) const {
+  if (usage.empty()) return "";
+  const std::string file = usage_path();
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+  if (std::filesystem::file_size(file, ec) > static_cast<uintmax_t>(kMaxUsageFileBytes) && !ec) {
+    std::filesystem::rename(file, file + ".1", ec);
+  }
+  std::string lines;
+  for (const KeyUsage& u : usage) {
+    lines +=
+        nlohmann::json{{"op", "usage"},   {"key_id", u.key_id},     {"merchant_id", u.merchant_id},
+                       {"uses", u.uses},  {"failures", u.failures}, {"from_ms", u.from_ms},
+                       {"to_ms", u.to_ms}}
+            .dump();
+    lines += '\n';
+  }
+  std::ofstream out(file, std::ios::app);
+  out << lines;
+  out.flush();
+  return out ? "" : "cannot append to " + file;
+}
+
+std::vector<std::string> KeyStore::Audit(const std::string& merchant_id) const {
+  std::vector<std::string> out;
+  for (const std::string& file : {path_, usage_path() + ".1", usage_path()}) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (!j.is_object()) continue;
+      if (!merchant_id.empty() && j.value("merchant_id", "") != merchant_id) continue;
+      j.erase("hash");
+      out.push_back(j.dump());
+    }
+  }
+  return out;
+}
+
 std::vector<ApiKeyRecord> KeyStore::List(const std::string& merchant_id) const {
   std::vector<ApiKeyRecord> out;
   for (auto& [id, r] : Load())
@@ -281,12 +325,16 @@ void KeyVerifier::MaybeReload(int64_t now, bool force) {
 
 std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
   auto parsed = ParseKey(presented);
-  if (!parsed) return std::nullopt;
+  if (!parsed) {
+    Record("unknown", "", false);
+    return std::nullopt;
+  }
   const auto& [key_id, secret] = *parsed;
   const std::string digest = Sha256Hex(secret);
   const int64_t now = clock_->NowMs();
   std::string hash;
   Principal who;
+  bool ok_from_cache = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     MaybeReload(now, false);
@@ -296,19 +344,72 @@ std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
       k = keys_.find(key_id);
     }
     if (k == keys_.end() || k->second.revoked) {
+      if (k != keys_.end()) who.merchant_id = k->second.merchant_id;  // revoked: audited as it
       hash = stand_in_hash_;  // the same cost as a wrong secret: no oracle for known ids
     } else {
       who = {key_id, k->second.merchant_id};
       auto c = cache_.find(key_id);
-      if (c != cache_.end() && c->second.expires_at_ms > now && c->second.secret_sha256 == digest)
-        return who;
+      if (c != cache_.end() && c->second.expires_at_ms > now && c->second.secret_sha256 == digest) {
+        ok_from_cache = true;
+      }
       hash = k->second.hash;
     }
   }
-  if (!Argon2Verify(hash, secret) || who.key_id.empty()) return std::nullopt;
+  if (ok_from_cache) {
+    Record(key_id, who.merchant_id, true);
+    return who;
+  }
+  if (!Argon2Verify(hash, secret) || who.key_id.empty()) {
+    Record(who.merchant_id.empty() ? "unknown" : key_id, who.merchant_id, false);
+    return std::nullopt;
+  }
+  Record(key_id, who.merchant_id, true);
   std::lock_guard<std::mutex> lock(mu_);
   cache_[key_id] = {digest, now + options_.ttl_ms};
   return who;
 }
+
+void KeyVerifier::Record(const std::string& key_id, const std::string& merchant_id, bool ok) {
+  const int64_t now = clock_->NowMs();
+  std::vector<KeyUsage> due;
+  {
+    std::lock_guard<std::mutex> lock(usage_mu_);
+    if (usage_since_ms_ < 0) usage_since_ms_ = now;
+    KeyUsage& u = usage_[key_id];
+    u.key_id = key_id;
+    u.merchant_id = merchant_id;
+    ++(ok ? u.uses : u.failures);
+    if (now - usage_since_ms_ < options_.usage_flush_ms) return;
+    for (auto& [id, e] : usage_) {
+      e.from_ms = usage_since_ms_;
+      e.to_ms = now;
+      due.push_back(std::move(e));
+    }
+    usage_.clear();
+    usage_since_ms_ = now;
+  }
+  // Outside the lock; a failure to write loses one window of counts, never a request.
+  if (std::string err = store_->AppendUsage(due); !err.empty())
+    spdlog::warn("api keys: usage audit: {}", err);
+}
+
+void KeyVerifier::FlushUsage() {
+  std::vector<KeyUsage> due;
+  {
+    std::lock_guard<std::mutex> lock(usage_mu_);
+    const int64_t now = clock_->NowMs();
+    for (auto& [id, e] : usage_) {
+      e.from_ms = usage_since_ms_;
+      e.to_ms = now;
+      due.push_back(std::move(e));
+    }
+    usage_.clear();
+    usage_since_ms_ = now;
+  }
+  if (std::string err = store_->AppendUsage(due); !err.empty())
+    spdlog::warn("api keys: usage audit: {}", err);
+}
+
+KeyVerifier::~KeyVerifier() { FlushUsage(); }
 
 }  // namespace payorch::api

@@ -61,6 +61,18 @@ struct Principal {
   std::string merchant_id;
 };
 
+// Aggregated authentication outcomes of one key id over a window (the key audit's usage
+// records). Unknown key ids and malformed keys are counted together under key id
+// "unknown", so the records stay bounded by the number of keys.
+struct KeyUsage {
+  std::string key_id;
+  std::string merchant_id;
+  int64_t uses = 0;      // requests authenticated with the key
+  int64_t failures = 0;  // wrong secret, revoked key, unknown id, malformed key
+  int64_t from_ms = 0;
+  int64_t to_ms = 0;
+};
+
 class KeyStore {
  public:
   KeyStore(std::string path, const Clock* clock, RandomFn random = SystemRandom);
@@ -81,6 +93,16 @@ class KeyStore {
   [[nodiscard]] std::map<std::string, ApiKeyRecord> Load() const;
   [[nodiscard]] std::string Version() const;
 
+  // Appends usage records to DIR/api/key_usage.jsonl (kept apart from the keys so that
+  // it never makes servers re-read them). The file is rotated to key_usage.jsonl.1 when it
+  // passes kMaxUsageFileBytes, so the audit keeps at most twice that.
+  static constexpr int64_t kMaxUsageFileBytes = 64ll << 20;
+  [[nodiscard]] std::string AppendUsage(const std::vector<KeyUsage>& usage) const;
+  // The audit of `merchant_id` ("" = all): key operations, then usage records (older
+  // rotated file first), as the JSON lines stored.
+  [[nodiscard]] std::vector<std::string> Audit(const std::string& merchant_id) const;
+  std::string usage_path() const;
+
   const std::string& path() const { return path_; }
 
  private:
@@ -99,6 +121,8 @@ struct VerifierOptions {
   int64_t reload_interval_ms = 1'000;
   // argon2id verifications running at once (19 MiB of memory each); more wait their turn.
   int max_concurrent_verifications = 2;
+  // How often aggregated key usage is written to the audit (on the next Verify).
+  int64_t usage_flush_ms = 60'000;
 };
 
 // Thread-safe.
@@ -109,6 +133,9 @@ class KeyVerifier {
   // An unknown or revoked key id costs what a wrong secret costs (one argon2id
   // verification, against a stand-in hash), so timing does not tell which ids exist.
   [[nodiscard]] std::optional<Principal> Verify(const std::string& presented);
+  // Writes the usage aggregated since the last flush to the key audit now.
+  void FlushUsage();
+  ~KeyVerifier();
   // argon2id verifications done so far (tests, metrics).
   [[nodiscard]] int64_t verifications() const { return verifications_.load(); }
 
@@ -116,6 +143,8 @@ class KeyVerifier {
   void MaybeReload(int64_t now, bool force);
   // argon2id_verify, at most max_concurrent_verifications at once.
   bool Argon2Verify(const std::string& hash, const std::string& secret);
+  // Counts one outcome; writes the aggregate when a window has passed.
+  void Record(const std::string& key_id, const std::string& merchant_id, bool ok);
   struct Cached {
     std::string secret_sha256;
     int64_t expires_at_ms = 0;
@@ -133,6 +162,9 @@ class KeyVerifier {
   std::condition_variable slots_cv_;
   int slots_in_use_ = 0;
   std::atomic<int64_t> verifications_{0};
+  std::mutex usage_mu_;
+  std::map<std::string, KeyUsage> usage_;  // bounded: known key ids + "unknown"
+  int64_t usage_since_ms_ = -1;
 };
 
 // Splits "pk_<16 hex>_<64 hex>" into (key id, secret); nullopt when malformed.

@@ -28,7 +28,7 @@ int RunKeys(int argc, char** argv) {
   std::string key_id;
   std::string config_path;
   FlagSet flags("keys",
-                "Manages merchant API keys: keys create|rotate|revoke|list --data DIR "
+                "Manages merchant API keys: keys create|rotate|revoke|list|audit --data DIR "
                 "--merchant M [--key ID].\nA new key is printed once; only its argon2id hash "
                 "is stored, in DIR/api/keys.jsonl,\nwhich is also the append-only audit log of "
                 "key operations.");
@@ -47,7 +47,7 @@ int RunKeys(int argc, char** argv) {
     return 0;
   }
   if (flags.positional().size() != 1) {
-    std::fprintf(stderr, "payorch keys: want one of create, rotate, revoke, list\n");
+    std::fprintf(stderr, "payorch keys: want one of create, rotate, revoke, list, audit\n");
     return 2;
   }
   const std::string op = flags.positional()[0];
@@ -55,7 +55,7 @@ int RunKeys(int argc, char** argv) {
     std::fprintf(stderr, "payorch keys: --data is required\n");
     return 2;
   }
-  if (op != "list" && merchant.empty()) {
+  if (op != "list" && op != "audit" && merchant.empty()) {
     std::fprintf(stderr, "payorch keys: --merchant is required\n");
     return 2;
   }
@@ -102,6 +102,10 @@ int RunKeys(int argc, char** argv) {
     }
     return 0;
   }
+  if (op == "audit") {
+    for (const std::string& line : store.Audit(merchant)) std::printf("%s\n", line.c_str());
+    return 0;
+  }
   if (op == "list") {
     for (const auto& k : store.List(merchant))
       std::printf("%s\t%s\t%s\tcreated_at_ms=%lld%s\n", k.key_id.c_str(), k.merchant_id.c_str(),
@@ -109,7 +113,8 @@ int RunKeys(int argc, char** argv) {
                   k.replaced_by.empty() ? "" : ("\treplaced_by=" + k.replaced_by).c_str());
     return 0;
   }
-  std::fprintf(stderr, "payorch keys: unknown operation '%s' (create, rotate, revoke, list)\n",
+  std::fprintf(stderr,
+               "payorch keys: unknown operation '%s' (create, rotate, revoke, list, audit)\n",
                op.c_str());
   return 2;
 }

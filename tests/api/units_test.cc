@@ -1,6 +1,7 @@
 // The merchant API's parts without a broker: API keys (hashing, rotation, revocation,
 // audit log), the token bucket and its headers, the webhook outbox (signature, retry
 // schedule, dead letters, durability across reopen), and the configuration file.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -107,6 +108,49 @@ TEST(ApiKeys, AnUnknownKeyIdCostsOneVerificationLikeAWrongSecret) {
   ASSERT_EQ(store.Revoke("m_a", key->key_id, "test"), "");
   EXPECT_FALSE(verifier.Verify(key->secret));
   EXPECT_EQ(verifier.verifications(), before + 3) << "so does a revoked one";
+}
+
+TEST(ApiKeys, UsesAndFailuresAreAuditedPerKeyAndBounded) {
+  FakeClock clock;
+  const fs::path dir = TempDir("usage");
+  KeyStore store((dir / "keys.jsonl").string(), &clock);
+  std::string err;
+  auto key = store.Create("m_a", "test", &err);
+  ASSERT_TRUE(key) << err;
+  {
+    KeyVerifier verifier(&store, {.ttl_ms = 60'000, .reload_interval_ms = 0}, &clock);
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(verifier.Verify(key->secret));
+    std::string wrong = key->secret;
+    wrong.back() = wrong.back() == '0' ? '1' : '0';
+    EXPECT_FALSE(verifier.Verify(wrong));
+    // 20 random unknown ids and a malformed key: one aggregate, not 21 records.
+    for (int i = 0; i < 20; ++i) {
+      std::string unknown = wrong;
+      unknown.replace(3, 16, fmt::format("{:016x}", 0xabc000 + i));
+      EXPECT_FALSE(verifier.Verify(unknown));
+    }
+    EXPECT_FALSE(verifier.Verify("pk_garbage"));
+    clock.now += 61'000;  // the next request writes the window's aggregate
+    EXPECT_TRUE(verifier.Verify(key->secret));
+  }                                                           // the destructor flushes the rest
+  std::map<std::string, std::pair<int64_t, int64_t>> totals;  // key id -> uses, failures
+  size_t records = 0;
+  for (const std::string& line : store.Audit("")) {
+    auto j = nlohmann::json::parse(line);
+    if (j["op"] != "usage") continue;
+    ++records;
+    auto& t = totals[j["key_id"].get<std::string>()];
+    t.first += j["uses"].get<int64_t>();
+    t.second += j["failures"].get<int64_t>();
+    EXPECT_EQ(line.find("$argon2id$"), std::string::npos);
+  }
+  EXPECT_EQ(records, 2u) << "one window (the request closing it counts in it): the key and "
+                            "'unknown'";
+  EXPECT_EQ(totals[key->key_id], std::make_pair(int64_t{4}, int64_t{1}));
+  EXPECT_EQ(totals["unknown"], std::make_pair(int64_t{0}, int64_t{21}));
+  // The merchant's audit has its key's operations and usage, not the unknown aggregate.
+  for (const std::string& line : store.Audit("m_a"))
+    EXPECT_EQ(nlohmann::json::parse(line)["merchant_id"], "m_a");
 }
 
 TEST(ApiKeys, AKeyVerifiesForItsMerchantOnlyWithItsSecret) {
