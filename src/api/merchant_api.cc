@@ -421,13 +421,9 @@ struct MerchantApi::Impl {
       return r;
     }
     // The answer is the projection's view once it shows the decision.
-    std::optional<pv::PaymentView> v;
-    while (true) {
-      v = View(command.payment_id);
-      if (v && d.decided && v->last_sequence() >= d.max_sequence) break;
-      if (Clock_::now() >= deadline) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    std::optional<pv::PaymentView> v =
+        d.decided ? follower->WaitForView(command.payment_id, d.max_sequence, deadline)
+                  : View(command.payment_id);
     if (v && v->merchant_id() != who.merchant_id) v.reset();
     if (d.decided && d.settled && v && v->last_sequence() >= d.max_sequence) {
       const int status = command.create ? 201 : 200;

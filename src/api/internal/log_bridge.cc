@@ -177,6 +177,25 @@ std::optional<pv::PaymentView> EventFollower::Latest(const std::string& payment_
   return Newer(std::move(bytes), store_->Get("p/" + payment_id));
 }
 
+std::optional<pv::PaymentView> EventFollower::WaitForView(
+    const std::string& payment_id, uint64_t min_sequence,
+    std::chrono::steady_clock::time_point deadline) const {
+  for (;;) {
+    std::optional<pv::PaymentView> v = Latest(payment_id);
+    if (v && v->last_sequence() >= min_sequence) return v;
+    std::unique_lock<std::mutex> lock(recent_mu_);
+    auto it = recent_.find(payment_id);
+    const bool there = it != recent_.end() && [&] {
+      pv::PaymentView r;
+      return r.ParseFromString(it->second.bytes) && r.last_sequence() >= min_sequence;
+    }();
+    if (!there && recent_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      lock.unlock();
+      return Latest(payment_id);
+    }
+  }
+}
+
 std::string EventFollower::Start() {
   const std::string topic = kafka_.Topic(log::TopicKind::kEvents);
   auto admin = log::Admin::Create(kafka_);
@@ -226,9 +245,12 @@ std::string EventFollower::Start() {
       const int64_t now = SteadyMs();
       if (!batch.empty()) {
         std::vector<projection::Mutation> changed = projector->Flush();
-        std::lock_guard<std::mutex> lock(recent_mu_);
-        for (projection::Mutation& m : changed)
-          if (m.key.rfind("p/", 0) == 0) recent_[m.key.substr(2)] = {std::move(m.value), now};
+        {
+          std::lock_guard<std::mutex> lock(recent_mu_);
+          for (projection::Mutation& m : changed)
+            if (m.key.rfind("p/", 0) == 0) recent_[m.key.substr(2)] = {std::move(m.value), now};
+        }
+        recent_cv_.notify_all();
       }
       if (now >= next_prune) {  // the projection has these by now (else reads answer 503)
         std::lock_guard<std::mutex> lock(recent_mu_);

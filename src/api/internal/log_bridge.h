@@ -86,6 +86,11 @@ class EventFollower {
   // The newer (by last_sequence) of the store's view and Recent().
   [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> Latest(
       const std::string& payment_id) const;
+  // Latest(), once its last_sequence reaches `min_sequence` or at `deadline` (whatever
+  // it is then). Woken by the follower's batches, no polling.
+  [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> WaitForView(
+      const std::string& payment_id, uint64_t min_sequence,
+      std::chrono::steady_clock::time_point deadline) const;
 
   class Source;
 
@@ -100,6 +105,7 @@ class EventFollower {
     int64_t at_ms = 0;
   };
   mutable std::mutex recent_mu_;
+  mutable std::condition_variable recent_cv_;  // notified after each batch of views
   std::unordered_map<std::string, RecentView> recent_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Waiter>> by_command_;
