@@ -2,9 +2,15 @@
 // `payorch broker`: payments end to end, idempotent replays, 401/404/409/422/429/503,
 // tenant isolation, signed webhooks with dead letters, and the OpenAPI document checked
 // against the live routes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <array>
 #include <map>
+#include <sstream>
 
 #include "api/e2e_support.h"
 #include "api/merchant_api.h"
@@ -14,6 +20,61 @@
 
 namespace payorch::api::testing {
 namespace {
+
+// Sends `raw` bytes on a new connection and parses the one answer (status, headers, body).
+// For the requests a well-behaved client library will not send.
+Reply RawExchange(int port, const std::string& raw) {
+  Reply r;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return r;
+  timeval tv{.tv_sec = 10, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return r;
+  }
+  for (size_t sent = 0; sent < raw.size();) {
+    const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // refused early: the answer is still to be read
+    sent += static_cast<size_t>(n);
+  }
+  std::string in;
+  std::array<char, 4096> buf{};
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n <= 0) break;
+    in.append(buf.data(), static_cast<size_t>(n));
+    const auto end = in.find("\r\n\r\n");
+    if (end == std::string::npos) continue;
+    std::smatch m;
+    const std::string head = in.substr(0, end);
+    if (std::regex_search(head, m, std::regex("\r\n[Cc]ontent-[Ll]ength: *([0-9]+)")) &&
+        in.size() >= end + 4 + std::stoul(m[1].str()))
+      break;
+  }
+  ::close(fd);
+  const auto end = in.find("\r\n\r\n");
+  if (in.rfind("HTTP/1.1 ", 0) != 0 || end == std::string::npos) return r;
+  r.status = std::stoi(in.substr(9, 3));
+  std::istringstream lines(in.substr(0, end));
+  std::string line;
+  std::getline(lines, line);  // status line
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    r.headers.emplace(line.substr(0, colon), value);
+  }
+  r.raw = in.substr(end + 4);
+  r.body = json::parse(r.raw, nullptr, false);
+  return r;
+}
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -425,6 +486,148 @@ TEST_F(ApiTest, TheOpenApiDocumentDescribesExactlyTheMountedRoutes) {
 }
 
 // Last: it stops the broker.
+// Every error answer of the merchant API, from the HTTP layer's refusals to the handlers'
+// decisions, is the documented shape {"error": {"status", "code", "message"[, "details"]}}
+// as application/json with a Request-Id; an answer given after the key was checked also
+// carries the key's RateLimit headers.
+TEST_F(ApiTest, EveryErrorAnswerHasTheDocumentedJsonShape) {
+  const std::string key = stack_->NewKey("m_cobranded");
+  const std::string auth = "Authorization: Bearer " + key + "\r\n";
+  const std::string host = "Host: 127.0.0.1\r\n";
+  Client c = client();
+  const std::string reused = Unique("reused");
+  ASSERT_EQ(c.Post("/v1/payments", key, reused, Card(1500)).status, 201);
+
+  struct Case {
+    const char* name;
+    std::string request;  // raw HTTP/1.1
+    int status;
+    const char* code;
+    bool rate_limited;  // answered after the key's bucket was charged
+  };
+  const auto post = [&](const std::string& headers, const std::string& body) {
+    return "POST /v1/payments HTTP/1.1\r\n" + host + headers +
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  };
+  const std::vector<Case> cases = {
+      {"POST without a body or Content-Length",
+       "POST /v1/payments HTTP/1.1\r\n" + host + auth + "Idempotency-Key: " + Unique("nobody") +
+           "\r\n\r\n",
+       422, "validation_failed", true},
+      {"empty body", post(auth + "Idempotency-Key: " + Unique("empty") + "\r\n", ""), 422,
+       "validation_failed", true},
+      {"no Idempotency-Key", post(auth, Card(1).dump()), 400, "idempotency_key_missing", true},
+      {"Idempotency-Key over 255 bytes",
+       post(auth + "Idempotency-Key: " + std::string(256, 'k') + "\r\n", Card(1).dump()), 400,
+       "idempotency_key_too_long", true},
+      {"not JSON", post(auth + "Idempotency-Key: " + Unique("nojson") + "\r\n", "{"), 400,
+       "invalid_json", true},
+      {"JSON but not an object", post(auth + "Idempotency-Key: " + Unique("array") + "\r\n", "[1]"),
+       400, "invalid_json", true},
+      {"Idempotency-Key reused with another body",
+       post(auth + "Idempotency-Key: " + reused + "\r\n", Card(1501).dump()), 409,
+       "idempotency_key_reused", true},
+      {"unknown query parameter", "GET /v1/payments?bogus=1 HTTP/1.1\r\n" + host + auth + "\r\n",
+       400, "bad_parameter", true},
+      {"list limit not a number", "GET /v1/payments?limit=abc HTTP/1.1\r\n" + host + auth + "\r\n",
+       400, nullptr, true},
+      {"list created_from not a number",
+       "GET /v1/payments?created_from=abc HTTP/1.1\r\n" + host + auth + "\r\n", 400, nullptr, true},
+      {"unknown payment", "GET /v1/payments/pay_none HTTP/1.1\r\n" + host + auth + "\r\n", 404,
+       "payment_not_found", true},
+      {"no key", "GET /v1/payments HTTP/1.1\r\n" + host + "\r\n", 401, "unauthorized", false},
+      {"malformed key",
+       "GET /v1/payments HTTP/1.1\r\n" + host + "Authorization: Bearer pk_nope\r\n\r\n", 401,
+       "unauthorized", false},
+      {"unknown endpoint", "GET /v1/nothing HTTP/1.1\r\n" + host + auth + "\r\n", 404, "not_found",
+       false},
+      {"method not allowed", "DELETE /v1/payments HTTP/1.1\r\n" + host + auth + "\r\n", 405,
+       "method_not_allowed", false},
+      {"body over the limit",
+       "POST /v1/payments HTTP/1.1\r\n" + host + auth + "Content-Length: 104857600\r\n\r\n", 413,
+       "payload_too_large", false},
+      {"gzip body",
+       "POST /v1/payments HTTP/1.1\r\n" + host + auth +
+           "Content-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",
+       415, "unsupported_encoding", false},
+      {"headers over the limit",
+       "GET /v1/payments HTTP/1.1\r\n" + host + "X-Big: " + std::string(64 << 10, 'h') + "\r\n\r\n",
+       431, "headers_too_large", false},
+      {"too many header fields",
+       [&] {
+         std::string r = "GET /v1/payments HTTP/1.1\r\n" + host;
+         for (int i = 0; i < 200; ++i) r += "X-H" + std::to_string(i) + ": v\r\n";
+         return r + "\r\n";
+       }(),
+       431, "too_many_headers", false},
+      {"not HTTP", "NOT HTTP AT ALL\r\n\r\n", 400, "bad_request", false},
+  };
+  // A status of 0 or a null code: any error status or code.
+  const auto expect_shape = [](const Reply& r, int status, const char* code, bool rate_limited) {
+    if (status != 0) {
+      ASSERT_EQ(r.status, status) << r.raw;
+    } else {
+      ASSERT_GE(r.status, 400) << r.raw;
+    }
+    ASSERT_TRUE(r.body.is_object()) << "not JSON: '" << r.raw << "'";
+    ASSERT_EQ(r.body.size(), 1u) << r.raw;
+    const json& e = r.body["error"];
+    ASSERT_TRUE(e.is_object()) << r.raw;
+    EXPECT_EQ(e["status"], r.status) << r.raw;
+    ASSERT_TRUE(e["code"].is_string() && !e["code"].get<std::string>().empty()) << r.raw;
+    if (code != nullptr) {
+      EXPECT_EQ(e["code"], code) << r.raw;
+    }
+    EXPECT_TRUE(e["message"].is_string() && !e["message"].get<std::string>().empty()) << r.raw;
+    if (e.contains("details")) {
+      EXPECT_TRUE(e["details"].is_object()) << r.raw;
+    }
+    for (const auto& [name, _] : e.items())
+      EXPECT_TRUE(name == "status" || name == "code" || name == "message" || name == "details")
+          << name;
+    const auto type = r.headers.find("Content-Type");
+    ASSERT_NE(type, r.headers.end());
+    EXPECT_EQ(type->second.rfind("application/json", 0), 0u) << type->second;
+    EXPECT_EQ(r.headers.count("Request-Id"), 1u);
+    if (rate_limited) {
+      EXPECT_EQ(r.headers.count("RateLimit-Limit"), 1u);
+      EXPECT_EQ(r.headers.count("RateLimit-Remaining"), 1u);
+      EXPECT_EQ(r.headers.count("RateLimit-Reset"), 1u);
+    }
+  };
+  for (const Case& k : cases) {
+    SCOPED_TRACE(k.name);
+    expect_shape(RawExchange(port_, k.request), k.status, k.code, k.rate_limited);
+  }
+
+  // The log's decisions (409 state conflict, 4xx rejection of a refund) and 429.
+  Reply open = c.Post("/v1/payments", key, Unique("open"), Card(300, /*confirm=*/false));
+  ASSERT_EQ(open.status, 201) << open.raw;
+  const std::string id = open.body["payment_id"];
+  ASSERT_EQ(c.Post("/v1/payments/" + id + "/cancel", key, Unique("cancel"), json::object()).status,
+            200);
+  {
+    SCOPED_TRACE("confirm after cancel");
+    expect_shape(c.Post("/v1/payments/" + id + "/confirm", key, Unique("late"), json::object()),
+                 409, nullptr, true);
+  }
+  {
+    SCOPED_TRACE("refund of a canceled payment");
+    expect_shape(c.Post("/v1/payments/" + id + "/refunds", key, Unique("ref"), {{"amount", 1}}), 0,
+                 nullptr, true);
+  }
+  {
+    SCOPED_TRACE("rate limited");
+    const std::string burst = stack_->NewKey("m_cobranded");
+    Reply limited;
+    for (int i = 0; i < 600 && limited.status != 429; ++i)
+      limited = c.Get("/v1/payments/pay_none", burst);
+    expect_shape(limited, 429, "rate_limited", true);
+    EXPECT_EQ(limited.headers.count("Retry-After"), 1u);
+  }
+}
+
 TEST_F(ApiTest, ZzWhenTheLogIsUnreachableAPostIs503AndNothingIsStored) {
   const std::string key = stack_->NewKey("m_cobranded");
   Client c = client();
@@ -434,6 +637,9 @@ TEST_F(ApiTest, ZzWhenTheLogIsUnreachableAPostIs503AndNothingIsStored) {
   Reply r = c.Post("/v1/payments", key, idem, Card(100));
   EXPECT_EQ(r.status, 503) << r.raw;
   EXPECT_EQ(r.body["error"]["code"], "log_unavailable");
+  EXPECT_EQ(r.body["error"]["status"], 503) << r.raw;
+  EXPECT_TRUE(r.body["error"]["message"].is_string()) << r.raw;
+  EXPECT_EQ(r.headers.count("RateLimit-Limit"), 1u);
   EXPECT_EQ(c.Post("/v1/payments", key, idem, Card(100)).status, 503) << "not a stored answer";
 }
 
