@@ -188,7 +188,6 @@ struct MerchantApi::Impl {
   std::unique_ptr<internal::EventFollower> follower;
   std::unique_ptr<outbox::WebhookOutbox> outbox;
   std::unique_ptr<internal::WebhookFeeder> feeder;
-  http::Server inner;  // the projection's query routes, dispatched to without a socket
   bool started = false;
 
   using Authed = std::function<http::Response(const http::Request&, const Principal&)>;
@@ -263,9 +262,10 @@ struct MerchantApi::Impl {
   }
 
   http::Response ListPayments(const http::Request& req, const Principal& who) {
+    if (Behind()) return http::Error(503, "projection_behind", "payments are catching up; retry");
     http::Request q;
     q.method = "GET";
-    q.path = "/v1/merchants/" + who.merchant_id + "/payments";
+    q.path_params = {who.merchant_id};
     for (const auto& [k, v] : req.query) {
       if (k == "created_from")
         q.query.emplace("from", v);
@@ -277,7 +277,7 @@ struct MerchantApi::Impl {
         return http::Error(400, "bad_parameter", "unknown query parameter " + k,
                            {{"parameter", k}});
     }
-    http::Response r = inner.Dispatch(std::move(q));
+    http::Response r = projection::ListMerchantPayments(*o.store, q);
     if (r.status == 404) return http::Json(200, {{"payments", json::array()}, {"next_cursor", ""}});
     if (r.status == 400) {
       auto body = json::parse(r.body, nullptr, false);
@@ -624,10 +624,6 @@ std::string MerchantApi::Start() {
       i.keys.get(), VerifierOptions{.ttl_ms = i.o.config.key_cache_ttl_ms}, i.o.clock);
   i.limiter = std::make_unique<RateLimiter>(i.o.config.rate_limit, i.o.clock);
   if (std::string err = i.responses.Open(dir + "/responses"); !err.empty()) return err;
-  projection::QueryOptions qo;
-  qo.lag = i.o.lag;
-  qo.max_lag = i.o.max_lag;
-  projection::RegisterQueryRoutes(i.inner, *i.o.store, qo);
   const auto endpoints = i.o.config.webhooks;
   outbox::WebhookOutboxOptions wo;
   wo.dir = dir + "/webhooks";

@@ -177,6 +177,10 @@ http::Response DailyReport(const ProjectionStore& store, const http::Request& re
 
 }  // namespace
 
+http::Response ListMerchantPayments(const ProjectionStore& store, const http::Request& request) {
+  return ListPayments(store, request);
+}
+
 void RegisterQueryRoutes(http::Server& server, const ProjectionStore& store, QueryOptions options) {
   // Wraps a data endpoint with the lag check.
   auto guarded = [options](http::Handler handler) -> http::Handler {

@@ -40,6 +40,13 @@ inline constexpr int kDefaultPageSize = 50;
 inline constexpr int kMaxPageSize = 1000;
 inline constexpr int kMaxScannedPerRequest = 10'000;
 
+// GET /v1/merchants/{id}/payments as a function, for servers that serve the list under
+// their own route (the merchant API): `request.path_params[0]` is the merchant, the
+// query parameters are the route's. The same answers as the route, without the lag
+// check (the caller makes its own).
+[[nodiscard]] http::Response ListMerchantPayments(const ProjectionStore& store,
+                                                  const http::Request& request);
+
 // Mounts the routes above on `server`. `store` must outlive the server's use of them.
 void RegisterQueryRoutes(http::Server& server, const ProjectionStore& store, QueryOptions options);
 
