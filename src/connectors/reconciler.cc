@@ -44,7 +44,32 @@ void Reconciler::SettleOrChase(const std::string& key, int64_t event_time_ms, in
   }
 }
 
-void Reconciler::OnEvent(const ev::EventEnvelope& event) {
+void Reconciler::Hold(int32_t partition) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_partitions_.insert(partition);
+}
+
+void Reconciler::Release(int32_t partition) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_partitions_.erase(partition);
+}
+
+size_t Reconciler::Forget(int32_t partition) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_partitions_.erase(partition);
+  std::vector<std::string> keys;
+  for (const auto& [key, e] : entries_) {
+    if (e.partition == partition) keys.push_back(key);
+  }
+  for (const std::string& key : keys) Erase(key);
+  return keys.size();
+}
+
+bool Reconciler::IsHeld(const Entry& e) const {
+  return e.partition != kNoPartition && held_partitions_.count(e.partition) > 0;
+}
+
+void Reconciler::OnEvent(const ev::EventEnvelope& event, int32_t partition) {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t now = clock_.NowMs();
   switch (event.event_case()) {
@@ -57,6 +82,7 @@ void Reconciler::OnEvent(const ev::EventEnvelope& event) {
       if (fresh) {
         e.op = p.op();
         e.payment_id = event.payment_id();
+        e.partition = partition;
         e.next_try_ms = now + options_.initial_backoff_ms;
         e.backoff_ms = std::min<int64_t>(
             static_cast<int64_t>(options_.initial_backoff_ms * options_.multiplier),
@@ -69,7 +95,7 @@ void Reconciler::OnEvent(const ev::EventEnvelope& event) {
     }
     case ev::EventEnvelope::kStepFailed:
       if (event.step_failed().circuit_open() && options_.chase_late_answers) {
-        ChaseSkipped(event, now);
+        ChaseSkipped(event, partition, now);
       } else {
         Erase(event.step_failed().op().idempotency_key());
       }
@@ -93,7 +119,7 @@ void Reconciler::OnEvent(const ev::EventEnvelope& event) {
   }
 }
 
-void Reconciler::ChaseSkipped(const ev::EventEnvelope& event, int64_t now) {
+void Reconciler::ChaseSkipped(const ev::EventEnvelope& event, int32_t partition, int64_t now) {
   const ev::GatewayOperation& op = event.step_failed().op();
   if (op.idempotency_key().empty()) return;
   auto [it, fresh] = entries_.try_emplace(op.idempotency_key());
@@ -101,6 +127,7 @@ void Reconciler::ChaseSkipped(const ev::EventEnvelope& event, int64_t now) {
   Entry& e = it->second;
   e.op = op;
   e.payment_id = event.payment_id();
+  e.partition = partition;
   e.correlation_id = event.correlation_id();
   e.late = true;
   e.skipped = true;
@@ -114,7 +141,7 @@ void Reconciler::ChaseSkipped(const ev::EventEnvelope& event, int64_t now) {
 }
 
 bool Reconciler::ExpiryDue(const Entry& e, int64_t now) const {
-  return !e.late && !e.expire_sent && !e.in_flight && e.deadline_at_ms > 0 &&
+  return !IsHeld(e) && !e.late && !e.expire_sent && !e.in_flight && e.deadline_at_ms > 0 &&
          now >= e.deadline_at_ms && internal::IsCharge(e.op.kind());
 }
 
@@ -136,6 +163,7 @@ std::vector<RetrieveTask> Reconciler::TakeDue(
   std::vector<Candidate> due;
   std::vector<std::string> expired;
   for (const auto& [key, e] : entries_) {
+    if (IsHeld(e)) continue;
     if (e.late && now - e.late_since_ms > options_.late_horizon_ms) {
       if (!e.in_flight) expired.push_back(key);
     } else if (!e.in_flight && e.next_try_ms <= now) {
@@ -280,6 +308,7 @@ std::optional<int64_t> Reconciler::NextDueMs() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<int64_t> next;
   for (const auto& [key, e] : entries_) {
+    if (IsHeld(e)) continue;
     int64_t t = e.next_try_ms;
     if (!e.late && !e.expire_sent && e.deadline_at_ms > 0 && internal::IsCharge(e.op.kind())) {
       t = std::min(t, e.deadline_at_ms);

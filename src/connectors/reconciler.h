@@ -44,6 +44,13 @@
 //    retrieves on the calling thread, and adds the expiries; a result comes before the
 //    expiry of the same op.
 //  - Output is ordered by operation key: the same events and clock give the same commands.
+//  - Partitions (what ConnectorLoop uses; the simulation passes none): an op is tagged with
+//    the events partition its PaymentProcessing or skip was read from. While a partition is
+//    held (Hold: its owner is still re-reading history it had not seen), its ops are not
+//    retrieved or expired: the log ahead may already settle them. Release() ends that.
+//    Forget() drops a partition's ops when it is revoked: its new owner chases them, and
+//    this instance must not go on retrieving and answering for it. A retrieve in flight
+//    for a forgotten op still returns; its answer is moot.
 //  - Memory: only unsettled ops are held.
 //
 //   Reconciler reconciler(registry, clock);
@@ -104,7 +111,15 @@ class Reconciler {
  public:
   Reconciler(GatewayRegistry& gateways, const Clock& clock, ReconcilerOptions options = {});
 
-  void OnEvent(const ::payments::events::v1::EventEnvelope& event);
+  static constexpr int32_t kNoPartition = -1;
+
+  void OnEvent(const ::payments::events::v1::EventEnvelope& event,
+               int32_t partition = kNoPartition);
+  // See "Partitions" in the contract.
+  void Hold(int32_t partition);
+  void Release(int32_t partition);
+  // Drops the partition's ops (and its hold); returns how many were dropped.
+  size_t Forget(int32_t partition);
   [[nodiscard]] std::vector<::payments::commands::v1::CommandEnvelope> Tick();
 
   // Due ops, urgent first, within each processor's window; each is marked in flight.
@@ -121,7 +136,8 @@ class Reconciler {
   size_t tracked() const;
   // Retrieves allowed in flight for `processor` now (its adaptive window).
   int WindowOf(const std::string& processor) const;
-  // When the next Tick has work (a try or an expiry); nullopt if nothing is tracked.
+  // When the next Tick has work (a try or an expiry); nullopt if nothing is tracked but
+  // held partitions' ops.
   std::optional<int64_t> NextDueMs() const;
   const ReconcilerProbe& probe() const { return probe_; }
 
@@ -140,6 +156,7 @@ class Reconciler {
     int64_t late_since_ms = 0;
     bool in_flight = false;  // taken by TakeDue, answer not back yet
     bool skipped = false;    // chased because a skip sent nothing: sealing, not money at risk
+    int32_t partition = kNoPartition;
   };
   struct Pace {  // per processor
     int window = 0;
@@ -149,8 +166,10 @@ class Reconciler {
   // Requires mu_.
   void Erase(const std::string& key);
   void SettleOrChase(const std::string& key, int64_t event_time_ms, int64_t now);
-  void ChaseSkipped(const ::payments::events::v1::EventEnvelope& event, int64_t now);
+  void ChaseSkipped(const ::payments::events::v1::EventEnvelope& event, int32_t partition,
+                    int64_t now);
   bool ExpiryDue(const Entry& e, int64_t now) const;
+  bool IsHeld(const Entry& e) const;
   Pace& PaceOf(const std::string& processor);
   std::optional<::payments::commands::v1::CommandEnvelope> Apply(
       const RetrieveTask& task, const std::optional<GatewayAnswer>& answer, int64_t now);
@@ -165,6 +184,7 @@ class Reconciler {
   std::map<std::string, Entry> entries_;  // by op key, ordered for deterministic output
   std::unordered_map<std::string, std::set<std::string>> by_payment_;
   std::map<std::string, Pace> paces_;  // by processor
+  std::set<int32_t> held_partitions_;
 };
 
 }  // namespace payorch::connectors

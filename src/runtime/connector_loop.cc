@@ -96,6 +96,9 @@ struct PartitionTrack {
   // record of a failed try would take a repeat as a new request).
   int64_t catch_up_end = 0;
   std::map<int64_t, Job> held;  // offset -> call, in log order
+  // The reconciler neither retrieves nor expires this partition's ops until the catch-up:
+  // the history ahead may settle them (an expiry there would fail a paid payment's twin).
+  bool reconciler_held = false;
   std::unordered_map<std::string, int64_t> held_by_key;
   // Failed payments' charges found and not yet voided (money at risk).
   connectors::HeldMoney held_money;
@@ -138,6 +141,12 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       t.base_highest = cp.highest_epoch_seen;
       t.next_offset = cp.next_events_offset;
       if (marks_known) t.catch_up_end = high_mark;
+      // What the reconciler knew of this partition from an earlier assignment is stale.
+      reconciler.Forget(p.value());
+      if (t.next_offset < t.catch_up_end) {
+        reconciler.Hold(p.value());
+        t.reconciler_held = true;
+      }
       starts.push_back({p, Offset{cp.next_events_offset}});
       options.logger->info("[p{}] connectors resume at events offset {} (epoch {})", p.value(),
                            cp.next_events_offset, cp.epoch);
@@ -154,6 +163,13 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     for (PartitionId p : ps) {
       if (!lost) SaveCheckpoint(p.value());
       tracks.erase(p.value());
+      // Its next owner chases its unknown outcomes; retrieving them here too would only
+      // load the processor and append answers twice.
+      const size_t dropped = reconciler.Forget(p.value());
+      if (dropped > 0) {
+        options.logger->info("[p{}] revoked: reconciler dropped {} unsettled ops", p.value(),
+                             dropped);
+      }
     }
     for (auto& [part, track] : tracks) {
       track.last_sequence.set_capacity(RememberedPerPartition(tracks.size()));
@@ -192,7 +208,12 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (it == tracks.end()) return;
     PartitionTrack& t = it->second;
     Observe(r, t);
-    if (!t.held.empty() && t.next_offset >= t.catch_up_end) {
+    if (t.next_offset < t.catch_up_end) return;
+    if (t.reconciler_held) {
+      reconciler.Release(r.partition.value());
+      t.reconciler_held = false;
+    }
+    if (!t.held.empty()) {
       // Caught up: what is still held has no answer in the log; call for it now.
       for (auto& [offset, job] : t.held) Dispatch(std::move(job));
       t.held.clear();
@@ -216,7 +237,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       // on it (gateways de-duplicate by key), so it keeps recent payments only.
       if (!t.last_sequence.Advance(e.payment_id(), e.sequence())) return;
     }
-    reconciler.OnEvent(e);
+    reconciler.OnEvent(e, r.partition.value());
     if (auto held_ms = t.held_money.OnEvent(e, options.clock->NowMs())) {
       if (options.metrics != nullptr) options.metrics->money_held.ObserveMillis(*held_ms);
     }

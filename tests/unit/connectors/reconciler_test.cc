@@ -189,6 +189,58 @@ TEST(Reconciler, ExpiresAChargeOnceAtItsDeadlineAndKeepsReconciling) {
   EXPECT_TRUE(late[0].has_gateway_result());
 }
 
+// A partition whose owner is still re-reading history: its ops are neither retrieved nor
+// expired (the log ahead may settle them) until it is released.
+TEST(Reconciler, AHeldPartitionIsNeitherRetrievedNorExpiredUntilReleased) {
+  Fixture f({.initial_backoff_ms = 200, .max_backoff_ms = 30000, .multiplier = 2});
+  f.reconciler.Hold(3);
+  f.reconciler.OnEvent(Processing("pay_1", Op(ev::OPERATION_KIND_AUTHORIZE, kKey), kT0 + 1000),
+                       /*partition=*/3);
+  f.reconciler.OnEvent(
+      Processing("pay_2", Op(ev::OPERATION_KIND_AUTHORIZE, "pay_2:s0:a1"), kT0 + 1000),
+      /*partition=*/4);
+  EXPECT_EQ(*f.reconciler.NextDueMs(), kT0 + 200) << "partition 4 is due, 3 is not";
+  f.clock.Set(kT0 + 5000);
+  const auto out = f.reconciler.Tick();
+  ASSERT_THAT(out, SizeIs(1));
+  EXPECT_EQ(out[0].payment_id(), "pay_2");
+  EXPECT_THAT(f.gateway->retrieves, ElementsAre("pay_2:s0:a1"));
+  EXPECT_EQ(f.reconciler.tracked(), 2u);
+
+  f.reconciler.Release(3);
+  const auto after = f.reconciler.Tick();
+  ASSERT_THAT(after, SizeIs(1));
+  EXPECT_EQ(after[0].command_id(), std::string("expire/") + kKey);
+  EXPECT_THAT(f.gateway->retrieves, ElementsAre("pay_2:s0:a1", kKey));
+}
+
+// A revoked partition's ops are dropped: its next owner chases them.
+TEST(Reconciler, ForgettingAPartitionDropsItsOpsOnly) {
+  Fixture f;
+  f.reconciler.OnEvent(Processing("pay_1", Op(ev::OPERATION_KIND_AUTHORIZE, kKey), kT0 + 1000),
+                       /*partition=*/3);
+  f.reconciler.OnEvent(
+      Processing("pay_2", Op(ev::OPERATION_KIND_AUTHORIZE, "pay_2:s0:a1"), kT0 + 1000),
+      /*partition=*/4);
+  f.reconciler.OnEvent(
+      Processing("pay_3", Op(ev::OPERATION_KIND_AUTHORIZE, "pay_3:s0:a1"), kT0 + 1000));
+  // One of partition 3's retrieves is in flight when it is revoked.
+  f.clock.Set(kT0 + 200);
+  const auto tasks = f.reconciler.TakeDue([](const RetrieveTask& t) { return t.key == kKey; });
+  ASSERT_THAT(tasks, SizeIs(1));
+
+  EXPECT_EQ(f.reconciler.Forget(3), 1u);
+  EXPECT_EQ(f.reconciler.tracked(), 2u);
+  EXPECT_TRUE(f.reconciler
+                  .OnRetrieved(tasks[0], MakeAnswer(cmd::GATEWAY_OUTCOME_SUCCEEDED, 5,
+                                                    types::ERROR_CODE_UNSPECIFIED, "r"))
+                  .empty())
+      << "the answer for a forgotten op is moot";
+  f.clock.Set(kT0 + 5000);
+  for (const auto& c : f.reconciler.Tick()) EXPECT_NE(c.payment_id(), "pay_1");
+  EXPECT_EQ(f.reconciler.Forget(3), 0u);
+}
+
 // A step an open breaker skipped was not sent by that connector, but another connector
 // may have sent its key: it is retrieved once, which seals it (or finds the charge).
 TEST(Reconciler, ChasesAStepSkippedByAnOpenBreakerUntilADefiniteAnswer) {
