@@ -14,6 +14,7 @@
 
 #include "command/validity.h"
 #include "connectors/bulkhead.h"
+#include "connectors/charge_admission.h"
 #include "connectors/dispatcher.h"
 #include "connectors/held_money.h"
 #include "connectors/reconciler.h"
@@ -102,6 +103,8 @@ struct PartitionTrack {
   std::unordered_map<std::string, int64_t> held_by_key;
   // Failed payments' charges found and not yet voided (money at risk).
   connectors::HeldMoney held_money;
+  // Which new charges may be shed when their processor is saturated (see Dispatch).
+  connectors::ChargeAdmission charges;
 };
 
 }  // namespace
@@ -238,6 +241,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       if (!t.last_sequence.Advance(e.payment_id(), e.sequence())) return;
     }
     reconciler.OnEvent(e, r.partition.value());
+    t.charges.OnEvent(e);
     if (auto held_ms = t.held_money.OnEvent(e, options.clock->NowMs())) {
       if (options.metrics != nullptr) options.metrics->money_held.ObserveMillis(*held_ms);
     }
@@ -281,7 +285,8 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (job.event.has_void_started() && job.event.void_started().compensation()) {
       lane = Lane::kUrgent;  // money held for a payment that cannot keep it
     }
-    if (lane == Lane::kCharge && !job.repeat && bulkhead.Saturated(processor, op.timeout_ms())) {
+    if (lane == Lane::kCharge && !job.repeat && MayShed(job) &&
+        bulkhead.Saturated(processor, op.timeout_ms())) {
       if (options.probe != nullptr) ++options.probe->saturated;
       if (options.metrics != nullptr)
         options.metrics->connector_refused.Add({processor, "saturated"});
@@ -300,6 +305,13 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       std::lock_guard lock(mu);
       answers.push_back(std::move(answer));
     });
+  }
+
+  // A charge whose payment already has a step charged is committed work: queued like a
+  // follow-up, not shed (connectors/charge_admission.h).
+  bool MayShed(const Job& job) const {
+    auto it = tracks.find(job.partition);
+    return it == tracks.end() || it->second.charges.MayShed(job.event);
   }
 
   // Due retrieves go to their processors' bulkheads while those have room.

@@ -1,6 +1,6 @@
 // Scheduling rules of the gateway path, on an injected clock: the bulkhead's saturation
-// rule and lanes, the reconciler's deadline-ordered, windowed retrieves, and the
-// money-held tracker.
+// rule and lanes, which charges may be shed, the reconciler's deadline-ordered, windowed
+// retrieves, and the money-held tracker.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "connectors/bulkhead.h"
+#include "connectors/charge_admission.h"
 #include "connectors/held_money.h"
 #include "connectors/reconciler.h"
 #include "gmock/gmock.h"
@@ -277,6 +278,39 @@ ev::EventEnvelope CompensationVoid(const std::string& payment, const std::string
     e.mutable_void_started()->set_compensation(true);
   }
   return e;
+}
+
+// A saturated processor sheds a new payment's charge, but not the next step of a payment
+// that already has money charged (a split plan): that would fail it with money held.
+TEST(ChargeAdmission, ASplitPaymentsNextStepIsNotShedOnceAStepIsCharged) {
+  ChargeAdmission charges;
+  ev::EventEnvelope first = Envelope("pay_1", 2);
+  *first.mutable_step_started()->mutable_op() = Op(ev::OPERATION_KIND_AUTHORIZE, "pay_1:s0:a1");
+  charges.OnEvent(first);
+  EXPECT_TRUE(charges.MayShed(first)) << "nothing charged yet";
+
+  ev::EventEnvelope charged = Envelope("pay_1", 3);
+  *charged.mutable_step_succeeded()->mutable_op() = first.step_started().op();
+  charges.OnEvent(charged);
+  ev::EventEnvelope second = Envelope("pay_1", 4);
+  *second.mutable_step_started()->mutable_op() = Op(ev::OPERATION_KIND_AUTHORIZE, "pay_1:s1:a1");
+  charges.OnEvent(second);
+  EXPECT_FALSE(charges.MayShed(second));
+  ev::EventEnvelope other = Envelope("pay_2", 2);
+  *other.mutable_step_started()->mutable_op() = Op(ev::OPERATION_KIND_AUTHORIZE, "pay_2:s0:a1");
+  EXPECT_TRUE(charges.MayShed(other)) << "another payment is unaffected";
+  EXPECT_EQ(charges.partly_charged(), 1u);
+
+  for (const char* final_event : {"completed", "failed", "canceled"}) {
+    ChargeAdmission c;
+    c.OnEvent(charged);
+    ev::EventEnvelope end = Envelope("pay_1", 5);
+    if (std::string(final_event) == "completed") end.mutable_payment_completed();
+    if (std::string(final_event) == "failed") end.mutable_payment_failed()->set_reason("x");
+    if (std::string(final_event) == "canceled") end.mutable_payment_canceled();
+    c.OnEvent(end);
+    EXPECT_EQ(c.partly_charged(), 0u) << final_event << " puts the payment at rest";
+  }
 }
 
 TEST(HeldMoney, FromTheCompensationVoidStartedUntilItSucceeds) {
