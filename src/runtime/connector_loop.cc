@@ -243,7 +243,12 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     reconciler.OnEvent(e, r.partition.value());
     t.charges.OnEvent(e);
     if (auto held_ms = t.held_money.OnEvent(e, options.clock->NowMs())) {
-      if (options.metrics != nullptr) options.metrics->money_held.ObserveMillis(*held_ms);
+      // A hold that ended in the history re-read at assignment was observed by the owner
+      // that read it live (a takeover would count it twice); one that ended while no live
+      // owner read it is missing from the histogram. The log is the reference.
+      if (options.metrics != nullptr && r.offset.value() >= t.catch_up_end) {
+        options.metrics->money_held.ObserveMillis(*held_ms);
+      }
     }
     // An unknown outcome, or a breaker's skip, is the reconciler's to resolve, not a call to
     // repeat; the resume point keeps it until the log settles it.
