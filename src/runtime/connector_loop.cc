@@ -203,7 +203,10 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     t.base_epoch = meta.epoch;
     t.base_highest = meta.highest_epoch_seen;
     t.claims.erase(t.claims.begin(), t.claims.begin() + static_cast<long>(keep));
-    (void)options.store->SaveCheckpoint(kCheckpointName, p, meta);
+    // A checkpoint not saved costs a longer re-read after a restart, nothing else.
+    if (std::string err = options.store->SaveCheckpoint(kCheckpointName, p, meta); !err.empty()) {
+      options.logger->warn("[p{}] connectors checkpoint not saved: {}", p, err);
+    }
   }
 
   void OnRecord(const log::Record& r) {

@@ -443,7 +443,13 @@ void PartitionWriter::CheckGap(int64_t from, int64_t to) {
   auto reader =
       log::PartitionReader::Open(*deps_.kafka, deps_.kafka->Topic(log::TopicKind::kEvents),
                                  PartitionId{partition_}, Offset{from});
-  if (!reader.ok()) return;
+  if (!reader.ok()) {
+    // Unchecked, not lost: a newer writer's events fence us at the next gap, and ours do
+    // not count after its claim (the validity rule).
+    deps_.logger->warn("[p{}] events gap [{}, {}) not checked: {}", partition_, from, to,
+                       reader.error().ToString());
+    return;
+  }
   auto st = reader.value()->ReadUntil(
       Offset{to},
       [&](const log::Record& r) {
@@ -453,7 +459,10 @@ void PartitionWriter::CheckGap(int64_t from, int64_t to) {
         }
       },
       kReadTimeoutMs);
-  (void)st;
+  if (!st.ok() && !fenced_) {
+    deps_.logger->warn("[p{}] events gap [{}, {}) read partly: {}", partition_, from, to,
+                       st.ToString());
+  }
   if (fenced_) {
     deps_.outbox->Fence(partition_);
     if (deps_.probe != nullptr) ++deps_.probe->fenced;
