@@ -57,6 +57,11 @@ LogResult<int> Admin::PartitionCount(const std::string& topic, int timeout_ms) {
   return internal::MakeError(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, "topic " + topic);
 }
 
+LogResult<Watermarks> Admin::QueryWatermarks(const std::string& topic, PartitionId partition,
+                                             int timeout_ms) {
+  return internal::QueryWatermarks(impl_->rk.get(), topic, partition, timeout_ms);
+}
+
 LogStatus Admin::CreateTopic(const std::string& topic, int partitions, int replication_factor,
                              int timeout_ms) {
   rd_kafka_t* rk = impl_->rk.get();

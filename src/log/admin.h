@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "log/options.h"
+#include "log/record.h"
 #include "log/status.h"
 
 namespace payorch::log {
@@ -35,6 +36,9 @@ class Admin {
   LogResult<std::vector<TopicInfo>> ListTopics(int timeout_ms = 10'000);
   // kFatal _UNKNOWN_TOPIC if the topic does not exist.
   LogResult<int> PartitionCount(const std::string& topic, int timeout_ms = 10'000);
+  // The low and high watermarks of one partition, asked of its leader (no reader needed).
+  LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
+                                        int timeout_ms = 10'000);
   // Creates `topic`; success if it already exists.
   LogStatus CreateTopic(const std::string& topic, int partitions, int replication_factor,
                         int timeout_ms = 10'000);

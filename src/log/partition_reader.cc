@@ -138,15 +138,7 @@ LogResult<Watermarks> PartitionReader::QueryWatermarks(int timeout_ms) {
 
 LogResult<Watermarks> PartitionReader::QueryWatermarks(const std::string& topic,
                                                        PartitionId partition, int timeout_ms) {
-  int64_t low = 0;
-  int64_t high = 0;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      impl_->rk.get(), topic.c_str(), partition.value(), &low, &high, timeout_ms);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return internal::MakeError(
-        err, "watermarks of " + topic + "[" + std::to_string(partition.value()) + "]");
-  }
-  return Watermarks{Offset(low), Offset(high)};
+  return internal::QueryWatermarks(impl_->rk.get(), topic, partition, timeout_ms);
 }
 
 LogStatus PartitionReader::Seek(Offset offset) {

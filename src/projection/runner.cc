@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "log/admin.h"
+#include "log/consumer.h"
 #include "log/partition_reader.h"
 
 namespace payorch::projection {
@@ -23,11 +24,30 @@ ProjectionRunner::ProjectionRunner(ProjectionStore* store, RunnerOptions options
 
 ProjectionRunner::~ProjectionRunner() = default;
 
+// Starts each partition of Run()'s consumer where the projector's checkpoint is.
+class StartAtCheckpoints : public log::RebalanceListener {
+ public:
+  explicit StartAtCheckpoints(Projector& projector) : projector_(projector) {}
+  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
+    std::vector<log::PartitionOffset> starts;
+    for (PartitionId p : ps) {
+      const int64_t next = projector_.checkpoint(p.value()).next_offset;
+      starts.push_back({p, next > 0 ? Offset{next} : log::kOffsetBeginning});
+    }
+    return starts;
+  }
+  void OnRevoked(const std::vector<PartitionId>& /*partitions*/, bool /*lost*/) override {}
+
+ private:
+  Projector& projector_;
+};
+
 std::string ProjectionRunner::Open() {
   const std::string topic = options_.kafka.Topic(log::TopicKind::kEvents);
   auto admin = log::Admin::Create(options_.kafka);
   if (!admin.ok()) return "admin: " + admin.error().ToString();
-  auto count = admin.value()->PartitionCount(topic);
+  admin_ = std::move(admin).value();
+  auto count = admin_->PartitionCount(topic);
   if (!count.ok()) return topic + ": " + count.error().ToString();
   const std::map<int32_t, Checkpoint> checkpoints = store_->LoadCheckpoints();
   if (checkpoints.empty() && store_->Empty()) projector_.AssumeEmptySource();
@@ -36,11 +56,6 @@ std::string ProjectionRunner::Open() {
     Checkpoint c;
     if (auto it = checkpoints.find(p); it != checkpoints.end()) c = it->second;
     projector_.Resume(p, c);
-    auto reader = log::PartitionReader::Open(
-        options_.kafka, topic, PartitionId{p},
-        c.next_offset > 0 ? Offset{c.next_offset} : log::kOffsetBeginning);
-    if (!reader.ok()) return topic + ": " + reader.error().ToString();
-    readers_.push_back(std::move(reader).value());
     positions.push_back({p, c.next_offset, 0});
   }
   {
@@ -61,9 +76,10 @@ std::string ProjectionRunner::Open() {
 }
 
 std::string ProjectionRunner::RefreshWatermarks() {
+  const std::string& topic = options_.kafka.Topic(log::TopicKind::kEvents);
   std::vector<int64_t> highs;
-  for (auto& reader : readers_) {
-    auto marks = reader->QueryWatermarks(5'000);
+  for (const PartitionPosition& pos : positions()) {
+    auto marks = admin_->QueryWatermarks(topic, PartitionId{pos.partition}, 5'000);
     if (!marks.ok()) return "watermarks: " + marks.error().ToString();
     highs.push_back(marks.value().high.value());
   }
@@ -102,37 +118,47 @@ std::string ProjectionRunner::Commit() {
 }
 
 std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
+  const std::string& topic = options_.kafka.Topic(log::TopicKind::kEvents);
+  std::vector<PartitionId> partitions;
+  for (const PartitionPosition& pos : positions()) partitions.push_back(PartitionId{pos.partition});
+  StartAtCheckpoints starts(projector_);
+  auto consumer = log::Consumer::CreateAssigned(options_.kafka, "payorch.projection", topic,
+                                                partitions, &starts);
+  if (!consumer.ok()) return topic + ": " + consumer.error().ToString();
   std::vector<log::Record> batch;
   int64_t next_refresh = 0;
   size_t pending = 0;
+  int64_t batch_started = 0;  // when the uncommitted batch got its first record
   while (!stop.load()) {
-    bool any = false;
-    for (auto& reader : readers_) {
-      batch.clear();
-      const int wait_ms = readers_.size() == 1 ? 20 : 0;
-      if (log::LogStatus s = reader->Poll(2'000, wait_ms, &batch); !s.ok()) {
-        return "events partition " + std::to_string(reader->partition().value()) + ": " +
-               s.ToString();
-      }
-      for (const log::Record& r : batch) {
-        projector_.Observe(r.partition.value(), r.offset.value(), r.value);
-      }
-      pending += batch.size();
-      any = any || !batch.empty();
+    // Waits for the log (bounded, so stop and the lag refresh are seen), never sleeps.
+    int wait_ms = options_.lag_refresh_ms;
+    if (pending > 0)
+      wait_ms =
+          static_cast<int>(std::max<int64_t>(0, batch_started + options_.max_batch_ms - NowMs()));
+    batch.clear();
+    if (log::LogStatus s = consumer.value()->PollBatch(options_.max_batch_records, wait_ms, &batch);
+        !s.ok()) {
+      return topic + ": " + s.ToString();
     }
-    if (pending >= options_.max_batch_records || (!any && pending > 0)) {
+    if (!batch.empty() && pending == 0) batch_started = NowMs();
+    for (const log::Record& r : batch) {
+      projector_.Observe(r.partition.value(), r.offset.value(), r.value);
+    }
+    pending += batch.size();
+    const int64_t now = NowMs();
+    if (pending > 0 && (batch.empty() || pending >= options_.max_batch_records ||
+                        now - batch_started >= options_.max_batch_ms)) {
       if (std::string err = Commit(); !err.empty()) return err;
       pending = 0;
     }
-    const int64_t now = NowMs();
     if (now >= next_refresh) {
       if (std::string err = RefreshWatermarks(); !err.empty() && options_.logger) {
         options_.logger->warn("projection: {}", err);
       }
       next_refresh = now + options_.lag_refresh_ms;
     }
-    if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  (void)consumer.value()->Close();  // nothing committed to the group: checkpoints are ours
   return Commit();
 }
 
@@ -156,17 +182,25 @@ std::string ProjectionRunner::CatchUp(const std::atomic<bool>& stop,
   // Round robin over the partitions not yet at their end, taking what each reader has
   // fetched without waiting (every reader prefetches on its own threads); waiting only when
   // a whole round found nothing.
+  const std::string& topic = options_.kafka.Topic(log::TopicKind::kEvents);
+  std::vector<std::unique_ptr<log::PartitionReader>> readers;
   std::vector<log::Record> batch;
   std::vector<size_t> open;
-  for (size_t i = 0; i < readers_.size(); ++i) {
-    if (readers_[i]->position().value() < ends[i]) open.push_back(i);
+  for (size_t i = 0; i < ends.size(); ++i) {
+    const int32_t p = positions_[i].partition;
+    const int64_t next = projector_.checkpoint(p).next_offset;
+    auto reader = log::PartitionReader::Open(options_.kafka, topic, PartitionId{p},
+                                             next > 0 ? Offset{next} : log::kOffsetBeginning);
+    if (!reader.ok()) return topic + ": " + reader.error().ToString();
+    readers.push_back(std::move(reader).value());
+    if (readers[i]->position().value() < ends[i]) open.push_back(i);
   }
   int64_t idle_since = NowMs();
   while (!open.empty() && !stop.load()) {
     bool any = false;
     for (size_t k = 0; k < open.size();) {
       const size_t i = open[k];
-      log::PartitionReader& reader = *readers_[i];
+      log::PartitionReader& reader = *readers[i];
       batch.clear();
       if (log::LogStatus s = reader.Poll(per_batch - pending, 0, &batch); !s.ok()) {
         return "events partition " + std::to_string(i) + ": " + s.ToString();

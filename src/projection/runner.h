@@ -3,6 +3,12 @@
 // each batch's view updates together with the consumed offsets in one RocksDB WriteBatch,
 // so a crash can neither lose nor double-apply an event.
 //
+// Run() follows the log with one client for every partition (an assigned consumer: one
+// fetch session, blocking waits, no sleep-polling) and commits a batch when the log is
+// drained, after max_batch_records, or max_batch_ms after its first record, whichever
+// comes first, so views trail the log by at most about max_batch_ms under steady load.
+// CatchUp() (rebuilds) reads with a reader per partition, round robin, for throughput.
+//
 //   ProjectionStore store;  (void)store.Open(dir, {});
 //   ProjectionRunner runner(&store, {.kafka = kafka});
 //   if (auto err = runner.Open(); !err.empty()) ...
@@ -30,7 +36,7 @@ class logger;
 }
 
 namespace payorch::log {
-class PartitionReader;
+class Admin;
 }
 
 namespace payorch::projection {
@@ -40,6 +46,8 @@ struct RunnerOptions {
   ProjectorOptions projector;
   // Records applied before a commit (a batch is also committed when the log is drained).
   size_t max_batch_records = 20'000;
+  // Run(): a batch is committed at most this long after its first record.
+  int max_batch_ms = 50;
   // The same for CatchUp (0: max_batch_records). Rebuilds use large batches: a view
   // changed by many events of one batch is serialized and written once.
   size_t catch_up_batch_records = 0;
@@ -65,8 +73,8 @@ class ProjectionRunner {
   ProjectionRunner(const ProjectionRunner&) = delete;
   ProjectionRunner& operator=(const ProjectionRunner&) = delete;
 
-  // Finds the partitions, opens a reader per partition at its checkpoint, reads the high
-  // watermarks. "" or a one-line error.
+  // Finds the partitions and their checkpoints, reads the high watermarks. "" or a
+  // one-line error.
   [[nodiscard]] std::string Open();
 
   // Follows the events topic until `stop`. Returns "" on stop, or the error that stopped
@@ -93,7 +101,7 @@ class ProjectionRunner {
   ProjectionStore* store_;
   RunnerOptions options_;
   Projector projector_;
-  std::vector<std::unique_ptr<log::PartitionReader>> readers_;
+  std::unique_ptr<log::Admin> admin_;  // partition count and watermarks
   std::atomic<int64_t> lag_{-1};
   mutable std::mutex mu_;  // guards positions_ and stats_
   std::vector<PartitionPosition> positions_;

@@ -305,6 +305,18 @@ LogResult<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
   return Handle(rk);
 }
 
+LogResult<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
+                                      PartitionId partition, int timeout_ms) {
+  int64_t low = 0;
+  int64_t high = 0;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition.value(),
+                                                             &low, &high, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return MakeError(err, "watermarks of " + topic + "[" + std::to_string(partition.value()) + "]");
+  }
+  return Watermarks{Offset(low), Offset(high)};
+}
+
 ssize_t ConsumeAvailable(rd_kafka_queue_t* queue, int timeout_ms, rd_kafka_message_t** out,
                          size_t max) {
   if (max == 0) return 0;

@@ -70,6 +70,11 @@ struct MessageDeleter {
 };
 using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 
+// The low and high watermarks of `topic`[`partition`], asked of its leader through `rk`
+// (any client type).
+LogResult<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
+                                      PartitionId partition, int timeout_ms);
+
 // Takes up to `max` fetched messages from `queue` into `out`, waiting up to `timeout_ms`
 // only while none is there: what is already fetched returns at once. (With a timeout,
 // rd_kafka_consume_batch_queue waits until the whole batch is full, which would add the
