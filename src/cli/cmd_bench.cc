@@ -324,7 +324,8 @@ int RunBench(int argc, char** argv) {
               static_cast<long long>(s.payments), static_cast<long long>(s.unsettled));
   std::printf("  latency ms   p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", s.p50_ms,
               s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms);
-  std::printf("  throughput   %.0f payments/s over %.2f s\n", tput, s.seconds);
+  std::printf("  throughput   %.0f payments/s over %.2f s\n\n%s", tput, s.seconds,
+              runtime::FormatFlows(s).c_str());
   PrintHops(hops);
 
   TopicVolume commands, events;

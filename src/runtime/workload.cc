@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <random>
 #include <unordered_map>
 
@@ -90,6 +91,7 @@ struct Workload::Impl : public log::RebalanceListener {
     bool capture_done = false;
     bool refund_sent = false;
     bool refund_done = false;
+    SteadyClock::time_point capture_sent_at, capture_done_at, refund_sent_at, refund_done_at;
     ev::PaymentStatus status = ev::PAYMENT_STATUS_UNSPECIFIED;
     int64_t amount = 0;
     std::string merchant;          // stamped on its follow-ups (CommandEnvelope.merchant_id)
@@ -124,6 +126,7 @@ struct Workload::Impl : public log::RebalanceListener {
   void FollowUp(const std::string& id, Track& t, std::vector<cmd::CommandEnvelope>& out) {
     if (t.manual && t.status == ev::PAYMENT_STATUS_REQUIRES_CAPTURE && !t.capture_sent) {
       t.capture_sent = true;
+      t.capture_sent_at = SteadyClock::now();
       cmd::CommandEnvelope c;
       c.set_schema_version(1);
       c.set_command_id("capture-" + id);
@@ -134,6 +137,7 @@ struct Workload::Impl : public log::RebalanceListener {
     }
     if (t.wants_refund && t.status == ev::PAYMENT_STATUS_SUCCEEDED && !t.refund_sent) {
       t.refund_sent = true;
+      t.refund_sent_at = SteadyClock::now();
       cmd::CommandEnvelope c;
       c.set_schema_version(1);
       c.set_command_id("refund-" + id);
@@ -198,6 +202,7 @@ struct Workload::Impl : public log::RebalanceListener {
             break;
           case ev::EventEnvelope::kPaymentCaptured:
           case ev::EventEnvelope::kCaptureFailed:
+            if (!t.capture_done) t.capture_done_at = now;
             t.capture_done = true;
             if (e.has_payment_captured()) {
               ++captures;
@@ -206,6 +211,7 @@ struct Workload::Impl : public log::RebalanceListener {
             break;
           case ev::EventEnvelope::kRefundSucceeded:
           case ev::EventEnvelope::kRefundFailed:
+            if (!t.refund_done) t.refund_done_at = now;
             t.refund_done = true;
             if (e.has_refund_succeeded()) ++refunds;
             break;
@@ -364,12 +370,48 @@ void Workload::Stop() {
   if (impl_->consumer) (void)impl_->consumer->Close();
 }
 
+namespace {
+
+// The q-quantile of sorted `v` (nearest rank below), 0 when empty.
+double Quantile(const std::vector<double>& v, double q) {
+  if (v.empty()) return 0.0;
+  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
+}
+
+FlowLatency FlowOf(std::string name, std::vector<double> ms) {
+  std::sort(ms.begin(), ms.end());
+  FlowLatency f{std::move(name), static_cast<int64_t>(ms.size())};
+  f.p50_ms = Quantile(ms, 0.50);
+  f.p90_ms = Quantile(ms, 0.90);
+  f.p99_ms = Quantile(ms, 0.99);
+  f.max_ms = ms.empty() ? 0 : ms.back();
+  return f;
+}
+
+}  // namespace
+
+std::string FormatFlows(const WorkloadSummary& summary) {
+  std::string out = "flows (ms)\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "  %-40s %9s %7s %7s %7s %7s\n", "flow", "count", "p50", "p90",
+                "p99", "max");
+  out += line;
+  for (const FlowLatency& f : summary.flows) {
+    if (f.count == 0) continue;
+    std::snprintf(line, sizeof line, "  %-40s %9lld %7.1f %7.1f %7.1f %7.1f\n", f.name.c_str(),
+                  static_cast<long long>(f.count), f.p50_ms, f.p90_ms, f.p99_ms, f.max_ms);
+    out += line;
+  }
+  return out;
+}
+
 WorkloadSummary Workload::Summary() const {
   const Impl& im = *impl_;
   std::lock_guard lock(im.mu);
   WorkloadSummary s;
   std::vector<double> latencies;
   latencies.reserve(im.tracks.size());
+  std::vector<double> automatic, authorized, captured, refunded, failed;
   SteadyClock::time_point last = im.first_sent;
   for (const auto& [id, t] : im.tracks) {
     ++s.payments;
@@ -388,7 +430,21 @@ WorkloadSummary Workload::Summary() const {
       ++s.completed;
     }
     if (t.processing) ++s.processing_resolved;
-    latencies.push_back(ElapsedMs(t.sent, t.final_at));
+    const double create_ms = ElapsedMs(t.sent, t.final_at);
+    latencies.push_back(create_ms);
+    if (t.status == ev::PAYMENT_STATUS_FAILED && !t.capture_done) {
+      failed.push_back(create_ms);
+    } else if (t.manual) {
+      authorized.push_back(create_ms);
+    } else {
+      automatic.push_back(create_ms);
+    }
+    if (t.capture_sent && t.capture_done) {
+      captured.push_back(ElapsedMs(t.capture_sent_at, t.capture_done_at));
+    }
+    if (t.refund_sent && t.refund_done) {
+      refunded.push_back(ElapsedMs(t.refund_sent_at, t.refund_done_at));
+    }
     last = std::max(last, t.final_at);
   }
   s.captures = im.captures;
@@ -398,16 +454,16 @@ WorkloadSummary Workload::Summary() const {
   s.events = im.events;
   s.seconds = ElapsedMs(im.first_sent, last) / 1000.0;
   std::sort(latencies.begin(), latencies.end());
-  auto pct = [&](double q) {
-    if (latencies.empty()) return 0.0;
-    size_t i = static_cast<size_t>(q * static_cast<double>(latencies.size() - 1));
-    return latencies[i];
-  };
-  s.p50_ms = pct(0.50);
-  s.p90_ms = pct(0.90);
-  s.p99_ms = pct(0.99);
-  s.p999_ms = pct(0.999);
+  s.p50_ms = Quantile(latencies, 0.50);
+  s.p90_ms = Quantile(latencies, 0.90);
+  s.p99_ms = Quantile(latencies, 0.99);
+  s.p999_ms = Quantile(latencies, 0.999);
   s.max_ms = latencies.empty() ? 0 : latencies.back();
+  s.flows.push_back(FlowOf("automatic capture: create -> succeeded", std::move(automatic)));
+  s.flows.push_back(FlowOf("manual: create -> requires_capture", std::move(authorized)));
+  s.flows.push_back(FlowOf("manual: capture -> captured", std::move(captured)));
+  s.flows.push_back(FlowOf("refund: refund -> refunded", std::move(refunded)));
+  s.flows.push_back(FlowOf("failed: create -> failed", std::move(failed)));
   return s;
 }
 

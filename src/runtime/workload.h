@@ -41,6 +41,14 @@ struct WorkloadOptions {
   std::string observer_group;  // default: unique per process
 };
 
+// Latency of one flow of the mix (ms, from the observer's clock: command sent -> the
+// event that ends the flow read back).
+struct FlowLatency {
+  std::string name;
+  int64_t count = 0;
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+};
+
 struct WorkloadSummary {
   int64_t payments = 0;
   int64_t completed = 0;  // succeeded or requires_capture at their final event
@@ -56,7 +64,13 @@ struct WorkloadSummary {
   double seconds = 0;  // first create sent to last payment final
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, p999_ms = 0, max_ms = 0;
   std::map<std::string, int64_t> by_status;
+  // Automatic capture (create -> succeeded), manual capture (create -> requires_capture,
+  // then capture -> captured), refund (refund -> refunded), failed (create -> failed).
+  std::vector<FlowLatency> flows;
 };
+
+// The flows as a table, one line per flow with payments in it.
+[[nodiscard]] std::string FormatFlows(const WorkloadSummary& summary);
 
 class Workload {
  public:
