@@ -7,6 +7,9 @@
 #   API_PRELOAD=/path/lib.so ...            # LD_PRELOAD for `payorch run` (experiments,
 #                                           # e.g. a shim setting TCP_NODELAY on accept)
 #   KEEP_LOG=/tmp/run.log ...               # keep the orchestrator's log
+#   SEND_COMPARE=50000 ...                  # then append that many creates with `payorch
+#                                           # send` to the same run and print the creates
+#                                           # decided per second (the API's yardstick)
 #
 # Prints wrk's figures (requests/s, p50/p90/p99) and the load average. Results and method:
 # docs/performance.md ("Merchant API").
@@ -43,6 +46,7 @@ rate_limit: {per_second: 1000000, burst: 1000000}
 YAML
 LD_PRELOAD=${API_PRELOAD:-} "$payorch" run --brokers "$bootstrap" --data-dir "$dir/data" --assign all \
   --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn \
+  --metrics 127.0.0.1:0 \
   >"$dir/run.log" 2>&1 &
 pids+=($!)
 port=""
@@ -61,3 +65,29 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$here/api_load.lua" \
   "http://127.0.0.1:$port"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# The same creates without HTTP: `payorch send` appends them to the commands topic, and the
+# writers' payorch_commands_total says when all are decided.
+if [[ -n "${SEND_COMPARE:-}" ]]; then
+  n="$SEND_COMPARE"
+  mport="$(sed -n 's#.*metrics at http://127.0.0.1:\([0-9]*\).*#\1#p' "$dir/run.log" | head -1)"
+  decided() {
+    curl -s "http://127.0.0.1:$mport/metrics" | awk '/^payorch_commands_total /{print $2}'
+  }
+  run_id="$(date +%s%N)"
+  for ((i = 0; i < n; i++)); do
+    printf '{"schemaVersion":1,"commandId":"send-%s-%d","create":{"merchantId":"m_cobranded","idempotencyKey":"send-%s-%d","amount":{"amountMinor":"%d","currency":"USD"},"method":"PAYMENT_METHOD_CARD"}}\n' \
+      "$run_id" "$i" "$run_id" "$i" $((100 + i % 5000))
+  done >"$dir/creates.jsonl"
+  before="$(decided)"
+  start="$(date +%s.%N)"
+  "$payorch" send --bootstrap-file "$dir/bootstrap" --file "$dir/creates.jsonl" >/dev/null
+  target=$(awk -v b="$before" -v n="$n" 'BEGIN{printf "%d", b + n}')
+  for _ in $(seq 1200); do
+    [[ "$(awk -v d="$(decided)" -v t="$target" 'BEGIN{print (d >= t)}')" == 1 ]] && break
+    sleep 0.05
+  done
+  end="$(date +%s.%N)"
+  awk -v n="$n" -v s="$start" -v e="$end" -v d="$(decided)" -v t="$target" \
+    'BEGIN{printf "payorch send: %d creates decided in %.2f s: %.0f creates/s%s\n", n, e - s, n / (e - s), (d >= t ? "" : " (NOT all decided)")}'
+fi
