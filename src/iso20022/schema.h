@@ -1,0 +1,37 @@
+// Validation of a document against an XSD with libxml2's xmlSchema API. The XSD file is
+// trusted (read from disk once, compiled); the document is not: it is parsed with the same
+// rules as ParsePain002 (byte limit first, no DOCTYPE, no network).
+//
+//   Result<XsdSchema> xsd = XsdSchema::Load(dir + "/pain.002.001.12.xsd");
+//   Status st = xsd.value().Validate(xml);   // kSchemaInvalid: the first errors, with lines
+//
+// A loaded schema is immutable and may be shared between threads; each Validate call uses
+// its own validation context.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "iso20022/result.h"
+
+namespace payorch::iso20022 {
+
+// Largest document Validate reads, in bytes (a full pain.001 of
+// kMaxTransactionsPerMessage transactions with every text field at its maximum fits).
+inline constexpr size_t kMaxValidatedBytes = 32 * 1024 * 1024;
+
+class XsdSchema {
+ public:
+  [[nodiscard]] static Result<XsdSchema> Load(const std::string& path);
+
+  [[nodiscard]] Status Validate(std::string_view xml) const;
+
+ private:
+  struct Compiled;
+  explicit XsdSchema(std::shared_ptr<const Compiled> compiled) : compiled_(std::move(compiled)) {}
+  std::shared_ptr<const Compiled> compiled_;
+};
+
+}  // namespace payorch::iso20022
