@@ -135,6 +135,18 @@ TEST(HostileXml, SizeIsCheckedBeforeParsingAtADocumentedLimit) {
   EXPECT_EQ(Refusal(std::string(kMaxPain002Bytes + 1, '<')).code, ErrorCode::kTooLarge);
 }
 
+TEST(HostileXml, XIncludeIsNeverProcessed) {
+  std::string xml = Fixture("pain002_mixed.xml");
+  const std::string at = "<MsgId>BANK-STS-0004</MsgId>";
+  xml.replace(xml.find(at), at.size(),
+              at + "<xi:include xmlns:xi=\"http://www.w3.org/2001/XInclude\" "
+                   "href=\"file:///etc/hostname\" parse=\"text\"/>");
+  Result<PaymentStatusReport> r = ParsePain002(xml);
+  ASSERT_TRUE(r.ok()) << r.error().message;  // an element payorch does not read
+  EXPECT_EQ(r.value().message_id, "BANK-STS-0004");
+  EXPECT_EQ(r.value().creation_time, "2026-12-07T10:15:00.250Z");
+}
+
 TEST(HostileXml, DeepNestingStopsAtLibxml2sDepthLimit) {
   std::string xml = "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.12\">";
   for (int i = 0; i < 300; ++i) xml += "<a>";
