@@ -49,12 +49,12 @@ test-vectors: build
 demo: build
 	$(PAYORCH) demo $(DEMO_ARGS)
 
-# The figures of docs/performance.md: the core benchmark, `payorch bench` as fast as it
-# goes and at 5,000 payments/s (mock gateway), and the demo's mix at 3,000 payments/s.
+# The figures of docs/performance.md: the core benchmark, `payorch bench` at 1,000 and
+# 3,000 payments/s and as fast as it goes on the embedded broker and, when `make kafka` is
+# running, on Apache Kafka (bench/latency.sh), and the demo's mix at 3,000 payments/s.
 bench: build
 	$(BUILD)/bench/core_bench --benchmark_min_time=1
-	$(PAYORCH) bench --payments 50000 --rate 0
-	$(PAYORCH) bench --payments 25000 --rate 5000 --skip-raw
+	KAFKA_DIR=$(BUILD)/kafka bench/latency.sh $(BUILD)
 	$(PAYORCH) demo --payments 10000 --rate 3000 | grep -E 'latency|throughput|OK|VIOLATIONS'
 
 # The long crash test: KILLS random SIGKILLs of the orchestrator (default 200).
