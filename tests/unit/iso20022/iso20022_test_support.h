@@ -16,6 +16,7 @@
 
 #include "iso20022/internal/xml.h"
 #include "iso20022/pain001.h"
+#include "iso20022/pain002.h"
 #include "iso20022/schema.h"
 
 namespace payorch::iso20022::testing {
@@ -118,6 +119,53 @@ inline std::vector<std::string> Select(const std::string& xml, const std::string
   xmlXPathFreeObject(obj);
   xmlXPathFreeContext(ctx);
   return out;
+}
+
+struct TxAnswer {
+  std::string status;  // TxSts; empty: the transaction is not named
+  std::string reason;  // Rsn/Cd, if any
+};
+
+struct BankAnswer {
+  std::string group_status;              // GrpSts; empty: not given
+  std::vector<std::string> info_status;  // PmtInfSts per PmtInf; empty string: not given
+  std::vector<TxAnswer> tx;              // one per CdtTrfTxInf, in document order
+};
+
+// A bank's pain.002 answering `pain001`, built from the written XML (ids read back with
+// XPath), not from the struct that produced it.
+inline std::string AnswerFromBank(const std::string& pain001, const BankAnswer& a) {
+  const auto info_ids = Select(pain001, "//p:PmtInf/p:PmtInfId");
+  EXPECT_EQ(info_ids.size(), a.info_status.size());
+  std::string xml =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.12\"><CstmrPmtStsRpt>"
+      "<GrpHdr><MsgId>BANK-RT-1</MsgId><CreDtTm>2026-12-07T09:00:00Z</CreDtTm></GrpHdr>"
+      "<OrgnlGrpInfAndSts><OrgnlMsgId>" +
+      Select(pain001, "//p:GrpHdr/p:MsgId").at(0) +
+      "</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId><OrgnlNbOfTxs>" +
+      Select(pain001, "//p:GrpHdr/p:NbOfTxs").at(0) + "</OrgnlNbOfTxs><OrgnlCtrlSum>" +
+      Select(pain001, "//p:GrpHdr/p:CtrlSum").at(0) + "</OrgnlCtrlSum>";
+  if (!a.group_status.empty()) xml += "<GrpSts>" + a.group_status + "</GrpSts>";
+  xml += "</OrgnlGrpInfAndSts>";
+  size_t k = 0;
+  for (size_t i = 0; i < info_ids.size() && i < a.info_status.size(); ++i) {
+    xml += "<OrgnlPmtInfAndSts><OrgnlPmtInfId>" + info_ids[i] + "</OrgnlPmtInfId>";
+    if (!a.info_status[i].empty()) xml += "<PmtInfSts>" + a.info_status[i] + "</PmtInfSts>";
+    const auto e2e = Select(
+        pain001, "//p:PmtInf[" + std::to_string(i + 1) + "]/p:CdtTrfTxInf/p:PmtId/p:EndToEndId");
+    for (const std::string& id : e2e) {
+      const TxAnswer& t = a.tx.at(k++);
+      if (t.status.empty()) continue;
+      xml += "<TxInfAndSts><OrgnlEndToEndId>" + id + "</OrgnlEndToEndId><TxSts>" + t.status +
+             "</TxSts>";
+      if (!t.reason.empty()) xml += "<StsRsnInf><Rsn><Cd>" + t.reason + "</Cd></Rsn></StsRsnInf>";
+      xml += "</TxInfAndSts>";
+    }
+    xml += "</OrgnlPmtInfAndSts>";
+  }
+  EXPECT_EQ(k, a.tx.size()) << "one answer per transaction";
+  return xml + "</CstmrPmtStsRpt></Document>\n";
 }
 
 }  // namespace payorch::iso20022::testing

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "iso20022/pain002.h"
 #include "iso20022_test_support.h"
 
 namespace payorch::iso20022 {
@@ -14,47 +13,9 @@ namespace {
 
 using testing::Select;
 
-struct Answer {
-  std::string status;  // TxSts; empty: not named, the payment info's applies
-  std::string reason;  // Rsn/Cd for a rejection
-};
-
-// A bank's answer to `pain001`, with one Answer per CdtTrfTxInf in document order and the
-// payment info status `info_status` for every payment info.
-std::string AnswerFromBank(const std::string& pain001, const std::vector<Answer>& answers,
-                           const std::string& info_status) {
-  const auto msg_id = Select(pain001, "//p:GrpHdr/p:MsgId");
-  const auto info_ids = Select(pain001, "//p:PmtInf/p:PmtInfId");
-  std::string xml =
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-      "<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.12\"><CstmrPmtStsRpt>"
-      "<GrpHdr><MsgId>BANK-RT-1</MsgId><CreDtTm>2026-12-07T09:00:00Z</CreDtTm></GrpHdr>"
-      "<OrgnlGrpInfAndSts><OrgnlMsgId>" +
-      msg_id.at(0) + "</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId><OrgnlNbOfTxs>" +
-      Select(pain001, "//p:GrpHdr/p:NbOfTxs").at(0) + "</OrgnlNbOfTxs><OrgnlCtrlSum>" +
-      Select(pain001, "//p:GrpHdr/p:CtrlSum").at(0) +
-      "</OrgnlCtrlSum><GrpSts>PART</GrpSts></OrgnlGrpInfAndSts>";
-  size_t k = 0;
-  for (size_t i = 0; i < info_ids.size(); ++i) {
-    xml += "<OrgnlPmtInfAndSts><OrgnlPmtInfId>" + info_ids[i] + "</OrgnlPmtInfId><PmtInfSts>" +
-           info_status + "</PmtInfSts>";
-    const auto e2e = Select(
-        pain001, "//p:PmtInf[" + std::to_string(i + 1) + "]/p:CdtTrfTxInf/p:PmtId/p:EndToEndId");
-    for (const std::string& id : e2e) {
-      const Answer& a = answers.at(k++);
-      if (a.status.empty()) continue;
-      xml += "<TxInfAndSts><OrgnlEndToEndId>" + id + "</OrgnlEndToEndId><TxSts>" + a.status +
-             "</TxSts>";
-      if (!a.reason.empty()) {
-        xml += "<StsRsnInf><Rsn><Cd>" + a.reason + "</Cd></Rsn></StsRsnInf>";
-      }
-      xml += "</TxInfAndSts>";
-    }
-    xml += "</OrgnlPmtInfAndSts>";
-  }
-  EXPECT_EQ(k, answers.size()) << "one answer per transaction";
-  return xml + "</CstmrPmtStsRpt></Document>\n";
-}
+using testing::AnswerFromBank;
+using testing::BankAnswer;
+using testing::TxAnswer;
 
 TEST(Iso20022RoundTrip, WriteAnswerParseResolve) {
   const CreditTransferInitiation sent = testing::SampleInitiation();
@@ -63,8 +24,8 @@ TEST(Iso20022RoundTrip, WriteAnswerParseResolve) {
   Status valid001 = testing::Schema(testing::Pain001Xsd()).Validate(pain001.value());
   ASSERT_TRUE(valid001.ok()) << valid001.error().message;
 
-  const std::vector<Answer> answers = {{"ACSC", ""}, {"RJCT", "AC01"}, {"PDNG", ""}, {"", ""}};
-  const std::string pain002 = AnswerFromBank(pain001.value(), answers, "ACSP");
+  const std::vector<TxAnswer> answers = {{"ACSC", ""}, {"RJCT", "AC01"}, {"PDNG", ""}, {"", ""}};
+  const std::string pain002 = AnswerFromBank(pain001.value(), {"PART", {"ACSP", "ACSP"}, answers});
   Status valid002 = testing::Schema(testing::Pain002Xsd()).Validate(pain002);
   ASSERT_TRUE(valid002.ok()) << valid002.error().message << "\n" << pain002;
 
@@ -95,7 +56,7 @@ TEST(Iso20022RoundTrip, WriteAnswerParseResolve) {
 TEST(Iso20022RoundTrip, ManyTransactionsInSeveralCurrencies) {
   CreditTransferInitiation sent = testing::SampleInitiation();
   const char* currencies[] = {"EUR", "USD", "JPY", "IDR", "MYR", "KWD"};
-  std::vector<Answer> answers;
+  std::vector<TxAnswer> answers;
   size_t n = 0;
   for (PaymentInfo& p : sent.payment_infos) {
     p.transactions.clear();
@@ -116,7 +77,7 @@ TEST(Iso20022RoundTrip, ManyTransactionsInSeveralCurrencies) {
   Result<std::string> pain001 = WritePain001(sent);
   ASSERT_TRUE(pain001.ok()) << pain001.error().message;
   ASSERT_TRUE(testing::Schema(testing::Pain001Xsd()).Validate(pain001.value()).ok());
-  const std::string pain002 = AnswerFromBank(pain001.value(), answers, "PDNG");
+  const std::string pain002 = AnswerFromBank(pain001.value(), {"PART", {"PDNG", "PDNG"}, answers});
   ASSERT_TRUE(testing::Schema(testing::Pain002Xsd()).Validate(pain002).ok());
   Result<PaymentStatusReport> report = ParsePain002(pain002);
   ASSERT_TRUE(report.ok()) << report.error().message;
