@@ -25,8 +25,10 @@ namespace payorch::iso20022 {
 inline constexpr std::string_view kPain002Namespace =
     "urn:iso:std:iso:20022:tech:xsd:pain.002.001.12";
 
-// Largest pain.002 accepted, in bytes, checked before parsing.
-inline constexpr size_t kMaxPain002Bytes = 4 * 1024 * 1024;
+// Largest pain.002 accepted, in bytes, checked before parsing. A report on each of the
+// kMaxTransactionsPerMessage transactions of a pain.001, indented, each with an id, a
+// reason code, 105 characters of AddtlInf and a bank reference, is about 4.9 MiB.
+inline constexpr size_t kMaxPain002Bytes = 8 * 1024 * 1024;
 
 enum class Outcome { kAccepted, kRejected, kPending };
 std::string_view OutcomeName(Outcome outcome);

@@ -18,9 +18,10 @@
 
 namespace payorch::iso20022 {
 
-// Largest document Validate reads, in bytes (a full pain.001 of
-// kMaxTransactionsPerMessage transactions with every text field at its maximum fits).
-inline constexpr size_t kMaxValidatedBytes = 32 * 1024 * 1024;
+// Largest document Validate reads, in bytes. The largest pain.001 the writer can produce
+// (10,000 payment infos of one transaction, every text at its maximum length and made of
+// '&', which is written as 5 bytes) is 34.5 MB.
+inline constexpr size_t kMaxValidatedBytes = 64 * 1024 * 1024;
 
 class XsdSchema {
  public:

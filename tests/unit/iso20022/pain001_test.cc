@@ -242,5 +242,30 @@ TEST(Pain001Writer, TheLargestMessageIsStillValid) {
             std::vector<std::string>{std::to_string(kMaxTransactionsPerMessage)});
 }
 
+// The largest document the writer can produce (10,000 payment infos of one transaction,
+// every text at its maximum and made of '&', written as "&amp;") is still under the
+// validation limit and valid.
+TEST(Pain001Writer, TheWorstCaseSizeFitsTheValidationLimit) {
+  CreditTransferInitiation m = SampleInitiation();
+  const std::string amps(140, '&');
+  m.message_id = amps.substr(0, 35);
+  m.initiating_party_name = amps;
+  PaymentInfo info = m.payment_infos[0];
+  m.payment_infos.clear();
+  for (size_t i = 0; i < kMaxTransactionsPerMessage; ++i) {
+    const std::string id = std::to_string(i) + amps.substr(0, 35 - std::to_string(i).size());
+    info.payment_info_id = id;
+    info.debtor_name = amps;
+    info.transactions = {
+        {id, {999'999'999, "KWD"}, amps, "FR1420041010050500013M02606", "BNPAFRPPXXX", amps}};
+    m.payment_infos.push_back(info);
+  }
+  Result<std::string> xml = WritePain001(m);
+  ASSERT_TRUE(xml.ok()) << xml.error().message;
+  EXPECT_LT(xml.value().size(), kMaxValidatedBytes);
+  Status valid = Schema(Pain001Xsd()).Validate(xml.value());
+  EXPECT_TRUE(valid.ok()) << valid.error().message;
+}
+
 }  // namespace
 }  // namespace payorch::iso20022

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "iso20022_test_support.h"
@@ -239,6 +240,40 @@ TEST(Pain002Parser, MissingOrOverlongRequiredElementsAreNamed) {
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidContent);
     EXPECT_NE(r.error().message.find(c.path), std::string::npos) << r.error().message;
   }
+}
+
+// The header promises thread safety: one shared XsdSchema and the parser, used from four
+// threads at once, give every thread the single-threaded answers.
+TEST(Pain002Parser, ConcurrentParsesAndValidationsGiveTheSameAnswers) {
+  const XsdSchema& xsd = Schema(Pain002Xsd());
+  std::vector<std::string> docs;
+  std::vector<size_t> expected_txs;
+  for (const std::string& name : kFixtures) {
+    docs.push_back(Fixture(name));
+    Result<PaymentStatusReport> r = ParsePain002(docs.back());
+    ASSERT_TRUE(r.ok()) << name;
+    size_t n = 0;
+    for (const auto& info : r.value().payment_infos) n += info.transactions.size();
+    expected_txs.push_back(n);
+  }
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 50; ++round) {
+        for (size_t d = 0; d < docs.size(); ++d) {
+          Result<PaymentStatusReport> r = ParsePain002(docs[d]);
+          size_t n = 0;
+          if (r.ok()) {
+            for (const auto& info : r.value().payment_infos) n += info.transactions.size();
+          }
+          if (!r.ok() || n != expected_txs[d] || !xsd.Validate(docs[d]).ok()) ++mismatches[t];
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 }  // namespace
