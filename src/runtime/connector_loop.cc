@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "command/invariants.h"
 #include "command/validity.h"
 #include "connectors/bulkhead.h"
 #include "connectors/charge_admission.h"
@@ -105,6 +106,9 @@ struct PartitionTrack {
   connectors::HeldMoney held_money;
   // Which new charges may be shed when their processor is saturated (see Dispatch).
   connectors::ChargeAdmission charges;
+  // Offsets beyond next_offset whose call a writer's hand-off already started: the read
+  // of the record does everything else, but not the call.
+  std::set<int64_t> handed;
 };
 
 }  // namespace
@@ -232,6 +236,11 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     ev::EventEnvelope e;
     if (!e.ParseFromString(r.value)) return;
     const command::Verdict verdict = t.filter.Observe(e);
+    if (verdict != command::Verdict::kCounted && t.handed.erase(r.offset.value()) > 0) {
+      // The writer handed it over as counting (runtime/started_handoff.h): a broken rule.
+      command::ReportBreach("connectors: a handed-off call's event does not count, offset " +
+                            std::to_string(r.offset.value()));
+    }
     if (verdict == command::Verdict::kClaim) {
       t.claims.emplace_back(r.offset.value(), t.filter.epoch(), t.filter.highest_seen());
       return;
@@ -263,6 +272,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       t.unknown.erase(key);
       DropHeld(t, key);
     }
+    if (IsStarted(e) && t.handed.erase(r.offset.value()) > 0) return;  // its call started
     if (IsStarted(e)) {
       if (options.metrics != nullptr && r.timestamp_ms > 0) {
         options.metrics->event_to_connector.ObserveMillis(
@@ -313,6 +323,33 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       std::lock_guard lock(mu);
       answers.push_back(std::move(answer));
     });
+  }
+
+  // Calls for the *Started events this process's writers handed over (acknowledged by the
+  // log, counting: runtime/started_handoff.h), made before the consumer reads them. Left
+  // to the log: a partition this loop does not own, is re-reading, or reads in another
+  // epoch; an offset already read; anything while reading is paused; a new charge for a
+  // saturated processor (the shedding rule needs what the reader has not seen yet).
+  void TakeHanded() {
+    if (options.handoff == nullptr) return;
+    for (StartedHandoff::Item& item : options.handoff->Take()) {
+      auto it = tracks.find(item.partition);
+      if (it == tracks.end() || paused) continue;
+      PartitionTrack& t = it->second;
+      if (item.offset < t.next_offset || t.next_offset < t.catch_up_end ||
+          t.filter.epoch() != item.epoch || t.handed.count(item.offset) > 0) {
+        continue;
+      }
+      const ev::GatewayOperation& op = *connectors::Dispatcher::OperationOf(item.event);
+      if (connectors::Dispatcher::IsCharge(op) &&
+          bulkhead.Saturated(op.processor_id(), op.timeout_ms())) {
+        continue;
+      }
+      t.handed.insert(item.offset);
+      t.outstanding.insert(item.offset);
+      if (options.probe != nullptr) ++options.probe->handed;
+      Dispatch(Job{item.partition, item.offset, std::move(item.event)});
+    }
   }
 
   // A charge whose payment already has a step charged is committed work: queued like a
@@ -472,6 +509,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
         break;
       }
       for (const auto& r : batch) OnRecord(r);
+      TakeHanded();
       PublishAnswers();
       const int64_t now = options.clock->NowMs();
       if (now - last_tick >= kTickEveryMs) {

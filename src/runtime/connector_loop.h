@@ -36,6 +36,7 @@
 #include "connectors/registry.h"
 #include "log/options.h"
 #include "runtime/admission.h"
+#include "runtime/started_handoff.h"
 #include "runtime/state_store.h"
 
 namespace payorch::metrics {
@@ -55,7 +56,8 @@ struct ConnectorProbe {
   std::atomic<uint64_t> results{0};
   std::atomic<uint64_t> reconciler_commands{0};
   std::atomic<int64_t> backlog{0};
-  std::atomic<int> partitions{0};  // assigned to this member
+  std::atomic<int> partitions{0};   // assigned to this member
+  std::atomic<uint64_t> handed{0};  // calls made from a writer's hand-off, before the read
 };
 
 struct ConnectorOptions {
@@ -72,6 +74,9 @@ struct ConnectorOptions {
   metrics::RuntimeMetrics* metrics = nullptr;  // optional
   Admission* admission = nullptr;              // optional: told the load every tick
   std::vector<int32_t> static_partitions;      // empty: from the consumer group
+  // Optional: *Started events this process's writers hand over once acknowledged
+  // (runtime/started_handoff.h); their calls start before the consumer reads them.
+  StartedHandoff* handoff = nullptr;
 };
 
 class ConnectorLoop {

@@ -22,8 +22,8 @@ constexpr int64_t kDrainTimeoutMs = 10'000;
 class WriterLoop : public log::RebalanceListener {
  public:
   WriterLoop(const OrchestratorOptions& options, OrchestratorProbe& probe, StateStore& store,
-             const Admission* admission)
-      : options_(options), probe_(probe), store_(store), admission_(admission) {}
+             const Admission* admission, StartedHandoff* handoff)
+      : options_(options), probe_(probe), store_(store), admission_(admission), handoff_(handoff) {}
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
@@ -31,7 +31,7 @@ class WriterLoop : public log::RebalanceListener {
       WriterDeps deps{&options_.kafka,  producer_.get(), outbox_.get(),
                       &store_,          options_.plans,  options_.writer_id,
                       options_.logger,  &probe_.writer,  options_.max_cached_payments,
-                      options_.metrics, admission_};
+                      options_.metrics, admission_,      handoff_};
       auto writer = std::make_unique<PartitionWriter>(p.value(), deps);
       auto start = writer->Start();
       if (std::holds_alternative<std::string>(start)) {
@@ -170,6 +170,7 @@ class WriterLoop : public log::RebalanceListener {
   OrchestratorProbe& probe_;
   StateStore& store_;
   const Admission* admission_;
+  StartedHandoff* handoff_;
   std::unique_ptr<log::Producer> producer_;
   std::unique_ptr<outbox::EventOutbox> outbox_;
   std::unique_ptr<log::Consumer> consumer_;
@@ -200,6 +201,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   std::atomic<bool> writers_drain{false};
   std::atomic<bool> writers_done{false};
   std::string connector_error;
+  StartedHandoff handoff;  // writers -> connectors of this process (runtime/started_handoff.h)
   std::thread connectors([&] {
     if (options_.run_connectors) {
       ConnectorOptions co;
@@ -216,6 +218,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
       co.metrics = options_.metrics;
       co.admission = &admission_;
       co.static_partitions = options_.static_partitions;
+      if (options_.run_writers && options_.handoff) co.handoff = &handoff;
       ConnectorLoop loop(co);
       connector_error = loop.Run(connectors_stop);
     } else {
@@ -233,7 +236,8 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   });
   std::string writer_error;
   if (options_.run_writers) {
-    WriterLoop loop(options_, probe_, store, &admission_);
+    WriterLoop loop(options_, probe_, store, &admission_,
+                    options_.run_connectors && options_.handoff ? &handoff : nullptr);
     writer_error = loop.Run(writers_drain);
   } else {
     while (!writers_drain.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));

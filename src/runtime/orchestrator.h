@@ -37,6 +37,9 @@ struct OrchestratorOptions {
   std::string connectors_group = "payorch.connectors";
   bool run_writers = true;
   bool run_connectors = true;
+  // With both: the writers hand acknowledged *Started events to the connectors directly
+  // (runtime/started_handoff.h); the connectors still read and check every event.
+  bool handoff = true;
   int connector_threads = 8;  // per processor (ConnectorOptions::threads)
   size_t connector_queue_limit = 256;
   size_t connector_max_queued = 4096;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "command/invariants.h"
+#include "command/lifecycle.h"
 #include "command/parser.h"
 #include "command/serialize.h"
 #include "command/transitions.h"
@@ -324,9 +325,11 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
           if (failure_.empty()) failure_ = "event publish failed: " + r.error;
           return;
         }
+        const bool contiguous = r.offsets.front() == next_events_offset_;
         if (r.offsets.front() > next_events_offset_)
           CheckGap(next_events_offset_, r.offsets.front());
         next_events_offset_ = std::max(next_events_offset_, r.offsets.back() + 1);
+        if (contiguous && !fenced_) HandOff(*group, r.offsets);
         if (deps_.metrics != nullptr) {
           observer_.OnPublished(group->events, group->decided_at_ms, WallMs());
         }
@@ -334,6 +337,18 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
       });
   if (!st.ok()) return "outbox: " + st.ToString();
   return "";
+}
+
+void PartitionWriter::HandOff(const DeliveredGroup& group, const std::vector<int64_t>& offsets) {
+  if (deps_.handoff == nullptr || offsets.size() != group.events.size()) return;
+  for (size_t i = 0; i < group.events.size(); ++i) {
+    // Only records right after this writer's own: a foreign record between them may be a
+    // newer claim, and the log's reader will judge those.
+    if (offsets[i] != offsets.front() + static_cast<int64_t>(i)) return;
+    const ev::EventEnvelope& e = group.events[i];
+    if (command::EffectsOf(e).started == nullptr) continue;
+    deps_.handoff->Offer({partition_, offsets[i], e.epoch(), e});
+  }
 }
 
 std::string PartitionWriter::Handle(const log::Record& record) {

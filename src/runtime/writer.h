@@ -27,6 +27,7 @@
 #include "metrics/runtime_metrics.h"
 #include "outbox/event_outbox.h"
 #include "runtime/admission.h"
+#include "runtime/started_handoff.h"
 #include "runtime/state_store.h"
 
 namespace spdlog {
@@ -58,6 +59,8 @@ struct WriterDeps {
   size_t max_cached_payments = 100'000;
   metrics::RuntimeMetrics* metrics = nullptr;  // optional: /metrics probes
   const Admission* admission = nullptr;        // optional: new payments refused when overloaded
+  // Optional: acknowledged *Started events for the connector loop of this process.
+  StartedHandoff* handoff = nullptr;
 };
 
 class PartitionWriter {
@@ -93,6 +96,8 @@ class PartitionWriter {
   void Fold(const log::Record& record, std::vector<::payments::events::v1::EventEnvelope>& out);
   [[nodiscard]] std::string FlushRestored(std::vector<::payments::events::v1::EventEnvelope>& out);
   void CheckGap(int64_t from, int64_t to);
+  // Offers the group's acknowledged *Started events to deps_.handoff (runtime/started_handoff.h).
+  void HandOff(const DeliveredGroup& group, const std::vector<int64_t>& offsets);
   // The payment's state, from the cache or the store; nullptr (and failure_ set) if the
   // store cannot give all of it.
   command::PaymentState* StateFor(const std::string& payment_id);

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "command/invariants.h"
 #include "log/partitioner.h"
 #include "payments/contracts/v1/contracts.pb.h"
 #include "support/e2e/harness.h"
@@ -585,6 +586,25 @@ TEST_F(EndToEnd, DuplicatedStartedEventRecordDoesNotCallTheGatewayAgain) {
   // Give the connectors time to read it (they poll every few milliseconds).
   std::this_thread::sleep_for(std::chrono::milliseconds(1'000));
   EXPECT_EQ(gw(kPrimary).CallCount(key), 1);
+  EXPECT_TRUE(h_->StopAndCheck());
+}
+
+// The writers hand acknowledged StepStarted events to the connectors of the same process
+// (runtime/started_handoff.h): calls start before the connectors' consumer reads them, and
+// the read of each handed record still does everything but the call. Each attempt key is
+// called once, no handed event turns out not to count, and the log checks.
+TEST_F(EndToEnd, HandedOffCallsAreMadeOnceAndTheLogStillChecks) {
+  const int64_t breaches_before = command::BreachCount();
+  std::vector<std::string> pids;
+  for (int i = 0; i < 40; ++i) {
+    pids.push_back(Send(Create(kCardMerchant, "order-handoff-" + std::to_string(i), 1'000 + i)));
+  }
+  for (const std::string& pid : pids) {
+    ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kPaymentCompleted)) << pid;
+  }
+  EXPECT_GT(h_->probe().connectors.handed.load(), 0u) << "no call came from a hand-off";
+  for (const std::string& pid : pids) EXPECT_EQ(gw(kPrimary).CallCount(AttemptKey(pid, 0, 1)), 1);
+  EXPECT_EQ(command::BreachCount(), breaches_before);
   EXPECT_TRUE(h_->StopAndCheck());
 }
 
