@@ -260,7 +260,9 @@ void Projector::AddTotal(const pv::PaymentView& view, int64_t at_ms, std::string
   }
   t.set_count(t.count() + 1);
   t.set_amount_minor(t.amount_minor() + amount);
-  if (outcome == "authorized") {
+  // Fees are charged on money actually captured (a sale's success, a capture), never on an
+  // authorization, which a void may release.
+  if (outcome == "captured") {
     auto fee = options_.fee_bps.find(std::string(processor));
     if (fee != options_.fee_bps.end()) {
       t.set_fee_minor(t.fee_minor() + amount * fee->second / 10'000);
@@ -309,6 +311,10 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
         v.set_captured_minor(v.captured_minor() + amount);
       SetStatus(v, ev::PAYMENT_STATUS_AUTHORIZING);
       AddTotal(v, at, ss.op().processor_id(), "authorized", amount);
+      // A sale captures as it authorizes: its money is in the captured totals too.
+      if (ss.op().kind() == ev::OPERATION_KIND_SALE) {
+        AddTotal(v, at, ss.op().processor_id(), "captured", amount);
+      }
       break;
     }
     case ev::EventEnvelope::kStepFailed: {

@@ -173,8 +173,40 @@ TEST(DailyTotals, CountVolumesFailuresAndFeesPerProcessorAndOutcome) {
   const pvv::DailyTotal ok = TotalOf(store, "psp_a", "authorized");
   EXPECT_EQ(ok.count(), 2);
   EXPECT_EQ(ok.amount_minor(), 5000);
-  EXPECT_EQ(ok.fee_minor(), 100);
+  EXPECT_EQ(ok.fee_minor(), 0) << "fees are on captured money";
+  const pvv::DailyTotal captured = TotalOf(store, "psp_a", "captured");
+  EXPECT_EQ(captured.count(), 2) << "a sale captures as it authorizes";
+  EXPECT_EQ(captured.amount_minor(), 5000);
+  EXPECT_EQ(captured.fee_minor(), 100);
   EXPECT_EQ(TotalOf(store, "psp_a", "failed_network_failure").count(), 2);
+}
+
+// Seed 003's report defect: an authorization that is voided moved no money, so it costs
+// no fee; a partial capture pays the fee on what was captured only.
+TEST(DailyTotals, AVoidedAuthorizationCostsNoFeeAndACaptureOnlyOnItsAmount) {
+  Log log;
+  log.Claim(1);
+  for (const char* p : {"pay_void", "pay_cap"}) {
+    log.Created(p, 420'000, std::string("k-") + p, 1, kT0, ty::CAPTURE_MODE_MANUAL);
+    const auto auth = Log::Op(p, ev::OPERATION_KIND_AUTHORIZE, 0, 1, "psp_a", 420'000);
+    log.Started(p, auth, 1);
+    log.Succeeded(p, auth, 1);
+    log.Completed(p, ev::PAYMENT_STATUS_REQUIRES_CAPTURE, 1);
+  }
+  auto release = Log::Op("pay_void", ev::OPERATION_KIND_VOID, 0, 1, "psp_a", 420'000);
+  log.Next("pay_void", 1).mutable_payment_voided()->mutable_op()->CopyFrom(release);
+  auto capture = Log::Op("pay_cap", ev::OPERATION_KIND_CAPTURE, 0, 1, "psp_a", 100'000);
+  auto* captured = log.Next("pay_cap", 1).mutable_payment_captured();
+  *captured->mutable_op() = capture;
+  captured->set_total_captured_minor(100'000);
+  ProjectorOptions options;
+  options.fee_bps["psp_a"] = 30;  // 0.3 %
+  MapStore store = Project(log, options);
+  EXPECT_EQ(TotalOf(store, "psp_a", "authorized").amount_minor(), 840'000);
+  EXPECT_EQ(TotalOf(store, "psp_a", "authorized").fee_minor(), 0);
+  EXPECT_EQ(TotalOf(store, "psp_a", "voided").fee_minor(), 0);
+  EXPECT_EQ(TotalOf(store, "psp_a", "captured").amount_minor(), 100'000);
+  EXPECT_EQ(TotalOf(store, "psp_a", "captured").fee_minor(), 300);
 }
 
 TEST(DailyTotals, UseTheUtcDayTheEventOccurred) {
