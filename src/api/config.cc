@@ -36,8 +36,10 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
   const std::string at = "--api-config " + path + ": ";
   if (!Read(root, "wait_ms", &config->wait_ms, &err, at) ||
       !Read(root, "append_timeout_ms", &config->append_timeout_ms, &err, at) ||
-      !Read(root, "key_cache_ttl_ms", &config->key_cache_ttl_ms, &err, at))
+      !Read(root, "key_cache_ttl_ms", &config->key_cache_ttl_ms, &err, at) ||
+      !Read(root, "idempotency_window_ms", &config->idempotency_window_ms, &err, at))
     return err;
+  if (config->idempotency_window_ms <= 0) return at + "idempotency_window_ms must be > 0";
   if (const YAML::Node rl = root["rate_limit"]) {
     if (!Read(rl, "per_second", &config->rate_limit.per_second, &err, at + "rate_limit.") ||
         !Read(rl, "burst", &config->rate_limit.burst, &err, at + "rate_limit."))

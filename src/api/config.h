@@ -7,6 +7,7 @@
 //   wait_ms: 2000                # a POST waits this long for the outcome, then 202
 //   append_timeout_ms: 2000      # the log must acknowledge a command by then, else 503
 //   key_cache_ttl_ms: 60000      # verified API keys are trusted this long without argon2
+//   idempotency_window_ms: 86400000   # an Idempotency-Key is kept (replayable) this long
 //   rate_limit: {per_second: 100, burst: 200}   # token bucket per API key
 //   webhooks:
 //     retry: {initial_ms: 1000, max_interval_ms: 3600000, give_up_after_ms: 259200000}
@@ -31,6 +32,9 @@ struct ApiConfig {
   int64_t wait_ms = 2'000;
   int64_t append_timeout_ms = 2'000;
   int64_t key_cache_ttl_ms = 60'000;
+  // A stored response (Idempotency-Key) is replayed for this long after its request, then
+  // expired (ResponseStore::Sweep); 24 h like Stripe.
+  int64_t idempotency_window_ms = 86'400'000;
   RateLimit rate_limit;
   outbox::WebhookRetryPolicy retry;
   std::map<std::string, outbox::WebhookEndpoint> webhooks;  // by merchant id

@@ -1,15 +1,17 @@
 #include "api/merchant_api.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "api/internal/log_bridge.h"
+#include "api/internal/objects.h"
 #include "api/internal/response_store.h"
 #include "api/internal/webhook_feeder.h"
 #include "api/keys.h"
@@ -32,15 +34,6 @@ using Clock_ = std::chrono::steady_clock;
 namespace {
 
 constexpr size_t kMaxIdLength = 255;
-
-std::string ViewJson(const pv::PaymentView& view) {
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  o.always_print_primitive_fields = true;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(view, &out, o);
-  return out;
-}
 
 http::Response Raw(int status, std::string body) {
   http::Response r;
@@ -127,6 +120,41 @@ http::Response RejectionResponse(const ev::CommandRejected& rej) {
                      details);
 }
 
+// Every answer of the merchant API passes here: the version header, and on an error the
+// Stripe-style `type` and `param` (the public name of the field it is about) next to the
+// documented status/code/message/details, with internal field names replaced by public
+// ones. Deterministic, so a stored response replayed reads as it did the first time.
+http::Response Finalize(http::Response r) {
+  r.headers.emplace_back("Payorch-Version", internal::kApiVersion);
+  if (r.status < 400) return r;
+  json body = json::parse(r.body, nullptr, false);
+  if (!body.is_object() || !body.contains("error") || !body["error"].is_object()) return r;
+  json& e = body["error"];
+  const std::string code = e.value("code", "");
+  e["type"] = internal::ErrorType(r.status, code);
+  json param = nullptr;
+  if (e.contains("details") && e["details"].is_object()) {
+    json& d = e["details"];
+    if (d.contains("fields") && d["fields"].is_array()) {
+      for (auto& f : d["fields"]) {
+        if (f.contains("field") && f["field"].is_string())
+          f["field"] = internal::PublicField(f["field"].get<std::string>());
+        if (f.contains("message") && f["message"].is_string())
+          f["message"] = internal::PublicMessage(f["message"].get<std::string>());
+      }
+      if (!d["fields"].empty() && d["fields"][0].contains("field")) param = d["fields"][0]["field"];
+    }
+    if (param.is_null() && d.contains("parameter")) param = d["parameter"];
+    if (d.contains("detail") && d["detail"].is_string())
+      d["detail"] = internal::PublicMessage(d["detail"].get<std::string>());
+  }
+  e["param"] = param;
+  if (e.contains("message") && e["message"].is_string())
+    e["message"] = internal::PublicMessage(e["message"].get<std::string>());
+  r.body = body.dump();
+  return r;
+}
+
 // Field-level problems found at the edge, before anything is appended.
 struct FieldErrors {
   json list = json::array();
@@ -189,6 +217,9 @@ struct MerchantApi::Impl {
   std::unique_ptr<outbox::WebhookOutbox> outbox;
   std::unique_ptr<internal::WebhookFeeder> feeder;
   bool started = false;
+  const uint64_t key_nonce = std::random_device{}() * 0x100000000ULL ^ std::random_device{}();
+  std::atomic<uint64_t> key_counter{0};
+  std::atomic<int64_t> last_sweep_ms{0};
 
   using Authed = std::function<http::Response(const http::Request&, const Principal&)>;
 
@@ -197,6 +228,12 @@ struct MerchantApi::Impl {
   // verification per token, not one per request.
   http::Handler Guard(Authed h) {
     return [this, h = std::move(h)](const http::Request& req) {
+      return Finalize(Authenticate(req, h));
+    };
+  }
+
+  http::Response Authenticate(const http::Request& req, const Authed& h) {
+    {
       const auto unauthorized = [] {
         http::Response r = http::Error(401, "unauthorized",
                                        "a valid API key is required: Authorization: Bearer pk_...");
@@ -219,7 +256,7 @@ struct MerchantApi::Impl {
       }
       for (auto& header : rate.headers) r.headers.push_back(std::move(header));
       return r;
-    };
+    }
   }
 
   http::Response Overloaded() const {
@@ -250,6 +287,14 @@ struct MerchantApi::Impl {
     return v;
   }
 
+  // The merchant-facing object of a payment (internal/objects.h), with its metadata.
+  json Object(const pv::PaymentView& v) const {
+    const std::string meta = responses.Metadata(v.payment_id());
+    return internal::PaymentIntent(
+        v, meta.empty() ? json(nullptr) : json::parse(meta, nullptr, false));
+  }
+  std::string ObjectJson(const pv::PaymentView& v) const { return Object(v).dump(); }
+
   static http::Response NotFound() {
     return http::Error(404, "payment_not_found", "no such payment");
   }
@@ -258,7 +303,7 @@ struct MerchantApi::Impl {
     if (Behind()) return http::Error(503, "projection_behind", "payments are catching up; retry");
     auto v = OwnView(who.merchant_id, req.path_params[0]);
     if (!v) return NotFound();
-    return Raw(200, ViewJson(*v));
+    return Raw(200, ObjectJson(*v));
   }
 
   http::Response ListPayments(const http::Request& req, const Principal& who) {
@@ -278,7 +323,26 @@ struct MerchantApi::Impl {
                            {{"parameter", k}});
     }
     http::Response r = projection::ListMerchantPayments(*o.store, q);
-    if (r.status == 404) return http::Json(200, {{"payments", json::array()}, {"next_cursor", ""}});
+    const auto list = [](json data, std::string next) {
+      const bool more = !next.empty();
+      return http::Json(200, {{"object", "list"},
+                              {"data", std::move(data)},
+                              {"has_more", more},
+                              {"next_cursor", std::move(next)}});
+    };
+    if (r.status == 404) return list(json::array(), "");
+    if (r.status == 200) {
+      // The index's page, each entry as its full object (the newest view, as GET shows it).
+      const json page = json::parse(r.body, nullptr, false);
+      json data = json::array();
+      if (page.is_object() && page.contains("payments") && page["payments"].is_array())
+        for (const auto& p : page["payments"]) {
+          if (!p.contains("payment_id") || !p["payment_id"].is_string()) continue;
+          if (auto v = OwnView(who.merchant_id, p["payment_id"].get<std::string>()))
+            data.push_back(Object(*v));
+        }
+      return list(std::move(data), page.is_object() ? page.value("next_cursor", "") : "");
+    }
     if (r.status == 400) {
       auto body = json::parse(r.body, nullptr, false);
       if (body.is_object() && body["error"]["details"].is_object()) {
@@ -309,6 +373,29 @@ struct MerchantApi::Impl {
     return http::Json(202, {{"id", req.path_params[0]}, {"status", "queued"}});
   }
 
+  // A key for a POST sent without one: unique per request (a per-process random nonce and a
+  // counter), so the payment id derived from it is new and no later request can replay it.
+  std::string FreshKey(const Principal& who, const http::Request& req) {
+    return "auto_" + StableHasher()
+                         .Add(who.merchant_id)
+                         .Add(req.request_id)
+                         .Add(static_cast<int64_t>(key_nonce))
+                         .Add(static_cast<int64_t>(key_counter.fetch_add(1)))
+                         .Hex();
+  }
+
+  // Expired Idempotency-Keys are deleted by a bounded sweep: at most kSweepRecords records
+  // examined, at most once per kSweepIntervalMs, on the request that finds it due.
+  static constexpr int64_t kSweepIntervalMs = 60'000;
+  static constexpr int kSweepRecords = 1'000;
+  void SweepExpiredKeys(int64_t now_ms) {
+    int64_t last = last_sweep_ms.load();
+    if (now_ms - last < kSweepIntervalMs || !last_sweep_ms.compare_exchange_strong(last, now_ms))
+      return;
+    const int deleted = responses.Sweep(now_ms, o.config.idempotency_window_ms, kSweepRecords);
+    if (deleted > 0) spdlog::info("merchant api: {} expired idempotency keys deleted", deleted);
+  }
+
   // What to send for one POST: built after the edge checks pass.
   struct Command {
     cmd::CommandEnvelope envelope;
@@ -322,11 +409,15 @@ struct MerchantApi::Impl {
     const auto header = req.Header("Idempotency-Key");
     // Trimmed once, here, by the parser's own rule: the key the API derives the payment id
     // from is the key the writer derives it from.
-    const std::optional<std::string> idem =
+    std::optional<std::string> idem =
         header ? std::optional<std::string>(std::string(command::Trim(*header))) : std::nullopt;
-    if (!idem || idem->empty())
-      return http::Error(400, "idempotency_key_missing",
-                         "POST requests need an Idempotency-Key header");
+    if (idem && idem->empty())
+      return http::Error(400, "idempotency_key_empty",
+                         "the Idempotency-Key header is blank; send a key or no header");
+    // Without a key the request is not replayable (as with Stripe): it gets a key of its own
+    // that no other request can name, nothing is stored, and a repeat is a new request.
+    const bool replayable = idem.has_value();
+    if (!replayable) idem = FreshKey(who, req);
     if (idem->size() > kMaxIdLength)
       return http::Error(400, "idempotency_key_too_long", "Idempotency-Key is over 255 bytes");
     if (command::IsCardNumberKey(*idem)) {
@@ -358,9 +449,12 @@ struct MerchantApi::Impl {
     pending.request_hash = request_hash;
     pending.payment_id = command.payment_id;
     pending.create = command.create;
+    pending.created_ms = o.clock->NowMs();
+    SweepExpiredKeys(pending.created_ms);
     internal::StoredResponse existing;
-    if (responses.TryClaim(who.merchant_id, *idem, pending, &existing) ==
-        internal::ResponseStore::Claim::kExisting) {
+    if (replayable && responses.TryClaim(who.merchant_id, *idem, pending, &existing,
+                                         pending.created_ms, o.config.idempotency_window_ms) ==
+                          internal::ResponseStore::Claim::kExisting) {
       if (existing.request_hash != request_hash)
         return http::Error(409, "idempotency_key_reused",
                            "this Idempotency-Key was used with another request");
@@ -374,7 +468,7 @@ struct MerchantApi::Impl {
       if (v && Settled(*v)) {
         existing.final = true;
         existing.status = existing.create ? 201 : 200;
-        existing.body = ViewJson(*v);
+        existing.body = ObjectJson(*v);
         responses.Finish(who.merchant_id, *idem, existing);
         return Raw(existing.status, existing.body);
       }
@@ -384,9 +478,12 @@ struct MerchantApi::Impl {
     // Overload is refused before anything is appended, and not stored: the same key is
     // taken again once payorch has room (docs/overload.md).
     if (command.create && o.overloaded && o.overloaded()) {
-      responses.Release(who.merchant_id, *idem);
+      if (replayable) responses.Release(who.merchant_id, *idem);
       return Overloaded();
     }
+    // The metadata is part of the object; the first create of a payment sets it.
+    if (command.create && body.contains("metadata"))
+      responses.PutMetadata(command.payment_id, body["metadata"].dump());
     const auto start = Clock_::now();
     const auto deadline = start + std::chrono::milliseconds(o.config.wait_ms);
     command.envelope.set_schema_version(1);
@@ -403,7 +500,7 @@ struct MerchantApi::Impl {
                                        o.config.append_timeout_ms);
     if (!err.empty()) {
       follower->Forget(waiter);
-      responses.Release(who.merchant_id, *idem);
+      if (replayable) responses.Release(who.merchant_id, *idem);
       spdlog::warn("merchant api: append failed: {}", err);
       return http::Error(503, "log_unavailable",
                          "the payment log could not be reached; nothing was done, retry with the "
@@ -411,13 +508,16 @@ struct MerchantApi::Impl {
     }
     internal::Decision d = follower->Wait(waiter, deadline);
     if (d.rejection && d.rejection->reason() == ev::REJECT_REASON_OVERLOADED) {
-      responses.Release(who.merchant_id, *idem);  // the writer refused it: retry later
+      if (replayable)
+        responses.Release(who.merchant_id, *idem);  // the writer refused it: retry later
       return Overloaded();
     }
     if (d.rejection) {
       http::Response r = RejectionResponse(*d.rejection);
-      responses.Finish(who.merchant_id, *idem,
-                       {request_hash, true, r.status, r.body, command.payment_id, command.create});
+      if (replayable)
+        responses.Finish(who.merchant_id, *idem,
+                         {request_hash, true, r.status, r.body, command.payment_id, command.create,
+                          pending.created_ms});
       return r;
     }
     // The answer is the projection's view once it shows the decision.
@@ -427,18 +527,22 @@ struct MerchantApi::Impl {
     if (v && v->merchant_id() != who.merchant_id) v.reset();
     if (d.decided && d.settled && v && v->last_sequence() >= d.max_sequence) {
       const int status = command.create ? 201 : 200;
-      std::string bytes = ViewJson(*v);
-      responses.Finish(who.merchant_id, *idem,
-                       {request_hash, true, status, bytes, command.payment_id, command.create});
+      std::string bytes = ObjectJson(*v);
+      if (replayable)
+        responses.Finish(who.merchant_id, *idem,
+                         {request_hash, true, status, bytes, command.payment_id, command.create,
+                          pending.created_ms});
       return Raw(status, std::move(bytes));
     }
     return Accepted(command.payment_id, v);
   }
 
-  static http::Response Accepted(const std::string& payment_id,
-                                 const std::optional<pv::PaymentView>& v) {
-    if (v) return Raw(202, ViewJson(*v));
-    return http::Json(202, {{"payment_id", payment_id}, {"status", "PAYMENT_STATUS_PENDING"}});
+  http::Response Accepted(const std::string& payment_id,
+                          const std::optional<pv::PaymentView>& v) const {
+    if (v) return Raw(202, ObjectJson(*v));
+    // Appended, not yet decided: only the id is known.
+    return http::Json(202,
+                      {{"id", payment_id}, {"object", "payment_intent"}, {"status", "processing"}});
   }
 
   // Builders --------------------------------------------------------------------------

@@ -11,14 +11,16 @@
 //
 // Every request carries "Authorization: Bearer pk_..." (api/keys.h); a key acts for one
 // merchant only, and another merchant's payment answers 404 as if it did not exist. Each
-// key is rate limited (token bucket, api/rate_limiter.h). A POST needs an Idempotency-Key:
-// the command goes to the commands topic, and the answer waits (at most wait_ms) for the
+// key is rate limited (token bucket, api/rate_limiter.h). A POST may carry an
+// Idempotency-Key (replayable for idempotency_window_ms; without one, not replayable): the
+// command goes to the commands topic, and the answer waits (at most wait_ms) for the
 // decision on the events topic and for the projection to show it: 201/200 with the
-// payment, 202 while a gateway outcome is pending, 409 (idempotency or state conflict),
-// 422 (validation, with field details), 429 (rate limited), 503 (log unreachable: the
-// command was not acknowledged; or `overloaded`: a create refused with Retry-After,
-// docs/overload.md). The same key with the same request answers the stored
-// response again.
+// payment as a PaymentIntent object (api/internal/objects.h), 202 while a gateway outcome is
+// pending, 409 (idempotency or state conflict), 422 (validation, with field details), 429 (rate
+// limited), 503 (log unreachable: the command was not acknowledged; or `overloaded`: a create
+// refused with Retry-After, docs/overload.md). The same key with the same request answers the
+// stored response again. Every answer carries Request-Id and Payorch-Version; errors carry a
+// Stripe-style type and param (the public field name).
 //
 //   MerchantApi api({.data_dir = dir, .kafka = kafka, .config = cfg, .store = &store});
 //   if (auto err = api.Start(); !err.empty()) ...

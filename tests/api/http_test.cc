@@ -125,17 +125,62 @@ TEST_F(ApiTest, ACreatedPaymentAnswers201WithThePaymentAndReadsBack) {
   Client c = client();
   Reply created = c.Post("/v1/payments", key, Unique("order"), Card(1500));
   ASSERT_EQ(created.status, 201) << created.raw;
-  EXPECT_EQ(created.body["status"], "PAYMENT_STATUS_SUCCEEDED");
-  EXPECT_EQ(created.body["merchant_id"], "m_cobranded");
-  EXPECT_EQ(created.body["requested_minor"], "1500");
+  EXPECT_EQ(created.body["object"], "payment_intent");
+  EXPECT_EQ(created.body["status"], "succeeded");
+  EXPECT_EQ(created.body["amount"], 1500);
+  EXPECT_EQ(created.body["amount_received"], 1500);
+  EXPECT_EQ(created.body["amount_capturable"], 0);
+  EXPECT_EQ(created.body["currency"], "usd");
+  EXPECT_TRUE(created.body["created"].is_number_integer()) << created.raw;
+  EXPECT_TRUE(created.body["last_payment_error"].is_null()) << created.raw;
+  for (const char* internal : {"merchant_id", "plan", "request_hash", "partition", "last_sequence",
+                               "rejected_commands", "requested_minor"})
+    EXPECT_FALSE(created.body.contains(internal)) << internal << " in " << created.raw;
   EXPECT_TRUE(created.headers.count("RateLimit-Limit") &&
               created.headers.count("RateLimit-Remaining") &&
               created.headers.count("RateLimit-Reset"));
-  const std::string id = created.body["payment_id"];
+  EXPECT_TRUE(created.headers.count("Request-Id")) << "every answer names its request";
+  EXPECT_EQ(created.headers.count("Payorch-Version"), 1u);
+  const std::string id = created.body["id"];
   Reply got = c.Get("/v1/payments/" + id, key);
   ASSERT_EQ(got.status, 200) << got.raw;
-  EXPECT_EQ(got.body["payment_id"], id);
-  EXPECT_EQ(got.body["status"], "PAYMENT_STATUS_SUCCEEDED");
+  EXPECT_EQ(got.body["id"], id);
+  EXPECT_EQ(got.body["status"], "succeeded");
+}
+
+// Issue 20: metadata comes back as it was sent, on the answer and on every later read.
+TEST_F(ApiTest, MetadataIsReturnedAsGiven) {
+  const std::string key = stack_->NewKey("m_cobranded");
+  Client c = client();
+  json body = Card(1300);
+  body["metadata"] = {{"order_id", "6735"}, {"note", "gift wrap, please"}};
+  Reply created = c.Post("/v1/payments", key, Unique("meta"), body);
+  ASSERT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(created.body["metadata"], body["metadata"]) << created.raw;
+  Reply got = c.Get("/v1/payments/" + created.body["id"].get<std::string>(), key);
+  EXPECT_EQ(got.body["metadata"], body["metadata"]) << got.raw;
+  Reply plain = c.Post("/v1/payments", key, Unique("nometa"), Card(1301));
+  EXPECT_EQ(plain.body["metadata"], json::object()) << plain.raw;
+}
+
+// Issue 20: without an Idempotency-Key a POST is not replayable: each one is a new payment.
+TEST_F(ApiTest, APostWithoutAnIdempotencyKeyIsANewRequestEachTime) {
+  const std::string key = stack_->NewKey("m_cobranded");
+  Client c = client();
+  Reply first = c.Post("/v1/payments", key, "", Card(900));
+  ASSERT_EQ(first.status, 201) << first.raw;
+  Reply second = c.Post("/v1/payments", key, "", Card(900));
+  ASSERT_EQ(second.status, 201) << second.raw;
+  EXPECT_NE(first.body["id"], second.body["id"]);
+  EXPECT_EQ(second.headers.count("Idempotent-Replayed"), 0u);
+  json manual = Card(800);
+  manual["capture_method"] = "manual";
+  Reply held = c.Post("/v1/payments", key, "", manual);
+  ASSERT_EQ(held.status, 201) << held.raw;
+  const std::string id = held.body["id"];
+  Reply part = c.Post("/v1/payments/" + id + "/capture", key, "", {{"amount", 300}});
+  ASSERT_EQ(part.status, 200) << part.raw;
+  EXPECT_EQ(part.body["amount_received"], 300);
 }
 
 // Issue 17: the Idempotency-Key is trimmed once, the way the writer trims it; keys up to
@@ -149,7 +194,7 @@ TEST_F(ApiTest, IdempotencyKeysAndOversizedCommandsAreJudgedAsTheWriterWould) {
   ASSERT_EQ(padded.status, 201) << padded.raw;
   Reply plain = c.Post("/v1/payments", key, idem, Card(1100));
   EXPECT_EQ(plain.status, 201) << plain.raw;
-  EXPECT_EQ(plain.body["payment_id"], padded.body["payment_id"]) << "one payment, one key";
+  EXPECT_EQ(plain.body["id"], padded.body["id"]) << "one payment, one key";
 
   const std::string long_key = Unique("long") + std::string(200, 'k');
   Reply long_reply = c.Post("/v1/payments", key, long_key, Card(1200));
@@ -180,9 +225,7 @@ TEST_F(ApiTest, ARepeatedIdempotencyKeyReplaysTheIdenticalResponse) {
   Reply other = c.Post("/v1/payments", key, idem, Card(701));
   EXPECT_EQ(other.status, 409) << other.raw;
   EXPECT_EQ(other.body["error"]["code"], "idempotency_key_reused");
-  Reply missing = c.Post("/v1/payments", key, "", Card(700));
-  EXPECT_EQ(missing.status, 400);
-  EXPECT_EQ(missing.body["error"]["code"], "idempotency_key_missing");
+  EXPECT_EQ(other.body["error"]["type"], "idempotency_error");
 }
 
 TEST_F(ApiTest, ValidationErrorsAre422WithFieldDetails) {
@@ -214,6 +257,9 @@ TEST_F(ApiTest, ValidationErrorsAre422WithFieldDetails) {
     Reply r = c.Post("/v1/payments", key, Unique("invalid"), t.body);
     EXPECT_EQ(r.status, 422) << t.body.dump() << " -> " << r.raw;
     EXPECT_EQ(r.body["error"]["code"], t.code) << r.raw;
+    EXPECT_EQ(r.body["error"]["type"], "invalid_request_error") << r.raw;
+    EXPECT_EQ(r.body["error"]["param"], t.field) << "the public field: " << r.raw;
+    EXPECT_EQ(r.raw.find("amount_minor"), std::string::npos) << "no internal names: " << r.raw;
     bool named = false;
     for (const auto& f : r.body["error"]["details"]["fields"])
       named = named || f["field"] == t.field;
@@ -228,14 +274,18 @@ TEST_F(ApiTest, ManualCaptureRefundAndStateConflicts) {
   body["capture_method"] = "manual";
   Reply created = c.Post("/v1/payments", key, Unique("manual"), body);
   ASSERT_EQ(created.status, 201) << created.raw;
-  ASSERT_EQ(created.body["status"], "PAYMENT_STATUS_REQUIRES_CAPTURE");
-  const std::string id = created.body["payment_id"];
+  ASSERT_EQ(created.body["status"], "requires_capture");
+  EXPECT_EQ(created.body["amount_capturable"], 1500);
+  EXPECT_EQ(created.body["amount_received"], 0);
+  const std::string id = created.body["id"];
   Reply captured = c.Post("/v1/payments/" + id + "/capture", key, Unique("cap"), json::object());
   ASSERT_EQ(captured.status, 200) << captured.raw;
-  EXPECT_EQ(captured.body["captured_minor"], "1500");
+  EXPECT_EQ(captured.body["amount_received"], 1500);
+  EXPECT_EQ(captured.body["amount_capturable"], 0);
+  EXPECT_EQ(captured.body["status"], "succeeded");
   Reply refunded = c.Post("/v1/payments/" + id + "/refunds", key, Unique("ref"), {{"amount", 500}});
   ASSERT_EQ(refunded.status, 200) << refunded.raw;
-  EXPECT_EQ(refunded.body["refunded_minor"], "500");
+  EXPECT_EQ(refunded.body["amount_refunded"], 500);
   Reply too_much =
       c.Post("/v1/payments/" + id + "/refunds", key, Unique("ref"), {{"amount", 5000}});
   EXPECT_EQ(too_much.status, 422) << too_much.raw;
@@ -243,12 +293,13 @@ TEST_F(ApiTest, ManualCaptureRefundAndStateConflicts) {
 
   Reply open = c.Post("/v1/payments", key, Unique("open"), Card(300, /*confirm=*/false));
   ASSERT_EQ(open.status, 201) << open.raw;
-  EXPECT_EQ(open.body["status"], "PAYMENT_STATUS_REQUIRES_CONFIRMATION");
-  const std::string open_id = open.body["payment_id"];
+  EXPECT_EQ(open.body["status"], "requires_confirmation");
+  const std::string open_id = open.body["id"];
   Reply canceled = c.Post("/v1/payments/" + open_id + "/cancel", key, Unique("cancel"),
                           {{"reason", "customer left"}});
   ASSERT_EQ(canceled.status, 200) << canceled.raw;
-  EXPECT_EQ(canceled.body["status"], "PAYMENT_STATUS_CANCELED");
+  EXPECT_EQ(canceled.body["status"], "canceled");
+  EXPECT_EQ(canceled.body["cancellation_reason"], "customer left");
   Reply late =
       c.Post("/v1/payments/" + open_id + "/confirm", key, Unique("confirm"), json::object());
   EXPECT_EQ(late.status, 409) << late.raw;
@@ -263,7 +314,7 @@ TEST_F(ApiTest, FollowUpsOnTheLogNameTheAuthenticatedMerchant) {
   body["capture_method"] = "manual";
   Reply created = c.Post("/v1/payments", key, Unique("named"), body);
   ASSERT_EQ(created.status, 201) << created.raw;
-  const std::string id = created.body["payment_id"];
+  const std::string id = created.body["id"];
   Reply captured = c.Post("/v1/payments/" + id + "/capture", key, Unique("cap"), json::object());
   ASSERT_EQ(captured.status, 200) << captured.raw;
   Reply refunded = c.Post("/v1/payments/" + id + "/refunds", key, Unique("ref"), {{"amount", 100}});
@@ -296,7 +347,7 @@ TEST_F(ApiTest, AMerchantNeverSeesOrActsOnAnotherMerchantsPayments) {
   Client c = client();
   Reply created = c.Post("/v1/payments", a, Unique("iso"), Card(900, false));
   ASSERT_EQ(created.status, 201) << created.raw;
-  const std::string id = created.body["payment_id"];
+  const std::string id = created.body["id"];
   EXPECT_EQ(c.Get("/v1/payments/" + id, b).status, 404);
   for (const char* action : {"confirm", "capture", "void", "cancel"}) {
     Reply r = c.Post("/v1/payments/" + id + "/" + action, b, Unique("iso"), json::object());
@@ -306,19 +357,21 @@ TEST_F(ApiTest, AMerchantNeverSeesOrActsOnAnotherMerchantsPayments) {
             404);
   // The same Idempotency-Key is another merchant's own key space.
   const std::string shared_key = Unique("same-key");
-  EXPECT_EQ(c.Post("/v1/payments", a, shared_key, Card(100, false)).status, 201);
+  Reply ours = c.Post("/v1/payments", a, shared_key, Card(100, false));
+  EXPECT_EQ(ours.status, 201) << ours.raw;
   Reply theirs = c.Post("/v1/payments", b, shared_key, Card(200, false));
   ASSERT_EQ(theirs.status, 201) << theirs.raw;
-  EXPECT_EQ(theirs.body["merchant_id"], "m_wallet");
+  EXPECT_NE(theirs.body["id"], ours.body["id"]);
+  EXPECT_EQ(theirs.body["amount"], 200) << "not the other merchant's payment";
   Reply list_b = c.Get("/v1/payments?limit=1000", b);
   ASSERT_EQ(list_b.status, 200) << list_b.raw;
-  for (const auto& p : list_b.body["payments"]) EXPECT_NE(p["payment_id"], id);
+  for (const auto& p : list_b.body["data"]) EXPECT_NE(p["id"], id);
   Reply list_a;
   EXPECT_TRUE(Eventually(
       [&] {
         list_a = c.Get("/v1/payments?limit=1000", a);
         bool found = false;
-        for (const auto& p : list_a.body["payments"]) found = found || p["payment_id"] == id;
+        for (const auto& p : list_a.body["data"]) found = found || p["id"] == id;
         return found;
       },
       std::chrono::seconds(5)))
@@ -331,7 +384,9 @@ TEST_F(ApiTest, ListFiltersByStatusAndCreationTime) {
   Client c = client();
   Reply open = c.Post("/v1/payments", key, Unique("list"), Card(120, false));
   ASSERT_EQ(open.status, 201);
-  const std::string created_at = open.body["created_at_ms"];
+  // `created` is in seconds; the filters take milliseconds (or dates).
+  const std::string created_at = std::to_string(open.body["created"].get<int64_t>() * 1000);
+  const std::string before = std::to_string(open.body["created"].get<int64_t>() * 1000 - 1);
   // The list reads the projection's merchant index, which follows within a commit interval.
   Reply filtered;
   const bool found = Eventually(
@@ -340,18 +395,19 @@ TEST_F(ApiTest, ListFiltersByStatusAndCreationTime) {
             "/v1/payments?status=requires_confirmation&created_from=" + created_at + "&limit=1000",
             key);
         bool seen = false;
-        for (const auto& p : filtered.body["payments"]) {
-          EXPECT_EQ(p["status"], "PAYMENT_STATUS_REQUIRES_CONFIRMATION");
-          seen = seen || p["payment_id"] == open.body["payment_id"];
+        EXPECT_EQ(filtered.body["object"], "list") << filtered.raw;
+        for (const auto& p : filtered.body["data"]) {
+          EXPECT_EQ(p["status"], "requires_confirmation");
+          EXPECT_EQ(p["object"], "payment_intent");
+          seen = seen || p["id"] == open.body["id"];
         }
         return filtered.status == 200 && seen;
       },
       std::chrono::seconds(5));
   EXPECT_TRUE(found) << filtered.raw;
-  Reply none =
-      c.Get("/v1/payments?created_to=" + created_at + "&status=requires_confirmation", key);
+  Reply none = c.Get("/v1/payments?created_to=" + before + "&status=requires_confirmation", key);
   ASSERT_EQ(none.status, 200);
-  for (const auto& p : none.body["payments"]) EXPECT_NE(p["payment_id"], open.body["payment_id"]);
+  for (const auto& p : none.body["data"]) EXPECT_NE(p["id"], open.body["id"]);
   Reply bad = c.Get("/v1/payments?created_from=yesterday", key);
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.body["error"]["details"]["parameter"], "created_from") << bad.raw;
@@ -408,7 +464,7 @@ TEST_F(ApiTest, WebhooksAreSignedAndCarryTheEventId) {
   Client c = client();
   Reply created = c.Post("/v1/payments", key, Unique("hook"), Card(2500));
   ASSERT_EQ(created.status, 201) << created.raw;
-  const std::string id = created.body["payment_id"];
+  const std::string id = created.body["id"];
   std::set<std::string> types;
   ASSERT_TRUE(Eventually(
       [&] {
@@ -434,7 +490,7 @@ TEST_F(ApiTest, FailingWebhooksAreParkedAndCanBeResent) {
   Client c = client();
   Reply created = c.Post("/v1/payments", key, Unique("dead"), Card(800));
   ASSERT_EQ(created.status, 201) << created.raw;
-  const std::string id = created.body["payment_id"];
+  const std::string id = created.body["id"];
   json dead;
   ASSERT_TRUE(Eventually(
       [&] {
@@ -488,6 +544,7 @@ TEST_F(ApiTest, TheOpenApiDocumentDescribesExactlyTheMountedRoutes) {
 // Last: it stops the broker.
 // Every error answer of the merchant API, from the HTTP layer's refusals to the handlers'
 // decisions, is the documented shape {"error": {"status", "code", "message"[, "details"]}}
+// (with "type" and "param" on the API's own answers)
 // as application/json with a Request-Id; an answer given after the key was checked also
 // carries the key's RateLimit headers.
 TEST_F(ApiTest, EveryErrorAnswerHasTheDocumentedJsonShape) {
@@ -517,7 +574,8 @@ TEST_F(ApiTest, EveryErrorAnswerHasTheDocumentedJsonShape) {
        422, "validation_failed", true},
       {"empty body", post(auth + "Idempotency-Key: " + Unique("empty") + "\r\n", ""), 422,
        "validation_failed", true},
-      {"no Idempotency-Key", post(auth, Card(1).dump()), 400, "idempotency_key_missing", true},
+      {"blank Idempotency-Key", post(auth + "Idempotency-Key:  \r\n", Card(1).dump()), 400,
+       "idempotency_key_empty", true},
       {"Idempotency-Key over 255 bytes",
        post(auth + "Idempotency-Key: " + std::string(256, 'k') + "\r\n", Card(1).dump()), 400,
        "idempotency_key_too_long", true},
@@ -584,8 +642,16 @@ TEST_F(ApiTest, EveryErrorAnswerHasTheDocumentedJsonShape) {
       EXPECT_TRUE(e["details"].is_object()) << r.raw;
     }
     for (const auto& [name, _] : e.items())
-      EXPECT_TRUE(name == "status" || name == "code" || name == "message" || name == "details")
+      EXPECT_TRUE(name == "status" || name == "code" || name == "message" || name == "details" ||
+                  name == "type" || name == "param")
           << name;
+    // The merchant API's own answers (those of the HTTP layer's refusals aside) add the
+    // Stripe-style type and param, and the API version.
+    if (rate_limited || e["code"] == "unauthorized") {
+      EXPECT_TRUE(e["type"].is_string()) << r.raw;
+      EXPECT_TRUE(e.contains("param")) << r.raw;
+      EXPECT_EQ(r.headers.count("Payorch-Version"), 1u);
+    }
     const auto type = r.headers.find("Content-Type");
     ASSERT_NE(type, r.headers.end());
     EXPECT_EQ(type->second.rfind("application/json", 0), 0u) << type->second;
@@ -604,7 +670,7 @@ TEST_F(ApiTest, EveryErrorAnswerHasTheDocumentedJsonShape) {
   // The log's decisions (409 state conflict, 4xx rejection of a refund) and 429.
   Reply open = c.Post("/v1/payments", key, Unique("open"), Card(300, /*confirm=*/false));
   ASSERT_EQ(open.status, 201) << open.raw;
-  const std::string id = open.body["payment_id"];
+  const std::string id = open.body["id"];
   ASSERT_EQ(c.Post("/v1/payments/" + id + "/cancel", key, Unique("cancel"), json::object()).status,
             200);
   {

@@ -35,8 +35,8 @@ TEST(StandaloneApi, ServesPaymentsNextToTheOrchestrator) {
       },
       std::chrono::seconds(20));
   ASSERT_EQ(r.status, 201) << r.raw;
-  EXPECT_EQ(r.body["status"], "PAYMENT_STATUS_SUCCEEDED");
-  EXPECT_EQ(c.Get("/v1/payments/" + r.body["payment_id"].get<std::string>(), key).status, 200);
+  EXPECT_EQ(r.body["status"], "succeeded");
+  EXPECT_EQ(c.Get("/v1/payments/" + r.body["id"].get<std::string>(), key).status, 200);
   const int status = api.Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }

@@ -1,6 +1,7 @@
 // The merchant API's parts without a broker: API keys (hashing, rotation, revocation,
 // audit log), the token bucket and its headers, the webhook outbox (signature, retry
-// schedule, dead letters, durability across reopen), and the configuration file.
+// schedule, dead letters, durability across reopen), the configuration file, the
+// merchant-facing objects (internal/objects.h) and the expiry of stored responses.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api/config.h"
+#include "api/internal/objects.h"
+#include "api/internal/response_store.h"
 #include "api/keys.h"
 #include "api/rate_limiter.h"
 #include "outbox/webhook_outbox.h"
@@ -323,6 +326,170 @@ TEST(ApiConfigFile, ReadsFieldsAndNamesTheBadOne) {
   EXPECT_NE(
       LoadApiConfig(write("webhooks: {endpoints: {m: {url: 'http://x'}}}\n"), &d).find("secret"),
       std::string::npos);
+}
+
+// Issue 20: every internal status has one public status, in Stripe's vocabulary.
+TEST(Objects, EveryInternalStatusMapsToAPublicOne) {
+  namespace ev = ::payments::events::v1;
+  const std::map<ev::PaymentStatus, std::string> expected = {
+      {ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION, "requires_confirmation"},
+      {ev::PAYMENT_STATUS_AUTHORIZING, "processing"},
+      {ev::PAYMENT_STATUS_PROCESSING, "processing"},
+      {ev::PAYMENT_STATUS_REQUIRES_CAPTURE, "requires_capture"},
+      {ev::PAYMENT_STATUS_SUCCEEDED, "succeeded"},
+      {ev::PAYMENT_STATUS_FAILED, "canceled"},
+      {ev::PAYMENT_STATUS_CANCELED, "canceled"},
+      {ev::PAYMENT_STATUS_VOIDED, "canceled"},
+  };
+  for (int s = ev::PaymentStatus_MIN; s <= ev::PaymentStatus_MAX; ++s) {
+    if (!ev::PaymentStatus_IsValid(s) || s == ev::PAYMENT_STATUS_UNSPECIFIED) continue;
+    const auto status = static_cast<ev::PaymentStatus>(s);
+    ASSERT_TRUE(expected.count(status)) << "unmapped: " << ev::PaymentStatus_Name(status);
+    EXPECT_EQ(internal::PublicStatus(status), expected.at(status))
+        << ev::PaymentStatus_Name(status);
+  }
+}
+
+::payments::projection::v1::PaymentView HeldPayment() {
+  namespace ev = ::payments::events::v1;
+  ::payments::projection::v1::PaymentView v;
+  v.set_payment_id("pay_1");
+  v.set_merchant_id("m_1");
+  v.set_status(ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
+  v.set_currency("EUR");
+  v.set_requested_minor(2500);
+  v.set_authorized_minor(2500);
+  v.set_captured_minor(1000);
+  v.set_created_at_ms(1'700'000'000'999);
+  v.set_capture_mode(::payments::types::v1::CAPTURE_MODE_MANUAL);
+  v.set_request_hash("secret-internal");
+  v.set_last_sequence(7);
+  return v;
+}
+
+TEST(Objects, APaymentIntentCarriesIntegerAmountsAndNoInternals) {
+  const nlohmann::json meta = {{"order", "42"}};
+  const nlohmann::json o = internal::PaymentIntent(HeldPayment(), meta);
+  EXPECT_EQ(o["id"], "pay_1");
+  EXPECT_EQ(o["object"], "payment_intent");
+  EXPECT_EQ(o["status"], "requires_capture");
+  EXPECT_EQ(o["amount"], 2500);
+  EXPECT_EQ(o["amount_capturable"], 1500);
+  EXPECT_EQ(o["amount_received"], 1000);
+  EXPECT_EQ(o["amount_refunded"], 0);
+  EXPECT_EQ(o["currency"], "eur");
+  EXPECT_EQ(o["created"], 1'700'000'000);
+  EXPECT_EQ(o["capture_method"], "manual");
+  EXPECT_EQ(o["metadata"], meta);
+  EXPECT_TRUE(o["last_payment_error"].is_null());
+  EXPECT_TRUE(o["cancellation_reason"].is_null());
+  for (const char* internal :
+       {"merchant_id", "request_hash", "last_sequence", "plan", "partition", "attempts"})
+    EXPECT_FALSE(o.contains(internal)) << internal;
+  EXPECT_EQ(internal::PaymentIntent(HeldPayment(), nullptr)["metadata"], nlohmann::json::object());
+}
+
+TEST(Objects, TheLastFailedStepAttemptIsTheLastPaymentError) {
+  namespace ev = ::payments::events::v1;
+  namespace pv = ::payments::projection::v1;
+  namespace types = ::payments::types::v1;
+  struct Case {
+    types::ErrorCode code;
+    const char* type;
+    const char* error_code;
+    nlohmann::json decline_code;
+  };
+  const std::vector<Case> cases = {
+      {types::ERROR_CODE_DECLINED, "card_error", "card_declined", "generic_decline"},
+      {types::ERROR_CODE_HARD_DECLINE, "card_error", "card_declined", "do_not_honor"},
+      {types::ERROR_CODE_INVALID_CARD, "card_error", "invalid_number", nullptr},
+      {types::ERROR_CODE_PROCESSOR_UNAVAILABLE, "api_error", "processing_error", nullptr},
+  };
+  for (const Case& t : cases) {
+    pv::PaymentView v = HeldPayment();
+    v.set_status(ev::PAYMENT_STATUS_FAILED);
+    auto* a = v.add_attempts();
+    a->set_kind(ev::OPERATION_KIND_SALE);
+    a->set_outcome(pv::ATTEMPT_OUTCOME_FAILED);
+    a->set_error_code(t.code);
+    const nlohmann::json o = internal::PaymentIntent(v, nullptr);
+    EXPECT_EQ(o["status"], "canceled");
+    EXPECT_EQ(o["cancellation_reason"], "automatic");
+    EXPECT_EQ(o["last_payment_error"]["type"], t.type) << o.dump();
+    EXPECT_EQ(o["last_payment_error"]["code"], t.error_code) << o.dump();
+    EXPECT_EQ(o["last_payment_error"]["decline_code"], t.decline_code) << o.dump();
+    EXPECT_FALSE(o["last_payment_error"]["message"].get<std::string>().empty());
+    // A later step that succeeded clears it; a refund that failed is not a payment error.
+    auto* next = v.add_attempts();
+    next->set_kind(ev::OPERATION_KIND_SALE);
+    next->set_outcome(pv::ATTEMPT_OUTCOME_SUCCEEDED);
+    auto* refund = v.add_attempts();
+    refund->set_kind(ev::OPERATION_KIND_REFUND);
+    refund->set_outcome(pv::ATTEMPT_OUTCOME_FAILED);
+    EXPECT_TRUE(internal::LastPaymentError(v).is_null());
+  }
+}
+
+TEST(Objects, RejectionsNameThePublicField) {
+  EXPECT_EQ(internal::PublicField("amount.amount_minor"), "amount");
+  EXPECT_EQ(internal::PublicField("amount_minor"), "amount");
+  EXPECT_EQ(internal::PublicField("amount.currency"), "currency");
+  EXPECT_EQ(internal::PublicField("method"), "payment_method");
+  EXPECT_EQ(internal::PublicField("metadata.k"), "metadata.k");
+  EXPECT_EQ(internal::PublicMessage("amount_minor must be > 0, got 0"),
+            "amount must be > 0, got 0");
+  EXPECT_EQ(internal::ErrorType(401, "unauthorized"), "authentication_error");
+  EXPECT_EQ(internal::ErrorType(409, "idempotency_key_reused"), "idempotency_error");
+  EXPECT_EQ(internal::ErrorType(422, "amount_not_positive"), "invalid_request_error");
+  EXPECT_EQ(internal::ErrorType(503, "log_unavailable"), "api_error");
+}
+
+// Issue 20: an Idempotency-Key is replayable for the window, then free again, and the
+// sweep deletes expired records a bounded number at a time.
+TEST(ResponseStore, KeysExpireAfterTheWindowAndTheSweepIsBounded) {
+  internal::ResponseStore store;
+  ASSERT_EQ(store.Open((TempDir("responses") / "db").string()), "");
+  constexpr int64_t kWindow = 1'000;
+  internal::StoredResponse first{.request_hash = "h1",
+                                 .final = true,
+                                 .status = 201,
+                                 .body = "{}",
+                                 .payment_id = "pay_1",
+                                 .create = true,
+                                 .created_ms = 10'000};
+  internal::StoredResponse seen;
+  EXPECT_EQ(store.TryClaim("m", "k", first, &seen, 10'000, kWindow),
+            internal::ResponseStore::Claim::kNew);
+  EXPECT_EQ(store.TryClaim("m", "k", first, &seen, 10'999, kWindow),
+            internal::ResponseStore::Claim::kExisting);
+  EXPECT_EQ(seen.request_hash, "h1");
+  internal::StoredResponse later = first;
+  later.request_hash = "h2";
+  later.created_ms = 11'000;
+  EXPECT_EQ(store.TryClaim("m", "k", later, &seen, 11'000, kWindow),
+            internal::ResponseStore::Claim::kNew)
+      << "expired at created + window";
+  EXPECT_EQ(store.TryClaim("m", "k", later, &seen, 11'001, kWindow),
+            internal::ResponseStore::Claim::kExisting);
+  EXPECT_EQ(seen.request_hash, "h2");
+
+  for (int i = 0; i < 5; ++i) {
+    internal::StoredResponse r = first;
+    r.created_ms = 20'000;
+    EXPECT_EQ(store.TryClaim("m", "old" + std::to_string(i), r, &seen, 20'000, kWindow),
+              internal::ResponseStore::Claim::kNew);
+  }
+  // At 30'000 all six are expired: 2 examined per call, so it takes three calls.
+  EXPECT_EQ(store.Sweep(30'000, kWindow, 2), 2);
+  EXPECT_EQ(store.Sweep(30'000, kWindow, 2), 2);
+  EXPECT_EQ(store.Sweep(30'000, kWindow, 2), 2);
+  EXPECT_EQ(store.Sweep(30'000, kWindow, 2), 0);
+  // Metadata is not a stored response: the sweep leaves it, and the first write wins.
+  store.PutMetadata("pay_1", R"({"a":"1"})");
+  store.PutMetadata("pay_1", R"({"a":"2"})");
+  EXPECT_EQ(store.Sweep(30'000, kWindow, 10), 0);
+  EXPECT_EQ(store.Metadata("pay_1"), R"({"a":"1"})");
+  EXPECT_EQ(store.Metadata("pay_2"), "");
 }
 
 }  // namespace

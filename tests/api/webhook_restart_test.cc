@@ -29,7 +29,7 @@ TEST(WebhookRestart, PendingDeliveriesSurviveASigkill) {
                         {"payment_method", "card"},
                         {"confirm", true}});
       ASSERT_EQ(r.status, 201) << r.raw;
-      ids.push_back(r.body["payment_id"]);
+      ids.push_back(r.body["id"]);
     }
   }
   // Refused at least once each: the deliveries are queued, not sent.

@@ -6,14 +6,15 @@
 
 namespace payorch::api::internal {
 namespace {
+constexpr char kResponsePrefix[] = "r/";
 std::string Key(const std::string& merchant, const std::string& key) {
-  std::string k = "r/" + merchant;
+  std::string k = kResponsePrefix + merchant;
   k.push_back('\0');
   return k + key;
 }
 std::string Encode(const StoredResponse& r) {
-  return nlohmann::json{{"h", r.request_hash}, {"f", r.final},      {"s", r.status},
-                        {"b", r.body},         {"p", r.payment_id}, {"c", r.create}}
+  return nlohmann::json{{"h", r.request_hash}, {"f", r.final},  {"s", r.status},    {"b", r.body},
+                        {"p", r.payment_id},   {"c", r.create}, {"t", r.created_ms}}
       .dump();
 }
 bool Decode(const std::string& bytes, StoredResponse* r) {
@@ -25,7 +26,11 @@ bool Decode(const std::string& bytes, StoredResponse* r) {
   r->body = j.value("b", "");
   r->payment_id = j.value("p", "");
   r->create = j.value("c", false);
+  r->created_ms = j.value("t", int64_t{0});
   return true;
+}
+bool Expired(const StoredResponse& r, int64_t now_ms, int64_t window_ms) {
+  return r.created_ms + window_ms <= now_ms;
 }
 }  // namespace
 
@@ -44,11 +49,14 @@ std::string ResponseStore::Open(const std::string& dir) {
 
 ResponseStore::Claim ResponseStore::TryClaim(const std::string& merchant, const std::string& key,
                                              const StoredResponse& pending,
-                                             StoredResponse* existing) {
+                                             StoredResponse* existing, int64_t now_ms,
+                                             int64_t window_ms) {
   const std::string k = Key(merchant, key);
   std::lock_guard<std::mutex> lock(mu_);
   std::string bytes;
-  if (db_->Get({}, k, &bytes).ok() && Decode(bytes, existing)) return Claim::kExisting;
+  if (db_->Get({}, k, &bytes).ok() && Decode(bytes, existing) &&
+      !Expired(*existing, now_ms, window_ms))
+    return Claim::kExisting;
   (void)db_->Put({}, k, Encode(pending));
   return Claim::kNew;
 }
@@ -62,6 +70,38 @@ void ResponseStore::Finish(const std::string& merchant, const std::string& key,
 void ResponseStore::Release(const std::string& merchant, const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   (void)db_->Delete({}, Key(merchant, key));
+}
+
+int ResponseStore::Sweep(int64_t now_ms, int64_t window_ms, int max_records) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+  it->Seek(sweep_cursor_.empty() ? std::string(kResponsePrefix) : sweep_cursor_);
+  int deleted = 0;
+  int examined = 0;
+  for (; it->Valid() && examined < max_records; it->Next(), ++examined) {
+    if (!it->key().starts_with(kResponsePrefix)) break;
+    StoredResponse r;
+    if (!Decode(it->value().ToString(), &r) || Expired(r, now_ms, window_ms)) {
+      if (db_->Delete({}, it->key()).ok()) ++deleted;
+    }
+  }
+  // Resume after the last record examined; at the end of the records, start over.
+  sweep_cursor_ = it->Valid() && it->key().starts_with(kResponsePrefix) ? it->key().ToString() : "";
+  return deleted;
+}
+
+void ResponseStore::PutMetadata(const std::string& payment_id, const std::string& json_text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string existing;
+  if (db_->Get({}, "m/" + payment_id, &existing).ok()) return;  // the first create's wins
+  (void)db_->Put({}, "m/" + payment_id, json_text);
+}
+
+std::string ResponseStore::Metadata(const std::string& payment_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string bytes;
+  if (!db_->Get({}, "m/" + payment_id, &bytes).ok()) return "";
+  return bytes;
 }
 
 }  // namespace payorch::api::internal

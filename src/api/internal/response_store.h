@@ -1,9 +1,14 @@
 // Stored responses of POST requests, keyed by (merchant, Idempotency-Key), in RocksDB
 // (DATA_DIR/api/responses). A key is claimed (pending) before its command is appended and
 // holds the final response once there is one; a repeated key with the same request gets
-// that response again, with another request 409. Thread-safe.
+// that response again, with another request 409. A record is kept for the idempotency
+// window after its claim (`created_ms`); after that the key is free again (TryClaim treats
+// an expired record as absent) and Sweep deletes it. The same database keeps each
+// payment's metadata as the merchant sent it (`m/<payment id>`, never expired: it is part
+// of the object). Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,7 +26,8 @@ struct StoredResponse {
   int status = 0;
   std::string body;
   std::string payment_id;
-  bool create = false;  // a POST /v1/payments (answers 201 when it settles)
+  bool create = false;     // a POST /v1/payments (answers 201 when it settles)
+  int64_t created_ms = 0;  // when the key was claimed (records from before: 0, expired)
 };
 
 class ResponseStore {
@@ -31,16 +37,28 @@ class ResponseStore {
   [[nodiscard]] std::string Open(const std::string& dir);
 
   enum class Claim { kNew, kExisting };
-  // Claims the key with `pending` if it is free; otherwise returns kExisting and the
-  // stored record in *existing.
+  // Claims the key with `pending` if it is free or its record is older than `window_ms`
+  // at `now_ms`; otherwise returns kExisting and the stored record in *existing.
   [[nodiscard]] Claim TryClaim(const std::string& merchant, const std::string& key,
-                               const StoredResponse& pending, StoredResponse* existing);
+                               const StoredResponse& pending, StoredResponse* existing,
+                               int64_t now_ms, int64_t window_ms);
   void Finish(const std::string& merchant, const std::string& key, const StoredResponse& r);
   void Release(const std::string& merchant, const std::string& key);
 
+  // Deletes records older than `window_ms` at `now_ms`, examining at most `max_records`
+  // records from where the previous call stopped (wrapping around at the end). Returns the
+  // number deleted. Bounded work per call: call it periodically.
+  int Sweep(int64_t now_ms, int64_t window_ms, int max_records);
+
+  // The metadata of a payment as sent at creation (a JSON object's text), "" if none. The
+  // first PutMetadata of a payment id wins (a repeated create cannot change it).
+  void PutMetadata(const std::string& payment_id, const std::string& json_text);
+  [[nodiscard]] std::string Metadata(const std::string& payment_id) const;
+
  private:
   std::unique_ptr<rocksdb::DB> db_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::string sweep_cursor_;
 };
 
 }  // namespace payorch::api::internal

@@ -1,0 +1,49 @@
+// The merchant API's objects: the one place that maps payorch's read models
+// (payments.projection.v1.PaymentView, built from the log's Protobuf events, which do not
+// change) to the Stripe-style objects merchants see (docs/merchant-api.md, "Objects").
+//
+//   json intent = PaymentIntent(view, metadata);   // {"id", "object": "payment_intent", ...}
+//   std::string s = PublicStatus(ev::PAYMENT_STATUS_FAILED);   // "canceled"
+//
+// Pure functions: no I/O, no clock. Internals (plan, request_hash, partition,
+// last_sequence, rejected_commands, attempts) stay on the internal query API.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "payments/events/v1/events.pb.h"
+#include "payments/projection/v1/views.pb.h"
+
+namespace payorch::api::internal {
+
+// The version the API answers with (Payorch-Version header): the date of the last
+// incompatible change of the objects or errors.
+inline constexpr const char* kApiVersion = "2026-12-05";
+
+// requires_confirmation, processing, requires_capture, succeeded or canceled (a FAILED or
+// VOIDED payment is canceled, with cancellation_reason saying why).
+[[nodiscard]] std::string PublicStatus(::payments::events::v1::PaymentStatus status);
+
+// The PaymentIntent object of a payment. `metadata` is what the merchant sent at creation
+// (an object of strings; null for none).
+[[nodiscard]] nlohmann::json PaymentIntent(const ::payments::projection::v1::PaymentView& v,
+                                           const nlohmann::json& metadata);
+
+// {type, code, decline_code, message} of the payment's last step attempt if it failed,
+// else null.
+[[nodiscard]] nlohmann::json LastPaymentError(const ::payments::projection::v1::PaymentView& v);
+
+// The public name of a field the writer names in a rejection ("amount.amount_minor" and
+// "amount_minor" -> "amount", "method" -> "payment_method", ...); other names unchanged.
+[[nodiscard]] std::string PublicField(const std::string& field);
+
+// `message` with internal field names replaced by their public names.
+[[nodiscard]] std::string PublicMessage(std::string message);
+
+// The Stripe error type of an answer's HTTP status and code: invalid_request_error,
+// authentication_error (401), rate_limit_error (429), idempotency_error
+// (idempotency_key_reused), api_error (5xx).
+[[nodiscard]] std::string ErrorType(int status, const std::string& code);
+
+}  // namespace payorch::api::internal
