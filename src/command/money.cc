@@ -59,6 +59,10 @@ const CurrencyInfo* FindCurrency(std::string_view code) {
   return &kCurrencies[static_cast<size_t>(it - kPackedCodes.begin())];
 }
 
+int64_t SettlementStepMinor(const CurrencyInfo& currency) {
+  return currency.code == "IDR" ? 100 : 1;
+}
+
 std::optional<int64_t> CheckedAdd(int64_t a, int64_t b) {
   int64_t r = 0;
   if (__builtin_add_overflow(a, b, &r)) return std::nullopt;

@@ -20,6 +20,11 @@ struct CurrencyInfo {
 // Looks up an upper-case ISO 4217 code. Returns nullptr for unknown codes.
 const CurrencyInfo* FindCurrency(std::string_view code);
 
+// The smallest amount processors settle in `currency`, in minor units: 1 for most, 100
+// for IDR, which keeps ISO 4217's two decimals but is paid in whole rupiah (seed 003).
+// Amounts of that currency must be multiples of it.
+int64_t SettlementStepMinor(const CurrencyInfo& currency);
+
 // Largest amount any payment may carry, in minor units, whatever the currency:
 // 10^15 minor units (10 trillion USD). Merchants may set a lower bound.
 inline constexpr int64_t kMaxAmountMinor = 1'000'000'000'000'000;

@@ -20,10 +20,6 @@ using internal::IsText;
 constexpr size_t kMaxDecimalDigits = 18;  // DecimalNumber and amounts: totalDigits 18
 constexpr int kMaxFractionDigits = 5;     // amounts: fractionDigits 5
 
-// Currencies whose amounts must be whole units although ISO 4217 gives them minor units:
-// IDR (seed 003, issue 21: processors take whole rupiah).
-bool WholeUnitsOnly(std::string_view currency) { return currency == "IDR"; }
-
 Error Invalid(const std::string& field, std::string_view rule) {
   return Error{ErrorCode::kInvalidInput, "pain.001: " + field + ": " + std::string(rule)};
 }
@@ -129,8 +125,9 @@ Status CheckTransfer(const std::string& f, const CreditTransfer& t,
   if (t.amount.minor <= 0 || t.amount.minor > kMaxAmountMinor) {
     return Invalid(f + ".amount.minor", "must be > 0 and <= 10^15 minor units");
   }
-  if (WholeUnitsOnly(currency->code) && t.amount.minor % 100 != 0) {
-    return Invalid(f + ".amount.minor", "IDR must be whole rupiah (a multiple of 100 sen)");
+  if (const int64_t step = SettlementStepMinor(*currency); t.amount.minor % step != 0) {
+    return Invalid(f + ".amount.minor", std::string(currency->code) + " must be a multiple of " +
+                                            std::to_string(step) + " minor units (whole rupiah)");
   }
   if (Status s = CheckText(f + ".creditor_name", t.creditor_name, 1, 140); !s.ok()) return s;
   if (!IsIban(t.creditor_iban)) {

@@ -105,5 +105,13 @@ TEST(FormatMinorTest, PlacesTheDecimalPointByExponent) {
   }
 }
 
+// Seed 003: IDR keeps two ISO decimals but is settled in whole rupiah; others per unit.
+TEST(SettlementStep, IdrIsWholeRupiahOthersAreOneMinorUnit) {
+  EXPECT_EQ(SettlementStepMinor(*FindCurrency("IDR")), 100);
+  for (const char* code : {"USD", "MYR", "JPY", "KWD", "EUR"}) {
+    EXPECT_EQ(SettlementStepMinor(*FindCurrency(code)), 1) << code;
+  }
+}
+
 }  // namespace
 }  // namespace payorch
