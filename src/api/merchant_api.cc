@@ -401,6 +401,7 @@ struct MerchantApi::Impl {
     cmd::CommandEnvelope envelope;
     std::string payment_id;
     bool create = false;
+    bool refund = false;  // POST /v1/refunds: answered with the Refund object
   };
   using Builder = std::function<std::optional<http::Response>(
       const json& body, const Principal& who, const std::string& idem_key, Command* out)>;
@@ -449,6 +450,7 @@ struct MerchantApi::Impl {
     pending.request_hash = request_hash;
     pending.payment_id = command.payment_id;
     pending.create = command.create;
+    pending.refund = command.refund;
     pending.created_ms = o.clock->NowMs();
     SweepExpiredKeys(pending.created_ms);
     internal::StoredResponse existing;
@@ -465,14 +467,15 @@ struct MerchantApi::Impl {
       }
       // Still pending (an earlier answer was 202): answer from the payment as it is now.
       auto v = OwnView(who.merchant_id, existing.payment_id);
-      if (v && Settled(*v)) {
+      if (v && Settled(*v) && (!existing.refund || !existing.refund_id.empty())) {
         existing.final = true;
         existing.status = existing.create ? 201 : 200;
-        existing.body = ObjectJson(*v);
+        existing.body = existing.refund ? RefundJson(*v, existing.refund_id) : ObjectJson(*v);
         responses.Finish(who.merchant_id, *idem, existing);
         return Raw(existing.status, existing.body);
       }
-      return Accepted(existing.payment_id, v);
+      return existing.refund ? AcceptedRefund(existing.payment_id, v, existing.refund_id)
+                             : Accepted(existing.payment_id, v);
     }
 
     // Overload is refused before anything is appended, and not stored: the same key is
@@ -517,7 +520,7 @@ struct MerchantApi::Impl {
       if (replayable)
         responses.Finish(who.merchant_id, *idem,
                          {request_hash, true, r.status, r.body, command.payment_id, command.create,
-                          pending.created_ms});
+                          pending.created_ms, command.refund, ""});
       return r;
     }
     // The answer is the projection's view once it shows the decision.
@@ -527,14 +530,19 @@ struct MerchantApi::Impl {
     if (v && v->merchant_id() != who.merchant_id) v.reset();
     if (d.decided && d.settled && v && v->last_sequence() >= d.max_sequence) {
       const int status = command.create ? 201 : 200;
-      std::string bytes = ObjectJson(*v);
+      std::string bytes = command.refund ? RefundJson(*v, d.refund_id) : ObjectJson(*v);
       if (replayable)
         responses.Finish(who.merchant_id, *idem,
                          {request_hash, true, status, bytes, command.payment_id, command.create,
-                          pending.created_ms});
+                          pending.created_ms, command.refund, d.refund_id});
       return Raw(status, std::move(bytes));
     }
-    return Accepted(command.payment_id, v);
+    if (!command.refund) return Accepted(command.payment_id, v);
+    if (replayable && !d.refund_id.empty()) {  // a repeat answers this refund once it settles
+      pending.refund_id = d.refund_id;
+      responses.Finish(who.merchant_id, *idem, pending);
+    }
+    return AcceptedRefund(command.payment_id, v, d.refund_id);
   }
 
   http::Response Accepted(const std::string& payment_id,
@@ -543,6 +551,84 @@ struct MerchantApi::Impl {
     // Appended, not yet decided: only the id is known.
     return http::Json(202,
                       {{"id", payment_id}, {"object", "payment_intent"}, {"status", "processing"}});
+  }
+
+  // The Refund object of `refund_id` on the payment; while its operations are not in the
+  // view yet, a pending refund with what is known.
+  std::string RefundJson(const pv::PaymentView& v, const std::string& refund_id) const {
+    json r = internal::Refund(v, refund_id);
+    if (r.is_null())
+      r = {{"id", refund_id.empty() ? json(nullptr)
+                                    : json(internal::PublicRefundId(v.payment_id(), refund_id))},
+           {"object", "refund"},
+           {"payment_intent", v.payment_id()},
+           {"status", "pending"}};
+    return r.dump();
+  }
+  http::Response AcceptedRefund(const std::string& payment_id,
+                                const std::optional<pv::PaymentView>& v,
+                                const std::string& refund_id) const {
+    if (v) return Raw(202, RefundJson(*v, refund_id));
+    return http::Json(
+        202, {{"id", refund_id.empty() ? json(nullptr)
+                                       : json(internal::PublicRefundId(payment_id, refund_id))},
+              {"object", "refund"},
+              {"payment_intent", payment_id},
+              {"status", "pending"}});
+  }
+
+  http::Response GetRefund(const http::Request& req, const Principal& who) {
+    if (Behind()) return http::Error(503, "projection_behind", "payments are catching up; retry");
+    const auto ref = internal::ParseRefundId(req.path_params[0]);
+    const auto v = ref ? OwnView(who.merchant_id, ref->payment_id) : std::nullopt;
+    json r = v ? internal::Refund(*v, ref->refund_id) : json(nullptr);
+    if (r.is_null()) return http::Error(404, "refund_not_found", "no such refund");
+    return http::Json(200, r);
+  }
+
+  http::Response ListRefunds(const http::Request& req, const Principal& who) {
+    if (Behind()) return http::Error(503, "projection_behind", "payments are catching up; retry");
+    for (const auto& [k, _] : req.query)
+      if (k != "payment_intent")
+        return http::Error(400, "bad_parameter", "unknown query parameter " + k,
+                           {{"parameter", k}});
+    const auto id = req.Query("payment_intent");
+    if (!id || id->empty())
+      return http::Error(400, "bad_parameter", "payment_intent is required",
+                         {{"parameter", "payment_intent"}});
+    const auto v = OwnView(who.merchant_id, *id);
+    if (!v) return NotFound();
+    return http::Json(200, {{"object", "list"},
+                            {"data", internal::Refunds(*v)},
+                            {"has_more", false},
+                            {"next_cursor", ""}});
+  }
+
+  // POST /v1/refunds {payment_intent, amount?, reason?}: amount defaults to what is
+  // refundable now (captured - refunded).
+  std::optional<http::Response> BuildRefund(const json& body, const Principal& who,
+                                            const std::string& idem, Command* out) {
+    FieldErrors errs;
+    CheckKnown(body, {"payment_intent", "amount", "reason"}, &errs);
+    auto payment = StrField(body, "payment_intent", true, &errs);
+    auto amount = IntField(body, "amount", false, &errs);
+    auto reason = StrField(body, "reason", false, &errs);
+    if (!errs.empty()) return errs.Response();
+    const auto v = OwnView(who.merchant_id, *payment);
+    if (!v) return NotFound();
+    const int64_t refundable = v->captured_minor() - v->refunded_minor();
+    if (!amount && refundable <= 0) {
+      errs.Add("amount", "nothing_refundable", "the payment has nothing left to refund");
+      return errs.Response();
+    }
+    auto* ref = out->envelope.mutable_refund();
+    ref->set_amount_minor(amount.value_or(refundable));
+    ref->set_idempotency_key(idem);
+    ref->set_reason(reason.value_or(""));
+    out->payment_id = *payment;
+    out->envelope.set_merchant_id(who.merchant_id);
+    out->refund = true;
+    return std::nullopt;
   }
 
   // Builders --------------------------------------------------------------------------
@@ -686,6 +772,16 @@ struct MerchantApi::Impl {
     };
     for (const char* a : {"confirm", "capture", "void", "cancel", "refunds"})
       s.Handle("POST", std::string("/v1/payments/([^/]+)/") + a, action(a));
+    s.Handle("POST", "/v1/refunds", Guard([this](const http::Request& req, const Principal& who) {
+               return Post(req, who,
+                           [this](const json& b, const Principal& w, const std::string& k,
+                                  Command* c) { return BuildRefund(b, w, k, c); });
+             }));
+    s.Handle("GET", "/v1/refunds", Guard([this](const http::Request& r, const Principal& w) {
+               return ListRefunds(r, w);
+             }));
+    s.Handle("GET", "/v1/refunds/([^/]+)",
+             Guard([this](const http::Request& r, const Principal& w) { return GetRefund(r, w); }));
     s.Handle("GET", "/v1/webhooks/dead",
              Guard([this](const http::Request& r, const Principal& w) { return ListDead(r, w); }));
     s.Handle("POST", "/v1/webhooks/dead/([^/]+)/resend",
@@ -712,6 +808,9 @@ std::vector<RouteSpec> MerchantApi::Routes() {
           {"POST", "/v1/payments/{id}/void"},
           {"POST", "/v1/payments/{id}/cancel"},
           {"POST", "/v1/payments/{id}/refunds"},
+          {"POST", "/v1/refunds"},
+          {"GET", "/v1/refunds"},
+          {"GET", "/v1/refunds/{id}"},
           {"GET", "/v1/webhooks/dead"},
           {"POST", "/v1/webhooks/dead/{id}/resend"}};
 }

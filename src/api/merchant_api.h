@@ -3,7 +3,9 @@
 //
 //   POST /v1/payments                      create (confirm: true to authorize at once)
 //   POST /v1/payments/{id}/confirm|capture|void|cancel
-//   POST /v1/payments/{id}/refunds
+//   POST /v1/payments/{id}/refunds          (answers the payment)
+//   POST /v1/refunds                       {payment_intent, amount?}: the Refund object
+//   GET  /v1/refunds/{id}, GET /v1/refunds?payment_intent=
 //   GET  /v1/payments/{id}
 //   GET  /v1/payments?created_from=&created_to=&status=&limit=&cursor=
 //   GET  /v1/webhooks/dead                 parked webhook deliveries

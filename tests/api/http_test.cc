@@ -108,6 +108,14 @@ class ApiTest : public ::testing::Test {
     return {
         {"amount", amount}, {"currency", "USD"}, {"payment_method", "card"}, {"confirm", confirm}};
   }
+  // A manual-capture payment of `amount`, authorized; its id ("" if the create failed).
+  static std::string Authorized(Client& c, const std::string& key, int64_t amount) {
+    json body = Card(amount);
+    body["capture_method"] = "manual";
+    Reply created = c.Post("/v1/payments", key, Unique("held"), body);
+    EXPECT_EQ(created.status, 201) << created.raw;
+    return created.status == 201 ? created.body["id"].get<std::string>() : "";
+  }
   static std::string Unique(const std::string& prefix) {
     static std::atomic<int> n{0};
     return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
@@ -305,16 +313,61 @@ TEST_F(ApiTest, ManualCaptureRefundAndStateConflicts) {
   EXPECT_EQ(late.status, 409) << late.raw;
 }
 
+// Issue 20 item 3: refunds are objects with their own id, status and list; the amount
+// defaults to what is refundable; another merchant cannot see them.
+TEST_F(ApiTest, RefundsAreObjectsWithADefaultAmountAndAList) {
+  const std::string key = stack_->NewKey("m_cobranded");
+  const std::string other = stack_->NewKey("m_wallet");
+  Client c = client();
+  const std::string id = Authorized(c, key, 2000);
+  ASSERT_FALSE(id.empty());
+  Reply captured = c.Post("/v1/payments/" + id + "/capture", key, "", {{"amount", 1500}});
+  ASSERT_EQ(captured.status, 200) << captured.raw;
+
+  Reply part = c.Post("/v1/refunds", key, Unique("refpart"),
+                      {{"payment_intent", id}, {"amount", 400}, {"reason", "damaged"}});
+  ASSERT_EQ(part.status, 200) << part.raw;
+  EXPECT_EQ(part.body["object"], "refund");
+  EXPECT_EQ(part.body["amount"], 400);
+  EXPECT_EQ(part.body["status"], "succeeded");
+  EXPECT_EQ(part.body["payment_intent"], id);
+  EXPECT_EQ(part.body["currency"], "usd");
+  const std::string part_id = part.body["id"];
+  EXPECT_EQ(part_id.rfind("re_", 0), 0u) << part_id;
+
+  Reply rest = c.Post("/v1/refunds", key, Unique("refrest"), {{"payment_intent", id}});
+  ASSERT_EQ(rest.status, 200) << rest.raw;
+  EXPECT_EQ(rest.body["amount"], 1100) << "captured 1500 - refunded 400";
+  EXPECT_EQ(rest.body["status"], "succeeded");
+  EXPECT_NE(rest.body["id"], part.body["id"]);
+
+  Reply got = c.Get("/v1/refunds/" + part_id, key);
+  ASSERT_EQ(got.status, 200) << got.raw;
+  EXPECT_EQ(got.body, part.body);
+  Reply list = c.Get("/v1/refunds?payment_intent=" + id, key);
+  ASSERT_EQ(list.status, 200) << list.raw;
+  ASSERT_EQ(list.body["data"].size(), 2u) << list.raw;
+  EXPECT_EQ(list.body["data"][0]["id"], part.body["id"]);
+  EXPECT_EQ(list.body["data"][1]["id"], rest.body["id"]);
+  Reply payment = c.Get("/v1/payments/" + id, key);
+  EXPECT_EQ(payment.body["amount_refunded"], 1500) << payment.raw;
+
+  Reply none = c.Post("/v1/refunds", key, Unique("refnone"), {{"payment_intent", id}});
+  EXPECT_EQ(none.status, 422) << none.raw;
+  EXPECT_EQ(none.body["error"]["param"], "amount") << none.raw;
+  EXPECT_EQ(c.Get("/v1/refunds/" + part_id, other).status, 404);
+  EXPECT_EQ(c.Get("/v1/refunds?payment_intent=" + id, other).status, 404);
+  EXPECT_EQ(c.Post("/v1/refunds", other, Unique("refother"), {{"payment_intent", id}}).status, 404);
+  EXPECT_EQ(c.Get("/v1/refunds/re_zz_" + id, key).status, 404);
+}
+
 // Issue 17: every follow-up the API appends names the authenticated merchant
 // (CommandEnvelope.merchant_id), so the writer refuses it should the payment be another's.
 TEST_F(ApiTest, FollowUpsOnTheLogNameTheAuthenticatedMerchant) {
   const std::string key = stack_->NewKey("m_cobranded");
   Client c = client();
-  json body = Card(1200);
-  body["capture_method"] = "manual";
-  Reply created = c.Post("/v1/payments", key, Unique("named"), body);
-  ASSERT_EQ(created.status, 201) << created.raw;
-  const std::string id = created.body["id"];
+  const std::string id = Authorized(c, key, 1200);
+  ASSERT_FALSE(id.empty());
   Reply captured = c.Post("/v1/payments/" + id + "/capture", key, Unique("cap"), json::object());
   ASSERT_EQ(captured.status, 200) << captured.raw;
   Reply refunded = c.Post("/v1/payments/" + id + "/refunds", key, Unique("ref"), {{"amount", 100}});

@@ -430,6 +430,46 @@ TEST(Objects, TheLastFailedStepAttemptIsTheLastPaymentError) {
   }
 }
 
+// Issue 20 item 3: a refund is the core's refund operations grouped by refund id; its
+// public id names its payment, so it is found without an index.
+TEST(Objects, ARefundIsItsOperationsAndItsIdNamesItsPayment) {
+  namespace ev = ::payments::events::v1;
+  namespace pv = ::payments::projection::v1;
+  const std::string pub = internal::PublicRefundId("pay_9", "ref_00ff");
+  EXPECT_EQ(pub, "re_00ff_pay_9");
+  const auto parsed = internal::ParseRefundId(pub);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->payment_id, "pay_9");
+  EXPECT_EQ(parsed->refund_id, "ref_00ff");
+  for (const char* bad : {"pay_9", "re_", "re__pay_9", "re_00ff_", "re_xyz_pay_9"})
+    EXPECT_FALSE(internal::ParseRefundId(bad).has_value()) << bad;
+
+  pv::PaymentView v = HeldPayment();
+  const auto add = [&](const std::string& key, int64_t amount, pv::AttemptOutcome outcome) {
+    auto* a = v.add_attempts();
+    a->set_kind(ev::OPERATION_KIND_REFUND);
+    a->set_idempotency_key(key);
+    a->set_amount_requested_minor(amount);
+    a->set_outcome(outcome);
+    a->set_started_at_ms(1'700'000'005'000);
+  };
+  add("ref_aa:s0", 300, pv::ATTEMPT_OUTCOME_SUCCEEDED);
+  add("ref_aa:s1", 200, pv::ATTEMPT_OUTCOME_SUCCEEDED);
+  add("ref_bb:s0", 100, pv::ATTEMPT_OUTCOME_PENDING);
+  add("ref_cc:s0", 50, pv::ATTEMPT_OUTCOME_SUCCEEDED);
+  add("ref_cc:s1", 50, pv::ATTEMPT_OUTCOME_FAILED);
+  const nlohmann::json all = internal::Refunds(v);
+  ASSERT_EQ(all.size(), 3u) << all.dump();
+  EXPECT_EQ(all[0]["id"], "re_aa_pay_1");
+  EXPECT_EQ(all[0]["amount"], 500);
+  EXPECT_EQ(all[0]["status"], "succeeded");
+  EXPECT_EQ(all[0]["created"], 1'700'000'005);
+  EXPECT_EQ(all[1]["status"], "pending");
+  EXPECT_EQ(all[2]["status"], "failed");
+  EXPECT_EQ(all[2]["failure_reason"], "unknown");
+  EXPECT_TRUE(internal::Refund(v, "ref_dd").is_null());
+}
+
 TEST(Objects, RejectionsNameThePublicField) {
   EXPECT_EQ(internal::PublicField("amount.amount_minor"), "amount");
   EXPECT_EQ(internal::PublicField("amount_minor"), "amount");
@@ -450,13 +490,14 @@ TEST(ResponseStore, KeysExpireAfterTheWindowAndTheSweepIsBounded) {
   internal::ResponseStore store;
   ASSERT_EQ(store.Open((TempDir("responses") / "db").string()), "");
   constexpr int64_t kWindow = 1'000;
-  internal::StoredResponse first{.request_hash = "h1",
-                                 .final = true,
-                                 .status = 201,
-                                 .body = "{}",
-                                 .payment_id = "pay_1",
-                                 .create = true,
-                                 .created_ms = 10'000};
+  internal::StoredResponse first;
+  first.request_hash = "h1";
+  first.final = true;
+  first.status = 201;
+  first.body = "{}";
+  first.payment_id = "pay_1";
+  first.create = true;
+  first.created_ms = 10'000;
   internal::StoredResponse seen;
   EXPECT_EQ(store.TryClaim("m", "k", first, &seen, 10'000, kWindow),
             internal::ResponseStore::Claim::kNew);

@@ -328,6 +328,10 @@ void EventFollower::Observe(const ev::EventEnvelope& e,
     if (own) {
       if (e.has_command_rejected()) d.rejection = e.command_rejected();
       if (e.has_command_deduplicated()) d.deduplicated = true;
+      if (e.has_refund_started()) d.refund_id = e.refund_started().refund_id();
+      if (e.has_command_deduplicated() &&
+          e.command_deduplicated().original_id().rfind("ref_", 0) == 0)
+        d.refund_id = e.command_deduplicated().original_id();
       if (e.causation().index() + 1 >= e.causation().count()) d.decided = true;
       if (d.payment_id.empty()) d.payment_id = e.payment_id();
     }

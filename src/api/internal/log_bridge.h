@@ -61,6 +61,9 @@ struct Decision {
   std::optional<::payments::events::v1::CommandRejected> rejection;
   uint64_t max_sequence = 0;
   std::string payment_id;  // as the events named it
+  // A refund command's refund id (RefundStarted.refund_id, or the original of a
+  // deduplicated refund), "" otherwise.
+  std::string refund_id;
 };
 
 class EventFollower {

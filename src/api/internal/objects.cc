@@ -4,6 +4,7 @@
 #include <cctype>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace payorch::api::internal {
 
@@ -137,6 +138,80 @@ json PaymentIntent(const pv::PaymentView& v, const json& metadata) {
       {"last_payment_error", LastPaymentError(v)},
       {"cancellation_reason", CancellationReason(v)},
   };
+}
+
+namespace {
+constexpr std::string_view kCoreRefundPrefix = "ref_";
+constexpr std::string_view kPublicRefundPrefix = "re_";
+
+// The core refund id of a refund operation: its key is "<refund id>:s<step>".
+std::string RefundIdOf(const pv::Attempt& a) {
+  const std::string& key = a.idempotency_key();
+  return key.substr(0, key.find(':'));
+}
+}  // namespace
+
+std::string PublicRefundId(const std::string& payment_id, const std::string& refund_id) {
+  std::string hex = refund_id.rfind(kCoreRefundPrefix, 0) == 0
+                        ? refund_id.substr(kCoreRefundPrefix.size())
+                        : refund_id;
+  return std::string(kPublicRefundPrefix) + hex + "_" + payment_id;
+}
+
+std::optional<RefundRef> ParseRefundId(const std::string& public_id) {
+  if (public_id.rfind(kPublicRefundPrefix, 0) != 0) return std::nullopt;
+  const size_t sep = public_id.find('_', kPublicRefundPrefix.size());
+  if (sep == std::string::npos || sep == kPublicRefundPrefix.size() || sep + 1 == public_id.size())
+    return std::nullopt;
+  const std::string hex =
+      public_id.substr(kPublicRefundPrefix.size(), sep - kPublicRefundPrefix.size());
+  for (char c : hex)
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  return RefundRef{public_id.substr(sep + 1), std::string(kCoreRefundPrefix) + hex};
+}
+
+json Refund(const pv::PaymentView& v, const std::string& refund_id) {
+  int64_t amount = 0;
+  int64_t started_ms = 0;
+  int parts = 0;
+  int succeeded = 0;
+  const pv::Attempt* failed = nullptr;
+  for (const auto& a : v.attempts()) {
+    if (a.kind() != ev::OPERATION_KIND_REFUND || RefundIdOf(a) != refund_id) continue;
+    if (parts++ == 0 || a.started_at_ms() < started_ms) started_ms = a.started_at_ms();
+    amount += a.amount_requested_minor();
+    if (a.outcome() == pv::ATTEMPT_OUTCOME_SUCCEEDED) ++succeeded;
+    if (a.outcome() == pv::ATTEMPT_OUTCOME_FAILED || a.outcome() == pv::ATTEMPT_OUTCOME_EXPIRED)
+      failed = &a;
+  }
+  if (parts == 0) return nullptr;
+  const char* status = failed != nullptr ? "failed" : succeeded == parts ? "succeeded" : "pending";
+  json failure_reason = nullptr;
+  if (failed != nullptr)
+    failure_reason = failed->error_code() == types::ERROR_CODE_DECLINED ||
+                             failed->error_code() == types::ERROR_CODE_HARD_DECLINE
+                         ? "declined"
+                         : "unknown";
+  return {{"id", PublicRefundId(v.payment_id(), refund_id)},
+          {"object", "refund"},
+          {"amount", amount},
+          {"currency", Lower(v.currency())},
+          {"payment_intent", v.payment_id()},
+          {"status", status},
+          {"failure_reason", failure_reason},
+          {"created", started_ms / 1000}};
+}
+
+json Refunds(const pv::PaymentView& v) {
+  std::vector<std::string> ids;
+  for (const auto& a : v.attempts()) {
+    if (a.kind() != ev::OPERATION_KIND_REFUND) continue;
+    std::string id = RefundIdOf(a);
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(std::move(id));
+  }
+  json out = json::array();
+  for (const std::string& id : ids) out.push_back(Refund(v, id));
+  return out;
 }
 
 std::string PublicField(const std::string& field) {

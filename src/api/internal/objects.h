@@ -10,6 +10,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "payments/events/v1/events.pb.h"
@@ -29,6 +30,26 @@ inline constexpr const char* kApiVersion = "2026-12-05";
 // (an object of strings; null for none).
 [[nodiscard]] nlohmann::json PaymentIntent(const ::payments::projection::v1::PaymentView& v,
                                            const nlohmann::json& metadata);
+
+// Refunds. The core names a refund "ref_<32 hex>" (a hash of the payment id and the
+// refund's Idempotency-Key; RefundStarted.refund_id, the prefix of its operations' keys).
+// The public id is "re_<those hex>_<payment id>", so the payment of a refund is found
+// without an index: PublicRefundId / ParseRefundId.
+struct RefundRef {
+  std::string payment_id;
+  std::string refund_id;  // the core's, "ref_..."
+};
+[[nodiscard]] std::string PublicRefundId(const std::string& payment_id,
+                                         const std::string& refund_id);
+[[nodiscard]] std::optional<RefundRef> ParseRefundId(const std::string& public_id);
+
+// The Refund object of `refund_id` (the core's id) from the payment's refund operations,
+// or null if the view has none. status: pending until every part is answered, succeeded
+// when every part succeeded, failed if any part failed or expired.
+[[nodiscard]] nlohmann::json Refund(const ::payments::projection::v1::PaymentView& v,
+                                    const std::string& refund_id);
+// Every refund of the payment, oldest first.
+[[nodiscard]] nlohmann::json Refunds(const ::payments::projection::v1::PaymentView& v);
 
 // {type, code, decline_code, message} of the payment's last step attempt if it failed,
 // else null.

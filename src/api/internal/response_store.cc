@@ -27,6 +27,8 @@ bool Decode(const std::string& bytes, StoredResponse* r) {
   r->payment_id = j.value("p", "");
   r->create = j.value("c", false);
   r->created_ms = j.value("t", int64_t{0});
+  r->refund = j.value("k", false);
+  r->refund_id = j.value("d", "");
   return true;
 }
 bool Expired(const StoredResponse& r, int64_t now_ms, int64_t window_ms) {

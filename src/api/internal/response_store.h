@@ -28,6 +28,8 @@ struct StoredResponse {
   std::string payment_id;
   bool create = false;     // a POST /v1/payments (answers 201 when it settles)
   int64_t created_ms = 0;  // when the key was claimed (records from before: 0, expired)
+  bool refund = false;     // a POST /v1/refunds (answers the Refund object)
+  std::string refund_id;   // its core refund id, once the writer named it
 };
 
 class ResponseStore {
