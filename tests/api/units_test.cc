@@ -13,6 +13,7 @@
 #include "api/config.h"
 #include "api/internal/objects.h"
 #include "api/internal/response_store.h"
+#include "api/internal/webhook_feeder.h"
 #include "api/keys.h"
 #include "api/rate_limiter.h"
 #include "outbox/webhook_outbox.h"
@@ -468,6 +469,20 @@ TEST(Objects, ARefundIsItsOperationsAndItsIdNamesItsPayment) {
   EXPECT_EQ(all[2]["status"], "failed");
   EXPECT_EQ(all[2]["failure_reason"], "unknown");
   EXPECT_TRUE(internal::Refund(v, "ref_dd").is_null());
+}
+
+// Issue 20 item 5: webhooks are state changes; a refused command is not one.
+TEST(Webhooks, ARefusedCommandIsNoWebhookAndStateChangesAre) {
+  namespace ev = ::payments::events::v1;
+  ev::EventEnvelope rejected;
+  rejected.mutable_command_rejected()->set_reason(ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+  EXPECT_FALSE(internal::WebhookType(rejected).has_value());
+  ev::EventEnvelope canceled;
+  canceled.mutable_payment_canceled()->set_reason("customer left");
+  EXPECT_EQ(internal::WebhookType(canceled), "payment.canceled");
+  ev::EventEnvelope refunded;
+  refunded.mutable_refund_succeeded()->set_refund_id("ref_1");
+  EXPECT_EQ(internal::WebhookType(refunded), "refund.succeeded");
 }
 
 TEST(Objects, RejectionsNameThePublicField) {

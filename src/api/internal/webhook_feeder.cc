@@ -47,8 +47,9 @@ std::optional<std::string> WebhookType(const ev::EventEnvelope& e) {
       return "payment.canceled";
     case ev::EventEnvelope::kProcessingExpired:
       return "payment.expired";
+    // A refused command changes nothing: the merchant has its answer (the API's 4xx), and
+    // a webhook per refusal would flood the endpoint (issue 20 item 5).
     case ev::EventEnvelope::kCommandRejected:
-      return "command.rejected";
     default:
       return std::nullopt;
   }

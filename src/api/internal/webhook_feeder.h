@@ -17,7 +17,8 @@
 
 namespace payorch::api::internal {
 
-// "payment.captured", ... for a merchant-visible event; nullopt for internal ones.
+// "payment.captured", ... for a merchant-visible state change; nullopt for internal events
+// and for refused commands (CommandRejected: no state changed).
 [[nodiscard]] std::optional<std::string> WebhookType(
     const ::payments::events::v1::EventEnvelope& e);
 // The delivery of a visible event: id "wh_<hash of event_id>", body JSON.
