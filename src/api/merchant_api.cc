@@ -846,7 +846,11 @@ std::string MerchantApi::Start() {
   if (i.o.webhooks) {
     i.feeder = std::make_unique<internal::WebhookFeeder>(
         i.o.kafka, i.outbox.get(),
-        [endpoints](const std::string& m) { return endpoints.count(m) > 0; });
+        [endpoints](const std::string& m) { return endpoints.count(m) > 0; },
+        [&i](const std::string& payment_id) {
+          const std::string meta = i.responses.Metadata(payment_id);
+          return meta.empty() ? json(nullptr) : json::parse(meta, nullptr, false);
+        });
     if (std::string err = i.feeder->Start(); !err.empty()) return err;
     i.outbox->Start();
   }

@@ -359,6 +359,21 @@ TEST_F(ApiTest, RefundsAreObjectsWithADefaultAmountAndAList) {
   EXPECT_EQ(c.Get("/v1/refunds?payment_intent=" + id, other).status, 404);
   EXPECT_EQ(c.Post("/v1/refunds", other, Unique("refother"), {{"payment_intent", id}}).status, 404);
   EXPECT_EQ(c.Get("/v1/refunds/re_zz_" + id, key).status, 404);
+
+  // Each refund.succeeded webhook carries its refund as data.object.
+  std::set<std::string> hooked;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        hooked.clear();
+        for (const auto& d : good_->got()) {
+          const json b = json::parse(d.body);
+          if (b["payment_id"] == id && b["type"] == "refund.succeeded")
+            hooked.insert(b["data"]["object"].value("id", ""));
+        }
+        return hooked.size() == 2;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(hooked, (std::set<std::string>{part.body["id"], rest.body["id"]}));
 }
 
 // Issue 17: every follow-up the API appends names the authenticated merchant
@@ -519,6 +534,7 @@ TEST_F(ApiTest, WebhooksAreSignedAndCarryTheEventId) {
   ASSERT_EQ(created.status, 201) << created.raw;
   const std::string id = created.body["id"];
   std::set<std::string> types;
+  std::map<std::string, json> objects;  // data.object by event type
   ASSERT_TRUE(Eventually(
       [&] {
         types.clear();
@@ -529,11 +545,20 @@ TEST_F(ApiTest, WebhooksAreSignedAndCarryTheEventId) {
           EXPECT_EQ(body["event_id"], d.event_id);
           EXPECT_EQ(body["merchant_id"], "m_cobranded");
           types.insert(body["type"].get<std::string>());
+          objects[body["type"].get<std::string>()] = body["data"]["object"];
         }
         return types.count("payment.created") && types.count("payment.succeeded");
       },
       std::chrono::seconds(10)))
       << types.size();
+  // Issue 20 item 5: each event carries the object as it was right after the event.
+  EXPECT_EQ(objects["payment.succeeded"]["object"], "payment_intent");
+  EXPECT_EQ(objects["payment.succeeded"]["id"], id);
+  EXPECT_EQ(objects["payment.succeeded"]["status"], "succeeded");
+  EXPECT_EQ(objects["payment.succeeded"]["amount_received"], 2500);
+  EXPECT_EQ(objects["payment.created"]["id"], id);
+  EXPECT_NE(objects["payment.created"]["status"], "succeeded") << objects["payment.created"];
+  EXPECT_EQ(objects["payment.created"]["amount_received"], 0) << objects["payment.created"];
   EXPECT_FALSE(SignatureValid(good_->got().front().signature, "wrong", good_->got().front().body));
 }
 

@@ -1,16 +1,18 @@
 #include "api/internal/webhook_feeder.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "api/internal/objects.h"
 #include "command/hash.h"
 #include "command/validity.h"
 #include "log/admin.h"
 #include "log/consumer.h"
+#include "projection/internal/keys.h"
+#include "projection/projector.h"
 
 namespace payorch::api::internal {
 
@@ -55,17 +57,14 @@ std::optional<std::string> WebhookType(const ev::EventEnvelope& e) {
   }
 }
 
-outbox::WebhookDelivery DeliveryOf(const ev::EventEnvelope& e, const std::string& type) {
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  std::string data;
-  (void)google::protobuf::util::MessageToJsonString(e, &data, o);
+outbox::WebhookDelivery DeliveryOf(const ev::EventEnvelope& e, const std::string& type,
+                                   const nlohmann::json& object) {
   nlohmann::json body{{"event_id", e.event_id()},
                       {"type", type},
                       {"occurred_at_ms", e.occurred_at_ms()},
                       {"merchant_id", e.merchant_id()},
                       {"payment_id", e.payment_id()},
-                      {"data", nlohmann::json::parse(data, nullptr, false)}};
+                      {"data", {{"object", object}}}};
   outbox::WebhookDelivery d;
   d.id = "wh_" + StableHash128(e.event_id());
   d.merchant_id = e.merchant_id();
@@ -75,6 +74,42 @@ outbox::WebhookDelivery DeliveryOf(const ev::EventEnvelope& e, const std::string
 }
 
 namespace {
+// The feeder's read model, in the outbox's database: the store's records under kModel,
+// and this batch's records (not written yet) in `pending`.
+constexpr char kModel[] = "pj/";
+// Views the model keeps in memory (the rest are read back from the outbox's database).
+constexpr size_t kModelCachedViews = 10'000;
+class ModelSource : public projection::ViewSource {
+ public:
+  ModelSource(const outbox::WebhookOutbox* outbox,
+              const std::map<std::string, std::string>* pending)
+      : outbox_(outbox), pending_(pending) {}
+  std::optional<std::string> Get(const std::string& key) const override {
+    if (auto it = pending_->find(key); it != pending_->end()) return it->second;
+    return outbox_->GetMeta(kModel + key);
+  }
+
+ private:
+  const outbox::WebhookOutbox* outbox_;
+  const std::map<std::string, std::string>* pending_;
+};
+
+// data.object of a visible event: the payment (or the refund) as the model has it now.
+nlohmann::json ObjectAt(const ev::EventEnvelope& e, const ModelSource& model,
+                        const std::function<nlohmann::json(const std::string&)>& metadata) {
+  const auto bytes = model.Get(projection::internal::PaymentKey(e.payment_id()));
+  ::payments::projection::v1::PaymentView v;
+  if (!bytes || !v.ParseFromString(*bytes)) return nullptr;
+  std::string refund_id;
+  if (e.has_refund_succeeded()) refund_id = e.refund_succeeded().refund_id();
+  if (e.has_refund_failed()) refund_id = e.refund_failed().refund_id();
+  if (!refund_id.empty()) {
+    nlohmann::json r = Refund(v, refund_id);
+    if (!r.is_null()) return r;
+  }
+  return PaymentIntent(v, metadata ? metadata(e.payment_id()) : nlohmann::json(nullptr));
+}
+
 struct Position {
   int64_t next = -1;  // -1: from the beginning
   uint64_t epoch = 0;
@@ -99,8 +134,12 @@ class FromPositions : public log::RebalanceListener {
 }  // namespace
 
 WebhookFeeder::WebhookFeeder(log::KafkaOptions kafka, outbox::WebhookOutbox* outbox,
-                             std::function<bool(const std::string&)> has_endpoint)
-    : kafka_(std::move(kafka)), outbox_(outbox), has_endpoint_(std::move(has_endpoint)) {}
+                             std::function<bool(const std::string&)> has_endpoint,
+                             std::function<nlohmann::json(const std::string&)> metadata)
+    : kafka_(std::move(kafka)),
+      outbox_(outbox),
+      has_endpoint_(std::move(has_endpoint)),
+      metadata_(std::move(metadata)) {}
 
 WebhookFeeder::~WebhookFeeder() { Stop(); }
 
@@ -129,50 +168,74 @@ std::string WebhookFeeder::Start() {
     starts.push_back({PartitionId{p}, pos.next < 0 ? log::kOffsetBeginning : Offset{pos.next}});
     partitions.push_back(PartitionId{p});
   }
+  // The model resumes where the deliveries do; a fresh outbox builds it from the start.
+  auto pending = std::make_unique<std::map<std::string, std::string>>();
+  auto source = std::make_unique<ModelSource>(outbox_, pending.get());
+  projection::ProjectorOptions model_options;
+  model_options.max_cached_views = kModelCachedViews;
+  auto model = std::make_unique<projection::Projector>(source.get(), model_options);
+  bool fresh = true;
+  for (const auto& [p, pos] : positions) {
+    fresh = fresh && pos.next < 0;
+    model->Resume(p, {.next_offset = std::max<int64_t>(pos.next, 0),
+                      .epoch = pos.epoch,
+                      .highest_seen = pos.highest});
+  }
+  if (fresh) model->AssumeEmptySource();
   auto listener = std::make_shared<FromPositions>(starts);
   auto consumer =
       log::Consumer::CreateAssigned(kafka_, "payorch.webhooks", topic, partitions, listener.get());
   if (!consumer.ok()) return "webhook feeder: " + consumer.error().ToString();
-  thread_ = std::thread([this, listener, positions = std::move(positions),
-                         filters = std::move(filters), c = std::move(consumer.value())]() mutable {
-    std::vector<log::Record> batch;
-    ev::EventEnvelope e;
-    while (!stop_) {
-      batch.clear();
-      log::LogStatus s = c->PollBatch(2'000, 50, &batch);
-      if (!s.ok()) {
-        spdlog::warn("webhook feeder: {}", s.ToString());
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
-      }
-      if (batch.empty()) continue;
-      std::vector<outbox::WebhookDelivery> deliveries;
-      std::map<int32_t, bool> touched;
-      for (const log::Record& r : batch) {
-        const int32_t p = r.partition.value();
-        Position& pos = positions[p];
-        pos.next = r.offset.value() + 1;
-        touched[p] = true;
-        if (!e.ParseFromString(r.value)) continue;
-        command::EpochFilter& f = filters[p];
-        const command::Verdict v = f.Observe(e);
-        pos.epoch = f.epoch();
-        pos.highest = f.highest_seen();
-        if (v != command::Verdict::kCounted || e.merchant_id().empty()) continue;
-        auto type = WebhookType(e);
-        if (!type || !has_endpoint_(e.merchant_id())) continue;
-        deliveries.push_back(DeliveryOf(e, *type));
-      }
-      std::vector<std::pair<std::string, std::string>> meta;
-      meta.reserve(touched.size());
-      for (const auto& [p, _] : touched) meta.emplace_back(MetaKey(p), EncodePos(positions[p]));
-      if (std::string err = outbox_->Enqueue(deliveries, meta); !err.empty()) {
-        spdlog::error("webhook feeder: {}", err);  // fatal for durability: stop feeding
-        break;
-      }
-    }
-    c.reset();
-  });
+  thread_ =
+      std::thread([this, listener, positions = std::move(positions), filters = std::move(filters),
+                   c = std::move(consumer.value()), pending = std::move(pending),
+                   source = std::move(source), model = std::move(model)]() mutable {
+        const auto flush = [&] {
+          for (auto& m : model->Flush()) (*pending)[m.key] = std::move(m.value);
+        };
+        std::vector<log::Record> batch;
+        ev::EventEnvelope e;
+        while (!stop_) {
+          batch.clear();
+          log::LogStatus s = c->PollBatch(2'000, 50, &batch);
+          if (!s.ok()) {
+            spdlog::warn("webhook feeder: {}", s.ToString());
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+            continue;
+          }
+          if (batch.empty()) continue;
+          std::vector<outbox::WebhookDelivery> deliveries;
+          std::map<int32_t, bool> touched;
+          for (const log::Record& r : batch) {
+            const int32_t p = r.partition.value();
+            Position& pos = positions[p];
+            pos.next = r.offset.value() + 1;
+            touched[p] = true;
+            model->Observe(p, r.offset.value(), r.value);
+            if (!e.ParseFromString(r.value)) continue;
+            command::EpochFilter& f = filters[p];
+            const command::Verdict v = f.Observe(e);
+            pos.epoch = f.epoch();
+            pos.highest = f.highest_seen();
+            if (v != command::Verdict::kCounted || e.merchant_id().empty()) continue;
+            auto type = WebhookType(e);
+            if (!type || !has_endpoint_(e.merchant_id())) continue;
+            flush();  // the object as of this event
+            deliveries.push_back(DeliveryOf(e, *type, ObjectAt(e, *source, metadata_)));
+          }
+          flush();
+          std::vector<std::pair<std::string, std::string>> meta;
+          meta.reserve(touched.size() + pending->size());
+          for (auto& [k, v] : *pending) meta.emplace_back(kModel + k, std::move(v));
+          pending->clear();
+          for (const auto& [p, _] : touched) meta.emplace_back(MetaKey(p), EncodePos(positions[p]));
+          if (std::string err = outbox_->Enqueue(deliveries, meta); !err.empty()) {
+            spdlog::error("webhook feeder: {}", err);  // fatal for durability: stop feeding
+            break;
+          }
+        }
+        c.reset();
+      });
   return "";
 }
 

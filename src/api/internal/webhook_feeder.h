@@ -3,10 +3,17 @@
 // merchant with a webhook endpoint into a delivery, and enqueues the deliveries together
 // with the new checkpoints (one RocksDB batch): nothing is lost or queued twice across a
 // crash. A fresh outbox starts at the beginning of the log.
+//
+// Each delivery carries `data.object`: the PaymentIntent (or, for a refund event, the
+// Refund) as it was right after the event. The feeder keeps its own read model for that:
+// the projection's pure Projector over what it reads, its records in the outbox's
+// database under "pj/" (written in the same batch as the deliveries and checkpoints), so
+// a snapshot is the state at the event, not whatever the projection shows when it is sent.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
@@ -21,14 +28,18 @@ namespace payorch::api::internal {
 // and for refused commands (CommandRejected: no state changed).
 [[nodiscard]] std::optional<std::string> WebhookType(
     const ::payments::events::v1::EventEnvelope& e);
-// The delivery of a visible event: id "wh_<hash of event_id>", body JSON.
+// The delivery of a visible event: id "wh_<hash of event_id>", body JSON
+// {event_id, type, occurred_at_ms, merchant_id, payment_id, data: {object}}.
 [[nodiscard]] outbox::WebhookDelivery DeliveryOf(const ::payments::events::v1::EventEnvelope& e,
-                                                 const std::string& type);
+                                                 const std::string& type,
+                                                 const nlohmann::json& object);
 
 class WebhookFeeder {
  public:
+  // `metadata(payment_id)`: the payment's metadata for the object (null: none).
   WebhookFeeder(log::KafkaOptions kafka, outbox::WebhookOutbox* outbox,
-                std::function<bool(const std::string& merchant)> has_endpoint);
+                std::function<bool(const std::string& merchant)> has_endpoint,
+                std::function<nlohmann::json(const std::string& payment_id)> metadata = {});
   ~WebhookFeeder();
   [[nodiscard]] std::string Start();
   void Stop();
@@ -37,6 +48,7 @@ class WebhookFeeder {
   log::KafkaOptions kafka_;
   outbox::WebhookOutbox* outbox_;
   std::function<bool(const std::string&)> has_endpoint_;
+  std::function<nlohmann::json(const std::string&)> metadata_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
