@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "api/internal/answers.h"
 #include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
 #include "api/internal/response_store.h"
@@ -35,173 +36,15 @@ namespace {
 
 constexpr size_t kMaxIdLength = 255;
 
-http::Response Raw(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
 bool Settled(const pv::PaymentView& v) {
   return v.status() != ev::PAYMENT_STATUS_AUTHORIZING &&
          v.status() != ev::PAYMENT_STATUS_PROCESSING && v.captures_in_flight() == 0 &&
          v.voids_in_flight() == 0 && v.refunds_in_flight() == 0;
 }
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-// The field a rejection reason is about, for 422 details.
-std::string FieldOf(ev::RejectReason r) {
-  switch (r) {
-    case ev::REJECT_REASON_AMOUNT_NOT_POSITIVE:
-    case ev::REJECT_REASON_AMOUNT_TOO_LARGE:
-    case ev::REJECT_REASON_CAPTURE_EXCEEDS_AUTHORIZED:
-    case ev::REJECT_REASON_REFUND_EXCEEDS_CAPTURED:
-    case ev::REJECT_REASON_PLAN_COVERAGE:
-      return "amount";
-    case ev::REJECT_REASON_CURRENCY_UNKNOWN:
-    case ev::REJECT_REASON_CURRENCY_NOT_ACCEPTED:
-      return "currency";
-    case ev::REJECT_REASON_METHOD_MISSING:
-      return "payment_method";
-    case ev::REJECT_REASON_MERCHANT_MISSING:
-    case ev::REJECT_REASON_MERCHANT_UNKNOWN:
-      return "merchant";
-    case ev::REJECT_REASON_IDEMPOTENCY_KEY_MISSING:
-    case ev::REJECT_REASON_IDEMPOTENCY_MISMATCH:
-      return "Idempotency-Key";
-    default:
-      return "";
-  }
-}
-
-int StatusOf(ev::RejectReason r) {
-  switch (r) {
-    case ev::REJECT_REASON_IDEMPOTENCY_MISMATCH:
-    case ev::REJECT_REASON_TRANSITION_NOT_ALLOWED:
-    case ev::REJECT_REASON_OPERATION_IN_FLIGHT:
-    case ev::REJECT_REASON_OPERATION_NOT_PENDING:
-      return 409;
-    case ev::REJECT_REASON_PAYMENT_UNKNOWN:
-      return 404;
-    default:
-      return 422;
-  }
-}
-
 // The envelope's ids set after the size check: command_id ("api-" + 32 hex), correlation_id
 // (at most kMaxCommandIdLength), payment_id, their tags and lengths.
 constexpr size_t kEnvelopeIdsAllowance = 256;
-
-// The Idempotency-Key as the correlation id when it fits (128 bytes), else a stable hash of
-// it: keys up to 255 bytes are accepted, correlation ids are shorter.
-std::string CorrelationIdFor(const std::string& idem) {
-  if (idem.size() <= command::kMaxCommandIdLength) return idem;
-  return "idem-" + StableHasher().Add(idem).Hex();
-}
-
-http::Response RejectionResponse(const ev::CommandRejected& rej) {
-  std::string slug = ev::RejectReason_Name(rej.reason());
-  if (slug.rfind("REJECT_REASON_", 0) == 0) slug = slug.substr(14);
-  slug = Lower(slug);
-  json fields = json::array();
-  for (const auto& issue : rej.issues())
-    fields.push_back(
-        {{"field", issue.field()}, {"code", issue.code()}, {"message", issue.detail()}});
-  if (fields.empty() && !FieldOf(rej.reason()).empty())
-    fields.push_back({{"field", FieldOf(rej.reason())}, {"code", slug}, {"message", rej.detail()}});
-  json details{{"reason", slug}, {"detail", rej.detail()}, {"fields", fields}};
-  if (!rej.contract_id().empty()) details["contract_id"] = rej.contract_id();
-  return http::Error(StatusOf(rej.reason()), slug,
-                     rej.detail().empty() ? "the command was rejected: " + slug : rej.detail(),
-                     details);
-}
-
-// Every answer of the merchant API passes here: the version header, and on an error the
-// Stripe-style `type` and `param` (the public name of the field it is about) next to the
-// documented status/code/message/details, with internal field names replaced by public
-// ones. Deterministic, so a stored response replayed reads as it did the first time.
-http::Response Finalize(http::Response r) {
-  r.headers.emplace_back("Payorch-Version", internal::kApiVersion);
-  if (r.status < 400) return r;
-  json body = json::parse(r.body, nullptr, false);
-  if (!body.is_object() || !body.contains("error") || !body["error"].is_object()) return r;
-  json& e = body["error"];
-  const std::string code = e.value("code", "");
-  e["type"] = internal::ErrorType(r.status, code);
-  json param = nullptr;
-  if (e.contains("details") && e["details"].is_object()) {
-    json& d = e["details"];
-    if (d.contains("fields") && d["fields"].is_array()) {
-      for (auto& f : d["fields"]) {
-        if (f.contains("field") && f["field"].is_string())
-          f["field"] = internal::PublicField(f["field"].get<std::string>());
-        if (f.contains("message") && f["message"].is_string())
-          f["message"] = internal::PublicMessage(f["message"].get<std::string>());
-      }
-      if (!d["fields"].empty() && d["fields"][0].contains("field")) param = d["fields"][0]["field"];
-    }
-    if (param.is_null() && d.contains("parameter")) param = d["parameter"];
-    if (d.contains("detail") && d["detail"].is_string())
-      d["detail"] = internal::PublicMessage(d["detail"].get<std::string>());
-  }
-  e["param"] = param;
-  if (e.contains("message") && e["message"].is_string())
-    e["message"] = internal::PublicMessage(e["message"].get<std::string>());
-  r.body = body.dump();
-  return r;
-}
-
-// Field-level problems found at the edge, before anything is appended.
-struct FieldErrors {
-  json list = json::array();
-  void Add(const std::string& field, const std::string& code, const std::string& message) {
-    list.push_back({{"field", field}, {"code", code}, {"message", message}});
-  }
-  bool empty() const { return list.empty(); }
-  http::Response Response() const {
-    return http::Error(422, "validation_failed", "the request has invalid fields",
-                       {{"fields", list}});
-  }
-};
-
-void CheckKnown(const json& body, std::initializer_list<const char*> known, FieldErrors* errs) {
-  for (const auto& [k, _] : body.items()) {
-    bool ok = false;
-    for (const char* n : known) ok = ok || k == n;
-    if (!ok) errs->Add(k, "unknown_field", "not a field of this request");
-  }
-}
-
-std::optional<int64_t> IntField(const json& body, const char* name, bool required,
-                                FieldErrors* errs) {
-  if (!body.contains(name)) {
-    if (required) errs->Add(name, "missing", "required");
-    return std::nullopt;
-  }
-  const json& v = body[name];
-  if (!v.is_number_integer()) {
-    errs->Add(name, "invalid_type", "an integer amount in minor units is required");
-    return std::nullopt;
-  }
-  return v.get<int64_t>();
-}
-
-std::optional<std::string> StrField(const json& body, const char* name, bool required,
-                                    FieldErrors* errs) {
-  if (!body.contains(name)) {
-    if (required) errs->Add(name, "missing", "required");
-    return std::nullopt;
-  }
-  if (!body[name].is_string()) {
-    errs->Add(name, "invalid_type", "a string is required");
-    return std::nullopt;
-  }
-  return body[name].get<std::string>();
-}
 
 }  // namespace
 
@@ -228,7 +71,7 @@ struct MerchantApi::Impl {
   // verification per token, not one per request.
   http::Handler Guard(Authed h) {
     return [this, h = std::move(h)](const http::Request& req) {
-      return Finalize(Authenticate(req, h));
+      return internal::Finalize(Authenticate(req, h));
     };
   }
 
@@ -303,34 +146,15 @@ struct MerchantApi::Impl {
     if (Behind()) return http::Error(503, "projection_behind", "payments are catching up; retry");
     auto v = OwnView(who.merchant_id, req.path_params[0]);
     if (!v) return NotFound();
-    return Raw(200, ObjectJson(*v));
+    return internal::Raw(200, ObjectJson(*v));
   }
 
   http::Response ListPayments(const http::Request& req, const Principal& who) {
     if (Behind()) return http::Error(503, "projection_behind", "payments are catching up; retry");
     http::Request q;
-    q.method = "GET";
-    q.path_params = {who.merchant_id};
-    for (const auto& [k, v] : req.query) {
-      if (k == "created_from")
-        q.query.emplace("from", v);
-      else if (k == "created_to")
-        q.query.emplace("to", v);
-      else if (k == "status" || k == "limit" || k == "cursor")
-        q.query.emplace(k, v);
-      else
-        return http::Error(400, "bad_parameter", "unknown query parameter " + k,
-                           {{"parameter", k}});
-    }
+    if (auto refused = internal::ListQuery(req, who.merchant_id, &q)) return *refused;
     http::Response r = projection::ListMerchantPayments(*o.store, q);
-    const auto list = [](json data, std::string next) {
-      const bool more = !next.empty();
-      return http::Json(200, {{"object", "list"},
-                              {"data", std::move(data)},
-                              {"has_more", more},
-                              {"next_cursor", std::move(next)}});
-    };
-    if (r.status == 404) return list(json::array(), "");
+    if (r.status == 404) return internal::ListObject(json::array(), "");
     if (r.status == 200) {
       // The index's page, each entry as its full object (the newest view, as GET shows it).
       const json page = json::parse(r.body, nullptr, false);
@@ -341,17 +165,10 @@ struct MerchantApi::Impl {
           if (auto v = OwnView(who.merchant_id, p["payment_id"].get<std::string>()))
             data.push_back(Object(*v));
         }
-      return list(std::move(data), page.is_object() ? page.value("next_cursor", "") : "");
+      return internal::ListObject(std::move(data),
+                                  page.is_object() ? page.value("next_cursor", "") : "");
     }
-    if (r.status == 400) {
-      auto body = json::parse(r.body, nullptr, false);
-      if (body.is_object() && body["error"]["details"].is_object()) {
-        std::string p = body["error"]["details"].value("parameter", "");
-        if (p == "from" || p == "to") body["error"]["details"]["parameter"] = "created_" + p;
-        r.body = body.dump();
-      }
-    }
-    return r;
+    return internal::PublicListError(std::move(r));
   }
 
   http::Response ListDead(const http::Request&, const Principal& who) {
@@ -422,7 +239,7 @@ struct MerchantApi::Impl {
     if (idem->size() > kMaxIdLength)
       return http::Error(400, "idempotency_key_too_long", "Idempotency-Key is over 255 bytes");
     if (command::IsCardNumberKey(*idem)) {
-      FieldErrors errs;
+      internal::FieldErrors errs;
       errs.Add("Idempotency-Key", "card_number",
                "an Idempotency-Key must not carry a card number (it is kept in the log)");
       return errs.Response();
@@ -434,7 +251,7 @@ struct MerchantApi::Impl {
     // What the writer would dead-letter is refused here, before anything is appended: the
     // record limit (command::kMaxRecordBytes), with room for the ids set below.
     if (command.envelope.ByteSizeLong() + kEnvelopeIdsAllowance > command::kMaxRecordBytes) {
-      FieldErrors errs;
+      internal::FieldErrors errs;
       errs.Add(command.envelope.has_create() && command.envelope.create().metadata_size() > 0
                    ? "metadata"
                    : "body",
@@ -461,7 +278,7 @@ struct MerchantApi::Impl {
         return http::Error(409, "idempotency_key_reused",
                            "this Idempotency-Key was used with another request");
       if (existing.final) {
-        http::Response r = Raw(existing.status, existing.body);
+        http::Response r = internal::Raw(existing.status, existing.body);
         r.headers.emplace_back("Idempotent-Replayed", "true");
         return r;
       }
@@ -472,7 +289,7 @@ struct MerchantApi::Impl {
         existing.status = existing.create ? 201 : 200;
         existing.body = existing.refund ? RefundJson(*v, existing.refund_id) : ObjectJson(*v);
         responses.Finish(who.merchant_id, *idem, existing);
-        return Raw(existing.status, existing.body);
+        return internal::Raw(existing.status, existing.body);
       }
       return existing.refund ? AcceptedRefund(existing.payment_id, v, existing.refund_id)
                              : Accepted(existing.payment_id, v);
@@ -491,7 +308,7 @@ struct MerchantApi::Impl {
     const auto deadline = start + std::chrono::milliseconds(o.config.wait_ms);
     command.envelope.set_schema_version(1);
     command.envelope.set_command_id("api-" + StableHasher().Add(who.merchant_id).Add(*idem).Hex());
-    command.envelope.set_correlation_id(CorrelationIdFor(*idem));
+    command.envelope.set_correlation_id(internal::CorrelationIdFor(*idem));
     command.envelope.set_payment_id(command.payment_id);
     // The ranking is carried in the command and fixed by PlanBuilt; it is not part of the
     // request hash, so a retried request stamped differently is still the same request.
@@ -516,7 +333,7 @@ struct MerchantApi::Impl {
       return Overloaded();
     }
     if (d.rejection) {
-      http::Response r = RejectionResponse(*d.rejection);
+      http::Response r = internal::RejectionResponse(*d.rejection);
       if (replayable)
         responses.Finish(who.merchant_id, *idem,
                          {request_hash, true, r.status, r.body, command.payment_id, command.create,
@@ -535,7 +352,7 @@ struct MerchantApi::Impl {
         responses.Finish(who.merchant_id, *idem,
                          {request_hash, true, status, bytes, command.payment_id, command.create,
                           pending.created_ms, command.refund, d.refund_id});
-      return Raw(status, std::move(bytes));
+      return internal::Raw(status, std::move(bytes));
     }
     if (!command.refund) return Accepted(command.payment_id, v);
     if (replayable && !d.refund_id.empty()) {  // a repeat answers this refund once it settles
@@ -547,7 +364,7 @@ struct MerchantApi::Impl {
 
   http::Response Accepted(const std::string& payment_id,
                           const std::optional<pv::PaymentView>& v) const {
-    if (v) return Raw(202, ObjectJson(*v));
+    if (v) return internal::Raw(202, ObjectJson(*v));
     // Appended, not yet decided: only the id is known.
     return http::Json(202,
                       {{"id", payment_id}, {"object", "payment_intent"}, {"status", "processing"}});
@@ -568,7 +385,7 @@ struct MerchantApi::Impl {
   http::Response AcceptedRefund(const std::string& payment_id,
                                 const std::optional<pv::PaymentView>& v,
                                 const std::string& refund_id) const {
-    if (v) return Raw(202, RefundJson(*v, refund_id));
+    if (v) return internal::Raw(202, RefundJson(*v, refund_id));
     return http::Json(
         202, {{"id", refund_id.empty() ? json(nullptr)
                                        : json(internal::PublicRefundId(payment_id, refund_id))},
@@ -608,11 +425,11 @@ struct MerchantApi::Impl {
   // refundable now (captured - refunded).
   std::optional<http::Response> BuildRefund(const json& body, const Principal& who,
                                             const std::string& idem, Command* out) {
-    FieldErrors errs;
-    CheckKnown(body, {"payment_intent", "amount", "reason"}, &errs);
-    auto payment = StrField(body, "payment_intent", true, &errs);
-    auto amount = IntField(body, "amount", false, &errs);
-    auto reason = StrField(body, "reason", false, &errs);
+    internal::FieldErrors errs;
+    internal::CheckKnown(body, {"payment_intent", "amount", "reason"}, &errs);
+    auto payment = internal::StrField(body, "payment_intent", true, &errs);
+    auto amount = internal::IntField(body, "amount", false, &errs);
+    auto reason = internal::StrField(body, "reason", false, &errs);
     if (!errs.empty()) return errs.Response();
     const auto v = OwnView(who.merchant_id, *payment);
     if (!v) return NotFound();
@@ -635,65 +452,9 @@ struct MerchantApi::Impl {
 
   std::optional<http::Response> BuildCreate(const json& body, const Principal& who,
                                             const std::string& idem, Command* out) {
-    FieldErrors errs;
-    CheckKnown(body,
-               {"amount", "currency", "payment_method", "capture_method", "confirm",
-                "customer_reference", "metadata"},
-               &errs);
-    auto amount = IntField(body, "amount", true, &errs);
-    auto currency = StrField(body, "currency", true, &errs);
-    auto method = StrField(body, "payment_method", true, &errs);
-    auto capture = StrField(body, "capture_method", false, &errs);
-    auto reference = StrField(body, "customer_reference", false, &errs);
-    types::PaymentMethod pm = types::PAYMENT_METHOD_UNSPECIFIED;
-    if (method) {
-      if (*method == "card")
-        pm = types::PAYMENT_METHOD_CARD;
-      else if (*method == "apple_pay")
-        pm = types::PAYMENT_METHOD_APPLE_PAY;
-      else if (*method == "google_pay")
-        pm = types::PAYMENT_METHOD_GOOGLE_PAY;
-      else if (*method == "bank_transfer")
-        pm = types::PAYMENT_METHOD_BANK_TRANSFER;
-      else
-        errs.Add("payment_method", "invalid_value",
-                 "one of card, apple_pay, google_pay, bank_transfer");
+    if (auto refused = internal::ParseCreate(body, who.merchant_id, idem, &out->envelope)) {
+      return refused;
     }
-    types::CaptureMode cm = types::CAPTURE_MODE_AUTOMATIC;
-    if (capture) {
-      if (*capture == "manual")
-        cm = types::CAPTURE_MODE_MANUAL;
-      else if (*capture != "automatic")
-        errs.Add("capture_method", "invalid_value", "automatic or manual");
-    }
-    bool confirm = false;
-    if (body.contains("confirm")) {
-      if (!body["confirm"].is_boolean())
-        errs.Add("confirm", "invalid_type", "a boolean");
-      else
-        confirm = body["confirm"].get<bool>();
-    }
-    if (body.contains("metadata")) {
-      const json& m = body["metadata"];
-      if (!m.is_object())
-        errs.Add("metadata", "invalid_type", "an object of strings");
-      else
-        for (const auto& [k, v] : m.items())
-          if (!v.is_string()) errs.Add("metadata." + k, "invalid_type", "a string");
-    }
-    if (!errs.empty()) return errs.Response();
-    auto* c = out->envelope.mutable_create();
-    c->set_merchant_id(who.merchant_id);
-    c->mutable_amount()->set_amount_minor(*amount);
-    c->mutable_amount()->set_currency(*currency);
-    c->set_method(pm);
-    c->set_idempotency_key(idem);
-    c->set_capture_mode(cm);
-    c->set_confirm(confirm);
-    if (reference) c->set_customer_reference(*reference);
-    if (body.contains("metadata"))
-      for (const auto& [k, v] : body["metadata"].items())
-        (*c->mutable_metadata())[k] = v.get<std::string>();
     out->payment_id = DerivePaymentId(who.merchant_id, idem);
     out->create = true;
     return std::nullopt;
@@ -728,43 +489,8 @@ struct MerchantApi::Impl {
         return Post(req, who,
                     [&, what](const json& body, const Principal& w, const std::string& k,
                               Command* c) -> std::optional<http::Response> {
-                      FieldErrors errs;
-                      if (what == "confirm") {
-                        CheckKnown(body, {}, &errs);
-                        if (!errs.empty()) return errs.Response();
-                        c->envelope.mutable_confirm();
-                      } else if (what == "capture") {
-                        CheckKnown(body, {"amount", "final_capture"}, &errs);
-                        auto amount = IntField(body, "amount", false, &errs);
-                        bool final_capture = false;
-                        if (body.contains("final_capture")) {
-                          if (!body["final_capture"].is_boolean())
-                            errs.Add("final_capture", "invalid_type", "a boolean");
-                          else
-                            final_capture = body["final_capture"].get<bool>();
-                        }
-                        if (!errs.empty()) return errs.Response();
-                        auto* cap = c->envelope.mutable_capture();
-                        cap->set_amount_minor(amount.value_or(0));
-                        cap->set_idempotency_key(k);
-                        cap->set_final_capture(final_capture);
-                      } else if (what == "refunds") {
-                        CheckKnown(body, {"amount", "reason"}, &errs);
-                        auto amount = IntField(body, "amount", true, &errs);
-                        auto reason = StrField(body, "reason", false, &errs);
-                        if (!errs.empty()) return errs.Response();
-                        auto* ref = c->envelope.mutable_refund();
-                        ref->set_amount_minor(*amount);
-                        ref->set_idempotency_key(k);
-                        ref->set_reason(reason.value_or(""));
-                      } else {  // void, cancel
-                        CheckKnown(body, {"reason"}, &errs);
-                        auto reason = StrField(body, "reason", false, &errs);
-                        if (!errs.empty()) return errs.Response();
-                        if (what == "void")
-                          c->envelope.mutable_void_()->set_reason(reason.value_or(""));
-                        else
-                          c->envelope.mutable_cancel()->set_reason(reason.value_or(""));
+                      if (auto refused = internal::ParseFollowUp(what, body, k, &c->envelope)) {
+                        return refused;
                       }
                       return Target(req, w, c);
                     });

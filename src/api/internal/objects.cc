@@ -13,12 +13,12 @@ namespace pv = ::payments::projection::v1;
 namespace types = ::payments::types::v1;
 using json = nlohmann::json;
 
-namespace {
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
+
+namespace {
 
 bool IsStep(ev::OperationKind k) {
   return k == ev::OPERATION_KIND_AUTHORIZE || k == ev::OPERATION_KIND_SALE;

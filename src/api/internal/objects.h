@@ -18,6 +18,9 @@
 
 namespace payorch::api::internal {
 
+// `s` with ASCII letters in lower case (currencies, enum names as public values).
+std::string Lower(std::string s);
+
 // The version the API answers with (Payorch-Version header): the date of the last
 // incompatible change of the objects or errors.
 inline constexpr const char* kApiVersion = "2026-12-05";

@@ -1,0 +1,79 @@
+// The merchant API's answers and request checks, shared by its handlers: the documented
+// error shape for a writer's rejection, the finishing pass every answer goes through
+// (version header, Stripe-style `type` and `param`), field-level checks of JSON bodies, and
+// the create request's parsing into a CreatePayment. Pure: no I/O, no state.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "http/server.h"
+#include "payments/commands/v1/commands.pb.h"
+#include "payments/events/v1/events.pb.h"
+
+namespace payorch::api::internal {
+
+// The Idempotency-Key as the correlation id when it fits (128 bytes), else a stable hash of
+// it: keys up to 255 bytes are accepted, correlation ids are shorter.
+std::string CorrelationIdFor(const std::string& idem);
+
+// An answer whose body is already JSON text (a stored or rendered object).
+http::Response Raw(int status, std::string body);
+
+// A page of objects in the list shape: {object: "list", data, has_more, next_cursor}.
+http::Response ListObject(nlohmann::json data, std::string next_cursor);
+
+// GET /v1/payments's query as the projection's list request for `merchant_id` (created_from
+// and created_to become from and to), or the 400 answer for an unknown parameter.
+std::optional<http::Response> ListQuery(const http::Request& request,
+                                        const std::string& merchant_id, http::Request* query);
+// The projection's list error with the public parameter names (created_from, created_to).
+http::Response PublicListError(http::Response r);
+
+// A writer's CommandRejected as the documented error (status by reason, slug, fields).
+http::Response RejectionResponse(const ::payments::events::v1::CommandRejected& rej);
+
+// Every answer of the merchant API passes here: the version header, and on an error the
+// Stripe-style `type` and `param` (the public name of the field it is about) next to the
+// documented status/code/message/details, with internal field names replaced by public
+// ones. Deterministic, so a stored response replayed reads as it did the first time.
+http::Response Finalize(http::Response r);
+
+// Field-level problems found at the edge, before anything is appended.
+struct FieldErrors {
+  nlohmann::json list = nlohmann::json::array();
+  void Add(const std::string& field, const std::string& code, const std::string& message) {
+    list.push_back({{"field", field}, {"code", code}, {"message", message}});
+  }
+  bool empty() const { return list.empty(); }
+  http::Response Response() const {
+    return http::Error(422, "validation_failed", "the request has invalid fields",
+                       {{"fields", list}});
+  }
+};
+
+// Adds an unknown_field error for every member of `body` not in `known`.
+void CheckKnown(const nlohmann::json& body, std::initializer_list<const char*> known,
+                FieldErrors* errs);
+// The integer (string) member `name`, or nullopt with an error when required or mistyped.
+std::optional<int64_t> IntField(const nlohmann::json& body, const char* name, bool required,
+                                FieldErrors* errs);
+std::optional<std::string> StrField(const nlohmann::json& body, const char* name, bool required,
+                                    FieldErrors* errs);
+
+// POST /v1/payments's body as the CreatePayment of `envelope` for `merchant_id` under
+// `idem`, or the 422 answer naming every bad field.
+std::optional<http::Response> ParseCreate(const nlohmann::json& body,
+                                          const std::string& merchant_id, const std::string& idem,
+                                          ::payments::commands::v1::CommandEnvelope* envelope);
+
+// POST /v1/payments/{id}/`action`'s body (confirm, capture, void, cancel, refunds) as the
+// command of `envelope` under `idem`, or the 422 answer naming every bad field.
+std::optional<http::Response> ParseFollowUp(const std::string& action, const nlohmann::json& body,
+                                            const std::string& idem,
+                                            ::payments::commands::v1::CommandEnvelope* envelope);
+
+}  // namespace payorch::api::internal
