@@ -77,8 +77,8 @@ fuzz: deps
 	cmake --build $(FUZZ_BUILD) --target fuzz_targets -j$(JOBS)
 	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-# Deterministic simulation over SEEDS seeds (make test runs 300); SEED=n replays one.
-SEEDS ?= 5000
+# Deterministic simulation over SEEDS seeds (make test runs 1,000); SEED=n replays one.
+SEEDS ?= 100000
 simulate: build
 	SEEDS=$(SEEDS) $(BUILD)/tests/simulation/simulation_test
 

@@ -32,7 +32,7 @@ std::string RunSeed(uint64_t seed) {
 TEST(SimulationTest, EveryGuaranteeHoldsUnderCrashesAndLostAnswers) {
   const uint64_t single = EnvOr("SEED", 0);
   const uint64_t first = single != 0 ? single : EnvOr("FIRST_SEED", 1);
-  const uint64_t count = single != 0 ? 1 : EnvOr("SEEDS", 300);
+  const uint64_t count = single != 0 ? 1 : EnvOr("SEEDS", 1000);
   uint64_t failed = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     const std::string failure = RunSeed(seed);
