@@ -275,6 +275,13 @@ std::optional<Rejection> internal::ParseCreateView(
     return Reject(ev::REJECT_REASON_AMOUNT_NOT_POSITIVE,
                   "amount_minor must be > 0, got " + std::to_string(r.amount), "request/malformed");
   }
+  if (const int64_t step = SettlementStepMinor(*FindCurrency(r.currency())); r.amount % step != 0) {
+    return Reject(ev::REJECT_REASON_AMOUNT_PRECISION,
+                  "amount_minor " + std::to_string(r.amount) + " is not a multiple of " +
+                      std::to_string(step) + ": " + std::string(r.currency()) +
+                      " is settled in whole units",
+                  "request/malformed");
+  }
   int64_t limit = kMaxAmountMinor;
   if (merchant != nullptr && merchant->max_amount_minor() > 0) {
     limit = std::min(limit, merchant->max_amount_minor());

@@ -168,6 +168,12 @@ std::vector<Case> Cases() {
       {"sixty_four_byte_merchant_is_accepted_by_the_parser",
        [](auto& c) { c.set_merchant_id(Repeat('m', 64)); }},
 
+      {"idr_in_whole_rupiah_is_accepted",
+       [](auto& c) {
+         c.mutable_amount()->set_currency("IDR");
+         c.mutable_amount()->set_amount_minor(15'000'000);
+       }},
+
       // Rejections.
       {"zero_amount", [](auto& c) { c.mutable_amount()->set_amount_minor(0); }, false,
        ev::REJECT_REASON_AMOUNT_NOT_POSITIVE},
@@ -181,6 +187,12 @@ std::vector<Case> Cases() {
       {"amount_over_merchant_maximum",
        [](auto& c) { c.mutable_amount()->set_amount_minor(100'001); }, true,
        ev::REJECT_REASON_AMOUNT_TOO_LARGE},
+      {"idr_to_the_sen",  // seed 003: IDR is settled in whole rupiah
+       [](auto& c) {
+         c.mutable_amount()->set_currency("IDR");
+         c.mutable_amount()->set_amount_minor(15'000'050);
+       },
+       false, ev::REJECT_REASON_AMOUNT_PRECISION},
       {"unknown_currency", [](auto& c) { c.mutable_amount()->set_currency("XYZ"); }, false,
        ev::REJECT_REASON_CURRENCY_UNKNOWN},
       {"empty_currency", [](auto& c) { c.mutable_amount()->clear_currency(); }, false,
