@@ -17,6 +17,8 @@
 #include "payments/config/v1/config.pb.h"
 #include "payments/contracts/v1/contracts.pb.h"
 #include "payments/events/v1/events.pb.h"
+#include "payments/invoices/v1/invoices.pb.h"
+#include "payments/orders/v1/orders.pb.h"
 #include "payments/plan/v1/plan.pb.h"
 #include "payments/result/v1/result.pb.h"
 
@@ -464,9 +466,14 @@ TEST(ContractRoundTrip, EveryEventSurvivesBinaryAndJson) {
 
 // Stronger than the hand-written samples: every field of every command and event type,
 // set to an awkward non-default value (64-bit beyond double precision, UTF-8 and escapes).
+// The invoice and order envelopes (issue 21) are checked this way only.
 TEST(ContractRoundTrip, EveryFieldOfEveryMemberSurvivesBinaryAndJson) {
   for (const Descriptor* envelope :
-       {cmd::CommandEnvelope::descriptor(), ev::EventEnvelope::descriptor()}) {
+       {cmd::CommandEnvelope::descriptor(), ev::EventEnvelope::descriptor(),
+        payments::invoices::v1::InvoiceCommandEnvelope::descriptor(),
+        payments::invoices::v1::InvoiceEventEnvelope::descriptor(),
+        payments::orders::v1::OrderCommandEnvelope::descriptor(),
+        payments::orders::v1::OrderEventEnvelope::descriptor()}) {
     const auto* oneof = envelope->oneof_decl(0);
     for (int i = 0; i < oneof->field_count(); ++i) {
       SCOPED_TRACE(oneof->field(i)->full_name());
@@ -516,7 +523,11 @@ TEST(ContractShape, EveryTopLevelPayloadStartsWithSchemaVersion) {
         payments::contracts::v1::ContractViolation::descriptor(),
         payments::config::v1::OrchestratorConfig::descriptor(),
         payments::plan::v1::PaymentPlan::descriptor(), payments::result::v1::Result::descriptor(),
-        payments::result::v1::CompositeResult::descriptor()}) {
+        payments::result::v1::CompositeResult::descriptor(),
+        payments::invoices::v1::InvoiceCommandEnvelope::descriptor(),
+        payments::invoices::v1::InvoiceEventEnvelope::descriptor(),
+        payments::orders::v1::OrderCommandEnvelope::descriptor(),
+        payments::orders::v1::OrderEventEnvelope::descriptor()}) {
     SCOPED_TRACE(d->full_name());
     const FieldDescriptor* f = d->FindFieldByNumber(1);
     ASSERT_NE(f, nullptr);
