@@ -63,6 +63,24 @@ int64_t SettlementStepMinor(const CurrencyInfo& currency) {
   return currency.code == "IDR" ? 100 : 1;
 }
 
+std::optional<PricedLine> PriceLine(int64_t quantity, int64_t unit_price_minor,
+                                    uint32_t tax_rate_bps, int64_t step_minor) {
+  if (quantity <= 0 || unit_price_minor <= 0 || tax_rate_bps > 10'000 || step_minor <= 0) {
+    return std::nullopt;
+  }
+  int64_t net = 0;
+  if (__builtin_mul_overflow(quantity, unit_price_minor, &net) || net > kMaxAmountMinor) {
+    return std::nullopt;
+  }
+  // net <= 10^15 and rate <= 10^4: the product fits in 128 bits with room to spare.
+  const __int128 scaled = static_cast<__int128>(net) * tax_rate_bps;  // tax * 10^4
+  const __int128 unit = static_cast<__int128>(step_minor) * 10'000;
+  const __int128 steps = (scaled + unit / 2) / unit;  // half up
+  const int64_t tax = static_cast<int64_t>(steps * step_minor);
+  if (tax > kMaxAmountMinor) return std::nullopt;
+  return PricedLine{net, tax};
+}
+
 std::optional<int64_t> CheckedAdd(int64_t a, int64_t b) {
   int64_t r = 0;
   if (__builtin_add_overflow(a, b, &r)) return std::nullopt;

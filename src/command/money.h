@@ -32,6 +32,18 @@ inline constexpr int64_t kMaxAmountMinor = 1'000'000'000'000'000;
 [[nodiscard]] std::optional<int64_t> CheckedAdd(int64_t a, int64_t b);
 [[nodiscard]] std::optional<int64_t> CheckedSub(int64_t a, int64_t b);
 
+// One priced line of an order or invoice: net = quantity * unit price, tax = net * rate,
+// rounded half up to the currency's settlement step (whole rupiah for IDR), so a line's
+// tax is always payable. The one definition of line pricing: invoices and orders call it.
+struct PricedLine {
+  int64_t net_minor = 0;
+  int64_t tax_minor = 0;
+};
+// std::nullopt when quantity or unit price is not positive, the rate is over 10000 basis
+// points, or the net amount or tax exceeds kMaxAmountMinor.
+[[nodiscard]] std::optional<PricedLine> PriceLine(int64_t quantity, int64_t unit_price_minor,
+                                                  uint32_t tax_rate_bps, int64_t step_minor);
+
 // "12.34" for 1234 USD, "1234" for JPY, "-0.005" for -5 KWD.
 std::string FormatMinor(int64_t amount_minor, const CurrencyInfo& currency);
 

@@ -113,5 +113,33 @@ TEST(SettlementStep, IdrIsWholeRupiahOthersAreOneMinorUnit) {
   }
 }
 
+// Line pricing: net = quantity * unit; tax rounded half up to the settlement step.
+TEST(PriceLine, TaxIsRoundedHalfUpToTheSettlementStep) {
+  // 3 x 333 at 10%: net 999, tax 99.9 -> 100.
+  EXPECT_EQ(PriceLine(3, 333, 1000, 1)->net_minor, 999);
+  EXPECT_EQ(PriceLine(3, 333, 1000, 1)->tax_minor, 100);
+  // 1 x 5 at 10%: tax 0.5 -> 1 (half up); 1 x 4: 0.4 -> 0.
+  EXPECT_EQ(PriceLine(1, 5, 1000, 1)->tax_minor, 1);
+  EXPECT_EQ(PriceLine(1, 4, 1000, 1)->tax_minor, 0);
+  // IDR 150 rupiah (15000 minor) at 11%: 16.5 rupiah -> 17 rupiah = 1700 minor.
+  EXPECT_EQ(PriceLine(1, 15'000, 1100, 100)->tax_minor, 1'700);
+  // IDR 10 rupiah at 11%: 1.1 rupiah -> 1 rupiah.
+  EXPECT_EQ(PriceLine(1, 1'000, 1100, 100)->tax_minor, 100);
+  EXPECT_EQ(PriceLine(2, 1'000, 0, 100)->tax_minor, 0);
+}
+
+TEST(PriceLine, RefusesWhatCannotBePriced) {
+  EXPECT_FALSE(PriceLine(0, 100, 0, 1));
+  EXPECT_FALSE(PriceLine(1, 0, 0, 1));
+  EXPECT_FALSE(PriceLine(-1, 100, 0, 1));
+  EXPECT_FALSE(PriceLine(1, 100, 10'001, 1));
+  EXPECT_FALSE(PriceLine(std::numeric_limits<int64_t>::max(), 2, 0, 1));
+  EXPECT_FALSE(PriceLine(kMaxAmountMinor, 2, 0, 1));
+  // Largest net with the largest rate: tax equals net, both at the bound.
+  const auto max = PriceLine(1, kMaxAmountMinor, 10'000, 1);
+  ASSERT_TRUE(max);
+  EXPECT_EQ(max->tax_minor, kMaxAmountMinor);
+}
+
 }  // namespace
 }  // namespace payorch
