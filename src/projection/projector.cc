@@ -64,7 +64,7 @@ pv::Attempt* Answer(pv::PaymentView& v, const ev::GatewayOperation& op, int64_t 
 
 uint32_t Decremented(uint32_t counter) { return counter > 0 ? counter - 1 : 0; }
 
-// The core's rule for VOIDED (command/aggregate.cc, PaymentVoided): a requested void voids
+// The core's rule for VOIDED (command/evolve.cc, PaymentVoided): a requested void voids
 // the payment only once every step that authorized money is released. If the void of one
 // step failed, the payment stays capturable (and may be voided again).
 bool EveryStepReleased(const pv::PaymentView& v) {
