@@ -350,9 +350,12 @@ class Decider {
   ord::OrderEventEnvelope Begin(std::string_view merchant_id) const {
     ord::OrderEventEnvelope e;
     e.set_schema_version(kSchemaVersion);
-    e.set_order_id(env_->order_id());
+    // The order's id once it exists (the caller passes the state of the order the command
+    // names; a create names the order it makes).
+    const std::string& order_id = s_.Exists() ? s_.order_id : env_->order_id();
+    e.set_order_id(order_id);
     e.set_sequence(s_.sequence + 1);
-    e.set_event_id(env_->order_id() + "/" + std::to_string(s_.sequence + 1));
+    e.set_event_id(order_id + "/" + std::to_string(s_.sequence + 1));
     e.set_epoch(ctx_.epoch);
     ev::Causation* c = e.mutable_causation();
     c->set_topic(std::string(rec_.topic));

@@ -1,5 +1,8 @@
 #include "order/transitions.h"
 
+#include <algorithm>
+#include <cstddef>
+
 namespace payorch::order {
 
 std::optional<ord::OrderStatus> NextStatus(ord::OrderStatus from, OrderTrigger trigger) {
@@ -44,6 +47,39 @@ std::optional<OrderTrigger> TriggerOf(const ord::OrderEventEnvelope& event) {
     default:  // CommandRejected, CommandDeduplicated, nothing
       return std::nullopt;
   }
+}
+
+std::string OrderLifecycleDiagram() {
+  std::string out = "stateDiagram-v2\n";
+  for (size_t i = 0; i < kOrderEdges.size(); ++i) {
+    const OrderEdge& edge = kOrderEdges[i];
+    const auto same = [&](const OrderEdge& o) { return o.from == edge.from && o.to == edge.to; };
+    if (std::any_of(kOrderEdges.begin(), kOrderEdges.begin() + static_cast<ptrdiff_t>(i), same)) {
+      continue;
+    }
+    out += "    ";
+    out += edge.from == ord::ORDER_STATUS_UNSPECIFIED ? "[*]" : OrderStatusName(edge.from);
+    out += " --> ";
+    out += OrderStatusName(edge.to);
+    out += " : ";
+    const char* sep = "";
+    for (const OrderEdge& o : kOrderEdges) {
+      if (!same(o)) continue;
+      out += sep;
+      out += TriggerName(o.trigger);
+      sep = ", ";
+    }
+    out += '\n';
+  }
+  for (int v = ord::OrderStatus_MIN; v <= ord::OrderStatus_MAX; ++v) {
+    const auto status = static_cast<ord::OrderStatus>(v);
+    if (ord::OrderStatus_IsValid(v) && IsTerminalOrderStatus(status)) {
+      out += "    ";
+      out += OrderStatusName(status);
+      out += " --> [*]\n";
+    }
+  }
+  return out;
 }
 
 const char* OrderStatusName(ord::OrderStatus status) {

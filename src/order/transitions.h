@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "payments/orders/v1/orders.pb.h"
 
@@ -78,6 +79,10 @@ inline constexpr std::array<OrderEdge, 14> kOrderEdges = {{
 // The trigger an event is; std::nullopt for CommandRejected, CommandDeduplicated and an
 // empty event.
 [[nodiscard]] std::optional<OrderTrigger> TriggerOf(const ord::OrderEventEnvelope& event);
+
+// The table as a Mermaid state diagram (one line per {from, to}, labelled with its
+// triggers), as src/order/README.md shows it; order_test fails when they differ.
+std::string OrderLifecycleDiagram();
 
 const char* OrderStatusName(ord::OrderStatus status);
 const char* TriggerName(OrderTrigger trigger);

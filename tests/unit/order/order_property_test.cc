@@ -233,5 +233,108 @@ TEST(OrderProperty, CommandSequencesKeepEveryInvariantAndTakeEveryEdge) {
   }
 }
 
+// Any envelope at all, against an order in any status: one event, and a refusal or repeat
+// changes nothing but the sequence (the harness checks Decide == DecideAndApply and the
+// fold).
+// Valid UTF-8 only, as a parsed proto3 command holds: some of it multi-byte, so that cuts at
+// a length limit land inside characters.
+rc::Gen<std::string> GenText() {
+  const auto pieces = rc::gen::container<std::vector<std::string>>(rc::gen::element<std::string>(
+      "a", "Z", "0", "-", " ", "\xc3\xa9", "\xe6\x97\xa5", "\xf0\x9f\x98\x80"));
+  return rc::gen::oneOf(rc::gen::element<std::string>("", "ord_1", "m_1", "pay_1", "USD", "IDR",
+                                                      "usd", std::string(300, 'x')),
+                        rc::gen::map(pieces,
+                                     [](const std::vector<std::string>& parts) {
+                                       std::string out;
+                                       for (const auto& p : parts) out += p;
+                                       return out;
+                                     }),
+                        rc::gen::map(rc::gen::inRange(40, 90), [](int n) {
+                          std::string out;
+                          for (int i = 0; i < n; ++i) out += "\xe6\x97\xa5";  // 3 bytes each
+                          return out;
+                        }));
+}
+
+rc::Gen<int64_t> GenAmount() {
+  return rc::gen::oneOf(rc::gen::element<int64_t>(INT64_MIN, -1, 0, 1, 100, 4938, kMaxAmountMinor,
+                                                  kMaxAmountMinor + 1, INT64_MAX),
+                        rc::gen::arbitrary<int64_t>());
+}
+
+ord::OrderCommandEnvelope GenHostileCommand() {
+  ord::OrderCommandEnvelope c;
+  c.set_schema_version(*rc::gen::element<uint32_t>(1, 1, 1, 0, 2));
+  c.set_command_id(*GenText());
+  c.set_correlation_id(*GenText());
+  c.set_order_id(*rc::gen::element<std::string>("ord_1", "ord_1", "", std::string(65, 'o')));
+  c.set_merchant_id(*rc::gen::element<std::string>("", "", "m_1", "m_2"));
+  switch (*rc::gen::inRange(0, 5)) {
+    case 0: {
+      ord::CreateOrder* create = c.mutable_create();
+      create->set_merchant_id(*rc::gen::element<std::string>("m_1", "", "m_2"));
+      create->set_currency(*GenText());
+      create->set_customer_reference(*GenText());
+      const int lines = *rc::gen::element(0, 1, 2, 101);
+      for (int i = 0; i < lines; ++i) {
+        ord::OrderLineItem* item = create->add_line_items();
+        item->set_product_id(*GenText());
+        item->set_quantity(*GenAmount());
+        item->set_unit_price_minor(*GenAmount());
+        item->set_tax_rate_bps(*rc::gen::element<uint32_t>(0, 1100, 10000, 10001, UINT32_MAX));
+      }
+      break;
+    }
+    case 1:
+      c.mutable_link_payment()->set_payment_id(*GenText());
+      c.mutable_link_payment()->mutable_amount()->set_amount_minor(*GenAmount());
+      c.mutable_link_payment()->mutable_amount()->set_currency(*GenText());
+      break;
+    case 2: {
+      ord::RecordPaymentFact* f = c.mutable_payment_fact();
+      f->set_payment_id(*rc::gen::element<std::string>("pay_1", "pay_2", ""));
+      f->set_payment_sequence(*rc::gen::arbitrary<uint64_t>());
+      f->set_kind(static_cast<ord::PaymentFactKind>(*rc::gen::inRange(0, 9)));
+      f->set_amount_minor(*GenAmount());
+      f->set_detail(*GenText());
+      break;
+    }
+    case 3:
+      c.mutable_cancel()->set_reason(*GenText());
+      break;
+    default:
+      break;  // no command
+  }
+  return c;
+}
+
+TEST(OrderProperty, AnyEnvelopeYieldsOneEventAndRefusalsChangeNothing) {
+  MakeBreachesFatal();
+  const bool ok = rc::check("hostile envelopes", [] {
+    OrderHarness h;
+    // A prefix that takes the order somewhere, then anything.
+    h.Send(Create("USD", {Item("sku-1", 2, 1999, 1100), Item("sku-2", 1, 500)}));
+    const int prefix = *rc::gen::inRange(0, 4);
+    if (prefix >= 1) h.Send(Link("pay_1", 4938));
+    if (prefix >= 2) h.Send(Fact("pay_1", 3, ord::PAYMENT_FACT_KIND_AUTHORIZED, 4938));
+    if (prefix >= 3) h.Send(Fact("pay_1", 4, ord::PAYMENT_FACT_KIND_CAPTURED, 4938));
+    const int commands = *rc::gen::inRange(1, 20);
+    for (int i = 0; i < commands; ++i) {
+      const OrderState before = h.state();
+      const ord::OrderEventEnvelope e = h.Send(GenHostileCommand());
+      RC_ASSERT(e.event_case() != ord::OrderEventEnvelope::EVENT_NOT_SET);
+      RC_ASSERT(e.causation().command_id().size() <= kMaxCommandIdLength);
+      RC_ASSERT(e.correlation_id().size() <= kMaxCommandIdLength);
+      RC_ASSERT(e.command_rejected().detail().size() <= kMaxTextLength);
+      if (e.has_command_rejected() || e.has_command_deduplicated()) {
+        OrderState expected = before;
+        expected.sequence = h.state().sequence;
+        RC_ASSERT(h.state() == expected);
+      }
+    }
+  });
+  EXPECT_TRUE(ok);
+}
+
 }  // namespace
 }  // namespace payorch::order

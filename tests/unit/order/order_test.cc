@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
@@ -365,6 +367,16 @@ TEST(OrderTransitions, AnEventOffTheTableIsABreachAndChangesOnlyTheSequence) {
   EXPECT_EQ(breaches, 1);
   EXPECT_EQ(s, expected);
   command::SetBreachHandler(nullptr);
+}
+
+TEST(OrderTransitions, TheReadmeShowsTheTable) {
+  std::ifstream in(PAYORCH_ORDER_README);
+  ASSERT_TRUE(in) << PAYORCH_ORDER_README;
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string diagram = OrderLifecycleDiagram();
+  EXPECT_NE(readme.find("```mermaid\n" + diagram + "```"), std::string::npos)
+      << "src/order/README.md should show:\n```mermaid\n"
+      << diagram << "```";
 }
 
 ev::EventEnvelope PaymentEvent(uint64_t sequence) {
