@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "command/invariants.h"
 #include "invoice_harness.h"
 
 namespace payorch::invoice {
@@ -312,6 +313,32 @@ TEST(InvoicePaymentTest, ASmallerPaymentCapturedInFullLetsAnotherPayTheRest) {
   EXPECT_THAT(Names(h.Send(Link("pay_2", 1, 200, "USD"))), ElementsAre("PaymentLinked"));
   EXPECT_THAT(Names(h.Send(Succeeded("pay_2", 200, "USD"))),
               ElementsAre("PaymentApplied", "InstallmentPaid"));
+}
+
+TEST(InvoiceEvolveTest, AnEventWithoutAnEdgeIsABreachAndKeepsTheStatus) {
+  InvoiceHarness h;
+  h.Send(Create("USD", {Item(1, 100, 0)}));
+  command::SetBreachHandler(nullptr);
+  const int64_t before = command::BreachCount();
+  InvoiceState s = h.state();
+  Event closed;
+  closed.set_invoice_id("inv_1");
+  closed.set_sequence(s.sequence + 1);
+  closed.mutable_invoice_closed()->set_reason("too early");
+  Evolve(s, closed);
+  EXPECT_EQ(command::BreachCount(), before + 1);
+  EXPECT_EQ(s.status, inv::INVOICE_STATUS_OPEN);
+  EXPECT_EQ(s.close_reason, "");
+  EXPECT_EQ(s.sequence, h.state().sequence + 1);
+  // Events of another invoice and rejections outside any invoice change nothing.
+  InvoiceState t = h.state();
+  closed.set_invoice_id("inv_2");
+  Evolve(t, closed);
+  closed.set_invoice_id("inv_1");
+  closed.set_sequence(0);
+  Evolve(t, closed);
+  EXPECT_EQ(t, h.state());
+  testing::MakeBreachesFatal();
 }
 
 TEST(InvoiceDecideTest, DecideLeavesTheStateAlone) {
