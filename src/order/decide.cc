@@ -224,6 +224,9 @@ class Decider {
       return Reject({ord::REJECT_REASON_PAYMENT_NOT_LINKED, f.payment_id()});
     }
     if (IsRepeat(f)) return Deduplicated();
+    if (f.payment_id() != s_.payment_id) {  // released while pending: it has no later outcome
+      return Reject({ord::REJECT_REASON_PAYMENT_NOT_LINKED, f.payment_id() + " was released"});
+    }
     switch (f.kind()) {
       case ord::PAYMENT_FACT_KIND_AUTHORIZED:
         return DecideAuthorized(f);
@@ -242,7 +245,10 @@ class Decider {
   }
 
   bool IsRepeat(const ord::RecordPaymentFact& f) const {
-    if (f.payment_id() != s_.payment_id) return true;  // released: nothing more happens to it
+    if (f.payment_id() != s_.payment_id) {  // released: its failure or cancel again
+      return f.kind() == ord::PAYMENT_FACT_KIND_FAILED ||
+             f.kind() == ord::PAYMENT_FACT_KIND_CANCELED;
+    }
     switch (f.kind()) {
       case ord::PAYMENT_FACT_KIND_AUTHORIZED:
         return s_.authorized_minor > 0 || s_.captured_minor > 0;

@@ -92,6 +92,9 @@ TEST(OrderCheckout, AFailedPaymentReleasesTheOrderForASecondPayment) {
   // A late fact of the released payment is a repeat; the old link too.
   EXPECT_TRUE(h.Send(Fact("pay_1", 7, ord::PAYMENT_FACT_KIND_FAILED)).has_command_deduplicated());
   EXPECT_TRUE(h.Send(Link("pay_1", kUsdTotal)).has_command_deduplicated());
+  // Any other outcome of a released payment is an anomaly, refused where it shows.
+  EXPECT_EQ(RejectionOf(h.Send(Fact("pay_1", 8, ord::PAYMENT_FACT_KIND_CAPTURED, kUsdTotal))),
+            ord::REJECT_REASON_PAYMENT_NOT_LINKED);
 
   EXPECT_TRUE(h.Send(Link("pay_2", kUsdTotal)).has_payment_linked());
   EXPECT_TRUE(
