@@ -55,7 +55,7 @@ std::optional<Refusal> CheckFee(const Fee& fee, int64_t step_minor) {
   return std::nullopt;
 }
 
-std::optional<Refusal> TooLarge(std::string what) {
+std::optional<Refusal> TooLarge(const std::string& what) {
   return Refuse(inv::REJECT_REASON_AMOUNT_TOO_LARGE, what + " exceeds 10^15 minor units");
 }
 

@@ -66,7 +66,7 @@ struct Date {
   int32_t year = 0;
   uint32_t month = 0;
   uint32_t day = 0;
-  auto operator<=>(const Date&) const = default;
+  auto operator<=>(const Date&) const = default;  // NOLINT(modernize-use-nullptr): tidy 14 bug
 };
 
 // A real proleptic Gregorian date (std::chrono::year_month_day::ok()) with a year in

@@ -10,6 +10,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -257,6 +258,75 @@ RC_GTEST_PROP(InvoiceAggregateProperty, DecideThenEvolveEqualsFoldingTheEvents, 
                           [](const LinkedPayment& lp) { return lp.released; }),
               "released");
   RC_CLASSIFY(!state.supplementaries.empty(), "supplementary");
+}
+
+// Commands with arbitrary numbers (negative, huge, out of every range) and odd strings,
+// against an invoice with a plan: every one yields events, nothing breaks an invariant of
+// the fold, no arithmetic overflows (the build runs UBSan in make sanitize).
+RC_GTEST_PROP(InvoiceAggregateProperty, HostileCommandsAlwaysYieldEvents, ()) {
+  testing::MakeBreachesFatal();
+  testing::InvoiceHarness h("inv_h");
+  h.Send(testing::WithPlan(testing::Create("IDR", {testing::Item(1, 1'000'000, 1100)}),
+                           testing::MonthlyPlan(3)));
+  auto num = [] {
+    return *rc::gen::oneOf(rc::gen::arbitrary<int64_t>(),
+                           rc::gen::elementOf(std::vector<int64_t>{
+                               0, -1, 1, 100, kMaxAmountMinor, kMaxAmountMinor + 1, INT64_MAX,
+                               INT64_MIN, kMaxQuantity, kMaxQuantity + 1}));
+  };
+  auto text = [] {
+    return *rc::gen::oneOf(rc::gen::elementOf(std::vector<std::string>{"", "pay_0", "pay_1", "IDR",
+                                                                       "USD", "idr", "inv_h"}),
+                           rc::gen::map(rc::gen::inRange<size_t>(0, 300),
+                                        [](size_t n) { return std::string(n, 'x'); }));
+  };
+  auto item = [&] { return testing::Item(num(), num(), *rc::gen::arbitrary<uint32_t>(), text()); };
+  const auto steps = *rc::gen::inRange(1, 30);
+  for (int i = 0; i < steps; ++i) {
+    Command c;
+    switch (*rc::gen::inRange(0, 8)) {
+      case 0:
+        c = testing::Create(text(), {item()}, num(), *rc::gen::arbitrary<uint32_t>());
+        if (*rc::gen::arbitrary<bool>()) {
+          auto* plan = c.mutable_create()->mutable_installment_plan();
+          plan->set_count(*rc::gen::arbitrary<uint32_t>());
+          *plan->add_due_dates() =
+              testing::Day(*rc::gen::arbitrary<int32_t>(), *rc::gen::arbitrary<uint32_t>(),
+                           *rc::gen::arbitrary<uint32_t>());
+          plan->add_weights(*rc::gen::arbitrary<uint32_t>());
+        }
+        break;
+      case 1:
+        c = testing::Revise({item()});
+        break;
+      case 2:
+        c = testing::Link(text(), *rc::gen::arbitrary<uint32_t>(), num(), text());
+        break;
+      case 3:
+        c = testing::Link("pay_" + std::to_string(i), *rc::gen::inRange<uint32_t>(1, 4),
+                          100 * *rc::gen::inRange<int64_t>(1, 20'000), "IDR");
+        break;
+      case 4:
+        c = testing::Succeeded(text(), num(), text());
+        break;
+      case 5:
+        c = testing::Failed(text(), text());
+        break;
+      case 6:
+        c = testing::Supplementary(text(), {item()});
+        break;
+      default:
+        c = *rc::gen::arbitrary<bool>() ? testing::Close() : testing::Cancel();
+        break;
+    }
+    if (*rc::gen::inRange(0, 10) == 0) c.set_merchant_id(text());
+    if (*rc::gen::inRange(0, 10) == 0) c.set_command_id(text());
+    RC_ASSERT(!h.Send(std::move(c)).empty());
+  }
+  InvoiceState folded;
+  for (const Event& e : h.log()) Evolve(folded, e);
+  RC_ASSERT(folded == h.state());
+  RC_ASSERT(h.state().paid_minor <= h.state().total_minor());
 }
 
 }  // namespace
