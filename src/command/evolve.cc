@@ -11,8 +11,8 @@
 namespace payorch::command {
 namespace internal {
 
-void SetStatus(PaymentState& s, ev::PaymentStatus to) {
-  if (IsValidTransition(s.status, to)) {
+void SetStatus(PaymentState& s, ev::PaymentStatus to, ev::EventEnvelope::EventCase trigger) {
+  if (IsValidTransition(s.status, to, trigger)) {
     s.status = to;
     return;
   }
@@ -22,6 +22,8 @@ void SetStatus(PaymentState& s, ev::PaymentStatus to) {
   what += StatusName(s.status);
   what += " -> ";
   what += StatusName(to);
+  what += " by event case ";
+  what += std::to_string(static_cast<int>(trigger));
   ReportBreach(what);
 }
 
@@ -52,7 +54,7 @@ void PaymentCreated(PaymentState& s, const ev::EventEnvelope& e) {
   s.manual_capture = pc.capture_mode() == ty::CAPTURE_MODE_MANUAL;
   s.idempotency_key = pc.idempotency_key();
   s.request_hash = pc.request_hash();
-  SetStatus(s, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION);
+  SetStatus(s, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION, ev::EventEnvelope::kPaymentCreated);
 }
 
 void PlanBuilt(PaymentState& s, const ev::PlanBuilt& pb) {
@@ -85,7 +87,7 @@ void StepStarted(PaymentState& s, const ev::StepStarted& st) {
   a.attempt = op.attempt();
   a.processor_id = op.processor_id();
   a.amount_requested = op.amount().amount_minor();
-  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING);
+  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING, ev::EventEnvelope::kStepStarted);
 }
 
 void StepSucceeded(PaymentState& s, const ev::StepSucceeded& ss) {
@@ -107,7 +109,7 @@ void StepSucceeded(PaymentState& s, const ev::StepSucceeded& ss) {
     }
   }
   s.processed += amount;
-  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING);
+  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING, ev::EventEnvelope::kStepSucceeded);
 }
 
 void StepFailed(PaymentState& s, const ev::StepFailed& sf) {
@@ -117,13 +119,13 @@ void StepFailed(PaymentState& s, const ev::StepFailed& sf) {
     a->error_code = sf.result().error_code();
     a->latency_ms = sf.result().latency_ms();
   }
-  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING);
+  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING, ev::EventEnvelope::kStepFailed);
 }
 
 void PaymentProcessing(PaymentState& s, const ev::PaymentProcessing& pp) {
   if (!IsAuthorization(pp.op().kind())) return;
   s.deadline_at_ms = pp.deadline_at_ms();
-  SetStatus(s, ev::PAYMENT_STATUS_PROCESSING);
+  SetStatus(s, ev::PAYMENT_STATUS_PROCESSING, ev::EventEnvelope::kPaymentProcessing);
 }
 
 void ProcessingExpired(PaymentState& s, const ev::ProcessingExpired& pe) {
@@ -157,7 +159,7 @@ void PaymentCaptured(PaymentState& s, const ev::PaymentCaptured& pc) {
     if (c.id == pc.capture_id()) final_capture = c.final_capture;
   }
   if (!HasPendingKind(s, ev::OPERATION_KIND_CAPTURE) && (final_capture || Capturable(s) == 0)) {
-    SetStatus(s, ev::PAYMENT_STATUS_SUCCEEDED);
+    SetStatus(s, ev::PAYMENT_STATUS_SUCCEEDED, ev::EventEnvelope::kPaymentCaptured);
   }
 }
 
@@ -169,7 +171,8 @@ void VoidStarted(PaymentState& s, const ev::VoidStarted& vs) {
 }
 
 void PaymentVoided(PaymentState& s, const ev::PaymentVoided& pv) {
-  if (!pv.has_op()) return SetStatus(s, ev::PAYMENT_STATUS_VOIDED);
+  if (!pv.has_op())
+    return SetStatus(s, ev::PAYMENT_STATUS_VOIDED, ev::EventEnvelope::kPaymentVoided);
   const auto& op = pv.op();
   Resolved(s, op);
   const AttemptRecord* reversed = s.FindAttempt(op.parent_id());
@@ -184,7 +187,7 @@ void PaymentVoided(PaymentState& s, const ev::PaymentVoided& pv) {
   } else if (!HasPendingKind(s, ev::OPERATION_KIND_VOID) && Capturable(s) == 0) {
     // VOIDED only once every authorized step is released: if another step's void
     // failed, the payment stays capturable and may be voided again.
-    SetStatus(s, ev::PAYMENT_STATUS_VOIDED);
+    SetStatus(s, ev::PAYMENT_STATUS_VOIDED, ev::EventEnvelope::kPaymentVoided);
   }
 }
 
@@ -227,9 +230,9 @@ void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
     case E::kProcessingExpired:
       return ProcessingExpired(s, e.processing_expired());
     case E::kPaymentCompleted:
-      return SetStatus(s, e.payment_completed().status());
+      return SetStatus(s, e.payment_completed().status(), E::kPaymentCompleted);
     case E::kPaymentFailed:
-      return SetStatus(s, ev::PAYMENT_STATUS_FAILED);
+      return SetStatus(s, ev::PAYMENT_STATUS_FAILED, E::kPaymentFailed);
     case E::kCaptureStarted:
       return CaptureStarted(s, e.capture_started());
     case E::kPaymentCaptured:
@@ -249,7 +252,7 @@ void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
     case E::kRefundFailed:
       return Resolved(s, e.refund_failed().op());
     case E::kPaymentCanceled:
-      return SetStatus(s, ev::PAYMENT_STATUS_CANCELED);
+      return SetStatus(s, ev::PAYMENT_STATUS_CANCELED, E::kPaymentCanceled);
     default:  // CommandRejected, CommandDeduplicated, WriterClaimed: nothing changes
       return;
   }

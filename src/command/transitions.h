@@ -1,25 +1,75 @@
-// The payment status transition table, in the manner of librdkafka's
-// rd_kafka_txn_state_transition_is_valid(): one switch listing, for each target status,
-// the statuses that may lead to it. Evolve() only ever moves along these edges; decide()
-// rejects commands that would need any other.
-//
-//   UNSPECIFIED ──► REQUIRES_CONFIRMATION ──► AUTHORIZING ◄──► PROCESSING
-//                        │                        │  │              │
-//                        ▼                        │  ▼              ▼
-//                    CANCELED       REQUIRES_CAPTURE ──► SUCCEEDED  FAILED
-//                                          │
-//                                          ▼
-//                                        VOIDED
+// The payment lifecycle as data: kLifecycle lists every edge {from, to, trigger} a payment's
+// status may take, and everything else derives from it: IsValidTransition (what Evolve
+// checks, and what decide relies on), and LifecycleDiagram(), the Mermaid diagram in
+// src/command/README.md (tests/unit/command/transitions_test.cc fails when they differ).
+// In the manner of librdkafka's rd_kafka_txn_state_transition_is_valid(), but as a list.
 #pragma once
+
+#include <array>
+#include <string>
 
 #include "payments/events/v1/events.pb.h"
 
 namespace payorch::command {
 
-// True if a payment may move from `from` to `to`. Staying in the same status is valid
-// (events such as RefundSucceeded leave the status as it is).
+// One edge of the lifecycle: the event `trigger` moves a payment from `from` to `to`. The
+// same (from, to) may have several triggers, one entry each.
+struct Transition {
+  ::payments::events::v1::PaymentStatus from;
+  ::payments::events::v1::PaymentStatus to;
+  ::payments::events::v1::EventEnvelope::EventCase trigger;
+};
+
+namespace lifecycle_internal {
+namespace ev = ::payments::events::v1;
+inline constexpr auto kNone = ev::PAYMENT_STATUS_UNSPECIFIED;
+inline constexpr auto kRequiresConfirmation = ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION;
+inline constexpr auto kAuthorizing = ev::PAYMENT_STATUS_AUTHORIZING;
+inline constexpr auto kProcessing = ev::PAYMENT_STATUS_PROCESSING;
+inline constexpr auto kRequiresCapture = ev::PAYMENT_STATUS_REQUIRES_CAPTURE;
+inline constexpr auto kSucceeded = ev::PAYMENT_STATUS_SUCCEEDED;
+inline constexpr auto kFailed = ev::PAYMENT_STATUS_FAILED;
+inline constexpr auto kCanceled = ev::PAYMENT_STATUS_CANCELED;
+inline constexpr auto kVoided = ev::PAYMENT_STATUS_VOIDED;
+using E = ev::EventEnvelope;
+}  // namespace lifecycle_internal
+
+// Every change of status a payment may make (staying put is always allowed: events such
+// as RefundSucceeded leave the status as it is).
+inline constexpr std::array<Transition, 14> kLifecycle = [] {
+  using namespace lifecycle_internal;  // NOLINT(google-build-using-namespace)
+  return std::array<Transition, 14>{{
+      {kNone, kRequiresConfirmation, E::kPaymentCreated},
+      {kRequiresConfirmation, kAuthorizing, E::kStepStarted},
+      {kRequiresConfirmation, kCanceled, E::kPaymentCanceled},
+      {kAuthorizing, kProcessing, E::kPaymentProcessing},
+      // The late answer of an attempt whose outcome was unknown resumes the plan.
+      {kProcessing, kAuthorizing, E::kStepSucceeded},
+      {kProcessing, kAuthorizing, E::kStepFailed},
+      {kAuthorizing, kRequiresCapture, E::kPaymentCompleted},
+      {kProcessing, kRequiresCapture, E::kPaymentCompleted},
+      {kAuthorizing, kSucceeded, E::kPaymentCompleted},
+      {kProcessing, kSucceeded, E::kPaymentCompleted},
+      {kRequiresCapture, kSucceeded, E::kPaymentCaptured},
+      {kAuthorizing, kFailed, E::kPaymentFailed},
+      {kProcessing, kFailed, E::kPaymentFailed},
+      {kRequiresCapture, kVoided, E::kPaymentVoided},
+  }};
+}();
+
+// The lifecycle as a Mermaid state diagram: one line per (from, to) of kLifecycle, in
+// order, labelled with its triggers' event names, then the terminal statuses.
+std::string LifecycleDiagram();
+
+// True if a payment may move from `from` to `to` (by any trigger). Staying in the same
+// status is valid (events such as RefundSucceeded leave the status as it is).
 bool IsValidTransition(::payments::events::v1::PaymentStatus from,
                        ::payments::events::v1::PaymentStatus to);
+
+// True if the event `trigger` may move a payment from `from` to `to`: what Evolve checks.
+bool IsValidTransition(::payments::events::v1::PaymentStatus from,
+                       ::payments::events::v1::PaymentStatus to,
+                       ::payments::events::v1::EventEnvelope::EventCase trigger);
 
 // SUCCEEDED, FAILED, CANCELED, VOIDED: no way out.
 bool IsTerminalStatus(::payments::events::v1::PaymentStatus status);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 #include <utility>
@@ -118,6 +120,51 @@ TEST(InvariantTest, AnIllegalTransitionIsReportedAndChangesNothing) {
   EXPECT_EQ(s.status, kFailed);
   EXPECT_NE(last_breach.find("failed -> succeeded"), std::string::npos) << last_breach;
   SetBreachHandler(nullptr);
+}
+
+// The right edge by the wrong event is a breach too: the trigger is part of the rule.
+TEST(InvariantTest, AnEdgeTakenByAnEventNotListedForItIsABreach) {
+  SetBreachHandler(+[](std::string_view what) { last_breach = std::string(what); });
+  PaymentState s;
+  s.payment_id = "pay_1";
+  s.status = kReqCapture;
+  ev::EventEnvelope e;
+  e.set_payment_id("pay_1");
+  e.mutable_payment_completed()->set_status(kVoided);  // VOIDED is PaymentVoided's edge
+  const int64_t before = BreachCount();
+  Evolve(s, e);
+  EXPECT_EQ(BreachCount(), before + 1);
+  EXPECT_EQ(s.status, kReqCapture);
+  SetBreachHandler(nullptr);
+}
+
+// Every entry of kLifecycle names an event that exists, and the pair table above is
+// exactly the (from, to) pairs of kLifecycle.
+TEST(LifecycleTest, EdgeListAndPairTableAgree) {
+  std::set<std::pair<ev::PaymentStatus, ev::PaymentStatus>> from_list;
+  for (const Transition& t : kLifecycle) {
+    EXPECT_NE(ev::EventEnvelope::descriptor()->FindFieldByNumber(t.trigger), nullptr);
+    EXPECT_NE(t.from, t.to);
+    from_list.emplace(t.from, t.to);
+  }
+  EXPECT_EQ(from_list, AllowedChanges());
+}
+
+// The diagram in src/command/README.md is generated from kLifecycle: when the list
+// changes, paste the block this test prints into the README.
+TEST(LifecycleTest, ReadmeDiagramIsGeneratedFromTheEdgeList) {
+  std::ifstream in(PAYORCH_COMMAND_README);
+  ASSERT_TRUE(in) << PAYORCH_COMMAND_README;
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "```mermaid\n";
+  const size_t at = readme.find(begin);
+  ASSERT_NE(at, std::string::npos) << "no mermaid block in the README";
+  const size_t end = readme.find("```", at + begin.size());
+  ASSERT_NE(end, std::string::npos);
+  const std::string in_readme = readme.substr(at + begin.size(), end - at - begin.size());
+  EXPECT_EQ(in_readme, LifecycleDiagram())
+      << "src/command/README.md's diagram is stale; replace its mermaid block with:\n"
+      << begin << LifecycleDiagram() << "```\n";
 }
 
 }  // namespace
