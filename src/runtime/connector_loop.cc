@@ -25,6 +25,7 @@
 #include "metrics/runtime_metrics.h"
 #include "runtime/internal/event_keys.h"
 #include "runtime/internal/recent_sequences.h"
+#include "runtime/internal/resume_point.h"
 
 namespace payorch::runtime {
 
@@ -82,13 +83,8 @@ int64_t Micros(Steady::duration d) {
 
 struct PartitionTrack {
   command::EpochFilter filter;
-  int64_t next_offset = 0;                 // consumed up to here
-  std::multiset<int64_t> outstanding;      // offsets of unanswered calls
-  std::map<std::string, int64_t> unknown;  // ChasedKey -> offset of its event
-  // (offset, epoch, highest) of claims seen, to know the epoch at a resume point.
-  std::vector<std::tuple<int64_t, uint64_t, uint64_t>> claims;
-  uint64_t base_epoch = 0;
-  uint64_t base_highest = 0;
+  // Read position, unanswered calls and chased ops: where a restart resumes.
+  internal::ResumePoint resume;
   // Per recent payment, for de-duplication; its capacity is set on assignment.
   internal::RecentSequences last_sequence{kMinRememberedPerPartition};
   // Events below this offset were in the log when the partition was assigned. Calls they
@@ -144,13 +140,11 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       PartitionTrack& t = tracks[p.value()];
       t = PartitionTrack{};
       t.filter.Restore(cp.epoch, cp.highest_epoch_seen);
-      t.base_epoch = cp.epoch;
-      t.base_highest = cp.highest_epoch_seen;
-      t.next_offset = cp.next_events_offset;
+      t.resume = internal::ResumePoint(cp);
       if (marks_known) t.catch_up_end = high_mark;
       // What the reconciler knew of this partition from an earlier assignment is stale.
       reconciler.Forget(p.value());
-      if (t.next_offset < t.catch_up_end) {
+      if (t.resume.next_offset() < t.catch_up_end) {
         reconciler.Hold(p.value());
         t.reconciler_held = true;
       }
@@ -187,26 +181,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   void SaveCheckpoint(int32_t p) {
     auto it = tracks.find(p);
     if (it == tracks.end()) return;
-    PartitionTrack& t = it->second;
-    int64_t safe = t.next_offset;
-    if (!t.outstanding.empty()) safe = std::min(safe, *t.outstanding.begin());
-    for (const auto& [key, offset] : t.unknown) safe = std::min(safe, offset);
-    PartitionMeta meta;
-    meta.next_events_offset = safe;
-    meta.epoch = t.base_epoch;
-    meta.highest_epoch_seen = t.base_highest;
-    size_t keep = 0;
-    for (const auto& [offset, epoch, highest] : t.claims) {
-      if (offset < safe) {
-        meta.epoch = epoch;
-        meta.highest_epoch_seen = highest;
-        ++keep;
-      }
-    }
-    // Claims before the resume point are folded into its base.
-    t.base_epoch = meta.epoch;
-    t.base_highest = meta.highest_epoch_seen;
-    t.claims.erase(t.claims.begin(), t.claims.begin() + static_cast<long>(keep));
+    const PartitionMeta meta = it->second.resume.Checkpoint();
     // A checkpoint not saved costs a longer re-read after a restart, nothing else.
     if (std::string err = options.store->SaveCheckpoint(kCheckpointName, p, meta); !err.empty()) {
       options.logger->warn("[p{}] connectors checkpoint not saved: {}", p, err);
@@ -218,7 +193,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (it == tracks.end()) return;
     PartitionTrack& t = it->second;
     Observe(r, t);
-    if (t.next_offset < t.catch_up_end) return;
+    if (t.resume.next_offset() < t.catch_up_end) return;
     if (t.reconciler_held) {
       reconciler.Release(r.partition.value());
       t.reconciler_held = false;
@@ -232,7 +207,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   }
 
   void Observe(const log::Record& r, PartitionTrack& t) {
-    t.next_offset = r.offset.value() + 1;
+    t.resume.Consumed(r.offset.value());
     ev::EventEnvelope e;
     if (!e.ParseFromString(r.value)) return;
     const command::Verdict verdict = t.filter.Observe(e);
@@ -242,7 +217,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
                             std::to_string(r.offset.value()));
     }
     if (verdict == command::Verdict::kClaim) {
-      t.claims.emplace_back(r.offset.value(), t.filter.epoch(), t.filter.highest_seen());
+      t.resume.Claim(r.offset.value(), t.filter.epoch(), t.filter.highest_seen());
       return;
     }
     if (verdict != command::Verdict::kCounted) return;
@@ -265,11 +240,11 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     // An unknown outcome, or a breaker's skip, is the reconciler's to resolve, not a call to
     // repeat; the resume point keeps it until the log settles it.
     if (std::string key = ChasedKey(e); !key.empty()) {
-      t.unknown.emplace(key, r.offset.value());
+      t.resume.Chased(key, r.offset.value());
       DropHeld(t, key);
     }
     if (std::string key = SettledKey(e); !key.empty()) {
-      t.unknown.erase(key);
+      t.resume.Settled(key);
       DropHeld(t, key);
     }
     if (IsStarted(e) && t.handed.erase(r.offset.value()) > 0) return;  // its call started
@@ -278,7 +253,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
         options.metrics->event_to_connector.ObserveMillis(
             std::max<int64_t>(0, options.clock->NowMs() - r.timestamp_ms));
       }
-      t.outstanding.insert(r.offset.value());
+      t.resume.CallStarted(r.offset.value());
       if (r.offset.value() < t.catch_up_end) {
         t.held_by_key[StartedKey(e)] = r.offset.value();
         t.held.emplace(r.offset.value(),
@@ -336,7 +311,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       auto it = tracks.find(item.partition);
       if (it == tracks.end() || paused) continue;
       PartitionTrack& t = it->second;
-      if (item.offset < t.next_offset || t.next_offset < t.catch_up_end ||
+      if (item.offset < t.resume.next_offset() || t.resume.next_offset() < t.catch_up_end ||
           t.filter.epoch() != item.epoch || t.handed.count(item.offset) > 0) {
         continue;
       }
@@ -346,7 +321,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
         continue;
       }
       t.handed.insert(item.offset);
-      t.outstanding.insert(item.offset);
+      t.resume.CallStarted(item.offset);
       if (options.probe != nullptr) ++options.probe->handed;
       Dispatch(Job{item.partition, item.offset, std::move(item.event)});
     }
@@ -449,8 +424,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     auto k = t.held_by_key.find(key);
     if (k == t.held_by_key.end()) return;
     t.held.erase(k->second);
-    auto o = t.outstanding.find(k->second);
-    if (o != t.outstanding.end()) t.outstanding.erase(o);
+    t.resume.CallAnswered(k->second);
     t.held_by_key.erase(k);
   }
 
@@ -553,10 +527,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       const int64_t offset = a.offset;
       auto settle = [this, part, offset] {
         auto it = tracks.find(part);
-        if (it != tracks.end()) {
-          auto o = it->second.outstanding.find(offset);
-          if (o != it->second.outstanding.end()) it->second.outstanding.erase(o);
-        }
+        if (it != tracks.end()) it->second.resume.CallAnswered(offset);
         if (options.probe != nullptr) --options.probe->backlog;
       };
       if (!a.commands.empty()) {

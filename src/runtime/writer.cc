@@ -17,6 +17,7 @@
 #include "metrics/contracts.h"
 #include "metrics/log_format.h"
 #include "payments/contracts/v1/contracts.pb.h"
+#include "runtime/command_intake.h"
 
 namespace payorch::runtime {
 
@@ -361,45 +362,13 @@ std::string PartitionWriter::Handle(const log::Record& record) {
   }
 
   cmd::CommandEnvelope envelope;
-  // Oversized or undecodable records go to the dead-letter topic with the reason; they
-  // have no payment to be an event of.
-  // The payorch.reason header is a stable text per reason (consumers match on it).
-  if (auto refused = command::DecodeCommand(record.value, &envelope)) {
-    DeadLetter(record,
-               refused->reason == ev::REJECT_REASON_RECORD_TOO_LARGE
-                   ? "command record too large (" + refused->detail + ")"
-                   : std::string("undecodable command record"),
-               refused->reason);
-    return failure_;
-  }
+  // Records with no payment to be an event of go to the dead-letter topic with the reason
+  // (runtime/command_intake.h, the one rule); the payorch.reason header is its stable text.
+  const Intake intake =
+      TakeCommand(record.key, record.value, partition_, command_partitions_, &envelope);
+  if (!intake.dead_letter.empty()) DeadLetter(record, intake.dead_letter, intake.reason);
+  if (!intake.decide) return failure_;
   const std::string target = command::TargetPaymentId(envelope);
-  if (record.key.empty()) {
-    DeadLetter(record, "command record has no key", ev::REJECT_REASON_UNDECODABLE);
-    return failure_;
-  }
-  if (target != record.key) {
-    DeadLetter(record, "record key is not the command's payment_id",
-               ev::REJECT_REASON_PAYMENT_ID_MISMATCH);
-    return failure_;
-  }
-  if (command_partitions_ > 0) {
-    const PartitionId home = log::PartitionForKey(record.key, command_partitions_);
-    if (home.value() != partition_) {
-      // Another partition's writer owns this payment; deciding here would fork it.
-      DeadLetter(record,
-                 "record is on partition " + std::to_string(partition_) +
-                     " but its key belongs on partition " + std::to_string(home.value()) +
-                     " (murmur2 of the key, as Java clients partition)",
-                 ev::REJECT_REASON_WRONG_PARTITION);
-      return failure_;
-    }
-  }
-  if (envelope.schema_version() != command::kSchemaVersion ||
-      envelope.command_case() == cmd::CommandEnvelope::COMMAND_NOT_SET) {
-    // Decided below as well: the rejection is an event of the payment.
-    DeadLetter(record, "unsupported schema_version or no command", ev::REJECT_REASON_UNSPECIFIED);
-  }
-
   command::PaymentState* loaded = target.empty() ? &orphan_ : StateFor(target);
   if (loaded == nullptr) return failure_;  // never decide on part of a history
   command::PaymentState& state = *loaded;

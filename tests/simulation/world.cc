@@ -11,7 +11,9 @@
 #include "connectors/reconciler.h"
 #include "projection/internal/keys.h"
 #include "projection/projector.h"
+#include "runtime/command_intake.h"
 #include "runtime/internal/event_keys.h"
+#include "runtime/internal/resume_point.h"
 #include "support/command_harness.h"
 
 namespace payorch::simulation {
@@ -21,10 +23,11 @@ namespace ty = ::payments::types::v1;
 namespace {
 
 // True when the writer sends the record to the dead-letter topic instead of deciding it.
-bool DeadLettered(const CommandRecord& r) {
+// Whether the writer decides a record (runtime/command_intake.h): else it only goes to the
+// dead-letter topic and no events of it are expected.
+bool Decided(const CommandRecord& r) {
   cmd::CommandEnvelope e;
-  if (command::DecodeCommand(r.bytes, &e)) return true;
-  return r.key.empty() || command::TargetPaymentId(e) != r.key;
+  return runtime::TakeCommand(r.key, r.bytes, 0, 1, &e).decide;
 }
 
 // The seed merchants, with circuit breakers, so the Dispatcher's breakers take part.
@@ -85,7 +88,8 @@ struct World::Connector {
   // skip), by the offset of that event (the resume point never passes one).
   std::unique_ptr<connectors::Reconciler> reconciler;
   std::map<std::string, uint64_t> last_sequence;
-  std::map<std::string, size_t> unknown;
+  // ConnectorLoop's own resume-point bookkeeping (runtime/internal/resume_point.h).
+  runtime::internal::ResumePoint resume;
   std::set<std::string> answered;  // keys whose outcome (or unknown outcome) it has read
 };
 
@@ -446,13 +450,14 @@ void World::WriterStep(Writer& w) {
   if (w.cursor >= commands_.size()) return;
   const int64_t offset = static_cast<int64_t>(w.cursor);
   const CommandRecord& record = commands_[w.cursor++];
-  if (DeadLettered(record)) {
-    Trace("writer e" + std::to_string(w.epoch) + ": command " + std::to_string(offset) +
-          " dead-lettered");
-    return;
-  }
+  // The writer's own intake rule (runtime/command_intake.h): one partition here.
   cmd::CommandEnvelope env;
-  (void)command::DecodeCommand(record.bytes, &env);
+  const runtime::Intake intake = runtime::TakeCommand(record.key, record.bytes, 0, 1, &env);
+  if (!intake.dead_letter.empty()) {
+    Trace("writer e" + std::to_string(w.epoch) + ": command " + std::to_string(offset) +
+          " dead-lettered (" + intake.dead_letter + ")");
+  }
+  if (!intake.decide) return;
   command::PaymentState* s = &w.orphan;
   if (record.key.empty()) {
     w.orphan = command::PaymentState{};
@@ -490,6 +495,9 @@ std::unique_ptr<World::Connector> World::StartConnector(size_t position) {
   auto c = std::make_unique<Connector>();
   for (size_t i = 0; i < position; ++i) (void)c->filter.Observe(events_[i]);
   c->position = position;
+  runtime::PartitionMeta saved;
+  saved.next_events_offset = static_cast<int64_t>(position);
+  c->resume = runtime::internal::ResumePoint(saved);
   c->catch_up_end = events_.size();
   c->reconciler = std::make_unique<connectors::Reconciler>(*registry_, clock_);
   return c;
@@ -502,7 +510,12 @@ void World::ConnectorStep() {
     const size_t offset = c.position;
     const bool repeat = c.position < c.catch_up_end;
     const ev::EventEnvelope& e = events_[c.position++];
-    if (c.filter.Observe(e) != command::Verdict::kCounted) continue;
+    c.resume.Consumed(static_cast<int64_t>(offset));
+    const command::Verdict verdict = c.filter.Observe(e);
+    if (verdict == command::Verdict::kClaim) {
+      c.resume.Claim(static_cast<int64_t>(offset), c.filter.epoch(), c.filter.highest_seen());
+    }
+    if (verdict != command::Verdict::kCounted) continue;
     {  // ConnectorLoop::Observe
       if (!e.payment_id().empty()) {
         uint64_t& last = c.last_sequence[e.payment_id()];
@@ -511,16 +524,17 @@ void World::ConnectorStep() {
       }
       c.reconciler->OnEvent(e);
       if (std::string key = runtime::internal::ChasedKey(e); !key.empty()) {
-        c.unknown.emplace(key, offset);
+        c.resume.Chased(key, static_cast<int64_t>(offset));
         c.answered.insert(std::move(key));
       }
       if (std::string key = runtime::internal::SettledKey(e); !key.empty()) {
-        c.unknown.erase(key);
+        c.resume.Settled(key);
         c.answered.insert(std::move(key));
       }
     }
     const ev::GatewayOperation* started = command::EffectsOf(e).started;
     if (started == nullptr) continue;
+    c.resume.CallStarted(static_cast<int64_t>(offset));
     c.calls.push_back({now_ms_ + static_cast<int64_t>(rng_() % 300), *started, e.payment_id(), e,
                        repeat, offset});
   }
@@ -533,6 +547,7 @@ void World::ConnectorStep() {
   std::vector<Call> ready(due, c.calls.end());
   c.calls.erase(due, c.calls.end());
   for (const Call& call : ready) {
+    c.resume.CallAnswered(static_cast<int64_t>(call.offset));  // its answers are on their way
     if (call.repeat && c.answered.count(call.op.idempotency_key()) != 0) {
       Trace("connector: " + call.op.idempotency_key() + " answered in the log, not called again");
       continue;
@@ -555,9 +570,7 @@ void World::CrashConnector() {
   ++crashes_;
   // Restart from its checkpoint: ConnectorLoop's rule (never past an unanswered call or an
   // unknown outcome), as saved some events before the crash. Events are redelivered.
-  size_t safe = connector_->position;
-  for (const Call& call : connector_->calls) safe = std::min(safe, call.offset);
-  for (const auto& [key, offset] : connector_->unknown) safe = std::min(safe, offset);
+  const auto safe = static_cast<size_t>(connector_->resume.Checkpoint().next_events_offset);
   const size_t position = safe - std::min<size_t>(safe, rng_() % 40);
   Trace("connector crashes (" + std::to_string(connector_->calls.size()) +
         " calls lost), resumes at event " + std::to_string(position));
@@ -592,7 +605,7 @@ void World::CheckGroup(const std::vector<ev::EventEnvelope>& group) {
   const int64_t offset = group.front().causation().offset();
   if (offset <= r.last_offset) return Fail("command " + std::to_string(offset) + " decided twice");
   for (int64_t o = r.last_offset + 1; o < offset; ++o) {
-    if (!DeadLettered(commands_[static_cast<size_t>(o)])) {
+    if (Decided(commands_[static_cast<size_t>(o)])) {
       return Fail("command " + std::to_string(o) + " was skipped: no events for it");
     }
   }
@@ -775,7 +788,7 @@ void World::CheckQuiescent() {
   if (!ok()) return;
   // Every command decided: the reader has seen a group for every decodable command.
   for (size_t o = static_cast<size_t>(reader_->last_offset + 1); o < commands_.size(); ++o) {
-    if (!DeadLettered(commands_[o])) return Fail("command " + std::to_string(o) + " undecided");
+    if (Decided(commands_[o])) return Fail("command " + std::to_string(o) + " undecided");
   }
   // Gateway money equals the log's.
   struct Money {

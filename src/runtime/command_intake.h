@@ -1,0 +1,37 @@
+// What the writer does with one command record before deciding it: the one rule for which
+// records go to the dead-letter topic (with which reason) and which are decided. Pure: the
+// writer (writer.cc) and the simulation (tests/simulation) both call it.
+//
+//   cmd::CommandEnvelope envelope;
+//   const Intake in = TakeCommand(record.key, record.value, partition, partitions, &envelope);
+//   if (!in.dead_letter.empty()) DeadLetter(record, in.dead_letter, in.reason);
+//   if (in.decide) Decide(envelope);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "payments/commands/v1/commands.pb.h"
+#include "payments/events/v1/events.pb.h"
+
+namespace payorch::runtime {
+
+struct Intake {
+  // Not empty: the record goes to the dead-letter topic with this text (the stable
+  // payorch.reason header) and `reason`.
+  std::string dead_letter;
+  ::payments::events::v1::RejectReason reason = ::payments::events::v1::REJECT_REASON_UNSPECIFIED;
+  // Whether the command is decided. A record with no payment to belong to (undecodable, no
+  // key, a key that is not its payment, on another partition than its key's) is not; a
+  // decodable command of an unsupported schema or with no command is both dead-lettered
+  // and decided (its rejection is an event of the payment).
+  bool decide = false;
+};
+
+// `partitions`: the commands topic's partition count, 0 when unknown (the partition check
+// is then skipped). `envelope` receives the decoded command.
+Intake TakeCommand(std::string_view key, std::string_view value, int32_t partition,
+                   int32_t partitions, ::payments::commands::v1::CommandEnvelope* envelope);
+
+}  // namespace payorch::runtime
