@@ -376,6 +376,9 @@ TEST(ParseTime, AcceptsMillisDatesAndRfc3339Utc) {
       {"2024-03-05T10:00:00.250Z", kT0 + 250},
       {"2024-02-29", 1'709'164'800'000},
       {"2023-02-29", std::nullopt},
+      {"1900-02-29", std::nullopt},
+      {"2000-02-29", 951'782'400'000},
+      {"2024-04-31", std::nullopt},
       {"2024-13-01", std::nullopt},
       {"2024-03-05T10:00:00", std::nullopt},
       {"2024-03-05T10:00:00+01:00", std::nullopt},
@@ -386,6 +389,9 @@ TEST(ParseTime, AcceptsMillisDatesAndRfc3339Utc) {
   for (const auto& c : cases) EXPECT_EQ(internal::ParseTime(c.text), c.ms) << c.text;
   EXPECT_EQ(internal::UtcDate(kT0), "2024-03-05");
   EXPECT_EQ(internal::UtcTimestamp(kT0 + 5), "2024-03-05T10:00:00.005Z");
+  // Before 1970 the day is floored, not truncated toward zero.
+  EXPECT_EQ(internal::UtcDate(-1), "1969-12-31");
+  EXPECT_EQ(internal::UtcTimestamp(-1), "1969-12-31T23:59:59.999Z");
 }
 
 TEST(Status, SlugsParseBack) {

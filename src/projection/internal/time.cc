@@ -1,33 +1,17 @@
 #include "projection/internal/time.h"
 
+#include <chrono>
 #include <cstdio>
 
 namespace payorch::projection::internal {
 
 namespace {
 
-constexpr int64_t kMsPerDay = 86'400'000;
+namespace chr = std::chrono;
 
-// Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2 ? 1 : 0);
+// The UTC day a time falls in (floor: a time before 1970 falls in the day before).
+chr::sys_days DayOf(int64_t ms) {
+  return chr::floor<chr::days>(chr::sys_time<chr::milliseconds>(chr::milliseconds(ms)));
 }
 
 bool Digits(std::string_view text, size_t pos, size_t n, int64_t* out) {
@@ -41,42 +25,37 @@ bool Digits(std::string_view text, size_t pos, size_t n, int64_t* out) {
   return true;
 }
 
-bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
 std::optional<int64_t> DatePrefix(std::string_view text) {
   int64_t y = 0, m = 0, d = 0;
   if (text.size() < 10 || text[4] != '-' || text[7] != '-' || !Digits(text, 0, 4, &y) ||
       !Digits(text, 5, 2, &m) || !Digits(text, 8, 2, &d)) {
     return std::nullopt;
   }
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (m < 1 || m > 12 || d < 1) return std::nullopt;
-  const int max_day = kDays[m - 1] + (m == 2 && IsLeap(y) ? 1 : 0);
-  if (d > max_day) return std::nullopt;
-  return DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * kMsPerDay;
+  const chr::year_month_day date{chr::year(static_cast<int>(y)),
+                                 chr::month(static_cast<unsigned>(m)),
+                                 chr::day(static_cast<unsigned>(d))};
+  if (!date.ok()) return std::nullopt;
+  return chr::duration_cast<chr::milliseconds>(chr::sys_days(date).time_since_epoch()).count();
 }
 
 }  // namespace
 
 std::string UtcDate(int64_t ms) {
-  int64_t days = ms / kMsPerDay;
-  if (ms % kMsPerDay < 0) --days;
-  int64_t y = 0;
-  unsigned m = 0, d = 0;
-  CivilFromDays(days, &y, &m, &d);
+  const chr::year_month_day date{DayOf(ms)};
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
   return buf;
 }
 
 std::string UtcTimestamp(int64_t ms) {
-  int64_t in_day = ms % kMsPerDay;
-  if (in_day < 0) in_day += kMsPerDay;
+  const chr::sys_time<chr::milliseconds> t{chr::milliseconds(ms)};
+  const chr::hh_mm_ss<chr::milliseconds> in_day{t - DayOf(ms)};
   char buf[48];
-  std::snprintf(buf, sizeof buf, "%sT%02lld:%02lld:%02lld.%03lldZ", UtcDate(ms).c_str(),
-                static_cast<long long>(in_day / 3'600'000),
-                static_cast<long long>(in_day / 60'000 % 60),
-                static_cast<long long>(in_day / 1000 % 60), static_cast<long long>(in_day % 1000));
+  std::snprintf(
+      buf, sizeof buf, "%sT%02d:%02d:%02d.%03dZ", UtcDate(ms).c_str(),
+      static_cast<int>(in_day.hours().count()), static_cast<int>(in_day.minutes().count()),
+      static_cast<int>(in_day.seconds().count()), static_cast<int>(in_day.subseconds().count()));
   return buf;
 }
 

@@ -1,5 +1,6 @@
-// UTC calendar arithmetic for daily totals and query parameters (no time zone database,
-// no clock: pure functions of their input).
+// UTC calendar arithmetic for daily totals and query parameters, on C++20 <chrono>
+// (year_month_day, sys_days, hh_mm_ss): no time zone database, no clock, pure functions of
+// their input. Only the text formats are written here.
 #pragma once
 
 #include <cstdint>
