@@ -9,6 +9,7 @@
 #include "command/aggregate.h"
 #include "command/internal/create_view.h"
 #include "command/internal/decider.h"
+#include "command/lifecycle.h"
 #include "command/parser.h"
 #include "command/transitions.h"
 
@@ -121,6 +122,8 @@ void Decider::Deduplicated(std::string_view original_id) {
   auto* d = out_.Attach(&e, &ev::EventEnvelope::set_allocated_command_deduplicated);
   SetText(d, &ev::CommandDeduplicated::mutable_command_type, CommandTypeName(env_));
   SetText(d, &ev::CommandDeduplicated::mutable_original_id, original_id);
+  d->set_reconciler_answer(env_.has_gateway_result() &&
+                           env_.gateway_result().source() == kReconcilerSource);
   Commit(e);
 }
 

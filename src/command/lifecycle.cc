@@ -53,6 +53,11 @@ OperationEffects EffectsOf(const ev::EventEnvelope& e) {
     case ev::EventEnvelope::kRefundFailed:
       fx.answered = &e.refund_failed().op();
       break;
+    case ev::EventEnvelope::kCommandDeduplicated:
+      if (e.command_deduplicated().reconciler_answer()) {
+        fx.settled = e.command_deduplicated().original_id();
+      }
+      break;
     default:  // created, plan, confirmed, completed, failed, canceled, rejections, claims...
       break;
   }

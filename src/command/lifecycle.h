@@ -17,6 +17,9 @@
 
 namespace payorch::command {
 
+// RecordGatewayResult.source of the reconciler's answers (connectors/reconciler.h).
+inline constexpr std::string_view kReconcilerSource = "reconcile";
+
 struct OperationEffects {
   // A *Started event (StepStarted, CaptureStarted, VoidStarted, RefundStarted): a call to
   // make.
@@ -34,6 +37,9 @@ struct OperationEffects {
   // VoidStarted with a parent: the attempt this void reverses (a late success, or a step of
   // a failed plan). The void replaces that attempt's pending answer.
   std::string_view replaces;
+  // CommandDeduplicated of a reconciler's answer: the operation it answers (its key) was
+  // already resolved, so the reconciler's chase of it is over.
+  std::string_view settled;
   // After this event the payment is not at rest: a call is outstanding, an outcome is
   // unknown, or an authorization answer was taken and the next decision (next step,
   // completion) belongs to the same command.

@@ -219,9 +219,9 @@ std::optional<cmd::CommandEnvelope> Reconciler::Apply(const RetrieveTask& task,
   e.backoff_ms = std::min<int64_t>(static_cast<int64_t>(e.backoff_ms * options_.multiplier),
                                    options_.max_backoff_ms);
   if (!definite) return std::nullopt;
-  cmd::CommandEnvelope c =
-      internal::ResultCommand(e.payment_id, e.correlation_id, e.op, *answer, "reconcile",
-                              "gw/" + task.key + "/reconcile/" + std::to_string(e.tries));
+  cmd::CommandEnvelope c = internal::ResultCommand(
+      e.payment_id, e.correlation_id, e.op, *answer, command::kReconcilerSource,
+      "gw/" + task.key + "/reconcile/" + std::to_string(e.tries));
   e.definite_sent = true;
   if (e.late) Erase(task.key);
   return c;

@@ -45,13 +45,17 @@ inline std::string ChasedKey(const ::payments::events::v1::EventEnvelope& e) {
 // passed while the reconciler kept asking). A call's repeated answer that the core
 // de-duplicates settles nothing: while the payment is processing, a second UNKNOWN (a
 // duplicate delivery, a repeated call) or an open breaker's skip is taken as a repeat, and
-// the op is still the reconciler's. The reconciler's answers are always definite and carry
-// the command id "gw/<key>/reconcile/<n>" (connectors/reconciler.h).
+// the op is still the reconciler's. The reconciler's answers are always definite; the core
+// marks their de-duplication (CommandDeduplicated.reconciler_answer, EffectsOf().settled).
 inline std::string SettledKey(const ::payments::events::v1::EventEnvelope& e) {
   const command::OperationEffects fx = command::EffectsOf(e);
   if (fx.answered != nullptr) return fx.answered->idempotency_key();
   if (!fx.replaces.empty()) return std::string(fx.replaces);
-  if (e.has_command_deduplicated() && e.command_deduplicated().command_type() == "gateway_result" &&
+  if (!fx.settled.empty()) return std::string(fx.settled);
+  // Records written before CommandDeduplicated.reconciler_answer existed (session 8) say
+  // it only through the reconciler's command id. Kept for them: the log is replayed.
+  if (e.has_command_deduplicated() && !e.command_deduplicated().reconciler_answer() &&
+      e.command_deduplicated().command_type() == "gateway_result" &&
       e.causation().command_id().find("/reconcile/") != std::string::npos) {
     return e.command_deduplicated().original_id();
   }

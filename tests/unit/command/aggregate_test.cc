@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "command/lifecycle.h"
+#include "command/lifecycle.h"
 #include "command/transitions.h"
 #include "support/command_harness.h"
 #include "support/state_dump.h"
@@ -384,7 +386,16 @@ TEST_F(AggregateTest, PartialSuccessThenExhaustedPlanFailsAndVoidsWhatSucceeded)
   EXPECT_EQ(s.reversed, 10'000);
   EXPECT_THAT(s.pending, IsEmpty());
   // A repeated answer for the void changes nothing.
-  ExpectDeduplicated(Send(testing::Succeeded(pid, vs.op().idempotency_key())));
+  const Events& repeat = Send(testing::Succeeded(pid, vs.op().idempotency_key()));
+  ExpectDeduplicated(repeat);
+  EXPECT_FALSE(repeat[0].command_deduplicated().reconciler_answer());
+  // The same answer from the reconciler is marked: its chase of the void is over.
+  cmd::CommandEnvelope reconciled = testing::Succeeded(pid, vs.op().idempotency_key());
+  reconciled.mutable_gateway_result()->set_source("reconcile");
+  const Events& marked = Send(reconciled);
+  ExpectDeduplicated(marked);
+  EXPECT_TRUE(marked[0].command_deduplicated().reconciler_answer());
+  EXPECT_EQ(EffectsOf(marked[0]).settled, vs.op().idempotency_key());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -44,6 +44,15 @@ TEST(EventKeys, AReconcilerAnswerTheCoreDeduplicatedSettlesItsOp) {
   EXPECT_EQ(SettledKey(Deduplicated(std::string("gw/") + kKey + "/reconcile/3")), kKey);
 }
 
+// The core marks a reconciler's answer it de-duplicated (reconciler_answer): that settles
+// the op whatever the command id says; the command id is only read for older records.
+TEST(EventKeys, TheCoresMarkSettlesWithoutReadingTheCommandId) {
+  ev::EventEnvelope marked = Deduplicated("any-command-id");
+  marked.mutable_command_deduplicated()->set_reconciler_answer(true);
+  EXPECT_EQ(SettledKey(marked), kKey);
+  EXPECT_EQ(SettledKey(Deduplicated("any-command-id")), "");
+}
+
 // A step an open breaker skipped is chased, not settled: the resume point keeps it until
 // the chase's answer is in the log, so a connector restart does not forget the chase.
 TEST(EventKeys, ABreakerSkipIsChasedUntilTheReconcilerAnswers) {
