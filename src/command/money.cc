@@ -63,6 +63,21 @@ int64_t SettlementStepMinor(const CurrencyInfo& currency) {
   return currency.code == "IDR" ? 100 : 1;
 }
 
+LineProblem CheckLine(int64_t quantity, int64_t unit_price_minor, uint32_t tax_rate_bps,
+                      int64_t step_minor) {
+  if (quantity < 1 || quantity > kMaxLineQuantity) return LineProblem::kQuantityOutOfRange;
+  if (unit_price_minor <= 0) return LineProblem::kUnitPriceNotPositive;
+  if (unit_price_minor > kMaxAmountMinor) return LineProblem::kUnitPriceTooLarge;
+  if (step_minor > 0 && unit_price_minor % step_minor != 0) return LineProblem::kPrecision;
+  if (tax_rate_bps > kMaxRateBps) return LineProblem::kTaxRateOutOfRange;
+  return LineProblem::kNone;
+}
+
+const CurrencyInfo* LineItemCurrency(std::string_view code) {
+  if (code != "IDR" && code != "MYR" && code != "USD") return nullptr;
+  return FindCurrency(code);
+}
+
 std::optional<PricedLine> PriceLine(int64_t quantity, int64_t unit_price_minor,
                                     uint32_t tax_rate_bps, int64_t step_minor) {
   if (quantity <= 0 || unit_price_minor <= 0 || tax_rate_bps > 10'000 || step_minor <= 0) {

@@ -5,6 +5,7 @@
 //   FormatMinor(12345, *c)  -> "12.345"
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,27 @@ struct PricedLine {
 // points, or the net amount or tax exceeds kMaxAmountMinor.
 [[nodiscard]] std::optional<PricedLine> PriceLine(int64_t quantity, int64_t unit_price_minor,
                                                   uint32_t tax_rate_bps, int64_t step_minor);
+
+// The rules every line of an order or invoice passes (seeds 003 and 004), shared so both
+// aggregates refuse the same line the same way. Checked in this order; the first that
+// fails is the problem.
+inline constexpr size_t kMaxLineItems = 100;
+inline constexpr int64_t kMaxLineQuantity = 1'000'000;
+inline constexpr uint32_t kMaxRateBps = 10'000;  // tax and fee rates: 0 to 100%
+enum class LineProblem {
+  kNone,
+  kQuantityOutOfRange,    // not 1 to kMaxLineQuantity
+  kUnitPriceNotPositive,  // <= 0
+  kUnitPriceTooLarge,     // > kMaxAmountMinor
+  kPrecision,             // unit price not a multiple of the settlement step
+  kTaxRateOutOfRange,     // > kMaxRateBps
+};
+[[nodiscard]] LineProblem CheckLine(int64_t quantity, int64_t unit_price_minor,
+                                    uint32_t tax_rate_bps, int64_t step_minor);
+
+// The currencies orders and invoices accept (seed 003): IDR, MYR and USD. nullptr for any
+// other code.
+const CurrencyInfo* LineItemCurrency(std::string_view code);
 
 // "12.34" for 1234 USD, "1234" for JPY, "-0.005" for -5 KWD.
 std::string FormatMinor(int64_t amount_minor, const CurrencyInfo& currency);

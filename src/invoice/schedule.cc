@@ -22,23 +22,23 @@ int64_t RateHalfUp(int64_t amount_minor, uint32_t rate_bps, int64_t step_minor) 
 
 std::optional<Refusal> CheckLine(const Line& line, size_t index, int64_t step_minor) {
   const std::string label = LineLabel(index);
-  if (line.quantity < 1 || line.quantity > kMaxQuantity) {
-    return Refuse(inv::REJECT_REASON_QUANTITY_OUT_OF_RANGE,
-                  label + ": quantity must be 1 to " + std::to_string(kMaxQuantity));
-  }
-  if (line.unit_price_minor <= 0) {
-    return Refuse(inv::REJECT_REASON_AMOUNT_NOT_POSITIVE, label + ": unit price must be positive");
-  }
-  if (line.unit_price_minor > kMaxAmountMinor) {
-    return Refuse(inv::REJECT_REASON_AMOUNT_TOO_LARGE, label + ": unit price too large");
-  }
-  if (line.unit_price_minor % step_minor != 0) {
-    return Refuse(inv::REJECT_REASON_AMOUNT_PRECISION,
-                  label + ": unit price must be a multiple of " + std::to_string(step_minor));
-  }
-  if (line.tax_rate_bps > kMaxRateBps) {
-    return Refuse(inv::REJECT_REASON_TAX_RATE_OUT_OF_RANGE,
-                  label + ": tax rate must be 0 to 10000 basis points");
+  switch (payorch::CheckLine(line.quantity, line.unit_price_minor, line.tax_rate_bps, step_minor)) {
+    case LineProblem::kNone:
+      return std::nullopt;
+    case LineProblem::kQuantityOutOfRange:
+      return Refuse(inv::REJECT_REASON_QUANTITY_OUT_OF_RANGE,
+                    label + ": quantity must be 1 to " + std::to_string(kMaxQuantity));
+    case LineProblem::kUnitPriceNotPositive:
+      return Refuse(inv::REJECT_REASON_AMOUNT_NOT_POSITIVE,
+                    label + ": unit price must be positive");
+    case LineProblem::kUnitPriceTooLarge:
+      return Refuse(inv::REJECT_REASON_AMOUNT_TOO_LARGE, label + ": unit price too large");
+    case LineProblem::kPrecision:
+      return Refuse(inv::REJECT_REASON_AMOUNT_PRECISION,
+                    label + ": unit price must be a multiple of " + std::to_string(step_minor));
+    case LineProblem::kTaxRateOutOfRange:
+      return Refuse(inv::REJECT_REASON_TAX_RATE_OUT_OF_RANGE,
+                    label + ": tax rate must be 0 to 10000 basis points");
   }
   return std::nullopt;
 }
@@ -61,10 +61,7 @@ std::optional<Refusal> TooLarge(const std::string& what) {
 
 }  // namespace
 
-const CurrencyInfo* AcceptedCurrency(std::string_view code) {
-  if (code != "IDR" && code != "MYR" && code != "USD") return nullptr;
-  return FindCurrency(code);
-}
+const CurrencyInfo* AcceptedCurrency(std::string_view code) { return LineItemCurrency(code); }
 
 bool IsValidDate(const Date& date) {
   if (date.year < kMinYear || date.year > kMaxYear || date.month < 1 || date.month > 12 ||

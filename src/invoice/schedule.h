@@ -32,9 +32,10 @@ namespace payorch::invoice {
 namespace inv = ::payments::invoices::v1;
 
 // Limits (docs/invoices.md, limits). Money bounds are payorch::kMaxAmountMinor (10^15).
-inline constexpr size_t kMaxLineItems = 100;
-inline constexpr int64_t kMaxQuantity = 1'000'000;
-inline constexpr uint32_t kMaxRateBps = 10'000;  // tax and service fee rates: 0 to 100%
+// The line rules are the core's (command/money.h), shared with orders.
+using payorch::kMaxLineItems;
+using payorch::kMaxRateBps;  // tax and service fee rates: 0 to 100%
+inline constexpr int64_t kMaxQuantity = kMaxLineQuantity;
 inline constexpr uint32_t kMinInstallments = 2;
 inline constexpr uint32_t kMaxInstallments = 12;
 inline constexpr uint32_t kMaxInstallmentWeight = 10'000;

@@ -21,9 +21,7 @@ std::string_view Bounded(std::string_view text, size_t limit) {
   return text.substr(0, cut);
 }
 
-bool AcceptedCurrency(std::string_view code) {
-  return code == "IDR" || code == "MYR" || code == "USD";
-}
+bool AcceptedCurrency(std::string_view code) { return LineItemCurrency(code) != nullptr; }
 
 bool SameCurrency(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -134,18 +132,20 @@ class Decider {
       if (item.description().size() > kMaxTextLength) {
         return Reject({ord::REJECT_REASON_FIELD_TOO_LONG, at + ".description"});
       }
-      if (item.quantity() < 1 || item.quantity() > kMaxQuantity) {
-        return Reject({ord::REJECT_REASON_QUANTITY_OUT_OF_RANGE, at});
-      }
-      if (item.unit_price_minor() <= 0) {
-        return Reject({ord::REJECT_REASON_AMOUNT_NOT_POSITIVE, at});
-      }
-      if (item.tax_rate_bps() > kMaxTaxRateBps) {
-        return Reject({ord::REJECT_REASON_TAX_RATE_OUT_OF_RANGE, at});
-      }
-      if (item.unit_price_minor() % step != 0) {
-        return Reject(
-            {ord::REJECT_REASON_AMOUNT_PRECISION, at + ": a multiple of " + std::to_string(step)});
+      switch (CheckLine(item.quantity(), item.unit_price_minor(), item.tax_rate_bps(), step)) {
+        case LineProblem::kNone:
+          break;
+        case LineProblem::kQuantityOutOfRange:
+          return Reject({ord::REJECT_REASON_QUANTITY_OUT_OF_RANGE, at});
+        case LineProblem::kUnitPriceNotPositive:
+          return Reject({ord::REJECT_REASON_AMOUNT_NOT_POSITIVE, at});
+        case LineProblem::kUnitPriceTooLarge:
+          return Reject({ord::REJECT_REASON_AMOUNT_TOO_LARGE, at});
+        case LineProblem::kPrecision:
+          return Reject({ord::REJECT_REASON_AMOUNT_PRECISION,
+                         at + ": a multiple of " + std::to_string(step)});
+        case LineProblem::kTaxRateOutOfRange:
+          return Reject({ord::REJECT_REASON_TAX_RATE_OUT_OF_RANGE, at});
       }
       const auto priced =
           PriceLine(item.quantity(), item.unit_price_minor(), item.tax_rate_bps(), step);

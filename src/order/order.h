@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "command/money.h"
 #include "order/state.h"
 #include "order/transitions.h"
 #include "payments/events/v1/events.pb.h"
@@ -33,9 +34,10 @@ namespace payorch::order {
 
 inline constexpr uint32_t kSchemaVersion = 1;
 // Limits of a CreateOrder (docs/orders.md).
-inline constexpr size_t kMaxLineItems = 100;
-inline constexpr int64_t kMaxQuantity = 1'000'000;
-inline constexpr uint32_t kMaxTaxRateBps = 10'000;
+// The line rules are the core's (command/money.h), shared with invoices.
+using payorch::kMaxLineItems;
+inline constexpr int64_t kMaxQuantity = kMaxLineQuantity;
+inline constexpr uint32_t kMaxTaxRateBps = kMaxRateBps;
 // Payments one order may link over its life (each after the previous one was released).
 inline constexpr size_t kMaxPaymentsPerOrder = 10;
 inline constexpr size_t kMaxIdLength = 64;          // order_id, merchant_id, payment_id, product_id
