@@ -158,7 +158,8 @@ void PaymentCaptured(PaymentState& s, const ev::PaymentCaptured& pc) {
   for (const auto& c : s.captures) {
     if (c.id == pc.capture_id()) final_capture = c.final_capture;
   }
-  if (!HasPendingKind(s, ev::OPERATION_KIND_CAPTURE) && (final_capture || Capturable(s) == 0)) {
+  if (CaptureCompletesPayment(HasPendingKind(s, ev::OPERATION_KIND_CAPTURE), final_capture,
+                              Capturable(s))) {
     SetStatus(s, ev::PAYMENT_STATUS_SUCCEEDED, ev::EventEnvelope::kPaymentCaptured);
   }
 }
@@ -184,9 +185,7 @@ void PaymentVoided(PaymentState& s, const ev::PaymentVoided& pv) {
   }
   if (pv.compensation()) {
     if (counted) s.reversed += op.amount().amount_minor();
-  } else if (!HasPendingKind(s, ev::OPERATION_KIND_VOID) && Capturable(s) == 0) {
-    // VOIDED only once every authorized step is released: if another step's void
-    // failed, the payment stays capturable and may be voided again.
+  } else if (VoidCompletesPayment(HasPendingKind(s, ev::OPERATION_KIND_VOID), Capturable(s) == 0)) {
     SetStatus(s, ev::PAYMENT_STATUS_VOIDED, ev::EventEnvelope::kPaymentVoided);
   }
 }

@@ -365,8 +365,9 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       const bool final_capture = a->final_capture();
       v.set_captures_in_flight(Decremented(v.captures_in_flight()));
       v.set_captured_minor(pc.total_captured_minor());
-      if (v.captures_in_flight() == 0 &&
-          (final_capture || v.captured_minor() >= v.authorized_minor() - v.voided_minor())) {
+      if (command::CaptureCompletesPayment(
+              v.captures_in_flight() > 0, final_capture,
+              v.authorized_minor() - v.voided_minor() - v.captured_minor())) {
         SetStatus(v, ev::PAYMENT_STATUS_SUCCEEDED);
       }
       AddTotal(v, at, pc.op().processor_id(), "captured", pc.op().amount().amount_minor());
@@ -397,7 +398,8 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
               reversed != nullptr && reversed->outcome() == pv::ATTEMPT_OUTCOME_SUCCEEDED)) {
         v.set_voided_minor(v.voided_minor() + pvd.op().amount().amount_minor());
       }
-      if (!pvd.compensation() && v.voids_in_flight() == 0 && EveryStepReleased(v)) {
+      if (!pvd.compensation() &&
+          command::VoidCompletesPayment(v.voids_in_flight() > 0, EveryStepReleased(v))) {
         SetStatus(v, ev::PAYMENT_STATUS_VOIDED);
       }
       AddTotal(v, at, pvd.op().processor_id(), "voided", pvd.op().amount().amount_minor());
