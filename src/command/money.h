@@ -62,6 +62,19 @@ enum class LineProblem {
 [[nodiscard]] LineProblem CheckLine(int64_t quantity, int64_t unit_price_minor,
                                     uint32_t tax_rate_bps, int64_t step_minor);
 
+// One line of an order or invoice as the merchant sent it, with its price (PriceLine):
+// the state both aggregates keep per line.
+struct PricedLineItem {
+  std::string product_id;
+  std::string description;
+  int64_t quantity = 0;
+  int64_t unit_price_minor = 0;
+  uint32_t tax_rate_bps = 0;
+  int64_t net_minor = 0;
+  int64_t tax_minor = 0;
+  bool operator==(const PricedLineItem&) const = default;
+};
+
 // The currencies orders and invoices accept (seed 003): IDR, MYR and USD. nullptr for any
 // other code.
 const CurrencyInfo* LineItemCurrency(std::string_view code);

@@ -13,21 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include "command/money.h"
 #include "invoice/schedule.h"
 
 namespace payorch::invoice {
 
 // A line item as sent, with its price (PricedLineItem).
-struct InvoiceLine {
-  std::string product_id;
-  std::string description;
-  int64_t quantity = 0;
-  int64_t unit_price_minor = 0;
-  uint32_t tax_rate_bps = 0;
-  int64_t net_minor = 0;
-  int64_t tax_minor = 0;
-  bool operator==(const InvoiceLine&) const = default;
-};
+using InvoiceLine = ::payorch::PricedLineItem;  // command/money.h, shared
 
 struct InstallmentState {
   ScheduledInstallment row;

@@ -11,21 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "command/money.h"
 #include "payments/orders/v1/orders.pb.h"
 
 namespace payorch::order {
 
 // One priced line item (OrderCreated's PricedOrderLine).
-struct OrderLine {
-  std::string product_id;
-  std::string description;
-  int64_t quantity = 0;
-  int64_t unit_price_minor = 0;
-  uint32_t tax_rate_bps = 0;
-  int64_t net_minor = 0;
-  int64_t tax_minor = 0;
-  bool operator==(const OrderLine&) const = default;
-};
+using OrderLine = ::payorch::PricedLineItem;  // command/money.h, shared
 
 // A payment the order has linked: the current one, or one released before it.
 struct PaymentLink {
