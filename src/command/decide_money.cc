@@ -68,6 +68,7 @@ void Decider::OnCapture(const cmd::CapturePayment& c) {
     return Reject(ev::REJECT_REASON_AMOUNT_NOT_POSITIVE, "capture amount must not be negative",
                   "request/malformed");
   }
+  if (auto refused = CheckAmountPrecision(c.amount_minor(), s_.currency)) return Reject(*refused);
   const int64_t amount = c.amount_minor() == 0 ? capturable : c.amount_minor();
   if (amount > capturable || amount == 0) {
     return Reject(
@@ -129,6 +130,7 @@ void Decider::OnRefund(const cmd::RefundPayment& c) {
     return Reject(ev::REJECT_REASON_AMOUNT_NOT_POSITIVE, "refund amount must be > 0",
                   "request/malformed");
   }
+  if (auto refused = CheckAmountPrecision(c.amount_minor(), s_.currency)) return Reject(*refused);
   const int64_t refundable = s_.captured - s_.refunded;
   if (c.amount_minor() > refundable) {
     return Reject(ev::REJECT_REASON_REFUND_EXCEEDS_CAPTURED,

@@ -275,13 +275,7 @@ std::optional<Rejection> internal::ParseCreateView(
     return Reject(ev::REJECT_REASON_AMOUNT_NOT_POSITIVE,
                   "amount_minor must be > 0, got " + std::to_string(r.amount), "request/malformed");
   }
-  if (const int64_t step = SettlementStepMinor(*FindCurrency(r.currency())); r.amount % step != 0) {
-    return Reject(ev::REJECT_REASON_AMOUNT_PRECISION,
-                  "amount_minor " + std::to_string(r.amount) + " is not a multiple of " +
-                      std::to_string(step) + ": " + std::string(r.currency()) +
-                      " is settled in whole units",
-                  "request/malformed");
-  }
+  if (auto refused = CheckAmountPrecision(r.amount, r.currency())) return refused;
   int64_t limit = kMaxAmountMinor;
   if (merchant != nullptr && merchant->max_amount_minor() > 0) {
     limit = std::min(limit, merchant->max_amount_minor());
@@ -457,6 +451,18 @@ std::optional<Rejection> CheckEnvelope(const cmd::CommandEnvelope& e) {
     default:
       return std::nullopt;  // create: ParseCreate; reasons are truncated by decide()
   }
+}
+
+std::optional<Rejection> CheckAmountPrecision(int64_t amount_minor, std::string_view currency) {
+  const CurrencyInfo* info = FindCurrency(currency);
+  if (info == nullptr) return std::nullopt;
+  const int64_t step = SettlementStepMinor(*info);
+  if (amount_minor % step == 0) return std::nullopt;
+  return Rejection{ev::REJECT_REASON_AMOUNT_PRECISION,
+                   "amount_minor " + std::to_string(amount_minor) + " is not a multiple of " +
+                       std::to_string(step) + ": " + std::string(currency) +
+                       " is settled in whole units",
+                   "request/malformed"};
 }
 
 std::optional<Rejection> CheckSenderMerchant(const cmd::CommandEnvelope& e,

@@ -86,6 +86,12 @@ Outcome<CreateRequest> ParseCreate(const ::payments::commands::v1::CreatePayment
 // for a CreatePayment, the merchant it names) is refused with MERCHANT_MISMATCH. An empty
 // merchant_id is not checked (senders from before the field existed). Defence in depth
 // against a misrouted producer, not authentication: docs/contracts.md.
+// An amount of `currency` finer than its settlement step (IDR: whole rupiah, multiples of
+// 100 minor units) is AMOUNT_PRECISION: creates, captures and refunds alike. Unknown
+// currencies pass (checked elsewhere).
+[[nodiscard]] std::optional<Rejection> CheckAmountPrecision(int64_t amount_minor,
+                                                            std::string_view currency);
+
 [[nodiscard]] std::optional<Rejection> CheckSenderMerchant(
     const ::payments::commands::v1::CommandEnvelope& envelope, std::string_view payment_merchant);
 

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "command/lifecycle.h"
-#include "command/lifecycle.h"
 #include "command/transitions.h"
 #include "support/command_harness.h"
 #include "support/state_dump.h"
@@ -396,6 +395,30 @@ TEST_F(AggregateTest, PartialSuccessThenExhaustedPlanFailsAndVoidsWhatSucceeded)
   ExpectDeduplicated(marked);
   EXPECT_TRUE(marked[0].command_deduplicated().reconciler_answer());
   EXPECT_EQ(EffectsOf(marked[0]).settled, vs.op().idempotency_key());
+}
+
+// Seed 003: IDR is settled in whole rupiah, for partial captures and refunds as for
+// creates (CheckAmountPrecision, the one rule).
+TEST_F(AggregateTest, IdrCapturesAndRefundsMustBeWholeRupiah) {
+  CreateOptions o;
+  o.manual_capture = true;
+  const Events& created =
+      Send(testing::Create(kSeedMerchant, "idr-1", 1'000'000, "IDR", ty::PAYMENT_METHOD_CARD, o));
+  ASSERT_THAT(Types(created),
+              ElementsAre("PaymentCreated", "PlanBuilt", "PaymentConfirmed", "StepStarted"));
+  const std::string pid = CommandHarness::PaymentIdFor(kSeedMerchant, "idr-1");
+  Send(testing::Succeeded(pid, h_.PendingAttemptKey(pid)));
+  ASSERT_EQ(state(pid).status, ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
+
+  ExpectRejected(Send(testing::Capture(pid, 250'050, "cap-sen")),
+                 ev::REJECT_REASON_AMOUNT_PRECISION, "request/malformed");
+  ASSERT_THAT(Types(Send(testing::Capture(pid, 250'000, "cap-1"))), ElementsAre("CaptureStarted"));
+  h_.SucceedAll(pid, ev::OPERATION_KIND_CAPTURE);
+  EXPECT_EQ(state(pid).captured, 250'000);
+
+  ExpectRejected(Send(testing::Refund(pid, 99, "ref-sen")), ev::REJECT_REASON_AMOUNT_PRECISION,
+                 "request/malformed");
+  EXPECT_THAT(Types(Send(testing::Refund(pid, 100, "ref-1"))), ElementsAre("RefundStarted"));
 }
 
 // ---------------------------------------------------------------------------------------
