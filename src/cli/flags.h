@@ -6,7 +6,7 @@
 //
 //   FlagSet flags("broker", "Run an embedded Kafka-protocol broker.");
 //   int partitions = 4;
-//   flags.Int("partitions", &partitions, "number of partitions per topic", Bounds::AtLeast(1));
+//   flags.Int("partitions", &partitions, "number of partitions per topic", Bounds{1, 1024});
 //   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
 //
 // ParseCommandLine() is the subcommands' contract (src/cli/README.md): a bad flag prints
@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,13 +23,10 @@
 namespace payorch::cli {
 
 // The closed range an integer flag must lie in; a value outside is a usage error
-// "--name: must be in [min, max], not V" ("must be at least min, not V" for AtLeast).
+// "--name: V is not in [min, max]".
 struct Bounds {
   int64_t min;
   int64_t max;
-  static constexpr Bounds AtLeast(int64_t min) {
-    return Bounds{min, std::numeric_limits<int64_t>::max()};
-  }
 };
 
 class FlagSet {
