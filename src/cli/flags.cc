@@ -1,7 +1,6 @@
 #include "cli/flags.h"
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <sstream>
@@ -157,21 +156,7 @@ std::string FlagSet::Parse(int argc, char** argv, int first) {
 
 std::string FlagSet::Parse(const std::vector<std::string>& args) {
   CLI::App& app = impl_->app;
-  // CLI11 pops arguments from the back. "--name=" is an empty value, which CLI11 would
-  // take from the next argument instead: hand it over as "--name" "".
-  std::vector<std::string> reversed;
-  bool after_separator = false;
-  for (const std::string& arg : args) {
-    after_separator = after_separator || arg == "--";
-    if (!after_separator && arg.size() > 3 && arg.rfind("--", 0) == 0 && arg.back() == '=' &&
-        arg.find('=') == arg.size() - 1) {
-      reversed.push_back(arg.substr(0, arg.size() - 1));
-      reversed.emplace_back();
-    } else {
-      reversed.push_back(arg);
-    }
-  }
-  std::reverse(reversed.begin(), reversed.end());
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
@@ -180,7 +165,7 @@ std::string FlagSet::Parse(const std::vector<std::string>& args) {
   } catch (const CLI::ParseError& e) {
     return OneLine(e);
   }
-  after_separator = false;
+  bool after_separator = false;
   for (const std::string& arg : app.remaining()) {
     if (!after_separator && arg == "--") {
       after_separator = true;
