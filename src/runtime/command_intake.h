@@ -22,7 +22,8 @@ struct Intake {
   // payorch.reason header) and `reason`.
   std::string dead_letter;
   ::payments::events::v1::RejectReason reason = ::payments::events::v1::REJECT_REASON_UNSPECIFIED;
-  // Whether the command is decided. A record with no payment to belong to (undecodable, no
+  // Whether the command is decided; then the record's key is the command's payment id
+  // (never empty). A record with no payment to belong to (undecodable, no
   // key, a key that is not its payment, on another partition than its key's) is not; a
   // decodable command of an unsupported schema or with no command is both dead-lettered
   // and decided (its rejection is an event of the payment).

@@ -368,11 +368,11 @@ std::string PartitionWriter::Handle(const log::Record& record) {
       TakeCommand(record.key, record.value, partition_, command_partitions_, &envelope);
   if (!intake.dead_letter.empty()) DeadLetter(record, intake.dead_letter, intake.reason);
   if (!intake.decide) return failure_;
-  const std::string target = command::TargetPaymentId(envelope);
-  command::PaymentState* loaded = target.empty() ? &orphan_ : StateFor(target);
+  // A decided record's key is its payment id (TakeCommand checked it): never empty.
+  const std::string& target = record.key;
+  command::PaymentState* loaded = StateFor(target);
   if (loaded == nullptr) return failure_;  // never decide on part of a history
   command::PaymentState& state = *loaded;
-  if (target.empty()) orphan_ = command::PaymentState{};
   const metrics::LogScope log_scope({.payment_id = target,
                                      .merchant_id = state.merchant_id,
                                      .correlation_id = envelope.correlation_id(),

@@ -125,7 +125,6 @@ class PartitionWriter {
   std::unordered_map<std::string, int> in_flight_;  // unpersisted groups per payment
   std::vector<DeliveredGroup> delivered_;
   std::vector<::payments::events::v1::EventEnvelope> scratch_;
-  command::PaymentState orphan_;
   metrics::EventObserver observer_;
 };
 

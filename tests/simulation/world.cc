@@ -70,7 +70,6 @@ cmd::CommandEnvelope Envelope(const std::string& pid, std::string command_id) {
 struct World::Writer {
   uint64_t epoch = 0;
   std::map<std::string, command::PaymentState> states;
-  command::PaymentState orphan;
   size_t cursor = 0;                     // next command offset to decide
   std::deque<ev::EventEnvelope> outbox;  // decided, not yet in the events log
   int zombie_steps = 0;                  // a fenced writer's remaining steps
@@ -458,13 +457,8 @@ void World::WriterStep(Writer& w) {
           " dead-lettered (" + intake.dead_letter + ")");
   }
   if (!intake.decide) return;
-  command::PaymentState* s = &w.orphan;
-  if (record.key.empty()) {
-    w.orphan = command::PaymentState{};
-  } else {
-    s = &w.states[record.key];
-    if (s->payment_id.empty()) s->payment_id = record.key;
-  }
+  command::PaymentState* s = &w.states[record.key];  // a decided record's key: never empty
+  if (s->payment_id.empty()) s->payment_id = record.key;
   command::CommandRecord rec{&env, "payorch.commands", 0, offset, record.timestamp_ms};
   std::vector<ev::EventEnvelope> out;
   command::DecideAndApply(*s, rec, {&plans_, w.epoch}, out);
