@@ -2,33 +2,32 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include "command/state_diagram.h"
 
 namespace payorch::command {
 
 namespace ev = ::payments::events::v1;
 
-bool IsTerminalStatus(ev::PaymentStatus status) {
-  switch (status) {
-    case ev::PAYMENT_STATUS_SUCCEEDED:
-    case ev::PAYMENT_STATUS_FAILED:
-    case ev::PAYMENT_STATUS_CANCELED:
-    case ev::PAYMENT_STATUS_VOIDED:
-      return true;
-    default:
-      return false;
-  }
-}
-
 namespace {
 
-// kLifecycle as a matrix indexed by status value, built at compile time.
+// kLifecycle as a matrix indexed by status value, built at compile time: bit `trigger` of
+// (from, to) is set when that event may take the edge. Both IsValidTransition overloads
+// and IsTerminalStatus read it; nothing else lists edges.
 constexpr int kStatuses = ev::PaymentStatus_ARRAYSIZE;
-using Matrix = std::array<std::array<bool, kStatuses>, kStatuses>;
+using Matrix = std::array<std::array<uint64_t, kStatuses>, kStatuses>;
 
 constexpr Matrix kAllowed = [] {
   Matrix m{};
-  for (const Transition& t : kLifecycle) m[t.from][t.to] = true;
+  for (const Transition& t : kLifecycle) {
+    // An event case (field number) beyond 63 does not fit the mask: this fails to compile.
+    if (t.trigger < 0 || t.trigger > 63) throw "kLifecycle: trigger beyond the 64-bit mask";
+    m[t.from][t.to] |= uint64_t{1} << t.trigger;
+  }
   return m;
 }();
 
@@ -38,46 +37,38 @@ bool InRange(ev::PaymentStatus s) { return s >= 0 && s < kStatuses; }
 
 bool IsValidTransition(ev::PaymentStatus from, ev::PaymentStatus to) {
   if (from == to) return true;
-  return InRange(from) && InRange(to) && kAllowed[from][to];
+  return InRange(from) && InRange(to) && kAllowed[from][to] != 0;
 }
 
 bool IsValidTransition(ev::PaymentStatus from, ev::PaymentStatus to,
                        ev::EventEnvelope::EventCase trigger) {
   if (from == to) return true;
-  return std::any_of(kLifecycle.begin(), kLifecycle.end(), [&](const Transition& t) {
-    return t.from == from && t.to == to && t.trigger == trigger;
-  });
+  if (!InRange(from) || !InRange(to) || trigger < 0 || trigger > 63) return false;
+  return (kAllowed[from][to] >> trigger & 1) != 0;
+}
+
+bool IsTerminalStatus(ev::PaymentStatus status) {
+  if (!InRange(status) || status == ev::PAYMENT_STATUS_UNSPECIFIED) return false;
+  return std::all_of(kAllowed[status].begin(), kAllowed[status].end(),
+                     [](uint64_t triggers) { return triggers == 0; });
 }
 
 std::string LifecycleDiagram() {
-  std::string out = "stateDiagram-v2\n";
-  for (size_t i = 0; i < kLifecycle.size(); ++i) {
-    const Transition& t = kLifecycle[i];
-    const auto same_edge = [&](const Transition& o) { return o.from == t.from && o.to == t.to; };
-    if (std::any_of(kLifecycle.begin(), kLifecycle.begin() + i, same_edge)) continue;
-    out += "    ";
-    out += t.from == ev::PAYMENT_STATUS_UNSPECIFIED ? "[*]" : StatusName(t.from);
-    out += " --> ";
-    out += StatusName(t.to);
-    out += " : ";
-    const char* sep = "";
-    for (const Transition& o : kLifecycle) {
-      if (!same_edge(o)) continue;
-      out += sep;
-      out += ev::EventEnvelope::descriptor()->FindFieldByNumber(o.trigger)->message_type()->name();
-      sep = ", ";
-    }
-    out += '\n';
+  std::vector<DiagramEdge> edges;
+  edges.reserve(kLifecycle.size());
+  for (const Transition& t : kLifecycle) {
+    edges.push_back(
+        {t.from == ev::PAYMENT_STATUS_UNSPECIFIED ? "" : StatusName(t.from), StatusName(t.to),
+         ev::EventEnvelope::descriptor()->FindFieldByNumber(t.trigger)->message_type()->name()});
   }
+  std::vector<std::string_view> terminal;
   for (int v = 0; v < kStatuses; ++v) {
     const auto status = static_cast<ev::PaymentStatus>(v);
     if (ev::PaymentStatus_IsValid(v) && IsTerminalStatus(status)) {
-      out += "    ";
-      out += StatusName(status);
-      out += " --> [*]\n";
+      terminal.push_back(StatusName(status));
     }
   }
-  return out;
+  return MermaidStateDiagram(edges, terminal);
 }
 
 const char* StatusName(ev::PaymentStatus status) {

@@ -72,7 +72,7 @@ bool IsValidTransition(::payments::events::v1::PaymentStatus from,
                        ::payments::events::v1::PaymentStatus to,
                        ::payments::events::v1::EventEnvelope::EventCase trigger);
 
-// SUCCEEDED, FAILED, CANCELED, VOIDED: no way out.
+// No edge of kLifecycle leaves it: SUCCEEDED, FAILED, CANCELED, VOIDED (derived).
 bool IsTerminalStatus(::payments::events::v1::PaymentStatus status);
 
 const char* StatusName(::payments::events::v1::PaymentStatus status);

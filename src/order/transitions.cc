@@ -1,7 +1,9 @@
 #include "order/transitions.h"
 
-#include <algorithm>
-#include <cstddef>
+#include <string_view>
+#include <vector>
+
+#include "command/state_diagram.h"
 
 namespace payorch::order {
 
@@ -50,36 +52,20 @@ std::optional<OrderTrigger> TriggerOf(const ord::OrderEventEnvelope& event) {
 }
 
 std::string OrderLifecycleDiagram() {
-  std::string out = "stateDiagram-v2\n";
-  for (size_t i = 0; i < kOrderEdges.size(); ++i) {
-    const OrderEdge& edge = kOrderEdges[i];
-    const auto same = [&](const OrderEdge& o) { return o.from == edge.from && o.to == edge.to; };
-    if (std::any_of(kOrderEdges.begin(), kOrderEdges.begin() + static_cast<ptrdiff_t>(i), same)) {
-      continue;
-    }
-    out += "    ";
-    out += edge.from == ord::ORDER_STATUS_UNSPECIFIED ? "[*]" : OrderStatusName(edge.from);
-    out += " --> ";
-    out += OrderStatusName(edge.to);
-    out += " : ";
-    const char* sep = "";
-    for (const OrderEdge& o : kOrderEdges) {
-      if (!same(o)) continue;
-      out += sep;
-      out += TriggerName(o.trigger);
-      sep = ", ";
-    }
-    out += '\n';
+  std::vector<command::DiagramEdge> edges;
+  edges.reserve(kOrderEdges.size());
+  for (const OrderEdge& edge : kOrderEdges) {
+    edges.push_back({edge.from == ord::ORDER_STATUS_UNSPECIFIED ? "" : OrderStatusName(edge.from),
+                     OrderStatusName(edge.to), TriggerName(edge.trigger)});
   }
+  std::vector<std::string_view> terminal;
   for (int v = ord::OrderStatus_MIN; v <= ord::OrderStatus_MAX; ++v) {
     const auto status = static_cast<ord::OrderStatus>(v);
     if (ord::OrderStatus_IsValid(v) && IsTerminalOrderStatus(status)) {
-      out += "    ";
-      out += OrderStatusName(status);
-      out += " --> [*]\n";
+      terminal.push_back(OrderStatusName(status));
     }
   }
-  return out;
+  return command::MermaidStateDiagram(edges, terminal);
 }
 
 const char* OrderStatusName(ord::OrderStatus status) {
