@@ -78,6 +78,13 @@ const CurrencyInfo* LineItemCurrency(std::string_view code) {
   return FindCurrency(code);
 }
 
+int64_t RateHalfUp(int64_t amount_minor, uint32_t rate_bps, int64_t step_minor) {
+  // amount <= 10^15 and rate <= 10^4: the product fits in 128 bits with room to spare.
+  const __int128 scaled = static_cast<__int128>(amount_minor) * rate_bps;  // result * 10^4
+  const __int128 unit = static_cast<__int128>(step_minor) * 10'000;
+  return static_cast<int64_t>((scaled + unit / 2) / unit * step_minor);
+}
+
 std::optional<PricedLine> PriceLine(int64_t quantity, int64_t unit_price_minor,
                                     uint32_t tax_rate_bps, int64_t step_minor) {
   if (quantity <= 0 || unit_price_minor <= 0 || tax_rate_bps > 10'000 || step_minor <= 0) {
@@ -87,11 +94,7 @@ std::optional<PricedLine> PriceLine(int64_t quantity, int64_t unit_price_minor,
   if (__builtin_mul_overflow(quantity, unit_price_minor, &net) || net > kMaxAmountMinor) {
     return std::nullopt;
   }
-  // net <= 10^15 and rate <= 10^4: the product fits in 128 bits with room to spare.
-  const __int128 scaled = static_cast<__int128>(net) * tax_rate_bps;  // tax * 10^4
-  const __int128 unit = static_cast<__int128>(step_minor) * 10'000;
-  const __int128 steps = (scaled + unit / 2) / unit;  // half up
-  const int64_t tax = static_cast<int64_t>(steps * step_minor);
+  const int64_t tax = RateHalfUp(net, tax_rate_bps, step_minor);
   if (tax > kMaxAmountMinor) return std::nullopt;
   return PricedLine{net, tax};
 }

@@ -33,6 +33,11 @@ inline constexpr int64_t kMaxAmountMinor = 1'000'000'000'000'000;
 [[nodiscard]] std::optional<int64_t> CheckedAdd(int64_t a, int64_t b);
 [[nodiscard]] std::optional<int64_t> CheckedSub(int64_t a, int64_t b);
 
+// amount * rate_bps / 10^4, rounded half up to a multiple of step_minor: the one rounding
+// of taxes and rate fees. Requires 0 <= amount <= kMaxAmountMinor, rate <= 10^4, step > 0
+// (a 128-bit intermediate; the result is at most the amount).
+[[nodiscard]] int64_t RateHalfUp(int64_t amount_minor, uint32_t rate_bps, int64_t step_minor);
+
 // One priced line of an order or invoice: net = quantity * unit price, tax = net * rate,
 // rounded half up to the currency's settlement step (whole rupiah for IDR), so a line's
 // tax is always payable. The one definition of line pricing: invoices and orders call it.

@@ -13,13 +13,6 @@ std::optional<Refusal> Refuse(inv::RejectReason reason, std::string detail) {
 
 std::string LineLabel(size_t index) { return "line_items[" + std::to_string(index) + "]"; }
 
-// a * rate_bps / 10^4, half up to step. 0 <= a <= kMaxAmountMinor, rate <= kMaxRateBps.
-int64_t RateHalfUp(int64_t amount_minor, uint32_t rate_bps, int64_t step_minor) {
-  const __int128 scaled = static_cast<__int128>(amount_minor) * rate_bps;
-  const __int128 unit = static_cast<__int128>(step_minor) * 10'000;
-  return static_cast<int64_t>((scaled + unit / 2) / unit * step_minor);
-}
-
 std::optional<Refusal> CheckLine(const Line& line, size_t index, int64_t step_minor) {
   const std::string label = LineLabel(index);
   switch (payorch::CheckLine(line.quantity, line.unit_price_minor, line.tax_rate_bps, step_minor)) {
@@ -27,7 +20,7 @@ std::optional<Refusal> CheckLine(const Line& line, size_t index, int64_t step_mi
       return std::nullopt;
     case LineProblem::kQuantityOutOfRange:
       return Refuse(inv::REJECT_REASON_QUANTITY_OUT_OF_RANGE,
-                    label + ": quantity must be 1 to " + std::to_string(kMaxQuantity));
+                    label + ": quantity must be 1 to " + std::to_string(kMaxLineQuantity));
     case LineProblem::kUnitPriceNotPositive:
       return Refuse(inv::REJECT_REASON_AMOUNT_NOT_POSITIVE,
                     label + ": unit price must be positive");
@@ -61,8 +54,6 @@ std::optional<Refusal> TooLarge(const std::string& what) {
 
 }  // namespace
 
-const CurrencyInfo* AcceptedCurrency(std::string_view code) { return LineItemCurrency(code); }
-
 bool IsValidDate(const Date& date) {
   if (date.year < kMinYear || date.year > kMaxYear || date.month < 1 || date.month > 12 ||
       date.day < 1 || date.day > 31) {
@@ -75,7 +66,7 @@ bool IsValidDate(const Date& date) {
 
 std::optional<Refusal> PriceLines(std::span<const Line> lines, std::string_view currency,
                                   const Fee& fee, Pricing* out) {
-  const CurrencyInfo* info = AcceptedCurrency(currency);
+  const CurrencyInfo* info = LineItemCurrency(currency);
   if (info == nullptr) {
     return Refuse(inv::REJECT_REASON_CURRENCY_NOT_ACCEPTED,
                   "currency '" + std::string(currency) + "' is not accepted: IDR, MYR or USD");

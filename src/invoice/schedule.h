@@ -32,10 +32,8 @@ namespace payorch::invoice {
 namespace inv = ::payments::invoices::v1;
 
 // Limits (docs/invoices.md, limits). Money bounds are payorch::kMaxAmountMinor (10^15).
-// The line rules are the core's (command/money.h), shared with orders.
-using payorch::kMaxLineItems;
-using payorch::kMaxRateBps;  // tax and service fee rates: 0 to 100%
-inline constexpr int64_t kMaxQuantity = kMaxLineQuantity;
+// The line limits (kMaxLineItems, kMaxLineQuantity, kMaxRateBps) are the core's
+// (command/money.h), shared with orders.
 inline constexpr uint32_t kMinInstallments = 2;
 inline constexpr uint32_t kMaxInstallments = 12;
 inline constexpr uint32_t kMaxInstallmentWeight = 10'000;
@@ -47,9 +45,6 @@ struct Refusal {
   inv::RejectReason reason = inv::REJECT_REASON_UNSPECIFIED;
   std::string detail;
 };
-
-// The currency's entry when invoices accept it (IDR, MYR, USD), else nullptr.
-[[nodiscard]] const CurrencyInfo* AcceptedCurrency(std::string_view code);
 
 struct Line {
   int64_t quantity = 0;
@@ -90,7 +85,7 @@ struct Pricing {
 };
 
 // Checks and prices `lines` in `currency` with `fee`. Refusals, in order: currency not
-// accepted; no lines or more than kMaxLineItems; per line quantity out of [1, kMaxQuantity],
+// accepted; no lines or more than kMaxLineItems; per line quantity out of [1, kMaxLineQuantity],
 // unit price not positive, over kMaxAmountMinor or (IDR) not a multiple of 100, tax rate
 // over kMaxRateBps; fee fixed negative, over kMaxAmountMinor, rate over kMaxRateBps
 // (SERVICE_FEE_INVALID) or (IDR) fixed not a multiple of 100; any amount over

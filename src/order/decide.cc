@@ -21,8 +21,6 @@ std::string_view Bounded(std::string_view text, size_t limit) {
   return text.substr(0, cut);
 }
 
-bool AcceptedCurrency(std::string_view code) { return LineItemCurrency(code) != nullptr; }
-
 bool SameCurrency(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -109,7 +107,7 @@ class Decider {
     if (c.customer_reference().size() > kMaxTextLength) {
       return Reject({ord::REJECT_REASON_FIELD_TOO_LONG, "customer_reference"});
     }
-    if (!AcceptedCurrency(c.currency())) {
+    if (LineItemCurrency(c.currency()) == nullptr) {
       return Reject(
           {ord::REJECT_REASON_CURRENCY_NOT_ACCEPTED, std::string(Bounded(c.currency(), 8))});
     }

@@ -34,10 +34,9 @@ namespace payorch::order {
 
 inline constexpr uint32_t kSchemaVersion = 1;
 // Limits of a CreateOrder (docs/orders.md).
-// The line rules are the core's (command/money.h), shared with invoices.
-using payorch::kMaxLineItems;
-inline constexpr int64_t kMaxQuantity = kMaxLineQuantity;
-inline constexpr uint32_t kMaxTaxRateBps = kMaxRateBps;
+// The line limits (kMaxLineItems, kMaxLineQuantity, kMaxRateBps) are the core's
+// (command/money.h), shared with invoices.
+
 // Payments one order may link over its life (each after the previous one was released).
 inline constexpr size_t kMaxPaymentsPerOrder = 10;
 inline constexpr size_t kMaxIdLength = 64;          // order_id, merchant_id, payment_id, product_id

@@ -272,7 +272,7 @@ RC_GTEST_PROP(InvoiceAggregateProperty, HostileCommandsAlwaysYieldEvents, ()) {
     return *rc::gen::oneOf(rc::gen::arbitrary<int64_t>(),
                            rc::gen::elementOf(std::vector<int64_t>{
                                0, -1, 1, 100, kMaxAmountMinor, kMaxAmountMinor + 1, INT64_MAX,
-                               INT64_MIN, kMaxQuantity, kMaxQuantity + 1}));
+                               INT64_MIN, kMaxLineQuantity, kMaxLineQuantity + 1}));
   };
   auto text = [] {
     return *rc::gen::oneOf(rc::gen::elementOf(std::vector<std::string>{"", "pay_0", "pay_1", "IDR",

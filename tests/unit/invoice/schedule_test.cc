@@ -56,11 +56,11 @@ TEST(InvoicePricingTest, FeeRoundsHalfUpToTheStep) {
 }
 
 TEST(InvoicePricingTest, OnlyIdrMyrUsdAreAccepted) {
-  EXPECT_NE(AcceptedCurrency("IDR"), nullptr);
-  EXPECT_NE(AcceptedCurrency("MYR"), nullptr);
-  EXPECT_NE(AcceptedCurrency("USD"), nullptr);
+  EXPECT_NE(LineItemCurrency("IDR"), nullptr);
+  EXPECT_NE(LineItemCurrency("MYR"), nullptr);
+  EXPECT_NE(LineItemCurrency("USD"), nullptr);
   for (const char* code : {"EUR", "JPY", "idr", "", "XXX"}) {
-    EXPECT_EQ(AcceptedCurrency(code), nullptr) << code;
+    EXPECT_EQ(LineItemCurrency(code), nullptr) << code;
     EXPECT_EQ(PriceRefusal({{1, 100, 0}}, code), inv::REJECT_REASON_CURRENCY_NOT_ACCEPTED);
   }
 }
@@ -79,7 +79,7 @@ TEST(InvoicePricingTest, LimitsAreRefusedWithTheirReason) {
   EXPECT_EQ(PriceRefusal(std::vector<Line>(kMaxLineItems, {1, 1, 0}), "USD"),
             inv::REJECT_REASON_UNSPECIFIED);
   EXPECT_EQ(PriceRefusal({{0, 1, 0}}, "USD"), inv::REJECT_REASON_QUANTITY_OUT_OF_RANGE);
-  EXPECT_EQ(PriceRefusal({{kMaxQuantity + 1, 1, 0}}, "USD"),
+  EXPECT_EQ(PriceRefusal({{kMaxLineQuantity + 1, 1, 0}}, "USD"),
             inv::REJECT_REASON_QUANTITY_OUT_OF_RANGE);
   EXPECT_EQ(PriceRefusal({{1, 0, 0}}, "USD"), inv::REJECT_REASON_AMOUNT_NOT_POSITIVE);
   EXPECT_EQ(PriceRefusal({{1, -5, 0}}, "USD"), inv::REJECT_REASON_AMOUNT_NOT_POSITIVE);

@@ -176,7 +176,7 @@ TEST(OrderCreate, RefusalsCarryTheirOwnReason) {
       {"no lines", Create("USD", {}), ord::REJECT_REASON_LINE_ITEMS_MISSING},
       {"101 lines", Create("USD", too_many), ord::REJECT_REASON_TOO_MANY_LINE_ITEMS},
       {"quantity 0", Create("USD", {Item("x", 0, 100)}), ord::REJECT_REASON_QUANTITY_OUT_OF_RANGE},
-      {"quantity over", Create("USD", {Item("x", kMaxQuantity + 1, 100)}),
+      {"quantity over", Create("USD", {Item("x", kMaxLineQuantity + 1, 100)}),
        ord::REJECT_REASON_QUANTITY_OUT_OF_RANGE},
       {"free", Create("USD", {Item("x", 1, 0)}), ord::REJECT_REASON_AMOUNT_NOT_POSITIVE},
       {"tax over 100%", Create("USD", {Item("x", 1, 100, 10001)}),
