@@ -51,12 +51,7 @@ void WriteEventId(std::string* id, std::string_view payment_id, uint64_t sequenc
 // An id copied into every event header, at most kMaxCommandIdLength bytes: a command
 // refused for a longer one must not carry it into its rejection. Cuts on a UTF-8
 // character boundary, so the header stays valid proto3 text.
-std::string_view BoundedId(std::string_view id) {
-  if (id.size() <= kMaxCommandIdLength) return id;
-  size_t cut = kMaxCommandIdLength;
-  while (cut > 0 && (static_cast<unsigned char>(id[cut]) & 0xC0) == 0x80) --cut;
-  return id.substr(0, cut);
-}
+std::string_view BoundedId(std::string_view id) { return CutUtf8(id, kMaxCommandIdLength); }
 
 }  // namespace
 

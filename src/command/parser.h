@@ -102,4 +102,14 @@ std::string_view Trim(std::string_view s);
 // character in two, so a shortened string still serializes as a proto3 string.
 std::string TruncateUtf8(std::string_view s, size_t max_bytes);
 
+// The same for text already valid UTF-8 (a decoded proto3 string), without copying or
+// validating: the prefix of at most `max_bytes` bytes that ends on a character boundary.
+// Inline: every event header is cut with it on the command path.
+inline std::string_view CutUtf8(std::string_view valid_utf8, size_t max_bytes) {
+  if (valid_utf8.size() <= max_bytes) return valid_utf8;
+  size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(valid_utf8[cut]) & 0xC0) == 0x80) --cut;
+  return valid_utf8.substr(0, cut);
+}
+
 }  // namespace payorch::command

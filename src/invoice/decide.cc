@@ -5,21 +5,19 @@
 #include <string>
 
 #include "command/hash.h"
+#include "command/parser.h"
 #include "invoice/internal/proto.h"
 #include "invoice/invoice.h"
 
 namespace payorch::invoice {
 namespace {
 
+using command::CutUtf8;
+
 using Event = inv::InvoiceEventEnvelope;
 
 // An id copied into a header, cut to kMaxCommandIdLength on a UTF-8 boundary.
-std::string_view BoundedId(std::string_view id) {
-  if (id.size() <= kMaxCommandIdLength) return id;
-  size_t cut = kMaxCommandIdLength;
-  while (cut > 0 && (static_cast<unsigned char>(id[cut]) & 0xC0) == 0x80) --cut;
-  return id.substr(0, cut);
-}
+std::string_view BoundedId(std::string_view id) { return CutUtf8(id, kMaxCommandIdLength); }
 
 std::optional<Refusal> TooLong(std::string_view what, std::string_view value, size_t limit) {
   if (value.size() <= limit) return std::nullopt;

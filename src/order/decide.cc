@@ -5,21 +5,16 @@
 
 #include "command/hash.h"
 #include "command/money.h"
+#include "command/parser.h"
 #include "order/order.h"
 
 namespace payorch::order {
 
 namespace {
 
-namespace ev = ::payments::events::v1;
+using command::CutUtf8;
 
-// Cuts `text` to at most `limit` bytes on a UTF-8 character boundary.
-std::string_view Bounded(std::string_view text, size_t limit) {
-  if (text.size() <= limit) return text;
-  size_t cut = limit;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut);
-}
+namespace ev = ::payments::events::v1;
 
 bool SameCurrency(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -109,7 +104,7 @@ class Decider {
     }
     if (LineItemCurrency(c.currency()) == nullptr) {
       return Reject(
-          {ord::REJECT_REASON_CURRENCY_NOT_ACCEPTED, std::string(Bounded(c.currency(), 8))});
+          {ord::REJECT_REASON_CURRENCY_NOT_ACCEPTED, std::string(CutUtf8(c.currency(), 8))});
     }
     if (c.line_items_size() == 0) return Reject({ord::REJECT_REASON_LINE_ITEMS_MISSING, ""});
     if (static_cast<size_t>(c.line_items_size()) > kMaxLineItems) {
@@ -191,7 +186,7 @@ class Decider {
     }
     if (!SameCurrency(l.amount().currency(), s_.currency)) {
       return Reject({ord::REJECT_REASON_CURRENCY_MISMATCH,
-                     std::string(Bounded(l.amount().currency(), 8)) + " != " + s_.currency});
+                     std::string(CutUtf8(l.amount().currency(), 8)) + " != " + s_.currency});
     }
     if (l.amount().amount_minor() != s_.total_minor) {
       return Reject(
@@ -365,10 +360,10 @@ class Decider {
     c->set_topic(std::string(rec_.topic));
     c->set_partition(rec_.partition);
     c->set_offset(rec_.offset);
-    c->set_command_id(std::string(Bounded(env_->command_id(), kMaxCommandIdLength)));
+    c->set_command_id(std::string(CutUtf8(env_->command_id(), kMaxCommandIdLength)));
     c->set_index(0);
     c->set_count(1);
-    e.set_correlation_id(std::string(Bounded(env_->correlation_id(), kMaxCommandIdLength)));
+    e.set_correlation_id(std::string(CutUtf8(env_->correlation_id(), kMaxCommandIdLength)));
     e.set_occurred_at_ms(rec_.timestamp_ms);
     e.set_merchant_id(std::string(merchant_id));
     return e;
@@ -380,7 +375,7 @@ class Decider {
     if (env_->has_create() && env_->create().merchant_id().size() <= kMaxIdLength) {
       return env_->create().merchant_id();
     }
-    return Bounded(env_->merchant_id(), kMaxIdLength);
+    return CutUtf8(env_->merchant_id(), kMaxIdLength);
   }
 
   ord::OrderEventEnvelope Reject(const Refusal& refusal) const {
@@ -389,11 +384,11 @@ class Decider {
       e.set_sequence(0);
       e.set_event_id("cmd/" + std::to_string(rec_.partition) + "/" + std::to_string(rec_.offset) +
                      "/0");
-      e.set_order_id(std::string(Bounded(env_->order_id(), kMaxIdLength)));
+      e.set_order_id(std::string(CutUtf8(env_->order_id(), kMaxIdLength)));
     }
     ord::CommandRejected* r = e.mutable_command_rejected();
     r->set_reason(refusal.reason);
-    r->set_detail(std::string(Bounded(refusal.detail, kMaxTextLength)));
+    r->set_detail(std::string(CutUtf8(refusal.detail, kMaxTextLength)));
     r->set_command_type(CommandTypeName(*env_));
     return e;
   }
