@@ -54,8 +54,7 @@ inline std::string SettledKey(const ::payments::events::v1::EventEnvelope& e) {
   if (!fx.settled.empty()) return std::string(fx.settled);
   // Records written before CommandDeduplicated.reconciler_answer existed (session 8) say
   // it only through the reconciler's command id. Kept for them: the log is replayed.
-  if (e.has_command_deduplicated() && !e.command_deduplicated().reconciler_answer() &&
-      e.command_deduplicated().command_type() == "gateway_result" &&
+  if (e.has_command_deduplicated() && e.command_deduplicated().command_type() == "gateway_result" &&
       e.causation().command_id().find("/reconcile/") != std::string::npos) {
     return e.command_deduplicated().original_id();
   }
