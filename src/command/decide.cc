@@ -248,15 +248,21 @@ void Decider::OnConfirm() {
 }
 
 void Decider::OnCancel(const cmd::CancelPayment& c) {
+  const std::string reason = TruncateUtf8(Trim(c.reason()), kMaxReferenceLength);
+  // As Stripe's cancel: once authorized, canceling releases the authorization at the
+  // processor (a void, with the cancel's reason), and the payment ends VOIDED.
+  if (s_.status == ev::PAYMENT_STATUS_REQUIRES_CAPTURE) {
+    return ReleaseAuthorization("cancel", reason);
+  }
   if (s_.status != ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION) {
-    return Reject(
-        ev::REJECT_REASON_TRANSITION_NOT_ALLOWED,
-        std::string("cancel is allowed only before confirmation; status ") + StatusName(s_.status));
+    return Reject(ev::REJECT_REASON_TRANSITION_NOT_ALLOWED,
+                  std::string("cancel is allowed only before confirmation or while the payment "
+                              "requires capture; status ") +
+                      StatusName(s_.status));
   }
   ev::EventEnvelope& e = Begin();
   SetText(out_.Attach(&e, &ev::EventEnvelope::set_allocated_payment_canceled),
-          &ev::PaymentCanceled::mutable_reason,
-          TruncateUtf8(Trim(c.reason()), kMaxReferenceLength));
+          &ev::PaymentCanceled::mutable_reason, reason);
   Commit(e);
 }
 

@@ -93,18 +93,21 @@ void Decider::OnCapture(const cmd::CapturePayment& c) {
 }
 
 void Decider::OnVoid(const cmd::VoidPayment& c) {
+  ReleaseAuthorization("void", TruncateUtf8(Trim(c.reason()), kMaxReferenceLength));
+}
+
+void Decider::ReleaseAuthorization(std::string_view verb, std::string_view reason) {
   if (s_.status != ev::PAYMENT_STATUS_REQUIRES_CAPTURE || s_.captured > 0) {
     return Reject(
         ev::REJECT_REASON_TRANSITION_NOT_ALLOWED,
-        std::string("void is allowed only before any capture; status ") + StatusName(s_.status));
+        std::string(verb) + " is allowed only before any capture; status " + StatusName(s_.status));
   }
   if (!RequireNothingInFlight()) return;
   bool started = false;
   for (uint32_t step = 0; step < s_.ledger.size(); ++step) {
     const StepLedger& l = s_.ledger[step];
     if (l.authorized > 0 && !l.voided) {
-      StartVoid(step, l.authorized, l.processor_reference, "",
-                TruncateUtf8(Trim(c.reason()), kMaxReferenceLength));
+      StartVoid(step, l.authorized, l.processor_reference, "", reason);
       started = true;
     }
   }

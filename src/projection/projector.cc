@@ -379,10 +379,15 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       v.set_captures_in_flight(Decremented(v.captures_in_flight()));
       break;
     }
-    case ev::EventEnvelope::kVoidStarted:
-      StartAttempt(v, e.void_started().op(), at)->set_compensation(e.void_started().compensation());
+    case ev::EventEnvelope::kVoidStarted: {
+      const auto& vs = e.void_started();
+      StartAttempt(v, vs.op(), at)->set_compensation(vs.compensation());
       v.set_voids_in_flight(v.voids_in_flight() + 1);
+      // The merchant's reason for a void or a cancel after authorization: what
+      // cancellation_reason shows once the payment is VOIDED.
+      if (!vs.compensation() && !vs.reason().empty()) v.set_failure_reason(vs.reason());
       break;
+    }
     case ev::EventEnvelope::kPaymentVoided: {
       const auto& pvd = e.payment_voided();
       if (!pvd.has_op()) {

@@ -313,6 +313,40 @@ TEST_F(ApiTest, ManualCaptureRefundAndStateConflicts) {
   EXPECT_EQ(late.status, 409) << late.raw;
 }
 
+// Issue 20 item 4: a cancel after authorization releases it (a void at the processor) and
+// shows its reason; a final partial capture releases the rest.
+TEST_F(ApiTest, CancelReleasesAnAuthorizationAndAFinalPartialCaptureTheRest) {
+  const std::string key = stack_->NewKey("m_cobranded");
+  Client c = client();
+  json body = Card(1500);
+  body["capture_method"] = "manual";
+  Reply held = c.Post("/v1/payments", key, Unique("held"), body);
+  ASSERT_EQ(held.status, 201) << held.raw;
+  ASSERT_EQ(held.body["status"], "requires_capture");
+  const std::string id = held.body["id"];
+  Reply canceled =
+      c.Post("/v1/payments/" + id + "/cancel", key, Unique("cancel"), {{"reason", "duplicate"}});
+  ASSERT_EQ(canceled.status, 200) << canceled.raw;
+  EXPECT_EQ(canceled.body["status"], "canceled");
+  EXPECT_EQ(canceled.body["cancellation_reason"], "duplicate");
+  EXPECT_EQ(canceled.body["amount_capturable"], 0);
+  EXPECT_EQ(canceled.body["amount_received"], 0);
+  Reply again = c.Post("/v1/payments/" + id + "/capture", key, Unique("cap"), json::object());
+  EXPECT_EQ(again.status, 409) << again.raw;
+
+  Reply partial = c.Post("/v1/payments", key, Unique("partial"), body);
+  ASSERT_EQ(partial.status, 201) << partial.raw;
+  const std::string pid = partial.body["id"];
+  Reply captured = c.Post("/v1/payments/" + pid + "/capture", key, Unique("cap"),
+                          {{"amount", 600}, {"final_capture", true}});
+  ASSERT_EQ(captured.status, 200) << captured.raw;
+  EXPECT_EQ(captured.body["status"], "succeeded");
+  EXPECT_EQ(captured.body["amount_received"], 600);
+  EXPECT_EQ(captured.body["amount_capturable"], 0);
+  Reply late = c.Post("/v1/payments/" + pid + "/cancel", key, Unique("cancel"), json::object());
+  EXPECT_EQ(late.status, 409) << late.raw;
+}
+
 // Issue 20 item 3: refunds are objects with their own id, status and list; the amount
 // defaults to what is refundable; another merchant cannot see them.
 TEST_F(ApiTest, RefundsAreObjectsWithADefaultAmountAndAList) {

@@ -38,7 +38,8 @@ json CancellationReason(const pv::PaymentView& v) {
       // The merchant's own reason (free text), else Stripe's default for a cancel.
       return v.failure_reason().empty() ? json("requested_by_customer") : json(v.failure_reason());
     case ev::PAYMENT_STATUS_VOIDED:
-      return "void";
+      // The reason given to the void or to the cancel that released the authorization.
+      return v.failure_reason().empty() ? json("void") : json(v.failure_reason());
     case ev::PAYMENT_STATUS_FAILED:
       return "automatic";
     default:

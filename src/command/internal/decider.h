@@ -163,6 +163,9 @@ class Decider {
   void OnVoid(const cmd::VoidPayment& c);
   void OnRefund(const cmd::RefundPayment& c);
   void OnCancel(const cmd::CancelPayment& c);
+  // Void (OnVoid) and cancel after authorization (OnCancel): release every authorized step
+  // that is not voided yet, with the merchant's `reason`.
+  void ReleaseAuthorization(std::string_view verb, std::string_view reason);
   void OnGatewayResult(const cmd::RecordGatewayResult& r);
   void OnExpire(const cmd::ExpireProcessing& x);
 

@@ -938,7 +938,7 @@ TEST_F(AggregateTest, FailedRefundRefundsNothing) {
 // ---------------------------------------------------------------------------------------
 // Cancel.
 
-TEST_F(AggregateTest, CancelIsAllowedOnlyBeforeConfirmation) {
+TEST_F(AggregateTest, CancelBeforeConfirmationEndsCanceled) {
   CreateOptions o;
   o.confirm = false;
   Send(testing::Create(kSeedMerchant, "order-1", 500, "USD", ty::PAYMENT_METHOD_CARD, o));
@@ -952,6 +952,26 @@ TEST_F(AggregateTest, CancelIsAllowedOnlyBeforeConfirmation) {
 
   const std::string confirmed = CreateConfirmed("order-2", 500);
   ExpectRejected(Send(testing::Cancel(confirmed)), ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+}
+
+TEST_F(AggregateTest, CancelAfterAuthorizationVoidsItWithTheReason) {
+  const std::string pid = Authorized("order-1", 10'000, true);
+  const Events& events = Send(testing::Cancel(pid, " duplicate order "));
+  ASSERT_THAT(Types(events), ElementsAre("VoidStarted"));
+  EXPECT_FALSE(events[0].void_started().compensation());
+  EXPECT_EQ(events[0].void_started().reason(), "duplicate order");
+  EXPECT_EQ(events[0].void_started().op().amount().amount_minor(), 10'000);
+  ExpectRejected(Send(testing::Cancel(pid)), ev::REJECT_REASON_OPERATION_IN_FLIGHT);
+  Send(testing::Succeeded(pid, events[0].void_started().op().idempotency_key()));
+  EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_VOIDED);
+  ExpectRejected(Send(testing::Cancel(pid)), ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+
+  // Once anything is captured, a cancel is refused like a void.
+  const std::string captured = Authorized("order-2", 10'000, true);
+  Send(testing::Capture(captured, 1'000, "cap-1", /*final=*/false));
+  h_.SucceedAll(captured, ev::OPERATION_KIND_CAPTURE);
+  ExpectRejected(Send(testing::Cancel(captured)), ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+  EXPECT_EQ(state(captured).status, ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
 }
 
 TEST_F(AggregateTest, LongReasonsAreCutOnACharacterBoundary) {
