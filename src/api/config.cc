@@ -37,9 +37,12 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
   if (!Read(root, "wait_ms", &config->wait_ms, &err, at) ||
       !Read(root, "append_timeout_ms", &config->append_timeout_ms, &err, at) ||
       !Read(root, "key_cache_ttl_ms", &config->key_cache_ttl_ms, &err, at) ||
-      !Read(root, "idempotency_window_ms", &config->idempotency_window_ms, &err, at))
+      !Read(root, "idempotency_window_ms", &config->idempotency_window_ms, &err, at) ||
+      !Read(root, "events_retention_days", &config->events_retention_days, &err, at))
     return err;
   if (config->idempotency_window_ms <= 0) return at + "idempotency_window_ms must be > 0";
+  if (config->events_retention_days <= 0 || config->events_retention_days > 36'500)
+    return at + "events_retention_days must be in 1..36500";
   if (const YAML::Node rl = root["rate_limit"]) {
     if (!Read(rl, "per_second", &config->rate_limit.per_second, &err, at + "rate_limit.") ||
         !Read(rl, "burst", &config->rate_limit.burst, &err, at + "rate_limit."))

@@ -9,6 +9,7 @@
 //   key_cache_ttl_ms: 60000      # verified API keys are trusted this long without argon2
 //   idempotency_window_ms: 86400000   # an Idempotency-Key is kept (replayable) this long
 //   rate_limit: {per_second: 100, burst: 200}   # token bucket per API key
+//   events_retention_days: 30    # GET /v1/events keeps an event this long
 //   webhooks:
 //     retry: {initial_ms: 1000, max_interval_ms: 3600000, give_up_after_ms: 259200000}
 //     endpoints:
@@ -36,6 +37,8 @@ struct ApiConfig {
   // expired (ResponseStore::Sweep); 24 h like Stripe.
   int64_t idempotency_window_ms = 86'400'000;
   RateLimit rate_limit;
+  // GET /v1/events lists an event for this long after it occurred, then it is deleted.
+  int64_t events_retention_days = 30;
   outbox::WebhookRetryPolicy retry;
   std::map<std::string, outbox::WebhookEndpoint> webhooks;  // by merchant id
 };

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "api/internal/answers.h"
+#include "api/internal/events.h"
 #include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
 #include "api/internal/response_store.h"
@@ -35,12 +36,6 @@ using Clock_ = std::chrono::steady_clock;
 namespace {
 
 constexpr size_t kMaxIdLength = 255;
-
-bool Settled(const pv::PaymentView& v) {
-  return v.status() != ev::PAYMENT_STATUS_AUTHORIZING &&
-         v.status() != ev::PAYMENT_STATUS_PROCESSING && v.captures_in_flight() == 0 &&
-         v.voids_in_flight() == 0 && v.refunds_in_flight() == 0;
-}
 
 // The envelope's ids set after the size check: command_id ("api-" + 32 hex), correlation_id
 // (at most kMaxCommandIdLength), payment_id, their tags and lengths.
@@ -76,30 +71,28 @@ struct MerchantApi::Impl {
   }
 
   http::Response Authenticate(const http::Request& req, const Authed& h) {
-    {
-      const auto unauthorized = [] {
-        http::Response r = http::Error(401, "unauthorized",
-                                       "a valid API key is required: Authorization: Bearer pk_...");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return r;
-      };
-      const auto auth = req.Header("Authorization");
-      if (!auth || auth->rfind("Bearer ", 0) != 0) return unauthorized();
-      const std::string presented = auth->substr(7);
-      const auto parsed = ParseKey(presented);
-      if (!parsed) return unauthorized();
-      RateDecision rate = limiter->Take(parsed->first);
-      http::Response r;
-      if (!rate.allowed) {
-        r = http::Error(429, "rate_limited", "too many requests for this API key");
-      } else if (std::optional<Principal> who = verifier->Verify(presented)) {
-        r = h(req, *who);
-      } else {
-        return unauthorized();
-      }
-      for (auto& header : rate.headers) r.headers.push_back(std::move(header));
+    const auto unauthorized = [] {
+      http::Response r = http::Error(401, "unauthorized",
+                                     "a valid API key is required: Authorization: Bearer pk_...");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return r;
+    };
+    const auto auth = req.Header("Authorization");
+    if (!auth || auth->rfind("Bearer ", 0) != 0) return unauthorized();
+    const std::string presented = auth->substr(7);
+    const auto parsed = ParseKey(presented);
+    if (!parsed) return unauthorized();
+    RateDecision rate = limiter->Take(parsed->first);
+    http::Response r;
+    if (!rate.allowed) {
+      r = http::Error(429, "rate_limited", "too many requests for this API key");
+    } else if (std::optional<Principal> who = verifier->Verify(presented)) {
+      r = h(req, *who);
+    } else {
+      return unauthorized();
     }
+    for (auto& header : rate.headers) r.headers.push_back(std::move(header));
+    return r;
   }
 
   http::Response Overloaded() const {
@@ -137,6 +130,12 @@ struct MerchantApi::Impl {
         v, meta.empty() ? json(nullptr) : json::parse(meta, nullptr, false));
   }
   std::string ObjectJson(const pv::PaymentView& v) const { return Object(v).dump(); }
+  // A settled command's final answer: the refund, or the payment (402 if it needs a method).
+  http::Response SettledAnswer(bool create, bool refund, const pv::PaymentView& v,
+                               const std::string& refund_id) const {
+    if (refund) return internal::Raw(200, RefundJson(v, refund_id));
+    return internal::PaymentAnswer(create ? 201 : 200, ObjectJson(v));
+  }
 
   static http::Response NotFound() {
     return http::Error(404, "payment_not_found", "no such payment");
@@ -284,12 +283,13 @@ struct MerchantApi::Impl {
       }
       // Still pending (an earlier answer was 202): answer from the payment as it is now.
       auto v = OwnView(who.merchant_id, existing.payment_id);
-      if (v && Settled(*v) && (!existing.refund || !existing.refund_id.empty())) {
+      if (v && internal::Settled(*v) && (!existing.refund || !existing.refund_id.empty())) {
+        http::Response r = SettledAnswer(existing.create, existing.refund, *v, existing.refund_id);
         existing.final = true;
-        existing.status = existing.create ? 201 : 200;
-        existing.body = existing.refund ? RefundJson(*v, existing.refund_id) : ObjectJson(*v);
+        existing.status = r.status;
+        existing.body = r.body;
         responses.Finish(who.merchant_id, *idem, existing);
-        return internal::Raw(existing.status, existing.body);
+        return r;
       }
       return existing.refund ? AcceptedRefund(existing.payment_id, v, existing.refund_id)
                              : Accepted(existing.payment_id, v);
@@ -346,13 +346,12 @@ struct MerchantApi::Impl {
                   : View(command.payment_id);
     if (v && v->merchant_id() != who.merchant_id) v.reset();
     if (d.decided && d.settled && v && v->last_sequence() >= d.max_sequence) {
-      const int status = command.create ? 201 : 200;
-      std::string bytes = command.refund ? RefundJson(*v, d.refund_id) : ObjectJson(*v);
+      http::Response r = SettledAnswer(command.create, command.refund, *v, d.refund_id);
       if (replayable)
         responses.Finish(who.merchant_id, *idem,
-                         {request_hash, true, status, bytes, command.payment_id, command.create,
+                         {request_hash, true, r.status, r.body, command.payment_id, command.create,
                           pending.created_ms, command.refund, d.refund_id});
-      return internal::Raw(status, std::move(bytes));
+      return r;
     }
     if (!command.refund) return Accepted(command.payment_id, v);
     if (replayable && !d.refund_id.empty()) {  // a repeat answers this refund once it settles
@@ -471,18 +470,21 @@ struct MerchantApi::Impl {
     return std::nullopt;
   }
 
+  // A guarded route to one of the handlers above.
+  using Method = http::Response (Impl::*)(const http::Request&, const Principal&);
+  http::Handler Bind(Method m) { return Guard(std::bind_front(m, this)); }
+  using BuildMethod = std::optional<http::Response> (Impl::*)(const json&, const Principal&,
+                                                              const std::string&, Command*);
+  http::Handler BindPost(BuildMethod m) {
+    return Guard([this, m](const http::Request& req, const Principal& who) {
+      return Post(req, who, std::bind_front(m, this));
+    });
+  }
+
   void MountAll(http::Server& s) {
-    s.Handle("POST", "/v1/payments", Guard([this](const http::Request& req, const Principal& who) {
-               return Post(req, who,
-                           [this](const json& b, const Principal& w, const std::string& k,
-                                  Command* c) { return BuildCreate(b, w, k, c); });
-             }));
-    s.Handle("GET", "/v1/payments", Guard([this](const http::Request& r, const Principal& w) {
-               return ListPayments(r, w);
-             }));
-    s.Handle(
-        "GET", "/v1/payments/([^/]+)",
-        Guard([this](const http::Request& r, const Principal& w) { return GetPayment(r, w); }));
+    s.Handle("POST", "/v1/payments", BindPost(&Impl::BuildCreate));
+    s.Handle("GET", "/v1/payments", Bind(&Impl::ListPayments));
+    s.Handle("GET", "/v1/payments/([^/]+)", Bind(&Impl::GetPayment));
     const auto action = [this](const char* name) {
       const std::string what = name;
       return Guard([this, what](const http::Request& req, const Principal& who) {
@@ -498,20 +500,13 @@ struct MerchantApi::Impl {
     };
     for (const char* a : {"confirm", "capture", "void", "cancel", "refunds"})
       s.Handle("POST", std::string("/v1/payments/([^/]+)/") + a, action(a));
-    s.Handle("POST", "/v1/refunds", Guard([this](const http::Request& req, const Principal& who) {
-               return Post(req, who,
-                           [this](const json& b, const Principal& w, const std::string& k,
-                                  Command* c) { return BuildRefund(b, w, k, c); });
-             }));
-    s.Handle("GET", "/v1/refunds", Guard([this](const http::Request& r, const Principal& w) {
-               return ListRefunds(r, w);
-             }));
-    s.Handle("GET", "/v1/refunds/([^/]+)",
-             Guard([this](const http::Request& r, const Principal& w) { return GetRefund(r, w); }));
-    s.Handle("GET", "/v1/webhooks/dead",
-             Guard([this](const http::Request& r, const Principal& w) { return ListDead(r, w); }));
-    s.Handle("POST", "/v1/webhooks/dead/([^/]+)/resend",
-             Guard([this](const http::Request& r, const Principal& w) { return Resend(r, w); }));
+    s.Handle("POST", "/v1/refunds", BindPost(&Impl::BuildRefund));
+    s.Handle("GET", "/v1/refunds", Bind(&Impl::ListRefunds));
+    s.Handle("GET", "/v1/refunds/([^/]+)", Bind(&Impl::GetRefund));
+    s.Handle("GET", "/v1/webhooks/dead", Bind(&Impl::ListDead));
+    s.Handle("POST", "/v1/webhooks/dead/([^/]+)/resend", Bind(&Impl::Resend));
+    for (auto& [path, h] : internal::EventRoutes([this] { return outbox.get(); }))
+      s.Handle("GET", path, Guard(std::move(h)));  // GET /v1/events, /v1/events/{id}
   }
 };
 
@@ -538,7 +533,9 @@ std::vector<RouteSpec> MerchantApi::Routes() {
           {"GET", "/v1/refunds"},
           {"GET", "/v1/refunds/{id}"},
           {"GET", "/v1/webhooks/dead"},
-          {"POST", "/v1/webhooks/dead/{id}/resend"}};
+          {"POST", "/v1/webhooks/dead/{id}/resend"},
+          {"GET", "/v1/events"},
+          {"GET", "/v1/events/{id}"}};
 }
 
 std::string MerchantApi::Start() {
@@ -576,7 +573,8 @@ std::string MerchantApi::Start() {
         [&i](const std::string& payment_id) {
           const std::string meta = i.responses.Metadata(payment_id);
           return meta.empty() ? json(nullptr) : json::parse(meta, nullptr, false);
-        });
+        },
+        i.o.clock, i.o.config.events_retention_days * internal::kDayMs);
     if (std::string err = i.feeder->Start(); !err.empty()) return err;
     i.outbox->Start();
   }

@@ -10,6 +10,7 @@
 //   GET  /v1/payments?created_from=&created_to=&status=&limit=&cursor=
 //   GET  /v1/webhooks/dead                 parked webhook deliveries
 //   POST /v1/webhooks/dead/{id}/resend
+//   GET  /v1/events?limit=&starting_after=&type=, GET /v1/events/{id}   (internal/events.h)
 //
 // Every request carries "Authorization: Bearer pk_..." (api/keys.h); a key acts for one
 // merchant only, and another merchant's payment answers 404 as if it did not exist. Each

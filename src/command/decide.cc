@@ -146,7 +146,7 @@ void Decider::Run() {
   if (auto refused = CheckSenderMerchant(env_, s_.merchant_id)) return Reject(*refused);
   switch (env_.command_case()) {
     case cmd::CommandEnvelope::kConfirm:
-      return OnConfirm();
+      return OnConfirm(env_.confirm());
     case cmd::CommandEnvelope::kCapture:
       return OnCapture(env_.capture());
     case cmd::CommandEnvelope::kVoid:
@@ -236,15 +236,82 @@ void Decider::OnCreate(const cmd::CreatePayment& c) {
     out_.Attach(&e, &ev::EventEnvelope::set_allocated_plan_built)->set_allocated_plan(plan);
     Commit(e);
   }
-  if (req.confirm) OnConfirm();
+  if (req.confirm) OnConfirm(cmd::ConfirmPayment::default_instance());
 }
 
-void Decider::OnConfirm() {
-  if (!RequireStatus(ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION, "confirm")) return;
+void Decider::OnConfirm(const cmd::ConfirmPayment& c) {
+  const bool replan = c.method() != ty::PAYMENT_METHOD_UNSPECIFIED &&
+                      (s_.status == ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION ||
+                       AwaitsPaymentMethod(s_.status, s_.processed));
+  if (replan ? !PlanFor(c.method())
+             : !RequireStatus(ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION, "confirm")) {
+    return;
+  }
   ev::EventEnvelope& e = Begin();
   out_.Attach(&e, &ev::EventEnvelope::set_allocated_payment_confirmed);
   Commit(e);
-  StartAttempt(0, 1);
+  StartAttempt(s_.current_step, 1);
+}
+
+bool Decider::PlanFor(ty::PaymentMethod method) {
+  if (!ty::PaymentMethod_IsValid(method)) {
+    Reject(ev::REJECT_REASON_METHOD_MISSING,
+           "unknown payment method " + std::to_string(static_cast<int>(method)),
+           "request/malformed");
+    return false;
+  }
+  if (!RequireNothingInFlight()) return false;
+  const bool retry = s_.status == ev::PAYMENT_STATUS_FAILED;
+  if (retry && ctx_.overloaded) {  // a new charge, refused like a create
+    Reject(ev::REJECT_REASON_OVERLOADED,
+           "payorch is overloaded and starts no new charge now; retry later", "overload/refused");
+    return false;
+  }
+  const PlanBuilder* plans = ctx_.plans;
+  if (plans == nullptr || plans->FindMerchant(s_.merchant_id) == nullptr) {
+    Reject(ev::REJECT_REASON_MERCHANT_UNKNOWN,
+           "merchant '" + s_.merchant_id + "' is not configured");
+    return false;
+  }
+  pl::PaymentPlan* plan = out_.New<pl::PaymentPlan>();
+  out_.Attach(plan, &pl::PaymentPlan::set_allocated_total);
+  if (auto rejection = plans->BuildInto(s_.merchant_id, s_.amount, s_.currency, method, plan)) {
+    out_.Discard(plan);
+    Reject(*rejection);
+    return false;
+  }
+  // Steps already attempted stay, so their indices and operation keys stay unique.
+  const auto first = static_cast<uint32_t>(s_.attempts.empty() ? 0 : s_.plan.steps.size());
+  if (first + static_cast<size_t>(plan->steps_size()) > kMaxPlanSteps) {
+    out_.Discard(plan);
+    Reject(ev::REJECT_REASON_TRANSITION_NOT_ALLOWED,
+           "too many payment methods tried: a plan holds at most " + std::to_string(kMaxPlanSteps) +
+               " steps");
+    return false;
+  }
+  KeepEarlierSteps(first, plan);
+  ev::EventEnvelope& e = Begin();
+  auto* pb = out_.Attach(&e, &ev::EventEnvelope::set_allocated_plan_built);
+  pb->set_allocated_plan(plan);
+  pb->set_method(method);
+  pb->set_first_step(first);
+  Commit(e);
+  return true;
+}
+
+void Decider::KeepEarlierSteps(uint32_t first, pl::PaymentPlan* plan) const {
+  if (first == 0) return;
+  google::protobuf::RepeatedPtrField<pl::PaymentStep> added;
+  added.Swap(plan->mutable_steps());
+  for (uint32_t i = 0; i < first; ++i) {
+    const PlanStep& from = s_.plan.steps[i];
+    pl::PaymentStep* step = plan->add_steps();
+    step->set_method(from.method);
+    step->set_processor_id(std::string(from.processor_id.view()));
+    step->set_max_amount_minor(from.max_amount_minor);
+    step->set_role(from.role);
+  }
+  for (pl::PaymentStep& step : added) *plan->add_steps() = std::move(step);
 }
 
 void Decider::OnCancel(const cmd::CancelPayment& c) {
@@ -254,10 +321,11 @@ void Decider::OnCancel(const cmd::CancelPayment& c) {
   if (s_.status == ev::PAYMENT_STATUS_REQUIRES_CAPTURE) {
     return ReleaseAuthorization("cancel", reason);
   }
-  if (s_.status != ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION) {
+  if (s_.status != ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION &&
+      !AwaitsPaymentMethod(s_.status, s_.processed)) {
     return Reject(ev::REJECT_REASON_TRANSITION_NOT_ALLOWED,
-                  std::string("cancel is allowed only before confirmation or while the payment "
-                              "requires capture; status ") +
+                  std::string("cancel is allowed only before confirmation, while the payment "
+                              "awaits a payment method or requires capture; status ") +
                       StatusName(s_.status));
   }
   ev::EventEnvelope& e = Begin();

@@ -72,8 +72,15 @@ void PlanBuilt(PaymentState& s, const ev::PlanBuilt& pb) {
   s.plan.max_retries_per_step = plan.max_retries_per_step();
   s.plan.attempt_timeout_ms = plan.attempt_timeout_ms();
   s.plan.processing_deadline_ms = plan.processing_deadline_ms();
-  s.ledger.clear();
-  for (size_t i = 0; i < steps; ++i) s.ledger.emplace_back();
+  // Steps before first_step were attempted under an earlier plan: their ledger stays.
+  if (pb.first_step() == 0) s.ledger.clear();
+  while (s.ledger.size() < steps) s.ledger.emplace_back();
+  if (pb.method() != ty::PAYMENT_METHOD_UNSPECIFIED) s.method = pb.method();
+  s.current_step = pb.first_step();
+  s.current_attempt = 0;
+  if (s.status == ev::PAYMENT_STATUS_FAILED) {
+    SetStatus(s, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION, ev::EventEnvelope::kPlanBuilt);
+  }
 }
 
 void StepStarted(PaymentState& s, const ev::StepStarted& st) {

@@ -37,9 +37,9 @@ using E = ev::EventEnvelope;
 
 // Every change of status a payment may make (staying put is always allowed: events such
 // as RefundSucceeded leave the status as it is).
-inline constexpr std::array<Transition, 14> kLifecycle = [] {
+inline constexpr std::array<Transition, 16> kLifecycle = [] {
   using namespace lifecycle_internal;  // NOLINT(google-build-using-namespace)
-  return std::array<Transition, 14>{{
+  return std::array<Transition, 16>{{
       {kNone, kRequiresConfirmation, E::kPaymentCreated},
       {kRequiresConfirmation, kAuthorizing, E::kStepStarted},
       {kRequiresConfirmation, kCanceled, E::kPaymentCanceled},
@@ -55,6 +55,10 @@ inline constexpr std::array<Transition, 14> kLifecycle = [] {
       {kAuthorizing, kFailed, E::kPaymentFailed},
       {kProcessing, kFailed, E::kPaymentFailed},
       {kRequiresCapture, kVoided, E::kPaymentVoided},
+      // A plan that failed with nothing processed waits for another payment method: a
+      // confirm with one builds a new plan (Stripe's requires_payment_method), or a cancel.
+      {kFailed, kRequiresConfirmation, E::kPlanBuilt},
+      {kFailed, kCanceled, E::kPaymentCanceled},
   }};
 }();
 
@@ -72,10 +76,26 @@ bool IsValidTransition(::payments::events::v1::PaymentStatus from,
                        ::payments::events::v1::PaymentStatus to,
                        ::payments::events::v1::EventEnvelope::EventCase trigger);
 
-// No edge of kLifecycle leaves it: SUCCEEDED, FAILED, CANCELED, VOIDED (derived).
+// No edge of kLifecycle leaves it: SUCCEEDED, CANCELED, VOIDED (derived). FAILED is not
+// terminal: see AwaitsPaymentMethod.
 bool IsTerminalStatus(::payments::events::v1::PaymentStatus status);
 
 const char* StatusName(::payments::events::v1::PaymentStatus status);
+
+// A FAILED payment that processed nothing (every step declined or failed; late successes
+// are compensated, not counted) waits for the merchant: a confirm with a payment method
+// tries again on the same payment, a cancel ends it. A FAILED payment that processed part
+// of its amount (a split plan whose later step failed; the part was reversed) stays
+// FAILED for good. The core, the checker and the merchant API's `requires_payment_method`
+// decide it here; `processed` is the state's processed, the view's authorized_minor.
+constexpr bool AwaitsPaymentMethod(::payments::events::v1::PaymentStatus status,
+                                   int64_t processed) {
+  return status == ::payments::events::v1::PAYMENT_STATUS_FAILED && processed == 0;
+}
+
+// Steps a payment's plan may hold, counting the plans of every payment method tried: a
+// confirm with another payment method beyond it is refused.
+inline constexpr size_t kMaxPlanSteps = 32;
 
 // Whether a successful void releases money the payment counted: a void the merchant asked
 // for (no parent attempt) does, and so does the compensation of a success the payment

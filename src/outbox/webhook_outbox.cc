@@ -186,6 +186,53 @@ std::optional<std::string> WebhookOutbox::GetMeta(const std::string& key) const 
   return v;
 }
 
+namespace {
+// The smallest key above every key that starts with `prefix` ("" if there is none).
+std::string Successor(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> WebhookOutbox::ScanMeta(const std::string& prefix,
+                                                                         const std::string& after,
+                                                                         size_t limit,
+                                                                         bool reverse) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!db_ || limit == 0) return out;
+  const std::string first = kMeta + prefix;
+  const std::string from = after.empty() ? "" : kMeta + after;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
+  if (reverse) {
+    const std::string end = Successor(first);
+    const std::string target = from.empty() ? end : std::min(from, end);
+    if (target.empty()) {
+      it->SeekToLast();
+    } else {
+      it->SeekForPrev(target);
+    }
+    if (it->Valid() && it->key() == target) it->Prev();
+  } else {
+    const std::string target = std::max(from, first);
+    it->Seek(target);
+    if (it->Valid() && !from.empty() && it->key() == from) it->Next();
+  }
+  for (; it->Valid() && it->key().starts_with(first) && out.size() < limit;
+       reverse ? it->Prev() : it->Next())
+    out.emplace_back(it->key().ToString().substr(sizeof kMeta - 1), it->value().ToString());
+  return out;
+}
+
+std::string WebhookOutbox::DeleteMeta(const std::vector<std::string>& keys) {
+  if (!db_) return "webhook outbox not open";
+  rocksdb::WriteBatch batch;
+  for (const std::string& k : keys) batch.Delete(kMeta + k);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto s = db_->Write({}, &batch); !s.ok()) return "webhook outbox: " + s.ToString();
+  return "";
+}
+
 std::string WebhookOutbox::Attempt(WebhookDelivery& d) {
   auto endpoint = options_.endpoints ? options_.endpoints(d.merchant_id) : std::nullopt;
   if (!endpoint || endpoint->url.empty()) return "no webhook endpoint configured";

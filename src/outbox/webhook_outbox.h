@@ -11,6 +11,9 @@
 // - Every attempt is signed (SignatureHeader): HMAC-SHA256 of "<unix seconds>.<body>"
 //   with the merchant's secret, hex, in `Payorch-Signature: t=<seconds>,v1=<hex>`.
 // - Time comes from the injected clock; the sender is injectable (tests).
+// - Meta entries (the caller's keys, opaque here) can also be scanned in key order and
+//   deleted (ScanMeta, DeleteMeta), e.g. for an index the caller keeps next to its
+//   checkpoints.
 //
 //   WebhookOutbox outbox({.dir = dir, .endpoints = [&](auto& m) { return cfg.Find(m); }});
 //   if (auto err = outbox.Open(); !err.empty()) ...
@@ -102,6 +105,15 @@ class WebhookOutbox {
   [[nodiscard]] std::string Enqueue(const std::vector<WebhookDelivery>& deliveries,
                                     const std::vector<std::pair<std::string, std::string>>& meta);
   [[nodiscard]] std::optional<std::string> GetMeta(const std::string& key) const;
+  // At most `limit` meta entries whose key starts with `prefix`, in key order (descending
+  // when `reverse`), strictly after the key `after` in that order ("" = from the first, or
+  // the last). One consistent view of the store.
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> ScanMeta(const std::string& prefix,
+                                                                          const std::string& after,
+                                                                          size_t limit,
+                                                                          bool reverse) const;
+  // Deletes meta keys (absent ones are no error) in one batch. "" or a one-line error.
+  [[nodiscard]] std::string DeleteMeta(const std::vector<std::string>& keys);
 
   // One delivery round (what the thread does): attempts every due delivery. Returns how
   // many were attempted.

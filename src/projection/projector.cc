@@ -291,9 +291,16 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       SetStatus(v, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION);
       break;
     }
-    case ev::EventEnvelope::kPlanBuilt:
-      *v.mutable_plan() = e.plan_built().plan();
+    case ev::EventEnvelope::kPlanBuilt: {
+      const auto& pb = e.plan_built();
+      *v.mutable_plan() = pb.plan();
+      if (pb.method() != ty::PAYMENT_METHOD_UNSPECIFIED) v.set_method(pb.method());
+      if (v.status() == ev::PAYMENT_STATUS_FAILED) {  // confirmed again with another method
+        v.clear_failure_reason();
+        SetStatus(v, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION);
+      }
       break;
+    }
     case ev::EventEnvelope::kStepStarted:
       StartAttempt(v, e.step_started().op(), at);
       SetStatus(v, ev::PAYMENT_STATUS_AUTHORIZING);

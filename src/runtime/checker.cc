@@ -36,10 +36,10 @@ bool IsClientCommand(const cmd::CommandEnvelope& c) {
 }
 
 // Nothing is owed by payorch: no operation pending, and the status is terminal or waits on
-// the merchant or customer (a confirmation, a capture).
+// the merchant or customer (a confirmation, a capture, another payment method).
 bool AtRest(const command::PaymentState& s) {
   if (!s.pending.empty()) return false;
-  return command::IsTerminalStatus(s.status) ||
+  return command::IsTerminalStatus(s.status) || s.status == ev::PAYMENT_STATUS_FAILED ||
          s.status == ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION ||
          s.status == ev::PAYMENT_STATUS_REQUIRES_CAPTURE;
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/config.h"
+#include "api/internal/answers.h"
 #include "api/internal/objects.h"
 #include "api/internal/response_store.h"
 #include "api/internal/webhook_feeder.h"
@@ -338,7 +339,7 @@ TEST(Objects, EveryInternalStatusMapsToAPublicOne) {
       {ev::PAYMENT_STATUS_PROCESSING, "processing"},
       {ev::PAYMENT_STATUS_REQUIRES_CAPTURE, "requires_capture"},
       {ev::PAYMENT_STATUS_SUCCEEDED, "succeeded"},
-      {ev::PAYMENT_STATUS_FAILED, "canceled"},
+      {ev::PAYMENT_STATUS_FAILED, "requires_payment_method"},  // nothing processed
       {ev::PAYMENT_STATUS_CANCELED, "canceled"},
       {ev::PAYMENT_STATUS_VOIDED, "canceled"},
   };
@@ -346,9 +347,11 @@ TEST(Objects, EveryInternalStatusMapsToAPublicOne) {
     if (!ev::PaymentStatus_IsValid(s) || s == ev::PAYMENT_STATUS_UNSPECIFIED) continue;
     const auto status = static_cast<ev::PaymentStatus>(s);
     ASSERT_TRUE(expected.count(status)) << "unmapped: " << ev::PaymentStatus_Name(status);
-    EXPECT_EQ(internal::PublicStatus(status), expected.at(status))
+    EXPECT_EQ(internal::PublicStatus(status, 0), expected.at(status))
         << ev::PaymentStatus_Name(status);
   }
+  // A failed payment that processed part of its amount (reversed) cannot try again.
+  EXPECT_EQ(internal::PublicStatus(ev::PAYMENT_STATUS_FAILED, 500), "canceled");
 }
 
 ::payments::projection::v1::PaymentView HeldPayment() {
@@ -433,6 +436,39 @@ TEST(Objects, TheLastFailedStepAttemptIsTheLastPaymentError) {
 
 // Issue 20 item 3: a refund is the core's refund operations grouped by refund id; its
 // public id names its payment, so it is found without an index.
+// Issue 20 item 2: a payment whose plan failed with nothing processed awaits another
+// payment method, and its final answer is a 402 card error carrying the PaymentIntent.
+TEST(Objects, ADeclinedPaymentRequiresAPaymentMethodAndAnswers402) {
+  namespace ev = ::payments::events::v1;
+  namespace pv = ::payments::projection::v1;
+  namespace types = ::payments::types::v1;
+  pv::PaymentView v = HeldPayment();
+  v.set_status(ev::PAYMENT_STATUS_FAILED);
+  v.set_authorized_minor(0);
+  auto* a = v.add_attempts();
+  a->set_kind(ev::OPERATION_KIND_SALE);
+  a->set_outcome(pv::ATTEMPT_OUTCOME_FAILED);
+  a->set_error_code(types::ERROR_CODE_DECLINED);
+  const nlohmann::json o = internal::PaymentIntent(v, nullptr);
+  EXPECT_EQ(o["status"], "requires_payment_method");
+  EXPECT_TRUE(o["cancellation_reason"].is_null());
+
+  const http::Response r = internal::Finalize(internal::PaymentAnswer(201, o.dump()));
+  EXPECT_EQ(r.status, 402);
+  const auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["error"]["status"], 402);
+  EXPECT_EQ(body["error"]["type"], "card_error");
+  EXPECT_EQ(body["error"]["code"], "card_declined");
+  EXPECT_EQ(body["error"]["decline_code"], "generic_decline");
+  EXPECT_EQ(body["error"]["payment_intent"], o);
+
+  // Anything else is answered with the object and the success status.
+  v.set_authorized_minor(100);  // processed part of it: failed for good
+  const nlohmann::json failed = internal::PaymentIntent(v, nullptr);
+  EXPECT_EQ(failed["status"], "canceled");
+  EXPECT_EQ(internal::PaymentAnswer(200, failed.dump()).status, 200);
+}
+
 TEST(Objects, ARefundIsItsOperationsAndItsIdNamesItsPayment) {
   namespace ev = ::payments::events::v1;
   namespace pv = ::payments::projection::v1;

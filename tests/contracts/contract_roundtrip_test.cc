@@ -67,7 +67,8 @@ std::map<std::string, cmd::CommandEnvelope> CommandSamples() {
     c->set_customer_reference("cust-7");
     c->set_confirm(true);
   });
-  s["confirm"] = Command([](auto* e) { e->mutable_confirm(); });
+  s["confirm"] =
+      Command([](auto* e) { e->mutable_confirm()->set_method(types::PAYMENT_METHOD_GOOGLE_PAY); });
   s["capture"] = Command([](auto* e) {
     e->mutable_capture()->set_amount_minor(5000);
     e->mutable_capture()->set_idempotency_key("cap-1");
@@ -202,6 +203,8 @@ std::map<std::string, ev::EventEnvelope> EventSamples() {
     plan->set_max_retries_per_step(2);
     plan->set_attempt_timeout_ms(2000);
     plan->set_processing_deadline_ms(30000);
+    e->mutable_plan_built()->set_method(types::PAYMENT_METHOD_APPLE_PAY);
+    e->mutable_plan_built()->set_first_step(1);  // a retry: step 0 was an earlier plan
     plan->set_profile("apple_pay");
   });
   s["step_started"] = Event(

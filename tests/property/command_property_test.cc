@@ -275,7 +275,9 @@ Built Build(const Action& a, CommandHarness& h) {
       break;
     }
     case Kind::kConfirm:
-      b.command = testing::Confirm(pid);
+      // Most confirms name a payment method (or an unknown one): a new plan, and after a failed
+      // plan a retry of the same payment (AwaitsPaymentMethod).
+      b.command = a.confirm ? testing::Confirm(pid, kMethods[a.method]) : testing::Confirm(pid);
       break;
     case Kind::kGatewayResult: {
       const std::string key = PickKey(s, pid, a.key);
@@ -404,8 +406,10 @@ std::string CheckState(const PaymentState& s) {
       }
     }
   }
-  if (s.status == ev::PAYMENT_STATUS_CANCELED && (!s.attempts.empty() || s.confirmed)) {
-    err << "canceled after confirmation\n";
+  // Canceled before confirmation, or after a plan that processed nothing (a payment that
+  // awaited another payment method).
+  if (s.status == ev::PAYMENT_STATUS_CANCELED && s.processed != 0) {
+    err << "canceled after processing money\n";
   }
   if (!s.manual_capture && s.status == ev::PAYMENT_STATUS_SUCCEEDED && s.captured != s.amount) {
     err << "automatic capture succeeded with captured " << s.captured << "\n";

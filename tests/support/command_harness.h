@@ -157,6 +157,13 @@ inline cmd::CommandEnvelope Confirm(std::string_view pid) {
   return e;
 }
 
+// A confirm with a payment method: a new plan for it (another card after a decline).
+inline cmd::CommandEnvelope Confirm(std::string_view pid, ty::PaymentMethod method) {
+  cmd::CommandEnvelope e = Envelope(pid);
+  e.mutable_confirm()->set_method(method);
+  return e;
+}
+
 inline cmd::CommandEnvelope Capture(std::string_view pid, int64_t amount, std::string_view key,
                                     bool final_capture = false) {
   cmd::CommandEnvelope e = Envelope(pid);

@@ -1,6 +1,8 @@
 #include "api/internal/answers.h"
 
 #include <cctype>
+#include <string_view>
+#include <utility>
 
 #include "api/internal/objects.h"
 #include "command/hash.h"
@@ -110,6 +112,43 @@ http::Response Finalize(http::Response r) {
   return r;
 }
 
+types::PaymentMethod MethodField(const json& body, bool required, FieldErrors* errs) {
+  static constexpr std::pair<std::string_view, types::PaymentMethod> kMethods[] = {
+      {"card", types::PAYMENT_METHOD_CARD},
+      {"apple_pay", types::PAYMENT_METHOD_APPLE_PAY},
+      {"google_pay", types::PAYMENT_METHOD_GOOGLE_PAY},
+      {"bank_transfer", types::PAYMENT_METHOD_BANK_TRANSFER},
+  };
+  auto method = StrField(body, "payment_method", required, errs);
+  if (!method) return types::PAYMENT_METHOD_UNSPECIFIED;
+  for (const auto& [name, m] : kMethods) {
+    if (*method == name) return m;
+  }
+  errs->Add("payment_method", "invalid_value", "one of card, apple_pay, google_pay, bank_transfer");
+  return types::PAYMENT_METHOD_UNSPECIFIED;
+}
+
+bool Settled(const ::payments::projection::v1::PaymentView& v) {
+  return v.status() != ev::PAYMENT_STATUS_AUTHORIZING &&
+         v.status() != ev::PAYMENT_STATUS_PROCESSING && v.captures_in_flight() == 0 &&
+         v.voids_in_flight() == 0 && v.refunds_in_flight() == 0;
+}
+
+http::Response PaymentAnswer(int ok_status, std::string intent) {
+  json object = json::parse(intent, nullptr, false);
+  if (!object.is_object() || object.value("status", "") != "requires_payment_method") {
+    return Raw(ok_status, std::move(intent));
+  }
+  json error = object["last_payment_error"].is_object() ? object["last_payment_error"]
+                                                        : json{{"code", "payment_failed"}};
+  error["status"] = 402;
+  if (!error.contains("message") || error["message"] == "") {
+    error["message"] = "The payment failed; confirm it again with another payment method.";
+  }
+  error["payment_intent"] = std::move(object);
+  return Raw(402, json{{"error", std::move(error)}}.dump());
+}
+
 void CheckKnown(const json& body, std::initializer_list<const char*> known, FieldErrors* errs) {
   for (const auto& [k, _] : body.items()) {
     bool ok = false;
@@ -154,23 +193,9 @@ std::optional<http::Response> ParseCreate(const json& body, const std::string& m
              &errs);
   auto amount = IntField(body, "amount", true, &errs);
   auto currency = StrField(body, "currency", true, &errs);
-  auto method = StrField(body, "payment_method", true, &errs);
+  const types::PaymentMethod pm = MethodField(body, true, &errs);
   auto capture = StrField(body, "capture_method", false, &errs);
   auto reference = StrField(body, "customer_reference", false, &errs);
-  types::PaymentMethod pm = types::PAYMENT_METHOD_UNSPECIFIED;
-  if (method) {
-    if (*method == "card")
-      pm = types::PAYMENT_METHOD_CARD;
-    else if (*method == "apple_pay")
-      pm = types::PAYMENT_METHOD_APPLE_PAY;
-    else if (*method == "google_pay")
-      pm = types::PAYMENT_METHOD_GOOGLE_PAY;
-    else if (*method == "bank_transfer")
-      pm = types::PAYMENT_METHOD_BANK_TRANSFER;
-    else
-      errs.Add("payment_method", "invalid_value",
-               "one of card, apple_pay, google_pay, bank_transfer");
-  }
   types::CaptureMode cm = types::CAPTURE_MODE_AUTOMATIC;
   if (capture) {
     if (*capture == "manual")
@@ -257,9 +282,10 @@ std::optional<http::Response> ParseFollowUp(const std::string& action, const jso
                                             cmd::CommandEnvelope* envelope) {
   FieldErrors errs;
   if (action == "confirm") {
-    CheckKnown(body, {}, &errs);
+    CheckKnown(body, {"payment_method"}, &errs);
+    const types::PaymentMethod method = MethodField(body, false, &errs);
     if (!errs.empty()) return errs.Response();
-    envelope->mutable_confirm();
+    envelope->mutable_confirm()->set_method(method);
   } else if (action == "capture") {
     CheckKnown(body, {"amount", "final_capture"}, &errs);
     auto amount = IntField(body, "amount", false, &errs);

@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/events/v1/events.pb.h"
+#include "payments/projection/v1/views.pb.h"
 
 namespace payorch::api::internal {
 
@@ -32,6 +33,17 @@ std::optional<http::Response> ListQuery(const http::Request& request,
                                         const std::string& merchant_id, http::Request* query);
 // The projection's list error with the public parameter names (created_from, created_to).
 http::Response PublicListError(http::Response r);
+
+// Whether a payment's view is final for an answer: no attempt in flight or outcome unknown,
+// no capture, void or refund in flight.
+bool Settled(const ::payments::projection::v1::PaymentView& v);
+
+// The final answer of a settled payment command: `ok_status` (201 for a create, else 200)
+// with the PaymentIntent JSON `intent`; but when the payment awaits another payment method
+// (its plan failed: requires_payment_method), 402 with the card error
+// {error: {status, type, code, decline_code, message, payment_intent}}, as processors answer
+// a declined confirm.
+http::Response PaymentAnswer(int ok_status, std::string intent);
 
 // A writer's CommandRejected as the documented error (status by reason, slug, fields).
 http::Response RejectionResponse(const ::payments::events::v1::CommandRejected& rej);
@@ -63,6 +75,10 @@ std::optional<int64_t> IntField(const nlohmann::json& body, const char* name, bo
                                 FieldErrors* errs);
 std::optional<std::string> StrField(const nlohmann::json& body, const char* name, bool required,
                                     FieldErrors* errs);
+// `payment_method` (card, apple_pay, google_pay, bank_transfer); UNSPECIFIED when absent or
+// bad (with an error when required or not one of them).
+::payments::types::v1::PaymentMethod MethodField(const nlohmann::json& body, bool required,
+                                                 FieldErrors* errs);
 
 // POST /v1/payments's body as the CreatePayment of `envelope` for `merchant_id` under
 // `idem`, or the 422 answer naming every bad field.

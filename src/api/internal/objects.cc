@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "command/transitions.h"
+
 namespace payorch::api::internal {
 
 namespace ev = ::payments::events::v1;
@@ -41,7 +43,9 @@ json CancellationReason(const pv::PaymentView& v) {
       // The reason given to the void or to the cancel that released the authorization.
       return v.failure_reason().empty() ? json("void") : json(v.failure_reason());
     case ev::PAYMENT_STATUS_FAILED:
-      return "automatic";
+      // Awaiting another payment method is not canceled (yet).
+      return command::AwaitsPaymentMethod(v.status(), v.authorized_minor()) ? json(nullptr)
+                                                                            : json("automatic");
     default:
       return nullptr;
   }
@@ -49,7 +53,8 @@ json CancellationReason(const pv::PaymentView& v) {
 
 }  // namespace
 
-std::string PublicStatus(ev::PaymentStatus status) {
+std::string PublicStatus(ev::PaymentStatus status, int64_t authorized) {
+  if (command::AwaitsPaymentMethod(status, authorized)) return "requires_payment_method";
   switch (status) {
     case ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION:
       return "requires_confirmation";
@@ -124,7 +129,7 @@ json PaymentIntent(const pv::PaymentView& v, const json& metadata) {
   return {
       {"id", v.payment_id()},
       {"object", "payment_intent"},
-      {"status", PublicStatus(v.status())},
+      {"status", PublicStatus(v.status(), v.authorized_minor())},
       {"amount", v.requested_minor()},
       {"amount_capturable", capturable},
       {"amount_received", v.captured_minor()},

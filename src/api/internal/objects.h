@@ -3,7 +3,7 @@
 // change) to the Stripe-style objects merchants see (docs/merchant-api.md, "Objects").
 //
 //   json intent = PaymentIntent(view, metadata);   // {"id", "object": "payment_intent", ...}
-//   std::string s = PublicStatus(ev::PAYMENT_STATUS_FAILED);   // "canceled"
+//   std::string s = PublicStatus(ev::PAYMENT_STATUS_FAILED, 0);   // "requires_payment_method"
 //
 // Pure functions: no I/O, no clock. Internals (plan, request_hash, partition,
 // last_sequence, rejected_commands, attempts) stay on the internal query API.
@@ -25,9 +25,12 @@ std::string Lower(std::string s);
 // incompatible change of the objects or errors.
 inline constexpr const char* kApiVersion = "2026-12-05";
 
-// requires_confirmation, processing, requires_capture, succeeded or canceled (a FAILED or
-// VOIDED payment is canceled, with cancellation_reason saying why).
-[[nodiscard]] std::string PublicStatus(::payments::events::v1::PaymentStatus status);
+// requires_confirmation, processing, requires_capture, succeeded, requires_payment_method
+// (a FAILED payment that processed nothing: command::AwaitsPaymentMethod) or canceled (a
+// CANCELED or VOIDED payment, or a FAILED one that processed part of its amount, with
+// cancellation_reason saying why). `authorized` is the view's authorized_minor.
+[[nodiscard]] std::string PublicStatus(::payments::events::v1::PaymentStatus status,
+                                       int64_t authorized);
 
 // The PaymentIntent object of a payment. `metadata` is what the merchant sent at creation
 // (an object of strings; null for none).

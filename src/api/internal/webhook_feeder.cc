@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "api/internal/events.h"
 #include "api/internal/objects.h"
 #include "command/hash.h"
 #include "command/validity.h"
@@ -57,9 +58,21 @@ std::optional<std::string> WebhookType(const ev::EventEnvelope& e) {
   }
 }
 
+const std::vector<std::string>& WebhookTypes() {
+  static const std::vector<std::string> kTypes = {
+      "payment.created",   "payment.confirmed",   "payment.processing", "payment.requires_capture",
+      "payment.succeeded", "payment.failed",      "payment.captured",   "payment.capture_failed",
+      "payment.voided",    "payment.void_failed", "refund.succeeded",   "refund.failed",
+      "payment.canceled",  "payment.expired"};
+  return kTypes;
+}
+
 outbox::WebhookDelivery DeliveryOf(const ev::EventEnvelope& e, const std::string& type,
                                    const nlohmann::json& object) {
-  nlohmann::json body{{"event_id", e.event_id()},
+  nlohmann::json body{{"id", e.event_id()},
+                      {"object", "event"},
+                      {"created", e.occurred_at_ms() / 1000},
+                      {"event_id", e.event_id()},
                       {"type", type},
                       {"occurred_at_ms", e.occurred_at_ms()},
                       {"merchant_id", e.merchant_id()},
@@ -135,11 +148,15 @@ class FromPositions : public log::RebalanceListener {
 
 WebhookFeeder::WebhookFeeder(log::KafkaOptions kafka, outbox::WebhookOutbox* outbox,
                              std::function<bool(const std::string&)> has_endpoint,
-                             std::function<nlohmann::json(const std::string&)> metadata)
+                             std::function<nlohmann::json(const std::string&)> metadata,
+                             const Clock* clock, int64_t events_retention_ms)
     : kafka_(std::move(kafka)),
       outbox_(outbox),
       has_endpoint_(std::move(has_endpoint)),
-      metadata_(std::move(metadata)) {}
+      metadata_(std::move(metadata)),
+      own_clock_(clock == nullptr ? std::make_unique<SystemClock>() : nullptr),
+      clock_(clock == nullptr ? own_clock_.get() : clock),
+      events_retention_ms_(events_retention_ms) {}
 
 WebhookFeeder::~WebhookFeeder() { Stop(); }
 
@@ -195,6 +212,7 @@ std::string WebhookFeeder::Start() {
         };
         std::vector<log::Record> batch;
         ev::EventEnvelope e;
+        EventRetention retention(outbox_, clock_, events_retention_ms_);
         while (!stop_) {
           batch.clear();
           log::LogStatus s = c->PollBatch(2'000, 50, &batch);
@@ -203,8 +221,13 @@ std::string WebhookFeeder::Start() {
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
             continue;
           }
+          if (const int n = retention.MaybeSweep(); n > 0)
+            spdlog::info("webhook feeder: {} expired events deleted", n);
+          else if (n < 0)
+            spdlog::warn("webhook feeder: the expired events sweep failed; retried in a minute");
           if (batch.empty()) continue;
           std::vector<outbox::WebhookDelivery> deliveries;
+          MetaEntries meta;  // event records, then the model's records and checkpoints
           std::map<int32_t, bool> touched;
           for (const log::Record& r : batch) {
             const int32_t p = r.partition.value();
@@ -219,13 +242,14 @@ std::string WebhookFeeder::Start() {
             pos.highest = f.highest_seen();
             if (v != command::Verdict::kCounted || e.merchant_id().empty()) continue;
             auto type = WebhookType(e);
-            if (!type || !has_endpoint_(e.merchant_id())) continue;
+            if (!type) continue;
             flush();  // the object as of this event
-            deliveries.push_back(DeliveryOf(e, *type, ObjectAt(e, *source, metadata_)));
+            outbox::WebhookDelivery d = DeliveryOf(e, *type, ObjectAt(e, *source, metadata_));
+            if (!retention.Expired(e.occurred_at_ms())) AppendEventRecord(e, d.body, &meta);
+            if (has_endpoint_(e.merchant_id())) deliveries.push_back(std::move(d));
           }
           flush();
-          std::vector<std::pair<std::string, std::string>> meta;
-          meta.reserve(touched.size() + pending->size());
+          meta.reserve(meta.size() + touched.size() + pending->size());
           for (auto& [k, v] : *pending) meta.emplace_back(kModel + k, std::move(v));
           pending->clear();
           for (const auto& [p, _] : touched) meta.emplace_back(MetaKey(p), EncodePos(positions[p]));

@@ -4,6 +4,11 @@
 // with the new checkpoints (one RocksDB batch): nothing is lost or queued twice across a
 // crash. A fresh outbox starts at the beginning of the log.
 //
+// Every counted visible event of any merchant (endpoint or not) is also recorded, in the
+// same batch, for GET /v1/events (internal/events.h): its JSON is the delivery's body. The
+// feeder's thread deletes events past `events_retention_ms` (a bounded sweep, at most once
+// a minute of `clock`).
+//
 // Each delivery carries `data.object`: the PaymentIntent (or, for a refund event, the
 // Refund) as it was right after the event. The feeder keeps its own read model for that:
 // the projection's pure Projector over what it reads, its records in the outbox's
@@ -12,12 +17,16 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "common/clock.h"
 #include "log/options.h"
 #include "outbox/webhook_outbox.h"
 #include "payments/events/v1/events.pb.h"
@@ -28,18 +37,23 @@ namespace payorch::api::internal {
 // and for refused commands (CommandRejected: no state changed).
 [[nodiscard]] std::optional<std::string> WebhookType(
     const ::payments::events::v1::EventEnvelope& e);
-// The delivery of a visible event: id "wh_<hash of event_id>", body JSON
-// {event_id, type, occurred_at_ms, merchant_id, payment_id, data: {object}}.
+// Every type WebhookType can return.
+[[nodiscard]] const std::vector<std::string>& WebhookTypes();
+// The delivery of a visible event: id "wh_<hash of event_id>", body JSON (the event)
+// {id, object: "event", created, event_id, type, occurred_at_ms, merchant_id, payment_id,
+// data: {object}}, where id = event_id and created = occurred_at_ms / 1000 (seconds).
 [[nodiscard]] outbox::WebhookDelivery DeliveryOf(const ::payments::events::v1::EventEnvelope& e,
                                                  const std::string& type,
                                                  const nlohmann::json& object);
 
 class WebhookFeeder {
  public:
-  // `metadata(payment_id)`: the payment's metadata for the object (null: none).
+  // `metadata(payment_id)`: the payment's metadata for the object (null: none). `clock`
+  // (default: the system's) dates the events' retention.
   WebhookFeeder(log::KafkaOptions kafka, outbox::WebhookOutbox* outbox,
                 std::function<bool(const std::string& merchant)> has_endpoint,
-                std::function<nlohmann::json(const std::string& payment_id)> metadata = {});
+                std::function<nlohmann::json(const std::string& payment_id)> metadata = {},
+                const Clock* clock = nullptr, int64_t events_retention_ms = 30 * 86'400'000LL);
   ~WebhookFeeder();
   [[nodiscard]] std::string Start();
   void Stop();
@@ -49,6 +63,9 @@ class WebhookFeeder {
   outbox::WebhookOutbox* outbox_;
   std::function<bool(const std::string&)> has_endpoint_;
   std::function<nlohmann::json(const std::string&)> metadata_;
+  std::unique_ptr<Clock> own_clock_;
+  const Clock* clock_;
+  int64_t events_retention_ms_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -158,7 +158,12 @@ class Decider {
   void Deduplicated(std::string_view original_id);
 
   void OnCreate(const cmd::CreatePayment& c);
-  void OnConfirm();
+  void OnConfirm(const cmd::ConfirmPayment& c);
+  // A confirm with a payment method: builds its plan (PlanBuilt), after the steps already
+  // attempted. Returns whether the confirm may go on.
+  bool PlanFor(ty::PaymentMethod method);
+  // Puts the first `first` steps of the payment's plan before the steps of `plan`.
+  void KeepEarlierSteps(uint32_t first, pl::PaymentPlan* plan) const;
   void OnCapture(const cmd::CapturePayment& c);
   void OnVoid(const cmd::VoidPayment& c);
   void OnRefund(const cmd::RefundPayment& c);

@@ -358,6 +358,91 @@ TEST_F(AggregateTest, AllStepsDecliningFailsThePlan) {
   EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_FAILED);
 }
 
+// Issue 20 item 2: a declined payment is confirmed again with another payment method.
+TEST_F(AggregateTest, AFailedPaymentIsConfirmedAgainWithAnotherMethod) {
+  const std::string pid = CreateConfirmed("order-1", 10'000);
+  Send(testing::Failed(pid, Key(pid, 0, 1), ty::ERROR_CODE_DECLINED));
+  Send(testing::Failed(pid, Key(pid, 1, 1), ty::ERROR_CODE_DECLINED));
+  ASSERT_EQ(state(pid).status, ev::PAYMENT_STATUS_FAILED);
+  EXPECT_TRUE(AwaitsPaymentMethod(state(pid).status, state(pid).processed));
+  // A confirm without a method is refused, as before.
+  ExpectRejected(Send(testing::Confirm(pid)), ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+
+  const Events& events = Send(testing::Confirm(pid, ty::PAYMENT_METHOD_APPLE_PAY));
+  ASSERT_THAT(Types(events), ElementsAre("PlanBuilt", "PaymentConfirmed", "StepStarted"));
+  const ev::PlanBuilt& pb = events[0].plan_built();
+  EXPECT_EQ(pb.method(), ty::PAYMENT_METHOD_APPLE_PAY);
+  EXPECT_EQ(pb.first_step(), 2u);
+  ASSERT_EQ(pb.plan().steps_size(), 4);  // the card plan's two steps, then Apple Pay's two
+  EXPECT_EQ(pb.plan().steps(0).processor_id(), "cobranded");
+  EXPECT_EQ(pb.plan().steps(2).processor_id(), "applepay");
+  const auto& op = events[2].step_started().op();
+  EXPECT_EQ(op.step_index(), 2u);
+  EXPECT_EQ(op.idempotency_key(), Key(pid, 2, 1));  // never a key used before
+  EXPECT_EQ(op.amount().amount_minor(), 10'000);
+  EXPECT_EQ(state(pid).method, ty::PAYMENT_METHOD_APPLE_PAY);
+  EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_AUTHORIZING);
+
+  Send(testing::Succeeded(pid, Key(pid, 2, 1)));
+  EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_SUCCEEDED);
+  EXPECT_EQ(state(pid).processed, 10'000);
+  ExpectRejected(Send(testing::Confirm(pid, ty::PAYMENT_METHOD_CARD)),
+                 ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+}
+
+TEST_F(AggregateTest, AFailedPaymentAwaitingAMethodMayBeCanceled) {
+  const std::string pid = CreateConfirmed("order-1", 10'000);
+  Send(testing::Failed(pid, Key(pid, 0, 1), ty::ERROR_CODE_HARD_DECLINE));
+  const Events& events = Send(testing::Cancel(pid, "abandoned"));
+  ASSERT_THAT(Types(events), ElementsAre("PaymentCanceled"));
+  EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_CANCELED);
+  ExpectRejected(Send(testing::Confirm(pid, ty::PAYMENT_METHOD_CARD)),
+                 ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+}
+
+TEST_F(AggregateTest, AFailedPaymentThatProcessedPartOfItsAmountStaysFailed) {
+  const std::string pid = CreateConfirmed("order-1", 15'000, ty::PAYMENT_METHOD_APPLE_PAY);
+  Send(testing::Succeeded(pid, Key(pid, 0, 1)));
+  Send(testing::Failed(pid, Key(pid, 1, 1), ty::ERROR_CODE_DECLINED));
+  ASSERT_EQ(state(pid).status, ev::PAYMENT_STATUS_FAILED);
+  EXPECT_FALSE(AwaitsPaymentMethod(state(pid).status, state(pid).processed));
+  ExpectRejected(Send(testing::Confirm(pid, ty::PAYMENT_METHOD_CARD)),
+                 ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+  ExpectRejected(Send(testing::Cancel(pid)), ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+}
+
+TEST_F(AggregateTest, RetriesWithAnotherMethodAreBoundedAndWaitForCompensations) {
+  const std::string pid = CreateConfirmed("order-1", 10'000);
+  Send(testing::Result(pid, Key(pid, 0, 1), Outcome::kUnknown));
+  h_.Advance(testing::kSeedDeadlineMs + 1);
+  Send(testing::Expire(pid, Key(pid, 0, 1)));
+  ASSERT_EQ(state(pid).status, ev::PAYMENT_STATUS_FAILED);
+  // The expired attempt succeeds after all: its compensation void is in flight.
+  Send(testing::Succeeded(pid, Key(pid, 0, 1)));
+  ASSERT_FALSE(state(pid).pending.empty());
+  ExpectRejected(Send(testing::Confirm(pid, ty::PAYMENT_METHOD_CARD)),
+                 ev::REJECT_REASON_OPERATION_IN_FLIGHT);
+  h_.SucceedAll(pid, ev::OPERATION_KIND_VOID);
+  ASSERT_TRUE(state(pid).pending.empty());
+
+  // Each card plan has 2 steps: 1 step attempted, then 15 more plans fit in kMaxPlanSteps.
+  size_t plans = 0;
+  while (true) {
+    const Events& events = Send(testing::Confirm(pid, ty::PAYMENT_METHOD_CARD));
+    if (events[0].has_command_rejected()) {
+      ExpectRejected(events, ev::REJECT_REASON_TRANSITION_NOT_ALLOWED);
+      break;
+    }
+    ++plans;
+    const uint32_t first = events[0].plan_built().first_step();
+    Send(testing::Failed(pid, Key(pid, first, 1), ty::ERROR_CODE_HARD_DECLINE));
+    ASSERT_LE(plans, kMaxPlanSteps);
+  }
+  EXPECT_EQ(plans, (kMaxPlanSteps - 2) / 2);
+  EXPECT_EQ(state(pid).plan.steps.size(), kMaxPlanSteps);
+  EXPECT_EQ(state(pid).status, ev::PAYMENT_STATUS_FAILED);
+}
+
 TEST_F(AggregateTest, PartialSuccessThenExhaustedPlanFailsAndVoidsWhatSucceeded) {
   const std::string pid = CreateConfirmed("order-1", 15'000, ty::PAYMENT_METHOD_APPLE_PAY);
   Send(testing::Succeeded(pid, Key(pid, 0, 1)));  // Apple Pay: 10,000

@@ -52,6 +52,8 @@ const std::set<std::pair<ev::PaymentStatus, ev::PaymentStatus>>& AllowedChanges(
       {kAuthorizing, kFailed},      // plan exhausted or hard decline
       {kProcessing, kFailed},       // processing deadline passed
       {kReqCapture, kVoided},       // authorization released
+      {kFailed, kReqConfirm},       // confirmed again with another payment method
+      {kFailed, kCanceled},         // canceled while awaiting a payment method
   };
   return *table;
 }
@@ -73,8 +75,7 @@ TEST(TransitionsTest, EveryPairMatchesTheTable) {
 
 TEST(TransitionsTest, TerminalStatusesHaveNoWayOut) {
   for (auto from : AllStatuses()) {
-    const bool terminal =
-        from == kSucceeded || from == kFailed || from == kCanceled || from == kVoided;
+    const bool terminal = from == kSucceeded || from == kCanceled || from == kVoided;
     EXPECT_EQ(IsTerminalStatus(from), terminal) << StatusName(from);
     if (!terminal) continue;
     for (auto to : AllStatuses()) {
