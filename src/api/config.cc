@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
+#include <cstring>
 
 namespace payorch::api {
 namespace {
@@ -40,6 +41,14 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
       !Read(root, "idempotency_window_ms", &config->idempotency_window_ms, &err, at) ||
       !Read(root, "events_retention_days", &config->events_retention_days, &err, at))
     return err;
+  std::string admin_token_env;
+  if (!Read(root, "admin_token_env", &admin_token_env, &err, at)) return err;
+  if (!admin_token_env.empty()) {
+    const char* v = std::getenv(admin_token_env.c_str());
+    if (v == nullptr || std::strlen(v) < 32)
+      return at + "admin_token_env: " + admin_token_env + " must hold a token of at least 32 bytes";
+    config->admin_token = v;
+  }
   if (config->idempotency_window_ms <= 0) return at + "idempotency_window_ms must be > 0";
   if (config->events_retention_days <= 0 || config->events_retention_days > 36'500)
     return at + "events_retention_days must be in 1..36500";

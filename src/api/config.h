@@ -10,6 +10,7 @@
 //   idempotency_window_ms: 86400000   # an Idempotency-Key is kept (replayable) this long
 //   rate_limit: {per_second: 100, burst: 200}   # token bucket per API key
 //   events_retention_days: 30    # GET /v1/events keeps an event this long
+//   admin_token_env: PAYORCH_ADMIN_TOKEN   # the operator token of /v1/admin/ (none: off)
 //   webhooks:
 //     retry: {initial_ms: 1000, max_interval_ms: 3600000, give_up_after_ms: 259200000}
 //     endpoints:
@@ -39,6 +40,10 @@ struct ApiConfig {
   RateLimit rate_limit;
   // GET /v1/events lists an event for this long after it occurred, then it is deleted.
   int64_t events_retention_days = 30;
+  // The operator token of the key administration routes (internal/admin.h), read from the
+  // environment variable `admin_token_env` names; at least 32 bytes. Empty: the admin
+  // routes answer 404.
+  std::string admin_token;
   outbox::WebhookRetryPolicy retry;
   std::map<std::string, outbox::WebhookEndpoint> webhooks;  // by merchant id
 };

@@ -39,13 +39,6 @@ bool IsHex(const std::string& s) {
   return true;
 }
 
-std::string Sha256Hex(const std::string& s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-  return Hex(md, len);
-}
-
 std::string HashSecret(const std::string& secret, const RandomFn& random) {
   unsigned char salt[kSaltBytes];
   random(salt, sizeof salt);
@@ -60,6 +53,13 @@ std::string HashSecret(const std::string& secret, const RandomFn& random) {
 }
 
 }  // namespace
+
+std::string Sha256Hex(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+  return Hex(md, len);
+}
 
 void SystemRandom(unsigned char* out, size_t n) {
   size_t done = 0;

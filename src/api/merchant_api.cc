@@ -10,10 +10,12 @@
 #include <random>
 #include <thread>
 
+#include "api/internal/admin.h"
 #include "api/internal/answers.h"
 #include "api/internal/events.h"
 #include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
+#include "api/internal/reports.h"
 #include "api/internal/response_store.h"
 #include "api/internal/webhook_feeder.h"
 #include "api/keys.h"
@@ -505,8 +507,11 @@ struct MerchantApi::Impl {
     s.Handle("GET", "/v1/refunds/([^/]+)", Bind(&Impl::GetRefund));
     s.Handle("GET", "/v1/webhooks/dead", Bind(&Impl::ListDead));
     s.Handle("POST", "/v1/webhooks/dead/([^/]+)/resend", Bind(&Impl::Resend));
-    for (auto& [path, h] : internal::EventRoutes([this] { return outbox.get(); }))
-      s.Handle("GET", path, Guard(std::move(h)));  // GET /v1/events, /v1/events/{id}
+    for (auto& r : internal::AdminRoutes(keys.get(), o.config.admin_token, o.merchant_configured))
+      s.Handle(r.method, r.path, std::move(r.handler));  // the operator's /v1/admin/api-keys
+    for (auto routes : {internal::EventRoutes([this] { return outbox.get(); }),
+                        internal::ReportRoutes(o.store, [this] { return Behind(); })})
+      for (auto& [path, h] : routes) s.Handle("GET", path, Guard(std::move(h)));  // events, reports
   }
 };
 
@@ -535,7 +540,13 @@ std::vector<RouteSpec> MerchantApi::Routes() {
           {"GET", "/v1/webhooks/dead"},
           {"POST", "/v1/webhooks/dead/{id}/resend"},
           {"GET", "/v1/events"},
-          {"GET", "/v1/events/{id}"}};
+          {"GET", "/v1/events/{id}"},
+          {"GET", "/v1/reports/financial"},
+          {"POST", "/v1/admin/api-keys"},
+          {"GET", "/v1/admin/api-keys"},
+          {"GET", "/v1/admin/api-keys/audit"},
+          {"PUT", "/v1/admin/api-keys/{id}/rotate"},
+          {"DELETE", "/v1/admin/api-keys/{id}"}};
 }
 
 std::string MerchantApi::Start() {
@@ -551,16 +562,8 @@ std::string MerchantApi::Start() {
   i.limiter = std::make_unique<RateLimiter>(i.o.config.rate_limit, i.o.clock);
   if (std::string err = i.responses.Open(dir + "/responses"); !err.empty()) return err;
   const auto endpoints = i.o.config.webhooks;
-  outbox::WebhookOutboxOptions wo;
-  wo.dir = dir + "/webhooks";
-  wo.endpoints = [endpoints](const std::string& m) -> std::optional<outbox::WebhookEndpoint> {
-    auto it = endpoints.find(m);
-    if (it == endpoints.end()) return std::nullopt;
-    return it->second;
-  };
-  wo.retry = i.o.config.retry;
-  wo.clock = i.o.clock;
-  i.outbox = std::make_unique<outbox::WebhookOutbox>(std::move(wo));
+  i.outbox = std::make_unique<outbox::WebhookOutbox>(
+      internal::OutboxOptions(i.o.config, dir + "/webhooks", i.o.clock));
   if (std::string err = i.outbox->Open(); !err.empty()) return err;
   i.follower = std::make_unique<internal::EventFollower>(i.o.kafka, i.o.store, i.o.on_event);
   if (std::string err = i.follower->Start(); !err.empty()) return err;

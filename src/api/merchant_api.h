@@ -72,6 +72,9 @@ struct MerchantApiOptions {
   // `overloaded` with Retry-After: retry_after_s, and nothing is appended.
   std::function<bool()> overloaded;
   int retry_after_s = 2;
+  // Whether the merchant configuration has a merchant: the admin API creates keys only for
+  // those (null: it creates none).
+  std::function<bool(const std::string& merchant)> merchant_configured;
 };
 
 // A mounted route: method and the OpenAPI path template.

@@ -56,7 +56,8 @@ struct QueryApi {
                     const api::ApiConfig* merchant_config = nullptr,
                     const std::string& merchant_dir = "",
                     connectors::SuccessRateRouter* router = nullptr,
-                    std::function<bool()> overloaded = nullptr) {
+                    std::function<bool()> overloaded = nullptr,
+                    std::function<bool(const std::string&)> merchant_configured = nullptr) {
     projection::ServiceOptions so{.data_dir = dir, .runner = {}, .max_lag = max_lag};
     so.runner.kafka = kafka;
     so.runner.logger = logger;
@@ -72,6 +73,7 @@ struct QueryApi {
       mo.lag = [s = service.get()] { return s->runner().lag(); };
       mo.max_lag = max_lag;
       mo.overloaded = std::move(overloaded);
+      mo.merchant_configured = std::move(merchant_configured);
       if (router != nullptr) {
         mo.on_event = [router](const ::payments::events::v1::EventEnvelope& e) {
           router->Observe(e);
@@ -411,10 +413,11 @@ int RunRun(int argc, char** argv) {
   if (!http_addr.empty()) {
     metrics::RegisterMetricsRoutes(query_api.server, runtime_metrics);
     metrics::RegisterHealthRoutes(query_api.server, readiness);
-    if (std::string qerr =
-            query_api.Start(http_addr, data_dir + "/projection", kafka, max_lag, logger,
-                            merchant_api ? &merchant_config : nullptr, data_dir, &router,
-                            [&orchestrator] { return orchestrator.admission().overloaded(); });
+    if (std::string qerr = query_api.Start(
+            http_addr, data_dir + "/projection", kafka, max_lag, logger,
+            merchant_api ? &merchant_config : nullptr, data_dir, &router,
+            [&orchestrator] { return orchestrator.admission().overloaded(); },
+            [&plans](const std::string& m) { return plans.FindMerchant(m) != nullptr; });
         !qerr.empty()) {
       std::fprintf(stderr, "payorch run: %s\n", qerr.c_str());
       return 1;

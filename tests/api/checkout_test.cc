@@ -50,6 +50,7 @@ TEST(Checkout, AStripeStyleCheckoutFlowWorksEndToEnd) {
   const std::string key = stack.NewKey("m_wallet");
   ASSERT_FALSE(key.empty());
   Client c("127.0.0.1", port);
+  EXPECT_EQ(c.Get("/v1/admin/api-keys", key).status, 404) << "no operator token: admin API off";
 
   // 1. Create and confirm with a card: declined at both processors of the plan.
   const json create = {{"amount", 3000},           {"currency", "USD"},

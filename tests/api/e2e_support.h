@@ -52,8 +52,11 @@ class Client {
     httplib::Headers h;
     if (!key.empty()) h.emplace("Authorization", "Bearer " + key);
     if (!idem.empty()) h.emplace("Idempotency-Key", idem);
-    auto res = method == "GET" ? http_.Get(path.c_str(), h)
-                               : http_.Post(path.c_str(), h, body, "application/json");
+    httplib::Result res = method == "GET"   ? http_.Get(path.c_str(), h)
+                          : method == "PUT" ? http_.Put(path.c_str(), h, body, "application/json")
+                          : method == "DELETE"
+                              ? http_.Delete(path.c_str(), h)
+                              : http_.Post(path.c_str(), h, body, "application/json");
     Reply r;
     if (!res) return r;
     r.status = res->status;

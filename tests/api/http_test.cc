@@ -84,8 +84,10 @@ class ApiTest : public ::testing::Test {
     failing_->set_status(500);
     stack_ = new Stack("http");
     ASSERT_TRUE(stack_->StartBroker());
+    ::setenv("PAYORCH_TEST_ADMIN_TOKEN", kAdminToken, 1);  // inherited by `payorch run`
     const std::string config =
         "wait_ms: 3000\nappend_timeout_ms: 1000\nrate_limit: {per_second: 5, burst: 40}\n"
+        "admin_token_env: PAYORCH_TEST_ADMIN_TOKEN\n"
         "webhooks:\n  retry: {initial_ms: 100, max_interval_ms: 300, give_up_after_ms: 1500}\n"
         "  endpoints:\n"
         "    m_cobranded: {url: 'http://127.0.0.1:" +
@@ -121,6 +123,7 @@ class ApiTest : public ::testing::Test {
     return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
   }
 
+  static constexpr const char* kAdminToken = "adm_0123456789abcdef0123456789abcdef";
   static inline Stack* stack_ = nullptr;
   static inline Receiver* good_ = nullptr;
   static inline Receiver* failing_ = nullptr;
@@ -311,6 +314,54 @@ TEST_F(ApiTest, ManualCaptureRefundAndStateConflicts) {
   Reply late =
       c.Post("/v1/payments/" + open_id + "/confirm", key, Unique("confirm"), json::object());
   EXPECT_EQ(late.status, 409) << late.raw;
+}
+
+// Issue 21 (seed 003): the operator creates, rotates and revokes API keys over HTTP with
+// the operator token, never a merchant key, and queries the key audit.
+TEST_F(ApiTest, TheOperatorAdministersApiKeysOverHttp) {
+  Client c = client();
+  const std::string keys = "/v1/admin/api-keys";
+  const std::string merchant_key = stack_->NewKey("m_cobranded");
+  EXPECT_EQ(c.Get(keys, "").status, 401);
+  EXPECT_EQ(c.Get(keys, merchant_key).status, 401) << "a merchant key is not the operator's";
+  EXPECT_EQ(c.Post(keys, std::string(kAdminToken) + "x", "", {{"merchant", "m_jpy"}}).status, 401);
+  Reply unknown = c.Post(keys, kAdminToken, "", {{"merchant", "m_nobody"}});
+  EXPECT_EQ(unknown.status, 422) << unknown.raw;
+  EXPECT_EQ(unknown.body["error"]["param"], "merchant");
+
+  Reply created = c.Post(keys, kAdminToken, "", {{"merchant", "m_jpy"}});
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const std::string id = created.body["id"];
+  const std::string key = created.body["key"];
+  EXPECT_EQ(c.Get("/v1/payments?limit=1", key).status, 200) << "the new key works at once";
+  Reply listed = c.Get(keys + "?merchant=m_jpy", kAdminToken);
+  ASSERT_EQ(listed.status, 200) << listed.raw;
+  EXPECT_TRUE(listed.raw.find(id) != std::string::npos);
+  EXPECT_TRUE(listed.raw.find(key) == std::string::npos) << "a secret is shown only once";
+
+  Reply rotated = c.Do("PUT", keys + "/" + id + "/rotate", kAdminToken, "", "");
+  ASSERT_EQ(rotated.status, 200) << rotated.raw;
+  const std::string next = rotated.body["key"];
+  EXPECT_TRUE(Eventually([&] { return c.Get("/v1/payments?limit=1", key).status == 401; },
+                         std::chrono::seconds(5)))
+      << "the rotated key stops working";
+  EXPECT_EQ(c.Get("/v1/payments?limit=1", next).status, 200);
+  const std::string next_id = rotated.body["id"];
+  EXPECT_EQ(c.Do("DELETE", keys + "/" + next_id, kAdminToken, "", "").status, 200);
+  EXPECT_EQ(c.Do("DELETE", keys + "/" + next_id, kAdminToken, "", "").status, 409);
+  EXPECT_EQ(c.Do("DELETE", keys + "/pk_none", kAdminToken, "", "").status, 404);
+  EXPECT_TRUE(Eventually([&] { return c.Get("/v1/payments?limit=1", next).status == 401; },
+                         std::chrono::seconds(5)));
+
+  Reply audit = c.Get(keys + "/audit?merchant=m_jpy&limit=10", kAdminToken);
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  std::set<std::string> ops;
+  for (const json& r : audit.body["data"]) {
+    if (r.value("actor", "").rfind("admin-api@", 0) == 0) ops.insert(r.value("op", ""));
+    EXPECT_FALSE(r.contains("hash"));
+  }
+  EXPECT_TRUE(ops.count("create") && ops.count("rotate") && ops.count("revoke")) << audit.raw;
+  EXPECT_EQ(c.Get(keys + "/audit?limit=0", kAdminToken).status, 400);
 }
 
 // Issue 20 item 4: a cancel after authorization releases it (a void at the processor) and

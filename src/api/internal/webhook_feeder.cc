@@ -67,6 +67,21 @@ const std::vector<std::string>& WebhookTypes() {
   return kTypes;
 }
 
+outbox::WebhookOutboxOptions OutboxOptions(const ApiConfig& config, std::string dir,
+                                           const Clock* clock) {
+  outbox::WebhookOutboxOptions o;
+  o.dir = std::move(dir);
+  o.endpoints = [endpoints = config.webhooks](
+                    const std::string& m) -> std::optional<outbox::WebhookEndpoint> {
+    auto it = endpoints.find(m);
+    if (it == endpoints.end()) return std::nullopt;
+    return it->second;
+  };
+  o.retry = config.retry;
+  o.clock = clock;
+  return o;
+}
+
 outbox::WebhookDelivery DeliveryOf(const ev::EventEnvelope& e, const std::string& type,
                                    const nlohmann::json& object) {
   nlohmann::json body{{"id", e.event_id()},

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/config.h"
 #include "common/clock.h"
 #include "log/options.h"
 #include "outbox/webhook_outbox.h"
@@ -45,6 +46,11 @@ namespace payorch::api::internal {
 [[nodiscard]] outbox::WebhookDelivery DeliveryOf(const ::payments::events::v1::EventEnvelope& e,
                                                  const std::string& type,
                                                  const nlohmann::json& object);
+
+// The webhook outbox of the merchant API in `dir`: its endpoints and retry policy from
+// `config`.
+[[nodiscard]] outbox::WebhookOutboxOptions OutboxOptions(const ApiConfig& config, std::string dir,
+                                                         const Clock* clock);
 
 class WebhookFeeder {
  public:
