@@ -2,7 +2,6 @@
 
 #include <argon2.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -12,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "common/sha256.h"
 
 namespace payorch::api {
 namespace {
@@ -53,13 +54,6 @@ std::string HashSecret(const std::string& secret, const RandomFn& random) {
 }
 
 }  // namespace
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-  return Hex(md, len);
-}
 
 void SystemRandom(unsigned char* out, size_t n) {
   size_t done = 0;

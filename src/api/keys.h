@@ -39,8 +39,6 @@ namespace payorch::api {
 // Fills a buffer with cryptographically random bytes (getrandom by default).
 using RandomFn = std::function<void(unsigned char* out, size_t n)>;
 void SystemRandom(unsigned char* out, size_t n);
-// Lower-case hex SHA-256 of `s`: the verifier's cache of secrets, the operator token.
-[[nodiscard]] std::string Sha256Hex(const std::string& s);
 
 struct ApiKeyRecord {
   std::string key_id;

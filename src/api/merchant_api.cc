@@ -12,6 +12,7 @@
 
 #include "api/internal/admin.h"
 #include "api/internal/answers.h"
+#include "api/internal/auth.h"
 #include "api/internal/events.h"
 #include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
@@ -68,33 +69,8 @@ struct MerchantApi::Impl {
   // verification per token, not one per request.
   http::Handler Guard(Authed h) {
     return [this, h = std::move(h)](const http::Request& req) {
-      return internal::Finalize(Authenticate(req, h));
+      return internal::Finalize(internal::Authenticate(req, *limiter, *verifier, h));
     };
-  }
-
-  http::Response Authenticate(const http::Request& req, const Authed& h) {
-    const auto unauthorized = [] {
-      http::Response r = http::Error(401, "unauthorized",
-                                     "a valid API key is required: Authorization: Bearer pk_...");
-      r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return r;
-    };
-    const auto auth = req.Header("Authorization");
-    if (!auth || auth->rfind("Bearer ", 0) != 0) return unauthorized();
-    const std::string presented = auth->substr(7);
-    const auto parsed = ParseKey(presented);
-    if (!parsed) return unauthorized();
-    RateDecision rate = limiter->Take(parsed->first);
-    http::Response r;
-    if (!rate.allowed) {
-      r = http::Error(429, "rate_limited", "too many requests for this API key");
-    } else if (std::optional<Principal> who = verifier->Verify(presented)) {
-      r = h(req, *who);
-    } else {
-      return unauthorized();
-    }
-    for (auto& header : rate.headers) r.headers.push_back(std::move(header));
-    return r;
   }
 
   http::Response Overloaded() const {
@@ -272,9 +248,13 @@ struct MerchantApi::Impl {
     pending.created_ms = o.clock->NowMs();
     SweepExpiredKeys(pending.created_ms);
     internal::StoredResponse existing;
-    if (replayable && responses.TryClaim(who.merchant_id, *idem, pending, &existing,
-                                         pending.created_ms, o.config.idempotency_window_ms) ==
-                          internal::ResponseStore::Claim::kExisting) {
+    using Claim = internal::ResponseStore::Claim;
+    const Claim claim = replayable
+                            ? responses.TryClaim(who.merchant_id, *idem, pending, &existing,
+                                                 pending.created_ms, o.config.idempotency_window_ms)
+                            : Claim::kNew;
+    if (claim == Claim::kUnavailable) return internal::StoreUnavailable();
+    if (claim == Claim::kExisting) {
       if (existing.request_hash != request_hash)
         return http::Error(409, "idempotency_key_reused",
                            "this Idempotency-Key was used with another request");
@@ -290,7 +270,7 @@ struct MerchantApi::Impl {
         existing.final = true;
         existing.status = r.status;
         existing.body = r.body;
-        responses.Finish(who.merchant_id, *idem, existing);
+        responses.Finish(who.merchant_id, *idem, existing).IgnoreError();  // logged; stays pending
         return r;
       }
       return existing.refund ? AcceptedRefund(existing.payment_id, v, existing.refund_id)
@@ -300,12 +280,15 @@ struct MerchantApi::Impl {
     // Overload is refused before anything is appended, and not stored: the same key is
     // taken again once payorch has room (docs/overload.md).
     if (command.create && o.overloaded && o.overloaded()) {
-      if (replayable) responses.Release(who.merchant_id, *idem);
+      if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();  // logged
       return Overloaded();
     }
     // The metadata is part of the object; the first create of a payment sets it.
-    if (command.create && body.contains("metadata"))
-      responses.PutMetadata(command.payment_id, body["metadata"].dump());
+    if (command.create && body.contains("metadata") &&
+        !responses.PutMetadata(command.payment_id, body["metadata"].dump()).ok()) {
+      if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();  // logged
+      return internal::StoreUnavailable();
+    }
     const auto start = Clock_::now();
     const auto deadline = start + std::chrono::milliseconds(o.config.wait_ms);
     command.envelope.set_schema_version(1);
@@ -322,7 +305,7 @@ struct MerchantApi::Impl {
                                        o.config.append_timeout_ms);
     if (!err.empty()) {
       follower->Forget(waiter);
-      if (replayable) responses.Release(who.merchant_id, *idem);
+      if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();  // logged
       spdlog::warn("merchant api: append failed: {}", err);
       return http::Error(503, "log_unavailable",
                          "the payment log could not be reached; nothing was done, retry with the "
@@ -330,16 +313,18 @@ struct MerchantApi::Impl {
     }
     internal::Decision d = follower->Wait(waiter, deadline);
     if (d.rejection && d.rejection->reason() == ev::REJECT_REASON_OVERLOADED) {
-      if (replayable)
-        responses.Release(who.merchant_id, *idem);  // the writer refused it: retry later
+      // The writer refused it: retry later. A failed release is logged.
+      if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();
       return Overloaded();
     }
     if (d.rejection) {
       http::Response r = internal::RejectionResponse(*d.rejection);
-      if (replayable)
-        responses.Finish(who.merchant_id, *idem,
-                         {request_hash, true, r.status, r.body, command.payment_id, command.create,
-                          pending.created_ms, command.refund, ""});
+      if (replayable)  // a failure is logged; the claim stays pending
+        responses
+            .Finish(who.merchant_id, *idem,
+                    {request_hash, true, r.status, r.body, command.payment_id, command.create,
+                     pending.created_ms, command.refund, ""})
+            .IgnoreError();
       return r;
     }
     // The answer is the projection's view once it shows the decision.
@@ -349,16 +334,18 @@ struct MerchantApi::Impl {
     if (v && v->merchant_id() != who.merchant_id) v.reset();
     if (d.decided && d.settled && v && v->last_sequence() >= d.max_sequence) {
       http::Response r = SettledAnswer(command.create, command.refund, *v, d.refund_id);
-      if (replayable)
-        responses.Finish(who.merchant_id, *idem,
-                         {request_hash, true, r.status, r.body, command.payment_id, command.create,
-                          pending.created_ms, command.refund, d.refund_id});
+      if (replayable)  // a failure is logged; the claim stays pending
+        responses
+            .Finish(who.merchant_id, *idem,
+                    {request_hash, true, r.status, r.body, command.payment_id, command.create,
+                     pending.created_ms, command.refund, d.refund_id})
+            .IgnoreError();
       return r;
     }
     if (!command.refund) return Accepted(command.payment_id, v);
     if (replayable && !d.refund_id.empty()) {  // a repeat answers this refund once it settles
       pending.refund_id = d.refund_id;
-      responses.Finish(who.merchant_id, *idem, pending);
+      responses.Finish(who.merchant_id, *idem, pending).IgnoreError();  // logged
     }
     return AcceptedRefund(command.payment_id, v, d.refund_id);
   }

@@ -157,8 +157,8 @@ GatewayAnswer MapHttpAnswer(Transport transport, int status, std::string_view bo
 StatusOr<HttpGatewayOptions> ParseHttpGatewaySpec(std::string_view spec) {
   HttpGatewayOptions o;
   auto fail = [&](const std::string& what) {
-    return Status::Error("http gateway spec '" + std::string(spec.substr(0, spec.find('?'))) +
-                         "': " + what);
+    return InvalidArgumentError("http gateway spec '" +
+                                std::string(spec.substr(0, spec.find('?'))) + "': " + what);
   };
   if (spec.rfind("http://", 0) != 0 && spec.rfind("https://", 0) != 0) {
     return fail("must start with http:// or https://");
@@ -221,7 +221,7 @@ HttpGateway::HttpGateway(HttpGatewayOptions options)
 HttpGateway::~HttpGateway() = default;
 
 StatusOr<std::unique_ptr<HttpGateway>> HttpGateway::Create(HttpGatewayOptions options) {
-  if (options.base_url.empty()) return Status::Error("http gateway: empty base_url");
+  if (options.base_url.empty()) return InvalidArgumentError("http gateway: empty base_url");
   return std::unique_ptr<HttpGateway>(new HttpGateway(std::move(options)));
 }
 

@@ -38,7 +38,7 @@ std::string FileSafe(std::string_view id) {
 StatusOr<SimulatedGatewayOptions> ParseGatewaySpec(std::string_view spec_in) {
   const std::string_view spec = Trim(spec_in);
   auto fail = [&spec](const std::string& why) {
-    return Status::Error("gateway spec \"" + std::string(spec) + "\": " + why);
+    return InvalidArgumentError("gateway spec \"" + std::string(spec) + "\": " + why);
   };
   const size_t colon = spec.find(':');
   const std::string_view kind = Trim(spec.substr(0, colon));
@@ -117,9 +117,10 @@ StatusOr<SimulatedGatewayOptions> ParseGatewaySpec(std::string_view spec_in) {
 GatewayRegistry::GatewayRegistry(GatewayRegistryOptions options) : options_(std::move(options)) {}
 
 Status GatewayRegistry::Build(const std::string& processor_id, std::string_view spec) {
-  if (processor_id.empty()) return Status::Error("gateway registry: empty processor id");
+  if (processor_id.empty()) return InvalidArgumentError("gateway registry: empty processor id");
   if (gateways_.count(processor_id) != 0) {
-    return Status::Error("gateway registry: processor '" + processor_id + "' configured twice");
+    return InvalidArgumentError("gateway registry: processor '" + processor_id +
+                                "' configured twice");
   }
   if (const std::string_view t = Trim(spec);
       t.rfind("http://", 0) == 0 || t.rfind("https://", 0) == 0) {
@@ -162,8 +163,8 @@ Status GatewayRegistry::ConfigureAll(std::string_view specs) {
     if (item.empty()) continue;
     const size_t eq = item.find('=');
     if (eq == std::string_view::npos) {
-      return Status::Error("gateway registry: '" + std::string(item) +
-                           "' is not processor_id=spec");
+      return InvalidArgumentError("gateway registry: '" + std::string(item) +
+                                  "' is not processor_id=spec");
     }
     const std::string id(Trim(item.substr(0, eq)));
     const std::string_view spec = item.substr(eq + 1);
@@ -187,10 +188,11 @@ Status GatewayRegistry::Register(const std::string& processor_id,
                                  std::shared_ptr<Gateway> gateway) {
   std::lock_guard<std::mutex> lock(mu_);
   if (processor_id.empty() || gateway == nullptr) {
-    return Status::Error("gateway registry: empty processor id or gateway");
+    return InvalidArgumentError("gateway registry: empty processor id or gateway");
   }
   if (!gateways_.emplace(processor_id, std::move(gateway)).second) {
-    return Status::Error("gateway registry: processor '" + processor_id + "' configured twice");
+    return InvalidArgumentError("gateway registry: processor '" + processor_id +
+                                "' configured twice");
   }
   return Status::Ok();
 }

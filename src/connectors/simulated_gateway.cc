@@ -169,14 +169,15 @@ StatusOr<std::unique_ptr<SimulatedGateway>> SimulatedGateway::Open(
                           r.lost,    r.network,      r.unavailable};
   double sum = 0;
   for (double p : rates) {
-    if (!InUnit(p)) return Status::Error("gateway rates must be within [0, 1]");
+    if (!InUnit(p)) return InvalidArgumentError("gateway rates must be within [0, 1]");
     sum += p;
   }
-  if (sum > 1 + 1e-9) return Status::Error("gateway rates sum to more than 1");
+  if (sum > 1 + 1e-9) return InvalidArgumentError("gateway rates sum to more than 1");
   if (!InUnit(options.retrieve_unknown)) {
-    return Status::Error("gateway retrieve_unknown must be within [0, 1]");
+    return InvalidArgumentError("gateway retrieve_unknown must be within [0, 1]");
   }
-  if (options.max_per_operation < 0) return Status::Error("gateway max must not be negative");
+  if (options.max_per_operation < 0)
+    return InvalidArgumentError("gateway max must not be negative");
 
   std::unique_ptr<SimulatedGateway> gateway(new SimulatedGateway(std::move(options)));
   const std::string& path = gateway->options_.ledger_path;

@@ -225,7 +225,9 @@ GatewayAnswer MapStripeAnswer(StripeObject object, Transport transport, int stat
 
 StatusOr<StripeGatewayOptions> ParseStripeGatewaySpec(std::string_view spec) {
   StripeGatewayOptions o;
-  auto fail = [](const std::string& what) { return Status::Error("stripe gateway spec: " + what); };
+  auto fail = [](const std::string& what) {
+    return InvalidArgumentError("stripe gateway spec: " + what);
+  };
   std::string secret_env;
   std::string_view rest = spec;
   while (!Trim(rest).empty()) {
@@ -282,9 +284,10 @@ StripeGateway::StripeGateway(StripeGatewayOptions options)
                                 .on_result = options_.on_result}) {}
 
 StatusOr<std::unique_ptr<StripeGateway>> StripeGateway::Create(StripeGatewayOptions options) {
-  if (options.base_url.empty()) return Status::Error("stripe gateway: empty base_url");
-  if (options.secret_key.empty()) return Status::Error("stripe gateway: no secret key");
-  if (options.payment_method.empty()) return Status::Error("stripe gateway: no payment_method");
+  if (options.base_url.empty()) return InvalidArgumentError("stripe gateway: empty base_url");
+  if (options.secret_key.empty()) return InvalidArgumentError("stripe gateway: no secret key");
+  if (options.payment_method.empty())
+    return InvalidArgumentError("stripe gateway: no payment_method");
   if (options.remembered_keys == 0) options.remembered_keys = 1;
   return std::unique_ptr<StripeGateway>(new StripeGateway(std::move(options)));
 }

@@ -80,7 +80,7 @@ GatewaySimulator::GatewaySimulator(GatewaySimulatorOptions options,
 connectors::StatusOr<std::unique_ptr<GatewaySimulator>> GatewaySimulator::Open(
     GatewaySimulatorOptions options) {
   if (options.hang_ms < 0 || options.hang_ms > 600'000) {
-    return connectors::Status::Error("hang_ms must be in [0, 600000]");
+    return InvalidArgumentError("hang_ms must be in [0, 600000]");
   }
   auto engine = connectors::SimulatedGateway::Open(options.engine);
   if (!engine.ok()) return engine.status();

@@ -20,8 +20,8 @@ using internal::IsText;
 constexpr size_t kMaxDecimalDigits = 18;  // DecimalNumber and amounts: totalDigits 18
 constexpr int kMaxFractionDigits = 5;     // amounts: fractionDigits 5
 
-Error Invalid(const std::string& field, std::string_view rule) {
-  return Error{ErrorCode::kInvalidInput, "pain.001: " + field + ": " + std::string(rule)};
+Status Invalid(const std::string& field, std::string_view rule) {
+  return Error(ErrorCode::kInvalidInput, "pain.001: " + field + ": " + std::string(rule));
 }
 
 std::string Index(std::string_view base, size_t i) {
@@ -143,14 +143,14 @@ Status CheckTransfer(const std::string& f, const CreditTransfer& t,
   return Status();
 }
 
-Result<Derived> Check(const CreditTransferInitiation& m) {
+StatusOr<Derived> Check(const CreditTransferInitiation& m) {
   Derived d;
-  if (Status s = CheckText("message_id", m.message_id, 1, 35); !s.ok()) return s.error();
+  if (Status s = CheckText("message_id", m.message_id, 1, 35); !s.ok()) return s;
   auto created = FormatDateTimeUtc(m.creation_time_ms);
   if (!created) return Invalid("creation_time_ms", "must be a time from 1970 to 9999");
   d.creation_time = *created;
   if (Status s = CheckText("initiating_party_name", m.initiating_party_name, 1, 140); !s.ok()) {
-    return s.error();
+    return s;
   }
   if (m.payment_infos.empty()) return Invalid("payment_infos", "must not be empty");
   std::unordered_set<std::string> info_ids;
@@ -160,7 +160,7 @@ Result<Derived> Check(const CreditTransferInitiation& m) {
     const PaymentInfo& p = m.payment_infos[i];
     const std::string f = Index("payment_infos", i);
     if (Status s = CheckText(f + ".payment_info_id", p.payment_info_id, 1, 35); !s.ok()) {
-      return s.error();
+      return s;
     }
     if (!info_ids.insert(p.payment_info_id).second) {
       return Invalid(f + ".payment_info_id", "repeats an earlier payment info id");
@@ -170,7 +170,7 @@ Result<Derived> Check(const CreditTransferInitiation& m) {
     if (!date) return Invalid(f + ".requested_execution_date", "is not a date of years 1-9999");
     info.date = *date;
     if (Status s = CheckText(f + ".debtor_name", p.debtor_name, 1, 140); !s.ok()) {
-      return s.error();
+      return s;
     }
     if (!IsIban(p.debtor_iban)) {
       return Invalid(f + ".debtor_iban", "is not a valid IBAN (format or check digits)");
@@ -189,7 +189,7 @@ Result<Derived> Check(const CreditTransferInitiation& m) {
     for (size_t k = 0; k < p.transactions.size(); ++k) {
       Status s = CheckTransfer(Index(f + ".transactions", k), p.transactions[k], &e2e_ids,
                                &info.amounts[k], &info_sum, &total);
-      if (!s.ok()) return s.error();
+      if (!s.ok()) return s;
     }
     auto sum = info_sum.Format();
     if (!sum) return Invalid(f, "the control sum has more than 18 digits");
@@ -228,9 +228,9 @@ class Builder {
 
 }  // namespace
 
-Result<std::string> WritePain001(const CreditTransferInitiation& m) {
-  Result<Derived> checked = Check(m);
-  if (!checked.ok()) return checked.error();
+StatusOr<std::string> WritePain001(const CreditTransferInitiation& m) {
+  StatusOr<Derived> checked = Check(m);
+  if (!checked.ok()) return checked.status();
   const Derived& d = checked.value();
   internal::EnsureLibxml();
 
@@ -279,7 +279,7 @@ Result<std::string> WritePain001(const CreditTransferInitiation& m) {
   int size = 0;
   xmlDocDumpFormatMemoryEnc(doc.get(), &mem, &size, "UTF-8", 1);
   if (mem == nullptr) {
-    return Error{ErrorCode::kInvalidInput, "pain.001: libxml2 could not serialise the document"};
+    return Error(ErrorCode::kInvalidInput, "pain.001: libxml2 could not serialise the document");
   }
   std::string out(reinterpret_cast<const char*>(mem), static_cast<size_t>(size));
   xmlFree(mem);

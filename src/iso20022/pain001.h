@@ -3,7 +3,7 @@
 //
 //   CreditTransferInitiation msg{.message_id = "INV-42-1", .creation_time_ms = now_ms,
 //                                .initiating_party_name = "Acme", .payment_infos = {...}};
-//   Result<std::string> xml = WritePain001(msg);   // UTF-8, namespace kPain001Namespace
+//   StatusOr<std::string> xml = WritePain001(msg);  // UTF-8, namespace kPain001Namespace
 //
 // Every field is checked before anything is written (kInvalidInput names the field), so
 // an answer that is ok() is valid against the official XSD. Amounts are int64 minor units
@@ -59,6 +59,6 @@ struct CreditTransferInitiation {
 };
 
 // The XML document, or kInvalidInput naming the first field that breaks a rule.
-[[nodiscard]] Result<std::string> WritePain001(const CreditTransferInitiation& message);
+[[nodiscard]] StatusOr<std::string> WritePain001(const CreditTransferInitiation& message);
 
 }  // namespace payorch::iso20022

@@ -15,7 +15,8 @@ using internal::Children;
 
 constexpr std::string_view kWhat = "pain.002";
 
-struct StatusCode {
+// An ISO status code and the outcome it decides (not payorch::StatusCode).
+struct DecisiveStatus {
   std::string_view code;
   Outcome outcome;
 };
@@ -24,7 +25,7 @@ struct StatusCode {
 // pending. Accepted means the bank took the transfer for execution or settled it;
 // ACTC (technically valid), ACCP (customer profile checked) and ACFC (funds checked) are
 // steps before that, which a bank may still follow with RJCT.
-constexpr std::array kDecisive = std::to_array<StatusCode>({
+constexpr std::array kDecisive = std::to_array<DecisiveStatus>({
     {"ACSP", Outcome::kAccepted},  // accepted settlement in process
     {"ACSC", Outcome::kAccepted},  // accepted settlement completed (debtor side)
     {"ACCC", Outcome::kAccepted},  // accepted settlement completed (creditor account)
@@ -39,9 +40,9 @@ constexpr std::array kDecisive = std::to_array<StatusCode>({
 // Reads one report, naming the element path in every error.
 class Reader {
  public:
-  Error Bad(const std::string& path, std::string_view problem) const {
-    return Error{ErrorCode::kInvalidContent,
-                 std::string(kWhat) + ": " + path + ": " + std::string(problem)};
+  Status Bad(const std::string& path, std::string_view problem) const {
+    return Error(ErrorCode::kInvalidContent,
+                 std::string(kWhat) + ": " + path + ": " + std::string(problem));
   }
 
   // The single child `name` of `parent`: nullptr and ok when absent and optional.
@@ -158,8 +159,8 @@ class Reader {
   }
 };
 
-Error Mismatch(std::string problem) {
-  return Error{ErrorCode::kInvalidContent, std::string(kWhat) + ": " + std::move(problem)};
+Status Mismatch(std::string problem) {
+  return Error(ErrorCode::kInvalidContent, std::string(kWhat) + ": " + std::move(problem));
 }
 
 }  // namespace
@@ -177,27 +178,27 @@ std::string_view OutcomeName(Outcome outcome) {
 }
 
 Outcome OutcomeOfStatus(std::string_view iso_status) {
-  for (const StatusCode& s : kDecisive) {
+  for (const DecisiveStatus& s : kDecisive) {
     if (s.code == iso_status) return s.outcome;
   }
   return Outcome::kPending;
 }
 
-Result<PaymentStatusReport> ParsePain002(std::string_view xml) {
+StatusOr<PaymentStatusReport> ParsePain002(std::string_view xml) {
   auto doc = internal::ParseUntrusted(xml, kMaxPain002Bytes, kWhat);
-  if (!doc.ok()) return doc.error();
+  if (!doc.ok()) return doc.status();
   if (Status s = internal::CheckRoot(*doc.value(), kPain002Namespace, kWhat); !s.ok()) {
-    return s.error();
+    return s;
   }
   PaymentStatusReport report;
   if (Status s = Reader().Report(xmlDocGetRootElement(doc.value().get()), &report); !s.ok()) {
-    return s.error();
+    return s;
   }
   return report;
 }
 
-Result<std::vector<TransactionOutcome>> ResolveOutcomes(const PaymentStatusReport& report,
-                                                        const CreditTransferInitiation& original) {
+StatusOr<std::vector<TransactionOutcome>> ResolveOutcomes(
+    const PaymentStatusReport& report, const CreditTransferInitiation& original) {
   if (report.original_message_id != original.message_id) {
     return Mismatch("answers message " + report.original_message_id + ", not " +
                     original.message_id);

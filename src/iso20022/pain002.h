@@ -1,10 +1,12 @@
 // pain.002.001.12 (Customer Payment Status Report) -> plain structs, and the outcome of
 // every transaction of the pain.001 it answers. Input is untrusted bank XML: a document over
 // kMaxPain002Bytes, with any DOCTYPE, not well-formed, with another root or namespace is
-// refused with a distinct ErrorCode before any field is read. Thread-safe, no I/O.
+// refused with a distinct ErrorCode (ErrorCodeOf(status), result.h) before any field is
+// read. Thread-safe, no I/O.
 //
-//   Result<PaymentStatusReport> report = ParsePain002(xml);
-//   Result<std::vector<TransactionOutcome>> outcomes = ResolveOutcomes(report.value(), sent);
+//   StatusOr<PaymentStatusReport> report = ParsePain002(xml);
+//   if (!report.ok()) { dead_letter(ErrorCodeOf(report.status()), report.status()); }
+//   StatusOr<std::vector<TransactionOutcome>> outcomes = ResolveOutcomes(report.value(), sent);
 //   for (auto& o : outcomes.value()) { o.end_to_end_id, o.outcome, o.status, o.reasons }
 //
 // De-duplication is the caller's: a bank may deliver the same report twice; apply a report
@@ -67,7 +69,7 @@ struct PaymentStatusReport {
   std::vector<PaymentInfoStatus> payment_infos;
 };
 
-[[nodiscard]] Result<PaymentStatusReport> ParsePain002(std::string_view xml);
+[[nodiscard]] StatusOr<PaymentStatusReport> ParsePain002(std::string_view xml);
 
 // Where the status that decided an outcome was given.
 enum class StatusLevel { kTransaction, kPaymentInfo, kGroup, kNone };
@@ -85,7 +87,7 @@ struct TransactionOutcome {
 // else its payment info's, else the group's, else pending (kNone). kInvalidContent when the
 // report answers another message, or names a payment info or end-to-end id that `original`
 // does not have, or names one transaction twice.
-[[nodiscard]] Result<std::vector<TransactionOutcome>> ResolveOutcomes(
+[[nodiscard]] StatusOr<std::vector<TransactionOutcome>> ResolveOutcomes(
     const PaymentStatusReport& report, const CreditTransferInitiation& original);
 
 }  // namespace payorch::iso20022

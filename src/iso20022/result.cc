@@ -1,5 +1,7 @@
 #include "iso20022/result.h"
 
+#include <utility>
+
 namespace payorch::iso20022 {
 
 std::string_view ErrorCodeName(ErrorCode code) {
@@ -24,6 +26,39 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "schema_unavailable";
   }
   return "unknown";
+}
+
+StatusCode CanonicalCodeOf(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidInput:
+    case ErrorCode::kDoctypeRefused:
+    case ErrorCode::kMalformed:
+    case ErrorCode::kWrongRoot:
+    case ErrorCode::kWrongNamespace:
+    case ErrorCode::kInvalidContent:
+    case ErrorCode::kSchemaInvalid:
+      return StatusCode::kInvalidArgument;
+    case ErrorCode::kTooLarge:
+      return StatusCode::kResourceExhausted;
+    case ErrorCode::kSchemaUnavailable:
+      return StatusCode::kFailedPrecondition;
+  }
+  return StatusCode::kInternal;
+}
+
+Status Error(ErrorCode code, std::string message) {
+  return Status(CanonicalCodeOf(code), std::move(message), static_cast<int>(code));
+}
+
+ErrorCode ErrorCodeOf(const Status& status) {
+  const int native = status.native_code();
+  if (status.ok() || native < static_cast<int>(ErrorCode::kInvalidInput) ||
+      native > static_cast<int>(ErrorCode::kSchemaUnavailable)) {
+    return ErrorCode::kInvalidInput;
+  }
+  const auto code = static_cast<ErrorCode>(native);
+  // Another library's native code in the same range comes with another canonical code.
+  return status.code() == CanonicalCodeOf(code) ? code : ErrorCode::kInvalidInput;
 }
 
 }  // namespace payorch::iso20022

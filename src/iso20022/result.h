@@ -1,20 +1,31 @@
-// Expected errors of the ISO 20022 writer and parser as values: a code that says what went
-// wrong (so a caller can dead-letter hostile input apart from a bad field) and a one-line
-// message naming the element or field. Never an exception.
+// Expected errors of the ISO 20022 writer and parser: payorch's one Status and StatusOr<T>
+// (common/status.h), never an exception. Every error is built by Error(code, message): the
+// domain's ErrorCode says what went wrong (so a caller can dead-letter hostile input apart
+// from a bad field) and is kept as the status's native_code; the canonical StatusCode says
+// what a caller may do about it; the one-line message names the element or field.
 //
-//   Result<std::string> xml = WritePain001(message);
-//   if (!xml.ok()) { log(ErrorCodeName(xml.error().code), xml.error().message); }
+//   StatusOr<std::string> xml = WritePain001(message);
+//   if (!xml.ok()) { log(ErrorCodeName(ErrorCodeOf(xml.status())), xml.status().message()); }
+//
+// ErrorCode -> StatusCode:
+//   kInvalidInput, kDoctypeRefused, kMalformed, kWrongRoot, kWrongNamespace,
+//   kInvalidContent, kSchemaInvalid                                  -> kInvalidArgument
+//   kTooLarge                                                        -> kResourceExhausted
+//   kSchemaUnavailable                                               -> kFailedPrecondition
+// (an XSD that cannot be read or compiled is a broken set-up: retrying the same call does
+// not help, so not kUnavailable).
 #pragma once
 
 #include <string>
 #include <string_view>
-#include <utility>
-#include <variant>
+
+#include "common/status.h"
 
 namespace payorch::iso20022 {
 
+// Numbered from 1: a native_code of 0 means "no native code" (common/status.h).
 enum class ErrorCode {
-  kInvalidInput,       // writer: a field of the input struct breaks a rule (named)
+  kInvalidInput = 1,   // writer: a field of the input struct breaks a rule (named)
   kTooLarge,           // input over the byte limit; checked before any parsing
   kDoctypeRefused,     // a DOCTYPE (DTD, entities): XXE and entity expansion refused
   kMalformed,          // not well-formed XML (line and column given)
@@ -28,35 +39,15 @@ enum class ErrorCode {
 
 std::string_view ErrorCodeName(ErrorCode code);
 
-struct Error {
-  ErrorCode code;
-  std::string message;
-};
+// The canonical code of a domain code (the table above).
+StatusCode CanonicalCodeOf(ErrorCode code);
 
-class [[nodiscard]] Status {
- public:
-  Status() = default;                                               // OK
-  Status(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT: implicit
-  bool ok() const { return !failed_; }
-  const Error& error() const { return error_; }
+// The one way this library builds an error: {CanonicalCodeOf(code), message, code}.
+Status Error(ErrorCode code, std::string message);
 
- private:
-  Error error_{ErrorCode::kInvalidInput, {}};
-  bool failed_ = false;
-};
-
-template <typename T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  const T& value() const { return std::get<T>(v_); }
-  T& value() { return std::get<T>(v_); }
-  const Error& error() const { return std::get<Error>(v_); }
-
- private:
-  std::variant<T, Error> v_;
-};
+// The domain code of an error built by Error(). Meaningful only for those: check ok()
+// first. An OK status, or one whose native code is not an ErrorCode under its canonical
+// code (another library's), answers kInvalidInput.
+ErrorCode ErrorCodeOf(const Status& status);
 
 }  // namespace payorch::iso20022

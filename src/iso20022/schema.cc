@@ -47,39 +47,39 @@ struct XsdSchema::Compiled {
   xmlSchema* schema;
 };
 
-Result<XsdSchema> XsdSchema::Load(const std::string& path) {
+StatusOr<XsdSchema> XsdSchema::Load(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {  // libxml2 would print an I/O warning
-    return Error{ErrorCode::kSchemaUnavailable, "xsd " + path + ": no such file"};
+    return Error(ErrorCode::kSchemaUnavailable, "xsd " + path + ": no such file");
   }
   internal::EnsureLibxml();
   xmlSchemaParserCtxt* pctxt = xmlSchemaNewParserCtxt(path.c_str());
   if (pctxt == nullptr) {
-    return Error{ErrorCode::kSchemaUnavailable, "xsd " + path + ": no parser context"};
+    return Error(ErrorCode::kSchemaUnavailable, "xsd " + path + ": no parser context");
   }
   Collected errors;
   xmlSchemaSetParserStructuredErrors(pctxt, Collect, &errors);
   xmlSchema* schema = xmlSchemaParse(pctxt);
   xmlSchemaFreeParserCtxt(pctxt);
   if (schema == nullptr) {
-    return Error{ErrorCode::kSchemaUnavailable, "xsd " + path + ": " + errors.Joined()};
+    return Error(ErrorCode::kSchemaUnavailable, "xsd " + path + ": " + errors.Joined());
   }
   return XsdSchema(std::make_shared<const Compiled>(schema));
 }
 
 Status XsdSchema::Validate(std::string_view xml) const {
   auto doc = internal::ParseUntrusted(xml, kMaxValidatedBytes, "xsd validation");
-  if (!doc.ok()) return doc.error();
+  if (!doc.ok()) return doc.status();
   xmlSchemaValidCtxt* vctxt = xmlSchemaNewValidCtxt(compiled_->schema);
   if (vctxt == nullptr) {
-    return Error{ErrorCode::kSchemaUnavailable, "xsd validation: no validation context"};
+    return Error(ErrorCode::kSchemaUnavailable, "xsd validation: no validation context");
   }
   Collected errors;
   xmlSchemaSetValidStructuredErrors(vctxt, Collect, &errors);
   const int rc = xmlSchemaValidateDoc(vctxt, doc.value().get());
   xmlSchemaFreeValidCtxt(vctxt);
   if (rc == 0) return Status();
-  return Error{ErrorCode::kSchemaInvalid, "xsd validation: " + errors.Joined()};
+  return Error(ErrorCode::kSchemaInvalid, "xsd validation: " + errors.Joined());
 }
 
 }  // namespace payorch::iso20022

@@ -2,8 +2,11 @@
 // trusted (read from disk once, compiled); the document is not: it is parsed with the same
 // rules as ParsePain002 (byte limit first, no DOCTYPE, no network).
 //
-//   Result<XsdSchema> xsd = XsdSchema::Load(dir + "/pain.002.001.12.xsd");
+//   StatusOr<XsdSchema> xsd = XsdSchema::Load(dir + "/pain.002.001.12.xsd");
 //   Status st = xsd.value().Validate(xml);   // kSchemaInvalid: the first errors, with lines
+//
+// An XSD that cannot be read or compiled is kSchemaUnavailable (canonically
+// kFailedPrecondition: a broken set-up, not worth a retry).
 //
 // A loaded schema is immutable and may be shared between threads; each Validate call uses
 // its own validation context.
@@ -25,7 +28,7 @@ inline constexpr size_t kMaxValidatedBytes = 64 * 1024 * 1024;
 
 class XsdSchema {
  public:
-  [[nodiscard]] static Result<XsdSchema> Load(const std::string& path);
+  [[nodiscard]] static StatusOr<XsdSchema> Load(const std::string& path);
 
   [[nodiscard]] Status Validate(std::string_view xml) const;
 

@@ -52,6 +52,9 @@ class [[nodiscard]] LogStatus {
   bool ok() const { return !error_.has_value(); }
   const LogError& error() const { return *error_; }
   std::string ToString() const { return ok() ? "ok" : error_->ToString(); }
+  // A deliberate ignore, where nothing better can be done (say why next to it): the one
+  // greppable spelling, as payorch::Status::IgnoreError().
+  void IgnoreError() const {}
 
  private:
   std::optional<LogError> error_;

@@ -20,6 +20,7 @@ json ToJson(const google::protobuf::Message& message) {
   o.preserve_proto_field_names = true;
   o.always_print_primitive_fields = true;
   std::string text;
+  // Deliberately unchecked: it fails only for an invalid message, and ours are built here.
   (void)google::protobuf::util::MessageToJsonString(message, &text, o);
   return json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
@@ -169,6 +170,7 @@ http::Response DailyReport(const ProjectionStore& store, const http::Request& re
   report.set_date(*date);
   const std::string prefix = internal::DailyPrefix(*merchant, *date);
   store.Scan(prefix, prefix, [&](std::string_view, std::string_view value) {
+    // Deliberately unchecked: a record the store cannot parse shows as an empty total.
     (void)report.add_totals()->ParseFromArray(value.data(), static_cast<int>(value.size()));
     return true;
   });

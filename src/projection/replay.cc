@@ -19,6 +19,7 @@ std::string ToJsonText(const gp::Message& m) {
   gp::util::JsonPrintOptions o;
   o.preserve_proto_field_names = true;
   std::string out;
+  // Deliberately unchecked: it fails only for an invalid message, and these were parsed.
   (void)gp::util::MessageToJsonString(m, &out, o);
   return out;
 }

@@ -158,7 +158,7 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
       next_refresh = now + options_.lag_refresh_ms;
     }
   }
-  (void)consumer.value()->Close();  // nothing committed to the group: checkpoints are ours
+  consumer.value()->Close().IgnoreError();  // nothing committed to the group: checkpoints are ours
   return Commit();
 }
 

@@ -37,6 +37,8 @@ rocksdb::Options BaseOptions(const StoreOptions& options) {
 
 ProjectionStore::ProjectionStore() = default;
 
+// Deliberately unchecked: a destructor cannot report; Close() is called before it on a
+// clean stop, and an unflushed store is rebuilt from the log.
 ProjectionStore::~ProjectionStore() { (void)Close(); }
 
 std::string ProjectionStore::Open(const std::string& dir, StoreOptions options) {

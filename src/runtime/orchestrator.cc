@@ -50,11 +50,14 @@ class WriterLoop : public log::RebalanceListener {
   }
 
   void OnRevoked(const std::vector<PartitionId>& ps, bool lost) override {
-    (void)producer_->Flush(10'000);
+    // Undelivered events are re-decided by the partition's next writer, from the log.
+    producer_->Flush(10'000).IgnoreError();
     for (PartitionId p : ps) {
       auto it = writers_.find(p.value());
       if (it == writers_.end()) continue;
-      (void)it->second->Persist();
+      if (std::string err = it->second->Persist(); !err.empty()) {
+        options_.logger->warn("[p{}] state not persisted at revoke: {}", p.value(), err);
+      }
       options_.logger->info("[p{}] partition revoked{}; writer stops", p.value(),
                             lost ? " (lost)" : "");
       writers_.erase(it);
@@ -134,7 +137,7 @@ class WriterLoop : public log::RebalanceListener {
           break;
         }
       }
-      (void)producer_->Poll(0);
+      producer_->Poll(0).IgnoreError();  // delivery callbacks; failures reach the outbox
       for (auto& [p, w] : writers_) {
         if (std::string err = w->Persist(); !err.empty() && failure_.empty()) {
           failure_ = "partition " + std::to_string(p) + ": " + err;
@@ -150,17 +153,17 @@ class WriterLoop : public log::RebalanceListener {
           offsets.push_back({PartitionId{p}, Offset{w->persisted_command_offset()}});
         }
         // Commits only show progress (lag); resumption is from the log itself.
-        if (!offsets.empty()) (void)consumer_->CommitAsync(offsets);
+        if (!offsets.empty()) consumer_->CommitAsync(offsets).IgnoreError();
       }
     }
-    (void)producer_->Flush(10'000);
+    producer_->Flush(10'000).IgnoreError();  // what is not delivered is re-decided
     for (auto& [p, w] : writers_) {
       // The log has every delivered event; a state not persisted is re-folded at restore.
       if (std::string err = w->Persist(); !err.empty()) {
         options_.logger->warn("[p{}] state not persisted at stop: {}", p, err);
       }
     }
-    (void)consumer_->Close();
+    consumer_->Close().IgnoreError();  // nothing to commit: resumption is from the log
     writers_.clear();
     return failure_;
   }

@@ -1,6 +1,5 @@
 #include "runtime/writer.h"
 
-#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -11,6 +10,7 @@
 #include "command/parser.h"
 #include "command/serialize.h"
 #include "command/transitions.h"
+#include "common/sha256.h"
 #include "log/admin.h"
 #include "log/partition_reader.h"
 #include "log/partitioner.h"
@@ -85,23 +85,6 @@ std::string PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) 
   out.clear();
   return err;
 }
-
-namespace {
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * SHA256_DIGEST_LENGTH);
-  for (unsigned char c : digest) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
-}
-
-}  // namespace
 
 std::variant<int64_t, std::string> PartitionWriter::Start() {
   const auto started = std::chrono::steady_clock::now();
@@ -238,7 +221,7 @@ void PartitionWriter::PublishViolation(const std::string& contract_id,
                         payment_id,
                         v.SerializeAsString(),
                         {}};
-  (void)deps_.producer->Produce(record);  // best effort: the event log has the rejection
+  deps_.producer->Produce(record).IgnoreError();  // best effort: the event log has the rejection
 }
 
 void PartitionWriter::DeadLetter(const log::Record& record, const std::string& reason,

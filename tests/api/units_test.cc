@@ -577,11 +577,36 @@ TEST(ResponseStore, KeysExpireAfterTheWindowAndTheSweepIsBounded) {
   EXPECT_EQ(store.Sweep(30'000, kWindow, 2), 2);
   EXPECT_EQ(store.Sweep(30'000, kWindow, 2), 0);
   // Metadata is not a stored response: the sweep leaves it, and the first write wins.
-  store.PutMetadata("pay_1", R"({"a":"1"})");
-  store.PutMetadata("pay_1", R"({"a":"2"})");
+  EXPECT_TRUE(store.PutMetadata("pay_1", R"({"a":"1"})").ok());
+  EXPECT_TRUE(store.PutMetadata("pay_1", R"({"a":"2"})").ok());
   EXPECT_EQ(store.Sweep(30'000, kWindow, 10), 0);
   EXPECT_EQ(store.Metadata("pay_1"), R"({"a":"1"})");
   EXPECT_EQ(store.Metadata("pay_2"), "");
+}
+
+// A pending refund's claim keeps what makes its repeat answer a Refund: the refund flag and,
+// once the writer named it, its core refund id (they were once not stored at all).
+TEST(ResponseStore, ARefundsClaimKeepsItsRefundFields) {
+  internal::ResponseStore store;
+  ASSERT_EQ(store.Open((TempDir("responses-refund") / "db").string()), "");
+  internal::StoredResponse pending;
+  pending.request_hash = "h";
+  pending.payment_id = "pay_1";
+  pending.refund = true;
+  pending.created_ms = 1'000;
+  internal::StoredResponse seen;
+  ASSERT_EQ(store.TryClaim("m", "k", pending, &seen, 1'000, 60'000),
+            internal::ResponseStore::Claim::kNew);
+  pending.refund_id = "ref_00ff";
+  ASSERT_TRUE(store.Finish("m", "k", pending).ok());
+  ASSERT_EQ(store.TryClaim("m", "k", pending, &seen, 1'001, 60'000),
+            internal::ResponseStore::Claim::kExisting);
+  EXPECT_TRUE(seen.refund);
+  EXPECT_EQ(seen.refund_id, "ref_00ff");
+  EXPECT_FALSE(seen.final);
+  ASSERT_TRUE(store.Release("m", "k").ok());
+  EXPECT_EQ(store.TryClaim("m", "k", pending, &seen, 1'002, 60'000),
+            internal::ResponseStore::Claim::kNew);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "api/internal/answers.h"
+#include "common/sha256.h"
 
 namespace payorch::api::internal {
 

@@ -134,6 +134,12 @@ bool Settled(const ::payments::projection::v1::PaymentView& v) {
          v.voids_in_flight() == 0 && v.refunds_in_flight() == 0;
 }
 
+http::Response StoreUnavailable() {
+  return http::Error(503, "store_unavailable",
+                     "the idempotency store could not be read or written; nothing was done, "
+                     "retry with the same Idempotency-Key");
+}
+
 http::Response PaymentAnswer(int ok_status, std::string intent) {
   json object = json::parse(intent, nullptr, false);
   if (!object.is_object() || object.value("status", "") != "requires_payment_method") {

@@ -45,6 +45,10 @@ bool Settled(const ::payments::projection::v1::PaymentView& v);
 // a declined confirm.
 http::Response PaymentAnswer(int ok_status, std::string intent);
 
+// 503 `store_unavailable`: the idempotency store (response_store.h) could not be read or
+// written; nothing was appended, so a retry with the same key is safe.
+http::Response StoreUnavailable();
+
 // A writer's CommandRejected as the documented error (status by reason, slug, fields).
 http::Response RejectionResponse(const ::payments::events::v1::CommandRejected& rej);
 

@@ -59,9 +59,9 @@ std::string CommandAppender::Start() {
         });
         if (!s.ok()) pending->Finish(s.ToString());
       }
-      if (p.InFlight() > 0) (void)p.Poll(1);
+      if (p.InFlight() > 0) p.Poll(1).IgnoreError();  // delivery callbacks answer the waiters
     }
-    (void)p.Flush(2'000);
+    p.Flush(2'000).IgnoreError();  // stopping: waiters not answered get their 503
   });
   std::unique_lock<std::mutex> lock(started_mu);
   started_cv.wait(lock, [&] { return started; });

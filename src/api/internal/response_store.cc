@@ -1,8 +1,11 @@
 #include "api/internal/response_store.h"
 
 #include <rocksdb/db.h>
+#include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+
+#include "common/rocksdb_status.h"
 
 namespace payorch::api::internal {
 namespace {
@@ -13,8 +16,9 @@ std::string Key(const std::string& merchant, const std::string& key) {
   return k + key;
 }
 std::string Encode(const StoredResponse& r) {
-  return nlohmann::json{{"h", r.request_hash}, {"f", r.final},  {"s", r.status},    {"b", r.body},
-                        {"p", r.payment_id},   {"c", r.create}, {"t", r.created_ms}}
+  return nlohmann::json{{"h", r.request_hash}, {"f", r.final},      {"s", r.status},
+                        {"b", r.body},         {"p", r.payment_id}, {"c", r.create},
+                        {"t", r.created_ms},   {"k", r.refund},     {"d", r.refund_id}}
       .dump();
 }
 bool Decode(const std::string& bytes, StoredResponse* r) {
@@ -33,6 +37,11 @@ bool Decode(const std::string& bytes, StoredResponse* r) {
 }
 bool Expired(const StoredResponse& r, int64_t now_ms, int64_t window_ms) {
   return r.created_ms + window_ms <= now_ms;
+}
+// The store's errors are logged where they happen, once, with what was being done.
+Status Logged(Status s) {
+  if (!s.ok()) spdlog::error("merchant api: response store: {}", s.ToString());
+  return s;
 }
 }  // namespace
 
@@ -56,22 +65,28 @@ ResponseStore::Claim ResponseStore::TryClaim(const std::string& merchant, const 
   const std::string k = Key(merchant, key);
   std::lock_guard<std::mutex> lock(mu_);
   std::string bytes;
-  if (db_->Get({}, k, &bytes).ok() && Decode(bytes, existing) &&
-      !Expired(*existing, now_ms, window_ms))
+  const rocksdb::Status got = db_->Get({}, k, &bytes);
+  if (!got.ok() && !got.IsNotFound()) {
+    Logged(FromRocksDb(got, "read of a claim of " + merchant)).IgnoreError();
+    return Claim::kUnavailable;
+  }
+  if (got.ok() && Decode(bytes, existing) && !Expired(*existing, now_ms, window_ms))
     return Claim::kExisting;
-  (void)db_->Put({}, k, Encode(pending));
+  if (!Logged(FromRocksDb(db_->Put({}, k, Encode(pending)), "claim for " + merchant)).ok())
+    return Claim::kUnavailable;
   return Claim::kNew;
 }
 
-void ResponseStore::Finish(const std::string& merchant, const std::string& key,
-                           const StoredResponse& r) {
+Status ResponseStore::Finish(const std::string& merchant, const std::string& key,
+                             const StoredResponse& r) {
   std::lock_guard<std::mutex> lock(mu_);
-  (void)db_->Put({}, Key(merchant, key), Encode(r));
+  return Logged(
+      FromRocksDb(db_->Put({}, Key(merchant, key), Encode(r)), "answer stored for " + merchant));
 }
 
-void ResponseStore::Release(const std::string& merchant, const std::string& key) {
+Status ResponseStore::Release(const std::string& merchant, const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  (void)db_->Delete({}, Key(merchant, key));
+  return Logged(FromRocksDb(db_->Delete({}, Key(merchant, key)), "claim released for " + merchant));
 }
 
 int ResponseStore::Sweep(int64_t now_ms, int64_t window_ms, int max_records) {
@@ -92,11 +107,11 @@ int ResponseStore::Sweep(int64_t now_ms, int64_t window_ms, int max_records) {
   return deleted;
 }
 
-void ResponseStore::PutMetadata(const std::string& payment_id, const std::string& json_text) {
+Status ResponseStore::PutMetadata(const std::string& payment_id, const std::string& json_text) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string existing;
-  if (db_->Get({}, "m/" + payment_id, &existing).ok()) return;  // the first create's wins
-  (void)db_->Put({}, "m/" + payment_id, json_text);
+  if (db_->Get({}, "m/" + payment_id, &existing).ok()) return Status::Ok();  // the first wins
+  return Logged(FromRocksDb(db_->Put({}, "m/" + payment_id, json_text), "metadata"));
 }
 
 std::string ResponseStore::Metadata(const std::string& payment_id) const {

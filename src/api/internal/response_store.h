@@ -6,6 +6,11 @@
 // an expired record as absent) and Sweep deletes it. The same database keeps each
 // payment's metadata as the merchant sent it (`m/<payment id>`, never expired: it is part
 // of the object). Thread-safe.
+//
+// Errors: a read or write that RocksDB refuses is logged here (spdlog, with the key's
+// merchant) and returned; TryClaim answers kUnavailable, and the API then answers 503
+// before appending anything. A failed Finish or Release leaves the claim pending: a repeat
+// of the request is answered from the payment as it is then (never a second command).
 #pragma once
 
 #include <cstdint>
@@ -13,6 +18,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+
+#include "common/status.h"
 
 namespace rocksdb {
 class DB;
@@ -38,14 +45,15 @@ class ResponseStore {
   ~ResponseStore();
   [[nodiscard]] std::string Open(const std::string& dir);
 
-  enum class Claim { kNew, kExisting };
+  enum class Claim { kNew, kExisting, kUnavailable };
   // Claims the key with `pending` if it is free or its record is older than `window_ms`
   // at `now_ms`; otherwise returns kExisting and the stored record in *existing.
+  // kUnavailable: the store could not be read or written (logged); nothing was claimed.
   [[nodiscard]] Claim TryClaim(const std::string& merchant, const std::string& key,
                                const StoredResponse& pending, StoredResponse* existing,
                                int64_t now_ms, int64_t window_ms);
-  void Finish(const std::string& merchant, const std::string& key, const StoredResponse& r);
-  void Release(const std::string& merchant, const std::string& key);
+  Status Finish(const std::string& merchant, const std::string& key, const StoredResponse& r);
+  Status Release(const std::string& merchant, const std::string& key);
 
   // Deletes records older than `window_ms` at `now_ms`, examining at most `max_records`
   // records from where the previous call stopped (wrapping around at the end). Returns the
@@ -54,7 +62,7 @@ class ResponseStore {
 
   // The metadata of a payment as sent at creation (a JSON object's text), "" if none. The
   // first PutMetadata of a payment id wins (a repeated create cannot change it).
-  void PutMetadata(const std::string& payment_id, const std::string& json_text);
+  Status PutMetadata(const std::string& payment_id, const std::string& json_text);
   [[nodiscard]] std::string Metadata(const std::string& payment_id) const;
 
  private:

@@ -161,7 +161,7 @@ StatusOr<std::vector<Record>> ReadJournal(const std::string& path, bool repair) 
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     if (access(path.c_str(), F_OK) != 0) return std::vector<Record>{};
-    return Status::Error("ledger " + path + ": cannot read");
+    return UnavailableError("ledger " + path + ": cannot read");
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
@@ -174,14 +174,14 @@ StatusOr<std::vector<Record>> ReadJournal(const std::string& path, bool repair) 
     if (nl == std::string::npos) {
       // A torn last line: the process died inside write(2). Its answer never left.
       if (repair && truncate(path.c_str(), static_cast<off_t>(start)) != 0) {
-        return Status::Error("ledger " + path + ": cannot drop torn last line: " + ErrnoText());
+        return UnavailableError("ledger " + path + ": cannot drop torn last line: " + ErrnoText());
       }
       break;
     }
     ++line_no;
     auto record = DecodeRecord(std::string_view(data).substr(start, nl - start));
     if (!record) {
-      return Status::Error("ledger " + path + ": line " + std::to_string(line_no) +
+      return DataLossError("ledger " + path + ": line " + std::to_string(line_no) +
                            " is not a valid record");
     }
     records.push_back(std::move(*record));
@@ -192,7 +192,7 @@ StatusOr<std::vector<Record>> ReadJournal(const std::string& path, bool repair) 
 
 StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& path) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("ledger " + path + ": cannot open: " + ErrnoText());
+  if (fd < 0) return UnavailableError("ledger " + path + ": cannot open: " + ErrnoText());
   return std::unique_ptr<Journal>(new Journal(fd));
 }
 

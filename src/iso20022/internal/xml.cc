@@ -58,17 +58,17 @@ void EnsureLibxml() {
   std::call_once(once, [] { xmlInitParser(); });
 }
 
-Result<DocPtr> ParseUntrusted(std::string_view xml, size_t max_bytes, std::string_view what) {
+StatusOr<DocPtr> ParseUntrusted(std::string_view xml, size_t max_bytes, std::string_view what) {
   const std::string prefix = std::string(what) + ": ";
   if (xml.size() > max_bytes || xml.size() > static_cast<size_t>(INT_MAX)) {
-    return Error{ErrorCode::kTooLarge, prefix + "document of " + std::to_string(xml.size()) +
+    return Error(ErrorCode::kTooLarge, prefix + "document of " + std::to_string(xml.size()) +
                                            " bytes is over the limit of " +
-                                           std::to_string(max_bytes) + " bytes"};
+                                           std::to_string(max_bytes) + " bytes");
   }
   EnsureLibxml();
   std::unique_ptr<xmlParserCtxt, CtxtFree> ctxt(xmlNewParserCtxt());
   if (!ctxt || ctxt->sax == nullptr) {
-    return Error{ErrorCode::kMalformed, prefix + "libxml2 could not allocate a parser"};
+    return Error(ErrorCode::kMalformed, prefix + "libxml2 could not allocate a parser");
   }
   ParseState state;
   ctxt->_private = &state;
@@ -80,8 +80,8 @@ Result<DocPtr> ParseUntrusted(std::string_view xml, size_t max_bytes, std::strin
   DocPtr doc(xmlCtxtReadMemory(ctxt.get(), xml.data(), static_cast<int>(xml.size()), nullptr,
                                nullptr, options));
   if (state.saw_doctype) {
-    return Error{ErrorCode::kDoctypeRefused,
-                 prefix + "a DOCTYPE is refused (no DTDs or entities are accepted)"};
+    return Error(ErrorCode::kDoctypeRefused,
+                 prefix + "a DOCTYPE is refused (no DTDs or entities are accepted)");
   }
   if (!doc || !ctxt->wellFormed) {
     std::string detail = "not well-formed XML";
@@ -89,10 +89,10 @@ Result<DocPtr> ParseUntrusted(std::string_view xml, size_t max_bytes, std::strin
       detail += " at line " + std::to_string(state.line) + ", column " +
                 std::to_string(state.column) + ": " + state.error;
     }
-    return Error{ErrorCode::kMalformed, prefix + detail};
+    return Error(ErrorCode::kMalformed, prefix + detail);
   }
   if (doc->intSubset != nullptr || doc->extSubset != nullptr) {  // unreachable by the hook
-    return Error{ErrorCode::kDoctypeRefused, prefix + "a DTD is refused"};
+    return Error(ErrorCode::kDoctypeRefused, prefix + "a DTD is refused");
   }
   return doc;
 }
@@ -100,20 +100,20 @@ Result<DocPtr> ParseUntrusted(std::string_view xml, size_t max_bytes, std::strin
 Status CheckRoot(const xmlDoc& doc, std::string_view ns, std::string_view what) {
   const std::string prefix = std::string(what) + ": ";
   const xmlNode* root = xmlDocGetRootElement(&doc);
-  if (root == nullptr) return Error{ErrorCode::kMalformed, prefix + "no root element"};
+  if (root == nullptr) return Error(ErrorCode::kMalformed, prefix + "no root element");
   if (Str(root->name) != "Document") {
-    return Error{ErrorCode::kWrongRoot, prefix + "root element is <" +
+    return Error(ErrorCode::kWrongRoot, prefix + "root element is <" +
                                             std::string(Str(root->name)) +
-                                            ">, expected <Document> of " + std::string(ns)};
+                                            ">, expected <Document> of " + std::string(ns));
   }
   if (root->ns == nullptr || root->ns->href == nullptr) {
-    return Error{ErrorCode::kWrongNamespace,
-                 prefix + "<Document> has no namespace, expected " + std::string(ns)};
+    return Error(ErrorCode::kWrongNamespace,
+                 prefix + "<Document> has no namespace, expected " + std::string(ns));
   }
   if (Str(root->ns->href) != ns) {
-    return Error{ErrorCode::kWrongNamespace, prefix + "namespace is " +
+    return Error(ErrorCode::kWrongNamespace, prefix + "namespace is " +
                                                  std::string(Str(root->ns->href)) + ", expected " +
-                                                 std::string(ns)};
+                                                 std::string(ns));
   }
   return Status();
 }

@@ -27,8 +27,8 @@ void EnsureLibxml();
 // subset, whatever the encoding); not well-formed -> kMalformed with line and column. Never
 // loads a DTD or an entity, never touches the network, never prints to stderr. `what`
 // (e.g. "pain.002") prefixes every message.
-[[nodiscard]] Result<DocPtr> ParseUntrusted(std::string_view xml, size_t max_bytes,
-                                            std::string_view what);
+[[nodiscard]] StatusOr<DocPtr> ParseUntrusted(std::string_view xml, size_t max_bytes,
+                                              std::string_view what);
 
 // The root must be {ns}Document: kWrongRoot or kWrongNamespace otherwise.
 [[nodiscard]] Status CheckRoot(const xmlDoc& doc, std::string_view ns, std::string_view what);

@@ -103,10 +103,10 @@ __int128 SumAtScale5(const std::vector<const CreditTransfer*>& txs) {
 
 RC_GTEST_PROP(Pain001Property, EveryMessageIsXsdValidWithExactAmountsAndSums, ()) {
   const CreditTransferInitiation m = *GenMessage();
-  Result<std::string> xml = WritePain001(m);
+  StatusOr<std::string> xml = WritePain001(m);
   RC_ASSERT(xml.ok());
   Status valid = testing::Schema(testing::Pain001Xsd()).Validate(xml.value());
-  if (!valid.ok()) RC_FAIL(valid.error().message);
+  if (!valid.ok()) RC_FAIL(valid.message());
 
   std::vector<const CreditTransfer*> all;
   const auto info_sums = Select(xml.value(), "//p:PmtInf/p:CtrlSum");
@@ -134,7 +134,7 @@ RC_GTEST_PROP(Pain001Property, EveryMessageIsXsdValidWithExactAmountsAndSums, ()
 
 RC_GTEST_PROP(Pain002Property, EachTransactionTakesItsMostSpecificStatus, ()) {
   const CreditTransferInitiation m = *GenMessage();
-  Result<std::string> pain001 = WritePain001(m);
+  StatusOr<std::string> pain001 = WritePain001(m);
   RC_ASSERT(pain001.ok());
   const std::vector<std::string> codes = {"", "ACSC", "ACSP", "RJCT", "PDNG", "ACTC", "XXXX"};
   testing::BankAnswer answer;
@@ -148,8 +148,8 @@ RC_GTEST_PROP(Pain002Property, EachTransactionTakesItsMostSpecificStatus, ()) {
   }
   const std::string xml = testing::AnswerFromBank(pain001.value(), answer);
   Status valid = testing::Schema(testing::Pain002Xsd()).Validate(xml);
-  if (!valid.ok()) RC_FAIL(valid.error().message);
-  Result<PaymentStatusReport> report = ParsePain002(xml);
+  if (!valid.ok()) RC_FAIL(valid.message());
+  StatusOr<PaymentStatusReport> report = ParsePain002(xml);
   RC_ASSERT(report.ok());
   auto outcomes = ResolveOutcomes(report.value(), m);
   RC_ASSERT(outcomes.ok());

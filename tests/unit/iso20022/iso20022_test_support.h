@@ -45,10 +45,10 @@ inline const XsdSchema& Schema(const std::string& path) {
   static std::map<std::string, XsdSchema> loaded;
   auto it = loaded.find(path);
   if (it == loaded.end()) {
-    Result<XsdSchema> schema = XsdSchema::Load(path);
+    StatusOr<XsdSchema> schema = XsdSchema::Load(path);
     if (!schema.ok()) {
       ADD_FAILURE() << "XSD " << path
-                    << " is not usable (run scripts/deps.sh): " << schema.error().message;
+                    << " is not usable (run scripts/deps.sh): " << schema.status().message();
       std::abort();
     }
     it = loaded.emplace(path, schema.value()).first;
@@ -102,7 +102,7 @@ inline CreditTransferInitiation SampleInitiation() {
 // The texts of the nodes an XPath selects in a pain.001 written by us (prefix p:).
 inline std::vector<std::string> Select(const std::string& xml, const std::string& xpath) {
   auto doc = internal::ParseUntrusted(xml, 64 << 20, "test");
-  EXPECT_TRUE(doc.ok()) << (doc.ok() ? "" : doc.error().message);
+  EXPECT_TRUE(doc.ok()) << doc.status().message();
   std::vector<std::string> out;
   if (!doc.ok()) return out;
   xmlXPathContext* ctx = xmlXPathNewContext(doc.value().get());

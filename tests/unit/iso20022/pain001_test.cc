@@ -20,24 +20,25 @@ using testing::Schema;
 using testing::Select;
 
 std::string WriteValid(const CreditTransferInitiation& m) {
-  Result<std::string> xml = WritePain001(m);
-  EXPECT_TRUE(xml.ok()) << xml.error().message;
+  StatusOr<std::string> xml = WritePain001(m);
+  EXPECT_TRUE(xml.ok()) << xml.status().message();
   if (!xml.ok()) return "";
   Status valid = Schema(Pain001Xsd()).Validate(xml.value());
-  EXPECT_TRUE(valid.ok()) << valid.error().message << "\n" << xml.value();
+  EXPECT_TRUE(valid.ok()) << valid.message() << "\n" << xml.value();
   return xml.value();
 }
 
 TEST(Pain001Xsd, TheOfficialSchemaIsInstalled) {
   EXPECT_TRUE(std::filesystem::exists(Pain001Xsd())) << Pain001Xsd();
-  Result<XsdSchema> schema = XsdSchema::Load(Pain001Xsd());
-  EXPECT_TRUE(schema.ok()) << schema.error().message;
+  StatusOr<XsdSchema> schema = XsdSchema::Load(Pain001Xsd());
+  EXPECT_TRUE(schema.ok()) << schema.status().message();
 }
 
 TEST(Pain001Xsd, ASchemaThatIsMissingIsAnErrorNotACrash) {
-  Result<XsdSchema> schema = XsdSchema::Load(testing::XsdDir() + "/no-such.xsd");
+  StatusOr<XsdSchema> schema = XsdSchema::Load(testing::XsdDir() + "/no-such.xsd");
   ASSERT_FALSE(schema.ok());
-  EXPECT_EQ(schema.error().code, ErrorCode::kSchemaUnavailable);
+  EXPECT_EQ(ErrorCodeOf(schema.status()), ErrorCode::kSchemaUnavailable);
+  EXPECT_EQ(schema.status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(Pain001Writer, OneTransactionIsValidAndCarriesEveryField) {
@@ -220,11 +221,11 @@ TEST(Pain001Writer, EveryBadFieldIsRefusedByName) {
     SCOPED_TRACE(c.name);
     CreditTransferInitiation m = SampleInitiation();
     c.change(m);
-    Result<std::string> xml = WritePain001(m);
+    StatusOr<std::string> xml = WritePain001(m);
     ASSERT_FALSE(xml.ok());
-    EXPECT_EQ(xml.error().code, ErrorCode::kInvalidInput);
-    EXPECT_NE(xml.error().message.find(std::string(c.field) + ":"), std::string::npos)
-        << xml.error().message;
+    EXPECT_EQ(ErrorCodeOf(xml.status()), ErrorCode::kInvalidInput);
+    EXPECT_NE(xml.status().message().find(std::string(c.field) + ":"), std::string::npos)
+        << xml.status().message();
   }
 }
 
@@ -260,11 +261,11 @@ TEST(Pain001Writer, TheWorstCaseSizeFitsTheValidationLimit) {
         {id, {999'999'999, "KWD"}, amps, "FR1420041010050500013M02606", "BNPAFRPPXXX", amps}};
     m.payment_infos.push_back(info);
   }
-  Result<std::string> xml = WritePain001(m);
-  ASSERT_TRUE(xml.ok()) << xml.error().message;
+  StatusOr<std::string> xml = WritePain001(m);
+  ASSERT_TRUE(xml.ok()) << xml.status().message();
   EXPECT_LT(xml.value().size(), kMaxValidatedBytes);
   Status valid = Schema(Pain001Xsd()).Validate(xml.value());
-  EXPECT_TRUE(valid.ok()) << valid.error().message;
+  EXPECT_TRUE(valid.ok()) << valid.message();
 }
 
 }  // namespace

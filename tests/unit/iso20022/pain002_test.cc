@@ -28,23 +28,23 @@ const std::vector<std::string> kFixtures = {"pain002_accepted.xml", "pain002_rej
 PaymentStatusReport ParseValidFixture(const std::string& name) {
   const std::string xml = Fixture(name);
   Status valid = Schema(Pain002Xsd()).Validate(xml);
-  EXPECT_TRUE(valid.ok()) << name << ": " << valid.error().message;
-  Result<PaymentStatusReport> report = ParsePain002(xml);
-  EXPECT_TRUE(report.ok()) << name << ": " << report.error().message;
+  EXPECT_TRUE(valid.ok()) << name << ": " << valid.message();
+  StatusOr<PaymentStatusReport> report = ParsePain002(xml);
+  EXPECT_TRUE(report.ok()) << name << ": " << report.status().message();
   return report.ok() ? report.value() : PaymentStatusReport{};
 }
 
 std::vector<TransactionOutcome> Resolve(const std::string& name) {
-  Result<std::vector<TransactionOutcome>> outcomes =
+  StatusOr<std::vector<TransactionOutcome>> outcomes =
       ResolveOutcomes(ParseValidFixture(name), SampleInitiation());
-  EXPECT_TRUE(outcomes.ok()) << outcomes.error().message;
+  EXPECT_TRUE(outcomes.ok()) << outcomes.status().message();
   return outcomes.ok() ? outcomes.value() : std::vector<TransactionOutcome>{};
 }
 
 TEST(Pain002Xsd, TheOfficialSchemaIsInstalled) {
   EXPECT_TRUE(std::filesystem::exists(Pain002Xsd())) << Pain002Xsd();
-  Result<XsdSchema> schema = XsdSchema::Load(Pain002Xsd());
-  EXPECT_TRUE(schema.ok()) << schema.error().message;
+  StatusOr<XsdSchema> schema = XsdSchema::Load(Pain002Xsd());
+  EXPECT_TRUE(schema.ok()) << schema.status().message();
 }
 
 TEST(Pain002Fixtures, EveryFixtureIsValidAgainstTheXsdAndParses) {
@@ -66,8 +66,8 @@ TEST(Pain002Fixtures, TheXsdCatchesAFixtureBrokenOnPurpose) {
   xml.replace(xml.find(from), from.size(), "<TxSts>ACSCX</TxSts>");  // 5 characters
   Status valid = Schema(Pain002Xsd()).Validate(xml);
   ASSERT_FALSE(valid.ok());
-  EXPECT_EQ(valid.error().code, ErrorCode::kSchemaInvalid);
-  EXPECT_NE(valid.error().message.find("TxSts"), std::string::npos) << valid.error().message;
+  EXPECT_EQ(ErrorCodeOf(valid), ErrorCode::kSchemaInvalid);
+  EXPECT_NE(valid.message().find("TxSts"), std::string::npos) << valid.message();
 }
 
 TEST(Pain002Parser, ReadsTheHeaderAndEveryLevel) {
@@ -168,8 +168,8 @@ TEST(Pain002Outcomes, AReportForAnotherMessageIsRefused) {
   other.message_id = "PAYORCH-INV-0002";
   auto o = ResolveOutcomes(ParseValidFixture("pain002_mixed.xml"), other);
   ASSERT_FALSE(o.ok());
-  EXPECT_EQ(o.error().code, ErrorCode::kInvalidContent);
-  EXPECT_NE(o.error().message.find("PAYORCH-INV-0002"), std::string::npos);
+  EXPECT_EQ(ErrorCodeOf(o.status()), ErrorCode::kInvalidContent);
+  EXPECT_NE(o.status().message().find("PAYORCH-INV-0002"), std::string::npos);
 }
 
 TEST(Pain002Outcomes, UnknownOrRepeatedIdsAreRefused) {
@@ -208,8 +208,8 @@ TEST(Pain002Outcomes, UnknownOrRepeatedIdsAreRefused) {
     c.change(r);
     auto o = ResolveOutcomes(r, SampleInitiation());
     ASSERT_FALSE(o.ok());
-    EXPECT_EQ(o.error().code, ErrorCode::kInvalidContent);
-    EXPECT_NE(o.error().message.find(c.expect), std::string::npos) << o.error().message;
+    EXPECT_EQ(ErrorCodeOf(o.status()), ErrorCode::kInvalidContent);
+    EXPECT_NE(o.status().message().find(c.expect), std::string::npos) << o.status().message();
   }
 }
 
@@ -235,10 +235,10 @@ TEST(Pain002Parser, MissingOrOverlongRequiredElementsAreNamed) {
     std::string xml = Fixture("pain002_mixed.xml");
     ASSERT_NE(xml.find(c.from), std::string::npos);
     xml.replace(xml.find(c.from), c.from.size(), c.to);
-    Result<PaymentStatusReport> r = ParsePain002(xml);
+    StatusOr<PaymentStatusReport> r = ParsePain002(xml);
     ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.error().code, ErrorCode::kInvalidContent);
-    EXPECT_NE(r.error().message.find(c.path), std::string::npos) << r.error().message;
+    EXPECT_EQ(ErrorCodeOf(r.status()), ErrorCode::kInvalidContent);
+    EXPECT_NE(r.status().message().find(c.path), std::string::npos) << r.status().message();
   }
 }
 
@@ -250,7 +250,7 @@ TEST(Pain002Parser, ConcurrentParsesAndValidationsGiveTheSameAnswers) {
   std::vector<size_t> expected_txs;
   for (const std::string& name : kFixtures) {
     docs.push_back(Fixture(name));
-    Result<PaymentStatusReport> r = ParsePain002(docs.back());
+    StatusOr<PaymentStatusReport> r = ParsePain002(docs.back());
     ASSERT_TRUE(r.ok()) << name;
     size_t n = 0;
     for (const auto& info : r.value().payment_infos) n += info.transactions.size();
@@ -262,7 +262,7 @@ TEST(Pain002Parser, ConcurrentParsesAndValidationsGiveTheSameAnswers) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < 50; ++round) {
         for (size_t d = 0; d < docs.size(); ++d) {
-          Result<PaymentStatusReport> r = ParsePain002(docs[d]);
+          StatusOr<PaymentStatusReport> r = ParsePain002(docs[d]);
           size_t n = 0;
           if (r.ok()) {
             for (const auto& info : r.value().payment_infos) n += info.transactions.size();

@@ -19,21 +19,21 @@ using testing::TxAnswer;
 
 TEST(Iso20022RoundTrip, WriteAnswerParseResolve) {
   const CreditTransferInitiation sent = testing::SampleInitiation();
-  Result<std::string> pain001 = WritePain001(sent);
-  ASSERT_TRUE(pain001.ok()) << pain001.error().message;
+  StatusOr<std::string> pain001 = WritePain001(sent);
+  ASSERT_TRUE(pain001.ok()) << pain001.status().message();
   Status valid001 = testing::Schema(testing::Pain001Xsd()).Validate(pain001.value());
-  ASSERT_TRUE(valid001.ok()) << valid001.error().message;
+  ASSERT_TRUE(valid001.ok()) << valid001.message();
 
   const std::vector<TxAnswer> answers = {{"ACSC", ""}, {"RJCT", "AC01"}, {"PDNG", ""}, {"", ""}};
   const std::string pain002 = AnswerFromBank(pain001.value(), {"PART", {"ACSP", "ACSP"}, answers});
   Status valid002 = testing::Schema(testing::Pain002Xsd()).Validate(pain002);
-  ASSERT_TRUE(valid002.ok()) << valid002.error().message << "\n" << pain002;
+  ASSERT_TRUE(valid002.ok()) << valid002.message() << "\n" << pain002;
 
-  Result<PaymentStatusReport> report = ParsePain002(pain002);
-  ASSERT_TRUE(report.ok()) << report.error().message;
+  StatusOr<PaymentStatusReport> report = ParsePain002(pain002);
+  ASSERT_TRUE(report.ok()) << report.status().message();
   EXPECT_EQ(report.value().original_message_id, sent.message_id);
   auto outcomes = ResolveOutcomes(report.value(), sent);
-  ASSERT_TRUE(outcomes.ok()) << outcomes.error().message;
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().message();
   const auto& o = outcomes.value();
   ASSERT_EQ(o.size(), 4u);
   size_t k = 0;
@@ -74,15 +74,15 @@ TEST(Iso20022RoundTrip, ManyTransactionsInSeveralCurrencies) {
           {n % 3 == 0 ? "ACSC" : (n % 3 == 1 ? "RJCT" : ""), n % 3 == 1 ? "AM04" : ""});
     }
   }
-  Result<std::string> pain001 = WritePain001(sent);
-  ASSERT_TRUE(pain001.ok()) << pain001.error().message;
+  StatusOr<std::string> pain001 = WritePain001(sent);
+  ASSERT_TRUE(pain001.ok()) << pain001.status().message();
   ASSERT_TRUE(testing::Schema(testing::Pain001Xsd()).Validate(pain001.value()).ok());
   const std::string pain002 = AnswerFromBank(pain001.value(), {"PART", {"PDNG", "PDNG"}, answers});
   ASSERT_TRUE(testing::Schema(testing::Pain002Xsd()).Validate(pain002).ok());
-  Result<PaymentStatusReport> report = ParsePain002(pain002);
-  ASSERT_TRUE(report.ok()) << report.error().message;
+  StatusOr<PaymentStatusReport> report = ParsePain002(pain002);
+  ASSERT_TRUE(report.ok()) << report.status().message();
   auto outcomes = ResolveOutcomes(report.value(), sent);
-  ASSERT_TRUE(outcomes.ok()) << outcomes.error().message;
+  ASSERT_TRUE(outcomes.ok()) << outcomes.status().message();
   ASSERT_EQ(outcomes.value().size(), n);
   for (size_t i = 0; i < n; ++i) {
     const Outcome expected = i % 3 == 0   ? Outcome::kAccepted
