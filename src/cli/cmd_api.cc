@@ -49,14 +49,7 @@ int RunApi(int argc, char** argv) {
             "records behind (-1: never)");
   flags.Int("threads", &threads, "HTTP worker threads (one per open connection)");
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch api: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   api::ApiConfig config;
   std::shared_ptr<spdlog::logger> logger;
   if (std::string err = FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),

@@ -208,14 +208,7 @@ int RunBench(int argc, char** argv) {
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
   kafka.partitions = 8;  // bench's default; --partitions overrides it
   AddKafkaFlags(flags, &kafka);
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch bench: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   const int partitions = kafka.partitions;
   if (payments <= 0 || partitions <= 0 || threads <= 0 || rate < 0) {
     std::fprintf(stderr,

@@ -27,14 +27,7 @@ int RunBroker(int argc, char** argv) {
   flags.String("bootstrap-file", &bootstrap_file,
                "also write the bootstrap address to this file (removed on exit)");
   flags.String("topic-prefix", &topics.topic_prefix, "prefix of every payorch topic name");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch broker: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (topics.partitions < 1 || brokers_count < 1) {
     std::fprintf(stderr, "payorch broker: --partitions and --brokers-count must be at least 1\n");
     return 2;

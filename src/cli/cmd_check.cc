@@ -72,14 +72,7 @@ int RunCheck(int argc, char** argv) {
   flags.String("settle-within", &settle_within,
                "longest a payment may stay unsettled after its last command: 90s, 5m, 1h30m; "
                "0 reports the counts without judging ages");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch check: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   runtime::CheckOptions check;
   if (!ParseDurationMs(settle_within, &check.settle_within_ms)) {
     std::fprintf(stderr,

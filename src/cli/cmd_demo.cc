@@ -77,14 +77,7 @@ int RunDemo(int argc, char** argv) {
   flags.Int("fetch-wait-ms", &fetch_wait_ms,
             "consumers' fetch.wait.max.ms (the embedded broker does not wake long polls)");
   flags.Bool("hold", &hold, "keep the broker running after the summary, until Ctrl-C");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (payments <= 0 || partitions <= 0 || threads <= 0) {
     std::fprintf(stderr,
                  "payorch demo: --payments, --partitions and --connector-threads must be > 0\n");

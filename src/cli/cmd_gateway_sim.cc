@@ -6,18 +6,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "connectors/registry.h"
-#include "connectors/webhooks.h"
 #include "gatewaysim/simulator.h"
 #include "http/server.h"
-#include "log/options.h"
-#include "log/producer.h"
 
 namespace payorch::cli {
 
@@ -25,74 +21,6 @@ namespace {
 std::atomic<bool> g_sim_stop{false};
 void OnSimStop(int) { g_sim_stop = true; }
 }  // namespace
-
-namespace {
-
-// The webhook endpoint of `payorch run --webhooks`: its server, and the producer its
-// handlers append through (one at a time: a Producer is not thread-safe).
-struct WebhookService {
-  std::mutex mu;
-  std::unique_ptr<log::Producer> producer;
-  std::string topic;
-  std::shared_ptr<connectors::WebhookReceiver> receiver;
-  http::Server server{http::ServerOptions{.threads = 4, .name = "webhooks"}};
-  ~WebhookService() { server.Stop(); }
-};
-
-}  // namespace
-
-std::shared_ptr<void> StartWebhooks(const std::string& address, const std::string& secret_envs,
-                                    const log::KafkaOptions& kafka, std::string* error) {
-  connectors::WebhookOptions options;
-  std::string_view rest = secret_envs;
-  while (!rest.empty()) {
-    const size_t semi = rest.find(';');
-    const std::string_view item = rest.substr(0, semi);
-    rest = semi == std::string_view::npos ? "" : rest.substr(semi + 1);
-    if (item.empty()) continue;
-    const size_t eq = item.find('=');
-    if (eq == std::string_view::npos || eq == 0) {
-      *error = "--webhook-secrets: '" + std::string(item) + "' is not processor=ENV_VAR";
-      return nullptr;
-    }
-    const std::string env(item.substr(eq + 1));
-    const char* secret = std::getenv(env.c_str());
-    if (secret == nullptr || *secret == '\0') {
-      *error = "--webhook-secrets: environment variable " + env + " is not set";
-      return nullptr;
-    }
-    options.secrets[std::string(item.substr(0, eq))] = secret;
-  }
-  if (options.secrets.empty()) {
-    *error = "--webhooks needs --webhook-secrets \"processor=ENV_VAR;...\"";
-    return nullptr;
-  }
-  auto service = std::make_shared<WebhookService>();
-  auto producer = log::Producer::Create(kafka);
-  if (!producer.ok()) {
-    *error = "webhook producer: " + producer.error().ToString();
-    return nullptr;
-  }
-  service->producer = std::move(producer.value());
-  service->topic = kafka.Topic(log::TopicKind::kCommands);
-  WebhookService* raw = service.get();
-  options.append = [raw](const ::payments::commands::v1::CommandEnvelope& c) -> std::string {
-    std::lock_guard lock(raw->mu);
-    log::OutRecord out{raw->topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}};
-    auto at = raw->producer->ProduceSync(out, 10'000);
-    return at.ok() ? "" : at.error().ToString();
-  };
-  service->receiver = connectors::RegisterWebhookRoutes(service->server, std::move(options));
-  auto port = service->server.Start(address);
-  if (!port) {
-    *error = "--webhooks: " + port.error();
-    return nullptr;
-  }
-  std::printf("webhooks at http://%s:%d/v1/webhooks/{processor}\n",
-              http::ParseAddress(address)->host.c_str(), *port);
-  std::fflush(stdout);
-  return service;
-}
 
 int RunGatewaySim(int argc, char** argv) {
   std::string listen = "127.0.0.1:8099";
@@ -120,14 +48,7 @@ int RunGatewaySim(int argc, char** argv) {
   flags.String("token-env", &token_env, "require Authorization: Bearer $VAR");
   flags.String("port-file", &port_file, "write the bound port to this file");
   flags.Int("threads", &threads, "request threads (at least the callers' connections)");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch gateway-sim: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (!http::ParseAddress(listen)) {
     std::fprintf(stderr, "payorch gateway-sim: --listen: '%s' is not host:port\n", listen.c_str());
     return 2;

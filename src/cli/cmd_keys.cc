@@ -38,14 +38,7 @@ int RunKeys(int argc, char** argv) {
   flags.String("config", &config_path,
                "merchant configuration the API serves, YAML or JSON (default: built-in demo "
                "merchants); create and rotate refuse a merchant it does not configure");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch keys: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (flags.positional().size() != 1) {
     std::fprintf(stderr, "payorch keys: want one of create, rotate, revoke, list, audit\n");
     return 2;

@@ -99,11 +99,7 @@ int RunReplay(int argc, char** argv) {
              "print the digest of the read models (with --rebuild, of the store built; with "
              "--store, of that store; alone, of a temporary rebuild)");
   flags.String("store", &store_dir, "an existing projection store, for --digest (read only)");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) return Usage(err);
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (!flags.positional().empty())
     return Usage("unexpected argument '" + flags.positional()[0] + "'");
   if (!store_dir.empty()) {

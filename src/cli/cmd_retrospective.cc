@@ -48,11 +48,7 @@ int RunRetrospective(int argc, char** argv) {
   flags.String("out", &out_path, "write the report here (default: stdout)");
   flags.String("tolerance", &tolerance_text,
                "relative difference allowed before a mismatch, 0..1 (default 0: any difference)");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) return Usage(err);
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();

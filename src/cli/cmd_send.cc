@@ -53,14 +53,7 @@ int RunSend(int argc, char** argv) {
   flags.String("merchant", &merchant,
                "the merchant the commands act for: set as merchant_id on every command that "
                "names none, so the writer refuses one aimed at another merchant's payment");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch send: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (std::string err = ResolveKafkaOptions(&kafka); !err.empty()) {
     std::fprintf(stderr, "payorch send: %s\n", err.c_str());
     return 2;

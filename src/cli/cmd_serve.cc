@@ -66,14 +66,7 @@ int RunServe(int argc, char** argv) {
             "answer 503 while the projection is more than this many records behind (-1: never)");
   flags.String("fees", &fees, "processor fees for daily totals: \"psp_a=30,psp_b=25\" (bps)");
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch serve: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   projection::ServiceOptions so;
   std::shared_ptr<spdlog::logger> logger;
   if (std::string err = FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),

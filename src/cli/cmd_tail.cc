@@ -120,14 +120,7 @@ int RunTail(int argc, char** argv) {
   flags.Bool("follow", &follow, "keep printing new records until SIGINT");
   flags.Int("max", &max, "stop after this many records (0 = no limit)");
   flags.Int("partition", &partition, "read only this partition (-1 = all)");
-  if (std::string err = flags.Parse(argc, argv, 1); !err.empty()) {
-    std::fprintf(stderr, "payorch tail: %s\n", err.c_str());
-    return 2;
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   log::TopicKind kind;
   if (!log::ParseTopicKind(topic_name, &kind)) {
     std::fprintf(stderr,

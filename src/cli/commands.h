@@ -2,13 +2,6 @@
 // 0 success, 1 failure of the job, 2 bad usage (one-line message on stderr).
 #pragma once
 
-#include <memory>
-#include <string>
-
-namespace payorch::log {
-struct KafkaOptions;
-}  // namespace payorch::log
-
 namespace payorch::cli {
 
 int RunDemo(int argc, char** argv);
@@ -24,12 +17,5 @@ int RunServe(int argc, char** argv);
 int RunReplay(int argc, char** argv);
 int RunApi(int argc, char** argv);
 int RunKeys(int argc, char** argv);
-
-// `payorch run --webhooks`: serves POST /v1/webhooks/{processor} on `address`, appending
-// RecordGatewayResult commands to the commands topic of `kafka`; secrets come from the
-// environment variables named in `secret_envs` ("processor=ENV_VAR;..."). The returned
-// handle keeps it running; nullptr and *error (one line) on failure. (cmd_gateway_sim.cc)
-std::shared_ptr<void> StartWebhooks(const std::string& address, const std::string& secret_envs,
-                                    const log::KafkaOptions& kafka, std::string* error);
 
 }  // namespace payorch::cli

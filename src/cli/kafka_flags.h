@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "app/kafka_options.h"
 #include "cli/flags.h"
 #include "log/options.h"
 
@@ -26,15 +27,10 @@ namespace payorch::cli {
 // Also points options->logger at stderr, so that stdout carries only command output.
 void AddKafkaFlags(FlagSet& flags, log::KafkaOptions* options);
 
-// Moves -X arguments into options->properties and, when --brokers is empty, reads the
-// bootstrap address from --bootstrap-file. Returns "" or a one-line error.
-[[nodiscard]] std::string ResolveKafkaOptions(log::KafkaOptions* options);
-
-// The first line of `path`, trimmed, into *bootstrap. Returns "" or a one-line error.
-[[nodiscard]] std::string ReadBootstrapFile(const std::string& path, std::string* bootstrap);
-// Writes `bootstrap` and a newline to `path` atomically (temporary file, then rename),
-// so a reader never sees half an address. Returns "" or a one-line error.
-[[nodiscard]] std::string WriteBootstrapFile(const std::string& path, const std::string& bootstrap);
+// ResolveKafkaOptions, ReadBootstrapFile, WriteBootstrapFile: app/kafka_options.h.
+using app::ReadBootstrapFile;
+using app::ResolveKafkaOptions;
+using app::WriteBootstrapFile;
 
 // A logger named `name` writing to stderr.
 std::shared_ptr<spdlog::logger> StderrLogger(const std::string& name);
