@@ -315,16 +315,16 @@ void OrchestratorApp::StopServers() {
 }  // namespace
 
 std::string Validate(const RunOptions& o) {
-  for (const auto& [name, value, min, max] : {
-           std::tuple<const char*, int64_t, int64_t, int64_t>{"connector-threads",
-                                                              o.connector_threads, 1, 256},
-           {"connector-queue-limit", o.connector_queue_limit, 1, 1'000'000},
-           {"connector-max-queued", o.connector_max_queued, 1, 10'000'000},
-           {"max-unknown-outcomes", o.max_unknown_outcomes, 0, 10'000'000},
+  for (const auto& [name, value, limits] : {
+           std::tuple<const char*, int64_t, Limits>{"connector-threads", o.connector_threads,
+                                                    kConnectorThreadsLimits},
+           {"connector-queue-limit", o.connector_queue_limit, kConnectorQueueLimitLimits},
+           {"connector-max-queued", o.connector_max_queued, kConnectorMaxQueuedLimits},
+           {"max-unknown-outcomes", o.max_unknown_outcomes, kMaxUnknownOutcomesLimits},
        }) {
-    if (value < min || value > max) {
-      return "--" + std::string(name) + " must be in [" + std::to_string(min) + ", " +
-             std::to_string(max) + "]";
+    if (value < limits.min || value > limits.max) {
+      return "--" + std::string(name) + ": " + std::to_string(value) + " is not in [" +
+             std::to_string(limits.min) + ", " + std::to_string(limits.max) + "]";
     }
   }
   if (!o.http_addr.empty() && !http::ParseAddress(o.http_addr)) {

@@ -31,6 +31,17 @@ class logger;
 
 namespace payorch::app {
 
+// The closed ranges Validate() holds the numeric options to (`payorch run` checks its
+// flags against the same ones).
+struct Limits {
+  int64_t min;
+  int64_t max;
+};
+inline constexpr Limits kConnectorThreadsLimits{1, 256};
+inline constexpr Limits kConnectorQueueLimitLimits{1, 1'000'000};
+inline constexpr Limits kConnectorMaxQueuedLimits{1, 10'000'000};
+inline constexpr Limits kMaxUnknownOutcomesLimits{0, 10'000'000};
+
 struct RunOptions {
   // Where the log is. With neither bootstrap_servers nor bootstrap_file, Run starts an
   // embedded broker in this process. property_args (-X key=value) are resolved by Run.

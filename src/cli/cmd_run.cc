@@ -35,6 +35,8 @@ constexpr char kSummary[] =
     "assigned event partitions (group payorch.connectors). With neither --brokers nor\n"
     "--bootstrap-file it starts the embedded broker in this process.";
 
+Bounds B(app::Limits limits) { return Bounds{limits.min, limits.max}; }
+
 void AddProcessFlags(FlagSet& flags, RunFlags* f) {
   app::RunOptions& o = f->run;
   flags.String("config", &f->config_path,
@@ -46,19 +48,20 @@ void AddProcessFlags(FlagSet& flags, RunFlags* f) {
   flags.String("ledger-dir", &o.ledger_dir,
                "where simulated gateways keep their ledgers (default: DATA_DIR/ledgers)");
   flags.Int("connector-threads", &o.connector_threads,
-            "gateway calls in parallel per processor (its bulkhead's workers)", Bounds{1, 256});
+            "gateway calls in parallel per processor (its bulkhead's workers)",
+            B(app::kConnectorThreadsLimits));
   flags.Int("connector-queue-limit", &o.connector_queue_limit,
             "gateway tasks queued per processor before its new charges are skipped to the "
             "plan's fallback (docs/overload.md)",
-            Bounds{1, 1'000'000});
+            B(app::kConnectorQueueLimitLimits));
   flags.Int("connector-max-queued", &o.connector_max_queued,
             "gateway tasks queued in all before the connectors pause reading the log and new "
             "payments are refused",
-            Bounds{1, 10'000'000});
+            B(app::kConnectorMaxQueuedLimits));
   flags.Int("max-unknown-outcomes", &o.max_unknown_outcomes,
             "gateway outcomes being reconciled at once before new payments are refused "
             "(0: no limit)",
-            Bounds{0, 10'000'000});
+            B(app::kMaxUnknownOutcomesLimits));
   flags.Int("max-cached-payments", &o.max_cached_payments,
             "payment states kept in memory per partition");
   flags.Bool("no-connectors", &o.no_connectors, "run only the writers");
