@@ -1,6 +1,7 @@
 #include "cli/flags.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <sstream>
@@ -156,7 +157,21 @@ std::string FlagSet::Parse(int argc, char** argv, int first) {
 
 std::string FlagSet::Parse(const std::vector<std::string>& args) {
   CLI::App& app = impl_->app;
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
+  // CLI11 pops arguments from the back. "--name=" is an empty value, which CLI11 would
+  // take from the next argument instead: hand it over as "--name" "".
+  std::vector<std::string> reversed;
+  bool after_separator = false;
+  for (const std::string& arg : args) {
+    after_separator = after_separator || arg == "--";
+    if (!after_separator && arg.size() > 3 && arg.rfind("--", 0) == 0 && arg.back() == '=' &&
+        arg.find('=') == arg.size() - 1) {
+      reversed.push_back(arg.substr(0, arg.size() - 1));
+      reversed.emplace_back();
+    } else {
+      reversed.push_back(arg);
+    }
+  }
+  std::reverse(reversed.begin(), reversed.end());
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
@@ -165,7 +180,7 @@ std::string FlagSet::Parse(const std::vector<std::string>& args) {
   } catch (const CLI::ParseError& e) {
     return OneLine(e);
   }
-  bool after_separator = false;
+  after_separator = false;
   for (const std::string& arg : app.remaining()) {
     if (!after_separator && arg == "--") {
       after_separator = true;

@@ -84,6 +84,14 @@ TEST_F(Flags, EverySpellingOfAValueIsTaken) {
   EXPECT_EQ(o_.properties, (std::vector<std::string>{"a=b", "c=d"}));
 }
 
+TEST_F(Flags, AnEmptyValueAfterEqualsIsEmptyAndADashIsAValue) {
+  o_.http = "127.0.0.1:8080";
+  EXPECT_EQ(Parse({"--http=", "--data-dir", "-", "--help"}), "");
+  EXPECT_EQ(o_.http, "");
+  EXPECT_EQ(o_.data_dir, "-");  // stdin or stdout, for the commands that take a file
+  EXPECT_TRUE(flags_.help_requested());
+}
+
 TEST_F(Flags, TheLastOfARepeatedFlagWins) {
   EXPECT_EQ(Parse({"--connector-threads", "2", "--connector-threads", "3"}), "");
   EXPECT_EQ(o_.threads, 3);
