@@ -101,11 +101,13 @@ bool LooksLikeFlag(const std::string& arg) {
 
 struct FlagSet::Impl {
   CLI::App app;
-  Impl(const std::string& summary, const std::string& name) : app(summary, name) {}
+  Impl(std::string summary, std::string name) : app(std::move(summary), std::move(name)) {}
 };
 
 FlagSet::FlagSet(std::string command, std::string summary)
-    : impl_(std::make_unique<Impl>(summary, "payorch " + command)), command_(std::move(command)) {
+    // impl_ is initialized before command_ is moved from (declaration order).
+    : impl_(std::make_unique<Impl>(std::move(summary), "payorch " + command)),
+      command_(std::move(command)) {
   CLI::App& app = impl_->app;
   app.allow_extras();  // unknown flags and positionals are sorted out after parsing
   app.set_help_flag("-h,--help", "show this help");

@@ -32,7 +32,7 @@ class Flags : public ::testing::Test {
     flags_.Repeated("X", &o_.properties, "librdkafka property");
   }
 
-  std::string Parse(std::vector<std::string> args) { return flags_.Parse(args); }
+  std::string Parse(const std::vector<std::string>& args) { return flags_.Parse(args); }
 
   // ParseCommandLine over "payorch run ARGS...": its result, stdout and stderr.
   struct Outcome {
