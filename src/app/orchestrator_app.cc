@@ -116,20 +116,17 @@ class OrchestratorApp {
 };
 
 RunOutcome OrchestratorApp::Run(const std::atomic<bool>& stop) {
-  for (Step (OrchestratorApp::*step)() :
-       {&OrchestratorApp::ConnectToLog, &OrchestratorApp::ResolveAssignment,
-        &OrchestratorApp::MakeGateways}) {
-    if (Step end = (this->*step)()) return *end;
-  }
+  if (Step end = ConnectToLog()) return *end;
+  if (Step end = ResolveAssignment()) return *end;
+  if (Step end = MakeGateways()) return *end;
   MakeOrchestrator();
   AddReadinessChecks();
-  for (Step (OrchestratorApp::*step)() :
-       {&OrchestratorApp::StartMetricsServer, &OrchestratorApp::StartWebhooks,
-        &OrchestratorApp::StartQueryApi}) {
-    if (Step end = (this->*step)()) {
-      StopServers();
-      return *end;
-    }
+  Step end = StartMetricsServer();
+  if (!end) end = StartWebhooks();
+  if (!end) end = StartQueryApi();
+  if (end) {
+    StopServers();
+    return *end;
   }
   o_.logger->info("payorch run: writer {} on {}", o_.writer_id, o_.kafka.bootstrap_servers);
   std::string err = orchestrator_->Run(stop);
