@@ -320,8 +320,8 @@ std::string Validate(const RunOptions& o) {
            {"max-unknown-outcomes", o.max_unknown_outcomes, kMaxUnknownOutcomesLimits},
        }) {
     if (value < limits.min || value > limits.max) {
-      return "--" + std::string(name) + ": " + std::to_string(value) + " is not in [" +
-             std::to_string(limits.min) + ", " + std::to_string(limits.max) + "]";
+      return "--" + std::string(name) + ": must be in [" + std::to_string(limits.min) + ", " +
+             std::to_string(limits.max) + "], not " + std::to_string(value);
     }
   }
   if (!o.http_addr.empty() && !http::ParseAddress(o.http_addr)) {

@@ -47,7 +47,8 @@ int RunApi(int argc, char** argv) {
   flags.Int("max-lag", &max_lag,
             "answer 503 to reads while the projection is more than this many "
             "records behind (-1: never)");
-  flags.Int("threads", &threads, "HTTP worker threads (one per open connection)");
+  flags.Int("threads", &threads, "HTTP worker threads (one per open connection)",
+            Bounds::AtLeast(1));
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   api::ApiConfig config;
@@ -68,10 +69,6 @@ int RunApi(int argc, char** argv) {
   }
   if (!http::ParseAddress(http_addr)) {
     std::fprintf(stderr, "payorch api: --http: '%s' is not host:port\n", http_addr.c_str());
-    return 2;
-  }
-  if (threads < 1) {
-    std::fprintf(stderr, "payorch api: --threads must be at least 1\n");
     return 2;
   }
   kafka.logger = logger;

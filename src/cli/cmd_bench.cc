@@ -197,9 +197,10 @@ int RunBench(int argc, char** argv) {
                 "(create -> final event) and throughput; then measures the same broker's raw\n"
                 "produce+consume rate for as many messages of the same size and prints the\n"
                 "efficiency. Without --brokers it starts the embedded broker.");
-  flags.Int("payments", &payments, "number of payments");
-  flags.Int("rate", &rate, "arrival rate in payments/s (0 = as fast as the producer goes)");
-  flags.Int("connector-threads", &threads, "gateway calls in parallel");
+  flags.Int("payments", &payments, "number of payments", Bounds::AtLeast(1));
+  flags.Int("rate", &rate, "arrival rate in payments/s (0 = as fast as the producer goes)",
+            Bounds::AtLeast(0));
+  flags.Int("connector-threads", &threads, "gateway calls in parallel", Bounds::AtLeast(1));
   flags.Int("seed", &seed, "seed of the payment mix");
   flags.Int("timeout", &timeout_s, "seconds to wait for every payment to settle");
   flags.Bool("skip-raw", &skip_raw, "skip the broker-alone measurement");
@@ -210,12 +211,6 @@ int RunBench(int argc, char** argv) {
   AddKafkaFlags(flags, &kafka);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   const int partitions = kafka.partitions;
-  if (payments <= 0 || partitions <= 0 || threads <= 0 || rate < 0) {
-    std::fprintf(stderr,
-                 "payorch bench: --payments, --partitions, --connector-threads must be > 0 and "
-                 "--rate >= 0\n");
-    return 2;
-  }
   std::shared_ptr<spdlog::logger> logger;
   ::payments::config::v1::OrchestratorConfig config;
   if (std::string err =

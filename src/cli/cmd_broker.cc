@@ -22,16 +22,14 @@ int RunBroker(int argc, char** argv) {
                 "Run an embedded Kafka-protocol broker (librdkafka's mock cluster) with the "
                 "payorch topics until SIGINT/SIGTERM.\nPrints 'bootstrap: HOST:PORT[,...]' on "
                 "stdout. The log is in memory and ends with the process.");
-  flags.Int("partitions", &topics.partitions, "partitions of each payorch topic");
-  flags.Int("brokers-count", &brokers_count, "number of brokers in the cluster");
+  flags.Int("partitions", &topics.partitions, "partitions of each payorch topic",
+            Bounds::AtLeast(1));
+  flags.Int("brokers-count", &brokers_count, "number of brokers in the cluster",
+            Bounds::AtLeast(1));
   flags.String("bootstrap-file", &bootstrap_file,
                "also write the bootstrap address to this file (removed on exit)");
   flags.String("topic-prefix", &topics.topic_prefix, "prefix of every payorch topic name");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
-  if (topics.partitions < 1 || brokers_count < 1) {
-    std::fprintf(stderr, "payorch broker: --partitions and --brokers-count must be at least 1\n");
-    return 2;
-  }
 
   // Block the stop signals before librdkafka starts its threads (they inherit the mask),
   // then wait for them here.

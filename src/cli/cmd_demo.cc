@@ -63,11 +63,12 @@ int RunDemo(int argc, char** argv) {
                 "Starts the embedded broker and the orchestrator in this process, publishes a\n"
                 "mix of payments as an upstream service would, waits for every payment to\n"
                 "settle, prints a summary and checks the whole log with `payorch check`'s rules.");
-  flags.Int("payments", &payments, "number of payments to create");
-  flags.Int("partitions", &partitions, "partitions of the commands and events topics");
+  flags.Int("payments", &payments, "number of payments to create", Bounds::AtLeast(1));
+  flags.Int("partitions", &partitions, "partitions of the commands and events topics",
+            Bounds::AtLeast(1));
   flags.Int("seed", &seed, "seed of the payment mix");
   flags.Int("rate", &rate, "arrival rate in payments/s (0 = as fast as possible)");
-  flags.Int("connector-threads", &threads, "gateway calls in parallel");
+  flags.Int("connector-threads", &threads, "gateway calls in parallel", Bounds::AtLeast(1));
   flags.Int("timeout", &timeout_s, "seconds to wait for every payment to settle");
   flags.String("config", &config_path, "merchant configuration file (default: built-in demo)");
   flags.String("gateways", &gateways, "simulated processors, \"id=spec;...;*=spec\"");
@@ -78,11 +79,6 @@ int RunDemo(int argc, char** argv) {
             "consumers' fetch.wait.max.ms (the embedded broker does not wake long polls)");
   flags.Bool("hold", &hold, "keep the broker running after the summary, until Ctrl-C");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
-  if (payments <= 0 || partitions <= 0 || threads <= 0) {
-    std::fprintf(stderr,
-                 "payorch demo: --payments, --partitions and --connector-threads must be > 0\n");
-    return 2;
-  }
   std::shared_ptr<spdlog::logger> logger;
   ::payments::config::v1::OrchestratorConfig config;
   if (std::string err =

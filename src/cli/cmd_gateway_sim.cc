@@ -47,14 +47,11 @@ int RunGatewaySim(int argc, char** argv) {
   flags.Int("hang-ms", &hang_ms, "how long timed-out and lost answers are held before a 504");
   flags.String("token-env", &token_env, "require Authorization: Bearer $VAR");
   flags.String("port-file", &port_file, "write the bound port to this file");
-  flags.Int("threads", &threads, "request threads (at least the callers' connections)");
+  flags.Int("threads", &threads, "request threads (at least the callers' connections)",
+            Bounds{1, 256});
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (!http::ParseAddress(listen)) {
     std::fprintf(stderr, "payorch gateway-sim: --listen: '%s' is not host:port\n", listen.c_str());
-    return 2;
-  }
-  if (threads < 1 || threads > 256) {
-    std::fprintf(stderr, "payorch gateway-sim: --threads must be in 1..256\n");
     return 2;
   }
   auto engine = connectors::ParseGatewaySpec(spec);

@@ -82,8 +82,10 @@ int RunReplay(int argc, char** argv) {
                 "filtered by offset, time, merchant, payment or type. With --rebuild DIR it\n"
                 "builds a fresh projection store instead; --digest prints its digest.");
   AddKafkaFlags(flags, &kafka);
-  flags.Int("from-offset", &from_offset, "first events offset to write, in every partition");
-  flags.Int("to-offset", &to_offset, "stop before this offset (-1: the end of the log now)");
+  flags.Int("from-offset", &from_offset, "first events offset to write, in every partition",
+            Bounds::AtLeast(0));
+  flags.Int("to-offset", &to_offset, "stop before this offset (-1: the end of the log now)",
+            Bounds::AtLeast(-1));
   flags.Int("partition", &partition, "only this partition (-1: all)");
   flags.String("from", &from_time,
                "events that occurred at or after this time (ms, YYYY-MM-DD or RFC 3339 UTC)");
@@ -127,8 +129,6 @@ int RunReplay(int argc, char** argv) {
   }
   if (format != "jsonl" && format != "csv")
     return Usage("--format: '" + format + "' is not jsonl or csv");
-  if (from_offset < 0) return Usage("--from-offset: must be >= 0");
-  if (to_offset < -1) return Usage("--to-offset: must be >= 0 (or -1 for the end)");
   if (std::string err = ResolveKafkaOptions(&kafka); !err.empty()) return Usage(err);
 
   const bool output_is_tty = output == "-" && ::isatty(STDOUT_FILENO) != 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <limits>
 #include <sstream>
 #include <utility>
 
@@ -29,8 +30,11 @@ CLI::Validator IntegerValidator(std::optional<Bounds> bounds) {
           return "'" + v + "' is not an integer";
         }
         if (bounds && (parsed < bounds->min || parsed > bounds->max)) {
-          return v + " is not in [" + std::to_string(bounds->min) + ", " +
-                 std::to_string(bounds->max) + "]";
+          if (bounds->max == std::numeric_limits<int64_t>::max()) {
+            return "must be at least " + std::to_string(bounds->min) + ", not " + v;
+          }
+          return "must be in [" + std::to_string(bounds->min) + ", " + std::to_string(bounds->max) +
+                 "], not " + v;
         }
         return "";
       },

@@ -6,7 +6,7 @@
 //
 //   FlagSet flags("broker", "Run an embedded Kafka-protocol broker.");
 //   int partitions = 4;
-//   flags.Int("partitions", &partitions, "number of partitions per topic", Bounds{1, 1024});
+//   flags.Int("partitions", &partitions, "number of partitions per topic", Bounds::AtLeast(1));
 //   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
 //
 // ParseCommandLine() is the subcommands' contract (src/cli/README.md): a bad flag prints
@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,10 +24,13 @@
 namespace payorch::cli {
 
 // The closed range an integer flag must lie in; a value outside is a usage error
-// "--name: V is not in [min, max]".
+// "--name: must be in [min, max], not V" ("must be at least min, not V" for AtLeast).
 struct Bounds {
   int64_t min;
   int64_t max;
+  static constexpr Bounds AtLeast(int64_t min) {
+    return Bounds{min, std::numeric_limits<int64_t>::max()};
+  }
 };
 
 class FlagSet {

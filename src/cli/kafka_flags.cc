@@ -24,9 +24,9 @@ void AddKafkaFlags(FlagSet& flags, log::KafkaOptions* options) {
                  "(repeatable; overrides payorch's defaults)");
   flags.String("topic-prefix", &options->topic_prefix, "prefix of every payorch topic name");
   flags.Int("partitions", &options->partitions,
-            "partitions of the payorch topics when they are created");
+            "partitions of the payorch topics when they are created", Bounds::AtLeast(1));
   flags.Int("replication-factor", &options->replication_factor,
-            "replication factor of the payorch topics when they are created");
+            "replication factor of the payorch topics when they are created", Bounds::AtLeast(1));
   flags.String("instance-id", &options->group_instance_id,
                "static consumer-group membership under this name, unique per instance and "
                "stable across its restarts: a restart within the session timeout keeps its "

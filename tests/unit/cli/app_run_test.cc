@@ -76,7 +76,7 @@ TEST_F(AppRun, AnUnusableValueEndsTheRunAsBadInputNamingTheFlag) {
       {"webhooks without secrets", [](RunOptions& o) { o.webhooks_addr = "127.0.0.1:0"; },
        "--webhooks needs --webhook-secrets"},
       {"a bound broken before anything starts", [](RunOptions& o) { o.connector_threads = 0; },
-       "--connector-threads: 0 is not in"},
+       "--connector-threads: must be in [1, 256], not 0"},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.name);

@@ -142,10 +142,10 @@ TEST_F(Flags, BadUsageIsOneLineNamingTheFlagAndExitCodeTwo) {
        "--connector-threads: '3000000000' is out of range"},
       {"below the bounds",
        {"--connector-threads", "0"},
-       "--connector-threads: 0 is not in [1, 256]"},
+       "--connector-threads: must be in [1, 256], not 0"},
       {"above the bounds",
        {"--connector-threads=257"},
-       "--connector-threads: 257 is not in [1, 256]"},
+       "--connector-threads: must be in [1, 256], not 257"},
       {"missing value", {"--data-dir"}, "--data-dir needs a value"},
       {"missing -X value", {"-X"}, "-X needs a value"},
   };
@@ -160,6 +160,15 @@ TEST_F(Flags, BadUsageIsOneLineNamingTheFlagAndExitCodeTwo) {
     EXPECT_TRUE(OneLine(o.err));
     EXPECT_EQ(o.out, "");
   }
+}
+
+TEST(FlagBounds, AtLeastHasNoUpperBound) {
+  int64_t from = 0;
+  FlagSet flags("replay", "Replays.");
+  flags.Int("from-offset", &from, "first offset", Bounds::AtLeast(0));
+  EXPECT_EQ(flags.Parse({"--from-offset", "9223372036854775807"}), "");
+  EXPECT_EQ(from, 9223372036854775807);
+  EXPECT_EQ(flags.Parse({"--from-offset=-1"}), "--from-offset: must be at least 0, not -1");
 }
 
 TEST_F(Flags, HelpPrintsTheUsageAndExitCodeZero) {
