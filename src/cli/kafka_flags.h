@@ -5,7 +5,7 @@
 //   log::KafkaOptions kafka;
 //   FlagSet flags("send", "Append commands to the commands topic.");
 //   AddKafkaFlags(flags, &kafka);
-//   if (auto err = flags.Parse(argc, argv, 1); !err.empty()) return Usage(err);
+//   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
 //   if (auto err = ResolveKafkaOptions(&kafka); !err.empty()) return Usage(err);
 #pragma once
 
