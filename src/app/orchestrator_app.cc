@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -45,6 +47,31 @@ void PrintToStdout(const std::string& line) {
   std::fflush(stdout);
 }
 
+// The form of --assign, before the topic's partition count is known: "all" or "0,2,5".
+std::string CheckAssignForm(const std::string& assign) {
+  if (assign.empty() || assign == "all") return "";
+  size_t pos = 0;
+  while (pos <= assign.size()) {
+    const size_t comma = std::min(assign.find(',', pos), assign.size());
+    const std::string item = assign.substr(pos, comma - pos);
+    if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != item.npos) {
+      return "--assign: '" + item + "' is not a partition number (\"all\" or \"0,2,5\")";
+    }
+    pos = comma + 1;
+  }
+  return "";
+}
+
+std::string CheckLimits(const char* name, int64_t value, Limits limits) {
+  if (value >= limits.min && value <= limits.max) return "";
+  if (limits.max == std::numeric_limits<int64_t>::max()) {
+    return "--" + std::string(name) + ": must be at least " + std::to_string(limits.min) +
+           ", not " + std::to_string(value);
+  }
+  return "--" + std::string(name) + ": must be in [" + std::to_string(limits.min) + ", " +
+         std::to_string(limits.max) + "], not " + std::to_string(value);
+}
+
 // "all" or "0,2,5" against the commands topic's `count` partitions.
 Step ParseAssign(const std::string& assign, int32_t count, std::vector<int32_t>* out) {
   if (assign == "all") {
@@ -73,8 +100,10 @@ std::string HostPid() {
   return std::string(host) + "-" + std::to_string(::getpid());
 }
 
-// Everything `payorch run` keeps alive, declared in the order it is built: members are
-// destroyed in reverse, servers before what their handlers read, the broker last.
+// Everything `payorch run` keeps alive. Members are destroyed in reverse declaration
+// order: servers before what their handlers read, the broker last. The gateways are built
+// first (a bad --gateways ends the run before a broker starts), then the log and the rest
+// in declaration order.
 class OrchestratorApp {
  public:
   explicit OrchestratorApp(const RunOptions& options)
@@ -116,9 +145,9 @@ class OrchestratorApp {
 };
 
 RunOutcome OrchestratorApp::Run(const std::atomic<bool>& stop) {
+  if (Step end = MakeGateways()) return *end;
   if (Step end = ConnectToLog()) return *end;
   if (Step end = ResolveAssignment()) return *end;
-  if (Step end = MakeGateways()) return *end;
   MakeOrchestrator();
   AddReadinessChecks();
   Step end = StartMetricsServer();
@@ -318,12 +347,18 @@ std::string Validate(const RunOptions& o) {
            {"connector-queue-limit", o.connector_queue_limit, kConnectorQueueLimitLimits},
            {"connector-max-queued", o.connector_max_queued, kConnectorMaxQueuedLimits},
            {"max-unknown-outcomes", o.max_unknown_outcomes, kMaxUnknownOutcomesLimits},
+           {"max-cached-payments", o.max_cached_payments, kMaxCachedPaymentsLimits},
+           {"max-lag", o.max_lag, kMaxLagLimits},
+           {"partitions", o.kafka.partitions, Limits{1}},
+           {"replication-factor", o.kafka.replication_factor, Limits{1}},
        }) {
-    if (value < limits.min || value > limits.max) {
-      return "--" + std::string(name) + ": must be in [" + std::to_string(limits.min) + ", " +
-             std::to_string(limits.max) + "], not " + std::to_string(value);
-    }
+    if (std::string err = CheckLimits(name, value, limits); !err.empty()) return err;
   }
+  for (const std::string& arg : o.kafka.property_args) {
+    const size_t eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0) return "-X '" + arg + "': expected key=value";
+  }
+  if (std::string err = CheckAssignForm(o.assign); !err.empty()) return err;
   if (!o.http_addr.empty() && !http::ParseAddress(o.http_addr)) {
     return "--http: '" + o.http_addr + "' is not host:port";
   }
@@ -331,6 +366,15 @@ std::string Validate(const RunOptions& o) {
     return "--metrics: '" + o.metrics_addr + "' is not host:port";
   }
   if (o.merchant_api && o.http_addr.empty()) return "--merchant-api needs --http";
+  if (!o.webhooks_addr.empty()) {
+    if (!http::ParseAddress(o.webhooks_addr)) {
+      return "--webhooks: '" + o.webhooks_addr + "' is not host:port";
+    }
+    std::map<std::string, std::string> secrets;
+    if (std::string err = internal::ReadWebhookSecrets(o.webhook_secrets, &secrets); !err.empty()) {
+      return err;
+    }
+  }
   return "";
 }
 

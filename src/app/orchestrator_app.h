@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -32,15 +33,17 @@ class logger;
 namespace payorch::app {
 
 // The closed ranges Validate() holds the numeric options to (`payorch run` checks its
-// flags against the same ones).
+// flags against the same ones). max = INT64_MAX: no upper bound.
 struct Limits {
   int64_t min;
-  int64_t max;
+  int64_t max = std::numeric_limits<int64_t>::max();
 };
 inline constexpr Limits kConnectorThreadsLimits{1, 256};
 inline constexpr Limits kConnectorQueueLimitLimits{1, 1'000'000};
 inline constexpr Limits kConnectorMaxQueuedLimits{1, 10'000'000};
 inline constexpr Limits kMaxUnknownOutcomesLimits{0, 10'000'000};
+inline constexpr Limits kMaxCachedPaymentsLimits{1};
+inline constexpr Limits kMaxLagLimits{-1};
 
 struct RunOptions {
   // Where the log is. With neither bootstrap_servers nor bootstrap_file, Run starts an
@@ -58,7 +61,7 @@ struct RunOptions {
   int64_t connector_queue_limit = 256;    // per processor, in [1, 1e6]
   int64_t connector_max_queued = 4096;    // in all, in [1, 1e7]
   int64_t max_unknown_outcomes = 512;     // in [0, 1e7]; 0: no limit
-  int64_t max_cached_payments = 100'000;  // per partition
+  int64_t max_cached_payments = 100'000;  // per partition, at least 1
   bool no_connectors = false;             // run only the writers
   bool no_writers = false;                // run only the connectors
   std::string assign;  // "all" or "0,2,5": these partitions without a consumer group
@@ -89,8 +92,10 @@ struct RunOutcome {
   std::string message;
 };
 
-// Checks what can be checked without I/O: bounds, host:port addresses, --merchant-api
-// with --http. "" or a one-line error naming the flag. Run checks it first too.
+// Checks what can be checked before anything starts: bounds, host:port addresses, -X
+// key=value, the form of --assign, --merchant-api with --http, --webhooks with the
+// secrets --webhook-secrets names (the only thing read: those environment variables).
+// "" or a one-line error naming the flag. Run checks it first too.
 [[nodiscard]] std::string Validate(const RunOptions& options);
 
 // Composes and runs the orchestrator until `stop` is set.

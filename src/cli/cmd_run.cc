@@ -63,7 +63,7 @@ void AddProcessFlags(FlagSet& flags, RunFlags* f) {
             "(0: no limit)",
             B(app::kMaxUnknownOutcomesLimits));
   flags.Int("max-cached-payments", &o.max_cached_payments,
-            "payment states kept in memory per partition");
+            "payment states kept in memory per partition", B(app::kMaxCachedPaymentsLimits));
   flags.Bool("no-connectors", &o.no_connectors, "run only the writers");
   flags.Bool("no-writers", &o.no_writers, "run only the connectors");
   flags.String("assign", &o.assign,
@@ -90,7 +90,8 @@ void AddServerFlags(FlagSet& flags, RunFlags* f) {
                "in DATA_DIR/projection");
   flags.Int("max-lag", &o.max_lag,
             "with --http: answer 503 while the projection is more than "
-            "this many records behind (-1: never)");
+            "this many records behind (-1: never)",
+            B(app::kMaxLagLimits));
   flags.Bool("merchant-api", &o.merchant_api,
              "with --http: serve the merchant API (docs/merchant-api.md; keys in "
              "DATA_DIR/api/keys.jsonl) instead of the internal query API");

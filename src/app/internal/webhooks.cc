@@ -25,11 +25,8 @@ struct WebhookService {
 
 }  // namespace
 
-std::shared_ptr<void> StartWebhooks(const std::string& address, const std::string& secret_envs,
-                                    const log::KafkaOptions& kafka,
-                                    const std::function<void(const std::string&)>& announce,
-                                    std::string* error) {
-  connectors::WebhookOptions options;
+std::string ReadWebhookSecrets(const std::string& secret_envs,
+                               std::map<std::string, std::string>* secrets) {
   std::string_view rest = secret_envs;
   while (!rest.empty()) {
     const size_t semi = rest.find(';');
@@ -38,19 +35,26 @@ std::shared_ptr<void> StartWebhooks(const std::string& address, const std::strin
     if (item.empty()) continue;
     const size_t eq = item.find('=');
     if (eq == std::string_view::npos || eq == 0) {
-      *error = "--webhook-secrets: '" + std::string(item) + "' is not processor=ENV_VAR";
-      return nullptr;
+      return "--webhook-secrets: '" + std::string(item) + "' is not processor=ENV_VAR";
     }
     const std::string env(item.substr(eq + 1));
     const char* secret = std::getenv(env.c_str());
     if (secret == nullptr || *secret == '\0') {
-      *error = "--webhook-secrets: environment variable " + env + " is not set";
-      return nullptr;
+      return "--webhook-secrets: environment variable " + env + " is not set";
     }
-    options.secrets[std::string(item.substr(0, eq))] = secret;
+    (*secrets)[std::string(item.substr(0, eq))] = secret;
   }
-  if (options.secrets.empty()) {
-    *error = "--webhooks needs --webhook-secrets \"processor=ENV_VAR;...\"";
+  if (secrets->empty()) return "--webhooks needs --webhook-secrets \"processor=ENV_VAR;...\"";
+  return "";
+}
+
+std::shared_ptr<void> StartWebhooks(const std::string& address, const std::string& secret_envs,
+                                    const log::KafkaOptions& kafka,
+                                    const std::function<void(const std::string&)>& announce,
+                                    std::string* error) {
+  connectors::WebhookOptions options;
+  if (std::string err = ReadWebhookSecrets(secret_envs, &options.secrets); !err.empty()) {
+    *error = err;
     return nullptr;
   }
   auto service = std::make_shared<WebhookService>();

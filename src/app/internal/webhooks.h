@@ -5,12 +5,19 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "log/options.h"
 
 namespace payorch::app::internal {
+
+// The signing secrets `secret_envs` ("processor=ENV_VAR;...") names, read from the
+// environment, into *secrets (by processor). "" or a one-line error naming the flag: an
+// item that is not processor=ENV_VAR, an unset or empty variable, no item at all.
+[[nodiscard]] std::string ReadWebhookSecrets(const std::string& secret_envs,
+                                             std::map<std::string, std::string>* secrets);
 
 // The returned handle keeps the endpoint serving until it is released. `announce` gets
 // "webhooks at http://host:port/v1/webhooks/{processor}" once it serves. nullptr and

@@ -40,12 +40,55 @@ TEST(RunOptions, ValidateNamesTheFlagOfTheFirstBadValue) {
        "--metrics: 'nonsense' is not host:port"},
       {"merchant API without http", [](RunOptions& o) { o.merchant_api = true; },
        "--merchant-api needs --http"},
+      {"no cached payments", [](RunOptions& o) { o.max_cached_payments = 0; },
+       "--max-cached-payments: must be at least 1, not 0"},
+      {"a lag below never", [](RunOptions& o) { o.max_lag = -2; },
+       "--max-lag: must be at least -1, not -2"},
+      {"no partitions", [](RunOptions& o) { o.kafka.partitions = 0; },
+       "--partitions: must be at least 1, not 0"},
+      {"a property without a value",
+       [](RunOptions& o) {
+         o.kafka.property_args = {"a=1", "b"};
+       },
+       "-X 'b': expected key=value"},
+      {"a property without a key", [](RunOptions& o) { o.kafka.property_args = {"=1"}; },
+       "-X '=1': expected key=value"},
+      {"assign not a number", [](RunOptions& o) { o.assign = "foo"; },
+       "--assign: 'foo' is not a partition number (\"all\" or \"0,2,5\")"},
+      {"assign with an empty item", [](RunOptions& o) { o.assign = "1,,2"; },
+       "--assign: '' is not a partition number (\"all\" or \"0,2,5\")"},
+      {"assign negative", [](RunOptions& o) { o.assign = "-1"; },
+       "--assign: '-1' is not a partition number (\"all\" or \"0,2,5\")"},
+      {"webhooks not host:port", [](RunOptions& o) { o.webhooks_addr = "nonsense"; },
+       "--webhooks: 'nonsense' is not host:port"},
+      {"webhooks without secrets", [](RunOptions& o) { o.webhooks_addr = "127.0.0.1:0"; },
+       "--webhooks needs --webhook-secrets \"processor=ENV_VAR;...\""},
+      {"a webhook secret not processor=ENV_VAR",
+       [](RunOptions& o) {
+         o.webhooks_addr = "127.0.0.1:0";
+         o.webhook_secrets = "stripe";
+       },
+       "--webhook-secrets: 'stripe' is not processor=ENV_VAR"},
+      {"a webhook secret's variable unset",
+       [](RunOptions& o) {
+         o.webhooks_addr = "127.0.0.1:0";
+         o.webhook_secrets = "stripe=PAYORCH_TEST_UNSET_SECRET";
+       },
+       "--webhook-secrets: environment variable PAYORCH_TEST_UNSET_SECRET is not set"},
   };
   for (const ValidateCase& c : cases) {
     SCOPED_TRACE(c.name);
     RunOptions o;
     c.change(o);
     EXPECT_EQ(Validate(o), c.error);
+  }
+}
+
+TEST(RunOptions, AssignAllOrPartitionNumbersIsValidBeforeTheTopicIsKnown) {
+  for (const char* assign : {"all", "0", "0,2,5", "99"}) {
+    RunOptions o;
+    o.assign = assign;
+    EXPECT_EQ(Validate(o), "") << assign;
   }
 }
 

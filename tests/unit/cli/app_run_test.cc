@@ -89,5 +89,28 @@ TEST_F(AppRun, AnUnusableValueEndsTheRunAsBadInputNamingTheFlag) {
   }
 }
 
+// What is wrong with a value that needs no broker to judge ends the run before the
+// embedded broker starts: nothing is announced, so `payorch run` prints one line.
+TEST_F(AppRun, AValueBadWithoutABrokerEndsTheRunBeforeOneStarts) {
+  const BadCase cases[] = {
+      {"an unknown gateway kind", [](RunOptions& o) { o.gateways = "x=bogus"; }, "--gateways: "},
+      {"a property without a value", [](RunOptions& o) { o.kafka.property_args = {"b"}; },
+       "-X 'b': expected key=value"},
+      {"assign not a number", [](RunOptions& o) { o.assign = "foo"; }, "--assign: 'foo' "},
+      {"webhooks without secrets", [](RunOptions& o) { o.webhooks_addr = "127.0.0.1:0"; },
+       "--webhooks needs --webhook-secrets"},
+  };
+  for (const BadCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    RunOptions o = options_;
+    c.change(o);
+    const RunOutcome outcome = app::Run(o, stop_);
+    EXPECT_EQ(outcome.kind, RunOutcome::Kind::kBadInput);
+    EXPECT_EQ(outcome.message.rfind(c.message_prefix, 0), 0u) << outcome.message;
+    std::lock_guard lock(mu_);
+    EXPECT_TRUE(lines_.empty()) << lines_.front();
+  }
+}
+
 }  // namespace
 }  // namespace payorch::app
