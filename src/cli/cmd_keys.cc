@@ -38,7 +38,9 @@ int RunKeys(int argc, char** argv) {
   flags.String("config", &config_path,
                "merchant configuration the API serves, YAML or JSON (default: built-in demo "
                "merchants); create and rotate refuse a merchant it does not configure");
-  if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  if (auto exit_code = flags.ParseCommandLine(argc, argv, /*max_positional=*/1)) {
+    return *exit_code;
+  }
   if (flags.positional().size() != 1) {
     std::fprintf(stderr, "payorch keys: want one of create, rotate, revoke, list, audit\n");
     return 2;

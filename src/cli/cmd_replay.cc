@@ -102,8 +102,6 @@ int RunReplay(int argc, char** argv) {
              "--store, of that store; alone, of a temporary rebuild)");
   flags.String("store", &store_dir, "an existing projection store, for --digest (read only)");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
-  if (!flags.positional().empty())
-    return Usage("unexpected argument '" + flags.positional()[0] + "'");
   if (!store_dir.empty()) {
     if (!digest) return Usage("--store needs --digest");
     projection::ProjectionStore store;

@@ -199,8 +199,13 @@ std::string FlagSet::Parse(const std::vector<std::string>& args) {
   return "";
 }
 
-std::optional<int> FlagSet::ParseCommandLine(int argc, char** argv) {
-  if (std::string err = Parse(argc, argv, 1); !err.empty()) {
+std::optional<int> FlagSet::ParseCommandLine(int argc, char** argv, size_t max_positional) {
+  std::string err = Parse(argc, argv, 1);
+  if (err.empty() && !help_ && positional_.size() > max_positional) {
+    err = "unexpected argument '" + positional_[max_positional] + "' (see payorch " + command_ +
+          " --help)";
+  }
+  if (!err.empty()) {
     std::fprintf(stderr, "payorch %s: %s\n", command_.c_str(), err.c_str());
     return 2;
   }

@@ -14,6 +14,7 @@
 // usage on stdout and gives 0. CLI11 stays inside flags.cc: this header is all callers see.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -57,8 +58,11 @@ class FlagSet {
   [[nodiscard]] std::string Parse(const std::vector<std::string>& args);
 
   // Parses argv[1..argc) (argv[0] is the command's name). std::nullopt: carry on; else
-  // the exit code to return at once, after printing the error (2) or the usage (0).
-  [[nodiscard]] std::optional<int> ParseCommandLine(int argc, char** argv);
+  // the exit code to return at once, after printing the error (2) or the usage (0). More
+  // than `max_positional` positional arguments is an error ("unexpected argument 'x'"):
+  // a command that takes none does not silently ignore a stray word.
+  [[nodiscard]] std::optional<int> ParseCommandLine(int argc, char** argv,
+                                                    size_t max_positional = 0);
 
   bool help_requested() const { return help_; }
   const std::vector<std::string>& positional() const { return positional_; }

@@ -162,6 +162,23 @@ TEST_F(Flags, BadUsageIsOneLineNamingTheFlagAndExitCodeTwo) {
   }
 }
 
+TEST_F(Flags, AStrayArgumentIsBadUsageUnlessTheCommandTakesIt) {
+  const Outcome o = Run({"--data-dir", "d", "extra"});
+  ASSERT_TRUE(o.exit_code.has_value());
+  EXPECT_EQ(*o.exit_code, 2);
+  EXPECT_EQ(o.err, "payorch run: unexpected argument 'extra' (see payorch run --help)\n");
+  EXPECT_EQ(o.out, "");
+
+  std::string data;
+  FlagSet keys("keys", "Keys.");
+  keys.String("data", &data, "data directory");
+  std::vector<std::string> args = {"keys", "list", "--data", "d"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  EXPECT_FALSE(keys.ParseCommandLine(static_cast<int>(argv.size()), argv.data(), 1));
+  EXPECT_EQ(keys.positional(), std::vector<std::string>{"list"});
+}
+
 TEST(FlagBounds, AtLeastHasNoUpperBound) {
   int64_t from = 0;
   FlagSet flags("replay", "Replays.");
