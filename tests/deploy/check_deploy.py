@@ -6,7 +6,8 @@ every `payorch run` flag used by the Dockerfile, compose and Kubernetes files is
 the built binary; the HTTP port is one port everywhere (listen flag, EXPOSE, probes,
 Services, Prometheus); the Kafka cluster in compose is a consistent 3-voter KRaft quorum
 with replication 3 and min.insync.replicas 2; files mounted by compose exist; the
-StatefulSet's selectors and headless Service agree.
+StatefulSet's selectors and headless Service agree; the Dockerfile's build stage installs
+every library package (-dev) of scripts/deps.sh but the fuzzers' sanitizer runtime.
 
 usage: check_deploy.py REPO_ROOT PAYORCH_BINARY
 """
@@ -40,6 +41,14 @@ def main():
     compose = docs["compose.yaml"][0]
     k8s = docs["k8s/payorch.yaml"]
     dockerfile = (deploy / "docker" / "Dockerfile").read_text()
+
+    # The image builds with the libraries a fresh Debian machine gets from scripts/deps.sh.
+    deps = re.search(r"DEBIAN_PACKAGES=\((.*?)\)", (root / "scripts" / "deps.sh").read_text(), re.S)[1]
+    dev_packages = re.compile(r"[\w.+-]+-dev\b")
+    wanted = set(dev_packages.findall(deps)) - {"libclang-rt-14-dev"}  # `make fuzz` only
+    build_stage = re.split(r"^FROM ", dockerfile, flags=re.M)[1]
+    missing = wanted - set(dev_packages.findall(build_stage))
+    check(not missing, f"Dockerfile build stage lacks packages of scripts/deps.sh: {sorted(missing)}")
 
     # The flags of the real binary.
     help_text = subprocess.run([binary, "run", "--help"], capture_output=True, text=True).stdout
