@@ -66,6 +66,7 @@ crash-long: build
 chaos: build
 	CELLS=$${CELLS:-all} PAYMENTS=$${PAYMENTS:-400} KILLS=$${KILLS:-3} SEED=$${SEED:-1} \
 	  $(BUILD)/tests/chaos/chaos_test
+	$(BUILD)/tests/chaos/chaos_broker_test --gtest_filter='*NoRecordIsLostThroughProduceErrors'
 
 # docs/reliability.md. Fuzzing: clang + libFuzzer + ASan/UBSan in build-fuzz, each target
 # for FUZZ_SECONDS (make test runs the checked-in corpora through a plain driver).

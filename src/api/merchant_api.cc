@@ -547,11 +547,11 @@ std::string MerchantApi::Start() {
   i.verifier = std::make_unique<KeyVerifier>(
       i.keys.get(), VerifierOptions{.ttl_ms = i.o.config.key_cache_ttl_ms}, i.o.clock);
   i.limiter = std::make_unique<RateLimiter>(i.o.config.rate_limit, i.o.clock);
-  if (std::string err = i.responses.Open(dir + "/responses"); !err.empty()) return err;
+  if (Status s = i.responses.Open(dir + "/responses"); !s.ok()) return s.ToString();
   const auto endpoints = i.o.config.webhooks;
   i.outbox = std::make_unique<outbox::WebhookOutbox>(
       internal::OutboxOptions(i.o.config, dir + "/webhooks", i.o.clock));
-  if (std::string err = i.outbox->Open(); !err.empty()) return err;
+  if (Status s = i.outbox->Open(); !s.ok()) return s.ToString();
   i.follower = std::make_unique<internal::EventFollower>(i.o.kafka, i.o.store, i.o.on_event);
   if (std::string err = i.follower->Start(); !err.empty()) return err;
   i.appender = std::make_unique<internal::CommandAppender>(i.o.kafka);

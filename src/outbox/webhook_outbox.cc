@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/rocksdb_status.h"
+
 namespace payorch::outbox {
 namespace {
 
@@ -119,14 +121,14 @@ WebhookOutbox::WebhookOutbox(WebhookOutboxOptions options) : options_(std::move(
 
 WebhookOutbox::~WebhookOutbox() { Stop(); }
 
-std::string WebhookOutbox::Open() {
+Status WebhookOutbox::Open() {
   rocksdb::Options o;
   o.create_if_missing = true;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, options_.dir, &db);
-  if (!s.ok()) return "webhook outbox " + options_.dir + ": " + s.ToString();
+  if (!s.ok()) return FromRocksDb(s, "webhook outbox " + options_.dir);
   db_.reset(db);
-  return "";
+  return Status::Ok();
 }
 
 void WebhookOutbox::Start() {
@@ -150,9 +152,9 @@ void WebhookOutbox::Loop() {
   }
 }
 
-std::string WebhookOutbox::Enqueue(const std::vector<WebhookDelivery>& deliveries,
-                                   const std::vector<std::pair<std::string, std::string>>& meta) {
-  if (!db_) return "webhook outbox not open";
+Status WebhookOutbox::Enqueue(const std::vector<WebhookDelivery>& deliveries,
+                              const std::vector<std::pair<std::string, std::string>>& meta) {
+  if (!db_) return FailedPreconditionError("webhook outbox not open");
   const int64_t now = options_.clock->NowMs();
   rocksdb::WriteBatch batch;
   int added = 0;
@@ -174,10 +176,13 @@ std::string WebhookOutbox::Enqueue(const std::vector<WebhookDelivery>& deliverie
     for (const auto& [k, v] : meta) batch.Put(kMeta + k, v);
     rocksdb::WriteOptions wo;
     wo.sync = false;  // the WAL survives a killed process; fsync per batch is not needed
-    if (auto s = db_->Write(wo, &batch); !s.ok()) return "webhook outbox: " + s.ToString();
+    if (auto s = db_->Write(wo, &batch); !s.ok()) {
+      return FromRocksDb(s, "webhook outbox enqueue of " + std::to_string(added) +
+                                " deliveries and " + std::to_string(meta.size()) + " meta entries");
+    }
   }
   if (added > 0) wake_.notify_all();
-  return "";
+  return Status::Ok();
 }
 
 std::optional<std::string> WebhookOutbox::GetMeta(const std::string& key) const {
@@ -224,13 +229,15 @@ std::vector<std::pair<std::string, std::string>> WebhookOutbox::ScanMeta(const s
   return out;
 }
 
-std::string WebhookOutbox::DeleteMeta(const std::vector<std::string>& keys) {
-  if (!db_) return "webhook outbox not open";
+Status WebhookOutbox::DeleteMeta(const std::vector<std::string>& keys) {
+  if (!db_) return FailedPreconditionError("webhook outbox not open");
   rocksdb::WriteBatch batch;
   for (const std::string& k : keys) batch.Delete(kMeta + k);
   std::lock_guard<std::mutex> lock(mu_);
-  if (auto s = db_->Write({}, &batch); !s.ok()) return "webhook outbox: " + s.ToString();
-  return "";
+  if (auto s = db_->Write({}, &batch); !s.ok()) {
+    return FromRocksDb(s, "webhook outbox delete of " + std::to_string(keys.size()) + " meta keys");
+  }
+  return Status::Ok();
 }
 
 std::string WebhookOutbox::Attempt(WebhookDelivery& d) {

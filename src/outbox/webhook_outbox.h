@@ -14,11 +14,14 @@
 // - Meta entries (the caller's keys, opaque here) can also be scanned in key order and
 //   deleted (ScanMeta, DeleteMeta), e.g. for an index the caller keeps next to its
 //   checkpoints.
+// - Errors are payorch::Status values (common/status.h); a RocksDB error keeps RocksDB's
+//   code as native_code. Enqueue or DeleteMeta before a successful Open: kFailedPrecondition.
 //
 //   WebhookOutbox outbox({.dir = dir, .endpoints = [&](auto& m) { return cfg.Find(m); }});
-//   if (auto err = outbox.Open(); !err.empty()) ...
+//   if (Status s = outbox.Open(); !s.ok()) ...
 //   outbox.Start();                                 // delivers on its own thread
-//   (void)outbox.Enqueue({{.id = "wh_..", .merchant_id = "m_1", .body = json}}, {{"c/0", pos}});
+//   Status s = outbox.Enqueue({{.id = "wh_..", .merchant_id = "m_1", .body = json}},
+//                             {{"c/0", pos}});
 //   ...
 //   outbox.Stop();
 #pragma once
@@ -36,6 +39,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/status.h"
 
 namespace rocksdb {
 class DB;
@@ -95,15 +99,15 @@ class WebhookOutbox {
   WebhookOutbox(const WebhookOutbox&) = delete;
   WebhookOutbox& operator=(const WebhookOutbox&) = delete;
 
-  // Opens or creates the store. "" or a one-line error.
-  [[nodiscard]] std::string Open();
+  // Opens or creates the store.
+  [[nodiscard]] Status Open();
   // Starts / stops the delivery thread.
   void Start();
   void Stop();
 
   // Queues new deliveries (due at once) and writes `meta` (key, value) in the same batch.
-  [[nodiscard]] std::string Enqueue(const std::vector<WebhookDelivery>& deliveries,
-                                    const std::vector<std::pair<std::string, std::string>>& meta);
+  [[nodiscard]] Status Enqueue(const std::vector<WebhookDelivery>& deliveries,
+                               const std::vector<std::pair<std::string, std::string>>& meta);
   [[nodiscard]] std::optional<std::string> GetMeta(const std::string& key) const;
   // At most `limit` meta entries whose key starts with `prefix`, in key order (descending
   // when `reverse`), strictly after the key `after` in that order ("" = from the first, or
@@ -112,8 +116,8 @@ class WebhookOutbox {
                                                                           const std::string& after,
                                                                           size_t limit,
                                                                           bool reverse) const;
-  // Deletes meta keys (absent ones are no error) in one batch. "" or a one-line error.
-  [[nodiscard]] std::string DeleteMeta(const std::vector<std::string>& keys);
+  // Deletes meta keys (absent ones are no error) in one batch.
+  [[nodiscard]] Status DeleteMeta(const std::vector<std::string>& keys);
 
   // One delivery round (what the thread does): attempts every due delivery. Returns how
   // many were attempted.

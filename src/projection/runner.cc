@@ -103,10 +103,10 @@ void ProjectionRunner::UpdateLag() {
   lag_ = lag;
 }
 
-std::string ProjectionRunner::Commit() {
+Status ProjectionRunner::Commit() {
   std::vector<Mutation> writes = projector_.Flush();
-  if (writes.empty()) return "";
-  if (std::string err = store_->Write(writes); !err.empty()) return err;
+  if (writes.empty()) return Status::Ok();
+  if (Status s = store_->Write(writes); !s.ok()) return s;
   std::lock_guard lock(mu_);
   for (PartitionPosition& pos : positions_) {
     pos.next_offset = projector_.checkpoint(pos.partition).next_offset;
@@ -114,7 +114,7 @@ std::string ProjectionRunner::Commit() {
   }
   stats_ = projector_.stats();
   UpdateLag();
-  return "";
+  return Status::Ok();
 }
 
 std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
@@ -148,7 +148,7 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
     const int64_t now = NowMs();
     if (pending > 0 && (batch.empty() || pending >= options_.max_batch_records ||
                         now - batch_started >= options_.max_batch_ms)) {
-      if (std::string err = Commit(); !err.empty()) return err;
+      if (Status s = Commit(); !s.ok()) return s.ToString();
       pending = 0;
     }
     if (now >= next_refresh) {
@@ -159,7 +159,8 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
     }
   }
   consumer.value()->Close().IgnoreError();  // nothing committed to the group: checkpoints are ours
-  return Commit();
+  const Status s = Commit();
+  return s.ok() ? "" : s.ToString();
 }
 
 std::string ProjectionRunner::CatchUp(const std::atomic<bool>& stop,
@@ -218,7 +219,7 @@ std::string ProjectionRunner::CatchUp(const std::atomic<bool>& stop,
         ++k;
       }
       if (pending >= per_batch) {
-        if (std::string err = Commit(); !err.empty()) return err;
+        if (Status s = Commit(); !s.ok()) return s.ToString();
         pending = 0;
         if (progress) progress(done, total);
       }
@@ -233,7 +234,7 @@ std::string ProjectionRunner::CatchUp(const std::atomic<bool>& stop,
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
-  if (std::string err = Commit(); !err.empty()) return err;
+  if (Status s = Commit(); !s.ok()) return s.ToString();
   if (progress) progress(done, total);
   return "";
 }

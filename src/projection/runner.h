@@ -94,7 +94,8 @@ class ProjectionRunner {
   ProjectorStats stats() const;
 
  private:
-  [[nodiscard]] std::string Commit();
+  // Writes what the projector flushed, in one batch, and advances the positions.
+  [[nodiscard]] Status Commit();
   [[nodiscard]] std::string RefreshWatermarks();
   void UpdateLag();
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "command/hash.h"
+#include "common/rocksdb_status.h"
 #include "projection/internal/keys.h"
 
 namespace payorch::projection {
@@ -70,8 +71,8 @@ std::optional<std::string> ProjectionStore::Get(const std::string& key) const {
   return std::nullopt;
 }
 
-std::string ProjectionStore::Write(const std::vector<Mutation>& mutations) {
-  if (mutations.empty()) return "";
+Status ProjectionStore::Write(const std::vector<Mutation>& mutations) {
+  if (mutations.empty()) return Status::Ok();
   std::vector<const Mutation*> sorted;
   sorted.reserve(mutations.size());
   size_t bytes = 0;
@@ -91,11 +92,15 @@ std::string ProjectionStore::Write(const std::vector<Mutation>& mutations) {
   for (const Mutation* m : sorted) batch.Put(m->key, m->value);
   rocksdb::WriteOptions wo;
   wo.disableWAL = options_.disable_wal;
-  rocksdb::Status st = db_->Write(wo, &batch);
-  return st.ok() ? "" : "projection store write: " + st.ToString();
+  const rocksdb::Status st = db_->Write(wo, &batch);
+  if (!st.ok()) {
+    return FromRocksDb(st,
+                       "projection store write of " + std::to_string(sorted.size()) + " records");
+  }
+  return Status::Ok();
 }
 
-std::string ProjectionStore::Ingest(const std::vector<const Mutation*>& sorted) {
+Status ProjectionStore::Ingest(const std::vector<const Mutation*>& sorted) {
   const std::string path = dir_ + "/ingest-" + std::to_string(ingested_files_++) + ".sst";
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), BaseOptions(options_));
   rocksdb::Status st = writer.Open(path);
@@ -110,7 +115,8 @@ std::string ProjectionStore::Ingest(const std::vector<const Mutation*>& sorted) 
   }
   std::error_code ec;
   std::filesystem::remove(path, ec);
-  return st.ok() ? "" : "projection store ingest: " + st.ToString();
+  if (!st.ok()) return FromRocksDb(st, "projection store ingest of " + path);
+  return Status::Ok();
 }
 
 void ProjectionStore::Scan(

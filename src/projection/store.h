@@ -6,8 +6,12 @@
 //   Projector projector(&store);
 //   for (auto& [p, c] : store.LoadCheckpoints()) projector.Resume(p, c);
 //   ... projector.Observe(...) ...
-//   if (auto err = store.Write(projector.Flush()); !err.empty()) ...   // one WriteBatch
+//   if (Status s = store.Write(projector.Flush()); !s.ok()) ...   // one WriteBatch
 //   std::string digest = store.Digest();   // read models only, offsets excluded
+//
+// Errors: Write returns a payorch::Status (common/status.h) that keeps RocksDB's code as
+// native_code. Open and Close still return "" or a one-line error: `payorch replay` calls
+// them (src/cli, being rewritten); they become Status with it.
 //
 // Thread safety: reads (Get, Scan, Digest) may run on any thread concurrently with one
 // writer thread; a reader sees whole batches only (RocksDB write batches are atomic).
@@ -22,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "projection/projector.h"
 
 namespace rocksdb {
@@ -57,8 +62,8 @@ class ProjectionStore : public ViewSource {
 
   [[nodiscard]] std::optional<std::string> Get(const std::string& key) const override;
   // Puts every mutation in one atomic WriteBatch (in key order: sorted inserts are cheap for
-  // the memtable's skip list). Keys must be distinct. "" or a one-line error.
-  [[nodiscard]] std::string Write(const std::vector<Mutation>& mutations);
+  // the memtable's skip list). Keys must be distinct.
+  [[nodiscard]] Status Write(const std::vector<Mutation>& mutations);
 
   // Calls fn(key, value) for keys >= start in key order while fn returns true and the key
   // starts with `prefix`.
@@ -74,7 +79,7 @@ class ProjectionStore : public ViewSource {
   [[nodiscard]] std::string Digest() const;
 
  private:
-  [[nodiscard]] std::string Ingest(const std::vector<const Mutation*>& sorted);
+  [[nodiscard]] Status Ingest(const std::vector<const Mutation*>& sorted);
 
   std::unique_ptr<rocksdb::DB> db_;
   StoreOptions options_;

@@ -183,8 +183,8 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (it == tracks.end()) return;
     const PartitionMeta meta = it->second.resume.Checkpoint();
     // A checkpoint not saved costs a longer re-read after a restart, nothing else.
-    if (std::string err = options.store->SaveCheckpoint(kCheckpointName, p, meta); !err.empty()) {
-      options.logger->warn("[p{}] connectors checkpoint not saved: {}", p, err);
+    if (Status s = options.store->SaveCheckpoint(kCheckpointName, p, meta); !s.ok()) {
+      options.logger->warn("[p{}] connectors checkpoint not saved: {}", p, s.ToString());
     }
   }
 

@@ -195,7 +195,7 @@ Orchestrator::~Orchestrator() = default;
 
 std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   StateStore store;
-  if (std::string err = store.Open(options_.data_dir); !err.empty()) return err;
+  if (Status s = store.Open(options_.data_dir); !s.ok()) return s.ToString();
   // Shutdown order: connectors stop first (no new answers), then the writers decide
   // what is left in the commands log, then they stop. So a clean stop leaves no command
   // undecided.

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "command/aggregate.h"
+#include "common/rocksdb_status.h"
 
 namespace payorch::runtime {
 
@@ -62,10 +63,10 @@ StateStore::~StateStore() {
   if (db_) db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
 }
 
-std::string StateStore::Open(const std::string& dir) {
+Status StateStore::Open(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return "state store " + dir + ": " + ec.message();
+  if (ec) return FailedPreconditionError("state store " + dir + ": " + ec.message());
   rocksdb::Options options;
   options.create_if_missing = true;
   options.compression = rocksdb::kLZ4Compression;
@@ -81,9 +82,9 @@ std::string StateStore::Open(const std::string& dir) {
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* db = nullptr;
   rocksdb::Status st = rocksdb::DB::Open(options, dir, &db);
-  if (!st.ok()) return "state store " + dir + ": " + st.ToString();
+  if (!st.ok()) return FromRocksDb(st, "state store " + dir);
   db_.reset(db);
-  return "";
+  return Status::Ok();
 }
 
 namespace {
@@ -108,12 +109,16 @@ PartitionMeta StateStore::LoadCheckpoint(const std::string& reader, int32_t part
   return LoadMetaKey(CheckpointKey(reader, partition));
 }
 
-std::string StateStore::SaveCheckpoint(const std::string& reader, int32_t partition,
-                                       const PartitionMeta& meta) {
+Status StateStore::SaveCheckpoint(const std::string& reader, int32_t partition,
+                                  const PartitionMeta& meta) {
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
-  rocksdb::Status st = db_->Put(wo, CheckpointKey(reader, partition), EncodeMeta(meta));
-  return st.ok() ? "" : "state store checkpoint: " + st.ToString();
+  const rocksdb::Status st = db_->Put(wo, CheckpointKey(reader, partition), EncodeMeta(meta));
+  if (!st.ok()) {
+    return FromRocksDb(st,
+                       "state store checkpoint of " + reader + " p" + std::to_string(partition));
+  }
+  return Status::Ok();
 }
 
 PartitionMeta StateStore::LoadMeta(int32_t partition) const {
@@ -132,9 +137,8 @@ PartitionMeta StateStore::LoadMetaKey(const std::string& key) const {
   return meta;
 }
 
-std::string StateStore::Append(int32_t partition,
-                               const std::vector<const ev::EventEnvelope*>& events,
-                               const PartitionMeta& meta) {
+Status StateStore::Append(int32_t partition, const std::vector<const ev::EventEnvelope*>& events,
+                          const PartitionMeta& meta) {
   rocksdb::WriteBatch batch;
   std::string value;
   for (const ev::EventEnvelope* e : events) {
@@ -148,12 +152,13 @@ std::string StateStore::Append(int32_t partition,
   batch.Put(MetaKey(partition), EncodeMeta(meta));
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
-  rocksdb::Status st = db_->Write(wo, &batch);
-  return st.ok() ? "" : "state store write: " + st.ToString();
+  const rocksdb::Status st = db_->Write(wo, &batch);
+  if (!st.ok()) return FromRocksDb(st, "state store append p" + std::to_string(partition));
+  return Status::Ok();
 }
 
-std::string StateStore::LoadPayment(int32_t partition, const std::string& payment_id,
-                                    command::PaymentState* out) const {
+StatusOr<command::PaymentState> StateStore::LoadPayment(int32_t partition,
+                                                        const std::string& payment_id) const {
   command::PaymentState state;
   state.payment_id = payment_id;
   const std::string prefix = PaymentPrefix(partition, payment_id);
@@ -161,17 +166,15 @@ std::string StateStore::LoadPayment(int32_t partition, const std::string& paymen
   ev::EventEnvelope event;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return "state store: a stored event of " + payment_id + " does not parse";
+      return DataLossError("state store: a stored event of " + payment_id + " does not parse");
     }
     command::Evolve(state, event);
   }
-  if (!it->status().ok())
-    return "state store read of " + payment_id + ": " + it->status().ToString();
-  *out = std::move(state);
-  return "";
+  if (!it->status().ok()) return FromRocksDb(it->status(), "state store read of " + payment_id);
+  return state;
 }
 
-std::string StateStore::ResetPartition(int32_t partition) {
+Status StateStore::ResetPartition(int32_t partition) {
   std::string begin = "e";
   PutBigEndian(begin, static_cast<uint32_t>(partition), 4);
   std::string end = "e";
@@ -179,8 +182,9 @@ std::string StateStore::ResetPartition(int32_t partition) {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(begin, end);
   batch.Delete(MetaKey(partition));
-  rocksdb::Status st = db_->Write(rocksdb::WriteOptions(), &batch);
-  return st.ok() ? "" : "state store reset: " + st.ToString();
+  const rocksdb::Status st = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!st.ok()) return FromRocksDb(st, "state store reset p" + std::to_string(partition));
+  return Status::Ok();
 }
 
 }  // namespace payorch::runtime

@@ -3,10 +3,13 @@
 // the events log (delete the directory and restart).
 //
 //   StateStore store;
-//   if (auto err = store.Open(dir); !err.empty()) ...
-//   PartitionMeta meta = store.LoadMeta(partition);     // where the fold stopped
-//   store.Append(partition, groups, new_meta);          // one WriteBatch, atomic
-//   PaymentState s = store.LoadPayment(partition, id);  // fold of its stored events
+//   if (Status s = store.Open(dir); !s.ok()) ...
+//   PartitionMeta meta = store.LoadMeta(partition);               // where the fold stopped
+//   Status s = store.Append(partition, groups, new_meta);         // one WriteBatch, atomic
+//   StatusOr<PaymentState> p = store.LoadPayment(partition, id);  // fold of its events
+//
+// Errors are payorch::Status values (common/status.h); one that RocksDB returned keeps
+// RocksDB's code as native_code (common/rocksdb_status.h) and names what was being done.
 //
 // Thread safety: one writer thread per partition; different partitions may be used from
 // different threads.
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "command/state.h"
+#include "common/status.h"
 #include "payments/events/v1/events.pb.h"
 
 namespace rocksdb {
@@ -40,30 +44,31 @@ class StateStore {
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
-  // Opens or creates the store. Returns "" or a one-line error.
-  [[nodiscard]] std::string Open(const std::string& dir);
+  // Opens or creates the store (and its directory).
+  [[nodiscard]] Status Open(const std::string& dir);
 
   PartitionMeta LoadMeta(int32_t partition) const;
 
   // Stores counted events (already de-duplicated by the caller) and the new meta in one
   // atomic batch. The WAL is off: after a crash the store is a consistent older prefix.
-  [[nodiscard]] std::string Append(
+  [[nodiscard]] Status Append(
       int32_t partition, const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
       const PartitionMeta& meta);
 
-  // Folds the stored events of one payment into *out. A payment never seen gives an empty
-  // state whose payment_id is set. A read error or a stored event that does not parse is an
-  // error (never a shorter history): deciding on a truncated state would fork the payment.
-  [[nodiscard]] std::string LoadPayment(int32_t partition, const std::string& payment_id,
-                                        command::PaymentState* out) const;
+  // The fold of the stored events of one payment. A payment never seen gives an empty
+  // state whose payment_id is set. A read error or a stored event that does not parse
+  // (kDataLoss) is an error, never a shorter history: deciding on a truncated state would
+  // fork the payment.
+  [[nodiscard]] StatusOr<command::PaymentState> LoadPayment(int32_t partition,
+                                                            const std::string& payment_id) const;
 
   // A reader's resume point in the events log (e.g. the connectors'): offset and epoch.
   PartitionMeta LoadCheckpoint(const std::string& reader, int32_t partition) const;
-  [[nodiscard]] std::string SaveCheckpoint(const std::string& reader, int32_t partition,
-                                           const PartitionMeta& meta);
+  [[nodiscard]] Status SaveCheckpoint(const std::string& reader, int32_t partition,
+                                      const PartitionMeta& meta);
 
   // Drops everything stored for a partition (e.g. the store is ahead of a truncated log).
-  [[nodiscard]] std::string ResetPartition(int32_t partition);
+  [[nodiscard]] Status ResetPartition(int32_t partition);
 
  private:
   PartitionMeta LoadMetaKey(const std::string& key) const;

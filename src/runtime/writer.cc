@@ -73,7 +73,7 @@ void PartitionWriter::Fold(const log::Record& record, std::vector<ev::EventEnvel
   }
 }
 
-std::string PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) {
+Status PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) {
   std::vector<const ev::EventEnvelope*> ptrs;
   ptrs.reserve(out.size());
   for (const auto& e : out) ptrs.push_back(&e);
@@ -81,9 +81,9 @@ std::string PartitionWriter::FlushRestored(std::vector<ev::EventEnvelope>& out) 
                      filter_.highest_seen()};
   if (deps_.probe != nullptr) deps_.probe->restored_events += out.size();
   if (deps_.metrics != nullptr) deps_.metrics->restored_events.Add(out.size());
-  std::string err = deps_.store->Append(partition_, ptrs, meta);
+  Status s = deps_.store->Append(partition_, ptrs, meta);
   out.clear();
-  return err;
+  return s;
 }
 
 std::variant<int64_t, std::string> PartitionWriter::Start() {
@@ -113,7 +113,7 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
     // The store describes another log (a new embedded broker, a recreated topic).
     deps_.logger->warn("[p{}] state store is ahead of the events log ({} > {}); rebuilding",
                        partition_, meta.next_events_offset, marks.value().high.value());
-    if (std::string err = deps_.store->ResetPartition(partition_); !err.empty()) return err;
+    if (Status s = deps_.store->ResetPartition(partition_); !s.ok()) return s.ToString();
     meta = PartitionMeta{};
     if (auto st = reader.value()->Seek(Offset{marks.value().low.value()}); !st.ok()) {
       return "events seek: " + st.ToString();
@@ -130,17 +130,16 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
   // Restore is bounded by the store: only the events after its snapshot point are read
   // (the whole partition only when this store never held it, or it describes another log).
   std::vector<ev::EventEnvelope> restored;
-  std::string fold_error;
+  Status fold_error;
   int64_t folded = 0;
   auto fold = [&](const log::Record& r) {
     ++folded;
     Fold(r, restored);
-    if (restored.size() >= kRestoreChunk && fold_error.empty())
-      fold_error = FlushRestored(restored);
+    if (restored.size() >= kRestoreChunk && fold_error.ok()) fold_error = FlushRestored(restored);
   };
   auto end = reader.value()->ReadToEnd(fold, kReadTimeoutMs);
   if (!end.ok()) return "restore read: " + end.error().ToString();
-  if (!fold_error.empty()) return fold_error;
+  if (!fold_error.ok()) return fold_error.ToString();
 
   for (int attempt = 1; attempt <= kClaimAttempts; ++attempt) {
     const uint64_t epoch = filter_.highest_seen() + 1;
@@ -158,7 +157,7 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
     if (!at.ok()) return "claim append: " + at.error().ToString();
     auto st = reader.value()->ReadUntil(Offset{at.value().value() + 1}, fold, kReadTimeoutMs);
     if (!st.ok()) return "claim read-back: " + st.ToString();
-    if (!fold_error.empty()) return fold_error;
+    if (!fold_error.ok()) return fold_error.ToString();
     if (last_claim_offset_ == at.value().value() && filter_.epoch() == epoch) {
       epoch_ = epoch;
       break;
@@ -168,7 +167,7 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
   }
   if (epoch_ == 0) return "could not claim partition " + std::to_string(partition_);
-  if (std::string err = FlushRestored(restored); !err.empty()) return err;
+  if (Status s = FlushRestored(restored); !s.ok()) return s.ToString();
 
   deps_.outbox->Unfence(partition_);
   fenced_ = false;
@@ -193,12 +192,12 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
 command::PaymentState* PartitionWriter::StateFor(const std::string& payment_id) {
   auto it = cache_.find(payment_id);
   if (it != cache_.end()) return &it->second;
-  command::PaymentState loaded;
-  if (std::string err = deps_.store->LoadPayment(partition_, payment_id, &loaded); !err.empty()) {
-    if (failure_.empty()) failure_ = err;
+  StatusOr<command::PaymentState> loaded = deps_.store->LoadPayment(partition_, payment_id);
+  if (!loaded.ok()) {
+    if (failure_.empty()) failure_ = loaded.status().ToString();
     return nullptr;
   }
-  return &cache_.emplace(payment_id, std::move(loaded)).first->second;
+  return &cache_.emplace(payment_id, std::move(loaded).value()).first->second;
 }
 
 void PartitionWriter::PublishViolation(const std::string& contract_id,
@@ -454,9 +453,9 @@ std::string PartitionWriter::Persist() {
   groups_.set_last_complete_offset(last_command);
   PartitionMeta meta{next_events_offset_, last_command, epoch_,
                      std::max(filter_.highest_seen(), epoch_)};
-  if (std::string err = deps_.store->Append(partition_, ptrs, meta); !err.empty()) {
-    failure_ = err;
-    return err;
+  if (Status s = deps_.store->Append(partition_, ptrs, meta); !s.ok()) {
+    failure_ = s.ToString();
+    return failure_;
   }
   persisted_command_offset_ = last_command + 1;
   for (const auto& g : delivered_) {

@@ -94,7 +94,7 @@ class PartitionWriter {
 
   // Folds one events record during restore or a gap check.
   void Fold(const log::Record& record, std::vector<::payments::events::v1::EventEnvelope>& out);
-  [[nodiscard]] std::string FlushRestored(std::vector<::payments::events::v1::EventEnvelope>& out);
+  [[nodiscard]] Status FlushRestored(std::vector<::payments::events::v1::EventEnvelope>& out);
   void CheckGap(int64_t from, int64_t to);
   // Offers the group's acknowledged *Started events to deps_.handoff (runtime/started_handoff.h).
   void HandOff(const DeliveredGroup& group, const std::vector<int64_t>& offsets);

@@ -30,7 +30,7 @@ class EventsTest : public ::testing::Test {
     o.dir = dir_.string();
     o.clock = &clock_;
     box_ = std::make_unique<outbox::WebhookOutbox>(std::move(o));
-    EXPECT_EQ(box_->Open(), "");
+    EXPECT_EQ(box_->Open().ToString(), "ok");
   }
   ~EventsTest() override {
     box_.reset();
@@ -61,7 +61,7 @@ class EventsTest : public ::testing::Test {
       AppendEventRecord(e, d.body, &meta);
       bodies.push_back(json::parse(d.body));
     }
-    EXPECT_EQ(box_->Enqueue({}, meta), "");
+    EXPECT_EQ(box_->Enqueue({}, meta).ToString(), "ok");
     return bodies;
   }
   json List(const std::string& merchant, std::multimap<std::string, std::string> query,
@@ -84,8 +84,9 @@ class EventsTest : public ::testing::Test {
 };
 
 TEST_F(EventsTest, ScanMetaWalksOnePrefixEitherWayAfterAKey) {
-  ASSERT_EQ(box_->Enqueue({}, {{"a/1", "1"}, {"a/2", "2"}, {"a/3", "3"}, {"ab", "x"}, {"b", "y"}}),
-            "");
+  ASSERT_EQ(box_->Enqueue({}, {{"a/1", "1"}, {"a/2", "2"}, {"a/3", "3"}, {"ab", "x"}, {"b", "y"}})
+                .ToString(),
+            "ok");
   using Entries = std::vector<std::pair<std::string, std::string>>;
   EXPECT_EQ(box_->ScanMeta("a/", "", 10, false),
             (Entries{{"a/1", "1"}, {"a/2", "2"}, {"a/3", "3"}}));
@@ -95,7 +96,7 @@ TEST_F(EventsTest, ScanMetaWalksOnePrefixEitherWayAfterAKey) {
   EXPECT_EQ(box_->ScanMeta("a/", "a/1", 10, true), Entries{});
   EXPECT_EQ(box_->ScanMeta("b", "", 10, true), (Entries{{"b", "y"}}));
   EXPECT_EQ(box_->ScanMeta("a/", "", 0, false), Entries{});
-  ASSERT_EQ(box_->DeleteMeta({"a/1", "a/3", "absent"}), "");
+  ASSERT_EQ(box_->DeleteMeta({"a/1", "a/3", "absent"}).ToString(), "ok");
   EXPECT_EQ(box_->ScanMeta("a/", "", 10, false), (Entries{{"a/2", "2"}}));
   EXPECT_EQ(box_->GetMeta("ab"), "x");
 }

@@ -53,9 +53,11 @@ class ReportsTest : public ::testing::Test {
     t.set_amount_minor(amount);
     t.set_fee_minor(fee);
     ASSERT_EQ(
-        store_.Write({{projection::internal::DailyKey(merchant, date, currency, gateway, outcome),
-                       t.SerializeAsString()}}),
-        "");
+        store_
+            .Write({{projection::internal::DailyKey(merchant, date, currency, gateway, outcome),
+                     t.SerializeAsString()}})
+            .ToString(),
+        "ok");
   }
 
   // GET /v1/reports/financial?<query> of kMerchant.
@@ -196,7 +198,7 @@ TEST_F(ReportsTest, FeesComeFromCapturedMoneyOnlyAndRefundsAreSubtracted) {
   projection::testing::SaleWithRetry(log, "pay_sale", "k-sale", 1);        // psp_a, 2500
   projection::Projector projector(&store_, {.fee_bps = {{"psp_a", 30}}});  // 0.3 %
   log.FeedTo(projector);
-  ASSERT_EQ(store_.Write(projector.Flush()), "");
+  ASSERT_EQ(store_.Write(projector.Flush()).ToString(), "ok");
 
   const json usd = Currency(Report("from=2024-03-05&to=2024-03-05"), "usd");
   EXPECT_EQ(usd["authorized"], 842'500) << "two authorizations and a sale";

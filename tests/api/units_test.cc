@@ -241,7 +241,7 @@ class OutboxTest : public ::testing::Test {
       return outbox::SendResult{status_, status_ == 200 ? "" : "HTTP " + std::to_string(status_)};
     };
     auto box = std::make_unique<outbox::WebhookOutbox>(std::move(o));
-    EXPECT_EQ(box->Open(), "");
+    EXPECT_EQ(box->Open().ToString(), "ok");
     return box;
   }
   fs::path dir_ = TempDir("outbox");
@@ -258,10 +258,12 @@ TEST(WebhookSignature, IsHmacSha256OfTimestampDotBody) {
 
 TEST_F(OutboxTest, DeliversSignedWithTheEventIdOnce) {
   auto box = Make();
-  ASSERT_EQ(box->Enqueue(
-                {{.id = "wh_1", .merchant_id = "m_a", .event_id = "pay_1/1", .body = R"({"x":1})"}},
-                {{"events/0", "7"}}),
-            "");
+  ASSERT_EQ(
+      box->Enqueue(
+             {{.id = "wh_1", .merchant_id = "m_a", .event_id = "pay_1/1", .body = R"({"x":1})"}},
+             {{"events/0", "7"}})
+          .ToString(),
+      "ok");
   EXPECT_EQ(box->DeliverDue(), 1);
   ASSERT_EQ(sent_.size(), 1u);
   EXPECT_EQ(sent_[0].url, "http://merchant.test/hook");
@@ -270,7 +272,9 @@ TEST_F(OutboxTest, DeliversSignedWithTheEventIdOnce) {
             outbox::SignatureHeader("whsec_test", clock_.now / 1000, R"({"x":1})"));
   EXPECT_EQ(box->GetMeta("events/0"), "7");
   // Sent: enqueueing it again (a re-read of the log) does nothing.
-  ASSERT_EQ(box->Enqueue({{.id = "wh_1", .merchant_id = "m_a", .event_id = "pay_1/1"}}, {}), "");
+  ASSERT_EQ(
+      box->Enqueue({{.id = "wh_1", .merchant_id = "m_a", .event_id = "pay_1/1"}}, {}).ToString(),
+      "ok");
   EXPECT_EQ(box->DeliverDue(), 0);
   EXPECT_EQ(sent_.size(), 1u);
 }
@@ -280,8 +284,9 @@ TEST_F(OutboxTest, RetriesOnAnExponentialScheduleThenParksAndResends) {
   {
     auto box = Make();
     ASSERT_EQ(
-        box->Enqueue({{.id = "wh_2", .merchant_id = "m_a", .event_id = "e2", .body = "{}"}}, {}),
-        "");
+        box->Enqueue({{.id = "wh_2", .merchant_id = "m_a", .event_id = "e2", .body = "{}"}}, {})
+            .ToString(),
+        "ok");
   }
   auto box = Make();  // reopened: the delivery survived
   std::vector<int64_t> attempts_at;
@@ -539,7 +544,7 @@ TEST(Objects, RejectionsNameThePublicField) {
 // sweep deletes expired records a bounded number at a time.
 TEST(ResponseStore, KeysExpireAfterTheWindowAndTheSweepIsBounded) {
   internal::ResponseStore store;
-  ASSERT_EQ(store.Open((TempDir("responses") / "db").string()), "");
+  ASSERT_EQ(store.Open((TempDir("responses") / "db").string()).ToString(), "ok");
   constexpr int64_t kWindow = 1'000;
   internal::StoredResponse first;
   first.request_hash = "h1";
@@ -588,7 +593,7 @@ TEST(ResponseStore, KeysExpireAfterTheWindowAndTheSweepIsBounded) {
 // once the writer named it, its core refund id (they were once not stored at all).
 TEST(ResponseStore, ARefundsClaimKeepsItsRefundFields) {
   internal::ResponseStore store;
-  ASSERT_EQ(store.Open((TempDir("responses-refund") / "db").string()), "");
+  ASSERT_EQ(store.Open((TempDir("responses-refund") / "db").string()).ToString(), "ok");
   internal::StoredResponse pending;
   pending.request_hash = "h";
   pending.payment_id = "pay_1";

@@ -46,7 +46,7 @@ class QueryApiTest : public ::testing::Test {
     }
     Projector projector(&store_);
     log.FeedTo(projector);
-    ASSERT_EQ(store_.Write(projector.Flush()), "");
+    ASSERT_EQ(store_.Write(projector.Flush()).ToString(), "ok");
 
     QueryOptions q;
     q.lag = [this] { return lag_.load(); };

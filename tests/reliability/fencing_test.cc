@@ -34,7 +34,7 @@ struct WriterProcess {
     EXPECT_TRUE(p.ok());
     producer = std::move(p.value());
     outbox = std::make_unique<outbox::EventOutbox>(*producer, kafka.Topic(log::TopicKind::kEvents));
-    EXPECT_EQ(store.Open((dir / name).string()), "");
+    EXPECT_EQ(store.Open((dir / name).string()).ToString(), "ok");
     runtime::WriterDeps deps{&kafka, producer.get(),           outbox.get(), &store, &plans,
                              name,   spdlog::default_logger(), &probe,       1000};
     writer = std::make_unique<runtime::PartitionWriter>(kPartition, deps);

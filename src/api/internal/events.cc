@@ -160,7 +160,7 @@ int SweepExpiredEvents(outbox::WebhookOutbox& outbox, int64_t now_ms, int64_t re
     ++events;
   }
   if (doomed.empty()) return 0;
-  return outbox.DeleteMeta(doomed).empty() ? events : -1;
+  return outbox.DeleteMeta(doomed).ok() ? events : -1;
 }
 
 int EventRetention::MaybeSweep() {

@@ -48,14 +48,14 @@ Status Logged(Status s) {
 ResponseStore::ResponseStore() = default;
 ResponseStore::~ResponseStore() = default;
 
-std::string ResponseStore::Open(const std::string& dir) {
+Status ResponseStore::Open(const std::string& dir) {
   rocksdb::Options o;
   o.create_if_missing = true;
   rocksdb::DB* db = nullptr;
   auto s = rocksdb::DB::Open(o, dir, &db);
-  if (!s.ok()) return "idempotency store " + dir + ": " + s.ToString();
+  if (!s.ok()) return FromRocksDb(s, "idempotency store " + dir);
   db_.reset(db);
-  return "";
+  return Status::Ok();
 }
 
 ResponseStore::Claim ResponseStore::TryClaim(const std::string& merchant, const std::string& key,

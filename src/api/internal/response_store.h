@@ -43,7 +43,7 @@ class ResponseStore {
  public:
   ResponseStore();
   ~ResponseStore();
-  [[nodiscard]] std::string Open(const std::string& dir);
+  [[nodiscard]] Status Open(const std::string& dir);
 
   enum class Claim { kNew, kExisting, kUnavailable };
   // Claims the key with `pending` if it is free or its record is older than `window_ms`

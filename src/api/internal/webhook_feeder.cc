@@ -268,8 +268,9 @@ std::string WebhookFeeder::Start() {
           for (auto& [k, v] : *pending) meta.emplace_back(kModel + k, std::move(v));
           pending->clear();
           for (const auto& [p, _] : touched) meta.emplace_back(MetaKey(p), EncodePos(positions[p]));
-          if (std::string err = outbox_->Enqueue(deliveries, meta); !err.empty()) {
-            spdlog::error("webhook feeder: {}", err);  // fatal for durability: stop feeding
+          if (Status st = outbox_->Enqueue(deliveries, meta); !st.ok()) {
+            // Fatal for durability: stop feeding.
+            spdlog::error("webhook feeder: {}", st.ToString());
             break;
           }
         }

@@ -32,7 +32,7 @@ class StateStoreTest : public ::testing::Test {
     e.set_merchant_id("m_shop");
     e.mutable_payment_created()->mutable_amount()->set_amount_minor(1'000);
     e.mutable_payment_created()->mutable_amount()->set_currency("USD");
-    ASSERT_EQ(store.Append(3, {&e}, PartitionMeta{}), "");
+    ASSERT_EQ(store.Append(3, {&e}, PartitionMeta{}).ToString(), "ok");
   }
 
   std::filesystem::path dir_;
@@ -40,23 +40,23 @@ class StateStoreTest : public ::testing::Test {
 
 TEST_F(StateStoreTest, LoadsTheFoldOfAStoredHistory) {
   StateStore store;
-  ASSERT_EQ(store.Open(dir_.string()), "");
+  ASSERT_EQ(store.Open(dir_.string()).ToString(), "ok");
   StoreCreated(store, "pay_1");
-  command::PaymentState state;
-  ASSERT_EQ(store.LoadPayment(3, "pay_1", &state), "");
-  EXPECT_EQ(state.payment_id, "pay_1");
-  EXPECT_EQ(state.sequence, 1u);
-  EXPECT_EQ(state.merchant_id, "m_shop");
-  command::PaymentState unknown;
-  ASSERT_EQ(store.LoadPayment(3, "pay_2", &unknown), "");
-  EXPECT_EQ(unknown.payment_id, "pay_2");
-  EXPECT_EQ(unknown.sequence, 0u);
+  StatusOr<command::PaymentState> state = store.LoadPayment(3, "pay_1");
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state.value().payment_id, "pay_1");
+  EXPECT_EQ(state.value().sequence, 1u);
+  EXPECT_EQ(state.value().merchant_id, "m_shop");
+  StatusOr<command::PaymentState> unknown = store.LoadPayment(3, "pay_2");
+  ASSERT_TRUE(unknown.ok()) << unknown.status().ToString();
+  EXPECT_EQ(unknown.value().payment_id, "pay_2");
+  EXPECT_EQ(unknown.value().sequence, 0u);
 }
 
 TEST_F(StateStoreTest, AStoredEventThatDoesNotParseIsAnErrorNotAShorterHistory) {
   {
     StateStore store;
-    ASSERT_EQ(store.Open(dir_.string()), "");
+    ASSERT_EQ(store.Open(dir_.string()).ToString(), "ok");
     StoreCreated(store, "pay_1");
   }
   {
@@ -71,12 +71,12 @@ TEST_F(StateStoreTest, AStoredEventThatDoesNotParseIsAnErrorNotAShorterHistory) 
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, "\xff\xff\xff garbage").ok());
   }
   StateStore store;
-  ASSERT_EQ(store.Open(dir_.string()), "");
-  command::PaymentState state;
-  state.sequence = 42;
-  const std::string err = store.LoadPayment(3, "pay_1", &state);
-  EXPECT_NE(err.find("does not parse"), std::string::npos) << err;
-  EXPECT_EQ(state.sequence, 42u) << "an error leaves the output untouched";
+  ASSERT_EQ(store.Open(dir_.string()).ToString(), "ok");
+  const StatusOr<command::PaymentState> state = store.LoadPayment(3, "pay_1");
+  ASSERT_FALSE(state.ok()) << "an error, not a state";
+  EXPECT_EQ(state.status().code(), StatusCode::kDataLoss) << state.status().ToString();
+  EXPECT_NE(state.status().message().find("does not parse"), std::string::npos)
+      << state.status().ToString();
 }
 
 }  // namespace
