@@ -59,7 +59,8 @@ http::Response Created(int status, const CreatedKey& key, const std::string& mer
 
 class Admin {
  public:
-  Admin(KeyStore* keys, std::string token, std::function<bool(const std::string&)> configured)
+  Admin(KeyStore* keys, const std::string& token,
+        std::function<bool(const std::string&)> configured)
       : keys_(keys),
         token_sha256_(token.empty() ? "" : Sha256Hex(token)),
         configured_(std::move(configured)) {}
