@@ -89,7 +89,7 @@ void BM_ApplyIntoRocksDB(benchmark::State& state) {
         ("payorch-pbench-" + std::to_string(::getpid()) + "-" + std::to_string(round++));
     fs::remove_all(dir);
     auto store = std::make_unique<ProjectionStore>();
-    if (!store->Open(dir.string(), {.disable_wal = true, .bulk_load = true}).empty())
+    if (!store->Open(dir.string(), {.disable_wal = true, .bulk_load = true}).ok())
       state.SkipWithError("open");
     state.ResumeTiming();
     Projector projector(store.get());  // as a rebuild: fresh store, large batches
@@ -102,7 +102,7 @@ void BM_ApplyIntoRocksDB(benchmark::State& state) {
       }
     }
     store->Write(projector.Flush()).IgnoreError();  // as above: timing only
-    (void)store->Close();
+    store->Close().IgnoreError();                   // timing only
     state.PauseTiming();
     store.reset();
     fs::remove_all(dir);
@@ -143,7 +143,7 @@ void BM_RebuildFromEmbeddedBroker(benchmark::State& state) {
         ("payorch-rbench-" + std::to_string(::getpid()) + "-" + std::to_string(round++));
     fs::remove_all(dir);
     auto store = std::make_unique<ProjectionStore>();
-    if (!store->Open(dir.string(), {.disable_wal = true, .bulk_load = true}).empty())
+    if (!store->Open(dir.string(), {.disable_wal = true, .bulk_load = true}).ok())
       state.SkipWithError("open");
     state.ResumeTiming();
     const double cpu0 = ProcessCpuSeconds();
@@ -154,7 +154,7 @@ void BM_RebuildFromEmbeddedBroker(benchmark::State& state) {
     if (!runner.Open().empty()) return state.SkipWithError("runner");
     std::atomic<bool> stop{false};
     if (!runner.CatchUp(stop).empty()) return state.SkipWithError("catch up");
-    (void)store->Close();
+    store->Close().IgnoreError();  // timing only
     process_cpu += ProcessCpuSeconds() - cpu0;
     records += runner.stats().records;
     state.PauseTiming();

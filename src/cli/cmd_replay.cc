@@ -40,8 +40,8 @@ int Fail(const std::string& message) {
 // Builds a fresh store in `dir` from the whole log; prints its digest if asked.
 int Rebuild(const log::KafkaOptions& kafka, const std::string& dir, bool digest, bool progress) {
   projection::ProjectionStore store;
-  if (std::string err = store.Open(dir, {.disable_wal = true, .bulk_load = true}); !err.empty())
-    return Fail(err);
+  if (Status s = store.Open(dir, {.disable_wal = true, .bulk_load = true}); !s.ok())
+    return Fail(s.ToString());
   projection::RunnerOptions ro;
   ro.kafka = kafka;
   ro.catch_up_batch_records = projection::kRebuildBatchRecords;
@@ -55,7 +55,7 @@ int Rebuild(const log::KafkaOptions& kafka, const std::string& dir, bool digest,
   bar.Done();
   if (!err.empty()) return Fail(err);
   if (digest) std::printf("%s\n", store.Digest().c_str());
-  if (std::string close_err = store.Close(); !close_err.empty()) return Fail(close_err);
+  if (Status s = store.Close(); !s.ok()) return Fail(s.ToString());
   if (progress && ::isatty(STDERR_FILENO) != 0) {
     const projection::ProjectorStats s = runner.stats();
     std::fprintf(stderr,
@@ -105,8 +105,7 @@ int RunReplay(int argc, char** argv) {
   if (!store_dir.empty()) {
     if (!digest) return Usage("--store needs --digest");
     projection::ProjectionStore store;
-    if (std::string err = store.Open(store_dir, {.read_only = true}); !err.empty())
-      return Fail(err);
+    if (Status s = store.Open(store_dir, {.read_only = true}); !s.ok()) return Fail(s.ToString());
     std::printf("%s\n", store.Digest().c_str());
     return 0;
   }

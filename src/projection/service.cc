@@ -12,7 +12,7 @@ std::string ProjectionService::Open() {
   std::error_code ec;
   std::filesystem::create_directories(options_.data_dir, ec);
   if (ec) return "cannot create " + options_.data_dir + ": " + ec.message();
-  if (std::string err = store_.Open(options_.data_dir, {}); !err.empty()) return err;
+  if (Status s = store_.Open(options_.data_dir, {}); !s.ok()) return s.ToString();
   runner_ = std::make_unique<ProjectionRunner>(&store_, options_.runner);
   return runner_->Open();
 }
@@ -28,6 +28,9 @@ void ProjectionService::Mount(http::Server& server) {
 
 std::string ProjectionService::Run(const std::atomic<bool>& stop) { return runner_->Run(stop); }
 
-std::string ProjectionService::Close() { return store_.Close(); }
+std::string ProjectionService::Close() {
+  Status s = store_.Close();
+  return s.ok() ? "" : s.ToString();
+}
 
 }  // namespace payorch::projection

@@ -38,31 +38,30 @@ rocksdb::Options BaseOptions(const StoreOptions& options) {
 
 ProjectionStore::ProjectionStore() = default;
 
-// Deliberately unchecked: a destructor cannot report; Close() is called before it on a
+// A destructor cannot report; Close() is called before it on a
 // clean stop, and an unflushed store is rebuilt from the log.
-ProjectionStore::~ProjectionStore() { (void)Close(); }
+ProjectionStore::~ProjectionStore() { Close().IgnoreError(); }
 
-std::string ProjectionStore::Open(const std::string& dir, StoreOptions options) {
+Status ProjectionStore::Open(const std::string& dir, StoreOptions options) {
   options_ = options;
   dir_ = dir;
   rocksdb::Options o = BaseOptions(options);
   rocksdb::DB* db = nullptr;
   rocksdb::Status st = options.read_only ? rocksdb::DB::OpenForReadOnly(o, dir, &db)
                                          : rocksdb::DB::Open(o, dir, &db);
-  if (!st.ok()) return "projection store " + dir + ": " + st.ToString();
+  if (!st.ok()) return FromRocksDb(st, "projection store " + dir);
   db_.reset(db);
-  return "";
+  return Status::Ok();
 }
 
-std::string ProjectionStore::Close() {
-  if (!db_) return "";
-  std::string err;
+Status ProjectionStore::Close() {
+  if (!db_) return Status::Ok();
+  Status s;
   if (options_.disable_wal && !options_.read_only) {
-    rocksdb::Status st = db_->Flush(rocksdb::FlushOptions());
-    if (!st.ok()) err = "projection store flush: " + st.ToString();
+    s = FromRocksDb(db_->Flush(rocksdb::FlushOptions()), "projection store flush");
   }
   db_.reset();
-  return err;
+  return s;
 }
 
 std::optional<std::string> ProjectionStore::Get(const std::string& key) const {

@@ -2,16 +2,15 @@
 // Every byte can be rebuilt from the events log (`payorch replay --rebuild DIR`).
 //
 //   ProjectionStore store;
-//   if (auto err = store.Open(dir, {}); !err.empty()) ...
+//   if (Status s = store.Open(dir, {}); !s.ok()) ...
 //   Projector projector(&store);
 //   for (auto& [p, c] : store.LoadCheckpoints()) projector.Resume(p, c);
 //   ... projector.Observe(...) ...
 //   if (Status s = store.Write(projector.Flush()); !s.ok()) ...   // one WriteBatch
 //   std::string digest = store.Digest();   // read models only, offsets excluded
 //
-// Errors: Write returns a payorch::Status (common/status.h) that keeps RocksDB's code as
-// native_code. Open and Close still return "" or a one-line error: `payorch replay` calls
-// them (src/cli, being rewritten); they become Status with it.
+// Errors: Open, Close and Write return a payorch::Status (common/status.h) that keeps
+// RocksDB's code as native_code.
 //
 // Thread safety: reads (Get, Scan, Digest) may run on any thread concurrently with one
 // writer thread; a reader sees whole batches only (RocksDB write batches are atomic).
@@ -55,10 +54,10 @@ class ProjectionStore : public ViewSource {
   ProjectionStore(const ProjectionStore&) = delete;
   ProjectionStore& operator=(const ProjectionStore&) = delete;
 
-  // Opens or creates the store in `dir`. "" or a one-line error.
-  [[nodiscard]] std::string Open(const std::string& dir, StoreOptions options);
+  // Opens or creates the store in `dir` (RocksDB's code kept, common/rocksdb_status.h).
+  Status Open(const std::string& dir, StoreOptions options);
   // Flushes the memtable (when the WAL is off) and closes. Idempotent.
-  [[nodiscard]] std::string Close();
+  Status Close();
 
   [[nodiscard]] std::optional<std::string> Get(const std::string& key) const override;
   // Puts every mutation in one atomic WriteBatch (in key order: sorted inserts are cheap for

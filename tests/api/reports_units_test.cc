@@ -32,10 +32,10 @@ class ReportsTest : public ::testing::Test {
  protected:
   ReportsTest() {
     fs::remove_all(dir_);
-    EXPECT_EQ(store_.Open(dir_.string(), {}), "");
+    EXPECT_EQ(store_.Open(dir_.string(), {}).ToString(), "ok");
   }
   ~ReportsTest() override {
-    (void)store_.Close();
+    store_.Close().IgnoreError();  // teardown
     fs::remove_all(dir_);
   }
 

@@ -28,7 +28,7 @@ class QueryApiTest : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("payorch-api-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
-    ASSERT_EQ(store_.Open(dir_.string(), {}), "");
+    ASSERT_EQ(store_.Open(dir_.string(), {}).ToString(), "ok");
     Log log;
     log.Claim(1);
     // 25 payments one second apart; every third one fails, the others succeed.
@@ -58,7 +58,7 @@ class QueryApiTest : public ::testing::Test {
   }
   void TearDown() override {
     server_.Stop();
-    (void)store_.Close();
+    store_.Close().IgnoreError();  // teardown
     std::filesystem::remove_all(dir_);
   }
 

@@ -46,7 +46,7 @@ class ProjectionE2eTest : public ::testing::Test {
     ASSERT_EQ(harness_->Start(), "");
 
     // The live projection follows the log while the workload runs.
-    ASSERT_EQ(live_.Open((dir_ / "live").string(), {}), "");
+    ASSERT_EQ(live_.Open((dir_ / "live").string(), {}).ToString(), "ok");
     RunnerOptions ro;
     ro.kafka = harness_->kafka();
     ro.max_batch_records = 500;
@@ -76,7 +76,7 @@ class ProjectionE2eTest : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     delete runner_;
-    (void)live_.Close();
+    live_.Close().IgnoreError();  // teardown
     delete harness_;
     fs::remove_all(dir_);
   }
@@ -126,7 +126,7 @@ TEST_F(ProjectionE2eTest, TwoRebuildsGiveTheLiveDigest) {
   const std::string live = live_.Digest();
   for (const char* name : {"rebuild-1", "rebuild-2"}) {
     ProjectionStore store;
-    ASSERT_EQ(store.Open((dir_ / name).string(), {.disable_wal = true}), "");
+    ASSERT_EQ(store.Open((dir_ / name).string(), {.disable_wal = true}).ToString(), "ok");
     RunnerOptions ro;
     ro.kafka = harness_->kafka();
     ProjectionRunner runner(&store, ro);

@@ -346,18 +346,19 @@ TEST_F(StoreWrite, BulkLoadIngestsLargeBatchesWithTheSameContentAsWriteBatches) 
   for (bool bulk : {false, true}) {
     {
       ProjectionStore store;
-      ASSERT_EQ(store.Open(dir_.string(), {.disable_wal = true, .bulk_load = bulk}), "");
+      ASSERT_EQ(store.Open(dir_.string(), {.disable_wal = true, .bulk_load = bulk}).ToString(),
+                "ok");
       EXPECT_TRUE(store.Empty());
       ASSERT_EQ(store.Write(big).ToString(), "ok");
       ASSERT_EQ(store.Write(later).ToString(), "ok");
       EXPECT_FALSE(store.Empty());
       EXPECT_EQ(Contents(store), expected) << "bulk_load=" << bulk;
-      ASSERT_EQ(store.Close(), "");
+      ASSERT_EQ(store.Close().ToString(), "ok");
     }
     ProjectionStore reopened;  // what a later `replay --digest --store` reads
-    ASSERT_EQ(reopened.Open(dir_.string(), {.read_only = true}), "");
+    ASSERT_EQ(reopened.Open(dir_.string(), {.read_only = true}).ToString(), "ok");
     EXPECT_EQ(Contents(reopened), expected) << "bulk_load=" << bulk;
-    ASSERT_EQ(reopened.Close(), "");
+    ASSERT_EQ(reopened.Close().ToString(), "ok");
     std::filesystem::remove_all(dir_);
   }
 }
