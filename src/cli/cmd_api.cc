@@ -2,6 +2,7 @@
 // (`payorch run`) on the same log. It keeps its own projection in DATA_DIR/projection.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -31,6 +32,7 @@ int RunApi(int argc, char** argv) {
   std::string http_addr = "127.0.0.1:8080";
   std::string http_file;
   std::string api_config;
+  std::string merchant_config;
   std::string log_level = "info";
   int64_t max_lag = 10'000;
   int threads = 64;
@@ -44,6 +46,9 @@ int RunApi(int argc, char** argv) {
   flags.String("http-file", &http_file, "write the bound address host:port to this file");
   flags.String("api-config", &api_config,
                "YAML: wait_ms, rate_limit, webhooks (docs/merchant-api.md)");
+  flags.String("config", &merchant_config,
+               "merchant configuration (YAML/JSON; default: the built-in merchants): the "
+               "operator's admin API creates keys only for its merchants");
   flags.Int("max-lag", &max_lag,
             "answer 503 to reads while the projection is more than this many "
             "records behind (-1: never)");
@@ -52,9 +57,11 @@ int RunApi(int argc, char** argv) {
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   api::ApiConfig config;
+  ::payments::config::v1::OrchestratorConfig merchants;
   std::shared_ptr<spdlog::logger> logger;
   if (std::string err = FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
-                                    api::LoadApiConfig(api_config, &config)});
+                                    api::LoadApiConfig(api_config, &config),
+                                    LoadMerchantConfig(merchant_config, &merchants)});
       !err.empty()) {
     std::fprintf(stderr, "payorch api: %s\n", err.c_str());
     return 2;
@@ -89,6 +96,10 @@ int RunApi(int argc, char** argv) {
   mo.store = &service.store();
   mo.lag = [&service] { return service.runner().lag(); };
   mo.max_lag = max_lag;
+  mo.merchant_configured = [&merchants](const std::string& m) {
+    return std::any_of(merchants.merchants().begin(), merchants.merchants().end(),
+                       [&](const auto& c) { return c.merchant_id() == m; });
+  };
   api::MerchantApi merchant_api(std::move(mo));
   if (std::string err = merchant_api.Start(); !err.empty()) {
     std::fprintf(stderr, "payorch api: %s\n", err.c_str());

@@ -1,5 +1,7 @@
 // `payorch api` as its own process next to `payorch run` (no HTTP there): the same API,
 // with its own projection; bad flags exit 2 with a one-line message.
+#include <fstream>
+
 #include "api/e2e_support.h"
 
 namespace payorch::api::testing {
@@ -12,11 +14,18 @@ TEST(StandaloneApi, ServesPaymentsNextToTheOrchestrator) {
       stack.run.Start({PAYORCH_BINARY, "run", "--brokers", stack.bootstrap, "--data-dir",
                        (stack.dir / "run").string(), "--assign", "all", "--log-level", "warn"},
                       (stack.dir / "run.log").string()));
+  // The operator's admin API: keys only for the merchant configuration's merchants (the
+  // built-in ones by default).
+  const std::string admin_token = "adm_standalone_0123456789abcdef0123456789";
+  ::setenv("PAYORCH_STANDALONE_ADMIN", admin_token.c_str(), 1);
+  const std::string api_config = (stack.dir / "api.yaml").string();
+  { std::ofstream(api_config) << "admin_token_env: PAYORCH_STANDALONE_ADMIN\n"; }
   payorch::testing::ChildProcess api;
-  ASSERT_TRUE(api.Start({PAYORCH_BINARY, "api", "--brokers", stack.bootstrap, "--data",
-                         (stack.dir / "data").string(), "--http", "127.0.0.1:0", "--http-file",
-                         (stack.dir / "http").string(), "--log-level", "warn"},
-                        (stack.dir / "api.log").string()));
+  ASSERT_TRUE(
+      api.Start({PAYORCH_BINARY, "api", "--brokers", stack.bootstrap, "--data",
+                 (stack.dir / "data").string(), "--http", "127.0.0.1:0", "--http-file",
+                 (stack.dir / "http").string(), "--api-config", api_config, "--log-level", "warn"},
+                (stack.dir / "api.log").string()));
   const std::string addr =
       payorch::testing::WaitForFileLine((stack.dir / "http").string(), std::chrono::seconds(20));
   ASSERT_FALSE(addr.empty()) << payorch::testing::ReadFile((stack.dir / "api.log").string());
@@ -37,6 +46,9 @@ TEST(StandaloneApi, ServesPaymentsNextToTheOrchestrator) {
   ASSERT_EQ(r.status, 201) << r.raw;
   EXPECT_EQ(r.body["status"], "succeeded");
   EXPECT_EQ(c.Get("/v1/payments/" + r.body["id"].get<std::string>(), key).status, 200);
+  Reply created = c.Post("/v1/admin/api-keys", admin_token, "", {{"merchant", "m_jpy"}});
+  EXPECT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(c.Post("/v1/admin/api-keys", admin_token, "", {{"merchant", "m_nobody"}}).status, 422);
   const int status = api.Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
@@ -46,6 +58,7 @@ TEST(StandaloneApi, BadFlagsExit2WithOneLine) {
   for (const std::string& args :
        {std::string(" api --data /tmp/x"), std::string(" api --brokers 127.0.0.1:1"),
         std::string(" api --brokers 127.0.0.1:1 --data /tmp/x --http nowhere"),
+        std::string(" api --brokers 127.0.0.1:1 --data /tmp/x --config /nonexistent.yaml"),
         std::string(" keys create --data /tmp/x"), std::string(" keys launch --data /tmp/x"),
         std::string(" keys revoke --data /tmp/x --merchant m")}) {
     auto out = payorch::projection::testing::Shell(bin + args + " 2>&1");
