@@ -112,7 +112,7 @@ struct MerchantApi::Impl {
   http::Response SettledAnswer(bool create, bool refund, const pv::PaymentView& v,
                                const std::string& refund_id) const {
     if (refund) return internal::Raw(200, RefundJson(v, refund_id));
-    return internal::PaymentAnswer(create ? 201 : 200, ObjectJson(v));
+    return internal::PaymentAnswer(create ? 201 : 200, Object(v));
   }
 
   static http::Response NotFound() {

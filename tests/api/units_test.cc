@@ -458,7 +458,7 @@ TEST(Objects, ADeclinedPaymentRequiresAPaymentMethodAndAnswers402) {
   EXPECT_EQ(o["status"], "requires_payment_method");
   EXPECT_TRUE(o["cancellation_reason"].is_null());
 
-  const http::Response r = internal::Finalize(internal::PaymentAnswer(201, o.dump()));
+  const http::Response r = internal::Finalize(internal::PaymentAnswer(201, o));
   EXPECT_EQ(r.status, 402);
   const auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["error"]["status"], 402);
@@ -471,7 +471,7 @@ TEST(Objects, ADeclinedPaymentRequiresAPaymentMethodAndAnswers402) {
   v.set_authorized_minor(100);  // processed part of it: failed for good
   const nlohmann::json failed = internal::PaymentIntent(v, nullptr);
   EXPECT_EQ(failed["status"], "canceled");
-  EXPECT_EQ(internal::PaymentAnswer(200, failed.dump()).status, 200);
+  EXPECT_EQ(internal::PaymentAnswer(200, failed).status, 200);
 }
 
 TEST(Objects, ARefundIsItsOperationsAndItsIdNamesItsPayment) {

@@ -275,7 +275,9 @@ class ChaosMatrix : public ::testing::TestWithParam<Cell> {
   // broker does not check an idempotent producer's sequences and librdkafka may then
   // report an answer delivered that was never appended (docs/reliability.md).
   bool ProduceErrorsOnCommands() const {
-    return cell_.fault == Fault::kRequestErrors && cell_.stage == Stage::kConnector;
+    const auto [broker, api] = Target();
+    return cell_.fault == Fault::kRequestErrors && broker == kCommandsBroker &&
+           api == KafkaApi::kProduce;
   }
 
   void StartConnector() {

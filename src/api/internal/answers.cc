@@ -140,10 +140,9 @@ http::Response StoreUnavailable() {
                      "retry with the same Idempotency-Key");
 }
 
-http::Response PaymentAnswer(int ok_status, std::string intent) {
-  json object = json::parse(intent, nullptr, false);
-  if (!object.is_object() || object.value("status", "") != "requires_payment_method") {
-    return Raw(ok_status, std::move(intent));
+http::Response PaymentAnswer(int ok_status, json object) {
+  if (object.value("status", "") != "requires_payment_method") {
+    return Raw(ok_status, object.dump());
   }
   json error = object["last_payment_error"].is_object() ? object["last_payment_error"]
                                                         : json{{"code", "payment_failed"}};

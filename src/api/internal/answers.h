@@ -39,11 +39,11 @@ http::Response PublicListError(http::Response r);
 bool Settled(const ::payments::projection::v1::PaymentView& v);
 
 // The final answer of a settled payment command: `ok_status` (201 for a create, else 200)
-// with the PaymentIntent JSON `intent`; but when the payment awaits another payment method
+// with the PaymentIntent `intent`; but when the payment awaits another payment method
 // (its plan failed: requires_payment_method), 402 with the card error
 // {error: {status, type, code, decline_code, message, payment_intent}}, as processors answer
 // a declined confirm.
-http::Response PaymentAnswer(int ok_status, std::string intent);
+http::Response PaymentAnswer(int ok_status, nlohmann::json intent);
 
 // 503 `store_unavailable`: the idempotency store (response_store.h) could not be read or
 // written; nothing was appended, so a retry with the same key is safe.
