@@ -68,6 +68,17 @@ struct BadCase {
   std::string message_prefix;
 };
 
+// Runs with `c`'s change to `base`: a bad-input end whose message starts with the prefix.
+RunOutcome RunExpectingBadInput(const RunOptions& base, const BadCase& c,
+                                const std::atomic<bool>& stop) {
+  RunOptions o = base;
+  c.change(o);
+  RunOutcome outcome = app::Run(o, stop);
+  EXPECT_EQ(outcome.kind, RunOutcome::Kind::kBadInput);
+  EXPECT_EQ(outcome.message.rfind(c.message_prefix, 0), 0u) << outcome.message;
+  return outcome;
+}
+
 TEST_F(AppRun, AnUnusableValueEndsTheRunAsBadInputNamingTheFlag) {
   const BadCase cases[] = {
       {"a partition the topic does not have", [](RunOptions& o) { o.assign = "0,99"; },
@@ -80,12 +91,7 @@ TEST_F(AppRun, AnUnusableValueEndsTheRunAsBadInputNamingTheFlag) {
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.name);
-    RunOptions o = options_;
-    c.change(o);
-    const RunOutcome outcome = app::Run(o, stop_);
-    EXPECT_EQ(outcome.kind, RunOutcome::Kind::kBadInput);
-    EXPECT_EQ(outcome.message.rfind(c.message_prefix, 0), 0u) << outcome.message;
-    EXPECT_EQ(outcome.message.find('\n'), std::string::npos);
+    EXPECT_EQ(RunExpectingBadInput(options_, c, stop_).message.find('\n'), std::string::npos);
   }
 }
 
@@ -102,11 +108,7 @@ TEST_F(AppRun, AValueBadWithoutABrokerEndsTheRunBeforeOneStarts) {
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.name);
-    RunOptions o = options_;
-    c.change(o);
-    const RunOutcome outcome = app::Run(o, stop_);
-    EXPECT_EQ(outcome.kind, RunOutcome::Kind::kBadInput);
-    EXPECT_EQ(outcome.message.rfind(c.message_prefix, 0), 0u) << outcome.message;
+    RunExpectingBadInput(options_, c, stop_);
     std::lock_guard lock(mu_);
     EXPECT_TRUE(lines_.empty()) << lines_.front();
   }
