@@ -228,6 +228,8 @@ void OrchestratorApp::MakeOrchestrator() {
   oo.metrics = &runtime_metrics_;
   oo.kafka = o_.kafka;
   oo.data_dir = o_.data_dir + "/state";
+  oo.invoice_data_dir = o_.data_dir + "/invoices";
+  oo.order_data_dir = o_.data_dir + "/orders";
   oo.writer_id = o_.writer_id;
   oo.run_writers = !o_.no_writers;
   oo.run_connectors = !o_.no_connectors;

@@ -19,6 +19,8 @@
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/contracts/v1/contracts.pb.h"
 #include "payments/events/v1/events.pb.h"
+#include "payments/invoices/v1/invoices.pb.h"
+#include "payments/orders/v1/orders.pb.h"
 
 namespace payorch::cli {
 
@@ -64,6 +66,18 @@ std::optional<nlohmann::ordered_json> Decode(log::TopicKind kind, const std::str
       break;
     case log::TopicKind::kContracts:
       msg = std::make_unique<payments::contracts::v1::ContractViolation>();
+      break;
+    case log::TopicKind::kInvoiceCommands:
+      msg = std::make_unique<payments::invoices::v1::InvoiceCommandEnvelope>();
+      break;
+    case log::TopicKind::kInvoiceEvents:
+      msg = std::make_unique<payments::invoices::v1::InvoiceEventEnvelope>();
+      break;
+    case log::TopicKind::kOrderCommands:
+      msg = std::make_unique<payments::orders::v1::OrderCommandEnvelope>();
+      break;
+    case log::TopicKind::kOrderEvents:
+      msg = std::make_unique<payments::orders::v1::OrderEventEnvelope>();
       break;
     case log::TopicKind::kDeadLetters:
       return std::nullopt;
@@ -113,7 +127,9 @@ int RunTail(int argc, char** argv) {
                 "Print the records of a payorch topic as JSON lines, with partition and offset.\n"
                 "Without --follow, stops at the end of the log as of the start.");
   AddKafkaFlags(flags, &kafka);
-  flags.String("topic", &topic_name, "events, commands, contracts or deadletter");
+  flags.String("topic", &topic_name,
+               "events, commands, contracts, deadletter, invoice-commands, invoice-events, "
+               "order-commands or order-events");
   flags.Bool("from-beginning", &from_beginning,
              "start at the beginning (default: the end, so only records appended from "
              "now on, with --follow)");
@@ -124,8 +140,8 @@ int RunTail(int argc, char** argv) {
   log::TopicKind kind;
   if (!log::ParseTopicKind(topic_name, &kind)) {
     std::fprintf(stderr,
-                 "payorch tail: --topic: '%s' is not events, commands, contracts or "
-                 "deadletter\n",
+                 "payorch tail: --topic: '%s' is not events, commands, contracts, deadletter, "
+                 "invoice-commands, invoice-events, order-commands or order-events\n",
                  topic_name.c_str());
     return 2;
   }

@@ -11,6 +11,7 @@
 //   }
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -28,10 +29,16 @@ enum class Verdict {
 };
 
 // A claim counts only if its epoch is above every earlier claim's; an event counts only
-// if its epoch equals the epoch of the latest counted claim before it.
+// if its epoch equals the epoch of the latest counted claim before it. The rule is the same
+// for every aggregate's events log (payments, invoices, orders): Observe takes any envelope
+// with epoch() and has_writer_claimed().
 class EpochFilter {
  public:
-  Verdict Observe(const ev::EventEnvelope& event);
+  template <class Envelope>
+  Verdict Observe(const Envelope& event) {
+    return ObserveEpoch(event.epoch(), event.has_writer_claimed());
+  }
+  Verdict ObserveEpoch(uint64_t epoch, bool is_claim);
   uint64_t epoch() const { return epoch_; }
   // The highest epoch any record carried, counted or not: a new claim must exceed it.
   uint64_t highest_seen() const { return highest_seen_; }
@@ -49,11 +56,27 @@ class EpochFilter {
 // Collects the counted events of one command (same causation offset) and releases them
 // together once all `count` have been seen. A group cut short (its writer died mid-publish)
 // is dropped when the next group starts; the next writer decides that command again and
-// publishes the whole group, identical but for the epoch.
-class CommandGroups {
+// publishes the whole group, identical but for the epoch. `Envelope` is any events
+// envelope with epoch() and a payments.events.v1.Causation causation().
+template <class Envelope>
+class BasicCommandGroups {
  public:
   // Returns the completed group, if `event` completed one.
-  std::optional<std::vector<ev::EventEnvelope>> Add(const ev::EventEnvelope& event);
+  std::optional<std::vector<Envelope>> Add(const Envelope& event) {
+    const auto& c = event.causation();
+    if (!partial_.empty() && (partial_.front().causation().offset() != c.offset() ||
+                              partial_.front().epoch() != event.epoch() || c.index() == 0)) {
+      partial_.clear();  // the writer of that group died before finishing it
+    }
+    if (c.offset() <= last_complete_offset_) return std::nullopt;  // already applied
+    if (c.index() != partial_.size()) return std::nullopt;         // a tail of a cut group
+    partial_.push_back(event);
+    if (partial_.size() < std::max<uint32_t>(c.count(), 1)) return std::nullopt;
+    last_complete_offset_ = c.offset();
+    std::vector<Envelope> done;
+    done.swap(partial_);
+    return done;
+  }
   // Drops an unfinished group (e.g. when a new claim arrives).
   void DropPartial() { partial_.clear(); }
   // Causation offset of the last completed group, -1 if none.
@@ -61,8 +84,10 @@ class CommandGroups {
   void set_last_complete_offset(int64_t offset) { last_complete_offset_ = offset; }
 
  private:
-  std::vector<ev::EventEnvelope> partial_;
+  std::vector<Envelope> partial_;
   int64_t last_complete_offset_ = -1;
 };
+
+using CommandGroups = BasicCommandGroups<ev::EventEnvelope>;
 
 }  // namespace payorch::command

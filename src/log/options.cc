@@ -29,13 +29,22 @@ std::string KafkaOptions::Topic(TopicKind kind) const {
       return topic_prefix + contracts_topic;
     case TopicKind::kDeadLetters:
       return topic_prefix + dead_letters_topic;
+    case TopicKind::kInvoiceCommands:
+      return topic_prefix + invoice_commands_topic;
+    case TopicKind::kInvoiceEvents:
+      return topic_prefix + invoice_events_topic;
+    case TopicKind::kOrderCommands:
+      return topic_prefix + order_commands_topic;
+    case TopicKind::kOrderEvents:
+      return topic_prefix + order_events_topic;
   }
   return "";
 }
 
 std::vector<std::string> KafkaOptions::AllTopics() const {
-  return {Topic(TopicKind::kCommands), Topic(TopicKind::kEvents), Topic(TopicKind::kContracts),
-          Topic(TopicKind::kDeadLetters)};
+  std::vector<std::string> topics;
+  for (TopicKind kind : kAllTopicKinds) topics.push_back(Topic(kind));
+  return topics;
 }
 
 const char* TopicKindName(TopicKind kind) {
@@ -48,13 +57,20 @@ const char* TopicKindName(TopicKind kind) {
       return "contracts";
     case TopicKind::kDeadLetters:
       return "deadletter";
+    case TopicKind::kInvoiceCommands:
+      return "invoice-commands";
+    case TopicKind::kInvoiceEvents:
+      return "invoice-events";
+    case TopicKind::kOrderCommands:
+      return "order-commands";
+    case TopicKind::kOrderEvents:
+      return "order-events";
   }
   return "";
 }
 
 bool ParseTopicKind(const std::string& name, TopicKind* out) {
-  for (TopicKind k :
-       {TopicKind::kCommands, TopicKind::kEvents, TopicKind::kContracts, TopicKind::kDeadLetters}) {
+  for (TopicKind k : kAllTopicKinds) {
     if (name == TopicKindName(k)) {
       *out = k;
       return true;

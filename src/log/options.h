@@ -23,7 +23,23 @@ class logger;
 
 namespace payorch::log {
 
-enum class TopicKind { kCommands, kEvents, kContracts, kDeadLetters };
+// The payments log (commands, events), its side topics (contract violations, dead
+// letters), and the logs of the invoice and order aggregates (docs/invoices.md,
+// docs/orders.md), each a commands topic and an events topic of the same width.
+enum class TopicKind {
+  kCommands,
+  kEvents,
+  kContracts,
+  kDeadLetters,
+  kInvoiceCommands,
+  kInvoiceEvents,
+  kOrderCommands,
+  kOrderEvents,
+};
+inline constexpr TopicKind kAllTopicKinds[] = {
+    TopicKind::kCommands,      TopicKind::kEvents,          TopicKind::kContracts,
+    TopicKind::kDeadLetters,   TopicKind::kInvoiceCommands, TopicKind::kInvoiceEvents,
+    TopicKind::kOrderCommands, TopicKind::kOrderEvents};
 
 // Optional observer of consumer lag: after each batch a Consumer returns, the records
 // between each partition's high watermark (as last fetched, no broker call) and the next
@@ -52,9 +68,14 @@ struct KafkaOptions {
   std::string events_topic = "payorch.events";
   std::string contracts_topic = "payorch.contracts";
   std::string dead_letters_topic = "payorch.deadletter";
+  std::string invoice_commands_topic = "payorch.invoices.commands";
+  std::string invoice_events_topic = "payorch.invoices.events";
+  std::string order_commands_topic = "payorch.orders.commands";
+  std::string order_events_topic = "payorch.orders.events";
 
-  // Shape of topics EnsureTopics()/EmbeddedBroker create. Commands and events must have
-  // the same partition count: the writer of command partition P writes event partition P.
+  // Shape of topics EnsureTopics()/EmbeddedBroker create. A commands topic and its events
+  // topic must have the same partition count: the writer of command partition P writes
+  // event partition P.
   int partitions = 4;
   int replication_factor = 1;
 
@@ -81,11 +102,12 @@ struct KafkaOptions {
 
   // The full name of a topic: topic_prefix + its configured name.
   std::string Topic(TopicKind kind) const;
-  // All four topics, in TopicKind order.
+  // Every topic, in TopicKind order.
   std::vector<std::string> AllTopics() const;
 };
 
-// "commands", "events", "contracts", "deadletter".
+// "commands", "events", "contracts", "deadletter", "invoice-commands", "invoice-events",
+// "order-commands", "order-events".
 const char* TopicKindName(TopicKind kind);
 // Parses the names above; false if unknown.
 bool ParseTopicKind(const std::string& name, TopicKind* out);

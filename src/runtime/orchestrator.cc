@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -9,6 +10,7 @@
 #include "log/partition_reader.h"
 #include "log/producer.h"
 #include "outbox/event_outbox.h"
+#include "runtime/aggregate_writer.h"
 
 namespace payorch::runtime {
 
@@ -17,22 +19,30 @@ namespace {
 constexpr int64_t kCommitEveryMs = 1'000;
 constexpr int64_t kDrainTimeoutMs = 10'000;
 
-// The writer side: owns the commands consumer, the events producer and one
-// PartitionWriter per assigned partition.
+// Which aggregate a writer loop writes: its commands and events topics, its consumer
+// group, and how to make the writer of one partition.
+struct WriterLoopSpec {
+  log::TopicKind commands = log::TopicKind::kCommands;
+  log::TopicKind events = log::TopicKind::kEvents;
+  std::string group;
+  std::function<std::unique_ptr<CommandWriter>(int32_t partition, log::Producer&,
+                                               outbox::EventOutbox&)>
+      make;
+  // The payments loop reports its partitions and readiness on the probe and metrics.
+  bool report = false;
+};
+
+// The writer side of one aggregate: owns the commands consumer, the events producer and one
+// CommandWriter per assigned partition.
 class WriterLoop : public log::RebalanceListener {
  public:
-  WriterLoop(const OrchestratorOptions& options, OrchestratorProbe& probe, StateStore& store,
-             const Admission* admission, StartedHandoff* handoff)
-      : options_(options), probe_(probe), store_(store), admission_(admission), handoff_(handoff) {}
+  WriterLoop(const OrchestratorOptions& options, OrchestratorProbe& probe, WriterLoopSpec spec)
+      : options_(options), probe_(probe), spec_(std::move(spec)) {}
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
     for (PartitionId p : ps) {
-      WriterDeps deps{&options_.kafka,  producer_.get(), outbox_.get(),
-                      &store_,          options_.plans,  options_.writer_id,
-                      options_.logger,  &probe_.writer,  options_.max_cached_payments,
-                      options_.metrics, admission_,      handoff_};
-      auto writer = std::make_unique<PartitionWriter>(p.value(), deps);
+      std::unique_ptr<CommandWriter> writer = spec_.make(p.value(), *producer_, *outbox_);
       auto start = writer->Start();
       if (std::holds_alternative<std::string>(start)) {
         failure_ = "partition " + std::to_string(p.value()) + ": " + std::get<std::string>(start);
@@ -43,9 +53,8 @@ class WriterLoop : public log::RebalanceListener {
       starts.push_back({p, Offset{std::get<int64_t>(start)}});
       writers_[p.value()] = std::move(writer);
     }
-    probe_.partitions = static_cast<int>(writers_.size());
-    if (options_.metrics != nullptr) options_.metrics->writer_partitions.Set(probe_.partitions);
-    if (failure_.empty()) probe_.writers_ready = true;
+    Report();
+    if (failure_.empty() && spec_.report) probe_.writers_ready = true;
     return starts;
   }
 
@@ -62,6 +71,11 @@ class WriterLoop : public log::RebalanceListener {
                             lost ? " (lost)" : "");
       writers_.erase(it);
     }
+    Report();
+  }
+
+  void Report() {
+    if (!spec_.report) return;
     probe_.partitions = static_cast<int>(writers_.size());
     if (options_.metrics != nullptr) options_.metrics->writer_partitions.Set(probe_.partitions);
   }
@@ -70,7 +84,7 @@ class WriterLoop : public log::RebalanceListener {
   // has nothing in flight.
   bool CaughtUp() {
     if (outbox_->depth() > 0) return false;
-    const std::string topic = options_.kafka.Topic(log::TopicKind::kCommands);
+    const std::string topic = options_.kafka.Topic(spec_.commands);
     for (auto& [p, w] : writers_) {
       if (w->fenced()) continue;
       if (!drain_reader_) {
@@ -92,15 +106,13 @@ class WriterLoop : public log::RebalanceListener {
     auto producer = log::Producer::Create(options_.kafka);
     if (!producer.ok()) return "events producer: " + producer.error().ToString();
     producer_ = std::move(producer.value());
-    outbox_ = std::make_unique<outbox::EventOutbox>(*producer_,
-                                                    options_.kafka.Topic(log::TopicKind::kEvents));
-    const std::string topic = options_.kafka.Topic(log::TopicKind::kCommands);
+    outbox_ = std::make_unique<outbox::EventOutbox>(*producer_, options_.kafka.Topic(spec_.events));
+    const std::string topic = options_.kafka.Topic(spec_.commands);
     std::vector<PartitionId> fixed;
     for (int32_t p : options_.static_partitions) fixed.emplace_back(p);
-    auto consumer = fixed.empty()
-                        ? log::Consumer::Create(options_.kafka, options_.writers_group, topic, this)
-                        : log::Consumer::CreateAssigned(options_.kafka, options_.writers_group,
-                                                        topic, fixed, this);
+    auto consumer = fixed.empty() ? log::Consumer::Create(options_.kafka, spec_.group, topic, this)
+                                  : log::Consumer::CreateAssigned(options_.kafka, spec_.group,
+                                                                  topic, fixed, this);
     if (!consumer.ok()) return "commands consumer: " + consumer.error().ToString();
     consumer_ = std::move(consumer.value());
 
@@ -143,8 +155,10 @@ class WriterLoop : public log::RebalanceListener {
           failure_ = "partition " + std::to_string(p) + ": " + err;
         }
       }
-      probe_.outbox_depth = outbox_->depth();
-      if (options_.metrics != nullptr) options_.metrics->outbox_depth.Set(probe_.outbox_depth);
+      if (spec_.report) {
+        probe_.outbox_depth = outbox_->depth();
+        if (options_.metrics != nullptr) options_.metrics->outbox_depth.Set(probe_.outbox_depth);
+      }
       if (std::chrono::steady_clock::now() - last_commit >
           std::chrono::milliseconds(kCommitEveryMs)) {
         last_commit = std::chrono::steady_clock::now();
@@ -171,13 +185,11 @@ class WriterLoop : public log::RebalanceListener {
  private:
   const OrchestratorOptions& options_;
   OrchestratorProbe& probe_;
-  StateStore& store_;
-  const Admission* admission_;
-  StartedHandoff* handoff_;
+  const WriterLoopSpec spec_;
   std::unique_ptr<log::Producer> producer_;
   std::unique_ptr<outbox::EventOutbox> outbox_;
   std::unique_ptr<log::Consumer> consumer_;
-  std::map<int32_t, std::unique_ptr<PartitionWriter>> writers_;
+  std::map<int32_t, std::unique_ptr<CommandWriter>> writers_;
   std::unique_ptr<log::PartitionReader> drain_reader_;
   std::string failure_;
 };
@@ -196,6 +208,17 @@ Orchestrator::~Orchestrator() = default;
 std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   StateStore store;
   if (Status s = store.Open(options_.data_dir); !s.ok()) return s.ToString();
+  StateStore invoice_store;
+  StateStore order_store;
+  if (options_.run_writers && options_.run_aggregates) {
+    const std::string invoices = options_.invoice_data_dir.empty() ? options_.data_dir + "-invoices"
+                                                                   : options_.invoice_data_dir;
+    const std::string orders =
+        options_.order_data_dir.empty() ? options_.data_dir + "-orders" : options_.order_data_dir;
+    if (Status s = invoice_store.Open(invoices); !s.ok()) return s.ToString();
+    if (Status s = order_store.Open(orders); !s.ok()) return s.ToString();
+  }
+  std::atomic<bool> aggregates_failed{false};
   // Shutdown order: connectors stop first (no new answers), then the writers decide
   // what is left in the commands log, then they stop. So a clean stop leaves no command
   // undecided.
@@ -230,22 +253,65 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
     connectors_done = true;
   });
   std::thread watcher([&] {
-    while (!stop.load() && !connectors_done.load() && !writers_done.load()) {
+    while (!stop.load() && !connectors_done.load() && !writers_done.load() &&
+           !aggregates_failed.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     connectors_stop = true;
     while (!connectors_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     writers_drain = true;
   });
+  // Invoices and orders: one writer loop each, on their own threads and stores, drained
+  // with the payments writers (docs/invoices.md, docs/orders.md).
+  std::vector<std::string> aggregate_errors(2);
+  std::vector<std::thread> aggregate_threads;
+  if (options_.run_writers && options_.run_aggregates) {
+    auto aggregate = [&](log::TopicKind commands, log::TopicKind events, std::string group,
+                         StateStore* store, auto make) {
+      return WriterLoopSpec{
+          commands, events, std::move(group),
+          [this, store, make](int32_t p, log::Producer& producer, outbox::EventOutbox& outbox) {
+            return make(p, AggregateWriterDeps{&options_.kafka, &producer, &outbox, store,
+                                               options_.writer_id, options_.logger});
+          }};
+    };
+    std::vector<WriterLoopSpec> specs;
+    specs.push_back(aggregate(log::TopicKind::kInvoiceCommands, log::TopicKind::kInvoiceEvents,
+                              options_.invoice_writers_group, &invoice_store, MakeInvoiceWriter));
+    specs.push_back(aggregate(log::TopicKind::kOrderCommands, log::TopicKind::kOrderEvents,
+                              options_.order_writers_group, &order_store, MakeOrderWriter));
+    for (size_t i = 0; i < specs.size(); ++i) {
+      aggregate_threads.emplace_back([&, i, spec = std::move(specs[i])]() mutable {
+        WriterLoop loop(options_, probe_, std::move(spec));
+        aggregate_errors[i] = loop.Run(writers_drain);
+        if (!aggregate_errors[i].empty()) aggregates_failed = true;  // the process stops
+      });
+    }
+  }
   std::string writer_error;
   if (options_.run_writers) {
-    WriterLoop loop(options_, probe_, store, &admission_,
-                    options_.run_connectors && options_.handoff ? &handoff : nullptr);
+    StartedHandoff* to_connectors =
+        options_.run_connectors && options_.handoff ? &handoff : nullptr;
+    WriterLoopSpec payments{
+        log::TopicKind::kCommands, log::TopicKind::kEvents, options_.writers_group,
+        [&](int32_t p, log::Producer& producer, outbox::EventOutbox& outbox) {
+          WriterDeps deps{&options_.kafka,  &producer,      &outbox,
+                          &store,           options_.plans, options_.writer_id,
+                          options_.logger,  &probe_.writer, options_.max_cached_payments,
+                          options_.metrics, &admission_,    to_connectors};
+          return std::make_unique<PartitionWriter>(p, deps);
+        },
+        /*report=*/true};
+    WriterLoop loop(options_, probe_, std::move(payments));
     writer_error = loop.Run(writers_drain);
   } else {
     while (!writers_drain.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   writers_done = true;
+  for (std::thread& t : aggregate_threads) t.join();
+  for (const std::string& err : aggregate_errors) {
+    if (writer_error.empty() && !err.empty()) writer_error = err;
+  }
   watcher.join();
   connectors.join();
   if (!writer_error.empty()) return writer_error;

@@ -32,9 +32,16 @@ namespace payorch::runtime {
 struct OrchestratorOptions {
   log::KafkaOptions kafka;
   std::string data_dir;  // RocksDB state store
+  // The invoice and order writers' stores; "": data_dir + "-invoices", data_dir + "-orders".
+  std::string invoice_data_dir;
+  std::string order_data_dir;
   std::string writer_id;
   std::string writers_group = "payorch.writers";
   std::string connectors_group = "payorch.connectors";
+  // The invoice and order writers (runtime/aggregate_writer.h), with the payments writers.
+  bool run_aggregates = true;
+  std::string invoice_writers_group = "payorch.invoice-writers";
+  std::string order_writers_group = "payorch.order-writers";
   bool run_writers = true;
   bool run_connectors = true;
   // With both: the writers hand acknowledged *Started events to the connectors directly

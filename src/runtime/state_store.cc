@@ -29,12 +29,12 @@ uint64_t GetBigEndian(std::string_view in) {
   return v;
 }
 
-// Keys: 'e' partition(4) payment_id '\0' sequence(8) -> EventEnvelope
-//       'm' partition(4)                                -> meta (4 x 8 bytes)
-std::string PaymentPrefix(int32_t partition, const std::string& payment_id) {
+// Keys: 'e' partition(4) aggregate_id '\0' sequence(8) -> serialized events envelope
+//       'm' partition(4)                                  -> meta (4 x 8 bytes)
+std::string AggregatePrefix(int32_t partition, std::string_view aggregate_id) {
   std::string k = "e";
   PutBigEndian(k, static_cast<uint32_t>(partition), 4);
-  k += payment_id;
+  k += aggregate_id;
   k.push_back('\0');
   return k;
 }
@@ -139,15 +139,24 @@ PartitionMeta StateStore::LoadMetaKey(const std::string& key) const {
 
 Status StateStore::Append(int32_t partition, const std::vector<const ev::EventEnvelope*>& events,
                           const PartitionMeta& meta) {
+  std::vector<std::string> values(events.size());
+  std::vector<StoredEvent> stored;
+  stored.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i]->SerializeToString(&values[i]);
+    stored.push_back({events[i]->payment_id(), events[i]->sequence(), values[i]});
+  }
+  return AppendEncoded(partition, stored, meta);
+}
+
+Status StateStore::AppendEncoded(int32_t partition, const std::vector<StoredEvent>& events,
+                                 const PartitionMeta& meta) {
   rocksdb::WriteBatch batch;
-  std::string value;
-  for (const ev::EventEnvelope* e : events) {
-    if (e->payment_id().empty()) continue;  // rejections naming no payment change no state
-    std::string key = PaymentPrefix(partition, e->payment_id());
-    PutBigEndian(key, e->sequence(), 8);
-    value.clear();
-    e->SerializeToString(&value);
-    batch.Put(key, value);
+  for (const StoredEvent& e : events) {
+    if (e.aggregate_id.empty()) continue;  // rejections naming no aggregate change no state
+    std::string key = AggregatePrefix(partition, e.aggregate_id);
+    PutBigEndian(key, e.sequence, 8);
+    batch.Put(key, rocksdb::Slice(e.bytes.data(), e.bytes.size()));
   }
   batch.Put(MetaKey(partition), EncodeMeta(meta));
   rocksdb::WriteOptions wo;
@@ -157,20 +166,30 @@ Status StateStore::Append(int32_t partition, const std::vector<const ev::EventEn
   return Status::Ok();
 }
 
+Status StateStore::ForEachStored(int32_t partition, const std::string& aggregate_id,
+                                 const std::function<Status(std::string_view)>& fn) const {
+  const std::string prefix = AggregatePrefix(partition, aggregate_id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (Status s = fn(std::string_view(it->value().data(), it->value().size())); !s.ok()) return s;
+  }
+  if (!it->status().ok()) return FromRocksDb(it->status(), "state store read of " + aggregate_id);
+  return Status::Ok();
+}
+
 StatusOr<command::PaymentState> StateStore::LoadPayment(int32_t partition,
                                                         const std::string& payment_id) const {
   command::PaymentState state;
   state.payment_id = payment_id;
-  const std::string prefix = PaymentPrefix(partition, payment_id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   ev::EventEnvelope event;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (!event.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+  Status s = ForEachStored(partition, payment_id, [&](std::string_view bytes) {
+    if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
       return DataLossError("state store: a stored event of " + payment_id + " does not parse");
     }
     command::Evolve(state, event);
-  }
-  if (!it->status().ok()) return FromRocksDb(it->status(), "state store read of " + payment_id);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
   return state;
 }
 

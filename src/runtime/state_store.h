@@ -8,6 +8,10 @@
 //   Status s = store.Append(partition, groups, new_meta);         // one WriteBatch, atomic
 //   StatusOr<PaymentState> p = store.LoadPayment(partition, id);  // fold of its events
 //
+// The payments writer stores EventEnvelopes; the invoice and order writers
+// (runtime/aggregate_writer.h) store their own envelopes through the encoded form
+// (AppendEncoded, ForEachStored), each in its own store directory.
+//
 // Errors are payorch::Status values (common/status.h); one that RocksDB returned keeps
 // RocksDB's code as native_code (common/rocksdb_status.h) and names what was being done.
 //
@@ -16,8 +20,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "command/state.h"
@@ -37,6 +43,14 @@ struct PartitionMeta {
   uint64_t highest_epoch_seen = 0;
 };
 
+// One event of an aggregate as the store keeps it: its serialized envelope under
+// (aggregate id, sequence).
+struct StoredEvent {
+  std::string_view aggregate_id;
+  uint64_t sequence = 0;
+  std::string_view bytes;
+};
+
 class StateStore {
  public:
   StateStore();
@@ -54,6 +68,15 @@ class StateStore {
   [[nodiscard]] Status Append(
       int32_t partition, const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
       const PartitionMeta& meta);
+
+  // Append for any aggregate: events with an empty aggregate_id are skipped.
+  [[nodiscard]] Status AppendEncoded(int32_t partition, const std::vector<StoredEvent>& events,
+                                     const PartitionMeta& meta);
+
+  // Calls `fn` with each stored event of one aggregate, in sequence order; stops at the first
+  // error `fn` returns and returns it. A read error is an error, never a shorter history.
+  [[nodiscard]] Status ForEachStored(int32_t partition, const std::string& aggregate_id,
+                                     const std::function<Status(std::string_view)>& fn) const;
 
   // The fold of the stored events of one payment. A payment never seen gives an empty
   // state whose payment_id is set. A read error or a stored event that does not parse

@@ -3,14 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <thread>
 
 #include "command/invariants.h"
 #include "command/lifecycle.h"
 #include "command/parser.h"
 #include "command/serialize.h"
 #include "command/transitions.h"
-#include "common/sha256.h"
 #include "log/admin.h"
 #include "log/partition_reader.h"
 #include "log/partitioner.h"
@@ -18,6 +16,7 @@
 #include "metrics/log_format.h"
 #include "payments/contracts/v1/contracts.pb.h"
 #include "runtime/command_intake.h"
+#include "runtime/internal/partition_log.h"
 
 namespace payorch::runtime {
 
@@ -26,18 +25,9 @@ namespace ev = ::payments::events::v1;
 
 namespace {
 
-constexpr int kReadTimeoutMs = 30'000;
-constexpr int kClaimAttempts = 10;
+using internal::kReadTimeoutMs;
+using internal::WallMs;
 constexpr size_t kRestoreChunk = 20'000;
-// A dead letter keeps at most this much of the original value (the parser's own record
-// limit, command::kMaxRecordBytes): the rest is described by size and SHA-256 headers.
-constexpr size_t kMaxDeadLetterValueBytes = command::kMaxRecordBytes;
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Messages of persisted events, reused to decide the next commands (Handle and Persist run
 // on the writer's thread).
@@ -141,32 +131,27 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
   if (!end.ok()) return "restore read: " + end.error().ToString();
   if (!fold_error.ok()) return fold_error.ToString();
 
-  for (int attempt = 1; attempt <= kClaimAttempts; ++attempt) {
-    const uint64_t epoch = filter_.highest_seen() + 1;
-    ev::EventEnvelope claim;
-    claim.set_schema_version(command::kSchemaVersion);
-    claim.set_event_id("claim/" + std::to_string(partition_) + "/" + std::to_string(epoch));
-    claim.set_epoch(epoch);
-    claim.set_occurred_at_ms(WallMs());
-    auto* wc = claim.mutable_writer_claimed();
-    wc->set_epoch(epoch);
-    wc->set_writer_id(deps_.writer_id);
-    wc->set_partition(partition_);
-    log::OutRecord record{topic, PartitionId{partition_}, "claim", claim.SerializeAsString(), {}};
-    auto at = deps_.producer->ProduceSync(record, kReadTimeoutMs);
-    if (!at.ok()) return "claim append: " + at.error().ToString();
-    auto st = reader.value()->ReadUntil(Offset{at.value().value() + 1}, fold, kReadTimeoutMs);
-    if (!st.ok()) return "claim read-back: " + st.ToString();
-    if (!fold_error.ok()) return fold_error.ToString();
-    if (last_claim_offset_ == at.value().value() && filter_.epoch() == epoch) {
-      epoch_ = epoch;
-      break;
-    }
-    deps_.logger->warn("[p{}] claim of epoch {} lost to another writer; retrying", partition_,
-                       epoch);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
-  }
-  if (epoch_ == 0) return "could not claim partition " + std::to_string(partition_);
+  const internal::ClaimSteps steps{
+      .claim_value =
+          [&](uint64_t epoch) {
+            ev::EventEnvelope claim;
+            claim.set_schema_version(command::kSchemaVersion);
+            claim.set_event_id("claim/" + std::to_string(partition_) + "/" + std::to_string(epoch));
+            claim.set_epoch(epoch);
+            claim.set_occurred_at_ms(WallMs());
+            auto* wc = claim.mutable_writer_claimed();
+            wc->set_epoch(epoch);
+            wc->set_writer_id(deps_.writer_id);
+            wc->set_partition(partition_);
+            return claim.SerializeAsString();
+          },
+      .fold = fold,
+      .fold_error = [&] { return fold_error; }};
+  StatusOr<uint64_t> claimed =
+      internal::ClaimPartition(*reader.value(), *deps_.producer, topic, partition_, filter_,
+                               last_claim_offset_, steps, *deps_.logger);
+  if (!claimed.ok()) return claimed.status().ToString();
+  epoch_ = claimed.value();
   if (Status s = FlushRestored(restored); !s.ok()) return s.ToString();
 
   deps_.outbox->Unfence(partition_);
@@ -227,24 +212,10 @@ void PartitionWriter::DeadLetter(const log::Record& record, const std::string& r
                                  ev::RejectReason reject_reason) {
   if (deps_.probe != nullptr) ++deps_.probe->dead_letters;
   if (deps_.metrics != nullptr) deps_.metrics->dead_letters.Add();
-  log::OutRecord dlq{deps_.kafka->Topic(log::TopicKind::kDeadLetters),
-                     log::kAnyPartition,
-                     record.key,
-                     record.value,
-                     {{"payorch.reason", reason},
-                      {"payorch.source.topic", record.topic},
-                      {"payorch.source.partition", std::to_string(record.partition.value())},
-                      {"payorch.source.offset", std::to_string(record.offset.value())}}};
-  // The original's own headers come along; a value too large to re-send whole is kept as
-  // its first kMaxDeadLetterValueBytes with its size and SHA-256, so the dead letter is
-  // never refused by the producer's size limit.
-  for (const log::Header& h : record.headers) dlq.headers.push_back(h);
-  if (record.value.size() > kMaxDeadLetterValueBytes) {
-    dlq.value.resize(kMaxDeadLetterValueBytes);
-    dlq.headers.push_back({"payorch.truncated", "true"});
-    dlq.headers.push_back({"payorch.original.size", std::to_string(record.value.size())});
-    dlq.headers.push_back({"payorch.original.sha256", Sha256Hex(record.value)});
-  }
+  // A value too large to re-send whole is cut (internal::DeadLetterRecord), so the dead
+  // letter is never refused by the producer's size limit.
+  const log::OutRecord dlq =
+      internal::DeadLetterRecord(deps_.kafka->Topic(log::TopicKind::kDeadLetters), record, reason);
   // A dead letter that cannot be appended is an error the partition stops on (and is
   // retried from, since the command stays undecided), never a silent loss.
   const int64_t offset = record.offset.value();
@@ -406,29 +377,14 @@ void PartitionWriter::CheckGap(int64_t from, int64_t to) {
   // Someone else appended to our partition since our last record: a zombie's late
   // events (harmless, they do not count), a duplicate of a retried batch, or a newer
   // writer's claim, which fences us.
-  auto reader =
-      log::PartitionReader::Open(*deps_.kafka, deps_.kafka->Topic(log::TopicKind::kEvents),
-                                 PartitionId{partition_}, Offset{from});
-  if (!reader.ok()) {
-    // Unchecked, not lost: a newer writer's events fence us at the next gap, and ours do
-    // not count after its claim (the validity rule).
-    deps_.logger->warn("[p{}] events gap [{}, {}) not checked: {}", partition_, from, to,
-                       reader.error().ToString());
-    return;
-  }
-  auto st = reader.value()->ReadUntil(
-      Offset{to},
+  const bool newer_claim = internal::GapHasNewerClaim(
+      *deps_.kafka, deps_.kafka->Topic(log::TopicKind::kEvents), partition_, from, to,
       [&](const log::Record& r) {
         ev::EventEnvelope e;
-        if (e.ParseFromString(r.value) && e.has_writer_claimed() && e.epoch() > epoch_) {
-          fenced_ = true;
-        }
+        return e.ParseFromString(r.value) && e.has_writer_claimed() && e.epoch() > epoch_;
       },
-      kReadTimeoutMs);
-  if (!st.ok() && !fenced_) {
-    deps_.logger->warn("[p{}] events gap [{}, {}) read partly: {}", partition_, from, to,
-                       st.ToString());
-  }
+      *deps_.logger);
+  fenced_ = fenced_ || newer_claim;
   if (fenced_) {
     deps_.outbox->Fence(partition_);
     if (deps_.probe != nullptr) ++deps_.probe->fenced;

@@ -27,6 +27,7 @@
 #include "metrics/runtime_metrics.h"
 #include "outbox/event_outbox.h"
 #include "runtime/admission.h"
+#include "runtime/command_writer.h"
 #include "runtime/started_handoff.h"
 #include "runtime/state_store.h"
 
@@ -63,27 +64,20 @@ struct WriterDeps {
   StartedHandoff* handoff = nullptr;
 };
 
-class PartitionWriter {
+class PartitionWriter final : public CommandWriter {
  public:
   PartitionWriter(int32_t partition, WriterDeps deps);
 
-  // Restores and claims the partition. Returns the commands offset to resume from, or a
-  // one-line error.
-  [[nodiscard]] std::variant<int64_t, std::string> Start();
+  [[nodiscard]] std::variant<int64_t, std::string> Start() override;
+  [[nodiscard]] std::string Handle(const log::Record& record) override;
+  // Also evicts settled payments.
+  [[nodiscard]] std::string Persist() override;
+  bool fenced() const override { return fenced_; }
+  int64_t persisted_command_offset() const override { return persisted_command_offset_; }
 
-  // Decides one command record of this partition. Returns "" or an error that makes the
-  // writer unusable (restart it).
-  [[nodiscard]] std::string Handle(const log::Record& record);
-
-  // Writes the groups delivered so far to the store and evicts settled payments.
-  [[nodiscard]] std::string Persist();
-
-  bool fenced() const { return fenced_; }
   const std::string& failure() const { return failure_; }
   uint64_t epoch() const { return epoch_; }
   int32_t partition() const { return partition_; }
-  // All commands before this offset have their events persisted.
-  int64_t persisted_command_offset() const { return persisted_command_offset_; }
 
  private:
   struct DeliveredGroup {
