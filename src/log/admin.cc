@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <thread>
+#include <utility>
 
 #include "log/internal/client.h"
 
@@ -138,13 +139,19 @@ LogStatus Admin::EnsureTopics(const KafkaOptions& options, int timeout_ms) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  const std::string commands = options.Topic(TopicKind::kCommands);
-  const std::string events = options.Topic(TopicKind::kEvents);
-  if (count(commands) != count(events)) {
-    return internal::ConfigError(commands + " has " + std::to_string(count(commands)) +
-                                 " partitions but " + events + " has " +
-                                 std::to_string(count(events)) +
-                                 ": the writer of command partition P writes event partition P");
+  // Each commands topic and its events topic: the writer of command partition P writes
+  // event partition P.
+  for (auto [c, e] : {std::pair{TopicKind::kCommands, TopicKind::kEvents},
+                      std::pair{TopicKind::kInvoiceCommands, TopicKind::kInvoiceEvents},
+                      std::pair{TopicKind::kOrderCommands, TopicKind::kOrderEvents}}) {
+    const std::string commands = options.Topic(c);
+    const std::string events = options.Topic(e);
+    if (count(commands) != count(events)) {
+      return internal::ConfigError(commands + " has " + std::to_string(count(commands)) +
+                                   " partitions but " + events + " has " +
+                                   std::to_string(count(events)) +
+                                   ": the writer of command partition P writes event partition P");
+    }
   }
   return LogStatus::Ok();
 }

@@ -602,6 +602,10 @@ TEST_F(LogTest, EnsureTopicsRejectsCommandsAndEventsOfDifferentWidth) {
   ASSERT_TRUE(broker_->CreateTopic(other.Topic(TopicKind::kEvents), 2).ok());
   ASSERT_TRUE(broker_->CreateTopic(other.Topic(TopicKind::kContracts), 1).ok());
   ASSERT_TRUE(broker_->CreateTopic(other.Topic(TopicKind::kDeadLetters), 1).ok());
+  for (TopicKind kind : {TopicKind::kInvoiceCommands, TopicKind::kInvoiceEvents,
+                         TopicKind::kOrderCommands, TopicKind::kOrderEvents}) {
+    ASSERT_TRUE(broker_->CreateTopic(other.Topic(kind), 4).ok());
+  }
   auto admin = Admin::Create(other);
   ASSERT_TRUE(admin.ok());
   LogStatus s = admin.value()->EnsureTopics(other);
