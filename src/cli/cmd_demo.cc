@@ -22,6 +22,7 @@
 #include "log/embedded_broker.h"
 #include "metrics/prometheus.h"
 #include "runtime/checker.h"
+#include "runtime/commerce_workload.h"
 #include "runtime/orchestrator.h"
 #include "runtime/workload.h"
 
@@ -153,8 +154,19 @@ int RunDemo(int argc, char** argv) {
   wo.seed = static_cast<uint64_t>(seed);
   wo.rate = rate;
   runtime::Workload workload(kafka, wo);
+  // The slice of orders and invoices (issue 21): one order per 50 payments of the mix, one
+  // invoice in 2-3 installments per 100, each paid by ordinary card payments.
+  runtime::CommerceOptions co;
+  co.orders = static_cast<int>(payments / 50);
+  co.invoices = static_cast<int>(payments / 100);
+  co.seed = static_cast<uint64_t>(seed);
+  runtime::CommerceWorkload commerce(kafka, co);
   int rc = 0;
   if (std::string err = workload.Start(); !err.empty()) {
+    std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
+    rc = 1;
+  }
+  if (std::string err = rc == 0 ? commerce.Start() : ""; !err.empty()) {
     std::fprintf(stderr, "payorch demo: %s\n", err.c_str());
     rc = 1;
   }
@@ -174,6 +186,12 @@ int RunDemo(int argc, char** argv) {
       rc = 1;
     }
   }
+  if (rc == 0) {
+    if (std::string err = commerce.PublishAll(); !err.empty()) {
+      std::fprintf(stderr, "payorch demo: orders and invoices: %s\n", err.c_str());
+      rc = 1;
+    }
+  }
   bool settled = false;
   if (rc == 0) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
@@ -181,9 +199,14 @@ int RunDemo(int argc, char** argv) {
       settled = workload.WaitSettled(200, [&](int64_t n) { bar.Update("settled", n, payments); });
       if (settled) break;
     }
+    const auto left = deadline - std::chrono::steady_clock::now();
+    settled =
+        settled && commerce.WaitSettled(static_cast<int>(std::max<int64_t>(
+                       0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count())));
     bar.Done();
   }
   workload.Stop();
+  commerce.Stop();
   // A stop drains: connectors first, then the writers decide every command left.
   stop = true;
   runner.join();
@@ -216,6 +239,23 @@ int RunDemo(int argc, char** argv) {
       s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
   std::printf("throughput: %.0f payments/s (%.2f s from first create to last final event)\n", tput,
               s.seconds);
+  const runtime::CommerceSummary cs = commerce.Summary();
+  auto by_status = [](const std::map<std::string, int64_t>& m) {
+    std::string out;
+    for (const auto& [status, n] : m) {
+      out += (out.empty() ? "" : ", ") + std::to_string(n) + " " + status;
+    }
+    return out.empty() ? std::string("none") : out;
+  };
+  std::printf("\n%-40s %10lld  (%s)\n", "orders (checkout, paid by card)",
+              static_cast<long long>(cs.orders), by_status(cs.orders_by_status).c_str());
+  std::printf("%-40s %10lld  (%s)\n", "invoices (2-3 installments)",
+              static_cast<long long>(cs.invoices), by_status(cs.invoices_by_status).c_str());
+  std::printf("%-40s %10lld  of %lld\n", "installments paid",
+              static_cast<long long>(cs.installments_paid),
+              static_cast<long long>(cs.installments));
+  std::printf("%-40s %10lld\n", "order and invoice commands rejected",
+              static_cast<long long>(cs.rejected));
 
   std::string check_error;
   runtime::CheckReport report =
