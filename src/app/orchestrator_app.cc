@@ -230,6 +230,7 @@ void OrchestratorApp::MakeOrchestrator() {
   oo.data_dir = o_.data_dir + "/state";
   oo.invoice_data_dir = o_.data_dir + "/invoices";
   oo.order_data_dir = o_.data_dir + "/orders";
+  oo.saga_data_dir = o_.data_dir + "/saga";
   oo.writer_id = o_.writer_id;
   oo.run_writers = !o_.no_writers;
   oo.run_connectors = !o_.no_connectors;

@@ -11,6 +11,7 @@
 #include "log/producer.h"
 #include "outbox/event_outbox.h"
 #include "runtime/aggregate_writer.h"
+#include "runtime/saga.h"
 
 namespace payorch::runtime {
 
@@ -210,20 +211,27 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   if (Status s = store.Open(options_.data_dir); !s.ok()) return s.ToString();
   StateStore invoice_store;
   StateStore order_store;
-  if (options_.run_writers && options_.run_aggregates) {
+  StateStore saga_store;
+  const bool run_saga = options_.run_writers && options_.run_aggregates;
+  if (run_saga) {
     const std::string invoices = options_.invoice_data_dir.empty() ? options_.data_dir + "-invoices"
                                                                    : options_.invoice_data_dir;
     const std::string orders =
         options_.order_data_dir.empty() ? options_.data_dir + "-orders" : options_.order_data_dir;
     if (Status s = invoice_store.Open(invoices); !s.ok()) return s.ToString();
     if (Status s = order_store.Open(orders); !s.ok()) return s.ToString();
+    const std::string saga =
+        options_.saga_data_dir.empty() ? options_.data_dir + "-saga" : options_.saga_data_dir;
+    if (Status s = saga_store.Open(saga); !s.ok()) return s.ToString();
   }
   std::atomic<bool> aggregates_failed{false};
-  // Shutdown order: connectors stop first (no new answers), then the writers decide
-  // what is left in the commands log, then they stop. So a clean stop leaves no command
-  // undecided.
+  // Shutdown order: connectors and the saga stop first (no new answers, no new facts),
+  // then the writers decide what is left in the commands logs, then they stop. So a clean
+  // stop leaves no command undecided.
   std::atomic<bool> connectors_stop{false};
   std::atomic<bool> connectors_done{false};
+  std::atomic<bool> saga_done{!run_saga};
+  std::string saga_error;
   std::atomic<bool> writers_drain{false};
   std::atomic<bool> writers_done{false};
   std::string connector_error;
@@ -252,13 +260,35 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
     }
     connectors_done = true;
   });
+  // The saga: payment events to order and invoice commands, on its own thread and store,
+  // stopped with the connectors so the writers' drain decides its last commands.
+  std::thread saga;
+  if (run_saga) {
+    saga = std::thread([&] {
+      SagaOptions so;
+      so.kafka = options_.kafka;
+      so.group = options_.saga_group;
+      so.store = &saga_store;
+      so.logger = options_.logger;
+      so.static_partitions = options_.static_partitions;
+      SagaLoop loop(so);
+      saga_error = loop.Run(connectors_stop);
+      if (!saga_error.empty()) {
+        options_.logger->error("saga: {}", saga_error);
+        aggregates_failed = true;  // the process stops (crash-only)
+      }
+      saga_done = true;
+    });
+  }
   std::thread watcher([&] {
     while (!stop.load() && !connectors_done.load() && !writers_done.load() &&
            !aggregates_failed.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     connectors_stop = true;
-    while (!connectors_done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (!connectors_done.load() || !saga_done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     writers_drain = true;
   });
   // Invoices and orders: one writer loop each, on their own threads and stores, drained
@@ -314,7 +344,9 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   }
   watcher.join();
   connectors.join();
+  if (saga.joinable()) saga.join();
   if (!writer_error.empty()) return writer_error;
+  if (!saga_error.empty()) return "saga: " + saga_error;
   return connector_error;
 }
 

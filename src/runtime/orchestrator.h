@@ -1,6 +1,7 @@
 // Orchestrator: `payorch run`. One process hosts the single writers of the command
 // partitions it is assigned (consumer group "payorch.writers") and the connectors of the
-// event partitions it is assigned (group "payorch.connectors"), each on its own thread.
+// event partitions it is assigned (group "payorch.connectors"), each on its own thread;
+// with the invoice and order writers, also the saga (group "payorch.saga", runtime/saga.h).
 //
 //   Orchestrator orch(options);
 //   std::atomic<bool> stop{false};
@@ -42,6 +43,10 @@ struct OrchestratorOptions {
   bool run_aggregates = true;
   std::string invoice_writers_group = "payorch.invoice-writers";
   std::string order_writers_group = "payorch.order-writers";
+  // The saga (runtime/saga.h), run with the aggregate writers: payment events to order and
+  // invoice commands. Its store: "" means data_dir + "-saga".
+  std::string saga_group = "payorch.saga";
+  std::string saga_data_dir;
   bool run_writers = true;
   bool run_connectors = true;
   // With both: the writers hand acknowledged *Started events to the connectors directly
