@@ -13,6 +13,7 @@
 #include "api/internal/admin.h"
 #include "api/internal/answers.h"
 #include "api/internal/auth.h"
+#include "api/internal/commerce.h"
 #include "api/internal/events.h"
 #include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
@@ -55,6 +56,7 @@ struct MerchantApi::Impl {
   internal::ResponseStore responses;
   std::unique_ptr<internal::CommandAppender> appender;
   std::unique_ptr<internal::EventFollower> follower;
+  std::unique_ptr<internal::AggregateFollower> aggregates;  // invoices and orders
   std::unique_ptr<outbox::WebhookOutbox> outbox;
   std::unique_ptr<internal::WebhookFeeder> feeder;
   bool started = false;
@@ -496,6 +498,12 @@ struct MerchantApi::Impl {
     s.Handle("POST", "/v1/webhooks/dead/([^/]+)/resend", Bind(&Impl::Resend));
     for (auto& r : internal::AdminRoutes(keys.get(), o.config.admin_token, o.merchant_configured))
       s.Handle(r.method, r.path, std::move(r.handler));  // the operator's /v1/admin/api-keys
+    const auto create = [this](const http::Request& r, const Principal& w) {
+      return Post(r, w, std::bind_front(&Impl::BuildCreate, this));
+    };
+    for (auto& r : internal::CommerceRoutes(
+             {&o.kafka, &o.config, o.clock, appender.get(), aggregates.get(), &responses, create}))
+      s.Handle(r.method, r.pattern, Guard(std::move(r.handler)));  // invoices, orders, checkout
     for (auto routes : {internal::EventRoutes([this] { return outbox.get(); }),
                         internal::ReportRoutes(o.store, [this] { return Behind(); })})
       for (auto& [path, h] : routes) s.Handle("GET", path, Guard(std::move(h)));  // events, reports
@@ -513,27 +521,29 @@ MerchantApi::MerchantApi(MerchantApiOptions options) : impl_(std::make_unique<Im
 MerchantApi::~MerchantApi() { Stop(); }
 
 std::vector<RouteSpec> MerchantApi::Routes() {
-  return {{"POST", "/v1/payments"},
-          {"GET", "/v1/payments"},
-          {"GET", "/v1/payments/{id}"},
-          {"POST", "/v1/payments/{id}/confirm"},
-          {"POST", "/v1/payments/{id}/capture"},
-          {"POST", "/v1/payments/{id}/void"},
-          {"POST", "/v1/payments/{id}/cancel"},
-          {"POST", "/v1/payments/{id}/refunds"},
-          {"POST", "/v1/refunds"},
-          {"GET", "/v1/refunds"},
-          {"GET", "/v1/refunds/{id}"},
-          {"GET", "/v1/webhooks/dead"},
-          {"POST", "/v1/webhooks/dead/{id}/resend"},
-          {"GET", "/v1/events"},
-          {"GET", "/v1/events/{id}"},
-          {"GET", "/v1/reports/financial"},
-          {"POST", "/v1/admin/api-keys"},
-          {"GET", "/v1/admin/api-keys"},
-          {"GET", "/v1/admin/api-keys/audit"},
-          {"PUT", "/v1/admin/api-keys/{id}/rotate"},
-          {"DELETE", "/v1/admin/api-keys/{id}"}};
+  std::vector<RouteSpec> routes = {{"POST", "/v1/payments"},
+                                   {"GET", "/v1/payments"},
+                                   {"GET", "/v1/payments/{id}"},
+                                   {"POST", "/v1/payments/{id}/confirm"},
+                                   {"POST", "/v1/payments/{id}/capture"},
+                                   {"POST", "/v1/payments/{id}/void"},
+                                   {"POST", "/v1/payments/{id}/cancel"},
+                                   {"POST", "/v1/payments/{id}/refunds"},
+                                   {"POST", "/v1/refunds"},
+                                   {"GET", "/v1/refunds"},
+                                   {"GET", "/v1/refunds/{id}"},
+                                   {"GET", "/v1/webhooks/dead"},
+                                   {"POST", "/v1/webhooks/dead/{id}/resend"},
+                                   {"GET", "/v1/events"},
+                                   {"GET", "/v1/events/{id}"},
+                                   {"GET", "/v1/reports/financial"},
+                                   {"POST", "/v1/admin/api-keys"},
+                                   {"GET", "/v1/admin/api-keys"},
+                                   {"GET", "/v1/admin/api-keys/audit"},
+                                   {"PUT", "/v1/admin/api-keys/{id}/rotate"},
+                                   {"DELETE", "/v1/admin/api-keys/{id}"}};
+  for (const auto& r : internal::CommerceRouteSpecs()) routes.push_back({r.method, r.path});
+  return routes;
 }
 
 std::string MerchantApi::Start() {
@@ -554,6 +564,8 @@ std::string MerchantApi::Start() {
   if (Status s = i.outbox->Open(); !s.ok()) return s.ToString();
   i.follower = std::make_unique<internal::EventFollower>(i.o.kafka, i.o.store, i.o.on_event);
   if (std::string err = i.follower->Start(); !err.empty()) return err;
+  i.aggregates = std::make_unique<internal::AggregateFollower>(i.o.kafka, dir + "/commerce");
+  if (std::string err = i.aggregates->Start(); !err.empty()) return err;
   i.appender = std::make_unique<internal::CommandAppender>(i.o.kafka);
   if (std::string err = i.appender->Start(); !err.empty()) return err;
   if (i.o.webhooks) {
@@ -580,6 +592,7 @@ void MerchantApi::Stop() {
   if (i.outbox) i.outbox->Stop();
   if (i.appender) i.appender->Stop();
   if (i.follower) i.follower->Stop();
+  if (i.aggregates) i.aggregates->Stop();
 }
 
 outbox::WebhookOutbox* MerchantApi::webhook_outbox() { return impl_->outbox.get(); }

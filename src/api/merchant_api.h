@@ -11,6 +11,8 @@
 //   GET  /v1/webhooks/dead                 parked webhook deliveries
 //   POST /v1/webhooks/dead/{id}/resend
 //   GET  /v1/events?limit=&starting_after=&type=, GET /v1/events/{id}   (internal/events.h)
+//   POST /v1/checkout, GET /v1/orders/{id}, POST /v1/invoices, GET /v1/invoices/{id},
+//   POST /v1/invoices/{id}/payments|supplementary|cancel|close         (internal/commerce.h)
 //
 // Every request carries "Authorization: Bearer pk_..." (api/keys.h); a key acts for one
 // merchant only, and another merchant's payment answers 404 as if it did not exist. Each
