@@ -91,8 +91,11 @@ std::optional<Rejection> CheckText(std::string_view value, size_t max, const cha
                 "request/malformed");
 }
 
-constexpr std::array<std::string_view, 7> kKnownMetadataKeys = {
-    "channel", "customer_email", "description", "invoice_id", "order_id", "product", "source"};
+// payorch_*: the links of a payment to its order or invoice (order::kPaymentLinkKey,
+// invoice::kPaymentLinkKey, invoice::kInstallmentKey).
+constexpr std::array<std::string_view, 10> kKnownMetadataKeys = {
+    "channel",         "customer_email",      "description",   "invoice_id", "order_id",
+    "payorch_invoice", "payorch_installment", "payorch_order", "product",    "source"};
 
 }  // namespace
 

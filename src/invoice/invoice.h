@@ -36,6 +36,11 @@ inline constexpr size_t kMaxTextLength = 255;  // description, references, reaso
 inline constexpr size_t kMaxCommandIdLength = 128;    // command_id, correlation_id
 inline constexpr size_t kMaxPaymentsPerInvoice = 64;  // linked over its life
 inline constexpr size_t kMaxSupplementaries = 32;
+// The CreatePayment metadata keys naming the invoice a payment pays and its installment
+// (the saga follows such payments: runtime/saga.h). Not "invoice_id", which merchants use
+// for their own references.
+inline constexpr char kPaymentLinkKey[] = "payorch_invoice";
+inline constexpr char kInstallmentKey[] = "payorch_installment";
 
 // Where a command was read from. Its timestamp is the only clock decide sees.
 struct InvoiceCommandRecord {

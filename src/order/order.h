@@ -42,6 +42,9 @@ inline constexpr size_t kMaxPaymentsPerOrder = 10;
 inline constexpr size_t kMaxIdLength = 64;          // order_id, merchant_id, payment_id, product_id
 inline constexpr size_t kMaxTextLength = 255;       // description, customer_reference, reasons
 inline constexpr size_t kMaxCommandIdLength = 128;  // command_id, correlation_id
+// The CreatePayment metadata key naming the order a payment pays (the saga follows such
+// payments: runtime/saga.h). Not "order_id", which merchants use for their own references.
+inline constexpr char kPaymentLinkKey[] = "payorch_order";
 
 // Where a command was read from. Its timestamp is the only clock decide sees.
 struct OrderCommandRecord {

@@ -5,8 +5,8 @@
 // event only once every command it produced is in the log, and a re-read produces the same
 // commands (command_id "saga/<event_id>"), which the aggregates recognise as repeats.
 //
-// A payment is linked when its PaymentCreated carries metadata "order_id" and/or
-// "invoice_id" (CreatePayment.metadata). What each payment event maps to:
+// A payment is linked when its PaymentCreated carries metadata "payorch_order" and/or
+// "payorch_invoice" (CreatePayment.metadata). What each payment event maps to:
 //
 //   order   order::PaymentFactOf(event, status_after)  -> RecordPaymentFact
 //   invoice a CAPTURED fact (PaymentCaptured; PaymentCompleted SUCCEEDED)
@@ -39,8 +39,10 @@
 #include "command/state.h"
 #include "command/validity.h"
 #include "common/status.h"
+#include "invoice/invoice.h"
 #include "log/options.h"
 #include "log/record.h"
+#include "order/order.h"
 #include "payments/events/v1/events.pb.h"
 #include "runtime/state_store.h"
 
@@ -51,8 +53,9 @@ class logger;
 namespace payorch::runtime {
 
 inline constexpr char kSagaCheckpoint[] = "saga";
-inline constexpr char kOrderLinkKey[] = "order_id";
-inline constexpr char kInvoiceLinkKey[] = "invoice_id";
+// The metadata keys that link a payment to its order or invoice (order.h, invoice.h).
+inline constexpr const char* kOrderLinkKey = order::kPaymentLinkKey;
+inline constexpr const char* kInvoiceLinkKey = invoice::kPaymentLinkKey;
 // Linked, not terminal payments kept in memory (all partitions); beyond it the oldest
 // cached is dropped and later restored from the store. ~1 KB a payment.
 inline constexpr size_t kSagaMaxCachedPayments = 50'000;

@@ -129,7 +129,7 @@ class SagaLoopTest : public ::testing::Test {
 TEST_F(SagaLoopTest, FollowsLinkedPaymentsAcrossARestartWithoutLosingOrRepeatingCommands) {
   payorch::testing::CreateOptions manual;
   manual.manual_capture = true;
-  manual.metadata = {{"order_id", "ord_1"}, {"invoice_id", "inv_1"}};
+  manual.metadata = {{"payorch_order", "ord_1"}, {"payorch_invoice", "inv_1"}};
   h_.Send(payorch::testing::Create(kSeedMerchant, "k-1", 10'000, "USD", ty::PAYMENT_METHOD_CARD,
                                    manual));
   const std::string pid = CommandHarness::PaymentIdFor(kSeedMerchant, "k-1");

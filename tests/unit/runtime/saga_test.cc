@@ -116,7 +116,8 @@ class SagaTest : public ::testing::Test {
 };
 
 TEST_F(SagaTest, AnOrderPaidByCaptureGetsAuthorizedThenCapturedFacts) {
-  const std::string pid = Create("o-1", 10'000, /*manual=*/true, {{"order_id", "ord_1"}});
+  const std::string pid =
+      Create("o-1", 10'000, /*manual=*/true, {{order::kPaymentLinkKey, "ord_1"}});
   EXPECT_TRUE(Feed().empty());
   Authorize(pid);
   std::vector<log::OutRecord> out = Feed();
@@ -144,7 +145,8 @@ TEST_F(SagaTest, AnOrderPaidByCaptureGetsAuthorizedThenCapturedFacts) {
 }
 
 TEST_F(SagaTest, AnInvoicePaymentsCapturesGiveTheRunningTotal) {
-  const std::string pid = Create("i-1", 10'000, /*manual=*/true, {{"invoice_id", "inv_1"}});
+  const std::string pid =
+      Create("i-1", 10'000, /*manual=*/true, {{invoice::kPaymentLinkKey, "inv_1"}});
   Authorize(pid);
   EXPECT_TRUE(Feed().empty()) << "an authorization pays nothing on an invoice";
   Capture(pid, 3'000, "cap-1");
@@ -164,7 +166,8 @@ TEST_F(SagaTest, AnInvoicePaymentsCapturesGiveTheRunningTotal) {
 
 TEST_F(SagaTest, AnAutomaticCaptureSucceedsTheInvoiceAndCapturesTheOrder) {
   const std::string pid =
-      Create("a-1", 5'000, /*manual=*/false, {{"invoice_id", "inv_1"}, {"order_id", "ord_1"}});
+      Create("a-1", 5'000, /*manual=*/false,
+             {{invoice::kPaymentLinkKey, "inv_1"}, {order::kPaymentLinkKey, "ord_1"}});
   Authorize(pid);
   const std::vector<log::OutRecord> out = Feed();
   ASSERT_EQ(out.size(), 2u);
@@ -175,7 +178,8 @@ TEST_F(SagaTest, AnAutomaticCaptureSucceedsTheInvoiceAndCapturesTheOrder) {
 
 TEST_F(SagaTest, AFailedPaymentReleasesTheInvoiceAndFailsTheOrder) {
   const std::string pid =
-      Create("f-1", 10'000, /*manual=*/false, {{"invoice_id", "inv_1"}, {"order_id", "ord_1"}});
+      Create("f-1", 10'000, /*manual=*/false,
+             {{invoice::kPaymentLinkKey, "inv_1"}, {order::kPaymentLinkKey, "ord_1"}});
   h_.Send(payorch::testing::Failed(pid, h_.PendingAttemptKey(pid), ty::ERROR_CODE_HARD_DECLINE));
   const std::vector<log::OutRecord> out = Feed();
   ASSERT_EQ(out.size(), 2u);
@@ -205,7 +209,8 @@ TEST_F(SagaTest, AnUnlinkedPaymentYieldsNothingAndIsNotStored) {
 
 TEST_F(SagaTest, ARestartContinuesFromTheCheckpointWithThePaymentRestoredFromTheStore) {
   const std::string pid =
-      Create("r-1", 10'000, /*manual=*/true, {{"invoice_id", "inv_1"}, {"order_id", "ord_1"}});
+      Create("r-1", 10'000, /*manual=*/true,
+             {{invoice::kPaymentLinkKey, "inv_1"}, {order::kPaymentLinkKey, "ord_1"}});
   Authorize(pid);
   ASSERT_EQ(Feed().size(), 1u);  // the order's AUTHORIZED
   ASSERT_EQ(saga_->SaveCheckpoint(kPartition, saga_->Position(kPartition)).ToString(), "ok");
@@ -223,8 +228,9 @@ TEST_F(SagaTest, ARestartContinuesFromTheCheckpointWithThePaymentRestoredFromThe
 }
 
 TEST_F(SagaTest, ReReadingTheLogGivesTheIdenticalCommands) {
-  const std::string a = Create("x-1", 10'000, /*manual=*/true, {{"order_id", "ord_1"}});
-  const std::string b = Create("x-2", 7'000, /*manual=*/false, {{"invoice_id", "inv_2"}});
+  const std::string a = Create("x-1", 10'000, /*manual=*/true, {{order::kPaymentLinkKey, "ord_1"}});
+  const std::string b =
+      Create("x-2", 7'000, /*manual=*/false, {{invoice::kPaymentLinkKey, "inv_2"}});
   Authorize(a);
   Authorize(b);
   Capture(a, 2'500, "cap-1");
@@ -259,7 +265,8 @@ TEST_F(SagaTest, ReReadingTheLogGivesTheIdenticalCommands) {
 }
 
 TEST_F(SagaTest, ACheckpointNeverPassesTheStartOfAnUnfinishedGroup) {
-  const std::string pid = Create("g-1", 10'000, /*manual=*/true, {{"order_id", "ord_1"}});
+  const std::string pid =
+      Create("g-1", 10'000, /*manual=*/true, {{order::kPaymentLinkKey, "ord_1"}});
   Feed();
   h_.Send(payorch::testing::Succeeded(pid, h_.PendingAttemptKey(pid)));  // 2 events
   ASSERT_EQ(h_.last().size(), 2u);
@@ -276,7 +283,8 @@ TEST_F(SagaTest, ACheckpointNeverPassesTheStartOfAnUnfinishedGroup) {
 }
 
 TEST_F(SagaTest, ATerminalPaymentIsForgottenFromMemory) {
-  const std::string pid = Create("t-1", 10'000, /*manual=*/false, {{"order_id", "ord_1"}});
+  const std::string pid =
+      Create("t-1", 10'000, /*manual=*/false, {{order::kPaymentLinkKey, "ord_1"}});
   Feed();
   EXPECT_EQ(saga_->cached(), 1u);
   h_.Send(payorch::testing::Failed(pid, h_.PendingAttemptKey(pid), ty::ERROR_CODE_HARD_DECLINE));
@@ -294,7 +302,7 @@ TEST_F(SagaTest, TheCacheIsBoundedAndEvictedPaymentsComeBackFromTheStore) {
   std::vector<std::string> pids;
   for (int i = 0; i < 10; ++i) {
     pids.push_back(Create("c-" + std::to_string(i), 1'000, /*manual=*/true,
-                          {{"order_id", "ord_" + std::to_string(i)}}));
+                          {{order::kPaymentLinkKey, "ord_" + std::to_string(i)}}));
   }
   Feed();
   EXPECT_LE(saga_->cached(), 4u);
