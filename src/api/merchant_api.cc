@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <thread>
 
 #include "api/internal/admin.h"
 #include "api/internal/answers.h"
@@ -504,9 +503,10 @@ struct MerchantApi::Impl {
     for (auto& r : internal::CommerceRoutes(
              {&o.kafka, &o.config, o.clock, appender.get(), aggregates.get(), &responses, create}))
       s.Handle(r.method, r.pattern, Guard(std::move(r.handler)));  // invoices, orders, checkout
+    auto behind = [this] { return Behind(); };                     // events, then reports:
     for (auto routes : {internal::EventRoutes([this] { return outbox.get(); }),
-                        internal::ReportRoutes(o.store, [this] { return Behind(); })})
-      for (auto& [path, h] : routes) s.Handle("GET", path, Guard(std::move(h)));  // events, reports
+                        internal::ReportRoutes(o.store, aggregates.get(), behind)})
+      for (auto& [path, h] : routes) s.Handle("GET", path, Guard(std::move(h)));
   }
 };
 

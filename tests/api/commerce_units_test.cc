@@ -218,6 +218,64 @@ TEST(AggregateFollower, FoldsCountedEventsKeepsThemAcrossReopenAndWakesTheWaiter
   fs::remove_all(dir);
 }
 
+// The financial report's invoice columns: a paid installment counts its schedule row's tax
+// and service fee on the day it was paid; money beyond it counts as overpaid.
+TEST(AggregateFollower, InvoiceTotalsCountPaidInstallmentsOnTheirDay) {
+  const fs::path dir = TempDir("totals");
+  invoice::InvoiceState truth;
+  inv::InvoiceCommandEnvelope create = CreateCommand("inv_t", "cmd-c");
+  create.mutable_create()->mutable_service_fee()->set_fixed_minor(100);
+  auto* plan = create.mutable_create()->mutable_installment_plan();
+  plan->set_count(2);
+  for (uint32_t month : {1u, 2u}) {
+    auto* d = plan->add_due_dates();
+    d->set_year(2027);
+    d->set_month(month);
+    d->set_day(1);
+  }
+  std::vector<inv::InvoiceEventEnvelope> events = Decide(truth, create, 1, 1);
+  ASSERT_TRUE(truth.Exists());
+  ASSERT_EQ(truth.installments.size(), 2u);
+  const invoice::Columns first = truth.installments[0].row.columns;
+  inv::InvoiceCommandEnvelope link;
+  link.set_schema_version(1);
+  link.set_command_id("cmd-l");
+  link.set_invoice_id("inv_t");
+  link.mutable_link_payment()->set_payment_id("pay_1");
+  link.mutable_link_payment()->set_installment(1);
+  link.mutable_link_payment()->mutable_amount()->set_amount_minor(first.total_minor());
+  link.mutable_link_payment()->mutable_amount()->set_currency("USD");
+  for (auto& e : Decide(truth, link, 2, 1)) events.push_back(e);
+  inv::InvoiceCommandEnvelope paid;
+  paid.set_schema_version(1);
+  paid.set_command_id("cmd-p");
+  paid.set_invoice_id("inv_t");
+  paid.mutable_payment_succeeded()->set_payment_id("pay_1");
+  paid.mutable_payment_succeeded()->mutable_captured()->set_amount_minor(first.total_minor() + 50);
+  paid.mutable_payment_succeeded()->mutable_captured()->set_currency("USD");
+  for (auto& e : Decide(truth, paid, 3, 1)) events.push_back(e);
+  ASSERT_TRUE(truth.installments[0].paid);
+
+  AggregateFollower f({}, dir.string());
+  ASSERT_EQ(f.Open(), "");
+  int64_t offset = 0;
+  ASSERT_TRUE(f.Apply(AggregateKind::kInvoice, 0, offset++, Claim(1).SerializeAsString()).ok());
+  for (const auto& e : events)
+    ASSERT_TRUE(f.Apply(AggregateKind::kInvoice, 0, offset++, e.SerializeAsString()).ok());
+  // 1'700'000'000'000 ms (the records' time) is 2023-11-14 UTC.
+  const auto totals = f.InvoiceTotals("m_1", "2023-11-14", "2023-11-14");
+  ASSERT_EQ(totals.count("USD"), 1u);
+  const InvoiceMoney& m = totals.at("USD");
+  EXPECT_EQ(m.taxes, first.tax_minor);
+  EXPECT_EQ(m.service_fees, first.fee_minor);
+  EXPECT_EQ(m.principal, first.principal_minor);
+  EXPECT_EQ(m.installments_paid, 1);
+  EXPECT_EQ(m.overpaid, 50);
+  EXPECT_TRUE(f.InvoiceTotals("m_1", "2023-11-15", "2023-12-31").empty());
+  EXPECT_TRUE(f.InvoiceTotals("m_2", "2023-11-14", "2023-11-14").empty());
+  fs::remove_all(dir);
+}
+
 TEST(AggregateFollower, AnUnknownIdAndAnotherKindAreNotFound) {
   const fs::path dir = TempDir("unknown");
   AggregateFollower f({}, dir.string());

@@ -73,7 +73,7 @@ class ReportsTest : public ::testing::Test {
       req.query.emplace(pair.substr(0, eq), eq == std::string::npos ? "" : pair.substr(eq + 1));
       pos = amp + 1;
     }
-    return FinancialReportAnswer(store_, req, merchant);
+    return FinancialReportAnswer(store_, nullptr, req, merchant);
   }
   json Report(const std::string& query) {
     http::Response r = Get(query);
@@ -110,7 +110,7 @@ TEST_F(ReportsTest, EachCurrencyHasItsOwnTotalsAndNoneAreAddedTogether) {
   EXPECT_EQ(r["merchant"], kMerchant);
   EXPECT_EQ(r["from"], "2024-03-05");
   EXPECT_EQ(r["to"], "2024-03-06");
-  EXPECT_TRUE(r["taxes"].is_null()) << "taxes belong to invoices, not on the log yet";
+  EXPECT_FALSE(r.contains("taxes")) << "taxes are per currency, from its invoices";
   ASSERT_EQ(r["currencies"].size(), 3u);
   std::vector<std::string> codes;
   for (const json& c : r["currencies"]) codes.push_back(c["currency"]);
@@ -246,12 +246,12 @@ TEST_F(ReportsTest, CsvHasAHeaderARowPerGatewayAndATotalRowPerCurrency) {
   EXPECT_EQ(r.content_type, "text/csv; charset=utf-8");
   EXPECT_EQ(r.body,
             "currency,gateway,gross_captured,refunded,net_revenue,fees,net_after_fees,"
-            "authorized,voided,failed_count\r\n"
-            "eur,adyen,0,0,0,0,0,0,0,2\r\n"
-            "eur,*,0,0,0,0,0,0,0,2\r\n"
-            "usd,adyen,0,500,-500,0,-500,0,0,0\r\n"
-            "usd,stripe,6000,0,6000,180,5820,0,0,0\r\n"
-            "usd,*,6000,500,5500,180,5320,0,0,0\r\n");
+            "authorized,voided,failed_count,taxes,service_fees,installments_paid,overpaid\r\n"
+            "eur,adyen,0,0,0,0,0,0,0,2,,,,\r\n"
+            "eur,*,0,0,0,0,0,0,0,2,0,0,0,0\r\n"
+            "usd,adyen,0,500,-500,0,-500,0,0,0,,,,\r\n"
+            "usd,stripe,6000,0,6000,180,5820,0,0,0,,,,\r\n"
+            "usd,*,6000,500,5500,180,5320,0,0,0,0,0,0,0\r\n");
   bool disposition = false;
   for (const auto& [name, value] : r.headers)
     disposition |= name == "Content-Disposition" &&
@@ -259,18 +259,46 @@ TEST_F(ReportsTest, CsvHasAHeaderARowPerGatewayAndATotalRowPerCurrency) {
   EXPECT_TRUE(disposition);
   EXPECT_EQ(Get("from=2024-03-06&to=2024-03-06&format=csv").body,
             "currency,gateway,gross_captured,refunded,net_revenue,fees,net_after_fees,"
-            "authorized,voided,failed_count\r\n")
+            "authorized,voided,failed_count,taxes,service_fees,installments_paid,overpaid\r\n")
       << "no totals: the header only";
   EXPECT_EQ(Get("from=2024-03-05&to=2024-03-05&format=json").content_type, "application/json");
+}
+
+// The invoice columns are per currency (the total row), never per gateway, and a currency
+// with invoice money but no payment totals still has its entry.
+TEST_F(ReportsTest, InvoiceTaxesAndServiceFeesArePerCurrency) {
+  FinancialReport report{
+      .merchant = kMerchant, .from = "2024-03-05", .to = "2024-03-05", .currencies = {}};
+  report.currencies["USD"].total.gross_captured = 1100;
+  report.currencies["USD"].by_gateway["stripe"].gross_captured = 1100;
+  report.currencies["USD"].invoices = {
+      .principal = 900, .taxes = 90, .service_fees = 110, .installments_paid = 1, .overpaid = 0};
+  report.currencies["MYR"].invoices = {
+      .principal = 0, .taxes = 0, .service_fees = 0, .installments_paid = 0, .overpaid = 25};
+  const json j = FinancialReportJson(report);
+  ASSERT_EQ(j["currencies"].size(), 2u);
+  EXPECT_EQ(j["currencies"][0]["currency"], "myr");
+  EXPECT_EQ(j["currencies"][0]["overpaid"], 25);
+  EXPECT_EQ(j["currencies"][1]["taxes"], 90);
+  EXPECT_EQ(j["currencies"][1]["service_fees"], 110);
+  EXPECT_EQ(j["currencies"][1]["installments_paid"], 1);
+  EXPECT_FALSE(j["currencies"][1]["by_gateway"][0].contains("taxes"));
+  EXPECT_EQ(FinancialReportCsv(report),
+            "currency,gateway,gross_captured,refunded,net_revenue,fees,net_after_fees,"
+            "authorized,voided,failed_count,taxes,service_fees,installments_paid,overpaid\r\n"
+            "myr,*,0,0,0,0,0,0,0,0,0,0,0,25\r\n"
+            "usd,stripe,1100,0,1100,0,1100,0,0,0,,,,\r\n"
+            "usd,*,1100,0,1100,0,1100,0,0,0,90,110,1,0\r\n");
 }
 
 TEST_F(ReportsTest, CsvQuotesAFieldWithACommaAQuoteOrALineBreak) {
   Put("2024-03-05", "USD", "psp,\"eu\"", "captured", 1, 100);
   Put("2024-03-05", "USD", "two\r\nlines", "captured", 1, 200);
   const std::string body = Get("from=2024-03-05&to=2024-03-05&format=csv").body;
-  EXPECT_NE(body.find("\r\nusd,\"psp,\"\"eu\"\"\",100,0,100,0,100,0,0,0\r\n"), std::string::npos)
+  EXPECT_NE(body.find("\r\nusd,\"psp,\"\"eu\"\"\",100,0,100,0,100,0,0,0,,,,\r\n"),
+            std::string::npos)
       << body;
-  EXPECT_NE(body.find("\r\nusd,\"two\r\nlines\",200,0,200,0,200,0,0,0\r\n"), std::string::npos)
+  EXPECT_NE(body.find("\r\nusd,\"two\r\nlines\",200,0,200,0,200,0,0,0,,,,\r\n"), std::string::npos)
       << body;
   EXPECT_NE(body.find("\r\nusd,*,300,"), std::string::npos) << body;
 }
@@ -310,7 +338,7 @@ TEST_F(ReportsTest, EachBadParameterIs400BadParameterNamingIt) {
 TEST_F(ReportsTest, TheRouteAnswers503WhileTheProjectionIsBehind) {
   Put("2024-03-05", "USD", "stripe", "captured", 1, 100);
   bool behind = true;
-  auto routes = ReportRoutes(&store_, [&behind] { return behind; });
+  auto routes = ReportRoutes(&store_, nullptr, [&behind] { return behind; });
   ASSERT_EQ(routes.size(), 1u);
   EXPECT_EQ(routes[0].first, "/v1/reports/financial");
   http::Request req;

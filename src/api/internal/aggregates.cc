@@ -4,6 +4,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -56,6 +57,37 @@ std::string EventKey(AggregateKind kind, const std::string& id, uint64_t sequenc
   char buf[24];
   std::snprintf(buf, sizeof buf, "%020llu", static_cast<unsigned long long>(sequence));
   return EventPrefix(kind, id) + buf;
+}
+
+// t/<merchant>\0<YYYY-MM-DD>\0<currency> -> "principal,taxes,fees,installments,overpaid"
+std::string MoneyPrefix(const std::string& merchant) {
+  std::string k = "t/" + merchant;
+  k.push_back('\0');
+  return k;
+}
+
+std::string UtcDay(int64_t ms) {
+  const auto day = std::chrono::floor<std::chrono::days>(
+      std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(ms)));
+  const std::chrono::year_month_day ymd(day);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+std::string EncodeMoney(const InvoiceMoney& m) {
+  return std::to_string(m.principal) + "," + std::to_string(m.taxes) + "," +
+         std::to_string(m.service_fees) + "," + std::to_string(m.installments_paid) + "," +
+         std::to_string(m.overpaid);
+}
+
+bool DecodeMoney(const std::string& text, InvoiceMoney* m) {
+  long long v[5];
+  if (std::sscanf(text.c_str(), "%lld,%lld,%lld,%lld,%lld", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5)
+    return false;
+  *m = {v[0], v[1], v[2], v[3], v[4]};
+  return true;
 }
 
 std::string EncodeCheckpoint(const AggregateFollower::Partition& p, int64_t next) {
@@ -134,7 +166,8 @@ std::optional<State> Fold(rocksdb::DB* db, AggregateKind kind, const std::string
       order::Evolve(s, e);
     }
   }
-  if (!s.Exists()) return std::nullopt;
+  // A read error is no view, never a view of part of the history.
+  if (!it->status().ok() || !s.Exists()) return std::nullopt;
   return s;
 }
 
@@ -266,6 +299,9 @@ Status AggregateFollower::ApplyTyped(AggregateKind kind, Partition& p, int64_t o
     }
   }
   if (group) {
+    if constexpr (std::is_same_v<Event, inv::InvoiceEventEnvelope>) {
+      if (Status s = AddInvoiceMoney(*group, &batch); !s.ok()) return s;
+    }
     p.partial_start = -1;
     for (const Event& g : *group) {
       if (g.sequence() == 0 || IdOf(g).empty()) continue;  // a rejection outside any aggregate
@@ -283,6 +319,74 @@ Status AggregateFollower::ApplyTyped(AggregateKind kind, Partition& p, int64_t o
   if (group && !group->empty())
     Complete(group->front().causation().command_id(), DecisionOf(*group));
   return s;
+}
+
+Status AggregateFollower::AddInvoiceMoney(const std::vector<inv::InvoiceEventEnvelope>& group,
+                                          rocksdb::WriteBatch* batch) {
+  bool pays = false;
+  for (const auto& e : group) pays = pays || e.has_installment_paid() || e.has_invoice_overpaid();
+  if (!pays || group.front().invoice_id().empty()) return Status::Ok();
+  // The invoice as it was before this group (its events are not written yet), then each
+  // event of the group: an InstallmentPaid counts its installment's schedule row.
+  invoice::InvoiceState s = Fold<invoice::InvoiceState, inv::InvoiceEventEnvelope>(
+                                db_.get(), AggregateKind::kInvoice, group.front().invoice_id())
+                                .value_or(invoice::InvoiceState{});
+  std::map<std::string, InvoiceMoney> added;  // by key
+  for (const auto& e : group) {
+    invoice::Evolve(s, e);
+    if (!e.has_installment_paid() && !e.has_invoice_overpaid()) continue;
+    const std::string key =
+        MoneyPrefix(s.merchant_id) + UtcDay(e.occurred_at_ms()) + '\0' + s.currency;
+    InvoiceMoney& m = added[key];
+    if (e.has_invoice_overpaid()) {
+      m.overpaid += e.invoice_overpaid().amount_minor();
+      continue;
+    }
+    const uint32_t n = e.installment_paid().installment();
+    if (n == 0 || n > s.installments.size()) continue;
+    const auto& columns = s.installments[n - 1].row.columns;
+    m.principal += columns.principal_minor;
+    m.taxes += columns.tax_minor;
+    m.service_fees += columns.fee_minor;
+    ++m.installments_paid;
+  }
+  for (const auto& [key, m] : added) {
+    std::string value;
+    InvoiceMoney total;
+    rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), key, &value);
+    if (!st.ok() && !st.IsNotFound()) return FromRocksDb(st, "commerce store read");
+    if (st.ok()) DecodeMoney(value, &total);
+    total.principal += m.principal;
+    total.taxes += m.taxes;
+    total.service_fees += m.service_fees;
+    total.installments_paid += m.installments_paid;
+    total.overpaid += m.overpaid;
+    batch->Put(key, EncodeMoney(total));
+  }
+  return Status::Ok();
+}
+
+std::map<std::string, InvoiceMoney> AggregateFollower::InvoiceTotals(const std::string& merchant,
+                                                                     const std::string& from,
+                                                                     const std::string& to) const {
+  std::map<std::string, InvoiceMoney> out;
+  if (db_ == nullptr) return out;
+  const std::string prefix = MoneyPrefix(merchant);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix + from); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string rest = it->key().ToString().substr(prefix.size());
+    const size_t cut = rest.find('\0');
+    if (cut == std::string::npos || rest.substr(0, cut) > to) break;
+    InvoiceMoney m;
+    if (!DecodeMoney(it->value().ToString(), &m)) continue;
+    InvoiceMoney& t = out[rest.substr(cut + 1)];
+    t.principal += m.principal;
+    t.taxes += m.taxes;
+    t.service_fees += m.service_fees;
+    t.installments_paid += m.installments_paid;
+    t.overpaid += m.overpaid;
+  }
+  return out;
 }
 
 void AggregateFollower::Complete(const std::string& command_id, const AggregateDecision& d) {

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +46,10 @@
 
 namespace rocksdb {
 class DB;
+class WriteBatch;
+}  // namespace rocksdb
+namespace payments::invoices::v1 {
+class InvoiceEventEnvelope;
 }
 
 namespace payorch::api::internal {
@@ -61,6 +66,18 @@ struct AggregateDecision {
   std::string detail;
   std::string command_type;
   bool rejected() const { return !rejection.empty(); }
+};
+
+// Invoice money recognised on the days installments were paid (cash basis), per currency:
+// the paid installments' schedule columns, and money recorded as overpaid. Kept by the
+// invoice follower in the same write batch as the events that caused it.
+struct InvoiceMoney {
+  int64_t principal = 0;     // paid installments' principal (line nets)
+  int64_t taxes = 0;         // paid installments' tax column
+  int64_t service_fees = 0;  // paid installments' service fee column
+  int64_t installments_paid = 0;
+  int64_t overpaid = 0;  // InvoiceOverpaid amounts
+  bool operator==(const InvoiceMoney&) const = default;
 };
 
 class AggregateFollower {
@@ -88,6 +105,13 @@ class AggregateFollower {
   [[nodiscard]] std::optional<invoice::InvoiceState> Invoice(const std::string& id) const;
   [[nodiscard]] std::optional<order::OrderState> Order(const std::string& id) const;
 
+  // `merchant`'s InvoiceMoney per currency (upper case) over the UTC days [from, to]
+  // (YYYY-MM-DD, inclusive): an InstallmentPaid or InvoiceOverpaid counts on the day it
+  // occurred (the causing command record's time).
+  [[nodiscard]] std::map<std::string, InvoiceMoney> InvoiceTotals(const std::string& merchant,
+                                                                  const std::string& from,
+                                                                  const std::string& to) const;
+
   // One record of an events topic, in offset order per partition. Stores what it counts
   // (logged and returned on a store error: the record is then read again after a restart).
   Status Apply(AggregateKind kind, int32_t partition, int64_t offset, std::string_view value);
@@ -99,6 +123,9 @@ class AggregateFollower {
   template <class Event>
   Status ApplyTyped(AggregateKind kind, Partition& p, int64_t offset, const Event& e);
   void Complete(const std::string& command_id, const AggregateDecision& d);
+  // Adds what a counted invoice group paid to the daily invoice totals in `batch`.
+  Status AddInvoiceMoney(const std::vector<::payments::invoices::v1::InvoiceEventEnvelope>& group,
+                         rocksdb::WriteBatch* batch);
   Partition& PartitionOf(AggregateKind kind, int32_t partition);
 
   log::KafkaOptions kafka_;

@@ -12,6 +12,8 @@
 #include "api/internal/commerce_json.h"
 #include "command/hash.h"
 #include "command/parser.h"
+#include "invoice/invoice.h"
+#include "order/order.h"
 #include "payments/invoices/v1/invoices.pb.h"
 #include "payments/orders/v1/orders.pb.h"
 
@@ -87,10 +89,22 @@ class Commerce {
                       {"payment_method", pay.payment_method},
                       {"capture_method", pay.capture_method},
                       {"confirm", true},
-                      {"metadata", {{"order_id", order_id}}}};
+                      {"metadata", {{order::kPaymentLinkKey, order_id}}}};
       if (!order->customer_reference.empty())
         payment["customer_reference"] = order->customer_reference;
       http::Response r = CreatePayment(req, who, pay_key, payment);
+      if (RefusedBeforeCreation(r)) {
+        // No payment exists, so no saga will release the link: the order does it now.
+        c.clear_link_payment();
+        auto* fact = c.mutable_payment_fact();
+        fact->set_payment_id(payment_id);
+        fact->set_kind(ord::PAYMENT_FACT_KIND_FAILED);
+        fact->set_detail("payment refused at creation (HTTP " + std::to_string(r.status) + ")");
+        if (Send(log::TopicKind::kOrderCommands, order_id, &c)) {
+          spdlog::warn("merchant api: order {} keeps its link to refused payment {}", order_id,
+                       payment_id);
+        }
+      }
       return Combine(
           "order",
           [&] {
@@ -154,15 +168,27 @@ class Commerce {
       link->mutable_amount()->set_amount_minor(amount);
       link->mutable_amount()->set_currency(s->currency);
       if (auto refused = Send(log::TopicKind::kInvoiceCommands, id, &c)) return *refused;
-      json payment = {
-          {"amount", amount},
-          {"currency", s->currency},
-          {"payment_method", pay.payment_method},
-          {"capture_method", "automatic"},
-          {"confirm", true},
-          {"metadata", {{"invoice_id", id}, {"installment", std::to_string(installment)}}}};
+      json payment = {{"amount", amount},
+                      {"currency", s->currency},
+                      {"payment_method", pay.payment_method},
+                      {"capture_method", "automatic"},
+                      {"confirm", true},
+                      {"metadata",
+                       {{invoice::kPaymentLinkKey, id},
+                        {invoice::kInstallmentKey, std::to_string(installment)}}}};
       if (!s->customer_reference.empty()) payment["customer_reference"] = s->customer_reference;
       http::Response r = CreatePayment(req, who, pay_key, payment);
+      if (RefusedBeforeCreation(r)) {
+        // No payment exists, so no saga will release the installment: the invoice does now.
+        c.clear_link_payment();
+        c.mutable_payment_failed()->set_payment_id(payment_id);
+        c.mutable_payment_failed()->set_reason("payment refused at creation (HTTP " +
+                                               std::to_string(r.status) + ")");
+        if (Send(log::TopicKind::kInvoiceCommands, id, &c)) {
+          spdlog::warn("merchant api: invoice {} keeps its link to refused payment {}", id,
+                       payment_id);
+        }
+      }
       return Combine(
           "invoice",
           [&] {
@@ -293,6 +319,15 @@ class Commerce {
     if (!d.decided) return Step{NotSeen(), false};
     if (d.rejected()) return Step{AggregateRejection(d), true};
     return std::nullopt;
+  }
+
+  // Whether POST /v1/payments refused the payment before it existed: invalid (400, 422)
+  // or refused by the core at creation (422), so no PaymentCreated will ever follow. A 402 is
+  // a decline of a payment that exists (the saga releases its link), a 503 a refusal the
+  // merchant retries with the same key (the same payment id, still linked), a 409 the key's
+  // earlier request.
+  static bool RefusedBeforeCreation(const http::Response& r) {
+    return r.status == 400 || r.status == 422;
   }
 
   // POST /v1/payments with `body` under `pay_key`, as the merchant would send it.

@@ -19,7 +19,7 @@ namespace {
 constexpr int64_t kMsPerDay = 86'400'000;
 constexpr char kCsvHeader[] =
     "currency,gateway,gross_captured,refunded,net_revenue,fees,net_after_fees,authorized,"
-    "voided,failed_count\r\n";
+    "voided,failed_count,taxes,service_fees,installments_paid,overpaid\r\n";
 
 struct ReportQuery {
   std::string from;
@@ -84,12 +84,17 @@ json AmountsJson(const ReportAmounts& a) {
           {"failed_count", a.failed_count}};
 }
 
+// `invoices`: the currency's invoice columns (its total row); nullptr: empty fields (a
+// gateway's row: invoice money is not split by gateway).
 void CsvRow(std::string_view currency, std::string_view gateway, const ReportAmounts& a,
-            std::string* out) {
+            const InvoiceMoney* invoices, std::string* out) {
   out->append(projection::CsvField(currency)).append(",").append(projection::CsvField(gateway));
   for (int64_t v : {a.gross_captured, a.refunded, a.net_revenue(), a.fees, a.net_after_fees(),
                     a.authorized, a.voided, a.failed_count})
     out->append(",").append(std::to_string(v));
+  for (int64_t v : {invoices ? invoices->taxes : 0, invoices ? invoices->service_fees : 0,
+                    invoices ? invoices->installments_paid : 0, invoices ? invoices->overpaid : 0})
+    out->append(",").append(invoices ? std::to_string(v) : "");
   out->append("\r\n");
 }
 
@@ -141,32 +146,43 @@ json FinancialReportJson(const FinancialReport& report) {
       gateways.push_back(std::move(g));
     }
     entry["by_gateway"] = std::move(gateways);
+    entry["taxes"] = c.invoices.taxes;
+    entry["service_fees"] = c.invoices.service_fees;
+    entry["installments_paid"] = c.invoices.installments_paid;
+    entry["overpaid"] = c.invoices.overpaid;
     currencies.push_back(std::move(entry));
   }
   return {{"object", "financial_report"},
           {"merchant", report.merchant},
           {"from", report.from},
           {"to", report.to},
-          {"currencies", std::move(currencies)},
-          {"taxes", nullptr}};
+          {"currencies", std::move(currencies)}};
 }
 
 std::string FinancialReportCsv(const FinancialReport& report) {
   std::string out = kCsvHeader;
   for (const auto& [code, c] : report.currencies) {
     const std::string currency = Lower(code);
-    for (const auto& [gateway, amounts] : c.by_gateway) CsvRow(currency, gateway, amounts, &out);
-    CsvRow(currency, "*", c.total, &out);
+    for (const auto& [gateway, amounts] : c.by_gateway) {
+      CsvRow(currency, gateway, amounts, nullptr, &out);
+    }
+    CsvRow(currency, "*", c.total, &c.invoices, &out);
   }
   return out;
 }
 
 http::Response FinancialReportAnswer(const projection::ProjectionStore& store,
+                                     const AggregateFollower* invoices,
                                      const http::Request& request, const std::string& merchant) {
   ReportQuery q;
   if (auto refused = ParseQuery(request, &q)) return *refused;
   FinancialReport report{.merchant = merchant, .from = q.from, .to = q.to, .currencies = {}};
   ReadFinancialReport(store, q.currency, &report);
+  if (invoices != nullptr) {
+    for (const auto& [code, money] : invoices->InvoiceTotals(merchant, q.from, q.to)) {
+      if (q.currency.empty() || code == q.currency) report.currencies[code].invoices = money;
+    }
+  }
   if (!q.csv) return http::Json(200, FinancialReportJson(report));
   http::Response r;
   r.status = 200;
@@ -178,12 +194,13 @@ http::Response FinancialReportAnswer(const projection::ProjectionStore& store,
 }
 
 std::vector<std::pair<std::string, ReportsHandler>> ReportRoutes(
-    const projection::ProjectionStore* store, std::function<bool()> behind) {
-  return {{"/v1/reports/financial",
-           [store, behind = std::move(behind)](const http::Request& r, const Principal& w) {
+    const projection::ProjectionStore* store, const AggregateFollower* invoices,
+    std::function<bool()> behind) {
+  return {{"/v1/reports/financial", [store, invoices, behind = std::move(behind)](
+                                        const http::Request& r, const Principal& w) {
              if (behind && behind())
                return http::Error(503, "projection_behind", "reports are catching up; retry");
-             return FinancialReportAnswer(*store, r, w.merchant_id);
+             return FinancialReportAnswer(*store, invoices, r, w.merchant_id);
            }}};
 }
 

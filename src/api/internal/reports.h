@@ -4,7 +4,7 @@
 // Amounts are integers in minor units; different currencies are never added together.
 //
 //   GET /v1/reports/financial?from=YYYY-MM-DD&to=YYYY-MM-DD[&currency=usd][&format=csv]
-//     {object: "financial_report", merchant, from, to, currencies: [...], taxes: null}
+//     {object: "financial_report", merchant, from, to, currencies: [...]}
 //     or CSV: currency,gateway,gross_captured,...; one row per (currency, gateway) and a
 //     total row per currency (gateway "*")
 //
@@ -16,6 +16,10 @@
 //   net_after_fees  net_revenue - fees
 //   authorized      money authorized (sales included), voided: authorizations released
 //   failed_count    gateway attempts that failed (outcomes failed_<error>)
+// and per currency only (not per gateway), from the invoices (AggregateFollower::
+// InvoiceTotals, cash basis: on the day an installment was paid):
+//   taxes, service_fees, installments_paid   the paid installments' schedule columns
+//   overpaid        money received beyond what an installment needed
 //
 // Handlers only read the store. Bounded: the scan starts at `from` and stops past `to`, at
 // most kMaxReportDays days, so at most days x currencies x gateways x outcomes records.
@@ -31,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/internal/aggregates.h"
 #include "api/keys.h"
 #include "http/server.h"
 #include "payments/projection/v1/views.pb.h"
@@ -57,6 +62,8 @@ struct ReportAmounts {
 
 struct CurrencyReport {
   ReportAmounts total;
+  // From the invoices of the currency (paid installments' columns, overpayments).
+  InvoiceMoney invoices;
   std::map<std::string, ReportAmounts> by_gateway;  // by processor id
 };
 
@@ -80,7 +87,9 @@ void ReadFinancialReport(const projection::ProjectionStore& store, const std::st
 // GET /v1/reports/financial of `merchant`: 200 (JSON, or text/csv with format=csv), or 400
 // bad_parameter (details.parameter) for a missing, malformed or unknown parameter, a
 // parameter given twice, to before from, or a period over kMaxReportDays.
+// `invoices` (may be null: no invoice columns) adds the invoices' taxes and service fees.
 [[nodiscard]] http::Response FinancialReportAnswer(const projection::ProjectionStore& store,
+                                                   const AggregateFollower* invoices,
                                                    const http::Request& request,
                                                    const std::string& merchant);
 
@@ -88,6 +97,7 @@ void ReadFinancialReport(const projection::ProjectionStore& store, const std::st
 // MerchantApi::Mount: 503 projection_behind while `behind()`, else FinancialReportAnswer.
 using ReportsHandler = std::function<http::Response(const http::Request&, const Principal&)>;
 [[nodiscard]] std::vector<std::pair<std::string, ReportsHandler>> ReportRoutes(
-    const projection::ProjectionStore* store, std::function<bool()> behind);
+    const projection::ProjectionStore* store, const AggregateFollower* invoices,
+    std::function<bool()> behind);
 
 }  // namespace payorch::api::internal
