@@ -513,6 +513,19 @@ std::string CreateRequestHash(const inv::CreateInvoice& c) {
   return h.Hex();
 }
 
+inv::CreateInvoice SupplementaryCreate(const InvoiceState& original,
+                                       const inv::IssueSupplementary& issue) {
+  inv::CreateInvoice c;
+  c.set_merchant_id(original.merchant_id);
+  c.set_currency(original.currency);
+  *c.mutable_line_items() = issue.line_items();
+  c.mutable_service_fee()->set_fixed_minor(original.fee.fixed_minor);
+  c.mutable_service_fee()->set_rate_bps(original.fee.rate_bps);
+  c.set_customer_reference(original.customer_reference);
+  c.set_supplements_invoice_id(original.invoice_id);
+  return c;
+}
+
 std::string SupplementaryRequestHash(const inv::IssueSupplementary& i) {
   StableHasher h;
   h.Add("invoice/supplementary").Add(i.supplementary_invoice_id());

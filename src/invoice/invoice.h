@@ -74,6 +74,15 @@ void Evolve(InvoiceState& state, const inv::InvoiceEventEnvelope& event);
 // "payment_succeeded", "payment_failed", "issue_supplementary", "close", "cancel", "empty".
 const char* CommandTypeName(const inv::InvoiceCommandEnvelope& command);
 
+// The CreateInvoice of the supplementary invoice that `issue` (decided on `original`, a
+// SupplementaryIssued or its repeat) names: its line items in the original's currency with
+// the original's service fee and customer reference, one payment (no plan, no due date),
+// supplements_invoice_id the original's id. Sent under issue.supplementary_invoice_id, it
+// is priced exactly as SupplementaryIssued's totals, and the same inputs give the same
+// request hash, so sending it again is a repeat (docs/invoices.md, IssueSupplementary).
+[[nodiscard]] inv::CreateInvoice SupplementaryCreate(const InvoiceState& original,
+                                                     const inv::IssueSupplementary& issue);
+
 // Request hashes (32 hex digits, command/hash.h): equal for equal requests.
 std::string CreateRequestHash(const inv::CreateInvoice& create);
 std::string SupplementaryRequestHash(const inv::IssueSupplementary& issue);

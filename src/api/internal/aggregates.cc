@@ -390,16 +390,18 @@ std::map<std::string, InvoiceMoney> AggregateFollower::InvoiceTotals(const std::
 }
 
 void AggregateFollower::Complete(const std::string& command_id, const AggregateDecision& d) {
-  std::shared_ptr<Waiter> w;
+  std::vector<std::shared_ptr<Waiter>> waiters;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_command_.find(command_id);
     if (it == by_command_.end()) return;
-    w = it->second;
+    waiters = it->second;
   }
-  std::lock_guard<std::mutex> lock(w->mu);
-  w->decision = d;
-  w->cv.notify_all();
+  for (const auto& w : waiters) {
+    std::lock_guard<std::mutex> lock(w->mu);
+    w->decision = d;
+    w->cv.notify_all();
+  }
 }
 
 std::shared_ptr<AggregateFollower::Waiter> AggregateFollower::Expect(
@@ -407,7 +409,7 @@ std::shared_ptr<AggregateFollower::Waiter> AggregateFollower::Expect(
   auto w = std::make_shared<Waiter>();
   w->command_id = command_id;
   std::lock_guard<std::mutex> lock(mu_);
-  by_command_[command_id] = w;
+  by_command_[command_id].push_back(w);
   return w;
 }
 
@@ -421,7 +423,10 @@ AggregateDecision AggregateFollower::Wait(const std::shared_ptr<Waiter>& w,
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_command_.find(w->command_id);
-  if (it != by_command_.end() && it->second == w) by_command_.erase(it);
+  if (it != by_command_.end()) {
+    std::erase(it->second, w);
+    if (it->second.empty()) by_command_.erase(it);
+  }
   return d;
 }
 

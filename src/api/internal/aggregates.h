@@ -12,7 +12,9 @@
 //
 // A request registers the command id it is about to append (Expect), appends, then Waits,
 // bounded, until the command's group was counted (decided, rejected with its reason, or
-// deduplicated): woken by the follower's thread, never polled.
+// deduplicated): woken by the follower's thread, never polled. Several requests may wait
+// for one command id (a retry sending a deterministic command again): each is woken by
+// the next group counted under it.
 //
 //   AggregateFollower f(kafka, dir);
 //   if (auto err = f.Start(); !err.empty()) ...
@@ -134,7 +136,8 @@ class AggregateFollower {
   std::mutex partitions_mu_;
   std::unordered_map<std::string, std::unique_ptr<Partition>> partitions_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<Waiter>> by_command_;
+  // Every request waiting for a command id (a retry may send the same command again).
+  std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_command_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };

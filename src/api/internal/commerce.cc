@@ -93,17 +93,19 @@ class Commerce {
       if (!order->customer_reference.empty())
         payment["customer_reference"] = order->customer_reference;
       http::Response r = CreatePayment(req, who, pay_key, payment);
-      if (RefusedBeforeCreation(r)) {
-        // No payment exists, so no saga will release the link: the order does it now.
+      if (RefusedBeforeItExists(r)) {
+        // No event of this payment will ever reach the saga: release the link here.
         c.clear_link_payment();
         auto* fact = c.mutable_payment_fact();
         fact->set_payment_id(payment_id);
         fact->set_kind(ord::PAYMENT_FACT_KIND_FAILED);
-        fact->set_detail("payment refused at creation (HTTP " + std::to_string(r.status) + ")");
-        if (Send(log::TopicKind::kOrderCommands, order_id, &c)) {
-          spdlog::warn("merchant api: order {} keeps its link to refused payment {}", order_id,
-                       payment_id);
+        fact->set_detail(RefusalDetail(r));
+        if (auto refused = Send(log::TopicKind::kOrderCommands, order_id, &c)) {
+          if (!refused->final) return *refused;  // the retry releases it
+          spdlog::warn("merchant api: releasing {} of order {} refused: {}", payment_id, order_id,
+                       refused->response.body);
         }
+        return {std::move(r), true};
       }
       return Combine(
           "order",
@@ -152,9 +154,9 @@ class Commerce {
       // A retry links what the first attempt linked; otherwise the installment's rest.
       uint32_t installment = pay.installment;
       int64_t amount = pay.amount.value_or(0);
-      if (const invoice::LinkedPayment* linked = s->FindPayment(payment_id)) {
-        installment = linked->installment;
-        amount = linked->amount_minor;
+      if (const invoice::LinkedPayment* before = s->FindPayment(payment_id)) {
+        installment = before->installment;
+        amount = before->amount_minor;
       } else if (!pay.amount && installment >= 1 && installment <= s->installments.size()) {
         amount = s->installments[installment - 1].outstanding_minor();
       }
@@ -167,7 +169,13 @@ class Commerce {
       link->set_installment(installment);
       link->mutable_amount()->set_amount_minor(amount);
       link->mutable_amount()->set_currency(s->currency);
-      if (auto refused = Send(log::TopicKind::kInvoiceCommands, id, &c)) return *refused;
+      // A payment released already (refused by POST /v1/payments on an earlier attempt
+      // whose answer was not stored) is not linked again: the payment step answers its
+      // refusal once more.
+      const invoice::LinkedPayment* linked = s->FindPayment(payment_id);
+      if (linked == nullptr || !linked->released) {
+        if (auto refused = Send(log::TopicKind::kInvoiceCommands, id, &c)) return *refused;
+      }
       json payment = {{"amount", amount},
                       {"currency", s->currency},
                       {"payment_method", pay.payment_method},
@@ -178,16 +186,17 @@ class Commerce {
                         {invoice::kInstallmentKey, std::to_string(installment)}}}};
       if (!s->customer_reference.empty()) payment["customer_reference"] = s->customer_reference;
       http::Response r = CreatePayment(req, who, pay_key, payment);
-      if (RefusedBeforeCreation(r)) {
-        // No payment exists, so no saga will release the installment: the invoice does now.
+      if (RefusedBeforeItExists(r)) {
+        // No event of this payment will ever reach the saga: release the installment here.
         c.clear_link_payment();
         c.mutable_payment_failed()->set_payment_id(payment_id);
-        c.mutable_payment_failed()->set_reason("payment refused at creation (HTTP " +
-                                               std::to_string(r.status) + ")");
-        if (Send(log::TopicKind::kInvoiceCommands, id, &c)) {
-          spdlog::warn("merchant api: invoice {} keeps its link to refused payment {}", id,
-                       payment_id);
+        c.mutable_payment_failed()->set_reason(RefusalDetail(r));
+        if (auto refused = Send(log::TopicKind::kInvoiceCommands, id, &c)) {
+          if (!refused->final) return *refused;  // the retry releases it
+          spdlog::warn("merchant api: releasing {} of invoice {} refused: {}", payment_id, id,
+                       refused->response.body);
         }
+        return {std::move(r), true};
       }
       return Combine(
           "invoice",
@@ -199,7 +208,58 @@ class Commerce {
     });
   }
 
-  // POST /v1/invoices/{id}/supplementary|cancel|close
+  // POST /v1/invoices/{id}/supplementary: IssueSupplementary on the invoice, then the
+  // supplementary invoice's own CreateInvoice (invoice::SupplementaryCreate). The ids and
+  // both commands (command ids included) are functions of the merchant, the invoice and
+  // the supplementary id, so a retry with the same Idempotency-Key (or the same explicit
+  // supplementary_invoice_id) is deduplicated by both invoices and completes what a first
+  // attempt left undone.
+  http::Response IssueSupplementary(const http::Request& req, const Principal& who) {
+    std::string key;
+    if (auto refused = Key(req, false, &key)) return *refused;
+    json body;
+    if (auto refused = Body(req, &body)) return *refused;
+    const std::string id = req.path_params[0];
+    inv::InvoiceCommandEnvelope c;
+    inv::IssueSupplementary* issue = c.mutable_issue_supplementary();
+    if (auto refused = ParseSupplementary(body, issue)) return *refused;
+    if (issue->supplementary_invoice_id().empty())
+      issue->set_supplementary_invoice_id(
+          "inv_" + StableHasher().Add(who.merchant_id).Add(id).Add(key).Hex());
+    const std::string sup_id = issue->supplementary_invoice_id();
+    if (!OwnInvoice(who, id)) return NotFound("invoice");
+    // An id naming an invoice that is not this one's supplementary is refused before the
+    // original records it (the core cannot see other invoices).
+    if (auto other = d_.follower->Invoice(sup_id);
+        other && (other->merchant_id != who.merchant_id || other->supplements_invoice_id != id))
+      return http::Error(409, "supplementary_exists",
+                         "supplementary_invoice_id names an invoice that is not a supplementary "
+                         "of this one");
+    const auto command_id = [&](const char* step) {
+      return "api-sup-" + StableHasher().Add(who.merchant_id).Add(id).Add(sup_id).Add(step).Hex();
+    };
+    c.set_invoice_id(id);
+    c.set_merchant_id(who.merchant_id);
+    c.set_correlation_id(CorrelationIdFor(key));
+    if (auto refused = Send(log::TopicKind::kInvoiceCommands, id, &c, command_id("issue")))
+      return refused->response;
+    auto original = d_.follower->Invoice(id);
+    if (!original) return NotSeen();
+    inv::InvoiceCommandEnvelope create;
+    create.set_invoice_id(sup_id);
+    create.set_merchant_id(who.merchant_id);
+    create.set_correlation_id(CorrelationIdFor(key));
+    *create.mutable_create() = invoice::SupplementaryCreate(*original, *issue);
+    if (auto refused =
+            Send(log::TopicKind::kInvoiceCommands, sup_id, &create, command_id("create")))
+      return refused->response;
+    auto supplementary = d_.follower->Invoice(sup_id);
+    if (!supplementary) return NotSeen();
+    return http::Json(201, {{"invoice", InvoiceObject(*original)},
+                            {"supplementary_invoice", InvoiceObject(*supplementary)}});
+  }
+
+  // POST /v1/invoices/{id}/cancel|close
   http::Response InvoiceAction(const std::string& action, const http::Request& req,
                                const Principal& who) {
     std::string key;
@@ -212,23 +272,16 @@ class Commerce {
     c.set_merchant_id(who.merchant_id);
     c.set_correlation_id(CorrelationIdFor(key));
     std::string reason;
-    if (action == "supplementary") {
-      if (auto refused = ParseSupplementary(body, c.mutable_issue_supplementary())) return *refused;
-      if (c.issue_supplementary().supplementary_invoice_id().empty())
-        c.mutable_issue_supplementary()->set_supplementary_invoice_id(
-            "inv_" + StableHasher().Add(who.merchant_id).Add(id).Add(key).Hex());
-    } else {
-      if (auto refused = ParseReason(body, &reason)) return *refused;
-      if (action == "cancel")
-        c.mutable_cancel()->set_reason(reason);
-      else
-        c.mutable_close()->set_reason(reason);
-    }
+    if (auto refused = ParseReason(body, &reason)) return *refused;
+    if (action == "cancel")
+      c.mutable_cancel()->set_reason(reason);
+    else
+      c.mutable_close()->set_reason(reason);
     if (!OwnInvoice(who, id)) return NotFound("invoice");
     if (auto refused = Send(log::TopicKind::kInvoiceCommands, id, &c)) return refused->response;
     auto s = d_.follower->Invoice(id);
     if (!s) return NotSeen();
-    return http::Json(action == "supplementary" ? 201 : 200, InvoiceObject(*s));
+    return http::Json(200, InvoiceObject(*s));
   }
 
  private:
@@ -290,17 +343,20 @@ class Commerce {
                        "with the same Idempotency-Key");
   }
 
-  // Appends `c` (a unique command id, schema 1) keyed by `key` and waits for its decision:
-  // nothing when it was decided or deduplicated, else the answer (a rejection is final, a
-  // log or wait failure is not).
+  // Appends `c` (schema 1; `command_id`, or a unique one when empty) keyed by `key` and
+  // waits for its decision: nothing when it was decided or deduplicated, else the answer (a
+  // rejection is final, a log or wait failure is not).
   template <class Envelope>
-  std::optional<Step> Send(log::TopicKind topic, const std::string& key, Envelope* c) {
+  std::optional<Step> Send(log::TopicKind topic, const std::string& key, Envelope* c,
+                           std::string command_id = "") {
     c->set_schema_version(1);
-    c->set_command_id("api-" + StableHasher()
-                                   .Add(key)
-                                   .Add(static_cast<int64_t>(nonce_))
-                                   .Add(static_cast<int64_t>(counter_.fetch_add(1)))
-                                   .Hex());
+    if (command_id.empty())
+      command_id = "api-" + StableHasher()
+                                .Add(key)
+                                .Add(static_cast<int64_t>(nonce_))
+                                .Add(static_cast<int64_t>(counter_.fetch_add(1)))
+                                .Hex();
+    c->set_command_id(std::move(command_id));
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(d_.config->wait_ms);
     auto waiter = d_.follower->Expect(c->command_id());
@@ -321,13 +377,19 @@ class Commerce {
     return std::nullopt;
   }
 
-  // Whether POST /v1/payments refused the payment before it existed: invalid (400, 422)
-  // or refused by the core at creation (422), so no PaymentCreated will ever follow. A 402 is
-  // a decline of a payment that exists (the saga releases its link), a 503 a refusal the
-  // merchant retries with the same key (the same payment id, still linked), a 409 the key's
-  // earlier request.
-  static bool RefusedBeforeCreation(const http::Response& r) {
+  // A POST /v1/payments answer that created no payment (400 or 422: the request or the
+  // merchant's plans refused it), so no event of it will reach the saga.
+  static bool RefusedBeforeItExists(const http::Response& r) {
     return r.status == 400 || r.status == 422;
+  }
+  // Why, for the release: the error's code and message, within the cores' text limit.
+  static std::string RefusalDetail(const http::Response& r) {
+    const json p = json::parse(r.body, nullptr, false);
+    std::string text = "payment refused (" + std::to_string(r.status) + ")";
+    if (p.is_object() && p.contains("error") && p["error"].is_object())
+      text += ": " + p["error"].value("code", std::string()) + ": " +
+              p["error"].value("message", std::string());
+    return std::string(command::CutUtf8(text, invoice::kMaxTextLength));
   }
 
   // POST /v1/payments with `body` under `pay_key`, as the merchant would send it.
@@ -432,7 +494,7 @@ std::vector<CommerceRoute> CommerceRoutes(const CommerceDeps& deps) {
                                     bind(&Commerce::CreateInvoice),
                                     bind(&Commerce::GetInvoice),
                                     bind(&Commerce::PayInvoice),
-                                    action("supplementary"),
+                                    bind(&Commerce::IssueSupplementary),
                                     action("cancel"),
                                     action("close")};
   for (size_t i = 0; i < routes.size(); ++i) {

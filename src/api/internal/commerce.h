@@ -6,16 +6,20 @@
 //   POST /v1/invoices                        CreateInvoice
 //   GET  /v1/invoices/{id}
 //   POST /v1/invoices/{id}/payments          LinkPayment, then the payment
-//   POST /v1/invoices/{id}/supplementary|cancel|close
+//   POST /v1/invoices/{id}/supplementary    IssueSupplementary, then the supplementary's
+//                                           own CreateInvoice (invoice::SupplementaryCreate)
+//   POST /v1/invoices/{id}/cancel|close
 //
 // Each command goes to its aggregate's commands topic keyed by the invoice or order id,
 // and the answer waits (at most wait_ms) for its decision (AggregateFollower). A rejection
 // answers the documented error with StatusForReason's status (commerce_json.h). A payment
 // is created and confirmed by `create_payment`, which is POST /v1/payments itself, with
-// metadata order_id or invoice_id; its id is derived from the merchant and the request's
-// Idempotency-Key, as the order id is, so a retry with the same key after a crash redoes
-// the remaining steps and every command is idempotent. Checkout and invoice payments keep
-// their final answer under the Idempotency-Key (response_store.h), replayed as it was.
+// metadata payorch_order or payorch_invoice (the saga's links); its id is derived from the merchant
+// and the request's Idempotency-Key, as the order id is, so a retry with the same key after a crash
+// redoes the remaining steps and every command is idempotent. A payment refused before it exists
+// (400 or 422) never reaches the saga, so the route releases its link itself. Checkout and invoice
+// payments keep their final answer under the Idempotency-Key (response_store.h), replayed as it
+// was.
 #pragma once
 
 #include <functional>

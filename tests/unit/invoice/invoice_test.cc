@@ -315,6 +315,41 @@ TEST(InvoicePaymentTest, ASmallerPaymentCapturedInFullLetsAnotherPayTheRest) {
               ElementsAre("PaymentApplied", "InstallmentPaid"));
 }
 
+// The supplementary invoice's own CreateInvoice (SupplementaryCreate): priced as its
+// SupplementaryIssued (same currency, lines and fee rule, fixed part included), one
+// payment, linked back to the original; sent again it is a repeat.
+TEST(InvoiceSupplementaryTest, TheSupplementarysCreateIsPricedAsItsIssue) {
+  InvoiceHarness h;
+  Command create =
+      WithPlan(Create("IDR", {Item(3, 1'250'000, 1100)}, 500'000, 250), MonthlyPlan(3));
+  create.mutable_create()->set_customer_reference("cust-9");
+  h.Send(create);
+  h.Send(Link("pay_1", 1, 100'000, "IDR"));
+  Command issue = Supplementary("inv_1-s1", {Item(2, 99'900, 1100), Item(1, 50'000, 0)});
+  auto issued = h.Send(issue);
+  ASSERT_THAT(Names(issued), ElementsAre("SupplementaryIssued"));
+
+  InvoiceHarness sup("inv_1-s1");
+  Command c;
+  *c.mutable_create() = SupplementaryCreate(h.state(), issue.issue_supplementary());
+  auto created = sup.Send(c);
+  ASSERT_THAT(Names(created), ElementsAre("InvoiceCreated"));
+  const inv::InvoiceTotals& want = issued[0].supplementary_issued().totals();
+  const inv::InvoiceTotals& got = created[0].invoice_created().totals();
+  EXPECT_EQ(got.SerializeAsString(), want.SerializeAsString())
+      << got.ShortDebugString() << " vs " << want.ShortDebugString();
+  EXPECT_EQ(sup.state().supplements_invoice_id, "inv_1");
+  EXPECT_EQ(sup.state().merchant_id, "m_1");
+  EXPECT_EQ(sup.state().customer_reference, "cust-9");
+  EXPECT_EQ(sup.state().fee, h.state().fee);
+  ASSERT_EQ(sup.state().installments.size(), 1u);
+  EXPECT_EQ(sup.state().installments[0].total_minor(), want.total_minor());
+  EXPECT_THAT(Names(sup.Send(c)), ElementsAre("CommandDeduplicated"));
+  Command again;
+  *again.mutable_create() = SupplementaryCreate(h.state(), issue.issue_supplementary());
+  EXPECT_EQ(again.SerializeAsString(), c.SerializeAsString()) << "deterministic";
+}
+
 TEST(InvoiceEvolveTest, AnEventWithoutAnEdgeIsABreachAndKeepsTheStatus) {
   InvoiceHarness h;
   h.Send(Create("USD", {Item(1, 100, 0)}));
