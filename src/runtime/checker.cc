@@ -9,6 +9,7 @@
 #include "log/admin.h"
 #include "log/partition_reader.h"
 #include "payments/commands/v1/commands.pb.h"
+#include "runtime/internal/commerce_checks.h"
 
 namespace payorch::runtime {
 
@@ -68,6 +69,16 @@ std::string FormatAge(int64_t ms) {
   if (s > 0 || out.empty()) out += std::to_string(s) + "s";
   return out;
 }
+
+Checker::Checker(const CheckOptions& options)
+    : options_(options), commerce_(std::make_unique<internal::CommerceChecks>()) {}
+Checker::~Checker() = default;
+
+void Checker::AddOrderCommand(const log::Record& r) { commerce_->AddOrderCommand(r); }
+void Checker::AddOrderEvent(const log::Record& r) { commerce_->AddOrderEvent(r); }
+void Checker::AddInvoiceCommand(const log::Record& r) { commerce_->AddInvoiceCommand(r); }
+void Checker::AddInvoiceEvent(const log::Record& r) { commerce_->AddInvoiceEvent(r); }
+void Checker::AddDeadLetter(const log::Record& r) { commerce_->AddDeadLetter(r); }
 
 void Checker::Violation(std::string text) {
   if (report_.violations.size() < kMaxViolationsListed) {
@@ -212,6 +223,7 @@ CheckReport Checker::Finish() {
   const int64_t as_of = std::max(options_.now_ms > 0 ? options_.now_ms : -1, newest_ms_);
   const int64_t bound = options_.settle_within_ms > 0 ? options_.settle_within_ms : 0;
   report_.as_of_ms = as_of;
+  report_.drained = options_.require_drained;
   report_.settle_within_ms = bound;
   // Every command has all of its events; trailing commands may still be undecided.
   int64_t oldest_undecided_ms = -1;
@@ -306,6 +318,13 @@ CheckReport Checker::Finish() {
     for (auto& h : holding) Violation(std::move(std::get<2>(h)));
   }
   JudgeSettling(as_of);
+  commerce_->Finish(
+      [this](const std::string& id) -> const command::PaymentState* {
+        auto it = payments_.find(id);
+        return it == payments_.end() ? nullptr : &it->second.state;
+      },
+      options_.require_drained, &report_);
+  for (std::string& v : commerce_->TakeViolations()) Violation(std::move(v));
   return report_;
 }
 
@@ -338,6 +357,29 @@ void Checker::JudgeSettling(int64_t as_of) {
   for (auto& l : late) Violation(std::move(std::get<2>(l)));
 }
 
+namespace {
+void AddRecord(Checker& checker, log::TopicKind kind, const log::Record& r) {
+  switch (kind) {
+    case log::TopicKind::kCommands:
+      return checker.AddCommand(r);
+    case log::TopicKind::kEvents:
+      return checker.AddEvent(r);
+    case log::TopicKind::kOrderCommands:
+      return checker.AddOrderCommand(r);
+    case log::TopicKind::kOrderEvents:
+      return checker.AddOrderEvent(r);
+    case log::TopicKind::kInvoiceCommands:
+      return checker.AddInvoiceCommand(r);
+    case log::TopicKind::kInvoiceEvents:
+      return checker.AddInvoiceEvent(r);
+    case log::TopicKind::kDeadLetters:
+      return checker.AddDeadLetter(r);
+    default:
+      return;
+  }
+}
+}  // namespace
+
 CheckReport CheckLog(const log::KafkaOptions& options,
                      const std::vector<connectors::LedgerEntry>& ledger, std::string* error,
                      const CheckOptions& check) {
@@ -347,7 +389,12 @@ CheckReport CheckLog(const log::KafkaOptions& options,
     *error = "admin: " + admin.error().ToString();
     return {};
   }
-  for (log::TopicKind kind : {log::TopicKind::kCommands, log::TopicKind::kEvents}) {
+  // The order and invoice logs first: the saga follows the payments log, so a payments log
+  // read after them holds every payment event they depend on.
+  for (log::TopicKind kind :
+       {log::TopicKind::kOrderCommands, log::TopicKind::kOrderEvents,
+        log::TopicKind::kInvoiceCommands, log::TopicKind::kInvoiceEvents,
+        log::TopicKind::kDeadLetters, log::TopicKind::kCommands, log::TopicKind::kEvents}) {
     const std::string topic = options.Topic(kind);
     auto partitions = admin.value()->PartitionCount(topic);
     if (!partitions.ok()) {
@@ -362,14 +409,7 @@ CheckReport CheckLog(const log::KafkaOptions& options,
         return {};
       }
       auto end = reader.value()->ReadToEnd(
-          [&](const log::Record& r) {
-            if (kind == log::TopicKind::kCommands) {
-              checker.AddCommand(r);
-            } else {
-              checker.AddEvent(r);
-            }
-          },
-          120'000);
+          [&](const log::Record& r) { AddRecord(checker, kind, r); }, 120'000);
       if (!end.ok()) {
         *error = topic + ": " + end.error().ToString();
         return {};
@@ -396,6 +436,22 @@ void CheckReport::Print(FILE* out) const {
   for (const auto& [status, n] : by_status)
     std::fprintf(out, " %s=%lld", status.c_str(), static_cast<long long>(n));
   std::fprintf(out, "\n");
+  // "orders: 120 commands, 130 event records (120 counted, ...), 40 orders: paid=40"
+  for (const auto& [name, log] : {std::pair{"orders", &order_log}, {"invoices", &invoice_log}}) {
+    std::fprintf(out,
+                 "%s: %lld commands (%lld dead-lettered, %lld undecided), %lld event records "
+                 "(%lld counted, %lld duplicates dropped, %lld fenced, %lld writer claims), "
+                 "%lld %s by status:",
+                 name, static_cast<long long>(log->commands),
+                 static_cast<long long>(log->dead_lettered), static_cast<long long>(log->undecided),
+                 static_cast<long long>(log->events), static_cast<long long>(log->counted),
+                 static_cast<long long>(log->duplicates), static_cast<long long>(log->fenced),
+                 static_cast<long long>(log->claims), static_cast<long long>(log->aggregates),
+                 name);
+    for (const auto& [status, n] : log->by_status)
+      std::fprintf(out, " %s=%lld", status.c_str(), static_cast<long long>(n));
+    std::fprintf(out, "\n");
+  }
   if (ledger_entries > 0) {
     std::fprintf(
         out, "gateway ledger: %lld entries, %lld settled payments reconciled with the log\n",
@@ -435,7 +491,10 @@ void CheckReport::Print(FILE* out) const {
                "verified: every command has all its events; one payload per (payment_id, "
                "sequence); no sequence gaps; only valid transitions; terminal states never "
                "regress; processed <= requested, captured <= authorized, refunded <= captured; "
-               "step amounts add up%s%s\n",
+               "step amounts add up; orders and invoices: every command decided or "
+               "dead-lettered, one payload per sequence, no gaps, only their tables' edges, "
+               "captured totals within their payments'%s%s%s\n",
+               drained ? " (equal, nothing left pending on a final payment)" : "",
                settle_within_ms > 0
                    ? ("; payments settle within " + FormatAge(settle_within_ms)).c_str()
                    : "",

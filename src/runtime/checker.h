@@ -19,11 +19,17 @@
 // `settle_within_ms` is a violation, and so is a command still undecided that long after it
 // was appended. A FAILED, CANCELED or VOIDED payment whose gateway ledger nets above zero
 // holds a customer's money: always a violation, whatever is pending.
+//
+// Orders and invoices. The order and invoice logs are checked by the same rules (every
+// command decided or dead-lettered, one payload per sequence, no gaps, only the cores'
+// edges) and joined to the payments log: what an order or invoice records as captured is
+// what its payments captured. The rules: runtime/internal/commerce_checks.h.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,6 +56,20 @@ struct CheckOptions {
   int64_t now_ms = 0;
 };
 
+// The figures of one aggregate's log (orders, invoices), read by the payments log's rules.
+struct AggregateCheck {
+  int64_t commands = 0;
+  int64_t events = 0;         // records in the events topic
+  int64_t counted = 0;        // counted after the validity rule and de-duplication
+  int64_t duplicates = 0;     // identical re-publications dropped by sequence
+  int64_t fenced = 0;         // records of fenced epochs ignored
+  int64_t claims = 0;         // writer claims that counted
+  int64_t dead_lettered = 0;  // commands on the dead-letter topic (no events)
+  int64_t undecided = 0;      // trailing commands not decided yet
+  int64_t aggregates = 0;     // orders or invoices
+  std::map<std::string, int64_t> by_status;
+};
+
 struct CheckReport {
   int64_t commands = 0;
   int64_t events = 0;      // records in the events topic
@@ -74,6 +94,9 @@ struct CheckReport {
   int64_t failed_holding = 0;  // FAILED/CANCELED/VOIDED payments the gateways still charge
   std::map<std::string, int64_t> held_minor;  // their money, by currency
   int64_t oldest_holding_ms = -1;             // age since the payment reached its status
+  bool drained = false;                       // judged as drained (CheckOptions::require_drained)
+  AggregateCheck order_log;
+  AggregateCheck invoice_log;
   std::vector<std::string> violations;
 
   bool ok() const { return violations.empty(); }
@@ -81,12 +104,17 @@ struct CheckReport {
 };
 
 class Checker;
+namespace internal {
+class CommerceChecks;
+}
 
 // "850ms", "45s", "5m", "1h2m3s"; "unknown" for a negative age.
 std::string FormatAge(int64_t ms);
 
-// Reads the whole commands and events topics of `options` (every partition, up to the
-// high watermarks as of the call) into a Checker, adds `ledger`, and finishes it.
+// Reads the whole order and invoice logs and the dead-letter topic, then the payments
+// commands and events topics of `options` (every partition, up to the high watermarks as
+// of each partition's read) into a Checker, adds `ledger`, and finishes it. The payments
+// log is read last because the saga follows it.
 // Returns the report, or a one-line error in `error`.
 CheckReport CheckLog(const log::KafkaOptions& options,
                      const std::vector<connectors::LedgerEntry>& ledger, std::string* error,
@@ -94,9 +122,18 @@ CheckReport CheckLog(const log::KafkaOptions& options,
 
 class Checker {
  public:
-  explicit Checker(const CheckOptions& options = {}) : options_(options) {}
+  explicit Checker(const CheckOptions& options = {});
+  ~Checker();
+  Checker(const Checker&) = delete;
+  Checker& operator=(const Checker&) = delete;
   void AddCommand(const log::Record& record);
   void AddEvent(const log::Record& record);
+  // The order and invoice logs, commands before events as above, and the dead-letter topic.
+  void AddOrderCommand(const log::Record& record);
+  void AddOrderEvent(const log::Record& record);
+  void AddInvoiceCommand(const log::Record& record);
+  void AddInvoiceEvent(const log::Record& record);
+  void AddDeadLetter(const log::Record& record);
   void AddLedger(const std::vector<connectors::LedgerEntry>& entries);
   CheckReport Finish();
 
@@ -130,6 +167,7 @@ class Checker {
   std::map<int32_t, std::unordered_map<int64_t, uint32_t>> expected_per_command_;
   std::unordered_map<std::string, PaymentTrack> payments_;
   std::vector<connectors::LedgerEntry> ledger_;
+  std::unique_ptr<internal::CommerceChecks> commerce_;
 };
 
 }  // namespace payorch::runtime

@@ -125,7 +125,11 @@ struct CommerceWorkload::Impl {
     ++order_events_counted;
     if (e.has_command_rejected()) ++rejected;
     if (e.order_id().empty() || e.sequence() == 0) return;  // a rejection outside an order
-    order::Evolve(orders[e.order_id()], e);
+    order::OrderState& s = orders[e.order_id()];
+    // A group re-published by the partition's next writer (its first writer died before
+    // persisting it) repeats sequences already applied.
+    if (e.sequence() <= s.sequence) return;
+    order::Evolve(s, e);
   }
 
   // Folds the invoice; once installment n is paid, links and pays n + 1.
@@ -138,6 +142,7 @@ struct CommerceWorkload::Impl {
     if (e.has_command_rejected()) ++rejected;
     if (e.invoice_id().empty() || e.sequence() == 0) return;  // outside an invoice
     invoice::InvoiceState& s = invoices[e.invoice_id()];
+    if (e.sequence() <= s.sequence) return;  // a re-published group's repeat
     invoice::Evolve(s, e);
     if (!e.has_installment_paid()) return;
     const uint32_t paid = e.installment_paid().installment();

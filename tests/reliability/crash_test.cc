@@ -1,13 +1,19 @@
 // Crash test: a workload runs against a standalone `payorch broker` while the
 // orchestrator process (`payorch run`) is killed with SIGKILL at random points and
-// restarted. Afterwards `payorch check`'s rules run over the whole log and the gateways'
-// ledgers: nothing lost, nothing decided twice, nobody charged twice.
+// restarted. Beside the payments, a slice of orders and invoices in installments
+// (runtime::CommerceWorkload) is paid through the saga across the same kills. Afterwards
+// `payorch check`'s rules run over the whole log (payments, orders, invoices, dead letters)
+// and the gateways' ledgers: nothing lost, nothing decided twice, nobody charged twice,
+// what orders and invoices record as captured is what their payments captured, and every
+// order and invoice is paid.
 //
-// KILLS (default 20) sets the number of kills; `make crash-long` runs 200.
+// KILLS (default 20) sets the number of kills; `make crash-long` runs 200. ORDERS (40) and
+// INVOICES (15) size the commerce slice.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -17,6 +23,7 @@
 #include "log/options.h"
 #include "reliability/process.h"
 #include "runtime/checker.h"
+#include "runtime/commerce_workload.h"
 #include "runtime/workload.h"
 
 namespace payorch {
@@ -115,8 +122,21 @@ TEST_F(CrashTest, SigkillAtRandomPointsLosesNothingAndChargesOnce) {
   wo.rate = std::max(50, payments * 1000 / (kills * 1700 + 1));  // spread over the kills
   runtime::Workload workload(kafka_, wo);
   ASSERT_EQ(workload.Start(), "");
+  const int orders = EnvInt("ORDERS", 40);
+  const int invoices = EnvInt("INVOICES", 15);
+  runtime::CommerceOptions co;
+  co.orders = orders;
+  co.invoices = invoices;
+  co.seed = 5;
+  runtime::CommerceWorkload commerce(kafka_, co);
+  ASSERT_EQ(commerce.Start(), "");
+  const auto started = std::chrono::steady_clock::now();
   std::string publish_error;
   std::thread publisher([&] { publish_error = workload.PublishAll(); });
+  // Orders and first installments while the first kills land; later installments follow
+  // their predecessors' payments, so they span more kills.
+  std::string commerce_error;
+  std::thread commerce_publisher([&] { commerce_error = commerce.PublishAll(); });
 
   for (int i = 0; i < kills; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
@@ -124,13 +144,20 @@ TEST_F(CrashTest, SigkillAtRandomPointsLosesNothingAndChargesOnce) {
     StartRun(generation++);
   }
   publisher.join();
+  commerce_publisher.join();
   ASSERT_EQ(publish_error, "");
+  ASSERT_EQ(commerce_error, "");
   // The last generation must be past exec before it can handle SIGTERM.
   std::this_thread::sleep_for(std::chrono::seconds(2));
 
   const bool settled = workload.WaitSettled(180'000);
   workload.Stop();
   const runtime::WorkloadSummary summary = workload.Summary();
+  // Every order paid and every invoice paid, seen on their events logs: the saga has
+  // delivered every fact the kills left to it.
+  const bool commerce_settled = commerce.WaitSettled(120'000);
+  commerce.Stop();
+  const runtime::CommerceSummary cs = commerce.Summary();
   // A clean stop drains: connectors stop, then the writers decide every command left.
   const int status = run_.Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "payorch run exit " << status;
@@ -146,7 +173,18 @@ TEST_F(CrashTest, SigkillAtRandomPointsLosesNothingAndChargesOnce) {
       kills, static_cast<long long>(summary.payments), static_cast<long long>(summary.completed),
       static_cast<long long>(summary.failed), static_cast<long long>(summary.processing_resolved),
       static_cast<long long>(summary.unsettled));
+  std::printf("%d orders, %d invoices (%lld of %lld installments paid) in %.0f s\n", orders,
+              invoices, static_cast<long long>(cs.installments_paid),
+              static_cast<long long>(cs.installments),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   EXPECT_TRUE(report.ok());
+  EXPECT_TRUE(commerce_settled) << "orders and invoices not all paid";
+  // The checker's own fold of the logs, not the workload's observer.
+  EXPECT_EQ(report.order_log.aggregates, orders);
+  EXPECT_EQ(report.order_log.by_status["paid"], orders);
+  EXPECT_EQ(report.invoice_log.aggregates, invoices);
+  EXPECT_EQ(report.invoice_log.by_status["PAID"], invoices);
+  EXPECT_EQ(cs.installments_paid, cs.installments);
   EXPECT_TRUE(settled) << summary.unsettled << " payments never reached a final event";
   // Most restarts live long enough to claim; the ones killed while joining do not.
   EXPECT_GE(report.claims, kills / 2) << "restarts must claim the partitions they restore";
