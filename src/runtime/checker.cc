@@ -397,6 +397,12 @@ CheckReport CheckLog(const log::KafkaOptions& options,
         log::TopicKind::kDeadLetters, log::TopicKind::kCommands, log::TopicKind::kEvents}) {
     const std::string topic = options.Topic(kind);
     auto partitions = admin.value()->PartitionCount(topic);
+    const bool payments_log = kind == log::TopicKind::kCommands ||
+                              kind == log::TopicKind::kEvents ||
+                              kind == log::TopicKind::kDeadLetters;
+    // A log written before invoices and orders existed has no topics of theirs: nothing to
+    // check there.
+    if (!partitions.ok() && !payments_log) continue;
     if (!partitions.ok()) {
       *error = topic + ": " + partitions.error().ToString();
       return {};

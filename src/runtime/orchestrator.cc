@@ -222,7 +222,8 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
     if (Status s = order_store.Open(orders); !s.ok()) return s.ToString();
     const std::string saga =
         options_.saga_data_dir.empty() ? options_.data_dir + "-saga" : options_.saga_data_dir;
-    if (Status s = saga_store.Open(saga); !s.ok()) return s.ToString();
+    // With its write-ahead log: a checkpoint lost to a SIGKILL re-sends a fact per payment.
+    if (Status s = saga_store.Open(saga, /*write_ahead_log=*/true); !s.ok()) return s.ToString();
   }
   std::atomic<bool> aggregates_failed{false};
   // Shutdown order: connectors and the saga stop first (no new answers, no new facts),

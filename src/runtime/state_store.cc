@@ -59,11 +59,12 @@ constexpr size_t kBlockCacheBytes = 16 << 20;
 
 StateStore::StateStore() = default;
 StateStore::~StateStore() {
-  // The WAL is off: keep a clean stop's work. If the flush fails, restore re-folds the log.
+  // Without the WAL, keep a clean stop's work. If the flush fails, restore re-folds the log.
   if (db_) db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
 }
 
-Status StateStore::Open(const std::string& dir) {
+Status StateStore::Open(const std::string& dir, bool write_ahead_log) {
+  write_ahead_log_ = write_ahead_log;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return FailedPreconditionError("state store " + dir + ": " + ec.message());
@@ -112,7 +113,7 @@ PartitionMeta StateStore::LoadCheckpoint(const std::string& reader, int32_t part
 Status StateStore::SaveCheckpoint(const std::string& reader, int32_t partition,
                                   const PartitionMeta& meta) {
   rocksdb::WriteOptions wo;
-  wo.disableWAL = true;
+  wo.disableWAL = !write_ahead_log_;
   const rocksdb::Status st = db_->Put(wo, CheckpointKey(reader, partition), EncodeMeta(meta));
   if (!st.ok()) {
     return FromRocksDb(st,
@@ -160,7 +161,7 @@ Status StateStore::AppendEncoded(int32_t partition, const std::vector<StoredEven
   }
   batch.Put(MetaKey(partition), EncodeMeta(meta));
   rocksdb::WriteOptions wo;
-  wo.disableWAL = true;
+  wo.disableWAL = !write_ahead_log_;
   const rocksdb::Status st = db_->Write(wo, &batch);
   if (!st.ok()) return FromRocksDb(st, "state store append p" + std::to_string(partition));
   return Status::Ok();

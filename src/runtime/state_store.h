@@ -58,13 +58,16 @@ class StateStore {
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
-  // Opens or creates the store (and its directory).
-  [[nodiscard]] Status Open(const std::string& dir);
+  // Opens or creates the store (and its directory). Writes skip RocksDB's write-ahead log
+  // unless `write_ahead_log`: after a crash the store is then an older prefix, which the
+  // writers re-fold from the log; a reader whose checkpoint should survive a SIGKILL (the
+  // saga, whose re-reads re-send commands) asks for the log.
+  [[nodiscard]] Status Open(const std::string& dir, bool write_ahead_log = false);
 
   PartitionMeta LoadMeta(int32_t partition) const;
 
   // Stores counted events (already de-duplicated by the caller) and the new meta in one
-  // atomic batch. The WAL is off: after a crash the store is a consistent older prefix.
+  // atomic batch. Without the write-ahead log a crash leaves a consistent older prefix.
   [[nodiscard]] Status Append(
       int32_t partition, const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
       const PartitionMeta& meta);
@@ -96,6 +99,7 @@ class StateStore {
  private:
   PartitionMeta LoadMetaKey(const std::string& key) const;
   std::unique_ptr<rocksdb::DB> db_;
+  bool write_ahead_log_ = false;
 };
 
 }  // namespace payorch::runtime
