@@ -14,6 +14,7 @@
 #include "api/internal/auth.h"
 #include "api/internal/commerce.h"
 #include "api/internal/events.h"
+#include "api/internal/iso20022_api.h"
 #include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
 #include "api/internal/reports.h"
@@ -56,6 +57,7 @@ struct MerchantApi::Impl {
   std::unique_ptr<internal::CommandAppender> appender;
   std::unique_ptr<internal::EventFollower> follower;
   std::unique_ptr<internal::AggregateFollower> aggregates;  // invoices and orders
+  std::unique_ptr<internal::Iso20022Api> iso;               // pain.001 out, pain.002 in
   std::unique_ptr<outbox::WebhookOutbox> outbox;
   std::unique_ptr<internal::WebhookFeeder> feeder;
   bool started = false;
@@ -74,14 +76,7 @@ struct MerchantApi::Impl {
     };
   }
 
-  http::Response Overloaded() const {
-    http::Response r = http::Error(
-        503, "overloaded",
-        "payorch takes no new payment now (its processors are saturated); nothing was done, "
-        "retry after Retry-After seconds with the same Idempotency-Key");
-    r.headers.emplace_back("Retry-After", std::to_string(std::max(1, o.retry_after_s)));
-    return r;
-  }
+  http::Response Overloaded() const { return internal::Overloaded(o.retry_after_s); }
 
   bool Behind() const {
     if (!o.lag || o.max_lag < 0) return false;
@@ -503,7 +498,8 @@ struct MerchantApi::Impl {
     for (auto& r : internal::CommerceRoutes(
              {&o.kafka, &o.config, o.clock, appender.get(), aggregates.get(), &responses, create}))
       s.Handle(r.method, r.pattern, Guard(std::move(r.handler)));  // invoices, orders, checkout
-    auto behind = [this] { return Behind(); };                     // events, then reports:
+    for (auto& r : iso->Routes()) s.Handle(r.method, r.pattern, Guard(std::move(r.handler)));
+    auto behind = [this] { return Behind(); };  // events, then reports:
     for (auto routes : {internal::EventRoutes([this] { return outbox.get(); }),
                         internal::ReportRoutes(o.store, aggregates.get(), behind)})
       for (auto& [path, h] : routes) s.Handle("GET", path, Guard(std::move(h)));
@@ -543,6 +539,7 @@ std::vector<RouteSpec> MerchantApi::Routes() {
                                    {"PUT", "/v1/admin/api-keys/{id}/rotate"},
                                    {"DELETE", "/v1/admin/api-keys/{id}"}};
   for (const auto& r : internal::CommerceRouteSpecs()) routes.push_back({r.method, r.path});
+  for (const auto& r : internal::Iso20022Api::RouteSpecs()) routes.push_back({r.method, r.path});
   return routes;
 }
 
@@ -568,6 +565,9 @@ std::string MerchantApi::Start() {
   if (std::string err = i.aggregates->Start(); !err.empty()) return err;
   i.appender = std::make_unique<internal::CommandAppender>(i.o.kafka);
   if (std::string err = i.appender->Start(); !err.empty()) return err;
+  i.iso = std::make_unique<internal::Iso20022Api>(
+      internal::Iso20022Deps{&i.o, i.appender.get(), i.aggregates.get(), i.follower.get()});
+  if (std::string err = i.iso->Open(dir + "/iso20022"); !err.empty()) return err;
   if (i.o.webhooks) {
     i.feeder = std::make_unique<internal::WebhookFeeder>(
         i.o.kafka, i.outbox.get(),

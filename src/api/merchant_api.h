@@ -47,6 +47,7 @@
 #include "log/options.h"
 #include "outbox/webhook_outbox.h"
 #include "payments/commands/v1/commands.pb.h"
+#include "payments/config/v1/config.pb.h"
 #include "payments/events/v1/events.pb.h"
 #include "projection/store.h"
 
@@ -77,6 +78,9 @@ struct MerchantApiOptions {
   // Whether the merchant configuration has a merchant: the admin API creates keys only for
   // those (null: it creates none).
   std::function<bool(const std::string& merchant)> merchant_configured;
+  // The merchant's configuration (its creditor_account for ISO 20022 exports), or null.
+  std::function<const ::payments::config::v1::MerchantConfig*(const std::string& merchant)>
+      find_merchant;
 };
 
 // A mounted route: method and the OpenAPI path template.

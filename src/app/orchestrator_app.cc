@@ -322,6 +322,7 @@ Step OrchestratorApp::StartQueryApi() {
   qo.merchant_configured = [this](const std::string& m) {
     return plans_.FindMerchant(m) != nullptr;
   };
+  qo.find_merchant = [this](const std::string& m) { return plans_.FindMerchant(m); };
   qo.announce = o_.announce;
   if (std::string err = query_api_->Start(qo); !err.empty()) return Failed(err);
   // Registered once the service exists (Start made it before serving).

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <utility>
 
+#include "connectors/bank_gateway.h"
 #include "connectors/http_gateway.h"
 #include "connectors/stripe_gateway.h"
 
@@ -133,6 +134,10 @@ Status GatewayRegistry::Build(const std::string& processor_id, std::string_view 
     auto stripe = StripeGateway::FromSpec(processor_id, t.substr(std::min(t.size(), size_t{7})));
     if (!stripe.ok()) return stripe.status();
     gateways_[processor_id] = std::shared_ptr<Gateway>(std::move(stripe.value()));
+    return Status::Ok();
+  }
+  if (Trim(spec) == "bank") {
+    gateways_[processor_id] = std::make_shared<BankTransferGateway>();
     return Status::Ok();
   }
   auto parsed = ParseGatewaySpec(spec);

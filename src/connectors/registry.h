@@ -13,6 +13,8 @@
 //   stripe:secret_env=STRIPE_SECRET_KEY,payment_method=pm_card_visa[,base_url=...,
 //          stripe_version=...,timeout_ms=...,connect_timeout_ms=...]
 //          Stripe's PaymentIntents API (see stripe_gateway.h)
+//   bank   a bank credit transfer: a sale stays processing until a pain.002 status report
+//          resolves it (see bank_gateway.h, docs/iso20022.md)
 // A registry spec lists processors: "psp_a=mock;psp_b=flaky:seed=7,decline=0.1;*=mock",
 // where '*' sets the default: a processor id nobody configured gets its own gateway built
 // from the default spec on first use (default "mock"; "" = unknown ids are unroutable).

@@ -134,6 +134,15 @@ bool Settled(const ::payments::projection::v1::PaymentView& v) {
          v.voids_in_flight() == 0 && v.refunds_in_flight() == 0;
 }
 
+http::Response Overloaded(int retry_after_s) {
+  http::Response r = http::Error(
+      503, "overloaded",
+      "payorch takes no new payment now (its processors are saturated); nothing was done, "
+      "retry after Retry-After seconds with the same Idempotency-Key");
+  r.headers.emplace_back("Retry-After", std::to_string(std::max(1, retry_after_s)));
+  return r;
+}
+
 http::Response StoreUnavailable() {
   return http::Error(503, "store_unavailable",
                      "the idempotency store could not be read or written; nothing was done, "

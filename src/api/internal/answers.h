@@ -49,6 +49,9 @@ http::Response PaymentAnswer(int ok_status, nlohmann::json intent);
 // written; nothing was appended, so a retry with the same key is safe.
 http::Response StoreUnavailable();
 
+// 503 `overloaded` with Retry-After: max(1, retry_after_s): a create refused by admission.
+http::Response Overloaded(int retry_after_s);
+
 // A writer's CommandRejected as the documented error (status by reason, slug, fields).
 http::Response RejectionResponse(const ::payments::events::v1::CommandRejected& rej);
 

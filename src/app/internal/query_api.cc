@@ -23,6 +23,7 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
     mo.max_lag = o.max_lag;
     mo.overloaded = o.overloaded;
     mo.merchant_configured = o.merchant_configured;
+    mo.find_merchant = o.find_merchant;
     if (connectors::SuccessRateRouter* router = o.router; router != nullptr) {
       mo.on_event = [router](const ::payments::events::v1::EventEnvelope& e) {
         router->Observe(e);

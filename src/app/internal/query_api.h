@@ -38,6 +38,8 @@ struct QueryApiOptions {
   // Whether the merchant configuration has a merchant: the admin API creates keys only
   // for those (null: none).
   std::function<bool(const std::string& merchant)> merchant_configured;
+  std::function<const ::payments::config::v1::MerchantConfig*(const std::string& merchant)>
+      find_merchant;
   // Called with "merchant API at http://..." or "query API at http://..." once serving.
   std::function<void(const std::string&)> announce;
 };

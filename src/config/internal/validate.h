@@ -14,7 +14,8 @@ inline constexpr uint32_t kMaxRetriesPerStep = 10;
 inline constexpr uint32_t kMinAttemptTimeoutMs = 100;
 inline constexpr uint32_t kMaxAttemptTimeoutMs = 120'000;  // 2 minutes
 inline constexpr uint32_t kMinProcessingDeadlineMs = 1'000;
-inline constexpr uint32_t kMaxProcessingDeadlineMs = 86'400'000;  // 24 hours
+// 5 days: a bank transfer waits for the bank's pain.002 (docs/iso20022.md, "Deadline").
+inline constexpr uint32_t kMaxProcessingDeadlineMs = 432'000'000;
 
 // Checks `config` and normalises it in place: a missing (0) schema_version becomes 1 and
 // currencies are upper-cased. Returns the first problem, with its path (no position).

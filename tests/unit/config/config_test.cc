@@ -146,7 +146,7 @@ const BadCase kBadCases[] = {
      "merchants.yaml:3:5: merchants[0]: unknown field \"retries\" (expected one of: "
      "merchant_id, profiles, max_retries_per_step, attempt_timeout_ms, processing_deadline_ms, "
      "max_amount_minor, currencies, deadline_policy, circuit_breaker, "
-     "success_rate_routing)"},
+     "success_rate_routing, creditor_account)"},
     {"misspelt_field_suggests_the_close_one", Format::kYaml,
      "merchants:\n"
      "  - merchant_idd: m_a\n" GOOD_PROFILES,
@@ -320,7 +320,7 @@ const BadCase kBadCases[] = {
      "merchants.json: merchants[0]: unknown field \"colour\" (expected one of: merchant_id, "
      "profiles, max_retries_per_step, attempt_timeout_ms, processing_deadline_ms, "
      "max_amount_minor, currencies, deadline_policy, circuit_breaker, "
-     "success_rate_routing)"},
+     "success_rate_routing, creditor_account)"},
     {"json_duplicate_key", Format::kJson,
      R"({"merchants": [{"merchant_id": "m_a"}, {"merchant_id": "m_b", "merchant_id": "m_c"}]})",
      "merchants.json: merchants[1]: duplicate key \"merchant_id\""},

@@ -756,5 +756,35 @@ TEST(GatewayRegistry, RegisteredGatewaysAreFoundButNotAudited) {
   EXPECT_THAT(registry.LedgerEntries(), SizeIs(0));
 }
 
+// A bank credit transfer waits for the bank's pain.002: the sale is processing (UNKNOWN,
+// with the payment id as reference), no retrieve can tell, and nothing else is possible.
+TEST(BankGateway, ASaleWaitsForTheBankAndNothingElseIsPossible) {
+  GatewayRegistry registry;
+  ASSERT_TRUE(registry.ConfigureAll("bank=bank").ok());
+  Gateway* bank = registry.Find("bank");
+  ASSERT_NE(bank, nullptr);
+  GatewayRequest sale;
+  sale.kind = ev::OPERATION_KIND_SALE;
+  sale.idempotency_key = "pay_1:s0:a1";
+  sale.processor_id = "bank";
+  sale.method = types::PAYMENT_METHOD_BANK_TRANSFER;
+  sale.amount_minor = 55000;
+  sale.currency = "USD";
+  sale.payment_id = "pay_1";
+  const GatewayAnswer answer = bank->Execute(sale);
+  EXPECT_EQ(answer.outcome, cmd::GATEWAY_OUTCOME_UNKNOWN);
+  EXPECT_EQ(answer.processor_reference, "pay_1");
+  EXPECT_EQ(bank->Retrieve("pay_1:s0:a1").outcome, cmd::GATEWAY_OUTCOME_UNKNOWN);
+  for (auto kind : {ev::OPERATION_KIND_AUTHORIZE, ev::OPERATION_KIND_CAPTURE,
+                    ev::OPERATION_KIND_VOID, ev::OPERATION_KIND_REFUND}) {
+    GatewayRequest other = sale;
+    other.kind = kind;
+    const GatewayAnswer no = bank->Execute(other);
+    EXPECT_EQ(no.outcome, cmd::GATEWAY_OUTCOME_FAILED) << kind;
+    EXPECT_EQ(no.error_code, types::ERROR_CODE_UNKNOWN) << kind;
+  }
+  EXPECT_FALSE(registry.ConfigureAll("b2=bank:x=1").ok()) << "bank takes no keys";
+}
+
 }  // namespace
 }  // namespace payorch::connectors
