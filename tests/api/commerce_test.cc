@@ -170,6 +170,17 @@ TEST_F(CommerceTest, ACheckoutWhosePaymentIsRefusedLeavesTheOrderAwaitingPayment
       },
       std::chrono::seconds(10)))
       << order.dump() << " after " << r.raw;
+  // Awaiting payment again, it can be canceled; a canceled order takes no payment.
+  Reply canceled = c.Post("/v1/orders/" + order_id + "/cancel", other_key_, "co-refused-cancel",
+                          {{"reason", "customer left"}});
+  ASSERT_EQ(canceled.status, 200) << canceled.raw;
+  EXPECT_EQ(canceled.body["status"], "canceled");
+  EXPECT_EQ(canceled.body["cancel_reason"], "customer left");
+  EXPECT_EQ(c.Post("/v1/orders/" + order_id + "/cancel", key_, "co-other-merchant",
+                   {{"reason", "not mine"}})
+                .status,
+            404)
+      << "another merchant's order";
 }
 
 // It restarts `payorch run`. The views are the API's own store
@@ -232,6 +243,9 @@ TEST_F(CommerceTest, ThePaymentsFactsAdvanceTheOrderAndTheInvoice) {
   ASSERT_TRUE(advanced) << "the order never left payment_pending: " << order.dump();
   EXPECT_EQ(order["status"], "paid");
   EXPECT_EQ(order["amount_captured"], 2000);
+  Reply refused = c.Post("/v1/orders/" + order_id + "/cancel", key_, "co-paid-cancel",
+                         {{"reason", "too late"}});
+  EXPECT_EQ(refused.status, 409) << "a paid order is refunded through its payment: " << refused.raw;
 
   Reply inv = c.Post("/v1/invoices", key_, "inv-paid", ThreeInstallmentsInUsd());
   ASSERT_EQ(inv.status, 201) << inv.raw;

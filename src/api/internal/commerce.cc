@@ -259,32 +259,66 @@ class Commerce {
                             {"supplementary_invoice", InvoiceObject(*supplementary)}});
   }
 
-  // POST /v1/invoices/{id}/cancel|close
+  // POST /v1/orders/{id}/cancel {reason}: an order with no payment pending (awaiting
+  // payment); one whose payment is pending or authorized is canceled through that payment.
+  http::Response CancelOrder(const http::Request& req, const Principal& who) {
+    return ReasonAction<ord::OrderCommandEnvelope>(
+        req, who, log::TopicKind::kOrderCommands, "order",
+        [](ord::OrderCommandEnvelope& c, const std::string& id, const std::string& reason) {
+          c.set_order_id(id);
+          c.mutable_cancel()->set_reason(reason);
+        },
+        [&](const std::string& id) -> std::optional<json> {
+          auto s = d_.follower->Order(id);
+          if (!s || s->merchant_id != who.merchant_id) return std::nullopt;
+          return OrderObject(*s);
+        });
+  }
+
+  // POST /v1/invoices/{id}/cancel|close {reason}
   http::Response InvoiceAction(const std::string& action, const http::Request& req,
                                const Principal& who) {
+    return ReasonAction<inv::InvoiceCommandEnvelope>(
+        req, who, log::TopicKind::kInvoiceCommands, "invoice",
+        [&](inv::InvoiceCommandEnvelope& c, const std::string& id, const std::string& reason) {
+          c.set_invoice_id(id);
+          if (action == "cancel")
+            c.mutable_cancel()->set_reason(reason);
+          else
+            c.mutable_close()->set_reason(reason);
+        },
+        [&](const std::string& id) -> std::optional<json> {
+          auto s = d_.follower->Invoice(id);
+          if (!s || s->merchant_id != who.merchant_id) return std::nullopt;
+          return InvoiceObject(*s);
+        });
+  }
+
+ private:
+  // An action with a reason on one of the merchant's aggregates (path id): `fill` sets the
+  // envelope's id and command, `object` answers the aggregate as it is now if it is the
+  // merchant's (nullopt: 404). Appends, waits for the decision, answers 200 or the refusal.
+  template <class Envelope, class Fill, class Object>
+  http::Response ReasonAction(const http::Request& req, const Principal& who, log::TopicKind topic,
+                              const char* what, Fill fill, Object object) {
     std::string key;
     if (auto refused = Key(req, false, &key)) return *refused;
     json body;
     if (auto refused = Body(req, &body)) return *refused;
-    const std::string id = req.path_params[0];
-    inv::InvoiceCommandEnvelope c;
-    c.set_invoice_id(id);
-    c.set_merchant_id(who.merchant_id);
-    c.set_correlation_id(CorrelationIdFor(key));
     std::string reason;
     if (auto refused = ParseReason(body, &reason)) return *refused;
-    if (action == "cancel")
-      c.mutable_cancel()->set_reason(reason);
-    else
-      c.mutable_close()->set_reason(reason);
-    if (!OwnInvoice(who, id)) return NotFound("invoice");
-    if (auto refused = Send(log::TopicKind::kInvoiceCommands, id, &c)) return refused->response;
-    auto s = d_.follower->Invoice(id);
-    if (!s) return NotSeen();
-    return http::Json(200, InvoiceObject(*s));
+    const std::string id = req.path_params[0];
+    if (id.size() > kMaxAggregateIdLength || !object(id)) return NotFound(what);
+    Envelope c;
+    c.set_merchant_id(who.merchant_id);
+    c.set_correlation_id(CorrelationIdFor(key));
+    fill(c, id, reason);
+    if (auto refused = Send(topic, id, &c)) return refused->response;
+    std::optional<json> now = object(id);
+    if (!now) return NotSeen();
+    return http::Json(200, *now);
   }
 
- private:
   std::optional<order::OrderState> OwnOrder(const Principal& who, const std::string& id) const {
     if (id.size() > kMaxAggregateIdLength) return std::nullopt;
     auto s = d_.follower->Order(id);
@@ -470,6 +504,7 @@ class Commerce {
 std::vector<CommerceRoute> CommerceRouteSpecs() {
   return {{"POST", "/v1/checkout", "/v1/checkout", {}},
           {"GET", "/v1/orders/{id}", "/v1/orders/([^/]+)", {}},
+          {"POST", "/v1/orders/{id}/cancel", "/v1/orders/([^/]+)/cancel", {}},
           {"POST", "/v1/invoices", "/v1/invoices", {}},
           {"GET", "/v1/invoices/{id}", "/v1/invoices/([^/]+)", {}},
           {"POST", "/v1/invoices/{id}/payments", "/v1/invoices/([^/]+)/payments", {}},
@@ -491,6 +526,7 @@ std::vector<CommerceRoute> CommerceRoutes(const CommerceDeps& deps) {
   std::vector<CommerceRoute> routes = CommerceRouteSpecs();
   const AuthedHandler handlers[] = {bind(&Commerce::Checkout),
                                     bind(&Commerce::GetOrder),
+                                    bind(&Commerce::CancelOrder),
                                     bind(&Commerce::CreateInvoice),
                                     bind(&Commerce::GetInvoice),
                                     bind(&Commerce::PayInvoice),
