@@ -1,5 +1,5 @@
-// Shared test vectors: one message of every type the wire carries (every CommandEnvelope
-// command, every EventEnvelope event, ContractViolation), each field set to a value that is
+// Shared test vectors: one message of every type the wire carries (every command and event of
+// the payment, invoice and order envelopes, ContractViolation), each field set to a value that is
 // not its default, in binary Protobuf and in canonical Protobuf JSON; and payment ids with
 // the partition a murmur2 partitioner (as Java clients use) picks for them. Every language's
 // interop client decodes and re-encodes them (tests/interop/README.md).
@@ -23,6 +23,8 @@
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/contracts/v1/contracts.pb.h"
 #include "payments/events/v1/events.pb.h"
+#include "payments/invoices/v1/invoices.pb.h"
+#include "payments/orders/v1/orders.pb.h"
 
 namespace payorch::interop {
 
@@ -119,6 +121,11 @@ inline std::vector<Vector> MakeVectors() {
   std::vector<Vector> out;
   AddEnvelopes<::payments::commands::v1::CommandEnvelope>("commands", "command", &out);
   AddEnvelopes<::payments::events::v1::EventEnvelope>("events", "event", &out);
+  AddEnvelopes<::payments::invoices::v1::InvoiceCommandEnvelope>("invoices.commands", "command",
+                                                                 &out);
+  AddEnvelopes<::payments::invoices::v1::InvoiceEventEnvelope>("invoices.events", "event", &out);
+  AddEnvelopes<::payments::orders::v1::OrderCommandEnvelope>("orders.commands", "command", &out);
+  AddEnvelopes<::payments::orders::v1::OrderEventEnvelope>("orders.events", "event", &out);
   ::payments::contracts::v1::ContractViolation violation;
   Fill(&violation);
   out.push_back(MakeVector("contracts.violation", violation));

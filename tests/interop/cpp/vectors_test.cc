@@ -45,6 +45,14 @@ TEST(TestVectors, CoverEveryCommandEveryEventAndViolations) {
   EXPECT_GE(names.size(), 30u);
   EXPECT_TRUE(names.count("events.writer_claimed") && names.count("commands.create") &&
               names.count("contracts.violation"));
+  // The invoice and order envelopes (issue 21): every language client maps these types.
+  for (const char* prefix :
+       {"invoices.commands", "invoices.events", "orders.commands", "orders.events"}) {
+    EXPECT_TRUE(names.count(std::string(prefix) + ".minimal")) << prefix;
+  }
+  std::set<std::string> types;
+  for (const auto& e : Index()) types.insert(e["type"].get<std::string>());
+  for (const Vector& v : MakeVectors()) EXPECT_TRUE(types.count(v.type)) << v.type;
 }
 
 TEST(TestVectors, BinaryReencodesToTheSameBytes) {

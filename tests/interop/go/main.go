@@ -25,6 +25,8 @@ import (
 	commandsv1 "payorch.dev/interop/gen/payments/commands/v1"
 	contractsv1 "payorch.dev/interop/gen/payments/contracts/v1"
 	eventsv1 "payorch.dev/interop/gen/payments/events/v1"
+	invoicesv1 "payorch.dev/interop/gen/payments/invoices/v1"
+	ordersv1 "payorch.dev/interop/gen/payments/orders/v1"
 	typesv1 "payorch.dev/interop/gen/payments/types/v1"
 )
 
@@ -50,6 +52,14 @@ func newMessage(t string) proto.Message {
 		return &eventsv1.EventEnvelope{}
 	case "payments.contracts.v1.ContractViolation":
 		return &contractsv1.ContractViolation{}
+	case "payments.invoices.v1.InvoiceCommandEnvelope":
+		return &invoicesv1.InvoiceCommandEnvelope{}
+	case "payments.invoices.v1.InvoiceEventEnvelope":
+		return &invoicesv1.InvoiceEventEnvelope{}
+	case "payments.orders.v1.OrderCommandEnvelope":
+		return &ordersv1.OrderCommandEnvelope{}
+	case "payments.orders.v1.OrderEventEnvelope":
+		return &ordersv1.OrderEventEnvelope{}
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ const GEN = process.env.PAYORCH_JS_GEN;
 const commands = require(path.join(GEN, "payments/commands/v1/commands_pb"));
 const events = require(path.join(GEN, "payments/events/v1/events_pb"));
 const contracts = require(path.join(GEN, "payments/contracts/v1/contracts_pb"));
+const invoices = require(path.join(GEN, "payments/invoices/v1/invoices_pb"));
+const orders = require(path.join(GEN, "payments/orders/v1/orders_pb"));
 const types = require(path.join(GEN, "payments/types/v1/types_pb"));
 
 const LANG = "js";
@@ -29,6 +31,10 @@ const SCHEMAS = {
   "payments.commands.v1.CommandEnvelope": commands.CommandEnvelopeSchema,
   "payments.events.v1.EventEnvelope": events.EventEnvelopeSchema,
   "payments.contracts.v1.ContractViolation": contracts.ContractViolationSchema,
+  "payments.invoices.v1.InvoiceCommandEnvelope": invoices.InvoiceCommandEnvelopeSchema,
+  "payments.invoices.v1.InvoiceEventEnvelope": invoices.InvoiceEventEnvelopeSchema,
+  "payments.orders.v1.OrderCommandEnvelope": orders.OrderCommandEnvelopeSchema,
+  "payments.orders.v1.OrderEventEnvelope": orders.OrderEventEnvelopeSchema,
 };
 let passed = 0;
 let failed = 0;

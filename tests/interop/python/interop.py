@@ -22,6 +22,8 @@ from google.protobuf import json_format  # noqa: E402
 from payments.commands.v1 import commands_pb2  # noqa: E402
 from payments.contracts.v1 import contracts_pb2  # noqa: E402
 from payments.events.v1 import events_pb2  # noqa: E402
+from payments.invoices.v1 import invoices_pb2  # noqa: E402
+from payments.orders.v1 import orders_pb2  # noqa: E402
 from payments.types.v1 import types_pb2  # noqa: E402
 
 LANG = "python"
@@ -29,6 +31,10 @@ TYPES = {
     "payments.commands.v1.CommandEnvelope": commands_pb2.CommandEnvelope,
     "payments.events.v1.EventEnvelope": events_pb2.EventEnvelope,
     "payments.contracts.v1.ContractViolation": contracts_pb2.ContractViolation,
+    "payments.invoices.v1.InvoiceCommandEnvelope": invoices_pb2.InvoiceCommandEnvelope,
+    "payments.invoices.v1.InvoiceEventEnvelope": invoices_pb2.InvoiceEventEnvelope,
+    "payments.orders.v1.OrderCommandEnvelope": orders_pb2.OrderCommandEnvelope,
+    "payments.orders.v1.OrderEventEnvelope": orders_pb2.OrderEventEnvelope,
 }
 passed = 0
 failed = 0

@@ -41,6 +41,8 @@ import org.apache.kafka.common.utils.Utils;
 import payments.commands.v1.Commands;
 import payments.contracts.v1.Contracts;
 import payments.events.v1.Events;
+import payments.invoices.v1.Invoices;
+import payments.orders.v1.Orders;
 import payments.types.v1.Types;
 
 public final class Interop {
@@ -63,6 +65,10 @@ public final class Interop {
       case "payments.commands.v1.CommandEnvelope": return Commands.CommandEnvelope::newBuilder;
       case "payments.events.v1.EventEnvelope": return Events.EventEnvelope::newBuilder;
       case "payments.contracts.v1.ContractViolation": return Contracts.ContractViolation::newBuilder;
+      case "payments.invoices.v1.InvoiceCommandEnvelope": return Invoices.InvoiceCommandEnvelope::newBuilder;
+      case "payments.invoices.v1.InvoiceEventEnvelope": return Invoices.InvoiceEventEnvelope::newBuilder;
+      case "payments.orders.v1.OrderCommandEnvelope": return Orders.OrderCommandEnvelope::newBuilder;
+      case "payments.orders.v1.OrderEventEnvelope": return Orders.OrderEventEnvelope::newBuilder;
       default: throw new IllegalArgumentException("unknown type " + type);
     }
   }
