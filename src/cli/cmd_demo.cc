@@ -60,6 +60,8 @@ int RunDemo(int argc, char** argv) {
   std::string metrics_addr;
   bool hold = false;
   int fetch_wait_ms = 5;
+  int64_t orders = -1;    // -1: one per 50 payments
+  int64_t invoices = -1;  // -1: one per 100 payments
   FlagSet flags("demo",
                 "Starts the embedded broker and the orchestrator in this process, publishes a\n"
                 "mix of payments as an upstream service would, waits for every payment to\n"
@@ -68,6 +70,12 @@ int RunDemo(int argc, char** argv) {
   flags.Int("partitions", &partitions, "partitions of the commands and events topics",
             Bounds::AtLeast(1));
   flags.Int("seed", &seed, "seed of the payment mix");
+  flags.Int("orders", &orders,
+            "orders checked out and paid by card beside the mix (-1 = one per 50 payments)",
+            Bounds::AtLeast(-1));
+  flags.Int("invoices", &invoices,
+            "invoices in 2-3 installments paid beside the mix (-1 = one per 100 payments)",
+            Bounds::AtLeast(-1));
   flags.Int("rate", &rate, "arrival rate in payments/s (0 = as fast as possible)");
   flags.Int("connector-threads", &threads, "gateway calls in parallel", Bounds::AtLeast(1));
   flags.Int("timeout", &timeout_s, "seconds to wait for every payment to settle");
@@ -157,8 +165,8 @@ int RunDemo(int argc, char** argv) {
   // The slice of orders and invoices (issue 21): one order per 50 payments of the mix, one
   // invoice in 2-3 installments per 100, each paid by ordinary card payments.
   runtime::CommerceOptions co;
-  co.orders = static_cast<int>(payments / 50);
-  co.invoices = static_cast<int>(payments / 100);
+  co.orders = static_cast<int>(orders >= 0 ? orders : payments / 50);
+  co.invoices = static_cast<int>(invoices >= 0 ? invoices : payments / 100);
   co.seed = static_cast<uint64_t>(seed);
   runtime::CommerceWorkload commerce(kafka, co);
   int rc = 0;

@@ -63,6 +63,9 @@ struct CommerceWorkload::Impl {
   std::unordered_map<int32_t, command::EpochFilter> order_filters;
   std::unordered_map<int32_t, command::EpochFilter> invoice_filters;
   std::unordered_map<std::string, uint32_t> next_installment;  // invoice -> installment linked
+  // Payments retried after a release, per order or invoice installment ("<id>/i<n>").
+  static constexpr int kMaxRetries = 3;
+  std::unordered_map<std::string, int> retries;
   int64_t rejected = 0;
   int64_t order_events_counted = 0;
   int64_t invoice_events_counted = 0;
@@ -91,17 +94,45 @@ struct CommerceWorkload::Impl {
     return env;
   }
 
+  // A payment's idempotency key: the first attempt's, then one per retry.
+  static std::string AttemptKey(const std::string& base, int attempt) {
+    return attempt == 0 ? base : base + "/r" + std::to_string(attempt);
+  }
+
   // LinkPayment, acknowledged, then the payment: the link is before the saga's facts in the
-  // aggregate's commands partition.
+  // order's commands partition. `attempt` > 0 after the previous payment was released.
+  std::string PayOrder(const order::OrderState& s, int attempt) {
+    const std::string key = AttemptKey(s.order_id + "/pay", attempt);
+    cmd::CommandEnvelope pay =
+        Payment(key, order::kPaymentLinkKey, s.order_id, s.currency, s.total_minor);
+    const std::string payment_id = command::TargetPaymentId(pay);
+    ord::OrderCommandEnvelope link;
+    link.set_schema_version(1);
+    link.set_command_id("commerce/" + key + "/link");
+    link.set_order_id(s.order_id);
+    link.set_merchant_id(options.merchant_id);
+    link.mutable_link_payment()->set_payment_id(payment_id);
+    link.mutable_link_payment()->mutable_amount()->set_amount_minor(s.total_minor);
+    link.mutable_link_payment()->mutable_amount()->set_currency(s.currency);
+    if (std::string err =
+            Append(log::TopicKind::kOrderCommands, s.order_id, link.SerializeAsString());
+        !err.empty()) {
+      return err;
+    }
+    return Append(log::TopicKind::kCommands, payment_id, pay.SerializeAsString());
+  }
+
+  // The same for installment n of an invoice.
   std::string PayInstallment(const std::string& invoice_id, const invoice::InvoiceState& s,
-                             uint32_t n) {
+                             uint32_t n, int attempt) {
     const int64_t amount = s.installments[n - 1].outstanding_minor();
-    cmd::CommandEnvelope pay = Payment(invoice_id + "/i" + std::to_string(n),
-                                       invoice::kPaymentLinkKey, invoice_id, s.currency, amount);
+    const std::string key = AttemptKey(invoice_id + "/i" + std::to_string(n), attempt);
+    cmd::CommandEnvelope pay =
+        Payment(key, invoice::kPaymentLinkKey, invoice_id, s.currency, amount);
     const std::string payment_id = command::TargetPaymentId(pay);
     inv::InvoiceCommandEnvelope link;
     link.set_schema_version(1);
-    link.set_command_id("commerce/" + invoice_id + "/link/" + std::to_string(n));
+    link.set_command_id("commerce/" + key + "/link");
     link.set_invoice_id(invoice_id);
     link.set_merchant_id(options.merchant_id);
     auto* l = link.mutable_link_payment();
@@ -120,7 +151,7 @@ struct CommerceWorkload::Impl {
   void ObserveOrder(const log::Record& r) {
     ord::OrderEventEnvelope e;
     if (!e.ParseFromString(r.value)) return;
-    std::lock_guard<std::mutex> lock(mu);
+    std::unique_lock<std::mutex> lock(mu);
     if (order_filters[r.partition.value()].Observe(e) != command::Verdict::kCounted) return;
     ++order_events_counted;
     if (e.has_command_rejected()) ++rejected;
@@ -130,6 +161,21 @@ struct CommerceWorkload::Impl {
     // persisting it) repeats sequences already applied.
     if (e.sequence() <= s.sequence) return;
     order::Evolve(s, e);
+    if (!e.has_payment_released()) return;
+    // The payment failed or was canceled: the customer tries again, a few times.
+    int& attempts = retries[e.order_id()];
+    if (attempts >= kMaxRetries) return;
+    ++attempts;
+    const order::OrderState copy = s;
+    const int attempt = attempts;
+    lock.unlock();
+    Report(PayOrder(copy, attempt), "order " + copy.order_id);
+  }
+
+  void Report(const std::string& err, const std::string& what) {
+    if (err.empty()) return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (failure.empty()) failure = what + ": " + err;
   }
 
   // Folds the invoice; once installment n is paid, links and pays n + 1.
@@ -144,6 +190,18 @@ struct CommerceWorkload::Impl {
     invoice::InvoiceState& s = invoices[e.invoice_id()];
     if (e.sequence() <= s.sequence) return;  // a re-published group's repeat
     invoice::Evolve(s, e);
+    if (e.has_payment_released()) {
+      // The installment's payment failed: the customer tries again, a few times.
+      const uint32_t n = e.payment_released().installment();
+      int& attempts = retries[e.invoice_id() + "/i" + std::to_string(n)];
+      if (attempts >= kMaxRetries || n == 0 || n > s.installments.size()) return;
+      ++attempts;
+      const invoice::InvoiceState copy = s;
+      const int attempt = attempts;
+      lock.unlock();
+      Report(PayInstallment(e.invoice_id(), copy, n, attempt), "invoice " + copy.invoice_id);
+      return;
+    }
     if (!e.has_installment_paid()) return;
     const uint32_t paid = e.installment_paid().installment();
     uint32_t& next = next_installment[e.invoice_id()];
@@ -151,10 +209,7 @@ struct CommerceWorkload::Impl {
     ++next;
     const invoice::InvoiceState copy = s;
     lock.unlock();
-    if (std::string err = PayInstallment(e.invoice_id(), copy, paid + 1); !err.empty()) {
-      std::lock_guard<std::mutex> relock(mu);
-      if (failure.empty()) failure = "installment " + std::to_string(paid + 1) + ": " + err;
-    }
+    Report(PayInstallment(e.invoice_id(), copy, paid + 1, 0), "invoice " + copy.invoice_id);
   }
 
   void Observe() {
@@ -240,22 +295,12 @@ std::string CommerceWorkload::PublishAll() {
     std::vector<ord::OrderEventEnvelope> events;
     order::DecideAndApply(priced, {&create, "", 0, 0, 0}, {1}, events);
     if (!priced.Exists()) return "order " + order_id + " was not accepted by its own core";
-    cmd::CommandEnvelope pay = w.Payment(order_id + "/pay", order::kPaymentLinkKey, order_id,
-                                         c->currency(), priced.total_minor);
-    ord::OrderCommandEnvelope link;
-    link.set_schema_version(1);
-    link.set_command_id("commerce/" + order_id + "/link");
-    link.set_order_id(order_id);
-    link.mutable_link_payment()->set_payment_id(command::TargetPaymentId(pay));
-    link.mutable_link_payment()->mutable_amount()->set_amount_minor(priced.total_minor);
-    link.mutable_link_payment()->mutable_amount()->set_currency(c->currency());
-    for (const auto& [kind, key, value] :
-         {std::tuple{log::TopicKind::kOrderCommands, order_id, create.SerializeAsString()},
-          std::tuple{log::TopicKind::kOrderCommands, order_id, link.SerializeAsString()},
-          std::tuple{log::TopicKind::kCommands, command::TargetPaymentId(pay),
-                     pay.SerializeAsString()}}) {
-      if (std::string err = w.Append(kind, key, value); !err.empty()) return err;
+    if (std::string err =
+            w.Append(log::TopicKind::kOrderCommands, order_id, create.SerializeAsString());
+        !err.empty()) {
+      return err;
     }
+    if (std::string err = w.PayOrder(priced, 0); !err.empty()) return err;
   }
   for (int i = 0; i < w.options.invoices; ++i) {
     const std::string invoice_id =
@@ -272,7 +317,10 @@ std::string CommerceWorkload::PublishAll() {
       auto* line = c->add_line_items();
       line->set_product_id("svc_" + std::to_string(rng() % 20));
       line->set_quantity(1 + static_cast<int64_t>(rng() % 2));
-      line->set_unit_price_minor(1000 + static_cast<int64_t>(rng() % 4000));
+      // At most 2 x 2 x 35.00 + 11% tax + fee 1.50 + 2.5% = 164.40 in two installments of
+      // at most 82.20: under the card steps' 100.00 limit (a payment refused at creation
+      // sends the saga nothing, so its installment would stay linked).
+      line->set_unit_price_minor(1000 + static_cast<int64_t>(rng() % 2500));
       line->set_tax_rate_bps(1100);
     }
     c->mutable_service_fee()->set_fixed_minor(150);
@@ -299,7 +347,7 @@ std::string CommerceWorkload::PublishAll() {
       std::lock_guard<std::mutex> lock(w.mu);
       w.next_installment[invoice_id] = 1;
     }
-    if (std::string err = w.PayInstallment(invoice_id, priced, 1); !err.empty()) return err;
+    if (std::string err = w.PayInstallment(invoice_id, priced, 1, 0); !err.empty()) return err;
   }
   return "";
 }
@@ -311,12 +359,23 @@ bool CommerceWorkload::WaitSettled(int timeout_ms) {
       std::lock_guard<std::mutex> lock(impl_->mu);
       bool all = static_cast<int>(impl_->orders.size()) >= impl_->options.orders &&
                  static_cast<int>(impl_->invoices.size()) >= impl_->options.invoices;
+      const auto gave_up = [&](const std::string& id) {
+        auto it = impl_->retries.find(id);
+        return it != impl_->retries.end() && it->second >= Impl::kMaxRetries;
+      };
       for (const auto& [id, o] : impl_->orders) {
-        all = all && (o.status == ord::ORDER_STATUS_PAID || order::IsTerminalOrderStatus(o.status));
+        all =
+            all && (o.status == ord::ORDER_STATUS_PAID || order::IsTerminalOrderStatus(o.status) ||
+                    (o.status == ord::ORDER_STATUS_AWAITING_PAYMENT && gave_up(id)));
       }
       for (const auto& [id, s] : impl_->invoices) {
-        all = all &&
-              (s.status == inv::INVOICE_STATUS_PAID || invoice::IsTerminalInvoiceStatus(s.status));
+        bool stuck = false;  // an installment whose retries ran out, nothing pending
+        for (const auto& i : s.installments) {
+          stuck = stuck || (!i.paid && gave_up(id + "/i" + std::to_string(i.row.number)) &&
+                            s.PendingPaymentOf(i.row.number) == nullptr);
+        }
+        all = all && (s.status == inv::INVOICE_STATUS_PAID ||
+                      invoice::IsTerminalInvoiceStatus(s.status) || stuck);
       }
       if (all) return true;
     }

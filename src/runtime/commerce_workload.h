@@ -1,8 +1,10 @@
 // CommerceWorkload: the demo's slice of orders and invoices (issue 21), beside the payments
 // mix of runtime/workload.h. An upstream service that checks out orders (CreateOrder,
-// LinkPayment, then the paying CreatePayment with metadata order_id) and bills invoices in
+// LinkPayment, then the paying CreatePayment with metadata payorch_order) and bills invoices in
 // installments (CreateInvoice with a plan, then per installment a LinkPayment and its
-// CreatePayment with metadata invoice_id, the next installment once the previous is paid),
+// CreatePayment with metadata payorch_invoice, the next installment once the previous is
+// paid); a payment that fails is retried with a new one, at most 3 times per order or
+// installment,
 // and an observer of the order and invoice events logs that folds them by the validity
 // rule. Orders and invoices follow their payments through the saga (runtime/saga.h).
 //
@@ -51,7 +53,8 @@ class CommerceWorkload {
   [[nodiscard]] std::string Start();
   // Appends the orders with their payments, and the invoices with their first installment.
   [[nodiscard]] std::string PublishAll();
-  // Until every order is paid, canceled or refunded and every invoice paid, or the timeout.
+  // Until every order is paid, canceled or refunded and every invoice paid (or their payments'
+  // retries ran out), or the timeout.
   bool WaitSettled(int timeout_ms);
   void Stop();
   CommerceSummary Summary() const;
