@@ -120,7 +120,7 @@ echo "$report" | grep -E "^checked|payments by status|^OK|VIOLATION" | head -5
 check "all $batches batches acknowledged" test "$sent" -eq $((batches * per_batch))
 check "every acknowledged payment succeeded, once" grep -q "succeeded=$sent\b" <<<"$report"
 check "payorch check: no violations" grep -q "OK: no violations" <<<"$report"
-claims="$(grep -oE '[0-9]+ writer claims' <<<"$report" | grep -oE '^[0-9]+')"
+claims="$(grep -E '^checked ' <<<"$report" | grep -oE '[0-9]+ writer claims' | grep -oE '^[0-9]+')"  # the payments log's line
 case "$MODE" in
   restart)
     check "the same payorch run reconnected by itself" kill -0 "$a_pid"
