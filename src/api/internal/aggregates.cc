@@ -227,9 +227,18 @@ std::string AggregateFollower::Run(AggregateKind kind) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
+      bool stored = true;
       for (const log::Record& r : batch) {
-        // A store error is logged; the record is read again after a restart.
-        Apply(kind, r.partition.value(), r.offset.value(), r.value).IgnoreError();
+        // A store error (logged by Apply) stops this follower: reading on would move the
+        // checkpoint past the record it could not store. The views stay at the last stored
+        // point, requests that wait on a decision answer 503, a restart reads from there.
+        stored = Apply(kind, r.partition.value(), r.offset.value(), r.value).ok();
+        if (!stored) break;
+      }
+      if (!stored) {
+        spdlog::error("merchant api: commerce follower of {} stopped after a store error",
+                      Tag(kind));
+        break;
       }
     }
     c.reset();
