@@ -34,7 +34,7 @@ struct AggregateWriterDeps {
   const log::KafkaOptions* kafka = nullptr;
   log::Producer* producer = nullptr;
   outbox::EventOutbox* outbox = nullptr;  // on the aggregate's events topic
-  StateStore* store = nullptr;            // this aggregate's own store
+  EventStore* store = nullptr;            // this aggregate's own store
   std::string writer_id;
   std::shared_ptr<spdlog::logger> logger;
   // Aggregates kept in memory per partition; beyond it, those with nothing in flight are

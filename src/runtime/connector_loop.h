@@ -66,7 +66,7 @@ struct ConnectorOptions {
   int threads = 8;           // calls in flight per processor (its bulkhead's workers)
   size_t queue_limit = 256;  // tasks queued per processor before new charges are skipped
   size_t max_queued = 4096;  // tasks queued in all before the loop stops reading
-  StateStore* store = nullptr;
+  EventStore* store = nullptr;
   connectors::GatewayRegistry* gateways = nullptr;
   const Clock* clock = nullptr;
   std::shared_ptr<spdlog::logger> logger;

@@ -40,7 +40,7 @@ void SetHeader(Envelope& c, const ev::EventEnvelope& e) {
 
 }  // namespace
 
-PaymentSaga::PaymentSaga(StateStore* store, SagaTopics topics, size_t max_cached_payments)
+PaymentSaga::PaymentSaga(EventStore* store, SagaTopics topics, size_t max_cached_payments)
     : store_(store),
       topics_(std::move(topics)),
       max_cached_(std::max<size_t>(1, max_cached_payments)) {}

@@ -67,7 +67,7 @@ struct SagaTopics {
 
 class PaymentSaga {
  public:
-  PaymentSaga(StateStore* store, SagaTopics topics,
+  PaymentSaga(EventStore* store, SagaTopics topics,
               size_t max_cached_payments = kSagaMaxCachedPayments);
 
   // Starts (or restarts) reading `partition` at its checkpoint: returns the next offset to
@@ -121,7 +121,7 @@ class PaymentSaga {
             std::vector<log::OutRecord>* out) const;
   void Evict();
 
-  StateStore* store_;
+  EventStore* store_;
   SagaTopics topics_;
   size_t max_cached_;
   std::map<int32_t, Track> tracks_;
@@ -133,7 +133,7 @@ class PaymentSaga {
 struct SagaOptions {
   log::KafkaOptions kafka;
   std::string group = "payorch.saga";
-  StateStore* store = nullptr;  // the saga's own
+  EventStore* store = nullptr;  // the saga's own
   std::shared_ptr<spdlog::logger> logger;
   std::vector<int32_t> static_partitions;  // empty: from the consumer group
   size_t max_cached_payments = kSagaMaxCachedPayments;

@@ -9,8 +9,9 @@
 //   StatusOr<PaymentState> p = store.LoadPayment(partition, id);  // fold of its events
 //
 // The payments writer stores EventEnvelopes; the invoice and order writers
-// (runtime/aggregate_writer.h) store their own envelopes through the encoded form
-// (AppendEncoded, ForEachStored), each in its own store directory.
+// (runtime/aggregate_writer.h) and the saga store their own envelopes through the encoded
+// form (AppendEncoded, ForEachStored), each in its own store. Users hold an EventStore*:
+// MemoryEventStore is the same contract without a disk.
 //
 // Errors are payorch::Status values (common/status.h); one that RocksDB returned keeps
 // RocksDB's code as native_code (common/rocksdb_status.h) and names what was being done.
@@ -21,7 +22,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,10 +54,52 @@ struct StoredEvent {
   std::string_view bytes;
 };
 
-class StateStore {
+// The store every writer and log reader keeps its counted events and resume points in: a
+// cache of the log, rebuildable from it. StateStore (RocksDB) in production, MemoryEventStore
+// (below) where a test or the simulation wants no disk; one contract suite runs over both
+// (tests/unit/runtime/event_store_test.cc).
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+
+  virtual PartitionMeta LoadMeta(int32_t partition) const = 0;
+
+  // Stores counted events (already de-duplicated by the caller; those with an empty
+  // aggregate_id are skipped) and the partition's new meta, atomically.
+  [[nodiscard]] virtual Status AppendEncoded(int32_t partition,
+                                             const std::vector<StoredEvent>& events,
+                                             const PartitionMeta& meta) = 0;
+
+  // Calls `fn` with each stored event of one aggregate, in sequence order; stops at the first
+  // error `fn` returns and returns it. A read error is an error, never a shorter history.
+  [[nodiscard]] virtual Status ForEachStored(
+      int32_t partition, const std::string& aggregate_id,
+      const std::function<Status(std::string_view)>& fn) const = 0;
+
+  // A reader's resume point in an events log (e.g. the connectors', the saga's).
+  virtual PartitionMeta LoadCheckpoint(const std::string& reader, int32_t partition) const = 0;
+  [[nodiscard]] virtual Status SaveCheckpoint(const std::string& reader, int32_t partition,
+                                              const PartitionMeta& meta) = 0;
+
+  // Drops the events and the meta stored for a partition (e.g. the store is ahead of a
+  // truncated log). Checkpoints are the readers' and stay.
+  [[nodiscard]] virtual Status ResetPartition(int32_t partition) = 0;
+
+  // Payments, on the encoded form: Append serializes, LoadPayment folds with command::Evolve.
+  // A payment never seen gives an empty state whose payment_id is set. A stored event that
+  // does not parse is kDataLoss: deciding on a truncated state would fork the payment.
+  [[nodiscard]] Status Append(
+      int32_t partition, const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
+      const PartitionMeta& meta);
+  [[nodiscard]] StatusOr<command::PaymentState> LoadPayment(int32_t partition,
+                                                            const std::string& payment_id) const;
+};
+
+// RocksDB.
+class StateStore final : public EventStore {
  public:
   StateStore();
-  ~StateStore();
+  ~StateStore() override;
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
@@ -64,42 +109,44 @@ class StateStore {
   // saga, whose re-reads re-send commands) asks for the log.
   [[nodiscard]] Status Open(const std::string& dir, bool write_ahead_log = false);
 
-  PartitionMeta LoadMeta(int32_t partition) const;
-
-  // Stores counted events (already de-duplicated by the caller) and the new meta in one
-  // atomic batch. Without the write-ahead log a crash leaves a consistent older prefix.
-  [[nodiscard]] Status Append(
-      int32_t partition, const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
-      const PartitionMeta& meta);
-
-  // Append for any aggregate: events with an empty aggregate_id are skipped.
+  PartitionMeta LoadMeta(int32_t partition) const override;
   [[nodiscard]] Status AppendEncoded(int32_t partition, const std::vector<StoredEvent>& events,
-                                     const PartitionMeta& meta);
-
-  // Calls `fn` with each stored event of one aggregate, in sequence order; stops at the first
-  // error `fn` returns and returns it. A read error is an error, never a shorter history.
-  [[nodiscard]] Status ForEachStored(int32_t partition, const std::string& aggregate_id,
-                                     const std::function<Status(std::string_view)>& fn) const;
-
-  // The fold of the stored events of one payment. A payment never seen gives an empty
-  // state whose payment_id is set. A read error or a stored event that does not parse
-  // (kDataLoss) is an error, never a shorter history: deciding on a truncated state would
-  // fork the payment.
-  [[nodiscard]] StatusOr<command::PaymentState> LoadPayment(int32_t partition,
-                                                            const std::string& payment_id) const;
-
-  // A reader's resume point in the events log (e.g. the connectors'): offset and epoch.
-  PartitionMeta LoadCheckpoint(const std::string& reader, int32_t partition) const;
+                                     const PartitionMeta& meta) override;
+  [[nodiscard]] Status ForEachStored(
+      int32_t partition, const std::string& aggregate_id,
+      const std::function<Status(std::string_view)>& fn) const override;
+  PartitionMeta LoadCheckpoint(const std::string& reader, int32_t partition) const override;
   [[nodiscard]] Status SaveCheckpoint(const std::string& reader, int32_t partition,
-                                      const PartitionMeta& meta);
-
-  // Drops everything stored for a partition (e.g. the store is ahead of a truncated log).
-  [[nodiscard]] Status ResetPartition(int32_t partition);
+                                      const PartitionMeta& meta) override;
+  [[nodiscard]] Status ResetPartition(int32_t partition) override;
 
  private:
   PartitionMeta LoadMetaKey(const std::string& key) const;
   std::unique_ptr<rocksdb::DB> db_;
   bool write_ahead_log_ = false;
+};
+
+// In memory, for tests and the simulation: the same contract, nothing survives the object.
+// Thread-safe like StateStore (one writer per partition; any thread may read).
+class MemoryEventStore final : public EventStore {
+ public:
+  PartitionMeta LoadMeta(int32_t partition) const override;
+  [[nodiscard]] Status AppendEncoded(int32_t partition, const std::vector<StoredEvent>& events,
+                                     const PartitionMeta& meta) override;
+  [[nodiscard]] Status ForEachStored(
+      int32_t partition, const std::string& aggregate_id,
+      const std::function<Status(std::string_view)>& fn) const override;
+  PartitionMeta LoadCheckpoint(const std::string& reader, int32_t partition) const override;
+  [[nodiscard]] Status SaveCheckpoint(const std::string& reader, int32_t partition,
+                                      const PartitionMeta& meta) override;
+  [[nodiscard]] Status ResetPartition(int32_t partition) override;
+
+ private:
+  mutable std::mutex mu_;
+  // (partition, aggregate id) -> sequence -> bytes
+  std::map<std::pair<int32_t, std::string>, std::map<uint64_t, std::string>> events_;
+  std::map<int32_t, PartitionMeta> meta_;
+  std::map<std::pair<std::string, int32_t>, PartitionMeta> checkpoints_;
 };
 
 }  // namespace payorch::runtime

@@ -52,7 +52,7 @@ struct WriterDeps {
   const log::KafkaOptions* kafka = nullptr;
   log::Producer* producer = nullptr;
   outbox::EventOutbox* outbox = nullptr;
-  StateStore* store = nullptr;
+  EventStore* store = nullptr;
   const command::PlanBuilder* plans = nullptr;
   std::string writer_id;
   std::shared_ptr<spdlog::logger> logger;
