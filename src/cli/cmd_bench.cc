@@ -64,18 +64,6 @@ std::string MeasureTopic(const log::KafkaOptions& kafka, const std::string& topi
   return "";
 }
 
-// A no-op listener for the raw consumer: it reads from the beginning.
-class FromBeginning : public log::RebalanceListener {
- public:
-  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
-    std::vector<log::PartitionOffset> out;
-    out.reserve(ps.size());
-    for (PartitionId p : ps) out.push_back({p, log::kOffsetBeginning});
-    return out;
-  }
-  void OnRevoked(const std::vector<PartitionId>&, bool) override {}
-};
-
 struct RawResult {
   double seconds = 0;
   double messages_per_s = 0;
@@ -101,7 +89,7 @@ std::string MeasureRaw(const log::KafkaOptions& base, log::EmbeddedBroker* broke
   std::vector<PartitionId> all;
   all.reserve(static_cast<size_t>(partitions));
   for (int p = 0; p < partitions; ++p) all.push_back(PartitionId{p});
-  FromBeginning listener;
+  log::StartAt listener;  // from the beginning
   auto consumer = log::Consumer::CreateAssigned(kafka, "payorch.bench.raw", topic, all, &listener);
   if (!consumer.ok()) return consumer.error().ToString();
   auto producer = log::Producer::Create(kafka);

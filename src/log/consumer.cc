@@ -181,6 +181,28 @@ LogResult<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& option
   return std::unique_ptr<Consumer>(new Consumer(std::move(impl)));
 }
 
+std::vector<PartitionOffset> StartAt::OnAssigned(const std::vector<PartitionId>& partitions) {
+  std::vector<PartitionOffset> out;
+  out.reserve(partitions.size());
+  for (PartitionId p : partitions) {
+    Offset at = kOffsetBeginning;
+    for (const PartitionOffset& s : starts_) {
+      if (s.partition == p) at = s.offset;
+    }
+    out.push_back({p, at});
+  }
+  return out;
+}
+
+LogResult<std::unique_ptr<Consumer>> Consumer::CreateMember(
+    const KafkaOptions& options, const std::string& group_id, const std::string& topic,
+    const std::vector<int32_t>& static_partitions, RebalanceListener* listener) {
+  if (static_partitions.empty()) return Create(options, group_id, topic, listener);
+  std::vector<PartitionId> fixed;
+  for (int32_t p : static_partitions) fixed.emplace_back(p);
+  return CreateAssigned(options, group_id, topic, fixed, listener);
+}
+
 LogResult<std::unique_ptr<Consumer>> Consumer::CreateAssigned(
     const KafkaOptions& options, const std::string& group_id, const std::string& topic,
     const std::vector<PartitionId>& partitions, RebalanceListener* listener) {

@@ -51,6 +51,20 @@ class RebalanceListener {
   virtual void OnRevoked(const std::vector<PartitionId>& partitions, bool lost) = 0;
 };
 
+// The listener of a consumer that starts where its owner says (its own checkpoints) rather
+// than at the group's commits: each assigned partition at the offset listed for it, or at the
+// beginning when none is. Revocations change nothing. Shared by every CreateAssigned user.
+class StartAt final : public RebalanceListener {
+ public:
+  StartAt() = default;  // every partition from the beginning
+  explicit StartAt(std::vector<PartitionOffset> starts) : starts_(std::move(starts)) {}
+  std::vector<PartitionOffset> OnAssigned(const std::vector<PartitionId>& partitions) override;
+  void OnRevoked(const std::vector<PartitionId>&, bool) override {}
+
+ private:
+  std::vector<PartitionOffset> starts_;
+};
+
 class Consumer {
  public:
   // Joins `group_id` and subscribes to `topic`. `listener` must outlive the Consumer.
@@ -66,6 +80,11 @@ class Consumer {
   [[nodiscard]] static LogResult<std::unique_ptr<Consumer>> CreateAssigned(
       const KafkaOptions& options, const std::string& group_id, const std::string& topic,
       const std::vector<PartitionId>& partitions, RebalanceListener* listener);
+  // Create() when `static_partitions` is empty, else CreateAssigned() of exactly those: how
+  // payorch's loops take either their group's partitions or a fixed `--assign` list.
+  [[nodiscard]] static LogResult<std::unique_ptr<Consumer>> CreateMember(
+      const KafkaOptions& options, const std::string& group_id, const std::string& topic,
+      const std::vector<int32_t>& static_partitions, RebalanceListener* listener);
   ~Consumer();  // Close()s if not closed
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;

@@ -80,23 +80,10 @@ class AggregateWriter final : public CommandWriter {
       if (n.ok()) command_partitions_ = n.value();
     }
     const std::string topic = deps_.kafka->Topic(Traits::kEvents);
-    PartitionMeta meta = deps_.store->LoadMeta(partition_);
-    auto reader = log::PartitionReader::Open(*deps_.kafka, topic, PartitionId{partition_},
-                                             Offset{meta.next_events_offset});
-    if (!reader.ok()) return "events reader: " + reader.error().ToString();
-    auto marks = reader.value()->QueryWatermarks();
-    if (!marks.ok()) return "events watermarks: " + marks.error().ToString();
-    if (marks.value().high.value() < meta.next_events_offset ||
-        marks.value().low.value() > meta.next_events_offset) {
-      deps_.logger->warn("[{} p{}] state store does not describe this events log; rebuilding",
-                         topic, partition_);
-      if (Status s = deps_.store->ResetPartition(partition_); !s.ok()) return s.ToString();
-      meta = PartitionMeta{};
-      meta.next_events_offset = marks.value().low.value();
-      if (auto st = reader.value()->Seek(Offset{meta.next_events_offset}); !st.ok()) {
-        return "events seek: " + st.ToString();
-      }
-    }
+    PartitionMeta meta;
+    auto reader =
+        internal::OpenRestore(*deps_.kafka, topic, partition_, *deps_.store, &meta, *deps_.logger);
+    if (!reader.ok()) return reader.status().ToString();
     filter_ = command::EpochFilter();
     filter_.Restore(meta.epoch, meta.highest_epoch_seen);
     groups_ = command::BasicCommandGroups<Event>();

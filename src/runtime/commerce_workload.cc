@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -27,17 +28,6 @@ namespace types = ::payments::types::v1;
 
 constexpr int kProduceTimeoutMs = 10'000;
 
-// Reads every partition of one topic from the beginning, without a group assignment.
-class FromBeginning : public log::RebalanceListener {
- public:
-  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
-    std::vector<log::PartitionOffset> starts;
-    for (PartitionId p : ps) starts.push_back({p, log::kOffsetBeginning});
-    return starts;
-  }
-  void OnRevoked(const std::vector<PartitionId>&, bool) override {}
-};
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -49,7 +39,7 @@ struct CommerceWorkload::Impl {
   log::KafkaOptions kafka;
   CommerceOptions options;
   std::unique_ptr<log::Producer> producer;
-  FromBeginning listener;
+  log::StartAt listener;  // every partition from the beginning
   std::unique_ptr<log::Consumer> order_events;
   std::unique_ptr<log::Consumer> invoice_events;
   std::thread observer;
@@ -57,6 +47,7 @@ struct CommerceWorkload::Impl {
   std::string failure;
 
   mutable std::mutex mu;
+  std::condition_variable changed;  // notified after each batch the observer folds
   std::unordered_map<std::string, order::OrderState> orders;
   std::unordered_map<std::string, invoice::InvoiceState> invoices;
   // Per partition of each events topic (the validity rule is per partition).
@@ -218,10 +209,37 @@ struct CommerceWorkload::Impl {
       batch.clear();
       order_events->PollBatch(500, 20, &batch).IgnoreError();
       for (const auto& r : batch) ObserveOrder(r);
+      const bool orders_read = !batch.empty();
       batch.clear();
       invoice_events->PollBatch(500, 20, &batch).IgnoreError();
       for (const auto& r : batch) ObserveInvoice(r);
+      if (orders_read || !batch.empty()) changed.notify_all();
     }
+  }
+
+  // Every order paid or ended and every invoice paid or ended, or their retries ran out.
+  // Holds `mu`.
+  bool SettledLocked() const {
+    bool all = static_cast<int>(orders.size()) >= options.orders &&
+               static_cast<int>(invoices.size()) >= options.invoices;
+    const auto gave_up = [&](const std::string& id) {
+      auto it = retries.find(id);
+      return it != retries.end() && it->second >= kMaxRetries;
+    };
+    for (const auto& [id, o] : orders) {
+      all = all && (o.status == ord::ORDER_STATUS_PAID || order::IsTerminalOrderStatus(o.status) ||
+                    (o.status == ord::ORDER_STATUS_AWAITING_PAYMENT && gave_up(id)));
+    }
+    for (const auto& [id, s] : invoices) {
+      bool stuck = false;  // an installment whose retries ran out, nothing pending
+      for (const auto& i : s.installments) {
+        stuck = stuck || (!i.paid && gave_up(id + "/i" + std::to_string(i.row.number)) &&
+                          s.PendingPaymentOf(i.row.number) == nullptr);
+      }
+      all = all && (s.status == inv::INVOICE_STATUS_PAID ||
+                    invoice::IsTerminalInvoiceStatus(s.status) || stuck);
+    }
+    return all;
   }
 };
 
@@ -354,34 +372,9 @@ std::string CommerceWorkload::PublishAll() {
 
 bool CommerceWorkload::WaitSettled(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    {
-      std::lock_guard<std::mutex> lock(impl_->mu);
-      bool all = static_cast<int>(impl_->orders.size()) >= impl_->options.orders &&
-                 static_cast<int>(impl_->invoices.size()) >= impl_->options.invoices;
-      const auto gave_up = [&](const std::string& id) {
-        auto it = impl_->retries.find(id);
-        return it != impl_->retries.end() && it->second >= Impl::kMaxRetries;
-      };
-      for (const auto& [id, o] : impl_->orders) {
-        all =
-            all && (o.status == ord::ORDER_STATUS_PAID || order::IsTerminalOrderStatus(o.status) ||
-                    (o.status == ord::ORDER_STATUS_AWAITING_PAYMENT && gave_up(id)));
-      }
-      for (const auto& [id, s] : impl_->invoices) {
-        bool stuck = false;  // an installment whose retries ran out, nothing pending
-        for (const auto& i : s.installments) {
-          stuck = stuck || (!i.paid && gave_up(id + "/i" + std::to_string(i.row.number)) &&
-                            s.PendingPaymentOf(i.row.number) == nullptr);
-        }
-        all = all && (s.status == inv::INVOICE_STATUS_PAID ||
-                      invoice::IsTerminalInvoiceStatus(s.status) || stuck);
-      }
-      if (all) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  // Woken by the observer after each batch it folds.
+  return impl_->changed.wait_until(lock, deadline, [this] { return impl_->SettledLocked(); });
 }
 
 void CommerceWorkload::Stop() {

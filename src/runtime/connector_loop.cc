@@ -452,11 +452,8 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     auto p = log::Producer::Create(options.kafka);
     if (!p.ok()) return "connector producer: " + p.error().ToString();
     producer = std::move(p.value());
-    std::vector<PartitionId> fixed;
-    for (int32_t part : options.static_partitions) fixed.emplace_back(part);
-    auto c = fixed.empty() ? log::Consumer::Create(options.kafka, options.group, events_topic, this)
-                           : log::Consumer::CreateAssigned(options.kafka, options.group,
-                                                           events_topic, fixed, this);
+    auto c = log::Consumer::CreateMember(options.kafka, options.group, events_topic,
+                                         options.static_partitions, this);
     if (!c.ok()) return "connector consumer: " + c.error().ToString();
     consumer = std::move(c.value());
 

@@ -109,11 +109,8 @@ class WriterLoop : public log::RebalanceListener {
     producer_ = std::move(producer.value());
     outbox_ = std::make_unique<outbox::EventOutbox>(*producer_, options_.kafka.Topic(spec_.events));
     const std::string topic = options_.kafka.Topic(spec_.commands);
-    std::vector<PartitionId> fixed;
-    for (int32_t p : options_.static_partitions) fixed.emplace_back(p);
-    auto consumer = fixed.empty() ? log::Consumer::Create(options_.kafka, spec_.group, topic, this)
-                                  : log::Consumer::CreateAssigned(options_.kafka, spec_.group,
-                                                                  topic, fixed, this);
+    auto consumer = log::Consumer::CreateMember(options_.kafka, spec_.group, topic,
+                                                options_.static_partitions, this);
     if (!consumer.ok()) return "commands consumer: " + consumer.error().ToString();
     consumer_ = std::move(consumer.value());
 
@@ -231,7 +228,6 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   // stop leaves no command undecided.
   std::atomic<bool> connectors_stop{false};
   std::atomic<bool> connectors_done{false};
-  std::atomic<bool> saga_done{!run_saga};
   std::string saga_error;
   std::atomic<bool> writers_drain{false};
   std::atomic<bool> writers_done{false};
@@ -278,7 +274,6 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
         options_.logger->error("saga: {}", saga_error);
         aggregates_failed = true;  // the process stops (crash-only)
       }
-      saga_done = true;
     });
   }
   std::thread watcher([&] {
@@ -287,9 +282,9 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     connectors_stop = true;
-    while (!connectors_done.load() || !saga_done.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    // The writers drain once the connectors and the saga have sent their last commands.
+    connectors.join();
+    if (saga.joinable()) saga.join();
     writers_drain = true;
   });
   // Invoices and orders: one writer loop each, on their own threads and stores, drained
@@ -343,9 +338,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   for (const std::string& err : aggregate_errors) {
     if (writer_error.empty() && !err.empty()) writer_error = err;
   }
-  watcher.join();
-  connectors.join();
-  if (saga.joinable()) saga.join();
+  watcher.join();  // it joined the connectors and the saga
   if (!writer_error.empty()) return writer_error;
   if (!saga_error.empty()) return "saga: " + saga_error;
   return connector_error;

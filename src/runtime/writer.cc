@@ -91,25 +91,10 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
         partition_);
   }
   const std::string& topic = deps_.kafka->Topic(log::TopicKind::kEvents);
-  PartitionMeta meta = deps_.store->LoadMeta(partition_);
-
-  auto reader = log::PartitionReader::Open(*deps_.kafka, topic, PartitionId{partition_},
-                                           Offset{meta.next_events_offset});
-  if (!reader.ok()) return "events reader: " + reader.error().ToString();
-  auto marks = reader.value()->QueryWatermarks();
-  if (!marks.ok()) return "events watermarks: " + marks.error().ToString();
-  if (marks.value().high.value() < meta.next_events_offset ||
-      marks.value().low.value() > meta.next_events_offset) {
-    // The store describes another log (a new embedded broker, a recreated topic).
-    deps_.logger->warn("[p{}] state store is ahead of the events log ({} > {}); rebuilding",
-                       partition_, meta.next_events_offset, marks.value().high.value());
-    if (Status s = deps_.store->ResetPartition(partition_); !s.ok()) return s.ToString();
-    meta = PartitionMeta{};
-    if (auto st = reader.value()->Seek(Offset{marks.value().low.value()}); !st.ok()) {
-      return "events seek: " + st.ToString();
-    }
-    meta.next_events_offset = marks.value().low.value();
-  }
+  PartitionMeta meta;
+  auto reader =
+      internal::OpenRestore(*deps_.kafka, topic, partition_, *deps_.store, &meta, *deps_.logger);
+  if (!reader.ok()) return reader.status().ToString();
   filter_ = command::EpochFilter();
   filter_.Restore(meta.epoch, meta.highest_epoch_seen);
   groups_ = command::CommandGroups();

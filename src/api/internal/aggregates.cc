@@ -138,18 +138,6 @@ AggregateDecision DecisionOf(const std::vector<Event>& group) {
 const std::string& IdOf(const inv::InvoiceEventEnvelope& e) { return e.invoice_id(); }
 const std::string& IdOf(const ord::OrderEventEnvelope& e) { return e.order_id(); }
 
-class StartAt : public log::RebalanceListener {
- public:
-  explicit StartAt(std::vector<log::PartitionOffset> starts) : starts_(std::move(starts)) {}
-  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>&) override {
-    return starts_;
-  }
-  void OnRevoked(const std::vector<PartitionId>&, bool) override {}
-
- private:
-  std::vector<log::PartitionOffset> starts_;
-};
-
 template <class State, class Event>
 std::optional<State> Fold(rocksdb::DB* db, AggregateKind kind, const std::string& id) {
   if (db == nullptr || id.empty()) return std::nullopt;
@@ -213,7 +201,7 @@ std::string AggregateFollower::Run(AggregateKind kind) {
     starts.push_back({PartitionId{p}, next > 0 ? Offset{next} : log::kOffsetBeginning});
     partitions.push_back(PartitionId{p});
   }
-  auto listener = std::make_shared<StartAt>(std::move(starts));
+  auto listener = std::make_shared<log::StartAt>(std::move(starts));
   auto consumer = log::Consumer::CreateAssigned(kafka_, std::string("payorch.api.") + Tag(kind),
                                                 topic, partitions, listener.get());
   if (!consumer.ok()) return "commerce follower: " + consumer.error().ToString();
@@ -224,7 +212,9 @@ std::string AggregateFollower::Run(AggregateKind kind) {
       log::LogStatus s = c->PollBatch(500, 200, &batch);
       if (!s.ok()) {
         spdlog::warn("merchant api: commerce follower: {}", s.ToString());
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        // Back off, but a Stop() ends the wait at once.
+        std::unique_lock<std::mutex> lock(stop_mu_);
+        stop_cv_.wait_for(lock, std::chrono::milliseconds(100), [this] { return stop_.load(); });
         continue;
       }
       bool stored = true;
@@ -247,7 +237,11 @@ std::string AggregateFollower::Run(AggregateKind kind) {
 }
 
 void AggregateFollower::Stop() {
-  stop_ = true;
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
   for (std::thread& t : threads_)
     if (t.joinable()) t.join();
   threads_.clear();

@@ -139,6 +139,8 @@ class AggregateFollower {
   // Every request waiting for a command id (a retry may send the same command again).
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_command_;
   std::atomic<bool> stop_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;  // ends a follower's back-off on Stop()
   std::vector<std::thread> threads_;
 };
 

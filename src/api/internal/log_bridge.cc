@@ -98,20 +98,6 @@ struct EventFollower::Waiter {
   Decision decision;
 };
 
-namespace {
-class StartAt : public log::RebalanceListener {
- public:
-  explicit StartAt(std::vector<log::PartitionOffset> starts) : starts_(std::move(starts)) {}
-  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>&) override {
-    return starts_;
-  }
-  void OnRevoked(const std::vector<PartitionId>&, bool) override {}
-
- private:
-  std::vector<log::PartitionOffset> starts_;
-};
-}  // namespace
-
 namespace pv = ::payments::projection::v1;
 
 namespace {
@@ -217,7 +203,7 @@ std::string EventFollower::Start() {
                                                              : log::kOffsetBeginning});
     partitions.push_back(PartitionId{p});
   }
-  auto listener = std::make_shared<StartAt>(starts);
+  auto listener = std::make_shared<log::StartAt>(starts);
   auto consumer =
       log::Consumer::CreateAssigned(kafka_, "payorch.api", topic, partitions, listener.get());
   if (!consumer.ok()) return "events follower: " + consumer.error().ToString();

@@ -148,17 +148,6 @@ std::string EncodePos(const Position& p) {
   return nlohmann::json{{"next", p.next}, {"epoch", p.epoch}, {"highest", p.highest}}.dump();
 }
 
-class FromPositions : public log::RebalanceListener {
- public:
-  explicit FromPositions(std::vector<log::PartitionOffset> s) : starts_(std::move(s)) {}
-  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>&) override {
-    return starts_;
-  }
-  void OnRevoked(const std::vector<PartitionId>&, bool) override {}
-
- private:
-  std::vector<log::PartitionOffset> starts_;
-};
 }  // namespace
 
 WebhookFeeder::WebhookFeeder(log::KafkaOptions kafka, outbox::WebhookOutbox* outbox,
@@ -214,7 +203,7 @@ std::string WebhookFeeder::Start() {
                       .highest_seen = pos.highest});
   }
   if (fresh) model->AssumeEmptySource();
-  auto listener = std::make_shared<FromPositions>(starts);
+  auto listener = std::make_shared<log::StartAt>(starts);
   auto consumer =
       log::Consumer::CreateAssigned(kafka_, "payorch.webhooks", topic, partitions, listener.get());
   if (!consumer.ok()) return "webhook feeder: " + consumer.error().ToString();

@@ -63,6 +63,35 @@ StatusOr<uint64_t> ClaimPartition(log::PartitionReader& reader, log::Producer& p
                           topic);
 }
 
+StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(const log::KafkaOptions& kafka,
+                                                            const std::string& topic,
+                                                            int32_t partition, EventStore& store,
+                                                            PartitionMeta* meta,
+                                                            spdlog::logger& logger) {
+  *meta = store.LoadMeta(partition);
+  auto reader = log::PartitionReader::Open(kafka, topic, PartitionId{partition},
+                                           Offset{meta->next_events_offset});
+  if (!reader.ok()) return UnavailableError("events reader: " + reader.error().ToString());
+  auto marks = reader.value()->QueryWatermarks();
+  if (!marks.ok()) return UnavailableError("events watermarks: " + marks.error().ToString());
+  const int64_t low = marks.value().low.value();
+  const int64_t high = marks.value().high.value();
+  if (high >= meta->next_events_offset && low <= meta->next_events_offset) {
+    return std::move(reader.value());
+  }
+  logger.warn(
+      "[{} p{}] the state store describes another log (its point {}, the log {}..{}); "
+      "rebuilding",
+      topic, partition, meta->next_events_offset, low, high);
+  if (Status s = store.ResetPartition(partition); !s.ok()) return s;
+  *meta = PartitionMeta{};
+  meta->next_events_offset = low;
+  if (auto st = reader.value()->Seek(Offset{low}); !st.ok()) {
+    return UnavailableError("events seek: " + st.ToString());
+  }
+  return std::move(reader.value());
+}
+
 bool GapHasNewerClaim(const log::KafkaOptions& kafka, const std::string& topic, int32_t partition,
                       int64_t from, int64_t to,
                       const std::function<bool(const log::Record&)>& is_newer_claim,

@@ -15,6 +15,7 @@
 #include "log/partition_reader.h"
 #include "log/producer.h"
 #include "log/record.h"
+#include "runtime/state_store.h"
 
 namespace spdlog {
 class logger;
@@ -54,6 +55,16 @@ StatusOr<uint64_t> ClaimPartition(log::PartitionReader& reader, log::Producer& p
                                   const command::EpochFilter& filter,
                                   const int64_t& last_claim_offset, const ClaimSteps& steps,
                                   spdlog::logger& logger);
+
+// Where a writer's restore reads from: the events partition at the store's snapshot point
+// (`*meta`, loaded here). A store that describes another log (its point past the high
+// watermark or before the low one: a new embedded broker, a recreated topic) has the
+// partition reset and the read starts at the low watermark with an empty `*meta`.
+StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(const log::KafkaOptions& kafka,
+                                                            const std::string& topic,
+                                                            int32_t partition, EventStore& store,
+                                                            PartitionMeta* meta,
+                                                            spdlog::logger& logger);
 
 // Reads events [from, to) of `topic`/`partition` and says whether a record there is a claim
 // of a newer writer (`is_newer_claim` judges one record). A read that fails is logged and
