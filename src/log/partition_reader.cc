@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 
+#include "log/admin.h"
 #include "log/internal/client.h"
 
 namespace payorch::log {
@@ -24,7 +25,7 @@ int64_t NowMs() {
 }  // namespace
 
 // Uses librdkafka's simple (group-less) consumer: consume_start on a private queue.
-struct PartitionReader::Impl {
+struct ReaderImpl {
   ClientState state;
   internal::Handle rk;
   rd_kafka_topic_t* rkt = nullptr;
@@ -38,7 +39,7 @@ struct PartitionReader::Impl {
   std::vector<rd_kafka_message_t*> batch = std::vector<rd_kafka_message_t*>(kBatch);
   Record record;  // reused
 
-  ~Impl() {
+  ~ReaderImpl() {
     DropPending();
     Stop();
     if (queue != nullptr) rd_kafka_queue_destroy(queue);
@@ -106,11 +107,32 @@ struct PartitionReader::Impl {
   }
 };
 
+namespace {
+
+class KafkaReader final : public PartitionReader {
+ public:
+  explicit KafkaReader(std::unique_ptr<ReaderImpl> impl) : impl_(std::move(impl)) {}
+  using PartitionReader::QueryWatermarks;
+  LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
+                                        int timeout_ms) override;
+  LogStatus ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) override;
+  LogStatus Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) override;
+  Offset position() const override { return impl_->position; }
+  LogStatus Seek(Offset offset) override;
+  const std::string& topic() const override { return impl_->topic; }
+  PartitionId partition() const override { return impl_->partition; }
+
+ private:
+  std::unique_ptr<ReaderImpl> impl_;
+};
+
+}  // namespace
+
 LogResult<std::unique_ptr<PartitionReader>> PartitionReader::Open(const KafkaOptions& options,
                                                                   const std::string& topic,
                                                                   PartitionId partition,
                                                                   Offset start) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<ReaderImpl>();
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
   impl->topic = topic;
@@ -124,24 +146,17 @@ LogResult<std::unique_ptr<PartitionReader>> PartitionReader::Open(const KafkaOpt
   impl->rkt = rd_kafka_topic_new(impl->rk.get(), topic.c_str(), nullptr);
   if (impl->rkt == nullptr) return internal::MakeError(rd_kafka_last_error(), "topic " + topic);
   impl->queue = rd_kafka_queue_new(impl->rk.get());
-  std::unique_ptr<PartitionReader> reader(new PartitionReader(std::move(impl)));
+  std::unique_ptr<PartitionReader> reader(new KafkaReader(std::move(impl)));
   if (LogStatus s = reader->Seek(start); !s.ok()) return s.error();
   return reader;
 }
 
-PartitionReader::PartitionReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-PartitionReader::~PartitionReader() = default;
-
-LogResult<Watermarks> PartitionReader::QueryWatermarks(int timeout_ms) {
-  return QueryWatermarks(impl_->topic, impl_->partition, timeout_ms);
-}
-
-LogResult<Watermarks> PartitionReader::QueryWatermarks(const std::string& topic,
-                                                       PartitionId partition, int timeout_ms) {
+LogResult<Watermarks> KafkaReader::QueryWatermarks(const std::string& topic, PartitionId partition,
+                                                   int timeout_ms) {
   return internal::QueryWatermarks(impl_->rk.get(), topic, partition, timeout_ms);
 }
 
-LogStatus PartitionReader::Seek(Offset offset) {
+LogStatus KafkaReader::Seek(Offset offset) {
   Offset target = offset;
   if (offset == kOffsetBeginning || offset == kOffsetEnd) {
     LogResult<Watermarks> wm = QueryWatermarks();
@@ -157,7 +172,7 @@ LogStatus PartitionReader::Seek(Offset offset) {
   return impl_->Start();
 }
 
-LogStatus PartitionReader::ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) {
+LogStatus KafkaReader::ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) {
   const int64_t deadline = NowMs() + timeout_ms;
   LogStatus status;
   while (impl_->position < end) {
@@ -196,7 +211,7 @@ LogResult<Offset> PartitionReader::ReadToEnd(const RecordFn& fn, int timeout_ms)
   return wm.value().high;
 }
 
-LogStatus PartitionReader::Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) {
+LogStatus KafkaReader::Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) {
   const int64_t deadline = NowMs() + timeout_ms;
   size_t n = 0;
   LogStatus status;
@@ -219,8 +234,16 @@ LogStatus PartitionReader::Poll(size_t max_records, int timeout_ms, std::vector<
   return LogStatus::Ok();
 }
 
-Offset PartitionReader::position() const { return impl_->position; }
-const std::string& PartitionReader::topic() const { return impl_->topic; }
-PartitionId PartitionReader::partition() const { return impl_->partition; }
+LogResult<std::unique_ptr<PartitionReader>> KafkaCluster::OpenReader(const std::string& topic,
+                                                                     PartitionId partition,
+                                                                     Offset start) {
+  return PartitionReader::Open(options_, topic, partition, start);
+}
+
+LogResult<int> KafkaCluster::PartitionCount(const std::string& topic) {
+  auto admin = Admin::Create(options_);
+  if (!admin.ok()) return admin.error();
+  return admin.value()->PartitionCount(topic);
+}
 
 }  // namespace payorch::log

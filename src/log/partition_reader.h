@@ -19,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "log/options.h"
 #include "log/record.h"
@@ -26,6 +28,8 @@
 
 namespace payorch::log {
 
+// The interface restores, gap checks and followers read through. PartitionReader::Open()
+// gives the Kafka reader (the contract above); log/memory_log.h gives an in-memory one.
 class PartitionReader {
  public:
   using RecordFn = std::function<void(const Record&)>;
@@ -35,36 +39,59 @@ class PartitionReader {
                                                                         const std::string& topic,
                                                                         PartitionId partition,
                                                                         Offset start);
-  ~PartitionReader();
+  PartitionReader() = default;
+  virtual ~PartitionReader() = default;
   PartitionReader(const PartitionReader&) = delete;
   PartitionReader& operator=(const PartitionReader&) = delete;
 
   // Low and high watermark of any partition (the reader's own by default).
-  LogResult<Watermarks> QueryWatermarks(int timeout_ms = 10'000);
-  LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
-                                        int timeout_ms = 10'000);
+  LogResult<Watermarks> QueryWatermarks(int timeout_ms = 10'000) {
+    return QueryWatermarks(topic(), partition(), timeout_ms);
+  }
+  virtual LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
+                                                int timeout_ms) = 0;
 
   // Calls `fn` for each record from position() up to `end` (exclusive). kRetriable
   // _TIMED_OUT if `end` is not reached within timeout_ms (position() tells how far it got).
-  LogStatus ReadUntil(Offset end, const RecordFn& fn, int timeout_ms);
+  virtual LogStatus ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) = 0;
   // Reads to the high watermark as of this call; returns it.
   LogResult<Offset> ReadToEnd(const RecordFn& fn, int timeout_ms);
   // Appends to `out` up to max_records next records, waiting up to timeout_ms for some.
   // For following a partition as it grows.
-  LogStatus Poll(size_t max_records, int timeout_ms, std::vector<Record>* out);
+  virtual LogStatus Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) = 0;
 
   // The offset of the next record to read.
-  Offset position() const;
-  LogStatus Seek(Offset offset);
+  virtual Offset position() const = 0;
+  virtual LogStatus Seek(Offset offset) = 0;
 
-  const std::string& topic() const;
-  PartitionId partition() const;
+  virtual const std::string& topic() const = 0;
+  virtual PartitionId partition() const = 0;
+};
 
-  struct Impl;
+// Where readers and partition counts come from: the Kafka cluster of a KafkaOptions
+// (KafkaCluster below) or an in-memory log (log/memory_log.h). The single writer's restore,
+// claim and gap check take one, so they run unchanged in the deterministic simulation.
+class Cluster {
+ public:
+  virtual ~Cluster() = default;
+  [[nodiscard]] virtual LogResult<std::unique_ptr<PartitionReader>> OpenReader(
+      const std::string& topic, PartitionId partition, Offset start) = 0;
+  // The topic's partition count.
+  [[nodiscard]] virtual LogResult<int> PartitionCount(const std::string& topic) = 0;
+};
+
+// The Kafka cluster `options` names: PartitionReader::Open and Admin::PartitionCount.
+class KafkaCluster final : public Cluster {
+ public:
+  explicit KafkaCluster(KafkaOptions options) : options_(std::move(options)) {}
+  LogResult<std::unique_ptr<PartitionReader>> OpenReader(const std::string& topic,
+                                                         PartitionId partition,
+                                                         Offset start) override;
+  LogResult<int> PartitionCount(const std::string& topic) override;
+  const KafkaOptions& options() const { return options_; }
 
  private:
-  explicit PartitionReader(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  KafkaOptions options_;
 };
 
 }  // namespace payorch::log

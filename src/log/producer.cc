@@ -14,7 +14,9 @@ namespace payorch::log {
 
 using internal::ClientState;
 
-struct Producer::Impl {
+namespace {
+
+struct ProducerImpl {
   ClientState state;
   internal::Handle rk;
   bool closing = false;  // destructor: drop callbacks instead of running them
@@ -25,13 +27,11 @@ struct Producer::Impl {
   std::unordered_map<std::string, Count> partition_counts;  // by topic, from metadata
 };
 
-namespace {
-
 constexpr int kQueueFullWaitMs = 5000;
 
 void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
   auto* state = static_cast<ClientState*>(opaque);
-  auto* impl = static_cast<Producer::Impl*>(state->owner);
+  auto* impl = static_cast<ProducerImpl*>(state->owner);
   std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback*>(msg->_private));
   if (!cb || impl->closing) return;
   Delivery d{PartitionId(msg->partition), Offset(msg->offset), LogStatus::Ok()};
@@ -50,7 +50,7 @@ constexpr int64_t kPartitionCountTtlMs = 30'000;
 constexpr int kMetadataTimeoutMs = 2'000;
 
 // The topic's partition count from the cache or the cluster's metadata; 0 if unknown.
-int32_t PartitionCount(Producer::Impl& impl, const std::string& topic) {
+int32_t PartitionCount(ProducerImpl& impl, const std::string& topic) {
   const int64_t now = NowMs();
   auto it = impl.partition_counts.find(topic);
   if (it != impl.partition_counts.end() && now - it->second.read_at_ms < kPartitionCountTtlMs) {
@@ -73,10 +73,25 @@ int32_t PartitionCount(Producer::Impl& impl, const std::string& topic) {
   return count;
 }
 
+// The librdkafka producer behind Producer::Create().
+class KafkaProducer final : public Producer {
+ public:
+  explicit KafkaProducer(std::unique_ptr<ProducerImpl> impl) : impl_(std::move(impl)) {}
+  ~KafkaProducer() override;
+  using Producer::Produce;
+  LogStatus Produce(const OutRecord& record, DeliveryCallback on_delivery) override;
+  LogStatus Poll(int timeout_ms) override;
+  LogStatus Flush(int timeout_ms) override;
+  int InFlight() const override;
+
+ private:
+  std::unique_ptr<ProducerImpl> impl_;
+};
+
 }  // namespace
 
 LogResult<std::unique_ptr<Producer>> Producer::Create(const KafkaOptions& options) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<ProducerImpl>();
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
   LogResult<rd_kafka_conf_t*> conf =
@@ -86,12 +101,10 @@ LogResult<std::unique_ptr<Producer>> Producer::Create(const KafkaOptions& option
   LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
   if (!rk.ok()) return rk.error();
   impl->rk = std::move(rk).value();
-  return std::unique_ptr<Producer>(new Producer(std::move(impl)));
+  return std::unique_ptr<Producer>(new KafkaProducer(std::move(impl)));
 }
 
-Producer::Producer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-Producer::~Producer() {
+KafkaProducer::~KafkaProducer() {
   impl_->closing = true;
   rd_kafka_t* rk = impl_->rk.get();
   rd_kafka_purge(
@@ -102,7 +115,7 @@ Producer::~Producer() {
   rd_kafka_poll(rk, 0);
 }
 
-LogStatus Producer::Produce(const OutRecord& record, DeliveryCallback on_delivery) {
+LogStatus KafkaProducer::Produce(const OutRecord& record, DeliveryCallback on_delivery) {
   if (auto fatal = impl_->state.Fatal()) return *fatal;
   rd_kafka_t* rk = impl_->rk.get();
   // A keyed record is placed here (log/partitioner.h), not by librdkafka's partitioner.
@@ -144,13 +157,13 @@ LogStatus Producer::Produce(const OutRecord& record, DeliveryCallback on_deliver
   }
 }
 
-LogStatus Producer::Poll(int timeout_ms) {
+LogStatus KafkaProducer::Poll(int timeout_ms) {
   rd_kafka_poll(impl_->rk.get(), timeout_ms);
   if (auto fatal = impl_->state.Fatal()) return *fatal;
   return LogStatus::Ok();
 }
 
-LogStatus Producer::Flush(int timeout_ms) {
+LogStatus KafkaProducer::Flush(int timeout_ms) {
   rd_kafka_resp_err_t err = rd_kafka_flush(impl_->rk.get(), timeout_ms);
   if (auto fatal = impl_->state.Fatal()) return *fatal;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -186,6 +199,6 @@ LogResult<Offset> Producer::ProduceSync(const OutRecord& record, int timeout_ms)
   return outcome->delivery.offset;
 }
 
-int Producer::InFlight() const { return rd_kafka_outq_len(impl_->rk.get()); }
+int KafkaProducer::InFlight() const { return rd_kafka_outq_len(impl_->rk.get()); }
 
 }  // namespace payorch::log

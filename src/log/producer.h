@@ -41,37 +41,36 @@ struct Delivery {
 
 using DeliveryCallback = std::function<void(const Delivery&)>;
 
+// The interface the runtime appends through. Producer::Create() gives the Kafka producer
+// (the contract above); log/memory_log.h gives an in-memory one with fault hooks, for the
+// deterministic simulation and unit tests.
 class Producer {
  public:
   [[nodiscard]] static LogResult<std::unique_ptr<Producer>> Create(const KafkaOptions& options);
-  ~Producer();
+  Producer() = default;
+  virtual ~Producer() = default;
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
   // Queues `record`. On a full local queue, serves delivery callbacks and waits up to 5 s
   // for room, then fails kRetriable. Fails kFatal for an unknown topic or partition.
-  LogStatus Produce(const OutRecord& record, DeliveryCallback on_delivery = nullptr);
+  virtual LogStatus Produce(const OutRecord& record, DeliveryCallback on_delivery) = 0;
+  LogStatus Produce(const OutRecord& record) { return Produce(record, nullptr); }
 
   // Runs the callbacks of records whose delivery is settled, waiting up to timeout_ms for
   // the first. Fails only when the client hit a fatal error (e.g. fenced idempotent
   // state); then every later Produce fails too.
-  LogStatus Poll(int timeout_ms);
+  virtual LogStatus Poll(int timeout_ms) = 0;
 
   // Waits until every queued record is settled (callbacks run). kRetriable on timeout.
-  LogStatus Flush(int timeout_ms);
+  virtual LogStatus Flush(int timeout_ms) = 0;
 
   // Produces `record` and waits for its delivery: the offset it was written at. On
   // timeout, kAbortable: the record may still be written later.
   LogResult<Offset> ProduceSync(const OutRecord& record, int timeout_ms);
 
   // Records queued or in flight, not yet settled.
-  int InFlight() const;
-
-  struct Impl;
-
- private:
-  explicit Producer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  virtual int InFlight() const = 0;
 };
 
 }  // namespace payorch::log

@@ -11,7 +11,6 @@
 #include "command/serialize.h"
 #include "command/validity.h"
 #include "invoice/invoice.h"
-#include "log/admin.h"
 #include "log/partition_reader.h"
 #include "log/partitioner.h"
 #include "order/order.h"
@@ -75,14 +74,11 @@ class AggregateWriter final : public CommandWriter {
 
   std::variant<int64_t, std::string> Start() override {
     const std::string commands = deps_.kafka->Topic(Traits::kCommands);
-    if (auto admin = log::Admin::Create(*deps_.kafka); admin.ok()) {
-      auto n = admin.value()->PartitionCount(commands);
-      if (n.ok()) command_partitions_ = n.value();
-    }
+    if (auto n = deps_.cluster->PartitionCount(commands); n.ok()) command_partitions_ = n.value();
     const std::string topic = deps_.kafka->Topic(Traits::kEvents);
     PartitionMeta meta;
-    auto reader =
-        internal::OpenRestore(*deps_.kafka, topic, partition_, *deps_.store, &meta, *deps_.logger);
+    auto reader = internal::OpenRestore(*deps_.cluster, topic, partition_, *deps_.store, &meta,
+                                        *deps_.logger);
     if (!reader.ok()) return reader.status().ToString();
     filter_ = command::EpochFilter();
     filter_.Restore(meta.epoch, meta.highest_epoch_seen);
@@ -303,7 +299,7 @@ class AggregateWriter final : public CommandWriter {
   void CheckGap(int64_t from, int64_t to) {
     const std::string topic = deps_.kafka->Topic(Traits::kEvents);
     const bool newer = internal::GapHasNewerClaim(
-        *deps_.kafka, topic, partition_, from, to,
+        *deps_.cluster, topic, partition_, from, to,
         [&](const log::Record& r) {
           Event e;
           return e.ParseFromString(r.value) && e.has_writer_claimed() && e.epoch() > epoch_;

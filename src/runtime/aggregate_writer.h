@@ -19,6 +19,7 @@
 #include <string>
 
 #include "log/options.h"
+#include "log/partition_reader.h"
 #include "log/producer.h"
 #include "outbox/event_outbox.h"
 #include "runtime/command_writer.h"
@@ -31,7 +32,8 @@ class logger;
 namespace payorch::runtime {
 
 struct AggregateWriterDeps {
-  const log::KafkaOptions* kafka = nullptr;
+  const log::KafkaOptions* kafka = nullptr;  // topic names
+  log::Cluster* cluster = nullptr;           // restore and gap reads, partition counts
   log::Producer* producer = nullptr;
   outbox::EventOutbox* outbox = nullptr;  // on the aggregate's events topic
   EventStore* store = nullptr;            // this aggregate's own store

@@ -4,63 +4,32 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
-#include "command/invariants.h"
-#include "command/validity.h"
 #include "connectors/bulkhead.h"
-#include "connectors/charge_admission.h"
 #include "connectors/dispatcher.h"
-#include "connectors/held_money.h"
 #include "connectors/reconciler.h"
 #include "log/consumer.h"
 #include "log/partition_reader.h"
 #include "log/producer.h"
 #include "metrics/runtime_metrics.h"
-#include "runtime/internal/event_keys.h"
-#include "runtime/internal/recent_sequences.h"
-#include "runtime/internal/resume_point.h"
+#include "runtime/connector_tracker.h"
 
 namespace payorch::runtime {
 
 namespace cmd = ::payments::commands::v1;
 namespace ev = ::payments::events::v1;
 
-using internal::ChasedKey;
-using internal::IsStarted;
-using internal::SettledKey;
-using internal::StartedKey;
-
 namespace {
 
 constexpr char kCheckpointName[] = "connectors";
 constexpr int64_t kCheckpointEveryMs = 250;
 constexpr int64_t kTickEveryMs = 20;
-// The connectors' de-duplication memory (RecentSequences), a limit for the whole loop:
-// shared evenly by the assigned partitions, at least kMinRememberedPerPartition each
-// (~100 bytes an entry: ~3.5 MB with up to 64 partitions). Re-published copies follow
-// their original within seconds, so 512 recent payments per partition are plenty; the
-// limit is reached in under 3 minutes at 200 payments/s, after which memory stays flat.
-constexpr size_t kMaxRememberedPayments = 32'768;
-constexpr size_t kMinRememberedPerPartition = 512;
 
-size_t RememberedPerPartition(size_t partitions) {
-  return std::max(kMinRememberedPerPartition,
-                  kMaxRememberedPayments / std::max<size_t>(1, partitions));
-}
-
-struct Job {
-  int32_t partition = 0;
-  int64_t offset = 0;
-  ev::EventEnvelope event;
-  bool repeat = false;  // from history: a call under its key may have been made before
-};
+using Job = ConnectorTracker::Call;
 
 struct Answer {
   int32_t partition = 0;
@@ -81,81 +50,35 @@ int64_t Micros(Steady::duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
 
-struct PartitionTrack {
-  command::EpochFilter filter;
-  // Read position, unanswered calls and chased ops: where a restart resumes.
-  internal::ResumePoint resume;
-  // Per recent payment, for de-duplication; its capacity is set on assignment.
-  internal::RecentSequences last_sequence{kMinRememberedPerPartition};
-  // Events below this offset were in the log when the partition was assigned. Calls they
-  // start are held until the log up to it has been read, and only those still without an
-  // answer in the log are made: re-reading history after a restart or a move must not
-  // call again for an operation whose outcome is already decided (a gateway that kept no
-  // record of a failed try would take a repeat as a new request).
-  int64_t catch_up_end = 0;
-  std::map<int64_t, Job> held;  // offset -> call, in log order
-  // The reconciler neither retrieves nor expires this partition's ops until the catch-up:
-  // the history ahead may settle them (an expiry there would fail a paid payment's twin).
-  bool reconciler_held = false;
-  std::unordered_map<std::string, int64_t> held_by_key;
-  // Failed payments' charges found and not yet voided (money at risk).
-  connectors::HeldMoney held_money;
-  // Which new charges may be shed when their processor is saturated (see Dispatch).
-  connectors::ChargeAdmission charges;
-  // Offsets beyond next_offset whose call a writer's hand-off already started: the read
-  // of the record does everything else, but not the call.
-  std::set<int64_t> handed;
-};
-
 }  // namespace
 
+// The shell around ConnectorTracker (runtime/connector_tracker.h): the consumer, the
+// bulkheads, the producer and the checkpoints.
 struct ConnectorLoop::Impl : public log::RebalanceListener {
   explicit Impl(ConnectorOptions o)
       : options(std::move(o)),
         dispatcher(*options.gateways, options.clock),
         reconciler(*options.gateways, *options.clock),
+        tracker(reconciler),
         bulkhead({.concurrency = options.threads, .queue_limit = options.queue_limit}) {}
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
     for (PartitionId p : ps) {
-      PartitionMeta cp = options.store->LoadCheckpoint(kCheckpointName, p.value());
-      // A checkpoint past the end belongs to another log (e.g. a new embedded broker).
+      const PartitionMeta saved = options.store->LoadCheckpoint(kCheckpointName, p.value());
+      std::optional<log::Watermarks> marks;
       auto reader =
           log::PartitionReader::Open(options.kafka, events_topic, p, log::kOffsetBeginning);
-      bool marks_known = false;
-      int64_t high_mark = 0;
       if (reader.ok()) {
-        auto marks = reader.value()->QueryWatermarks();
-        if (marks.ok()) {
-          marks_known = true;
-          high_mark = marks.value().high.value();
-        }
-        if (marks.ok() && (cp.next_events_offset > marks.value().high.value() ||
-                           cp.next_events_offset < marks.value().low.value())) {
-          cp = PartitionMeta{};
-          cp.next_events_offset = marks.value().low.value();
-        }
+        if (auto m = reader.value()->QueryWatermarks(); m.ok()) marks = m.value();
       }
-      PartitionTrack& t = tracks[p.value()];
-      t = PartitionTrack{};
-      t.filter.Restore(cp.epoch, cp.highest_epoch_seen);
-      t.resume = internal::ResumePoint(cp);
-      if (marks_known) t.catch_up_end = high_mark;
-      // What the reconciler knew of this partition from an earlier assignment is stale.
-      reconciler.Forget(p.value());
-      if (t.resume.next_offset() < t.catch_up_end) {
-        reconciler.Hold(p.value());
-        t.reconciler_held = true;
-      }
-      starts.push_back({p, Offset{cp.next_events_offset}});
+      const int64_t start = tracker.Assign(p.value(), saved, marks);
+      starts.push_back({p, Offset{start}});
       options.logger->info("[p{}] connectors resume at events offset {} (epoch {})", p.value(),
-                           cp.next_events_offset, cp.epoch);
+                           start, saved.epoch);
     }
-    for (auto& [part, track] : tracks) {
-      track.last_sequence.set_capacity(RememberedPerPartition(tracks.size()));
-    }
-    if (options.probe != nullptr) options.probe->partitions = static_cast<int>(tracks.size());
+    if (options.probe != nullptr)
+      options.probe->partitions = static_cast<int>(tracker.partitions());
     paused = false;  // a new assignment starts unpaused; the loop pauses it again if needed
     return starts;
   }
@@ -163,105 +86,38 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   void OnRevoked(const std::vector<PartitionId>& ps, bool lost) override {
     for (PartitionId p : ps) {
       if (!lost) SaveCheckpoint(p.value());
-      tracks.erase(p.value());
-      // Its next owner chases its unknown outcomes; retrieving them here too would only
-      // load the processor and append answers twice.
-      const size_t dropped = reconciler.Forget(p.value());
+      const size_t dropped = tracker.Revoke(p.value());
       if (dropped > 0) {
         options.logger->info("[p{}] revoked: reconciler dropped {} unsettled ops", p.value(),
                              dropped);
       }
     }
-    for (auto& [part, track] : tracks) {
-      track.last_sequence.set_capacity(RememberedPerPartition(tracks.size()));
-    }
-    if (options.probe != nullptr) options.probe->partitions = static_cast<int>(tracks.size());
+    if (options.probe != nullptr)
+      options.probe->partitions = static_cast<int>(tracker.partitions());
   }
 
   void SaveCheckpoint(int32_t p) {
-    auto it = tracks.find(p);
-    if (it == tracks.end()) return;
-    const PartitionMeta meta = it->second.resume.Checkpoint();
+    const std::optional<PartitionMeta> meta = tracker.Checkpoint(p);
+    if (!meta) return;
     // A checkpoint not saved costs a longer re-read after a restart, nothing else.
-    if (Status s = options.store->SaveCheckpoint(kCheckpointName, p, meta); !s.ok()) {
+    if (Status s = options.store->SaveCheckpoint(kCheckpointName, p, *meta); !s.ok()) {
       options.logger->warn("[p{}] connectors checkpoint not saved: {}", p, s.ToString());
     }
   }
 
   void OnRecord(const log::Record& r) {
-    auto it = tracks.find(r.partition.value());
-    if (it == tracks.end()) return;
-    PartitionTrack& t = it->second;
-    Observe(r, t);
-    if (t.resume.next_offset() < t.catch_up_end) return;
-    if (t.reconciler_held) {
-      reconciler.Release(r.partition.value());
-      t.reconciler_held = false;
-    }
-    if (!t.held.empty()) {
-      // Caught up: what is still held has no answer in the log; call for it now.
-      for (auto& [offset, job] : t.held) Dispatch(std::move(job));
-      t.held.clear();
-      t.held_by_key.clear();
-    }
-  }
-
-  void Observe(const log::Record& r, PartitionTrack& t) {
-    t.resume.Consumed(r.offset.value());
-    ev::EventEnvelope e;
-    if (!e.ParseFromString(r.value)) return;
-    const command::Verdict verdict = t.filter.Observe(e);
-    if (verdict != command::Verdict::kCounted && t.handed.erase(r.offset.value()) > 0) {
-      // The writer handed it over as counting (runtime/started_handoff.h): a broken rule.
-      command::ReportBreach("connectors: a handed-off call's event does not count, offset " +
-                            std::to_string(r.offset.value()));
-    }
-    if (verdict == command::Verdict::kClaim) {
-      t.resume.Claim(r.offset.value(), t.filter.epoch(), t.filter.highest_seen());
-      return;
-    }
-    if (verdict != command::Verdict::kCounted) return;
-    if (!e.payment_id().empty()) {
-      // A re-published copy (a retried batch, a re-decided command) is not a new decision:
-      // no second gateway call. The memory only saves calls; correctness does not depend
-      // on it (gateways de-duplicate by key), so it keeps recent payments only.
-      if (!t.last_sequence.Advance(e.payment_id(), e.sequence())) return;
-    }
-    reconciler.OnEvent(e, r.partition.value());
-    t.charges.OnEvent(e);
-    if (auto held_ms = t.held_money.OnEvent(e, options.clock->NowMs())) {
+    ConnectorTracker::Observation seen;
+    std::vector<Job> calls = tracker.Observe(r, options.clock->NowMs(), &seen);
+    if (options.metrics != nullptr) {
       // A hold that ended in the history re-read at assignment was observed by the owner
-      // that read it live (a takeover would count it twice); one that ended while no live
-      // owner read it is missing from the histogram. The log is the reference.
-      if (options.metrics != nullptr && r.offset.value() >= t.catch_up_end) {
-        options.metrics->money_held.ObserveMillis(*held_ms);
-      }
-    }
-    // An unknown outcome, or a breaker's skip, is the reconciler's to resolve, not a call to
-    // repeat; the resume point keeps it until the log settles it.
-    if (std::string key = ChasedKey(e); !key.empty()) {
-      t.resume.Chased(key, r.offset.value());
-      DropHeld(t, key);
-    }
-    if (std::string key = SettledKey(e); !key.empty()) {
-      t.resume.Settled(key);
-      DropHeld(t, key);
-    }
-    if (IsStarted(e) && t.handed.erase(r.offset.value()) > 0) return;  // its call started
-    if (IsStarted(e)) {
-      if (options.metrics != nullptr && r.timestamp_ms > 0) {
+      // that read it live; the tracker reports live ones only.
+      if (seen.hold_ended_ms) options.metrics->money_held.ObserveMillis(*seen.hold_ended_ms);
+      if (seen.started_timestamp_ms) {
         options.metrics->event_to_connector.ObserveMillis(
-            std::max<int64_t>(0, options.clock->NowMs() - r.timestamp_ms));
-      }
-      t.resume.CallStarted(r.offset.value());
-      if (r.offset.value() < t.catch_up_end) {
-        t.held_by_key[StartedKey(e)] = r.offset.value();
-        t.held.emplace(r.offset.value(),
-                       Job{r.partition.value(), r.offset.value(), std::move(e), /*repeat=*/true});
-      } else {
-        Dispatch(Job{r.partition.value(), r.offset.value(), std::move(e)});
+            std::max<int64_t>(0, options.clock->NowMs() - *seen.started_timestamp_ms));
       }
     }
+    for (Job& job : calls) Dispatch(std::move(job));
   }
 
   // Hands a call to its processor's bulkhead, or answers a new charge the processor has no
@@ -278,7 +134,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (job.event.has_void_started() && job.event.void_started().compensation()) {
       lane = Lane::kUrgent;  // money held for a payment that cannot keep it
     }
-    if (lane == Lane::kCharge && !job.repeat && MayShed(job) &&
+    if (lane == Lane::kCharge && !job.repeat && tracker.MayShed(job) &&
         bulkhead.Saturated(processor, op.timeout_ms())) {
       if (options.probe != nullptr) ++options.probe->saturated;
       if (options.metrics != nullptr)
@@ -308,30 +164,15 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   void TakeHanded() {
     if (options.handoff == nullptr) return;
     for (StartedHandoff::Item& item : options.handoff->Take()) {
-      auto it = tracks.find(item.partition);
-      if (it == tracks.end() || paused) continue;
-      PartitionTrack& t = it->second;
-      if (item.offset < t.resume.next_offset() || t.resume.next_offset() < t.catch_up_end ||
-          t.filter.epoch() != item.epoch || t.handed.count(item.offset) > 0) {
-        continue;
-      }
+      if (paused || !tracker.MayTake(item)) continue;
       const ev::GatewayOperation& op = *connectors::Dispatcher::OperationOf(item.event);
       if (connectors::Dispatcher::IsCharge(op) &&
           bulkhead.Saturated(op.processor_id(), op.timeout_ms())) {
         continue;
       }
-      t.handed.insert(item.offset);
-      t.resume.CallStarted(item.offset);
       if (options.probe != nullptr) ++options.probe->handed;
-      Dispatch(Job{item.partition, item.offset, std::move(item.event)});
+      Dispatch(tracker.Take(std::move(item)));
     }
-  }
-
-  // A charge whose payment already has a step charged is committed work: queued like a
-  // follow-up, not shed (connectors/charge_admission.h).
-  bool MayShed(const Job& job) const {
-    auto it = tracks.find(job.partition);
-    return it == tracks.end() || it->second.charges.MayShed(job.event);
   }
 
   // Due retrieves go to their processors' bulkheads while those have room.
@@ -358,7 +199,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     const size_t queued = bulkhead.queued();
     const bool want = paused ? queued > options.max_queued / 2 : queued > options.max_queued;
     if (want == paused) return;
-    for (auto& [part, track] : tracks) {
+    for (int32_t part : tracker.owned()) {
       auto st = want ? consumer->Pause(PartitionId{part}) : consumer->Resume(PartitionId{part});
       if (!st.ok()) options.logger->warn("[p{}] connectors pause/resume: {}", part, st.ToString());
     }
@@ -406,26 +247,10 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       m.connector_in_flight.Set({processor}, load.in_flight);
       m.connector_retrieve_window.Set({processor}, reconciler.WindowOf(processor));
     }
-    const int64_t now = options.clock->NowMs();
-    int64_t count = 0;
-    int64_t oldest = 0;
-    for (const auto& [part, track] : tracks) {
-      count += static_cast<int64_t>(track.held_money.count());
-      if (track.held_money.count() > 0) {
-        oldest = std::max(oldest, track.held_money.OldestAgeMs(now));
-      }
-    }
+    const int64_t count = static_cast<int64_t>(tracker.money_held());
+    const int64_t oldest = tracker.OldestHoldMs(options.clock->NowMs());
     m.money_held_payments.Set(count);
     m.money_held_oldest_seconds.Set(oldest / 1000);
-  }
-
-  // A held call whose outcome the log already has is not made.
-  static void DropHeld(PartitionTrack& t, const std::string& key) {
-    auto k = t.held_by_key.find(key);
-    if (k == t.held_by_key.end()) return;
-    t.held.erase(k->second);
-    t.resume.CallAnswered(k->second);
-    t.held_by_key.erase(k);
   }
 
   void Produce(const cmd::CommandEnvelope& c, const std::function<void()>& on_delivered) {
@@ -496,7 +321,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       producer->Poll(0).IgnoreError();  // delivery callbacks; failures are counted there
       if (now - last_checkpoint >= kCheckpointEveryMs) {
         last_checkpoint = now;
-        for (auto& [part, track] : tracks) SaveCheckpoint(part);
+        for (int32_t part : tracker.owned()) SaveCheckpoint(part);
         Publish(gap_max);
       }
     }
@@ -506,7 +331,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     PublishAnswers();
     // Answers not delivered by now stay unanswered in the log: chased after a restart.
     producer->Flush(5'000).IgnoreError();
-    for (auto& [part, track] : tracks) SaveCheckpoint(part);
+    for (int32_t part : tracker.owned()) SaveCheckpoint(part);
     consumer->Close().IgnoreError();  // checkpoints are ours, not the group's
     return failure;
   }
@@ -524,8 +349,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       const int32_t part = a.partition;
       const int64_t offset = a.offset;
       auto settle = [this, part, offset] {
-        auto it = tracks.find(part);
-        if (it != tracks.end()) it->second.resume.CallAnswered(offset);
+        tracker.Answered(part, offset);
         if (options.probe != nullptr) --options.probe->backlog;
       };
       if (!a.commands.empty()) {
@@ -552,7 +376,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   std::string commands_topic;
   std::unique_ptr<log::Producer> producer;
   std::unique_ptr<log::Consumer> consumer;
-  std::map<int32_t, PartitionTrack> tracks;
+  ConnectorTracker tracker;
   bool paused = false;
   std::mutex mu;  // guards answers and retrieved, filled by the bulkheads' workers
   std::vector<Answer> answers;

@@ -289,6 +289,8 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   });
   // Invoices and orders: one writer loop each, on their own threads and stores, drained
   // with the payments writers (docs/invoices.md, docs/orders.md).
+  // Where every writer's restore and gap reads come from (shared: it only opens readers).
+  log::KafkaCluster cluster(options_.kafka);
   std::vector<std::string> aggregate_errors(2);
   std::vector<std::thread> aggregate_threads;
   if (options_.run_writers && options_.run_aggregates) {
@@ -296,8 +298,9 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
                          StateStore* store, auto make) {
       return WriterLoopSpec{
           commands, events, std::move(group),
-          [this, store, make](int32_t p, log::Producer& producer, outbox::EventOutbox& outbox) {
-            return make(p, AggregateWriterDeps{&options_.kafka, &producer, &outbox, store,
+          [this, &cluster, store, make](int32_t p, log::Producer& producer,
+                                        outbox::EventOutbox& outbox) {
+            return make(p, AggregateWriterDeps{&options_.kafka, &cluster, &producer, &outbox, store,
                                                options_.writer_id, options_.logger});
           }};
     };
@@ -318,16 +321,25 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   if (options_.run_writers) {
     StartedHandoff* to_connectors =
         options_.run_connectors && options_.handoff ? &handoff : nullptr;
-    WriterLoopSpec payments{
-        log::TopicKind::kCommands, log::TopicKind::kEvents, options_.writers_group,
-        [&](int32_t p, log::Producer& producer, outbox::EventOutbox& outbox) {
-          WriterDeps deps{&options_.kafka,  &producer,      &outbox,
-                          &store,           options_.plans, options_.writer_id,
-                          options_.logger,  &probe_.writer, options_.max_cached_payments,
-                          options_.metrics, &admission_,    to_connectors};
-          return std::make_unique<PartitionWriter>(p, deps);
-        },
-        /*report=*/true};
+    WriterLoopSpec payments{log::TopicKind::kCommands, log::TopicKind::kEvents,
+                            options_.writers_group,
+                            [&](int32_t p, log::Producer& producer, outbox::EventOutbox& outbox) {
+                              WriterDeps deps{&options_.kafka,
+                                              &cluster,
+                                              &producer,
+                                              &outbox,
+                                              &store,
+                                              options_.plans,
+                                              options_.writer_id,
+                                              options_.logger,
+                                              &probe_.writer,
+                                              options_.max_cached_payments,
+                                              options_.metrics,
+                                              &admission_,
+                                              to_connectors};
+                              return std::make_unique<PartitionWriter>(p, deps);
+                            },
+                            /*report=*/true};
     WriterLoop loop(options_, probe_, std::move(payments));
     writer_error = loop.Run(writers_drain);
   } else {

@@ -9,7 +9,6 @@
 #include "command/parser.h"
 #include "command/serialize.h"
 #include "command/transitions.h"
-#include "log/admin.h"
 #include "log/partition_reader.h"
 #include "log/partitioner.h"
 #include "metrics/contracts.h"
@@ -80,9 +79,9 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
   const auto started = std::chrono::steady_clock::now();
   // The commands topic's width, for the wrong-partition check (log/partitioner.h). Its
   // partition count must not change while payorch runs: that would move keys anyway.
-  if (auto admin = log::Admin::Create(*deps_.kafka); admin.ok()) {
-    auto n = admin.value()->PartitionCount(deps_.kafka->Topic(log::TopicKind::kCommands));
-    if (n.ok()) command_partitions_ = n.value();
+  if (auto n = deps_.cluster->PartitionCount(deps_.kafka->Topic(log::TopicKind::kCommands));
+      n.ok()) {
+    command_partitions_ = n.value();
   }
   if (command_partitions_ <= 0) {
     deps_.logger->warn(
@@ -93,7 +92,7 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
   const std::string& topic = deps_.kafka->Topic(log::TopicKind::kEvents);
   PartitionMeta meta;
   auto reader =
-      internal::OpenRestore(*deps_.kafka, topic, partition_, *deps_.store, &meta, *deps_.logger);
+      internal::OpenRestore(*deps_.cluster, topic, partition_, *deps_.store, &meta, *deps_.logger);
   if (!reader.ok()) return reader.status().ToString();
   filter_ = command::EpochFilter();
   filter_.Restore(meta.epoch, meta.highest_epoch_seen);
@@ -363,7 +362,7 @@ void PartitionWriter::CheckGap(int64_t from, int64_t to) {
   // events (harmless, they do not count), a duplicate of a retried batch, or a newer
   // writer's claim, which fences us.
   const bool newer_claim = internal::GapHasNewerClaim(
-      *deps_.kafka, deps_.kafka->Topic(log::TopicKind::kEvents), partition_, from, to,
+      *deps_.cluster, deps_.kafka->Topic(log::TopicKind::kEvents), partition_, from, to,
       [&](const log::Record& r) {
         ev::EventEnvelope e;
         return e.ParseFromString(r.value) && e.has_writer_claimed() && e.epoch() > epoch_;

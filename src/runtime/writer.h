@@ -22,6 +22,7 @@
 #include "command/aggregate.h"
 #include "command/validity.h"
 #include "log/options.h"
+#include "log/partition_reader.h"
 #include "log/producer.h"
 #include "log/record.h"
 #include "metrics/runtime_metrics.h"
@@ -49,7 +50,8 @@ struct WriterProbe {
 };
 
 struct WriterDeps {
-  const log::KafkaOptions* kafka = nullptr;
+  const log::KafkaOptions* kafka = nullptr;  // topic names
+  log::Cluster* cluster = nullptr;           // restore and gap reads, partition counts
   log::Producer* producer = nullptr;
   outbox::EventOutbox* outbox = nullptr;
   EventStore* store = nullptr;

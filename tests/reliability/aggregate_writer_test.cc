@@ -28,21 +28,23 @@ constexpr int kPartition = 0;
 
 // One writer "process": its own producer, outbox and store.
 struct OrderWriterProcess {
-  OrderWriterProcess(const log::KafkaOptions& kafka, const std::string& name, const fs::path& dir) {
+  OrderWriterProcess(const log::KafkaOptions& kafka, const std::string& name, const fs::path& dir)
+      : cluster(kafka) {
     auto p = log::Producer::Create(kafka);
     EXPECT_TRUE(p.ok());
     producer = std::move(p.value());
     outbox =
         std::make_unique<outbox::EventOutbox>(*producer, kafka.Topic(log::TopicKind::kOrderEvents));
     EXPECT_EQ(store.Open((dir / name).string()).ToString(), "ok");
-    writer = runtime::MakeOrderWriter(
-        kPartition, {&kafka, producer.get(), outbox.get(), &store, name, spdlog::default_logger()});
+    writer = runtime::MakeOrderWriter(kPartition, {&kafka, &cluster, producer.get(), outbox.get(),
+                                                   &store, name, spdlog::default_logger()});
   }
   void Decide(const std::vector<log::Record>& records) {
     for (const auto& r : records) ASSERT_EQ(writer->Handle(r), "");
     ASSERT_TRUE(producer->Flush(10'000).ok());
     ASSERT_EQ(writer->Persist(), "");
   }
+  log::KafkaCluster cluster;
   std::unique_ptr<log::Producer> producer;
   std::unique_ptr<outbox::EventOutbox> outbox;
   runtime::StateStore store;

@@ -29,14 +29,15 @@ constexpr int kPartition = 0;
 // One writer "process": its own producer, outbox and state store.
 struct WriterProcess {
   WriterProcess(const log::KafkaOptions& kafka, const command::PlanBuilder& plans,
-                const std::string& name, const fs::path& dir) {
+                const std::string& name, const fs::path& dir)
+      : cluster(kafka) {
     auto p = log::Producer::Create(kafka);
     EXPECT_TRUE(p.ok());
     producer = std::move(p.value());
     outbox = std::make_unique<outbox::EventOutbox>(*producer, kafka.Topic(log::TopicKind::kEvents));
     EXPECT_EQ(store.Open((dir / name).string()).ToString(), "ok");
-    runtime::WriterDeps deps{&kafka, producer.get(),           outbox.get(), &store, &plans,
-                             name,   spdlog::default_logger(), &probe,       1000};
+    runtime::WriterDeps deps{&kafka, &cluster, producer.get(),           outbox.get(), &store,
+                             &plans, name,     spdlog::default_logger(), &probe,       1000};
     writer = std::make_unique<runtime::PartitionWriter>(kPartition, deps);
   }
 
@@ -47,6 +48,7 @@ struct WriterProcess {
     ASSERT_EQ(writer->Persist(), "");
   }
 
+  log::KafkaCluster cluster;
   std::unique_ptr<log::Producer> producer;
   std::unique_ptr<outbox::EventOutbox> outbox;
   runtime::StateStore store;

@@ -63,14 +63,13 @@ StatusOr<uint64_t> ClaimPartition(log::PartitionReader& reader, log::Producer& p
                           topic);
 }
 
-StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(const log::KafkaOptions& kafka,
+StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(log::Cluster& cluster,
                                                             const std::string& topic,
                                                             int32_t partition, EventStore& store,
                                                             PartitionMeta* meta,
                                                             spdlog::logger& logger) {
   *meta = store.LoadMeta(partition);
-  auto reader = log::PartitionReader::Open(kafka, topic, PartitionId{partition},
-                                           Offset{meta->next_events_offset});
+  auto reader = cluster.OpenReader(topic, PartitionId{partition}, Offset{meta->next_events_offset});
   if (!reader.ok()) return UnavailableError("events reader: " + reader.error().ToString());
   auto marks = reader.value()->QueryWatermarks();
   if (!marks.ok()) return UnavailableError("events watermarks: " + marks.error().ToString());
@@ -92,11 +91,11 @@ StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(const log::KafkaOpti
   return std::move(reader.value());
 }
 
-bool GapHasNewerClaim(const log::KafkaOptions& kafka, const std::string& topic, int32_t partition,
+bool GapHasNewerClaim(log::Cluster& cluster, const std::string& topic, int32_t partition,
                       int64_t from, int64_t to,
                       const std::function<bool(const log::Record&)>& is_newer_claim,
                       spdlog::logger& logger) {
-  auto reader = log::PartitionReader::Open(kafka, topic, PartitionId{partition}, Offset{from});
+  auto reader = cluster.OpenReader(topic, PartitionId{partition}, Offset{from});
   if (!reader.ok()) {
     logger.warn("[{} p{}] events gap [{}, {}) not checked: {}", topic, partition, from, to,
                 reader.error().ToString());

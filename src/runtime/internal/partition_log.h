@@ -60,7 +60,7 @@ StatusOr<uint64_t> ClaimPartition(log::PartitionReader& reader, log::Producer& p
 // (`*meta`, loaded here). A store that describes another log (its point past the high
 // watermark or before the low one: a new embedded broker, a recreated topic) has the
 // partition reset and the read starts at the low watermark with an empty `*meta`.
-StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(const log::KafkaOptions& kafka,
+StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(log::Cluster& cluster,
                                                             const std::string& topic,
                                                             int32_t partition, EventStore& store,
                                                             PartitionMeta* meta,
@@ -70,7 +70,7 @@ StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(const log::KafkaOpti
 // of a newer writer (`is_newer_claim` judges one record). A read that fails is logged and
 // counts as no claim: a newer writer's events fence this one at the next gap, and this
 // one's do not count after that claim (the validity rule).
-bool GapHasNewerClaim(const log::KafkaOptions& kafka, const std::string& topic, int32_t partition,
+bool GapHasNewerClaim(log::Cluster& cluster, const std::string& topic, int32_t partition,
                       int64_t from, int64_t to,
                       const std::function<bool(const log::Record&)>& is_newer_claim,
                       spdlog::logger& logger);
