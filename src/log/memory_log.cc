@@ -13,6 +13,7 @@ constexpr int kTimedOut = -185;     // RD_KAFKA_RESP_ERR__TIMED_OUT
 constexpr int kTransport = -195;    // RD_KAFKA_RESP_ERR__TRANSPORT
 constexpr int kUnknownTopic = 3;    // RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
 constexpr int kMsgTimedOut = -192;  // RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
+constexpr int kGapless = -148;      // RD_KAFKA_RESP_ERR__GAPLESS_GUARANTEE
 
 LogError Down(const std::string& what) {
   return {ErrorClass::kRetriable, kTransport, "_TRANSPORT: memory log down: " + what};
@@ -41,15 +42,25 @@ class MemoryProducer final : public Producer {
     OutRecord record;
     DeliveryCallback done;
   };
+  // A gapless series: once a record is not written, no later one of this producer is.
   void SettleAll() {
     while (!queue_.empty()) {
       Queued q = std::move(queue_.front());
       queue_.pop_front();
-      const Delivery d = log_->Settle(q.record);
+      Delivery d{q.record.partition, Offset{-1}, LogStatus::Ok()};
+      if (broken_) {
+        d.status = LogError{ErrorClass::kAbortable, kGapless,
+                            "_GAPLESS_GUARANTEE: an earlier record of this producer was not "
+                            "written"};
+      } else {
+        d = log_->Settle(q.record);
+        broken_ = !d.status.ok() && d.offset.value() < 0;
+      }
       if (q.done) q.done(d);
     }
   }
   MemoryLog* log_;
+  bool broken_ = false;
   std::deque<Queued> queue_;
 };
 

@@ -20,8 +20,11 @@
 //   kRefused (not written; delivery fails kRetriable), kInDoubtWritten (written; delivery
 //   fails kAbortable, as a timed-out request that took effect), kInDoubtLost (not written;
 //   kAbortable), kDuplicated (written twice, delivery ok: a retried batch the broker did not
-//   de-duplicate). While the log is down, Produce() queues but settling fails every record
-//   kRetriable unwritten, and readers' reads fail kRetriable.
+//   de-duplicate). A producer is a gapless series (payorch's writers configure librdkafka
+//   so, runtime/internal/partition_log.h): after a record that was not written, every later
+//   record of that producer fails unwritten (kAbortable _GAPLESS_GUARANTEE). While the log is down,
+//   Produce() queues but settling fails every record kRetriable unwritten, and readers' reads fail
+//   kRetriable.
 // - Readers never wait: a ReadUntil past the high watermark returns kRetriable _TIMED_OUT
 //   once the available records are read.
 // - Unbounded (tests only), not thread-safe: one thread owns the log, its producers and
@@ -67,6 +70,7 @@ class MemoryLog final : public Cluster {
 
   void PushProduceFaults(const std::vector<ProduceFault>& faults);
   size_t pending_faults() const { return faults_.size(); }
+  void ClearProduceFaults() { faults_.clear(); }
   void SetDown(bool down) { down_ = down; }
   bool down() const { return down_; }
 

@@ -144,7 +144,8 @@ class AggregateWriter final : public CommandWriter {
   }
 
   std::string Persist() override {
-    if (delivered_.empty()) return failure_;
+    // As PartitionWriter::Persist: nothing after a failure (the store stays a known prefix).
+    if (!failure_.empty() || delivered_.empty()) return failure_;
     std::vector<const Event*> events;
     int64_t last_command = groups_.last_complete_offset();
     for (const auto& g : delivered_) {

@@ -11,6 +11,7 @@
 #include "log/producer.h"
 #include "outbox/event_outbox.h"
 #include "runtime/aggregate_writer.h"
+#include "runtime/internal/partition_log.h"
 #include "runtime/saga.h"
 
 namespace payorch::runtime {
@@ -104,7 +105,7 @@ class WriterLoop : public log::RebalanceListener {
   // kDrainTimeoutMs passed), or a fatal error.
   std::string Run(const std::atomic<bool>& drain) {
     const std::atomic<bool>& stop = drain;
-    auto producer = log::Producer::Create(options_.kafka);
+    auto producer = log::Producer::Create(internal::GaplessProducerOptions(options_.kafka));
     if (!producer.ok()) return "events producer: " + producer.error().ToString();
     producer_ = std::move(producer.value());
     outbox_ = std::make_unique<outbox::EventOutbox>(*producer_, options_.kafka.Topic(spec_.events));

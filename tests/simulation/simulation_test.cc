@@ -89,21 +89,28 @@ TEST(SimulationTest, FaultsAreActuallyInjected) {
   size_t crashes = 0;
   size_t projection_crashes = 0;
   size_t breaker_transitions = 0;
+  size_t zombies_fenced = 0;
+  size_t writer_failures = 0;
   std::map<std::string, int> outcomes;
-  for (uint64_t seed = 1; seed <= 20; ++seed) {
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
     World w(seed);
     for (int i = 0; i < kStepsPerRun && w.ok(); ++i) w.Step();
     w.Drain();
     crashes += w.crashes();
     projection_crashes += w.projection_crashes();
+    zombies_fenced += w.zombies_fenced();
+    writer_failures += w.writer_failures();
     breaker_transitions += w.CountEvents(ev::EventEnvelope::kBreakerTransitioned);
     for (const auto& [status, n] : w.Outcomes()) outcomes[status] += n;
   }
-  EXPECT_GT(crashes, 20u);
-  EXPECT_GT(projection_crashes, 5u);
+  EXPECT_GT(crashes, 200u);
+  EXPECT_GT(projection_crashes, 50u);
   EXPECT_GT(breaker_transitions, 0u);
+  EXPECT_GT(zombies_fenced, 0u);
+  EXPECT_GT(writer_failures, 0u);
   std::cout << crashes << " crashes, " << projection_crashes << " projection crashes, "
-            << breaker_transitions << " breaker transitions\n";
+            << breaker_transitions << " breaker transitions, " << zombies_fenced
+            << " zombies fenced, " << writer_failures << " writers failed on the log\n";
   EXPECT_GT(outcomes["PAYMENT_STATUS_SUCCEEDED"], 0);
   EXPECT_GT(outcomes["PAYMENT_STATUS_FAILED"], 0);
   for (const auto& [status, n] : outcomes) std::cout << status << ": " << n << "\n";

@@ -1,19 +1,21 @@
 #include "simulation/world.h"
 
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <utility>
 
-#include "command/lifecycle.h"
 #include "command/parser.h"
-#include "connectors/reconciler.h"
+#include "outbox/event_outbox.h"
 #include "projection/internal/keys.h"
 #include "projection/projector.h"
 #include "runtime/command_intake.h"
-#include "runtime/internal/event_keys.h"
-#include "runtime/internal/resume_point.h"
+#include "runtime/writer.h"
 #include "support/command_harness.h"
 
 namespace payorch::simulation {
@@ -25,10 +27,12 @@ namespace {
 // True when the writer sends the record to the dead-letter topic instead of deciding it.
 // Whether the writer decides a record (runtime/command_intake.h): else it only goes to the
 // dead-letter topic and no events of it are expected.
-bool Decided(const CommandRecord& r) {
+bool Decided(const log::Record& r) {
   cmd::CommandEnvelope e;
-  return runtime::TakeCommand(r.key, r.bytes, 0, 1, &e).decide;
+  return runtime::TakeCommand(r.key, r.value, 0, 1, &e).decide;
 }
+
+constexpr char kConnectorCheckpoint[] = "connectors";  // ConnectorLoop's checkpoint name
 
 // The seed merchants, with circuit breakers, so the Dispatcher's breakers take part.
 ::payments::config::v1::OrchestratorConfig SimConfig() {
@@ -66,30 +70,27 @@ cmd::CommandEnvelope Envelope(const std::string& pid, std::string command_id) {
 
 }  // namespace
 
-// The single writer's memory: everything here is lost in a crash.
-struct World::Writer {
-  uint64_t epoch = 0;
-  std::map<std::string, command::PaymentState> states;
-  size_t cursor = 0;                     // next command offset to decide
-  std::deque<ev::EventEnvelope> outbox;  // decided, not yet in the events log
-  int zombie_steps = 0;                  // a fenced writer's remaining steps
+// One writer process: the production PartitionWriter with its own producer and outbox over
+// the memory log, and a store that outlives it (its machine's disk). A crash loses the
+// writer and whatever its producer had not settled.
+struct World::WriterProcess {
+  runtime::EventStore* store = nullptr;
+  std::unique_ptr<log::Producer> producer;
+  std::unique_ptr<outbox::EventOutbox> outbox;
+  runtime::WriterProbe probe;
+  std::unique_ptr<runtime::PartitionWriter> writer;
+  int64_t cursor = 0;    // next command offset to hand it
+  int zombie_steps = 0;  // a crashed writer's remaining steps
 };
 
-// The connector process: a read position, the epoch filter at its committed checkpoint
-// and in-flight calls (memory only).
+// The connectors' process, as ConnectorLoop holds it: the tracker with its reconciler, a
+// reader of the events partition, and calls handed to processors, not yet made (memory only).
 struct World::Connector {
-  size_t position = 0;
-  size_t catch_up_end = 0;  // events in the log when it started: re-read history below
-  command::EpochFilter filter;
-  std::vector<Call> calls;
-  // As ConnectorLoop: the Reconciler, the highest sequence read per payment (re-published
-  // copies are skipped), and the ops left to the reconciler (an unknown outcome, a breaker's
-  // skip), by the offset of that event (the resume point never passes one).
+  uint64_t generation = 0;
   std::unique_ptr<connectors::Reconciler> reconciler;
-  std::map<std::string, uint64_t> last_sequence;
-  // ConnectorLoop's own resume-point bookkeeping (runtime/internal/resume_point.h).
-  runtime::internal::ResumePoint resume;
-  std::set<std::string> answered;  // keys whose outcome (or unknown outcome) it has read
+  std::unique_ptr<runtime::ConnectorTracker> tracker;
+  std::unique_ptr<log::PartitionReader> reader;
+  std::vector<Call> calls;
 };
 
 // The projections' view: the log folded with the validity rule, checked as it goes.
@@ -125,8 +126,20 @@ struct World::Projection {
 };
 
 World::World(uint64_t seed, Options options)
-    : seed_(seed), o_(options), rng_(seed), plans_(SimConfig()) {
+    : seed_(seed),
+      o_(options),
+      rng_(seed),
+      plans_(SimConfig()),
+      kafka_([] {
+        log::KafkaOptions k;
+        k.partitions = 1;
+        return k;
+      }()),
+      log_(kafka_) {
   testing::MakeBreachesFatal();
+  logger_ =
+      std::make_shared<spdlog::logger>("sim", std::make_shared<spdlog::sinks::null_sink_mt>());
+  log_.SetTime(now_ms_);
   reader_ = std::make_unique<Reader>();
   projection_ = std::make_unique<Projection>();
   gateway_adapter_ = std::make_shared<SimGateway>(this);
@@ -134,7 +147,7 @@ World::World(uint64_t seed, Options options)
       connectors::GatewayRegistryOptions{.ledger_dir = "", .default_spec = "", .sleep = {}});
   registry_->breakers().Configure(SimConfig());
   dispatcher_ = std::make_unique<connectors::Dispatcher>(*registry_, &clock_);
-  connector_ = StartConnector(0);
+  connector_ = StartConnector();
   writer_ = StartWriter();
 }
 
@@ -158,8 +171,22 @@ void World::Fail(const std::string& what) {
 // ---------------------------------------------------------------------------------------
 // The outside world: logs, network, gateway.
 
+const std::vector<log::Record>& World::CommandLog() const {
+  return log_.Records(kafka_.Topic(log::TopicKind::kCommands), PartitionId{0});
+}
+
+const std::vector<log::Record>& World::EventLog() const {
+  return log_.Records(kafka_.Topic(log::TopicKind::kEvents), PartitionId{0});
+}
+
+// Another process's producer (upstream, the connectors' network): appended at once.
 void World::AppendRaw(std::string key, std::string bytes) {
-  commands_.push_back({std::move(key), std::move(bytes), now_ms_});
+  log_.Append({kafka_.Topic(log::TopicKind::kCommands),
+               PartitionId{0},
+               std::move(key),
+               std::move(bytes),
+               {}},
+              now_ms_);
 }
 
 void World::Append(const cmd::CommandEnvelope& command) {
@@ -282,23 +309,29 @@ class World::SimGateway final : public connectors::Gateway {
   World* world_;
 };
 
-// One due call: through the real Dispatcher, or (real_dispatcher off) the model's own
-// call, which answers what the gateway said without sealing anything.
-std::vector<cmd::CommandEnvelope> World::MakeCall(const Call& call) {
-  const std::string& processor = call.op.processor_id();
-  if (registry_->Find(processor) == nullptr) {  // the reconciler retrieves through it too
-    (void)registry_->Register(processor, gateway_adapter_);
+void World::EnsureRegistered(const std::string& processor) {
+  if (registry_->Find(processor) == nullptr) {
+    if (Status s = registry_->Register(processor, gateway_adapter_); !s.ok()) {
+      Fail("registering processor " + processor + ": " + s.ToString());
+    }
   }
+}
+
+// One due call: through the real Dispatcher, or (real_dispatcher off) the world's own
+// call, which answers what the gateway said without sealing anything.
+std::vector<cmd::CommandEnvelope> World::MakeCall(const runtime::ConnectorTracker::Call& call) {
+  const ev::GatewayOperation& op = *connectors::Dispatcher::OperationOf(call.event);
+  EnsureRegistered(op.processor_id());
   if (o_.real_dispatcher) return dispatcher_->HandleAll(call.event, call.repeat);
   connectors::GatewayRequest req;
-  req.kind = call.op.kind();
-  req.idempotency_key = call.op.idempotency_key();
-  req.processor_id = call.op.processor_id();
-  req.amount_minor = call.op.amount().amount_minor();
-  req.target_reference = call.op.target_reference();
-  req.payment_id = call.payment_id;
+  req.kind = op.kind();
+  req.idempotency_key = op.idempotency_key();
+  req.processor_id = op.processor_id();
+  req.amount_minor = op.amount().amount_minor();
+  req.target_reference = op.target_reference();
+  req.payment_id = call.event.payment_id();
   const connectors::GatewayAnswer a = GatewayExecute(req);
-  cmd::CommandEnvelope e = Envelope(call.payment_id, "gw/" + req.idempotency_key + "/call");
+  cmd::CommandEnvelope e = Envelope(call.event.payment_id(), "gw/" + req.idempotency_key + "/call");
   auto* r = e.mutable_gateway_result();
   r->set_operation_key(req.idempotency_key);
   r->set_processor_id(req.processor_id);
@@ -310,12 +343,20 @@ std::vector<cmd::CommandEnvelope> World::MakeCall(const Call& call) {
   return {e};
 }
 
+// Due results enter the commands log, in due order. The last result of a call, delivered
+// for the connector process that made it, is "answered" for its tracker (ConnectorLoop's
+// delivery callback).
 void World::Deliver() {
+  if (log_.down()) return;
   std::stable_sort(network_.begin(), network_.end(),
                    [](const Delivery& a, const Delivery& b) { return a.due_ms < b.due_ms; });
   size_t n = 0;
   while (n < network_.size() && network_[n].due_ms <= now_ms_) {
-    Append(network_[n].command);
+    const Delivery& d = network_[n];
+    Append(d.command);
+    if (d.answers >= 0 && d.sender == connector_->generation) {
+      connector_->tracker->Answered(0, d.answers);
+    }
     ++n;
   }
   if (n > 0) Trace("deliver " + std::to_string(n) + " result(s)");
@@ -396,187 +437,216 @@ void World::Upstream() {
         e = testing::Cancel(pid);
         break;
     }
-    e.set_command_id("up/" + std::to_string(commands_.size()));
+    e.set_command_id("up/" + std::to_string(CommandLog().size()));
   } else {
     return;
   }
   Append(e);
-  sent_.push_back(commands_.back().bytes);
+  sent_.push_back(CommandLog().back().value);
   Trace("upstream " + std::string(command::CommandTypeName(e)) + " " + e.payment_id());
 }
 
 // ---------------------------------------------------------------------------------------
-// The writer.
+// The writer: production's PartitionWriter, driven as runtime/orchestrator.cc's writer loop
+// drives it (Start, Handle each command in offset order, poll the producer, Persist), with
+// the loop's rounds cut into steps.
 
-std::unique_ptr<World::Writer> World::StartWriter() {
-  auto w = std::make_unique<Writer>();
-  command::EpochFilter filter;
-  command::CommandGroups groups;
-  for (const auto& e : events_) {
-    const command::Verdict v = filter.Observe(e);
-    if (v == command::Verdict::kClaim) groups.DropPartial();
-    if (v != command::Verdict::kCounted) continue;
-    auto group = groups.Add(e);
-    if (!group) continue;
-    for (const auto& g : *group) {
-      if (g.payment_id().empty()) continue;
-      command::PaymentState& s = w->states[g.payment_id()];
-      if (s.payment_id.empty()) s.payment_id = g.payment_id();
-      if (g.sequence() <= s.sequence) continue;  // de-duplicated by (payment_id, sequence)
-      command::Evolve(s, g);
-    }
+std::unique_ptr<World::WriterProcess> World::StartWriter() {
+  auto w = std::make_unique<WriterProcess>();
+  // The machine: the crashed writer's store (a restart in place) when no zombie holds it,
+  // else a fresh one (another machine: restore from the log alone).
+  std::uniform_real_distribution<double> u(0, 1);
+  bool reuse = last_store_ != nullptr && u(rng_) < 0.6;
+  for (const auto& z : zombies_) reuse &= z->store != last_store_;
+  if (!reuse) {
+    stores_.push_back(std::make_unique<runtime::MemoryEventStore>());
+    last_store_ = stores_.back().get();
   }
-  w->epoch = filter.highest_seen() + 1;
-  w->cursor = static_cast<size_t>(groups.last_complete_offset() + 1);
-  ev::EventEnvelope claim;
-  claim.set_schema_version(1);
-  claim.set_event_id("claim/0/" + std::to_string(w->epoch));
-  claim.set_epoch(w->epoch);
-  claim.mutable_writer_claimed()->set_epoch(w->epoch);
-  claim.mutable_writer_claimed()->set_writer_id("sim");
-  events_.push_back(std::move(claim));
-  Trace("writer claims epoch " + std::to_string(w->epoch) + ", resumes at command " +
+  w->store = last_store_;
+  w->producer = log_.NewProducer();
+  w->outbox =
+      std::make_unique<outbox::EventOutbox>(*w->producer, kafka_.Topic(log::TopicKind::kEvents));
+  const std::string id = "sim-" + std::to_string(++writers_started_);
+  runtime::WriterDeps deps{&kafka_, &log_, w->producer.get(), w->outbox.get(), w->store,
+                           &plans_, id,    logger_,           &w->probe,       /*cached=*/8};
+  w->writer = std::make_unique<runtime::PartitionWriter>(0, deps);
+  const std::variant<int64_t, std::string> start = w->writer->Start();
+  if (const auto* err = std::get_if<std::string>(&start)) {
+    Trace("writer " + id + " cannot start: " + *err);
+    return nullptr;
+  }
+  w->cursor = std::get<int64_t>(start);
+  Trace("writer " + id + " claims epoch " + std::to_string(w->writer->epoch()) +
+        (reuse ? " on its store" : " on a fresh store") + ", resumes at command " +
         std::to_string(w->cursor));
   return w;
 }
 
-void World::WriterStep(Writer& w) {
-  if (!w.outbox.empty()) {
-    events_.push_back(std::move(w.outbox.front()));
-    w.outbox.pop_front();
-    return;
+// Up to `commands` commands decided; then, at random, the producer polled (its records
+// settle: the events enter the log, or a fault refuses them) and the store persisted.
+void World::WriterStep(WriterProcess& w, int commands) {
+  runtime::PartitionWriter& writer = *w.writer;
+  const std::vector<log::Record>& log = CommandLog();
+  std::string err;
+  for (int i = 0; i < commands && err.empty() && !writer.fenced() &&
+                  w.cursor < static_cast<int64_t>(log.size());
+       ++i) {
+    err = writer.Handle(log[static_cast<size_t>(w.cursor++)]);
   }
-  if (w.cursor >= commands_.size()) return;
-  const int64_t offset = static_cast<int64_t>(w.cursor);
-  const CommandRecord& record = commands_[w.cursor++];
-  // The writer's own intake rule (runtime/command_intake.h): one partition here.
-  cmd::CommandEnvelope env;
-  const runtime::Intake intake = runtime::TakeCommand(record.key, record.bytes, 0, 1, &env);
-  if (!intake.dead_letter.empty()) {
-    Trace("writer e" + std::to_string(w.epoch) + ": command " + std::to_string(offset) +
-          " dead-lettered (" + intake.dead_letter + ")");
+  std::uniform_real_distribution<double> u(0, 1);
+  if (err.empty() && (!faults_ || u(rng_) < 0.7)) {
+    w.producer->Poll(0).IgnoreError();  // delivery failures reach the writer's callbacks
   }
-  if (!intake.decide) return;
-  command::PaymentState* s = &w.states[record.key];  // a decided record's key: never empty
-  if (s->payment_id.empty()) s->payment_id = record.key;
-  command::CommandRecord rec{&env, "payorch.commands", 0, offset, record.timestamp_ms};
-  std::vector<ev::EventEnvelope> out;
-  command::DecideAndApply(*s, rec, {&plans_, w.epoch}, out);
-  for (auto& e : out) w.outbox.push_back(std::move(e));
-  Trace("writer e" + std::to_string(w.epoch) + ": decided command " + std::to_string(offset) +
-        " (" + command::CommandTypeName(env) + ") -> " + std::to_string(out.size()) + " events");
+  if (err.empty() && (!faults_ || u(rng_) < 0.5)) err = writer.Persist();
+  if (err.empty()) err = writer.failure();
+  if (!err.empty()) {
+    Trace("writer e" + std::to_string(writer.epoch()) + " fails: " + err);
+    ++writer_failures_;
+    if (&w == writer_.get()) CrashWriter(/*zombie=*/false);
+  }
 }
 
-void World::CrashWriter() {
+void World::CrashWriter(bool may_linger) {
   if (!writer_) return;
   ++crashes_;
   std::uniform_real_distribution<double> u(0, 1);
-  if (u(rng_) < o_.zombie) {
+  const std::string epoch = std::to_string(writer_->writer->epoch());
+  if (may_linger && u(rng_) < o_.zombie) {
     writer_->zombie_steps = 1 + static_cast<int>(rng_() % 8);
-    Trace("writer e" + std::to_string(writer_->epoch) + " crashes, lives on as a zombie");
+    Trace("writer e" + epoch + " crashes, lives on as a zombie");
     zombies_.push_back(std::move(writer_));
   } else {
-    Trace("writer e" + std::to_string(writer_->epoch) + " crashes (" +
-          std::to_string(writer_->outbox.size()) + " events unpublished)");
+    Trace("writer e" + epoch + " crashes (" + std::to_string(writer_->producer->InFlight()) +
+          " records unsettled, lost)");
     writer_.reset();
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Connectors and reconciliation.
+// Produce faults for the writers' next settled records, and the log going down.
+void World::LogFaults() {
+  std::uniform_real_distribution<double> u(0, 1);
+  if (down_steps_ > 0 && --down_steps_ == 0) {
+    log_.SetDown(false);
+    Trace("log up");
+  }
+  if (u(rng_) < o_.log_down && !log_.down()) {
+    down_steps_ = 1 + static_cast<int>(rng_() % 6);
+    log_.SetDown(true);
+    Trace("log down for " + std::to_string(down_steps_) + " steps");
+  }
+  if (u(rng_) < o_.produce_fault) {
+    static constexpr log::ProduceFault kFaults[] = {
+        log::ProduceFault::kRefused, log::ProduceFault::kInDoubtWritten,
+        log::ProduceFault::kInDoubtLost, log::ProduceFault::kDuplicated};
+    const log::ProduceFault f = kFaults[rng_() % 4];
+    log_.PushProduceFaults({f});
+    Trace("next produce: fault " + std::to_string(static_cast<int>(f)));
+  }
+}
 
-std::unique_ptr<World::Connector> World::StartConnector(size_t position) {
+// ---------------------------------------------------------------------------------------
+// Connectors and reconciliation: ConnectorLoop's shell, with production's tracker,
+// dispatcher and reconciler inside.
+
+std::unique_ptr<World::Connector> World::StartConnector() {
   auto c = std::make_unique<Connector>();
-  for (size_t i = 0; i < position; ++i) (void)c->filter.Observe(events_[i]);
-  c->position = position;
-  runtime::PartitionMeta saved;
-  saved.next_events_offset = static_cast<int64_t>(position);
-  c->resume = runtime::internal::ResumePoint(saved);
-  c->catch_up_end = events_.size();
+  c->generation = ++connector_generation_;
   c->reconciler = std::make_unique<connectors::Reconciler>(*registry_, clock_);
+  c->tracker = std::make_unique<runtime::ConnectorTracker>(*c->reconciler);
+  const runtime::PartitionMeta saved = connector_store_.LoadCheckpoint(kConnectorCheckpoint, 0);
+  const log::Watermarks marks{Offset{0}, Offset{static_cast<int64_t>(EventLog().size())}};
+  const int64_t start = c->tracker->Assign(0, saved, marks);
+  auto reader =
+      log_.OpenReader(kafka_.Topic(log::TopicKind::kEvents), PartitionId{0}, Offset{start});
+  if (!reader.ok()) Fail("connector reader: " + reader.error().ToString());
+  c->reader = std::move(reader.value());
+  Trace("connector " + std::to_string(c->generation) + " resumes at event " +
+        std::to_string(start) + " of " + std::to_string(marks.high.value()));
   return c;
+}
+
+void World::SaveConnectorCheckpoint() {
+  if (auto meta = connector_->tracker->Checkpoint(0)) {
+    if (Status s = connector_store_.SaveCheckpoint(kConnectorCheckpoint, 0, *meta); !s.ok()) {
+      Fail("connector checkpoint: " + s.ToString());
+    }
+  }
 }
 
 void World::ConnectorStep() {
   Connector& c = *connector_;
   std::uniform_real_distribution<double> u(0, 1);
-  for (int n = 0; n < 8 && c.position < events_.size(); ++n) {
-    const size_t offset = c.position;
-    const bool repeat = c.position < c.catch_up_end;
-    const ev::EventEnvelope& e = events_[c.position++];
-    c.resume.Consumed(static_cast<int64_t>(offset));
-    const command::Verdict verdict = c.filter.Observe(e);
-    if (verdict == command::Verdict::kClaim) {
-      c.resume.Claim(static_cast<int64_t>(offset), c.filter.epoch(), c.filter.highest_seen());
-    }
-    if (verdict != command::Verdict::kCounted) continue;
-    {  // ConnectorLoop::Observe
-      if (!e.payment_id().empty()) {
-        uint64_t& last = c.last_sequence[e.payment_id()];
-        if (e.sequence() <= last) continue;  // a re-published copy
-        last = e.sequence();
-      }
-      c.reconciler->OnEvent(e);
-      if (std::string key = runtime::internal::ChasedKey(e); !key.empty()) {
-        c.resume.Chased(key, static_cast<int64_t>(offset));
-        c.answered.insert(std::move(key));
-      }
-      if (std::string key = runtime::internal::SettledKey(e); !key.empty()) {
-        c.resume.Settled(key);
-        c.answered.insert(std::move(key));
+  std::vector<log::Record> batch;
+  if (c.reader->Poll(8, 0, &batch).ok()) {
+    for (const log::Record& r : batch) {
+      runtime::ConnectorTracker::Observation seen;
+      for (auto& call : c.tracker->Observe(r, now_ms_, &seen)) {
+        c.calls.push_back({now_ms_ + static_cast<int64_t>(rng_() % 300), std::move(call)});
       }
     }
-    const ev::GatewayOperation* started = command::EffectsOf(e).started;
-    if (started == nullptr) continue;
-    c.resume.CallStarted(static_cast<int64_t>(offset));
-    c.calls.push_back({now_ms_ + static_cast<int64_t>(rng_() % 300), *started, e.payment_id(), e,
-                       repeat, offset});
   }
-  // As ConnectorLoop: a call re-read from history waits until the connector has caught
-  // up, and is made only if the log it read holds no outcome for it.
-  const bool caught_up = c.position >= c.catch_up_end;
-  auto due = std::stable_partition(c.calls.begin(), c.calls.end(), [&](const Call& call) {
-    return call.due_ms > now_ms_ || (call.repeat && !caught_up);
-  });
-  std::vector<Call> ready(due, c.calls.end());
+  auto due = std::stable_partition(c.calls.begin(), c.calls.end(),
+                                   [&](const Call& call) { return call.due_ms > now_ms_; });
+  std::vector<Call> ready(std::make_move_iterator(due), std::make_move_iterator(c.calls.end()));
   c.calls.erase(due, c.calls.end());
   for (const Call& call : ready) {
-    c.resume.CallAnswered(static_cast<int64_t>(call.offset));  // its answers are on their way
-    if (call.repeat && c.answered.count(call.op.idempotency_key()) != 0) {
-      Trace("connector: " + call.op.idempotency_key() + " answered in the log, not called again");
+    std::vector<cmd::CommandEnvelope> results = MakeCall(call.call);
+    if (results.empty()) {
+      c.tracker->Answered(0, call.call.offset);
       continue;
     }
-    const int64_t due = now_ms_ + static_cast<int64_t>(rng_() % 400);
+    const int64_t at = now_ms_ + static_cast<int64_t>(rng_() % 400);
     const bool twice = faults_ && u(rng_) < o_.duplicate_delivery;
     const int64_t again = now_ms_ + static_cast<int64_t>(rng_() % 2'000);
-    for (const cmd::CommandEnvelope& result : MakeCall(call)) {  // in the order produced
+    for (size_t i = 0; i < results.size(); ++i) {  // in the order produced
+      const cmd::CommandEnvelope& result = results[i];
       if (result.has_breaker_transition()) {
         Trace("breaker of " + result.breaker_transition().processor_id() + " goes " +
               cmd::BreakerState_Name(result.breaker_transition().to()));
       }
-      network_.push_back({due, result});
-      if (twice) network_.push_back({std::max(due, again), result});
+      const int64_t answers = i + 1 == results.size() ? call.call.offset : -1;
+      network_.push_back({at, result, c.generation, answers});
+      if (twice) network_.push_back({std::max(at, again), result, c.generation, -1});
     }
   }
+  if (!faults_ || u(rng_) < 0.3) SaveConnectorCheckpoint();  // ConnectorLoop: every 250 ms
 }
 
+// A crash loses the process's memory: calls not made, the reconciler's ops, and (half the
+// time) the answers its producer had not sent yet. It resumes at its last saved checkpoint.
 void World::CrashConnector() {
   ++crashes_;
-  // Restart from its checkpoint: ConnectorLoop's rule (never past an unanswered call or an
-  // unknown outcome), as saved some events before the crash. Events are redelivered.
-  const auto safe = static_cast<size_t>(connector_->resume.Checkpoint().next_events_offset);
-  const size_t position = safe - std::min<size_t>(safe, rng_() % 40);
-  Trace("connector crashes (" + std::to_string(connector_->calls.size()) +
-        " calls lost), resumes at event " + std::to_string(position));
-  connector_ = StartConnector(position);
+  std::uniform_real_distribution<double> u(0, 1);
+  size_t lost = 0;
+  if (u(rng_) < 0.5) {
+    const uint64_t gen = connector_->generation;
+    const auto kept = std::remove_if(network_.begin(), network_.end(),
+                                     [gen](const Delivery& d) { return d.sender == gen; });
+    lost = static_cast<size_t>(network_.end() - kept);
+    network_.erase(kept, network_.end());
+  }
+  Trace("connector crashes (" + std::to_string(connector_->calls.size()) + " calls and " +
+        std::to_string(lost) + " unsent answers lost)");
+  connector_ = StartConnector();
 }
 
-// The connector's real Reconciler: retrieves and expiries due by the sim clock.
+// The reconciler as ConnectorLoop drives it: due retrieves (all admitted: the simulation
+// has no bulkheads), their answers, then the expiries.
 void World::Reconcile() {
-  for (cmd::CommandEnvelope& c : connector_->reconciler->Tick()) {
+  connectors::Reconciler& rec = *connector_->reconciler;
+  std::vector<cmd::CommandEnvelope> out;
+  for (const connectors::RetrieveTask& task :
+       rec.TakeDue([](const connectors::RetrieveTask&) { return true; })) {
+    EnsureRegistered(task.processor_id);
+    std::optional<connectors::GatewayAnswer> answer;
+    if (connectors::Gateway* g = registry_->Find(task.processor_id)) answer = g->Retrieve(task.key);
+    for (auto& c : rec.OnRetrieved(task, answer)) out.push_back(std::move(c));
+  }
+  for (auto& c : rec.Expiries()) out.push_back(std::move(c));
+  for (cmd::CommandEnvelope& c : out) {
     Trace("reconciler: " + std::string(c.has_expire() ? "expires " : "answers ") +
           (c.has_expire() ? c.expire().operation_key() : c.gateway_result().operation_key()));
-    network_.push_back({now_ms_ + 10, std::move(c)});
+    network_.push_back({now_ms_ + 10, std::move(c), connector_->generation, -1});
   }
 }
 
@@ -584,6 +654,13 @@ void World::Reconcile() {
 // The reader and the checks.
 
 void World::ReadNewEvents() {
+  const std::vector<log::Record>& log = EventLog();
+  while (events_.size() < log.size()) {
+    ev::EventEnvelope& e = events_.emplace_back();
+    if (!e.ParseFromString(log[events_.size() - 1].value)) {
+      return Fail("undecodable record at events offset " + std::to_string(events_.size() - 1));
+    }
+  }
   Reader& r = *reader_;
   while (r.position < events_.size() && ok()) {
     const ev::EventEnvelope& e = events_[r.position++];
@@ -599,7 +676,7 @@ void World::CheckGroup(const std::vector<ev::EventEnvelope>& group) {
   const int64_t offset = group.front().causation().offset();
   if (offset <= r.last_offset) return Fail("command " + std::to_string(offset) + " decided twice");
   for (int64_t o = r.last_offset + 1; o < offset; ++o) {
-    if (Decided(commands_[static_cast<size_t>(o)])) {
+    if (Decided(CommandLog()[static_cast<size_t>(o)])) {
       return Fail("command " + std::to_string(o) + " was skipped: no events for it");
     }
   }
@@ -647,29 +724,35 @@ void World::Step() {
   if (!ok()) return;
   ++step_;
   now_ms_ += faults_ || load_ ? 5 + static_cast<int64_t>(rng_() % 95) : 200;
+  log_.SetTime(now_ms_);
   std::uniform_real_distribution<double> u(0, 1);
+  if (faults_) LogFaults();
   if (faults_ && u(rng_) < o_.writer_crash) CrashWriter();
   if (faults_ && u(rng_) < o_.connector_crash) CrashConnector();
   if (!writer_ && (!faults_ || u(rng_) < 0.3)) writer_ = StartWriter();
 
   const double a = u(rng_);
   if (a < 0.40) {
-    if (writer_) {
-      for (int i = 0; i < 1 + static_cast<int>(rng_() % 4); ++i) WriterStep(*writer_);
-    }
+    if (writer_) WriterStep(*writer_, 1 + static_cast<int>(rng_() % 4));
   } else if (a < 0.60) {
     ConnectorStep();
   } else if (a < 0.75) {
     Deliver();
   } else if (a < 0.90) {
-    if (load_) Upstream();
+    if (load_ && !log_.down()) Upstream();
   } else if (a < 0.95) {
     Reconcile();
   } else if (!zombies_.empty()) {
-    Writer& z = *zombies_.front();
-    WriterStep(z);
-    Trace("zombie e" + std::to_string(z.epoch) + " stepped");
-    if (--z.zombie_steps <= 0) zombies_.erase(zombies_.begin());
+    // A crashed writer that did not notice: it decides and publishes under its old epoch
+    // until the log fences it (its gap check finds the newer claim).
+    WriterProcess& z = *zombies_.front();
+    WriterStep(z, 1 + static_cast<int>(rng_() % 3));
+    Trace("zombie e" + std::to_string(z.writer->epoch()) + " stepped" +
+          (z.writer->fenced() ? ", fenced" : ""));
+    if (z.writer->fenced()) ++zombies_fenced_;
+    if (--z.zombie_steps <= 0 || z.writer->fenced() || !z.writer->failure().empty()) {
+      zombies_.erase(zombies_.begin());
+    }
   }
   ReadNewEvents();
   if (u(rng_) < 0.3) ProjectStep();
@@ -753,11 +836,17 @@ void World::Drain() {
   faults_ = false;
   load_ = false;
   zombies_.clear();
+  down_steps_ = 0;
+  log_.SetDown(false);
+  log_.ClearProduceFaults();
   for (int i = 0; i < 5'000 && ok(); ++i) {
     ++step_;
     now_ms_ += 200;
+    log_.SetTime(now_ms_);
     if (!writer_) writer_ = StartWriter();
-    while (writer_->cursor < commands_.size() || !writer_->outbox.empty()) WriterStep(*writer_);
+    if (!writer_) return Fail("no writer starts without faults");
+    WriterStep(*writer_, std::numeric_limits<int>::max());
+    if (!writer_) continue;  // it failed: a new one next round
     ReadNewEvents();
     ConnectorStep();
     Deliver();
@@ -766,8 +855,9 @@ void World::Drain() {
     bool pending = false;
     for (const auto& [pid, s] : reader_->states) pending |= !s.pending.empty();
     if (!pending && network_.empty() && connector_->calls.empty() &&
-        connector_->position == events_.size() && writer_->cursor == commands_.size() &&
-        writer_->outbox.empty()) {
+        connector_->reader->position().value() == static_cast<int64_t>(EventLog().size()) &&
+        writer_->cursor == static_cast<int64_t>(CommandLog().size()) &&
+        writer_->producer->InFlight() == 0) {
       return;
     }
   }
@@ -781,8 +871,8 @@ void World::Drain() {
 void World::CheckQuiescent() {
   if (!ok()) return;
   // Every command decided: the reader has seen a group for every decodable command.
-  for (size_t o = static_cast<size_t>(reader_->last_offset + 1); o < commands_.size(); ++o) {
-    if (Decided(commands_[o])) return Fail("command " + std::to_string(o) + " undecided");
+  for (size_t o = static_cast<size_t>(reader_->last_offset + 1); o < CommandLog().size(); ++o) {
+    if (Decided(CommandLog()[o])) return Fail("command " + std::to_string(o) + " undecided");
   }
   // Gateway money equals the log's.
   struct Money {
@@ -835,14 +925,15 @@ void World::CheckQuiescent() {
   }
   CheckProjection();
   if (!ok()) return;
-  // Deterministic replay: a fresh writer folds the log to the reader's states.
-  std::unique_ptr<Writer> fresh = StartWriter();
-  for (const auto& [pid, s] : reader_->states) {
-    const command::PaymentState& f = fresh->states[pid];
-    if (f.sequence != s.sequence || f.status != s.status || f.processed != s.processed ||
-        f.captured != s.captured || f.refunded != s.refunded || f.reversed != s.reversed) {
-      return Fail("replay of the log differs from the reader for " + pid);
-    }
+  // A writer on a fresh machine restores from the log alone, claims, and finds nothing left
+  // to decide.
+  writer_.reset();
+  last_store_ = nullptr;
+  writer_ = StartWriter();
+  if (!writer_) return Fail("a writer on a fresh store cannot start");
+  if (writer_->cursor != static_cast<int64_t>(CommandLog().size())) {
+    return Fail("a writer restored from the log alone resumes at command " +
+                std::to_string(writer_->cursor) + " of " + std::to_string(CommandLog().size()));
   }
 }
 

@@ -1,35 +1,36 @@
-// A deterministic simulation of one partition of payorch: the single writer, the
-// connectors (gateway calls and reconciliation) and a reader (the projections' view),
-// around an in-memory commands log and events log, fake gateways and a network, under one
-// seeded clock and random source. docs/reliability.md says what it covers and what not.
+// A deterministic simulation of one partition of payorch: the production single writer,
+// the connectors' bookkeeping, dispatcher and reconciler, and the projections, over an
+// in-memory log and in-memory stores, with fake processors and a network, under one seeded
+// clock and random source. docs/reliability.md says what it covers and what not.
 //
 //   World w(seed);
-//   for (int i = 0; i < 600 && w.ok(); ++i) w.Step();      // load + faults, checks each step
+//   for (int i = 0; i < 700 && w.ok(); ++i) w.Step();      // load + faults, checks each step
 //   w.Drain();                                              // no new load, no faults
 //   w.CheckQuiescent();                                     // money, nothing pending
 //   if (!w.ok()) std::cerr << w.failure();                  // names the seed and step
 //
-// What is real and what is a model:
-//   real   decide/evolve (command::DecideAndApply, Evolve), DecodeCommand, the validity
-//          rule and command grouping (runtime/validity.cc, compiled in), the connectors'
-//          Dispatcher (calls, seals, breakers) and Reconciler (retrieves, expiries,
-//          chases), the connectors' resume-point rule (runtime/internal/event_keys.h) and
-//          the projections' Projector;
-//   model  the writer's loop (restore = fold the log, claim epoch = highest + 1, resume
-//          after the last complete command group, publish event by event), the connector's
-//          loop (as runtime/connector_loop.cc: at-least-once from its checkpoint, which never
-//          passes an unanswered call or an unknown outcome; a re-published copy skipped by
-//          (payment, sequence); a call per counted *Started event, calls re-read from history
-//          held until caught up and made only if the log has no outcome for them; results
-//          appended as commands), the projection's store (a map written one flush at a time)
-//          and runner, and a gateway with the idempotency rules of
-//          connectors/simulated_gateway.h.
-// Faults: writer crashes (all memory lost, restore from the log) at any point including
-// mid-group; a crashed writer kept alive as a zombie that appends its outbox late;
-// connector crashes (in-flight calls and the reconciler's memory lost, events redelivered
-// from the checkpoint); duplicated and delayed deliveries of results; gateway timeouts with or
-// without the charge ("charged but lost"); network failures; duplicate, conflicting
-// and undecodable upstream commands.
+// What runs is production code; the world around it is the simulation's:
+//   production  runtime::PartitionWriter (restore from its store and the log, claim, gap
+//               check, decide, outbox, persist, eviction: max_cached_payments is small here),
+//               outbox::EventOutbox, runtime::MemoryEventStore (the EventStore contract
+//               suite covers it beside RocksDB), log::MemoryLog (the log seam, with its fault
+//               hooks), runtime::ConnectorTracker (the connectors' resume point, catch-up
+//               holds, de-duplication, checkpoints), connectors::Dispatcher (calls, seals,
+//               breakers) and Reconciler (retrieves, expiries, chases) as ConnectorLoop drives
+//               them, projection::Projector, and the core (decide/evolve, the validity rule).
+//   world       upstream services (creates, follow-ups, duplicates, conflicts, junk), the
+//               processors (the idempotency rules of connectors/simulated_gateway.h: charged
+//               but answer lost, timeouts, unrecorded network failures), the network between
+//               the connectors and the commands log (delays, duplicates), the scheduling of
+//               the loops (ConnectorLoop's and the writer loop's threads become steps), and
+//               the projection store (a map written one flush at a time).
+// Faults: writer crashes at any point (its producer's queue lost; restarted on the same store
+// or a fresh one), a crashed writer kept alive as a zombie that goes on deciding and
+// publishing until the log fences it, in-doubt produces (written or not, the writer told
+// "abortable"), duplicated produces, the log down for a while, connector crashes (in-flight
+// calls, unsent answers and the reconciler's memory lost; resumed from the last saved
+// checkpoint), duplicated and delayed results, gateway timeouts with or without the charge,
+// network failures, projection crashes, and duplicate, conflicting and undecodable commands.
 #pragma once
 
 #include <cstdint>
@@ -49,9 +50,17 @@
 #include "common/clock.h"
 #include "connectors/dispatcher.h"
 #include "connectors/gateway.h"
+#include "connectors/reconciler.h"
 #include "connectors/registry.h"
+#include "log/memory_log.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/events/v1/events.pb.h"
+#include "runtime/connector_tracker.h"
+#include "runtime/state_store.h"
+
+namespace spdlog {
+class logger;
+}
 
 namespace payorch::simulation {
 
@@ -78,15 +87,13 @@ struct Options {
   // Share of gateway retrieves left unanswered while faults run: the Dispatcher's seals
   // and the Reconciler's retrieves alike.
   double seal_unanswered = 0.2;
+  // Per step: the writer's next settled record is in doubt (written or not), duplicated or
+  // refused (log::ProduceFault); the log goes down for a few steps.
+  double produce_fault = 0.02;
+  double log_down = 0.005;
   // The projections: a real projection::Projector over the events log, flushing into an
   // in-memory store, crashed (unflushed work lost, resumed from the stored checkpoint).
   double projection_crash = 0.02;
-};
-
-struct CommandRecord {
-  std::string key;
-  std::string bytes;
-  int64_t timestamp_ms = 0;
 };
 
 // What the gateway remembers under an idempotency key (simulated_gateway.h's rules).
@@ -110,17 +117,21 @@ class World {
   bool ok() const { return failure_.empty(); }
   const std::string& failure() const { return failure_; }
   uint64_t steps() const { return step_; }
-  size_t commands() const { return commands_.size(); }
-  size_t events() const { return events_.size(); }
+  size_t commands() const { return CommandLog().size(); }
+  size_t events() const { return EventLog().size(); }
   size_t crashes() const { return crashes_; }
   size_t projection_crashes() const { return projection_crashes_; }
+  // Zombie writers the log fenced (their gap check found a newer claim), and writers that
+  // failed on a produce fault or the log being down.
+  size_t zombies_fenced() const { return zombies_fenced_; }
+  size_t writer_failures() const { return writer_failures_; }
   // Counted events of one kind in the log (e.g. kBreakerTransitioned), for the report.
   size_t CountEvents(ev::EventEnvelope::EventCase kind) const;
   // Payments by final status name, for the report.
   std::map<std::string, int> Outcomes() const;
 
  private:
-  struct Writer;
+  struct WriterProcess;
   struct Connector;
   struct Reader;
   struct Projection;
@@ -130,36 +141,40 @@ class World {
     int64_t NowMs() const override { return *now; }
     const int64_t* now;
   };
+  // Commands on their way from a connector to the commands log.
   struct Delivery {
     int64_t due_ms;
     cmd::CommandEnvelope command;
+    uint64_t sender = 0;   // the connector process that sent it
+    int64_t answers = -1;  // the events offset whose call this answers last, else -1
   };
   struct Call {
     int64_t due_ms;
-    ev::GatewayOperation op;
-    std::string payment_id;
-    ev::EventEnvelope event;  // the *Started event, for the Dispatcher
-    bool repeat = false;      // re-read after a connector restart (Dispatcher's `repeat`)
-    size_t offset = 0;        // of the *Started event in the events log
+    runtime::ConnectorTracker::Call call;
   };
 
   // Actors.
   void Upstream();
-  void WriterStep(Writer& w);
+  void WriterStep(WriterProcess& w, int commands);
   void ConnectorStep();
   void Reconcile();
   void Deliver();
-  void CrashWriter();
+  void CrashWriter(bool may_linger = true);
   void CrashConnector();
-  std::unique_ptr<Connector> StartConnector(size_t position);
-  std::unique_ptr<Writer> StartWriter();
+  void SaveConnectorCheckpoint();
+  std::unique_ptr<Connector> StartConnector();
+  std::unique_ptr<WriterProcess> StartWriter();
+  void LogFaults();
 
   // The outside world.
   void Append(const cmd::CommandEnvelope& command);
   void AppendRaw(std::string key, std::string bytes);
-  std::vector<cmd::CommandEnvelope> MakeCall(const Call& call);
+  const std::vector<log::Record>& CommandLog() const;
+  const std::vector<log::Record>& EventLog() const;
+  std::vector<cmd::CommandEnvelope> MakeCall(const runtime::ConnectorTracker::Call& call);
   connectors::GatewayAnswer GatewayExecute(const connectors::GatewayRequest& req);
   connectors::GatewayAnswer GatewayRetrieve(const std::string& key);
+  void EnsureRegistered(const std::string& processor);
   void ProjectStep();
   void CrashProjection();
   void CheckProjection();
@@ -181,14 +196,26 @@ class World {
   std::deque<std::string> trace_;
   size_t crashes_ = 0;
   size_t projection_crashes_ = 0;
+  size_t zombies_fenced_ = 0;
+  size_t writer_failures_ = 0;
 
   command::PlanBuilder plans_;
-  std::vector<CommandRecord> commands_;    // the commands log (one partition)
-  std::vector<ev::EventEnvelope> events_;  // the events log (same partition)
+  log::KafkaOptions kafka_;  // topic names; one partition
+  log::MemoryLog log_;
+  std::vector<ev::EventEnvelope> events_;  // the events log, parsed (EventLog()'s records)
+  int down_steps_ = 0;                     // the log is down for this many more steps
 
-  std::unique_ptr<Writer> writer_;
-  std::vector<std::unique_ptr<Writer>> zombies_;
+  // Writer processes: the live one and zombies; each holds a store of stores_.
+  std::vector<std::unique_ptr<runtime::MemoryEventStore>> stores_;
+  std::unique_ptr<WriterProcess> writer_;
+  std::vector<std::unique_ptr<WriterProcess>> zombies_;
+  runtime::EventStore* last_store_ = nullptr;  // the crashed writer's: a restart may reuse it
+  std::shared_ptr<spdlog::logger> logger_;
+  uint64_t writers_started_ = 0;
+
+  runtime::MemoryEventStore connector_store_;  // the connectors' checkpoints: survive crashes
   std::unique_ptr<Connector> connector_;
+  uint64_t connector_generation_ = 0;
   std::unique_ptr<Reader> reader_;
   std::unique_ptr<Projection> projection_;
   SimClock clock_{&now_ms_};

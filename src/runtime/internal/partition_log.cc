@@ -15,6 +15,13 @@ constexpr int kClaimAttempts = 10;
 constexpr size_t kMaxDeadLetterValueBytes = command::kMaxRecordBytes;
 }  // namespace
 
+log::KafkaOptions GaplessProducerOptions(log::KafkaOptions kafka) {
+  // Properties apply in order, so these go first: an operator's -X for the same key wins.
+  kafka.properties.insert(kafka.properties.begin(),
+                          {{"enable.gapless.guarantee", "true"}, {"message.timeout.ms", "0"}});
+  return kafka;
+}
+
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -34,6 +34,16 @@ inline constexpr int kReadTimeoutMs = 30'000;
 log::OutRecord DeadLetterRecord(const std::string& dead_letters_topic, const log::Record& record,
                                 const std::string& reason);
 
+// The producer settings of a writer's events: a gapless series. With librdkafka's defaults
+// an idempotent producer may lose a record in doubt (a message timeout while in flight) and
+// still write the later ones: the log would hold a command's successor without the command,
+// and a restore, resuming after the last complete group, would never decide it (found by
+// the simulation over log::MemoryLog, which models the gapless series). So records never
+// time out (message.timeout.ms=0: a writer whose broker is gone fails on its full queue and
+// restarts instead) and any other error that could leave a gap is fatal to the producer
+// (enable.gapless.guarantee=true). -X properties given for these keys still win.
+log::KafkaOptions GaplessProducerOptions(log::KafkaOptions kafka);
+
 // Milliseconds since the Unix epoch (claims and violations carry wall time).
 int64_t WallMs();
 
