@@ -77,6 +77,8 @@ class BasicCommandGroups {
     done.swap(partial_);
     return done;
   }
+  // Whether some events of an unfinished group were seen.
+  bool mid_group() const { return !partial_.empty(); }
   // Drops an unfinished group (e.g. when a new claim arrives).
   void DropPartial() { partial_.clear(); }
   // Causation offset of the last completed group, -1 if none.

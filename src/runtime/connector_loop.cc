@@ -134,8 +134,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     if (job.event.has_void_started() && job.event.void_started().compensation()) {
       lane = Lane::kUrgent;  // money held for a payment that cannot keep it
     }
-    if (lane == Lane::kCharge && !job.repeat && tracker.MayShed(job) &&
-        bulkhead.Saturated(processor, op.timeout_ms())) {
+    if (tracker.Sheddable(job) && bulkhead.Saturated(processor, op.timeout_ms())) {
       if (options.probe != nullptr) ++options.probe->saturated;
       if (options.metrics != nullptr)
         options.metrics->connector_refused.Add({processor, "saturated"});

@@ -157,7 +157,10 @@ ConnectorTracker::Call ConnectorTracker::Take(StartedHandoff::Item item) {
   return Call{item.partition, item.offset, std::move(item.event)};
 }
 
-bool ConnectorTracker::MayShed(const Call& call) const {
+bool ConnectorTracker::Sheddable(const Call& call) const {
+  if (call.repeat) return false;
+  const ev::GatewayOperation* op = connectors::Dispatcher::OperationOf(call.event);
+  if (op == nullptr || !connectors::Dispatcher::IsCharge(*op)) return false;
   auto it = tracks_.find(call.partition);
   return it == tracks_.end() || it->second.charges.MayShed(call.event);
 }

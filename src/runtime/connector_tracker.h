@@ -97,9 +97,10 @@ class ConnectorTracker {
   [[nodiscard]] bool MayTake(const StartedHandoff::Item& item) const;
   [[nodiscard]] Call Take(StartedHandoff::Item item);
 
-  // Whether a new charge may be shed when its processor is saturated
-  // (connectors/charge_admission.h).
-  bool MayShed(const Call& call) const;
+  // Whether `call` may be answered as skipped (Dispatcher::Saturated) when its processor has
+  // no room, instead of queued: a new charge (not a repeat from history) of a payment with no
+  // step charged yet (connectors/charge_admission.h). Everything else is committed work.
+  bool Sheddable(const Call& call) const;
 
   // Where a restart of `partition` may resume, or nullopt if not owned.
   std::optional<PartitionMeta> Checkpoint(int32_t partition);

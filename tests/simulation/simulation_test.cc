@@ -91,6 +91,7 @@ TEST(SimulationTest, FaultsAreActuallyInjected) {
   size_t breaker_transitions = 0;
   size_t zombies_fenced = 0;
   size_t writer_failures = 0;
+  size_t saturated = 0;
   std::map<std::string, int> outcomes;
   for (uint64_t seed = 1; seed <= 200; ++seed) {
     World w(seed);
@@ -100,6 +101,7 @@ TEST(SimulationTest, FaultsAreActuallyInjected) {
     projection_crashes += w.projection_crashes();
     zombies_fenced += w.zombies_fenced();
     writer_failures += w.writer_failures();
+    saturated += w.saturated();
     breaker_transitions += w.CountEvents(ev::EventEnvelope::kBreakerTransitioned);
     for (const auto& [status, n] : w.Outcomes()) outcomes[status] += n;
   }
@@ -108,9 +110,11 @@ TEST(SimulationTest, FaultsAreActuallyInjected) {
   EXPECT_GT(breaker_transitions, 0u);
   EXPECT_GT(zombies_fenced, 0u);
   EXPECT_GT(writer_failures, 0u);
+  EXPECT_GT(saturated, 0u);
   std::cout << crashes << " crashes, " << projection_crashes << " projection crashes, "
             << breaker_transitions << " breaker transitions, " << zombies_fenced
-            << " zombies fenced, " << writer_failures << " writers failed on the log\n";
+            << " zombies fenced, " << writer_failures << " writers failed on the log, " << saturated
+            << " charges skipped by a saturated processor\n";
   EXPECT_GT(outcomes["PAYMENT_STATUS_SUCCEEDED"], 0);
   EXPECT_GT(outcomes["PAYMENT_STATUS_FAILED"], 0);
   for (const auto& [status, n] : outcomes) std::cout << status << ": " << n << "\n";

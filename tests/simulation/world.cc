@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "api/internal/answers.h"
 #include "command/parser.h"
 #include "outbox/event_outbox.h"
 #include "projection/internal/keys.h"
@@ -123,6 +124,15 @@ struct World::Projection {
   MapSource source{&store};
   std::unique_ptr<projection::Projector> projector;
   size_t position = 0;  // next events offset to observe
+  // The core's states folded over the same events as the projector (the validity rule and
+  // complete groups, as the projector applies them), for the API's answer rule.
+  struct Fold {
+    command::EpochFilter filter;
+    command::CommandGroups groups;
+    std::map<std::string, command::PaymentState> states;
+    size_t position = 0;
+  };
+  Fold fold;
 };
 
 World::World(uint64_t seed, Options options)
@@ -581,7 +591,28 @@ void World::ConnectorStep() {
     for (const log::Record& r : batch) {
       runtime::ConnectorTracker::Observation seen;
       for (auto& call : c.tracker->Observe(r, now_ms_, &seen)) {
-        c.calls.push_back({now_ms_ + static_cast<int64_t>(rng_() % 300), std::move(call)});
+        const std::string& processor =
+            connectors::Dispatcher::OperationOf(call.event)->processor_id();
+        if (!slow_processor_) {
+          slow_processor_ = u(rng_) < o_.slow_processor ? processor : std::string();
+        }
+        const bool slow = processor == *slow_processor_;
+        const auto backlog = static_cast<size_t>(
+            std::count_if(c.calls.begin(), c.calls.end(), [&](const Call& queued) {
+              return connectors::Dispatcher::OperationOf(queued.call.event)->processor_id() ==
+                     processor;
+            }));
+        if (slow && backlog >= o_.processor_capacity && c.tracker->Sheddable(call)) {
+          ++saturated_;
+          Trace("connector: " + processor + " saturated, charge of " + call.event.payment_id() +
+                " skipped");
+          network_.push_back(
+              {now_ms_ + 10, dispatcher_->Saturated(call.event), c.generation, call.offset});
+          continue;
+        }
+        const int64_t delay =
+            slow ? 800 + static_cast<int64_t>(rng_() % 3'000) : static_cast<int64_t>(rng_() % 300);
+        c.calls.push_back({now_ms_ + delay, std::move(call)});
       }
     }
   }
@@ -770,6 +801,46 @@ void World::ProjectStep() {
   std::uniform_real_distribution<double> u(0, 1);
   if (faults_ && u(rng_) < o_.projection_crash) return CrashProjection();
   p.Flush();
+  CheckAnswers();
+}
+
+// The merchant API answers a payment command once api::internal::Settled(view) holds for
+// the projection's view. At every flush between two groups, that rule and the core agree: a
+// view is settled exactly when the core's state at the same point has no operation in flight.
+void World::CheckAnswers() {
+  Projection& p = *projection_;
+  Projection::Fold& f = p.fold;
+  if (f.position > p.position) f = Projection::Fold{};  // the projection went back: refold
+  for (; f.position < p.position; ++f.position) {
+    const ev::EventEnvelope& e = events_[f.position];
+    const command::Verdict v = f.filter.Observe(e);
+    if (v == command::Verdict::kClaim) f.groups.DropPartial();
+    if (v != command::Verdict::kCounted) continue;
+    auto group = f.groups.Add(e);
+    if (!group) continue;
+    for (const auto& g : *group) {
+      if (g.payment_id().empty()) continue;
+      command::PaymentState& s = f.states[g.payment_id()];
+      if (s.payment_id.empty()) s.payment_id = g.payment_id();
+      if (g.sequence() > s.sequence) command::Evolve(s, g);
+    }
+  }
+  // The projector applies events one by one; the core, whole groups. Compared between groups.
+  if (f.groups.mid_group()) return;
+  for (const auto& [pid, s] : f.states) {
+    if (!s.exists) continue;
+    const auto it = p.store.find(projection::internal::PaymentKey(pid));
+    ::payments::projection::v1::PaymentView view;
+    if (it == p.store.end() || !view.ParseFromString(it->second)) continue;
+    const bool api_final = api::internal::Settled(view);
+    if (api_final != s.pending.empty()) {
+      return Fail(
+          "the API's answer rule says " + pid + " is " + (api_final ? "settled" : "not settled") +
+          " (view " + ev::PaymentStatus_Name(view.status()) + ") but the core has " +
+          std::to_string(s.pending.size()) + " operation(s) pending (" +
+          ev::PaymentStatus_Name(s.status) + ") at events offset " + std::to_string(p.position));
+    }
+  }
 }
 
 void World::CrashProjection() {

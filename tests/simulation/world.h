@@ -91,6 +91,12 @@ struct Options {
   // refused (log::ProduceFault); the log goes down for a few steps.
   double produce_fault = 0.02;
   double log_down = 0.005;
+  // The overload scenario: in this share of runs the first processor called is slow (its
+  // calls take 0.8-3.8 s) and takes at most `processor_capacity` calls at a time; a new
+  // charge beyond that is answered as skipped (Dispatcher::Saturated), as ConnectorLoop does
+  // when a bulkhead is saturated, and the plan's fallback takes the payment.
+  double slow_processor = 0.5;
+  size_t processor_capacity = 3;
   // The projections: a real projection::Projector over the events log, flushing into an
   // in-memory store, crashed (unflushed work lost, resumed from the stored checkpoint).
   double projection_crash = 0.02;
@@ -125,6 +131,7 @@ class World {
   // failed on a produce fault or the log being down.
   size_t zombies_fenced() const { return zombies_fenced_; }
   size_t writer_failures() const { return writer_failures_; }
+  size_t saturated() const { return saturated_; }
   // Counted events of one kind in the log (e.g. kBreakerTransitioned), for the report.
   size_t CountEvents(ev::EventEnvelope::EventCase kind) const;
   // Payments by final status name, for the report.
@@ -178,6 +185,7 @@ class World {
   void ProjectStep();
   void CrashProjection();
   void CheckProjection();
+  void CheckAnswers();
 
   // Checks.
   void Fail(const std::string& what);
@@ -198,6 +206,8 @@ class World {
   size_t projection_crashes_ = 0;
   size_t zombies_fenced_ = 0;
   size_t writer_failures_ = 0;
+  size_t saturated_ = 0;
+  std::optional<std::string> slow_processor_;  // chosen at the first call
 
   command::PlanBuilder plans_;
   log::KafkaOptions kafka_;  // topic names; one partition
