@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct Scenario {
   // An event case the scenario must reach (what it is about).
   E::EventCase must_reach = E::EVENT_NOT_SET;
 };
+
+// gtest names a failing case by its scenario, not its bytes.
+void PrintTo(const Scenario& s, std::ostream* os) { *os << s.name; }
 
 void SucceedAttempt(CommandHarness& h, const std::string& pid) {
   h.Send(Succeeded(pid, h.PendingAttemptKey(pid)));
