@@ -1,16 +1,30 @@
-// Evolve: what each event does to a PaymentState, one short function per event, and the
-// status moves they make (checked against transitions.h by SetStatus). Never fails: an
-// event that does not fit leaves the state as it was, apart from its sequence.
+// Evolve: what each event does to a PaymentState, one short function per event, then the
+// status move PaymentStatusAfter (status.h) decides for it, checked against transitions.h by
+// SetStatus. Never fails: an event that does not fit leaves the state as it was, apart
+// from its sequence.
 #include <string>
 
 #include "command/aggregate.h"
 #include "command/internal/payment_edit.h"
 #include "command/invariants.h"
+#include "command/status.h"
 #include "command/transitions.h"
 
 namespace payorch::command {
-namespace internal {
+namespace {
 
+namespace pl = ::payments::plan::v1;
+namespace ty = ::payments::types::v1;
+using internal::AssignOperation;
+using internal::FindAttemptMutable;
+using internal::IsAuthorization;
+using internal::LedgerFor;
+using internal::RememberKeyed;
+using internal::RemovePending;
+
+// The one write of a payment's status: to `to`, as event `trigger` asks. An edge kLifecycle
+// (transitions.h) lacks is a breach: the status stays, the breach is reported
+// (invariants.h).
 void SetStatus(PaymentState& s, ev::PaymentStatus to, ev::EventEnvelope::EventCase trigger) {
   if (IsValidTransition(s.status, to, trigger)) {
     s.status = to;
@@ -27,22 +41,6 @@ void SetStatus(PaymentState& s, ev::PaymentStatus to, ev::EventEnvelope::EventCa
   ReportBreach(what);
 }
 
-}  // namespace internal
-
-namespace {
-
-namespace pl = ::payments::plan::v1;
-namespace ty = ::payments::types::v1;
-using internal::AssignOperation;
-using internal::Capturable;
-using internal::FindAttemptMutable;
-using internal::HasPendingKind;
-using internal::IsAuthorization;
-using internal::LedgerFor;
-using internal::RememberKeyed;
-using internal::RemovePending;
-using internal::SetStatus;
-
 void PaymentCreated(PaymentState& s, const ev::EventEnvelope& e) {
   if (s.exists) return;
   const auto& pc = e.payment_created();
@@ -54,7 +52,6 @@ void PaymentCreated(PaymentState& s, const ev::EventEnvelope& e) {
   s.manual_capture = pc.capture_mode() == ty::CAPTURE_MODE_MANUAL;
   s.idempotency_key = pc.idempotency_key();
   s.request_hash = pc.request_hash();
-  SetStatus(s, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION, ev::EventEnvelope::kPaymentCreated);
 }
 
 void PlanBuilt(PaymentState& s, const ev::PlanBuilt& pb) {
@@ -78,9 +75,6 @@ void PlanBuilt(PaymentState& s, const ev::PlanBuilt& pb) {
   if (pb.method() != ty::PAYMENT_METHOD_UNSPECIFIED) s.method = pb.method();
   s.current_step = pb.first_step();
   s.current_attempt = 0;
-  if (s.status == ev::PAYMENT_STATUS_FAILED) {
-    SetStatus(s, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION, ev::EventEnvelope::kPlanBuilt);
-  }
 }
 
 void StepStarted(PaymentState& s, const ev::StepStarted& st) {
@@ -94,7 +88,6 @@ void StepStarted(PaymentState& s, const ev::StepStarted& st) {
   a.attempt = op.attempt();
   a.processor_id = op.processor_id();
   a.amount_requested = op.amount().amount_minor();
-  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING, ev::EventEnvelope::kStepStarted);
 }
 
 void StepSucceeded(PaymentState& s, const ev::StepSucceeded& ss) {
@@ -116,7 +109,6 @@ void StepSucceeded(PaymentState& s, const ev::StepSucceeded& ss) {
     }
   }
   s.processed += amount;
-  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING, ev::EventEnvelope::kStepSucceeded);
 }
 
 void StepFailed(PaymentState& s, const ev::StepFailed& sf) {
@@ -126,13 +118,11 @@ void StepFailed(PaymentState& s, const ev::StepFailed& sf) {
     a->error_code = sf.result().error_code();
     a->latency_ms = sf.result().latency_ms();
   }
-  SetStatus(s, ev::PAYMENT_STATUS_AUTHORIZING, ev::EventEnvelope::kStepFailed);
 }
 
 void PaymentProcessing(PaymentState& s, const ev::PaymentProcessing& pp) {
   if (!IsAuthorization(pp.op().kind())) return;
   s.deadline_at_ms = pp.deadline_at_ms();
-  SetStatus(s, ev::PAYMENT_STATUS_PROCESSING, ev::EventEnvelope::kPaymentProcessing);
 }
 
 void ProcessingExpired(PaymentState& s, const ev::ProcessingExpired& pe) {
@@ -161,14 +151,6 @@ void PaymentCaptured(PaymentState& s, const ev::PaymentCaptured& pc) {
   Resolved(s, pc.op());
   if (StepLedger* l = LedgerFor(s, pc.op().step_index())) l->captured += amount;
   s.captured += amount;
-  bool final_capture = false;
-  for (const auto& c : s.captures) {
-    if (c.id == pc.capture_id()) final_capture = c.final_capture;
-  }
-  if (CaptureCompletesPayment(HasPendingKind(s, ev::OPERATION_KIND_CAPTURE), final_capture,
-                              Capturable(s))) {
-    SetStatus(s, ev::PAYMENT_STATUS_SUCCEEDED, ev::EventEnvelope::kPaymentCaptured);
-  }
 }
 
 void VoidStarted(PaymentState& s, const ev::VoidStarted& vs) {
@@ -179,8 +161,7 @@ void VoidStarted(PaymentState& s, const ev::VoidStarted& vs) {
 }
 
 void PaymentVoided(PaymentState& s, const ev::PaymentVoided& pv) {
-  if (!pv.has_op())
-    return SetStatus(s, ev::PAYMENT_STATUS_VOIDED, ev::EventEnvelope::kPaymentVoided);
+  if (!pv.has_op()) return;
   const auto& op = pv.op();
   Resolved(s, op);
   const AttemptRecord* reversed = s.FindAttempt(op.parent_id());
@@ -190,11 +171,7 @@ void PaymentVoided(PaymentState& s, const ev::PaymentVoided& pv) {
   if (counted) {
     if (StepLedger* l = LedgerFor(s, op.step_index())) l->voided = true;
   }
-  if (pv.compensation()) {
-    if (counted) s.reversed += op.amount().amount_minor();
-  } else if (VoidCompletesPayment(HasPendingKind(s, ev::OPERATION_KIND_VOID), Capturable(s) == 0)) {
-    SetStatus(s, ev::PAYMENT_STATUS_VOIDED, ev::EventEnvelope::kPaymentVoided);
-  }
+  if (pv.compensation() && counted) s.reversed += op.amount().amount_minor();
 }
 
 void RefundStarted(PaymentState& s, const ev::RefundStarted& rs) {
@@ -209,13 +186,8 @@ void RefundSucceeded(PaymentState& s, const ev::RefundSucceeded& rs) {
   s.refunded += op.amount().amount_minor();
 }
 
-}  // namespace
-
-void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
-  if (e.payment_id().empty() || (!s.payment_id.empty() && e.payment_id() != s.payment_id)) return;
-  if (s.payment_id.empty()) s.payment_id = e.payment_id();
-  if (e.sequence() > s.sequence) s.sequence = e.sequence();
-
+// What `e` does to the payment's operations, attempts and money; the status is Evolve's.
+void Apply(PaymentState& s, const ev::EventEnvelope& e) {
   using E = ev::EventEnvelope;
   switch (e.event_case()) {
     case E::kPaymentCreated:
@@ -235,10 +207,6 @@ void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
       return PaymentProcessing(s, e.payment_processing());
     case E::kProcessingExpired:
       return ProcessingExpired(s, e.processing_expired());
-    case E::kPaymentCompleted:
-      return SetStatus(s, e.payment_completed().status(), E::kPaymentCompleted);
-    case E::kPaymentFailed:
-      return SetStatus(s, ev::PAYMENT_STATUS_FAILED, E::kPaymentFailed);
     case E::kCaptureStarted:
       return CaptureStarted(s, e.capture_started());
     case E::kPaymentCaptured:
@@ -257,10 +225,21 @@ void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
       return RefundSucceeded(s, e.refund_succeeded());
     case E::kRefundFailed:
       return Resolved(s, e.refund_failed().op());
-    case E::kPaymentCanceled:
-      return SetStatus(s, ev::PAYMENT_STATUS_CANCELED, E::kPaymentCanceled);
-    default:  // CommandRejected, CommandDeduplicated, WriterClaimed: nothing changes
+    default:  // completed, failed, canceled (the status only), rejections, claims
       return;
+  }
+}
+
+}  // namespace
+
+void Evolve(PaymentState& s, const ev::EventEnvelope& e) {
+  if (e.payment_id().empty() || (!s.payment_id.empty() && e.payment_id() != s.payment_id)) return;
+  if (s.payment_id.empty()) s.payment_id = e.payment_id();
+  if (e.sequence() > s.sequence) s.sequence = e.sequence();
+  const ev::PaymentStatus before = s.status;
+  Apply(s, e);
+  if (const auto to = PaymentStatusAfter(before, e, StatusFactsOf(s, e))) {
+    SetStatus(s, *to, e.event_case());
   }
 }
 

@@ -2,7 +2,9 @@
 // status may take, and everything else derives from it: IsValidTransition (what Evolve
 // checks, and what decide relies on), and LifecycleDiagram(), the Mermaid diagram in
 // src/command/README.md (tests/unit/command/transitions_test.cc fails when they differ).
-// In the manner of librdkafka's rd_kafka_txn_state_transition_is_valid(), but as a list.
+// Which status an event asks for is PaymentStatusAfter's answer (status.h); this table
+// says whether the move is allowed. In the manner of librdkafka's
+// rd_kafka_txn_state_transition_is_valid(), but as a list.
 #pragma once
 
 #include <array>
@@ -103,21 +105,6 @@ inline constexpr size_t kMaxPlanSteps = 32;
 // The core's ledger and every read model decide it here.
 constexpr bool VoidReleasesCountedMoney(bool has_parent, bool parent_succeeded) {
   return !has_parent || parent_succeeded;
-}
-
-// When a capture's answer makes the payment SUCCEEDED: no other capture in flight, and it
-// was the merchant's final capture or nothing capturable is left. The core (evolve.cc)
-// and the projection's view (projector.cc) both decide it here.
-constexpr bool CaptureCompletesPayment(bool captures_in_flight, bool final_capture,
-                                       int64_t capturable_left) {
-  return !captures_in_flight && (final_capture || capturable_left <= 0);
-}
-
-// When a requested void's answer makes the payment VOIDED: no other void in flight and
-// every authorized step released (if another step's void failed, the payment stays
-// capturable and may be voided again). Core and projection decide it here.
-constexpr bool VoidCompletesPayment(bool voids_in_flight, bool every_step_released) {
-  return !voids_in_flight && every_step_released;
 }
 
 }  // namespace payorch::command

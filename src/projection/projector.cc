@@ -6,6 +6,7 @@
 #include <set>
 
 #include "command/serialize.h"
+#include "command/status.h"
 #include "command/transitions.h"
 #include "projection/internal/keys.h"
 #include "projection/internal/time.h"
@@ -27,15 +28,19 @@ uint64_t GetFixed64(std::string_view in) {
   return v;
 }
 
-void SetStatus(pv::PaymentView& v, ev::PaymentStatus to) {
-  if (v.status() != to && command::IsValidTransition(v.status(), to)) v.set_status(to);
-}
-
-pv::Attempt* FindAttempt(pv::PaymentView& v, const std::string& key) {
+int FindAttemptIndex(const pv::PaymentView& v, const std::string& key) {
   for (int i = v.attempts_size() - 1; i >= 0; --i) {
-    if (v.attempts(i).idempotency_key() == key) return v.mutable_attempts(i);
+    if (v.attempts(i).idempotency_key() == key) return i;
   }
-  return nullptr;
+  return -1;
+}
+pv::Attempt* FindAttempt(pv::PaymentView& v, const std::string& key) {
+  const int i = FindAttemptIndex(v, key);
+  return i >= 0 ? v.mutable_attempts(i) : nullptr;
+}
+const pv::Attempt* FindAttempt(const pv::PaymentView& v, const std::string& key) {
+  const int i = FindAttemptIndex(v, key);
+  return i >= 0 ? &v.attempts(i) : nullptr;
 }
 
 pv::Attempt* StartAttempt(pv::PaymentView& v, const ev::GatewayOperation& op, int64_t at_ms) {
@@ -64,9 +69,8 @@ pv::Attempt* Answer(pv::PaymentView& v, const ev::GatewayOperation& op, int64_t 
 
 uint32_t Decremented(uint32_t counter) { return counter > 0 ? counter - 1 : 0; }
 
-// The core's rule for VOIDED (command/evolve.cc, PaymentVoided): a requested void voids
-// the payment only once every step that authorized money is released. If the void of one
-// step failed, the payment stays capturable (and may be voided again).
+// StatusFacts.every_step_released: every step that authorized money has a requested void
+// that succeeded (compensations aside).
 bool EveryStepReleased(const pv::PaymentView& v) {
   std::set<uint32_t> authorized;
   std::set<uint32_t> released;
@@ -130,6 +134,20 @@ std::optional<ev::PaymentStatus> ParseStatus(std::string_view text) {
     return std::nullopt;
   }
   return status;
+}
+
+command::StatusFacts ViewStatusFacts(const pv::PaymentView& v, const ev::EventEnvelope& e) {
+  command::StatusFacts f;
+  if (!command::StatusNeedsFacts(e.event_case())) return f;
+  f.captures_in_flight = v.captures_in_flight() > 0;
+  f.voids_in_flight = v.voids_in_flight() > 0;
+  f.capturable_left = v.authorized_minor() - v.voided_minor() - v.captured_minor();
+  f.every_step_released = EveryStepReleased(v);
+  if (e.has_payment_captured()) {
+    const pv::Attempt* a = FindAttempt(v, e.payment_captured().op().idempotency_key());
+    f.final_capture = a != nullptr && a->final_capture();
+  }
+  return f;
 }
 
 namespace {
@@ -288,7 +306,6 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       v.set_customer_reference(pc.customer_reference());
       *v.mutable_issues() = pc.issues();
       v.set_created_at_ms(at);
-      SetStatus(v, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION);
       break;
     }
     case ev::EventEnvelope::kPlanBuilt: {
@@ -297,13 +314,11 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       if (pb.method() != ty::PAYMENT_METHOD_UNSPECIFIED) v.set_method(pb.method());
       if (v.status() == ev::PAYMENT_STATUS_FAILED) {  // confirmed again with another method
         v.clear_failure_reason();
-        SetStatus(v, ev::PAYMENT_STATUS_REQUIRES_CONFIRMATION);
       }
       break;
     }
     case ev::EventEnvelope::kStepStarted:
       StartAttempt(v, e.step_started().op(), at);
-      SetStatus(v, ev::PAYMENT_STATUS_AUTHORIZING);
       break;
     case ev::EventEnvelope::kStepSucceeded: {
       const auto& ss = e.step_succeeded();
@@ -316,7 +331,6 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       v.set_authorized_minor(v.authorized_minor() + amount);
       if (ss.op().kind() == ev::OPERATION_KIND_SALE)
         v.set_captured_minor(v.captured_minor() + amount);
-      SetStatus(v, ev::PAYMENT_STATUS_AUTHORIZING);
       AddTotal(v, at, ss.op().processor_id(), "authorized", amount);
       // A sale captures as it authorizes: its money is in the captured totals too.
       if (ss.op().kind() == ev::OPERATION_KIND_SALE) {
@@ -329,7 +343,6 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       pv::Attempt* a = Answer(v, sf.op(), at, pv::ATTEMPT_OUTCOME_FAILED);
       a->set_error_code(sf.result().error_code());
       a->set_latency_ms(sf.result().latency_ms());
-      SetStatus(v, ev::PAYMENT_STATUS_AUTHORIZING);
       auto [outcome, fresh] = failed_outcomes_.try_emplace(sf.result().error_code());
       if (fresh) outcome->second = FailedOutcome(sf.result().error_code());
       AddTotal(v, at, sf.op().processor_id(), outcome->second, sf.op().amount().amount_minor());
@@ -340,9 +353,6 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       pv::Attempt* a = Answer(v, op, at, pv::ATTEMPT_OUTCOME_UNKNOWN);
       a->set_finished_at_ms(0);
       a->set_error_code(ty::ERROR_CODE_TIMEOUT);
-      if (op.kind() == ev::OPERATION_KIND_AUTHORIZE || op.kind() == ev::OPERATION_KIND_SALE) {
-        SetStatus(v, ev::PAYMENT_STATUS_PROCESSING);
-      }
       break;
     }
     case ev::EventEnvelope::kProcessingExpired: {
@@ -352,12 +362,8 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
                e.processing_expired().op().amount().amount_minor());
       break;
     }
-    case ev::EventEnvelope::kPaymentCompleted:
-      SetStatus(v, e.payment_completed().status());
-      break;
     case ev::EventEnvelope::kPaymentFailed:
       v.set_failure_reason(e.payment_failed().reason());
-      SetStatus(v, ev::PAYMENT_STATUS_FAILED);
       break;
     case ev::EventEnvelope::kCaptureStarted: {
       pv::Attempt* a = StartAttempt(v, e.capture_started().op(), at);
@@ -369,14 +375,8 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
       const auto& pc = e.payment_captured();
       pv::Attempt* a = Answer(v, pc.op(), at, pv::ATTEMPT_OUTCOME_SUCCEEDED);
       a->set_amount_processed_minor(pc.op().amount().amount_minor());
-      const bool final_capture = a->final_capture();
       v.set_captures_in_flight(Decremented(v.captures_in_flight()));
       v.set_captured_minor(pc.total_captured_minor());
-      if (command::CaptureCompletesPayment(
-              v.captures_in_flight() > 0, final_capture,
-              v.authorized_minor() - v.voided_minor() - v.captured_minor())) {
-        SetStatus(v, ev::PAYMENT_STATUS_SUCCEEDED);
-      }
       AddTotal(v, at, pc.op().processor_id(), "captured", pc.op().amount().amount_minor());
       break;
     }
@@ -397,10 +397,7 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
     }
     case ev::EventEnvelope::kPaymentVoided: {
       const auto& pvd = e.payment_voided();
-      if (!pvd.has_op()) {
-        SetStatus(v, ev::PAYMENT_STATUS_VOIDED);
-        break;
-      }
+      if (!pvd.has_op()) break;
       pv::Attempt* a = Answer(v, pvd.op(), at, pv::ATTEMPT_OUTCOME_SUCCEEDED);
       a->set_amount_processed_minor(pvd.op().amount().amount_minor());
       v.set_voids_in_flight(Decremented(v.voids_in_flight()));
@@ -409,10 +406,6 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
               !pvd.op().parent_id().empty(),
               reversed != nullptr && reversed->outcome() == pv::ATTEMPT_OUTCOME_SUCCEEDED)) {
         v.set_voided_minor(v.voided_minor() + pvd.op().amount().amount_minor());
-      }
-      if (!pvd.compensation() &&
-          command::VoidCompletesPayment(v.voids_in_flight() > 0, EveryStepReleased(v))) {
-        SetStatus(v, ev::PAYMENT_STATUS_VOIDED);
       }
       AddTotal(v, at, pvd.op().processor_id(), "voided", pvd.op().amount().amount_minor());
       break;
@@ -444,7 +437,6 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
     }
     case ev::EventEnvelope::kPaymentCanceled:
       v.set_failure_reason(e.payment_canceled().reason());
-      SetStatus(v, ev::PAYMENT_STATUS_CANCELED);
       break;
     case ev::EventEnvelope::kCommandRejected:
       v.set_rejected_commands(v.rejected_commands() + 1);
@@ -452,8 +444,18 @@ void Projector::Apply(pv::PaymentView& v, const ev::EventEnvelope& e) {
     case ev::EventEnvelope::kCommandDeduplicated:
       v.set_deduplicated_commands(v.deduplicated_commands() + 1);
       break;
-    default:  // PaymentConfirmed, WriterClaimed: no view change
+    default:  // PaymentCompleted (the status only), PaymentConfirmed, WriterClaimed
       break;
+  }
+  // The status: the core's rule (command/status.h) on the view's facts. An edge the
+  // lifecycle lacks leaves the status, as it does in the core (which reports the breach).
+  const ev::PaymentStatus before = v.status();
+  if (const auto to = command::PaymentStatusAfter(before, e, ViewStatusFacts(v, e))) {
+    if (*to != before && command::IsValidTransition(before, *to, e.event_case())) {
+      v.set_status(*to);
+    } else if (*to != before) {
+      ++stats_.illegal_transitions;
+    }
   }
 }
 

@@ -13,7 +13,9 @@
 // - per partition, command::EpochFilter: only events of the current claim's epoch count;
 // - per payment, an event whose sequence is not above the last one applied is a
 //   re-publication and is dropped (PaymentView.last_sequence);
-// - events outside a payment (sequence 0) change no view.
+// - events outside a payment (sequence 0) change no view;
+// - the status after each event is the core's: command::PaymentStatusAfter on the view's
+//   facts (ViewStatusFacts), checked against the lifecycle table (command/status.h).
 // Deterministic: the same events give the same bytes (maps in key order, no clock).
 //
 // Thread safety: none; one thread owns a Projector.
@@ -31,6 +33,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "command/status.h"
 #include "command/validity.h"
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
@@ -78,6 +81,9 @@ struct ProjectorStats {
   int64_t claims = 0;
   int64_t undecodable = 0;
   int64_t other = 0;  // counted, outside a payment
+  // Events that asked for a status change the lifecycle lacks (the view keeps its status;
+  // the core reported the breach when it folded the event).
+  int64_t illegal_transitions = 0;
 };
 
 class Projector {
@@ -150,6 +156,11 @@ class Projector {
   std::string date_;
   std::map<int, std::string> failed_outcomes_;
 };
+
+// The view's StatusFacts for `event`, read after the event's bookkeeping (command/status.h):
+// what the Projector hands command::PaymentStatusAfter. Empty for an event that needs none.
+[[nodiscard]] command::StatusFacts ViewStatusFacts(
+    const pv::PaymentView& view, const ::payments::events::v1::EventEnvelope& event);
 
 // "succeeded" for PAYMENT_STATUS_SUCCEEDED, ...; and back (also accepts the enum name).
 [[nodiscard]] std::string StatusSlug(::payments::events::v1::PaymentStatus status);

@@ -17,7 +17,8 @@
 //     Decide agrees with DecideAndApply; the same sequence gives byte-identical events,
 //     with or without an EventPool;
 //   - the read model (projection::Projector over the same events) shows the core's status,
-//     captured and refunded amounts after every command.
+//     captured and refunded amounts after every command, and the core's status after every
+//     event (both decide it with command::PaymentStatusAfter from facts of their own).
 //
 // Runs 300 cases by default with a fixed seed; override with RC_PARAMS, e.g.
 // RC_PARAMS="max_success=5000 seed=123" (see rapidcheck's configuration docs).
@@ -39,6 +40,7 @@
 #include "projection/projector.h"
 #include "support/command_harness.h"
 #include "support/state_dump.h"
+#include "support/status_agreement.h"
 
 namespace payorch::command {
 namespace {
@@ -729,6 +731,24 @@ RC_GTEST_PROP(CommandPropertyTest, TheReadModelAgreesWithTheCoreAfterEveryComman
               std::to_string(view.refunded_minor()) + ", the core " +
               ev::PaymentStatus_Name(core.status) + " captured " + std::to_string(core.captured) +
               " refunded " + std::to_string(core.refunded));
+    }
+  }
+}
+
+// The status after every event, not only after every command: the core and the read model
+// decide it with one function (command/status.h) from facts each fills from its own state;
+// a fact filled differently, or a rule kept on one side, fails here.
+RC_GTEST_PROP(CommandPropertyTest, TheReadModelAgreesWithTheCoreAfterEveryEvent, ()) {
+  const auto actions = GenActions();
+  CommandHarness h;
+  testing::StatusAgreement agree;
+  for (const Action& a : actions) {
+    if (a.kind == Kind::kAdvanceTime || a.kind == Kind::kExpire) h.Advance(a.advance_ms);
+    if (a.kind == Kind::kAdvanceTime) continue;
+    Built b = Build(a, h);
+    for (const E& e : h.Send(b.command)) {
+      const std::string diff = agree.Feed(e);
+      if (!diff.empty()) RC_FAIL(diff);
     }
   }
 }

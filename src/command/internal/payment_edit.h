@@ -84,9 +84,4 @@ inline void AssignOperation(PendingOperation& p, const ev::GatewayOperation& op)
   p.parent_id = op.parent_id();
 }
 
-// Moves `s` to status `to`, as event `trigger` asks. An edge kLifecycle (transitions.h)
-// lacks is a breach: the status stays, the breach is reported (invariants.h). Defined in
-// evolve.cc.
-void SetStatus(PaymentState& s, ev::PaymentStatus to, ev::EventEnvelope::EventCase trigger);
-
 }  // namespace payorch::command::internal
