@@ -173,7 +173,7 @@ Step OrchestratorApp::ConnectToLog() {
   log::KafkaOptions& kafka = o_.kafka;
   if (kafka.bootstrap_servers.empty() && kafka.bootstrap_file.empty()) {
     auto broker = log::EmbeddedBroker::Start(1, o_.logger);
-    if (!broker.ok()) return Failed("embedded broker: " + broker.error().ToString());
+    if (!broker.ok()) return Failed("embedded broker: " + broker.status().ToString());
     embedded_ = std::move(broker.value());
     kafka.bootstrap_servers = embedded_->bootstrap();
     o_.announce("embedded broker at " + kafka.bootstrap_servers);
@@ -188,7 +188,7 @@ Step OrchestratorApp::ConnectToLog() {
     return std::nullopt;
   }
   auto admin = log::Admin::Create(kafka);
-  if (!admin.ok()) return Failed(admin.error().ToString());
+  if (!admin.ok()) return Failed(admin.status().ToString());
   if (auto st = admin.value()->EnsureTopics(kafka); !st.ok()) {
     return Failed("topics: " + st.ToString());
   }
@@ -199,9 +199,9 @@ Step OrchestratorApp::ConnectToLog() {
 Step OrchestratorApp::ResolveAssignment() {
   if (o_.assign.empty()) return std::nullopt;
   auto admin = log::Admin::Create(o_.kafka);
-  if (!admin.ok()) return Failed(admin.error().ToString());
+  if (!admin.ok()) return Failed(admin.status().ToString());
   auto count = admin.value()->PartitionCount(o_.kafka.Topic(log::TopicKind::kCommands));
-  if (!count.ok()) return Failed(count.error().ToString());
+  if (!count.ok()) return Failed(count.status().ToString());
   return ParseAssign(o_.assign, count.value(), &static_partitions_);
 }
 
@@ -263,11 +263,11 @@ void OrchestratorApp::AddReadinessChecks() {
     std::lock_guard<std::mutex> lock(broker_check_mu_);
     if (!broker_admin_) {
       auto admin = log::Admin::Create(o_.kafka);
-      if (!admin.ok()) return metrics::Check{false, admin.error().ToString()};
+      if (!admin.ok()) return metrics::Check{false, admin.status().ToString()};
       broker_admin_ = std::move(admin.value());
     }
     auto topics = broker_admin_->ListTopics(1'000);
-    if (!topics.ok()) return metrics::Check{false, topics.error().ToString()};
+    if (!topics.ok()) return metrics::Check{false, topics.status().ToString()};
     return metrics::Check{true, o_.kafka.bootstrap_servers};
   });
 }

@@ -52,14 +52,14 @@ std::string MeasureTopic(const log::KafkaOptions& kafka, const std::string& topi
                          TopicVolume* out) {
   for (int p = 0; p < partitions; ++p) {
     auto reader = log::PartitionReader::Open(kafka, topic, PartitionId{p}, log::kOffsetBeginning);
-    if (!reader.ok()) return reader.error().ToString();
+    if (!reader.ok()) return reader.status().ToString();
     auto end = reader.value()->ReadToEnd(
         [&](const log::Record& r) {
           ++out->records;
           out->bytes += static_cast<int64_t>(r.key.size() + r.value.size());
         },
         60'000);
-    if (!end.ok()) return end.error().ToString();
+    if (!end.ok()) return end.status().ToString();
   }
   return "";
 }
@@ -80,7 +80,7 @@ std::string MeasureRaw(const log::KafkaOptions& base, log::EmbeddedBroker* broke
     if (auto st = broker->CreateTopic(topic, partitions); !st.ok()) return st.ToString();
   } else {
     auto admin = log::Admin::Create(kafka);
-    if (!admin.ok()) return admin.error().ToString();
+    if (!admin.ok()) return admin.status().ToString();
     if (auto st = admin.value()->CreateTopic(topic, partitions, kafka.replication_factor);
         !st.ok()) {
       return st.ToString();
@@ -91,9 +91,9 @@ std::string MeasureRaw(const log::KafkaOptions& base, log::EmbeddedBroker* broke
   for (int p = 0; p < partitions; ++p) all.push_back(PartitionId{p});
   log::StartAt listener;  // from the beginning
   auto consumer = log::Consumer::CreateAssigned(kafka, "payorch.bench.raw", topic, all, &listener);
-  if (!consumer.ok()) return consumer.error().ToString();
+  if (!consumer.ok()) return consumer.status().ToString();
   auto producer = log::Producer::Create(kafka);
-  if (!producer.ok()) return producer.error().ToString();
+  if (!producer.ok()) return producer.status().ToString();
 
   std::atomic<int64_t> consumed{0};
   std::string consume_error;
@@ -120,7 +120,9 @@ std::string MeasureRaw(const log::KafkaOptions& base, log::EmbeddedBroker* broke
       produce_error = st.ToString();
       break;
     }
-    if (i % 256 == 0) (void)producer.value()->Poll(0);
+    // Serves delivery callbacks only: a failure of the producer also fails the next
+    // Produce() or the Flush() below, which report it.
+    if (i % 256 == 0) producer.value()->Poll(0).IgnoreError();
   }
   if (auto st = producer.value()->Flush(60'000); !st.ok() && produce_error.empty()) {
     produce_error = st.ToString();
@@ -221,7 +223,7 @@ int RunBench(int argc, char** argv) {
     auto started = log::EmbeddedBroker::Start(1, logger);
     if (!started.ok()) {
       std::fprintf(stderr, "payorch bench: embedded broker: %s\n",
-                   started.error().ToString().c_str());
+                   started.status().ToString().c_str());
       return 1;
     }
     broker = std::move(started).value();
@@ -240,7 +242,7 @@ int RunBench(int argc, char** argv) {
   if (broker) {
     topics = broker->CreateTopics(kafka);
   } else if (auto admin = log::Admin::Create(kafka); !admin.ok()) {
-    topics = admin.error();
+    topics = admin.status();
   } else {
     topics = admin.value()->EnsureTopics(kafka);
   }

@@ -42,7 +42,7 @@ int RunBroker(int argc, char** argv) {
   auto logger = StderrLogger("broker");
   auto broker = log::EmbeddedBroker::Start(brokers_count, logger);
   if (!broker.ok()) {
-    std::fprintf(stderr, "payorch broker: %s\n", broker.error().ToString().c_str());
+    std::fprintf(stderr, "payorch broker: %s\n", broker.status().ToString().c_str());
     return 1;
   }
   topics.replication_factor = brokers_count >= 3 ? 3 : brokers_count;

@@ -108,7 +108,7 @@ int RunDemo(int argc, char** argv) {
 
   auto broker = log::EmbeddedBroker::Start(1, logger);
   if (!broker.ok()) {
-    std::fprintf(stderr, "payorch demo: embedded broker: %s\n", broker.error().ToString().c_str());
+    std::fprintf(stderr, "payorch demo: embedded broker: %s\n", broker.status().ToString().c_str());
     return 1;
   }
   log::KafkaOptions kafka;

@@ -158,9 +158,9 @@ int RunReplay(int argc, char** argv) {
   }
   const std::string topic = kafka.Topic(log::TopicKind::kEvents);
   auto admin = log::Admin::Create(kafka);
-  if (!admin.ok()) return Fail(admin.error().ToString());
+  if (!admin.ok()) return Fail(admin.status().ToString());
   auto count = admin.value()->PartitionCount(topic);
-  if (!count.ok()) return Fail(topic + ": " + count.error().ToString());
+  if (!count.ok()) return Fail(topic + ": " + count.status().ToString());
   if (partition >= count.value()) {
     return Usage("--partition " + std::to_string(partition) + ": " + topic + " has " +
                  std::to_string(count.value()) + " partitions");
@@ -173,9 +173,9 @@ int RunReplay(int argc, char** argv) {
   for (int p = 0; p < count.value(); ++p) {
     if (partition >= 0 && p != partition) continue;
     auto reader = log::PartitionReader::Open(kafka, topic, PartitionId{p}, log::kOffsetBeginning);
-    if (!reader.ok()) return Fail(reader.error().ToString());
+    if (!reader.ok()) return Fail(reader.status().ToString());
     auto marks = reader.value()->QueryWatermarks();
-    if (!marks.ok()) return Fail(marks.error().ToString());
+    if (!marks.ok()) return Fail(marks.status().ToString());
     int64_t end = marks.value().high.value();
     if (to_offset >= 0) end = std::min(end, to_offset);
     total += std::max<int64_t>(0, end - marks.value().low.value());

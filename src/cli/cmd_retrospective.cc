@@ -83,13 +83,13 @@ int RunRetrospective(int argc, char** argv) {
   const std::string topic = kafka.Topic(log::TopicKind::kContracts);
   auto admin = log::Admin::Create(kafka);
   if (!admin.ok()) {
-    std::fprintf(stderr, "payorch retrospective: %s\n", admin.error().ToString().c_str());
+    std::fprintf(stderr, "payorch retrospective: %s\n", admin.status().ToString().c_str());
     return 1;
   }
   auto partitions = admin.value()->PartitionCount(topic);
   if (!partitions.ok()) {
     std::fprintf(stderr, "payorch retrospective: %s: %s\n", topic.c_str(),
-                 partitions.error().ToString().c_str());
+                 partitions.status().ToString().c_str());
     return 1;
   }
   std::vector<::payments::contracts::v1::ContractViolation> violations;
@@ -97,7 +97,7 @@ int RunRetrospective(int argc, char** argv) {
   for (int32_t p = 0; p < partitions.value(); ++p) {
     auto reader = log::PartitionReader::Open(kafka, topic, PartitionId{p}, log::kOffsetBeginning);
     if (!reader.ok()) {
-      std::fprintf(stderr, "payorch retrospective: %s\n", reader.error().ToString().c_str());
+      std::fprintf(stderr, "payorch retrospective: %s\n", reader.status().ToString().c_str());
       return 1;
     }
     auto read = reader.value()->ReadToEnd(
@@ -112,7 +112,7 @@ int RunRetrospective(int argc, char** argv) {
         kReadTimeoutMs);
     if (!read.ok()) {
       std::fprintf(stderr, "payorch retrospective: %s[%d]: %s\n", topic.c_str(), p,
-                   read.error().ToString().c_str());
+                   read.status().ToString().c_str());
       return 1;
     }
   }

@@ -71,7 +71,7 @@ int RunSend(int argc, char** argv) {
 
   auto admin = log::Admin::Create(kafka);
   if (!admin.ok()) {
-    std::fprintf(stderr, "payorch send: %s\n", admin.error().ToString().c_str());
+    std::fprintf(stderr, "payorch send: %s\n", admin.status().ToString().c_str());
     return 1;
   }
   if (log::LogStatus s = admin.value()->EnsureTopics(kafka); !s.ok()) {
@@ -80,7 +80,7 @@ int RunSend(int argc, char** argv) {
   }
   auto producer = log::Producer::Create(kafka);
   if (!producer.ok()) {
-    std::fprintf(stderr, "payorch send: %s\n", producer.error().ToString().c_str());
+    std::fprintf(stderr, "payorch send: %s\n", producer.status().ToString().c_str());
     return 1;
   }
 
@@ -122,7 +122,7 @@ int RunSend(int argc, char** argv) {
       std::fprintf(stderr, "line %lld: %s\n", static_cast<long long>(line_no),
                    s.ToString().c_str());
       failed = true;
-      if (s.error().cls == log::ErrorClass::kFatal) break;
+      if (log::IsFatal(s)) break;
     }
     if (log::LogStatus p = producer.value()->Poll(0); !p.ok()) {
       std::fprintf(stderr, "payorch send: %s\n", p.ToString().c_str());

@@ -153,12 +153,12 @@ int RunTail(int argc, char** argv) {
 
   auto admin = log::Admin::Create(kafka);
   if (!admin.ok()) {
-    std::fprintf(stderr, "payorch tail: %s\n", admin.error().ToString().c_str());
+    std::fprintf(stderr, "payorch tail: %s\n", admin.status().ToString().c_str());
     return 1;
   }
   auto count = admin.value()->PartitionCount(topic);
   if (!count.ok()) {
-    std::fprintf(stderr, "payorch tail: %s\n", count.error().ToString().c_str());
+    std::fprintf(stderr, "payorch tail: %s\n", count.status().ToString().c_str());
     return 1;
   }
   if (partition >= count.value()) {
@@ -173,7 +173,7 @@ int RunTail(int argc, char** argv) {
     auto reader = log::PartitionReader::Open(
         kafka, topic, PartitionId(p), from_beginning ? log::kOffsetBeginning : log::kOffsetEnd);
     if (!reader.ok()) {
-      std::fprintf(stderr, "payorch tail: %s\n", reader.error().ToString().c_str());
+      std::fprintf(stderr, "payorch tail: %s\n", reader.status().ToString().c_str());
       return 1;
     }
     readers.push_back(std::move(reader).value());
@@ -188,7 +188,7 @@ int RunTail(int argc, char** argv) {
   for (auto& reader : readers) {
     auto end = reader->QueryWatermarks();
     if (!end.ok()) {
-      std::fprintf(stderr, "payorch tail: %s\n", end.error().ToString().c_str());
+      std::fprintf(stderr, "payorch tail: %s\n", end.status().ToString().c_str());
       return 1;
     }
     std::vector<log::Record> batch;

@@ -17,15 +17,15 @@ struct Admin::Impl {
   internal::Handle rk;
 };
 
-LogResult<std::unique_ptr<Admin>> Admin::Create(const KafkaOptions& options) {
+StatusOr<std::unique_ptr<Admin>> Admin::Create(const KafkaOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
-  LogResult<rd_kafka_conf_t*> conf =
+  StatusOr<rd_kafka_conf_t*> conf =
       internal::NewConf(options, internal::ClientKind::kAdmin, &impl->state, {});
-  if (!conf.ok()) return conf.error();
-  LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
-  if (!rk.ok()) return rk.error();
+  if (!conf.ok()) return conf.status();
+  StatusOr<internal::Handle> rk = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
+  if (!rk.ok()) return rk.status();
   impl->rk = std::move(rk).value();
   return std::unique_ptr<Admin>(new Admin(std::move(impl)));
 }
@@ -33,7 +33,7 @@ LogResult<std::unique_ptr<Admin>> Admin::Create(const KafkaOptions& options) {
 Admin::Admin(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Admin::~Admin() = default;
 
-LogResult<std::vector<TopicInfo>> Admin::ListTopics(int timeout_ms) {
+StatusOr<std::vector<TopicInfo>> Admin::ListTopics(int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;
   // all_topics=1 lists without creating anything (a request naming topics may
   // auto-create them).
@@ -49,22 +49,22 @@ LogResult<std::vector<TopicInfo>> Admin::ListTopics(int timeout_ms) {
   return out;
 }
 
-LogResult<int> Admin::PartitionCount(const std::string& topic, int timeout_ms) {
-  LogResult<std::vector<TopicInfo>> topics = ListTopics(timeout_ms);
-  if (!topics.ok()) return topics.error();
+StatusOr<int> Admin::PartitionCount(const std::string& topic, int timeout_ms) {
+  StatusOr<std::vector<TopicInfo>> topics = ListTopics(timeout_ms);
+  if (!topics.ok()) return topics.status();
   for (const TopicInfo& t : topics.value()) {
     if (t.name == topic) return t.partitions;
   }
   return internal::MakeError(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC, "topic " + topic);
 }
 
-LogResult<Watermarks> Admin::QueryWatermarks(const std::string& topic, PartitionId partition,
-                                             int timeout_ms) {
+StatusOr<Watermarks> Admin::QueryWatermarks(const std::string& topic, PartitionId partition,
+                                            int timeout_ms) {
   return internal::QueryWatermarks(impl_->rk.get(), topic, partition, timeout_ms);
 }
 
-LogStatus Admin::CreateTopic(const std::string& topic, int partitions, int replication_factor,
-                             int timeout_ms) {
+Status Admin::CreateTopic(const std::string& topic, int partitions, int replication_factor,
+                          int timeout_ms) {
   rd_kafka_t* rk = impl_->rk.get();
   char errstr[512];
   rd_kafka_NewTopic_t* nt =
@@ -76,7 +76,7 @@ LogStatus Admin::CreateTopic(const std::string& topic, int partitions, int repli
   rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, errstr, sizeof(errstr));
   rd_kafka_CreateTopics(rk, &nt, 1, opts, queue);
   rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, timeout_ms + 1000);
-  LogStatus status;
+  Status status;
   if (ev == nullptr) {
     status = internal::MakeError(RD_KAFKA_RESP_ERR__TIMED_OUT, "create topic " + topic);
   } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -102,9 +102,9 @@ LogStatus Admin::CreateTopic(const std::string& topic, int partitions, int repli
   return status;
 }
 
-LogStatus Admin::EnsureTopics(const KafkaOptions& options, int timeout_ms) {
-  LogResult<std::vector<TopicInfo>> existing = ListTopics(timeout_ms);
-  if (!existing.ok()) return existing.error();
+Status Admin::EnsureTopics(const KafkaOptions& options, int timeout_ms) {
+  StatusOr<std::vector<TopicInfo>> existing = ListTopics(timeout_ms);
+  if (!existing.ok()) return existing.status();
   auto count = [&](const std::string& name) {
     for (const TopicInfo& t : existing.value()) {
       if (t.name == name) return t.partitions;
@@ -115,22 +115,21 @@ LogStatus Admin::EnsureTopics(const KafkaOptions& options, int timeout_ms) {
     if (count(topic) > 0) continue;
     impl_->state.logger->info("creating topic {} ({} partitions, replication {})", topic,
                               options.partitions, options.replication_factor);
-    if (LogStatus s =
-            CreateTopic(topic, options.partitions, options.replication_factor, timeout_ms);
+    if (Status s = CreateTopic(topic, options.partitions, options.replication_factor, timeout_ms);
         !s.ok()) {
-      LogError e = s.error();
       // librdkafka 2.0.2's mock cluster does not answer CreateTopics.
-      e.message +=
-          " (an embedded broker cannot create topics on request: it creates the "
-          "payorch topics when it starts, e.g. `payorch broker`)";
-      return e;
+      return Status(s.code(),
+                    s.message() +
+                        " (an embedded broker cannot create topics on request: it creates the "
+                        "payorch topics when it starts, e.g. `payorch broker`)",
+                    s.native_code());
     }
   }
   // A new topic shows in metadata once the controller has propagated it.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
     existing = ListTopics(timeout_ms);
-    if (!existing.ok()) return existing.error();
+    if (!existing.ok()) return existing.status();
     bool all = true;
     for (const std::string& topic : options.AllTopics()) all = all && count(topic) > 0;
     if (all) break;
@@ -153,7 +152,7 @@ LogStatus Admin::EnsureTopics(const KafkaOptions& options, int timeout_ms) {
                                    ": the writer of command partition P writes event partition P");
     }
   }
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
 }  // namespace payorch::log

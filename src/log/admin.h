@@ -6,8 +6,8 @@
 // topics itself when it starts, and EnsureTopics() then finds them present.
 //
 //   auto admin = Admin::Create(options);
-//   LogStatus s = admin.value()->EnsureTopics(options);
-//   LogResult<int> n = admin.value()->PartitionCount(options.Topic(TopicKind::kEvents));
+//   Status s = admin.value()->EnsureTopics(options);
+//   StatusOr<int> n = admin.value()->PartitionCount(options.Topic(TopicKind::kEvents));
 #pragma once
 
 #include <memory>
@@ -27,24 +27,25 @@ struct TopicInfo {
 
 class Admin {
  public:
-  [[nodiscard]] static LogResult<std::unique_ptr<Admin>> Create(const KafkaOptions& options);
+  [[nodiscard]] static StatusOr<std::unique_ptr<Admin>> Create(const KafkaOptions& options);
   ~Admin();
   Admin(const Admin&) = delete;
   Admin& operator=(const Admin&) = delete;
 
   // Every topic of the cluster (internal ones excluded).
-  LogResult<std::vector<TopicInfo>> ListTopics(int timeout_ms = 10'000);
-  // kFatal _UNKNOWN_TOPIC if the topic does not exist.
-  LogResult<int> PartitionCount(const std::string& topic, int timeout_ms = 10'000);
+  StatusOr<std::vector<TopicInfo>> ListTopics(int timeout_ms = 10'000);
+  // kFailedPrecondition _UNKNOWN_TOPIC if the topic does not exist.
+  StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms = 10'000);
   // The low and high watermarks of one partition, asked of its leader (no reader needed).
-  LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
-                                        int timeout_ms = 10'000);
+  StatusOr<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
+                                       int timeout_ms = 10'000);
   // Creates `topic`; success if it already exists.
-  LogStatus CreateTopic(const std::string& topic, int partitions, int replication_factor,
-                        int timeout_ms = 10'000);
+  Status CreateTopic(const std::string& topic, int partitions, int replication_factor,
+                     int timeout_ms = 10'000);
   // Creates the missing topics of `options` (options.partitions, .replication_factor),
-  // then checks that commands and events have the same partition count (kFatal if not).
-  LogStatus EnsureTopics(const KafkaOptions& options, int timeout_ms = 10'000);
+  // then checks that commands and events have the same partition count
+  // (kFailedPrecondition if not).
+  Status EnsureTopics(const KafkaOptions& options, int timeout_ms = 10'000);
 
   struct Impl;
 

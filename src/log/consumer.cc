@@ -21,7 +21,7 @@ struct Consumer::Impl {
   ConsumerLagProbe* lag_probe = nullptr;
   RebalanceListener* listener = nullptr;
   std::vector<PartitionId> assigned;        // sorted
-  std::optional<LogError> rebalance_error;  // returned by the next PollBatch
+  std::optional<Status> rebalance_error;    // returned by the next PollBatch
   std::vector<rd_kafka_message_t*> batch;
   bool closed = false;
 
@@ -56,7 +56,7 @@ void CommitCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 }
 
 // The first per-partition error in `list`, if any.
-LogStatus PartitionErrors(const rd_kafka_topic_partition_list_t* list, const std::string& what) {
+Status PartitionErrors(const rd_kafka_topic_partition_list_t* list, const std::string& what) {
   for (int i = 0; i < list->cnt; ++i) {
     const auto& p = list->elems[i];
     if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -64,7 +64,7 @@ LogStatus PartitionErrors(const rd_kafka_topic_partition_list_t* list, const std
                                  what + " " + p.topic + "[" + std::to_string(p.partition) + "]");
     }
   }
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
 }  // namespace
@@ -77,7 +77,7 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
   for (int i = 0; i < parts->cnt; ++i) ids.emplace_back(parts->elems[i].partition);
   std::sort(ids.begin(), ids.end());
 
-  LogStatus status;
+  Status status;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     std::vector<PartitionOffset> starts = listener->OnAssigned(ids);
     for (int i = 0; i < parts->cnt; ++i) {
@@ -130,15 +130,15 @@ void Consumer::Impl::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partiti
   }
   if (!status.ok()) {
     state.logger->error("rebalance of {} failed: {}", topic, status.ToString());
-    if (!rebalance_error) rebalance_error = status.error();
+    if (!rebalance_error) rebalance_error = status;
   }
 }
 
-LogResult<std::unique_ptr<Consumer::Impl>> Consumer::NewImpl(const KafkaOptions& options,
-                                                             const std::string& group_id,
-                                                             const std::string& topic,
-                                                             RebalanceListener* listener,
-                                                             bool group_member) {
+StatusOr<std::unique_ptr<Consumer::Impl>> Consumer::NewImpl(const KafkaOptions& options,
+                                                            const std::string& group_id,
+                                                            const std::string& topic,
+                                                            RebalanceListener* listener,
+                                                            bool group_member) {
   auto impl = std::make_unique<Impl>();
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
@@ -151,25 +151,25 @@ LogResult<std::unique_ptr<Consumer::Impl>> Consumer::NewImpl(const KafkaOptions&
   if (group_member && !options.group_instance_id.empty()) {
     extra.emplace_back("group.instance.id", options.group_instance_id);
   }
-  LogResult<rd_kafka_conf_t*> conf =
+  StatusOr<rd_kafka_conf_t*> conf =
       internal::NewConf(options, internal::ClientKind::kGroupConsumer, &impl->state, extra);
-  if (!conf.ok()) return conf.error();
+  if (!conf.ok()) return conf.status();
   if (group_member) rd_kafka_conf_set_rebalance_cb(conf.value(), RebalanceCallback);
   rd_kafka_conf_set_offset_commit_cb(conf.value(), CommitCallback);
-  LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_CONSUMER, conf.value());
-  if (!rk.ok()) return rk.error();
+  StatusOr<internal::Handle> rk = internal::NewHandle(RD_KAFKA_CONSUMER, conf.value());
+  if (!rk.ok()) return rk.status();
   impl->rk = std::move(rk).value();
   rd_kafka_poll_set_consumer(impl->rk.get());
   impl->queue = rd_kafka_queue_get_consumer(impl->rk.get());
   return impl;
 }
 
-LogResult<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& options,
-                                                      const std::string& group_id,
-                                                      const std::string& topic,
-                                                      RebalanceListener* listener) {
-  LogResult<std::unique_ptr<Impl>> made = NewImpl(options, group_id, topic, listener, true);
-  if (!made.ok()) return made.error();
+StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const KafkaOptions& options,
+                                                     const std::string& group_id,
+                                                     const std::string& topic,
+                                                     RebalanceListener* listener) {
+  StatusOr<std::unique_ptr<Impl>> made = NewImpl(options, group_id, topic, listener, true);
+  if (!made.ok()) return made.status();
   std::unique_ptr<Impl> impl = std::move(made).value();
 
   PartitionList sub(rd_kafka_topic_partition_list_new(1));
@@ -194,7 +194,7 @@ std::vector<PartitionOffset> StartAt::OnAssigned(const std::vector<PartitionId>&
   return out;
 }
 
-LogResult<std::unique_ptr<Consumer>> Consumer::CreateMember(
+StatusOr<std::unique_ptr<Consumer>> Consumer::CreateMember(
     const KafkaOptions& options, const std::string& group_id, const std::string& topic,
     const std::vector<int32_t>& static_partitions, RebalanceListener* listener) {
   if (static_partitions.empty()) return Create(options, group_id, topic, listener);
@@ -203,11 +203,11 @@ LogResult<std::unique_ptr<Consumer>> Consumer::CreateMember(
   return CreateAssigned(options, group_id, topic, fixed, listener);
 }
 
-LogResult<std::unique_ptr<Consumer>> Consumer::CreateAssigned(
+StatusOr<std::unique_ptr<Consumer>> Consumer::CreateAssigned(
     const KafkaOptions& options, const std::string& group_id, const std::string& topic,
     const std::vector<PartitionId>& partitions, RebalanceListener* listener) {
-  LogResult<std::unique_ptr<Impl>> made = NewImpl(options, group_id, topic, listener, false);
-  if (!made.ok()) return made.error();
+  StatusOr<std::unique_ptr<Impl>> made = NewImpl(options, group_id, topic, listener, false);
+  if (!made.ok()) return made.status();
   std::unique_ptr<Impl> impl = std::move(made).value();
 
   std::vector<PartitionId> ids = partitions;
@@ -233,18 +233,19 @@ LogResult<std::unique_ptr<Consumer>> Consumer::CreateAssigned(
 Consumer::Consumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Consumer::~Consumer() {
-  LogStatus s = Close();
+  Status s = Close();
   if (!s.ok()) impl_->state.logger->warn("closing consumer of {}: {}", impl_->topic, s.ToString());
 }
 
-LogStatus Consumer::PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out) {
+Status Consumer::PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out) {
   if (impl_->closed) {
-    return LogError{ErrorClass::kFatal, RD_KAFKA_RESP_ERR__STATE, "_STATE: consumer is closed"};
+    return Status(StatusCode::kFailedPrecondition, "_STATE: consumer is closed",
+                  RD_KAFKA_RESP_ERR__STATE);
   }
   if (impl_->batch.size() < max_records) impl_->batch.resize(max_records);
   ssize_t n =
       internal::ConsumeAvailable(impl_->queue, timeout_ms, impl_->batch.data(), max_records);
-  LogStatus status;
+  Status status;
   if (n < 0) status = internal::MakeError(rd_kafka_last_error(), "poll " + impl_->topic);
   if (impl_->lag_probe != nullptr) {
     // Lag after this batch, once per partition run (a cached watermark: no broker call).
@@ -268,53 +269,53 @@ LogStatus Consumer::PollBatch(size_t max_records, int timeout_ms, std::vector<Re
       if (!impl_->Owns(msg->partition)) continue;  // fetched before a revocation
       internal::ToRecord(msg.get(), impl_->topic, &out->emplace_back());
     } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      LogError e = internal::MakeError(
+      Status e = internal::MakeError(
           msg->err, "consume " + impl_->topic + "[" + std::to_string(msg->partition) + "]");
       impl_->state.logger->warn("{}", e.ToString());
-      if (e.cls == ErrorClass::kFatal && status.ok()) status = e;
+      if (IsFatal(e) && status.ok()) status = e;
     }
   }
   if (auto fatal = impl_->state.Fatal()) return *fatal;
   if (impl_->rebalance_error) {
-    LogError e = *impl_->rebalance_error;
+    Status e = *impl_->rebalance_error;
     impl_->rebalance_error.reset();
     return e;
   }
   return status;
 }
 
-LogStatus Consumer::Commit(const std::vector<PartitionOffset>& next_offsets) {
-  if (next_offsets.empty()) return LogStatus::Ok();
+Status Consumer::Commit(const std::vector<PartitionOffset>& next_offsets) {
+  if (next_offsets.empty()) return Status::Ok();
   PartitionList list = impl_->List(next_offsets);
   rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk.get(), list.get(), 0);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "commit " + impl_->topic);
   return PartitionErrors(list.get(), "commit");
 }
 
-LogStatus Consumer::Commit(PartitionId partition, Offset next_offset) {
+Status Consumer::Commit(PartitionId partition, Offset next_offset) {
   return Commit(std::vector<PartitionOffset>{{partition, next_offset}});
 }
 
-LogStatus Consumer::CommitAsync(const std::vector<PartitionOffset>& next_offsets) {
-  if (next_offsets.empty()) return LogStatus::Ok();
+Status Consumer::CommitAsync(const std::vector<PartitionOffset>& next_offsets) {
+  if (next_offsets.empty()) return Status::Ok();
   PartitionList list = impl_->List(next_offsets);
   rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk.get(), list.get(), 1);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "commit " + impl_->topic);
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
-LogResult<Offset> Consumer::Committed(PartitionId partition, int timeout_ms) {
+StatusOr<Offset> Consumer::Committed(PartitionId partition, int timeout_ms) {
   PartitionList list = impl_->List({{partition, kOffsetCommitted}});
   rd_kafka_resp_err_t err = rd_kafka_committed(impl_->rk.get(), list.get(), timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return internal::MakeError(err, "committed offsets of " + impl_->topic);
   }
-  if (LogStatus s = PartitionErrors(list.get(), "committed offset"); !s.ok()) return s.error();
+  if (Status s = PartitionErrors(list.get(), "committed offset"); !s.ok()) return s;
   int64_t off = list->elems[0].offset;
   return off < 0 ? kOffsetCommitted : Offset(off);
 }
 
-LogStatus Consumer::Seek(PartitionId partition, Offset offset, int timeout_ms) {
+Status Consumer::Seek(PartitionId partition, Offset offset, int timeout_ms) {
   PartitionList list = impl_->List({{partition, offset}});
   if (rd_kafka_error_t* e = rd_kafka_seek_partitions(impl_->rk.get(), list.get(), timeout_ms)) {
     return internal::TakeError(e, "seek " + impl_->topic);
@@ -322,14 +323,14 @@ LogStatus Consumer::Seek(PartitionId partition, Offset offset, int timeout_ms) {
   return PartitionErrors(list.get(), "seek");
 }
 
-LogStatus Consumer::Pause(PartitionId partition) {
+Status Consumer::Pause(PartitionId partition) {
   PartitionList list = impl_->List({{partition, kOffsetCommitted}});
   rd_kafka_resp_err_t err = rd_kafka_pause_partitions(impl_->rk.get(), list.get());
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "pause");
   return PartitionErrors(list.get(), "pause");
 }
 
-LogStatus Consumer::Resume(PartitionId partition) {
+Status Consumer::Resume(PartitionId partition) {
   PartitionList list = impl_->List({{partition, kOffsetCommitted}});
   rd_kafka_resp_err_t err = rd_kafka_resume_partitions(impl_->rk.get(), list.get());
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "resume");
@@ -340,15 +341,15 @@ std::vector<PartitionId> Consumer::Assignment() const { return impl_->assigned; 
 
 const std::string& Consumer::topic() const { return impl_->topic; }
 
-LogStatus Consumer::Close() {
-  if (impl_->closed) return LogStatus::Ok();
+Status Consumer::Close() {
+  if (impl_->closed) return Status::Ok();
   impl_->closed = true;
   rd_kafka_resp_err_t err = rd_kafka_consumer_close(impl_->rk.get());
   rd_kafka_queue_destroy(impl_->queue);
   impl_->queue = nullptr;
   impl_->rk.reset();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return internal::MakeError(err, "close consumer");
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
 }  // namespace payorch::log

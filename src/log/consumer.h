@@ -13,7 +13,7 @@
 //   group's committed offset (else the beginning). OnAssigned may take its time (fold the
 //   log) as long as it returns within max.poll.interval.ms.
 // - After OnRevoked, no record of a revoked partition is returned, and commits for it
-//   fail kAbortable.
+//   fail kAborted.
 // - Not thread-safe: one thread owns a Consumer.
 //
 //   class Runtime : public RebalanceListener {
@@ -26,7 +26,7 @@
 //   };
 //   auto consumer = Consumer::Create(options, "payorch.writers", commands_topic, &runtime);
 //   std::vector<Record> batch;
-//   LogStatus s = consumer.value()->PollBatch(1000, 100, &batch);
+//   Status s = consumer.value()->PollBatch(1000, 100, &batch);
 //   s = consumer.value()->Commit(batch.back().partition, Offset{batch.back().offset.value() + 1});
 #pragma once
 
@@ -68,21 +68,21 @@ class StartAt final : public RebalanceListener {
 class Consumer {
  public:
   // Joins `group_id` and subscribes to `topic`. `listener` must outlive the Consumer.
-  [[nodiscard]] static LogResult<std::unique_ptr<Consumer>> Create(const KafkaOptions& options,
-                                                                   const std::string& group_id,
-                                                                   const std::string& topic,
-                                                                   RebalanceListener* listener);
+  [[nodiscard]] static StatusOr<std::unique_ptr<Consumer>> Create(const KafkaOptions& options,
+                                                                  const std::string& group_id,
+                                                                  const std::string& topic,
+                                                                  RebalanceListener* listener);
   // No group membership: owns exactly `partitions` from the start (the listener's
   // OnAssigned runs once, inside this call, and OnRevoked never). `group_id` is used for
   // commits only. For a fixed deployment where the writers' fencing, not the group,
   // guarantees a single writer, and for fast restarts on the embedded broker, whose group
   // joins wait for a dead member's session to expire.
-  [[nodiscard]] static LogResult<std::unique_ptr<Consumer>> CreateAssigned(
+  [[nodiscard]] static StatusOr<std::unique_ptr<Consumer>> CreateAssigned(
       const KafkaOptions& options, const std::string& group_id, const std::string& topic,
       const std::vector<PartitionId>& partitions, RebalanceListener* listener);
   // Create() when `static_partitions` is empty, else CreateAssigned() of exactly those: how
   // payorch's loops take either their group's partitions or a fixed `--assign` list.
-  [[nodiscard]] static LogResult<std::unique_ptr<Consumer>> CreateMember(
+  [[nodiscard]] static StatusOr<std::unique_ptr<Consumer>> CreateMember(
       const KafkaOptions& options, const std::string& group_id, const std::string& topic,
       const std::vector<int32_t>& static_partitions, RebalanceListener* listener);
   ~Consumer();  // Close()s if not closed
@@ -90,40 +90,40 @@ class Consumer {
   Consumer& operator=(const Consumer&) = delete;
 
   // Appends up to max_records records to `out`, waiting up to timeout_ms for the first
-  // batch. Runs rebalance callbacks. Fails when the client is unusable (kFatal) or a
+  // batch. Runs rebalance callbacks. Fails when the client is unusable (fatal) or a
   // rebalance could not be applied.
-  LogStatus PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out);
+  Status PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out);
 
   // Commits `next_offset` (the offset of the next record to process) of each partition
-  // and waits for the answer. kAbortable if this member no longer owns a partition.
-  LogStatus Commit(const std::vector<PartitionOffset>& next_offsets);
-  LogStatus Commit(PartitionId partition, Offset next_offset);
+  // and waits for the answer. kAborted if this member no longer owns a partition.
+  Status Commit(const std::vector<PartitionOffset>& next_offsets);
+  Status Commit(PartitionId partition, Offset next_offset);
   // Same, without waiting; a failure is logged and a later commit supersedes it.
-  LogStatus CommitAsync(const std::vector<PartitionOffset>& next_offsets);
+  Status CommitAsync(const std::vector<PartitionOffset>& next_offsets);
   // The group's committed next offset for `partition`, or kOffsetCommitted if none.
-  LogResult<Offset> Committed(PartitionId partition, int timeout_ms);
+  StatusOr<Offset> Committed(PartitionId partition, int timeout_ms);
 
   // Moves an assigned partition's read position.
-  LogStatus Seek(PartitionId partition, Offset offset, int timeout_ms);
-  LogStatus Pause(PartitionId partition);
-  LogStatus Resume(PartitionId partition);
+  Status Seek(PartitionId partition, Offset offset, int timeout_ms);
+  Status Pause(PartitionId partition);
+  Status Resume(PartitionId partition);
 
   // The partitions this member owns now.
   std::vector<PartitionId> Assignment() const;
   const std::string& topic() const;
 
   // Leaves the group (OnRevoked runs for the owned partitions). Idempotent.
-  LogStatus Close();
+  Status Close();
 
   struct Impl;
 
  private:
   explicit Consumer(std::unique_ptr<Impl> impl);
   // The client both factories share; `group_member` installs the rebalance callback.
-  static LogResult<std::unique_ptr<Impl>> NewImpl(const KafkaOptions& options,
-                                                  const std::string& group_id,
-                                                  const std::string& topic,
-                                                  RebalanceListener* listener, bool group_member);
+  static StatusOr<std::unique_ptr<Impl>> NewImpl(const KafkaOptions& options,
+                                                 const std::string& group_id,
+                                                 const std::string& topic,
+                                                 RebalanceListener* listener, bool group_member);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -34,13 +34,13 @@ struct EmbeddedBroker::Impl {
     Pace();
     rd_kafka_mock_cluster_destroy(cluster);
   }
-  LogStatus Check(rd_kafka_resp_err_t err, const std::string& what) const {
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return LogStatus::Ok();
+  Status Check(rd_kafka_resp_err_t err, const std::string& what) const {
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
     return internal::MakeError(err, what);
   }
 };
 
-LogResult<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
+StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
     int broker_count, std::shared_ptr<spdlog::logger> logger) {
   if (broker_count < 1) return internal::ConfigError("broker_count must be at least 1");
   auto impl = std::make_unique<Impl>();
@@ -48,14 +48,14 @@ LogResult<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
   options.logger = std::move(logger);
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
-  LogResult<rd_kafka_conf_t*> conf =
+  StatusOr<rd_kafka_conf_t*> conf =
       internal::NewConf(options, internal::ClientKind::kMockHost, &impl->state,
                         {{"client.id", "payorch-embedded-broker"},
                          // Hides the host handle's own "no bootstrap.servers" notice.
                          {"log_level", "4"}});
-  if (!conf.ok()) return conf.error();
-  LogResult<internal::Handle> host = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
-  if (!host.ok()) return host.error();
+  if (!conf.ok()) return conf.status();
+  StatusOr<internal::Handle> host = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
+  if (!host.ok()) return host.status();
   impl->host = std::move(host).value();
   impl->cluster = rd_kafka_mock_cluster_new(impl->host.get(), broker_count);
   if (impl->cluster == nullptr) {
@@ -73,43 +73,43 @@ EmbeddedBroker::~EmbeddedBroker() = default;
 const std::string& EmbeddedBroker::bootstrap() const { return impl_->bootstrap; }
 int EmbeddedBroker::broker_count() const { return impl_->broker_count; }
 
-LogStatus EmbeddedBroker::CreateTopic(const std::string& name, int partitions,
-                                      int replication_factor) {
+Status EmbeddedBroker::CreateTopic(const std::string& name, int partitions,
+                                   int replication_factor) {
   Pace();
   rd_kafka_resp_err_t err =
       rd_kafka_mock_topic_create(impl_->cluster, name.c_str(), partitions, replication_factor);
-  if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return LogStatus::Ok();
+  if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return Status::Ok();
   return impl_->Check(err, "create topic " + name);
 }
 
-LogStatus EmbeddedBroker::CreateTopics(const KafkaOptions& options) {
+Status EmbeddedBroker::CreateTopics(const KafkaOptions& options) {
   const int rf = std::min(options.replication_factor, impl_->broker_count);
   for (const std::string& topic : options.AllTopics()) {
-    if (LogStatus s = CreateTopic(topic, options.partitions, rf); !s.ok()) return s;
+    if (Status s = CreateTopic(topic, options.partitions, rf); !s.ok()) return s;
   }
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
-LogStatus EmbeddedBroker::SetBrokerDown(int32_t broker_id) {
+Status EmbeddedBroker::SetBrokerDown(int32_t broker_id) {
   Pace();
   return impl_->Check(rd_kafka_mock_broker_set_down(impl_->cluster, broker_id),
                       "set broker " + std::to_string(broker_id) + " down");
 }
 
-LogStatus EmbeddedBroker::SetBrokerUp(int32_t broker_id) {
+Status EmbeddedBroker::SetBrokerUp(int32_t broker_id) {
   Pace();
   return impl_->Check(rd_kafka_mock_broker_set_up(impl_->cluster, broker_id),
                       "set broker " + std::to_string(broker_id) + " up");
 }
 
-LogStatus EmbeddedBroker::SetRtt(int32_t broker_id, int rtt_ms) {
+Status EmbeddedBroker::SetRtt(int32_t broker_id, int rtt_ms) {
   Pace();
   return impl_->Check(rd_kafka_mock_broker_set_rtt(impl_->cluster, broker_id, rtt_ms),
                       "set rtt of broker " + std::to_string(broker_id));
 }
 
-LogStatus EmbeddedBroker::SetPartitionLeader(const std::string& topic, int32_t partition,
-                                             int32_t broker_id) {
+Status EmbeddedBroker::SetPartitionLeader(const std::string& topic, int32_t partition,
+                                          int32_t broker_id) {
   Pace();
   return impl_->Check(
       rd_kafka_mock_partition_set_leader(impl_->cluster, topic.c_str(), partition, broker_id),
@@ -129,9 +129,9 @@ void EmbeddedBroker::FailNextProduces(int count, BrokerError error) {
   PushRequestErrors(KafkaApi::kProduce, std::vector<BrokerError>(count, error));
 }
 
-LogStatus EmbeddedBroker::PushDelayedResponses(int32_t broker_id, KafkaApi api,
-                                               const std::vector<BrokerError>& errors,
-                                               const std::vector<int>& delays_ms) {
+Status EmbeddedBroker::PushDelayedResponses(int32_t broker_id, KafkaApi api,
+                                            const std::vector<BrokerError>& errors,
+                                            const std::vector<int>& delays_ms) {
   if (errors.size() != delays_ms.size()) {
     return internal::ConfigError("PushDelayedResponses: errors and delays differ in length");
   }
@@ -141,17 +141,17 @@ LogStatus EmbeddedBroker::PushDelayedResponses(int32_t broker_id, KafkaApi api,
     rd_kafka_resp_err_t err = rd_kafka_mock_broker_push_request_error_rtts(
         impl_->cluster, broker_id, static_cast<int16_t>(api), 1,
         static_cast<rd_kafka_resp_err_t>(errors[i]), delays_ms[i]);
-    if (LogStatus s = impl_->Check(err, "push delayed responses"); !s.ok()) return s;
+    if (Status s = impl_->Check(err, "push delayed responses"); !s.ok()) return s;
   }
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
-LogResult<size_t> EmbeddedBroker::PendingResponses(int32_t broker_id, KafkaApi api) {
+StatusOr<size_t> EmbeddedBroker::PendingResponses(int32_t broker_id, KafkaApi api) {
   Pace();
   size_t count = 0;
   rd_kafka_resp_err_t err = rd_kafka_mock_broker_error_stack_cnt(impl_->cluster, broker_id,
                                                                  static_cast<int16_t>(api), &count);
-  if (LogStatus s = impl_->Check(err, "pending responses"); !s.ok()) return s;
+  if (Status s = impl_->Check(err, "pending responses"); !s.ok()) return s;
   return count;
 }
 

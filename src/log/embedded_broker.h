@@ -13,7 +13,7 @@
 //   auto broker = EmbeddedBroker::Start(/*broker_count=*/1);
 //   KafkaOptions options;
 //   options.bootstrap_servers = broker.value()->bootstrap();
-//   LogStatus s = broker.value()->CreateTopics(options);
+//   Status s = broker.value()->CreateTopics(options);
 //   broker.value()->PushRequestErrors(KafkaApi::kProduce,
 //                                     {BrokerError::kNotLeaderOrFollower,
 //                                      BrokerError::kRequestTimedOut});
@@ -68,7 +68,7 @@ enum class BrokerError : int16_t {
 class EmbeddedBroker {
  public:
   // Starts `broker_count` brokers, ids 1..broker_count. `logger` as in KafkaOptions.
-  [[nodiscard]] static LogResult<std::unique_ptr<EmbeddedBroker>> Start(
+  [[nodiscard]] static StatusOr<std::unique_ptr<EmbeddedBroker>> Start(
       int broker_count = 1, std::shared_ptr<spdlog::logger> logger = nullptr);
   ~EmbeddedBroker();
   EmbeddedBroker(const EmbeddedBroker&) = delete;
@@ -79,17 +79,17 @@ class EmbeddedBroker {
   int broker_count() const;
 
   // Creates a topic (success if it exists with any partition count).
-  LogStatus CreateTopic(const std::string& name, int partitions, int replication_factor = 1);
+  Status CreateTopic(const std::string& name, int partitions, int replication_factor = 1);
   // Creates the four payorch topics of `options` with options.partitions.
-  LogStatus CreateTopics(const KafkaOptions& options);
+  Status CreateTopics(const KafkaOptions& options);
 
   // A down broker drops its connections and refuses new ones until SetBrokerUp.
-  LogStatus SetBrokerDown(int32_t broker_id);
-  LogStatus SetBrokerUp(int32_t broker_id);
+  Status SetBrokerDown(int32_t broker_id);
+  Status SetBrokerUp(int32_t broker_id);
   // Delays every response of `broker_id` by rtt_ms.
-  LogStatus SetRtt(int32_t broker_id, int rtt_ms);
+  Status SetRtt(int32_t broker_id, int rtt_ms);
   // Moves a partition's leadership.
-  LogStatus SetPartitionLeader(const std::string& topic, int32_t partition, int32_t broker_id);
+  Status SetPartitionLeader(const std::string& topic, int32_t partition, int32_t broker_id);
 
   // The next requests of `api`, on any broker, fail with `errors` in order, one each.
   // The failed requests have no effect (a failed Produce appends nothing).
@@ -99,12 +99,12 @@ class EmbeddedBroker {
   // The next requests of `api` on `broker_id` are answered with errors[i] after
   // delays_ms[i]. With kNone and a delay longer than the client's request timeout, the
   // request takes effect but the client sees a timeout (an "in doubt" request).
-  LogStatus PushDelayedResponses(int32_t broker_id, KafkaApi api,
-                                 const std::vector<BrokerError>& errors,
-                                 const std::vector<int>& delays_ms);
+  Status PushDelayedResponses(int32_t broker_id, KafkaApi api,
+                              const std::vector<BrokerError>& errors,
+                              const std::vector<int>& delays_ms);
   // How many of the responses pushed with PushDelayedResponses(broker_id, api, ...) are
   // still waiting for a request (0: every one was served).
-  [[nodiscard]] LogResult<size_t> PendingResponses(int32_t broker_id, KafkaApi api);
+  [[nodiscard]] StatusOr<size_t> PendingResponses(int32_t broker_id, KafkaApi api);
   void ClearRequestErrors(KafkaApi api);
 
   struct Impl;

@@ -15,25 +15,25 @@ constexpr int kUnknownTopic = 3;    // RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
 constexpr int kMsgTimedOut = -192;  // RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
 constexpr int kGapless = -148;      // RD_KAFKA_RESP_ERR__GAPLESS_GUARANTEE
 
-LogError Down(const std::string& what) {
-  return {ErrorClass::kRetriable, kTransport, "_TRANSPORT: memory log down: " + what};
+Status Down(const std::string& what) {
+  return Status(StatusCode::kUnavailable, "_TRANSPORT: memory log down: " + what, kTransport);
 }
 
 class MemoryProducer final : public Producer {
  public:
   explicit MemoryProducer(MemoryLog* log) : log_(log) {}
   using Producer::Produce;
-  LogStatus Produce(const OutRecord& record, DeliveryCallback on_delivery) override {
+  Status Produce(const OutRecord& record, DeliveryCallback on_delivery) override {
     queue_.push_back({record, std::move(on_delivery)});
-    return LogStatus::Ok();
+    return Status::Ok();
   }
-  LogStatus Poll(int /*timeout_ms*/) override {
+  Status Poll(int /*timeout_ms*/) override {
     SettleAll();
-    return LogStatus::Ok();
+    return Status::Ok();
   }
-  LogStatus Flush(int /*timeout_ms*/) override {
+  Status Flush(int /*timeout_ms*/) override {
     SettleAll();
-    return LogStatus::Ok();
+    return Status::Ok();
   }
   int InFlight() const override { return static_cast<int>(queue_.size()); }
 
@@ -49,9 +49,9 @@ class MemoryProducer final : public Producer {
       queue_.pop_front();
       Delivery d{q.record.partition, Offset{-1}, LogStatus::Ok()};
       if (broken_) {
-        d.status = LogError{ErrorClass::kAbortable, kGapless,
-                            "_GAPLESS_GUARANTEE: an earlier record of this producer was not "
-                            "written"};
+        d.status = Status(StatusCode::kAborted,
+                          "_GAPLESS_GUARANTEE: an earlier record of this producer was not written",
+                          kGapless);
       } else {
         d = log_->Settle(q.record);
         broken_ = !d.status.ok() && d.offset.value() < 0;
@@ -69,13 +69,13 @@ class MemoryReader final : public PartitionReader {
   MemoryReader(MemoryLog* log, std::string topic, PartitionId partition, Offset start)
       : log_(log), topic_(std::move(topic)), partition_(partition), position_(start) {}
   using PartitionReader::QueryWatermarks;
-  LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
-                                        int /*timeout_ms*/) override {
+  StatusOr<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
+                                       int /*timeout_ms*/) override {
     if (log_->down()) return Down("watermarks of " + topic);
     return Watermarks{Offset{0},
                       Offset{static_cast<int64_t>(log_->Records(topic, partition).size())}};
   }
-  LogStatus ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) override {
+  Status ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) override {
     if (log_->down()) return Down("read " + topic_);
     const std::vector<Record>& records = log_->Records(topic_, partition_);
     while (position_ < end && position_.value() < static_cast<int64_t>(records.size())) {
@@ -84,14 +84,15 @@ class MemoryReader final : public PartitionReader {
       fn(r);
     }
     if (position_ < end) {
-      return LogError{ErrorClass::kRetriable, kTimedOut,
-                      "_TIMED_OUT: reading " + topic_ + " reached offset " +
-                          std::to_string(position_.value()) + " of " + std::to_string(end.value()) +
-                          " in " + std::to_string(timeout_ms) + " ms"};
+      return Status(StatusCode::kUnavailable,
+                    "_TIMED_OUT: reading " + topic_ + " reached offset " +
+                        std::to_string(position_.value()) + " of " + std::to_string(end.value()) +
+                        " in " + std::to_string(timeout_ms) + " ms",
+                    kTimedOut);
     }
-    return LogStatus::Ok();
+    return Status::Ok();
   }
-  LogStatus Poll(size_t max_records, int /*timeout_ms*/, std::vector<Record>* out) override {
+  Status Poll(size_t max_records, int /*timeout_ms*/, std::vector<Record>* out) override {
     if (log_->down()) return Down("read " + topic_);
     const std::vector<Record>& records = log_->Records(topic_, partition_);
     for (size_t n = 0; n < max_records && position_.value() < static_cast<int64_t>(records.size());
@@ -99,10 +100,10 @@ class MemoryReader final : public PartitionReader {
       out->push_back(records[static_cast<size_t>(position_.value())]);
       position_ = Offset{position_.value() + 1};
     }
-    return LogStatus::Ok();
+    return Status::Ok();
   }
   Offset position() const override { return position_; }
-  LogStatus Seek(Offset offset) override {
+  Status Seek(Offset offset) override {
     if (offset == kOffsetBeginning) {
       position_ = Offset{0};
     } else if (offset == kOffsetEnd) {
@@ -110,7 +111,7 @@ class MemoryReader final : public PartitionReader {
     } else {
       position_ = offset;
     }
-    return LogStatus::Ok();
+    return Status::Ok();
   }
   const std::string& topic() const override { return topic_; }
   PartitionId partition() const override { return partition_; }
@@ -180,7 +181,7 @@ void MemoryLog::PushProduceFaults(const std::vector<ProduceFault>& faults) {
 }
 
 Delivery MemoryLog::Settle(const OutRecord& record) {
-  Delivery d{record.partition, Offset{-1}, LogStatus::Ok()};
+  Delivery d{record.partition, Offset{-1}, Status::Ok()};
   if (down_) {
     d.status = Down("produce to " + record.topic);
     return d;
@@ -195,42 +196,44 @@ Delivery MemoryLog::Settle(const OutRecord& record) {
     return d;
   }
   if (fault == ProduceFault::kInDoubtLost) {
-    d.status = LogError{ErrorClass::kAbortable, kMsgTimedOut,
-                        "_MSG_TIMED_OUT: delivery to " + record.topic + " in doubt"};
+    d.status = Status(StatusCode::kAborted,
+                      "_MSG_TIMED_OUT: delivery to " + record.topic + " in doubt", kMsgTimedOut);
     return d;
   }
   d.partition = PartitionId{PartitionOf(record)};
   const int64_t offset = Append(record, now_ms_);
   if (offset < 0) {
-    d.status = LogError{ErrorClass::kFatal, kUnknownTopic,
-                        "UNKNOWN_TOPIC_OR_PART: produce to " + record.topic};
+    d.status = Status(StatusCode::kFailedPrecondition,
+                      "UNKNOWN_TOPIC_OR_PART: produce to " + record.topic, kUnknownTopic);
     return d;
   }
   d.offset = Offset{offset};
   if (fault == ProduceFault::kDuplicated) Append(record, now_ms_);
   if (fault == ProduceFault::kInDoubtWritten) {
-    d.status = LogError{ErrorClass::kAbortable, kMsgTimedOut,
-                        "_MSG_TIMED_OUT: delivery to " + record.topic + " in doubt"};
+    d.status = Status(StatusCode::kAborted,
+                      "_MSG_TIMED_OUT: delivery to " + record.topic + " in doubt", kMsgTimedOut);
   }
   return d;
 }
 
-LogResult<std::unique_ptr<PartitionReader>> MemoryLog::OpenReader(const std::string& topic,
-                                                                  PartitionId partition,
-                                                                  Offset start) {
+StatusOr<std::unique_ptr<PartitionReader>> MemoryLog::OpenReader(const std::string& topic,
+                                                                 PartitionId partition,
+                                                                 Offset start) {
   if (topics_.count(topic) == 0) {
-    return LogError{ErrorClass::kFatal, kUnknownTopic, "UNKNOWN_TOPIC_OR_PART: " + topic};
+    return Status(StatusCode::kFailedPrecondition, "UNKNOWN_TOPIC_OR_PART: " + topic,
+                  kUnknownTopic);
   }
   std::unique_ptr<PartitionReader> reader =
       std::make_unique<MemoryReader>(this, topic, partition, Offset{0});
-  if (LogStatus s = reader->Seek(start); !s.ok()) return s.error();
+  if (Status s = reader->Seek(start); !s.ok()) return s;
   return reader;
 }
 
-LogResult<int> MemoryLog::PartitionCount(const std::string& topic) {
+StatusOr<int> MemoryLog::PartitionCount(const std::string& topic) {
   auto it = topics_.find(topic);
   if (it == topics_.end()) {
-    return LogError{ErrorClass::kFatal, kUnknownTopic, "UNKNOWN_TOPIC_OR_PART: " + topic};
+    return Status(StatusCode::kFailedPrecondition, "UNKNOWN_TOPIC_OR_PART: " + topic,
+                  kUnknownTopic);
   }
   return static_cast<int>(it->second.size());
 }

@@ -17,15 +17,15 @@
 //   or ProduceSync(): that is when they enter the log (or, under a fault, do not) and when
 //   their callbacks run. A producer dropped before settling loses its queue (a crash).
 // - Faults, applied to the next settled records of any producer, one each, in order:
-//   kRefused (not written; delivery fails kRetriable), kInDoubtWritten (written; delivery
-//   fails kAbortable, as a timed-out request that took effect), kInDoubtLost (not written;
-//   kAbortable), kDuplicated (written twice, delivery ok: a retried batch the broker did not
+//   kRefused (not written; delivery fails kUnavailable), kInDoubtWritten (written; delivery
+//   fails kAborted, as a timed-out request that took effect), kInDoubtLost (not written;
+//   kAborted), kDuplicated (written twice, delivery ok: a retried batch the broker did not
 //   de-duplicate). A producer is a gapless series (payorch's writers configure librdkafka
 //   so, runtime/internal/partition_log.h): after a record that was not written, every later
-//   record of that producer fails unwritten (kAbortable _GAPLESS_GUARANTEE). While the log is down,
-//   Produce() queues but settling fails every record kRetriable unwritten, and readers' reads fail
-//   kRetriable.
-// - Readers never wait: a ReadUntil past the high watermark returns kRetriable _TIMED_OUT
+//   record of that producer fails unwritten (kAborted _GAPLESS_GUARANTEE). While the log is
+//   down, Produce() queues but settling fails every record kUnavailable unwritten, and
+//   readers' reads fail kUnavailable.
+// - Readers never wait: a ReadUntil past the high watermark returns kUnavailable _TIMED_OUT
 //   once the available records are read.
 // - Unbounded (tests only), not thread-safe: one thread owns the log, its producers and
 //   readers, and the log must outlive them.
@@ -74,10 +74,10 @@ class MemoryLog final : public Cluster {
   void SetDown(bool down) { down_ = down; }
   bool down() const { return down_; }
 
-  LogResult<std::unique_ptr<PartitionReader>> OpenReader(const std::string& topic,
-                                                         PartitionId partition,
-                                                         Offset start) override;
-  LogResult<int> PartitionCount(const std::string& topic) override;
+  StatusOr<std::unique_ptr<PartitionReader>> OpenReader(const std::string& topic,
+                                                        PartitionId partition,
+                                                        Offset start) override;
+  StatusOr<int> PartitionCount(const std::string& topic) override;
 
   // For MemoryLog's producers: settles one record (fault, append, delivery).
   Delivery Settle(const OutRecord& record);

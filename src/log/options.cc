@@ -1,23 +1,8 @@
 #include "log/options.h"
 
 #include "log/record.h"
-#include "log/status.h"
 
 namespace payorch::log {
-
-const char* ErrorClassName(ErrorClass cls) {
-  switch (cls) {
-    case ErrorClass::kRetriable:
-      return "retriable";
-    case ErrorClass::kFatal:
-      return "fatal";
-    case ErrorClass::kAbortable:
-      return "abortable";
-  }
-  return "unknown";
-}
-
-std::string LogError::ToString() const { return std::string(ErrorClassName(cls)) + ": " + message; }
 
 std::string KafkaOptions::Topic(TopicKind kind) const {
   switch (kind) {

@@ -56,12 +56,12 @@ struct ReaderImpl {
     started = false;
   }
 
-  LogStatus Start() {
+  Status Start() {
     if (rd_kafka_consume_start_queue(rkt, partition.value(), position.value(), queue) == -1) {
       return internal::MakeError(rd_kafka_last_error(), "start reading " + Name());
     }
     started = true;
-    return LogStatus::Ok();
+    return Status::Ok();
   }
 
   std::string Name() const { return topic + "[" + std::to_string(partition.value()) + "]"; }
@@ -82,7 +82,7 @@ struct ReaderImpl {
 
   // Consumes the front message if it is not a record (EOF, error) or a stale duplicate.
   // Returns true if it did; an error worth returning goes to *status.
-  bool SkipNonRecord(rd_kafka_message_t* m, LogStatus* status) {
+  bool SkipNonRecord(rd_kafka_message_t* m, Status* status) {
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // Everything before the high watermark at fetch time has been handed out.
       if (m->offset > position.value()) position = Offset(m->offset);
@@ -90,9 +90,9 @@ struct ReaderImpl {
       return true;
     }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      LogError e = internal::MakeError(m->err, "read " + Name());
+      Status e = internal::MakeError(m->err, "read " + Name());
       Pop();
-      if (e.cls == ErrorClass::kFatal) {
+      if (IsFatal(e)) {
         *status = e;
       } else {
         state.logger->warn("{}", e.ToString());
@@ -113,12 +113,12 @@ class KafkaReader final : public PartitionReader {
  public:
   explicit KafkaReader(std::unique_ptr<ReaderImpl> impl) : impl_(std::move(impl)) {}
   using PartitionReader::QueryWatermarks;
-  LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
-                                        int timeout_ms) override;
-  LogStatus ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) override;
-  LogStatus Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) override;
+  StatusOr<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
+                                       int timeout_ms) override;
+  Status ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) override;
+  Status Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) override;
   Offset position() const override { return impl_->position; }
-  LogStatus Seek(Offset offset) override;
+  Status Seek(Offset offset) override;
   const std::string& topic() const override { return impl_->topic; }
   PartitionId partition() const override { return impl_->partition; }
 
@@ -128,39 +128,39 @@ class KafkaReader final : public PartitionReader {
 
 }  // namespace
 
-LogResult<std::unique_ptr<PartitionReader>> PartitionReader::Open(const KafkaOptions& options,
-                                                                  const std::string& topic,
-                                                                  PartitionId partition,
-                                                                  Offset start) {
+StatusOr<std::unique_ptr<PartitionReader>> PartitionReader::Open(const KafkaOptions& options,
+                                                                 const std::string& topic,
+                                                                 PartitionId partition,
+                                                                 Offset start) {
   auto impl = std::make_unique<ReaderImpl>();
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
   impl->topic = topic;
   impl->partition = partition;
-  LogResult<rd_kafka_conf_t*> conf =
+  StatusOr<rd_kafka_conf_t*> conf =
       internal::NewConf(options, internal::ClientKind::kReader, &impl->state, {});
-  if (!conf.ok()) return conf.error();
-  LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_CONSUMER, conf.value());
-  if (!rk.ok()) return rk.error();
+  if (!conf.ok()) return conf.status();
+  StatusOr<internal::Handle> rk = internal::NewHandle(RD_KAFKA_CONSUMER, conf.value());
+  if (!rk.ok()) return rk.status();
   impl->rk = std::move(rk).value();
   impl->rkt = rd_kafka_topic_new(impl->rk.get(), topic.c_str(), nullptr);
   if (impl->rkt == nullptr) return internal::MakeError(rd_kafka_last_error(), "topic " + topic);
   impl->queue = rd_kafka_queue_new(impl->rk.get());
   std::unique_ptr<PartitionReader> reader(new KafkaReader(std::move(impl)));
-  if (LogStatus s = reader->Seek(start); !s.ok()) return s.error();
+  if (Status s = reader->Seek(start); !s.ok()) return s;
   return reader;
 }
 
-LogResult<Watermarks> KafkaReader::QueryWatermarks(const std::string& topic, PartitionId partition,
-                                                   int timeout_ms) {
+StatusOr<Watermarks> KafkaReader::QueryWatermarks(const std::string& topic, PartitionId partition,
+                                                  int timeout_ms) {
   return internal::QueryWatermarks(impl_->rk.get(), topic, partition, timeout_ms);
 }
 
-LogStatus KafkaReader::Seek(Offset offset) {
+Status KafkaReader::Seek(Offset offset) {
   Offset target = offset;
   if (offset == kOffsetBeginning || offset == kOffsetEnd) {
-    LogResult<Watermarks> wm = QueryWatermarks();
-    if (!wm.ok()) return wm.error();
+    StatusOr<Watermarks> wm = QueryWatermarks();
+    if (!wm.ok()) return wm.status();
     target = offset == kOffsetBeginning ? wm.value().low : wm.value().high;
   } else if (offset.value() < 0) {
     return internal::ConfigError("cannot seek " + impl_->Name() + " to offset " +
@@ -172,17 +172,17 @@ LogStatus KafkaReader::Seek(Offset offset) {
   return impl_->Start();
 }
 
-LogStatus KafkaReader::ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) {
+Status KafkaReader::ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) {
   const int64_t deadline = NowMs() + timeout_ms;
-  LogStatus status;
+  Status status;
   while (impl_->position < end) {
     const int64_t left = deadline - NowMs();
     if (left <= 0) {
-      return LogError{ErrorClass::kRetriable, RD_KAFKA_RESP_ERR__TIMED_OUT,
-                      "_TIMED_OUT: reading " + impl_->Name() + " reached offset " +
-                          std::to_string(impl_->position.value()) + " of " +
-                          std::to_string(end.value()) + " in " + std::to_string(timeout_ms) +
-                          " ms"};
+      return Status(StatusCode::kUnavailable,
+                    "_TIMED_OUT: reading " + impl_->Name() + " reached offset " +
+                        std::to_string(impl_->position.value()) + " of " +
+                        std::to_string(end.value()) + " in " + std::to_string(timeout_ms) + " ms",
+                    RD_KAFKA_RESP_ERR__TIMED_OUT);
     }
     rd_kafka_message_t* m = impl_->Peek(static_cast<int>(std::min<int64_t>(left, 100)));
     if (m == nullptr) continue;
@@ -201,20 +201,20 @@ LogStatus KafkaReader::ReadUntil(Offset end, const RecordFn& fn, int timeout_ms)
     impl_->Pop();
     fn(impl_->record);
   }
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
-LogResult<Offset> PartitionReader::ReadToEnd(const RecordFn& fn, int timeout_ms) {
-  LogResult<Watermarks> wm = QueryWatermarks(timeout_ms);
-  if (!wm.ok()) return wm.error();
-  if (LogStatus s = ReadUntil(wm.value().high, fn, timeout_ms); !s.ok()) return s.error();
+StatusOr<Offset> PartitionReader::ReadToEnd(const RecordFn& fn, int timeout_ms) {
+  StatusOr<Watermarks> wm = QueryWatermarks(timeout_ms);
+  if (!wm.ok()) return wm.status();
+  if (Status s = ReadUntil(wm.value().high, fn, timeout_ms); !s.ok()) return s;
   return wm.value().high;
 }
 
-LogStatus KafkaReader::Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) {
+Status KafkaReader::Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) {
   const int64_t deadline = NowMs() + timeout_ms;
   size_t n = 0;
-  LogStatus status;
+  Status status;
   while (n < max_records) {
     const int64_t left = n == 0 ? deadline - NowMs() : 0;
     rd_kafka_message_t* m = impl_->Peek(static_cast<int>(std::max<int64_t>(left, 0)));
@@ -231,18 +231,18 @@ LogStatus KafkaReader::Poll(size_t max_records, int timeout_ms, std::vector<Reco
     impl_->Pop();
     ++n;
   }
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
-LogResult<std::unique_ptr<PartitionReader>> KafkaCluster::OpenReader(const std::string& topic,
-                                                                     PartitionId partition,
-                                                                     Offset start) {
+StatusOr<std::unique_ptr<PartitionReader>> KafkaCluster::OpenReader(const std::string& topic,
+                                                                    PartitionId partition,
+                                                                    Offset start) {
   return PartitionReader::Open(options_, topic, partition, start);
 }
 
-LogResult<int> KafkaCluster::PartitionCount(const std::string& topic) {
+StatusOr<int> KafkaCluster::PartitionCount(const std::string& topic) {
   auto admin = Admin::Create(options_);
-  if (!admin.ok()) return admin.error();
+  if (!admin.ok()) return admin.status();
   return admin.value()->PartitionCount(topic);
 }
 

@@ -12,7 +12,7 @@
 // - Not thread-safe: one thread owns a reader.
 //
 //   auto reader = PartitionReader::Open(options, events_topic, PartitionId{2}, kOffsetBeginning);
-//   LogResult<Offset> end = reader.value()->ReadToEnd(
+//   StatusOr<Offset> end = reader.value()->ReadToEnd(
 //       [&](const Record& r) { state.Fold(r); }, /*timeout_ms=*/30'000);
 #pragma once
 
@@ -35,34 +35,34 @@ class PartitionReader {
   using RecordFn = std::function<void(const Record&)>;
 
   // `start` is an offset, kOffsetBeginning or kOffsetEnd.
-  [[nodiscard]] static LogResult<std::unique_ptr<PartitionReader>> Open(const KafkaOptions& options,
-                                                                        const std::string& topic,
-                                                                        PartitionId partition,
-                                                                        Offset start);
+  [[nodiscard]] static StatusOr<std::unique_ptr<PartitionReader>> Open(const KafkaOptions& options,
+                                                                       const std::string& topic,
+                                                                       PartitionId partition,
+                                                                       Offset start);
   PartitionReader() = default;
   virtual ~PartitionReader() = default;
   PartitionReader(const PartitionReader&) = delete;
   PartitionReader& operator=(const PartitionReader&) = delete;
 
   // Low and high watermark of any partition (the reader's own by default).
-  LogResult<Watermarks> QueryWatermarks(int timeout_ms = 10'000) {
+  StatusOr<Watermarks> QueryWatermarks(int timeout_ms = 10'000) {
     return QueryWatermarks(topic(), partition(), timeout_ms);
   }
-  virtual LogResult<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
-                                                int timeout_ms) = 0;
+  virtual StatusOr<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
+                                               int timeout_ms) = 0;
 
-  // Calls `fn` for each record from position() up to `end` (exclusive). kRetriable
+  // Calls `fn` for each record from position() up to `end` (exclusive). kUnavailable
   // _TIMED_OUT if `end` is not reached within timeout_ms (position() tells how far it got).
-  virtual LogStatus ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) = 0;
+  virtual Status ReadUntil(Offset end, const RecordFn& fn, int timeout_ms) = 0;
   // Reads to the high watermark as of this call; returns it.
-  LogResult<Offset> ReadToEnd(const RecordFn& fn, int timeout_ms);
+  StatusOr<Offset> ReadToEnd(const RecordFn& fn, int timeout_ms);
   // Appends to `out` up to max_records next records, waiting up to timeout_ms for some.
   // For following a partition as it grows.
-  virtual LogStatus Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) = 0;
+  virtual Status Poll(size_t max_records, int timeout_ms, std::vector<Record>* out) = 0;
 
   // The offset of the next record to read.
   virtual Offset position() const = 0;
-  virtual LogStatus Seek(Offset offset) = 0;
+  virtual Status Seek(Offset offset) = 0;
 
   virtual const std::string& topic() const = 0;
   virtual PartitionId partition() const = 0;
@@ -74,20 +74,20 @@ class PartitionReader {
 class Cluster {
  public:
   virtual ~Cluster() = default;
-  [[nodiscard]] virtual LogResult<std::unique_ptr<PartitionReader>> OpenReader(
+  [[nodiscard]] virtual StatusOr<std::unique_ptr<PartitionReader>> OpenReader(
       const std::string& topic, PartitionId partition, Offset start) = 0;
   // The topic's partition count.
-  [[nodiscard]] virtual LogResult<int> PartitionCount(const std::string& topic) = 0;
+  [[nodiscard]] virtual StatusOr<int> PartitionCount(const std::string& topic) = 0;
 };
 
 // The Kafka cluster `options` names: PartitionReader::Open and Admin::PartitionCount.
 class KafkaCluster final : public Cluster {
  public:
   explicit KafkaCluster(KafkaOptions options) : options_(std::move(options)) {}
-  LogResult<std::unique_ptr<PartitionReader>> OpenReader(const std::string& topic,
-                                                         PartitionId partition,
-                                                         Offset start) override;
-  LogResult<int> PartitionCount(const std::string& topic) override;
+  StatusOr<std::unique_ptr<PartitionReader>> OpenReader(const std::string& topic,
+                                                        PartitionId partition,
+                                                        Offset start) override;
+  StatusOr<int> PartitionCount(const std::string& topic) override;
   const KafkaOptions& options() const { return options_; }
 
  private:

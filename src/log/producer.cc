@@ -34,7 +34,7 @@ void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) {
   auto* impl = static_cast<ProducerImpl*>(state->owner);
   std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback*>(msg->_private));
   if (!cb || impl->closing) return;
-  Delivery d{PartitionId(msg->partition), Offset(msg->offset), LogStatus::Ok()};
+  Delivery d{PartitionId(msg->partition), Offset(msg->offset), Status::Ok()};
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) d.status = internal::DeliveryError(msg);
   (*cb)(d);
 }
@@ -79,9 +79,9 @@ class KafkaProducer final : public Producer {
   explicit KafkaProducer(std::unique_ptr<ProducerImpl> impl) : impl_(std::move(impl)) {}
   ~KafkaProducer() override;
   using Producer::Produce;
-  LogStatus Produce(const OutRecord& record, DeliveryCallback on_delivery) override;
-  LogStatus Poll(int timeout_ms) override;
-  LogStatus Flush(int timeout_ms) override;
+  Status Produce(const OutRecord& record, DeliveryCallback on_delivery) override;
+  Status Poll(int timeout_ms) override;
+  Status Flush(int timeout_ms) override;
   int InFlight() const override;
 
  private:
@@ -90,16 +90,16 @@ class KafkaProducer final : public Producer {
 
 }  // namespace
 
-LogResult<std::unique_ptr<Producer>> Producer::Create(const KafkaOptions& options) {
+StatusOr<std::unique_ptr<Producer>> Producer::Create(const KafkaOptions& options) {
   auto impl = std::make_unique<ProducerImpl>();
   impl->state.logger = internal::LoggerFor(options);
   impl->state.owner = impl.get();
-  LogResult<rd_kafka_conf_t*> conf =
+  StatusOr<rd_kafka_conf_t*> conf =
       internal::NewConf(options, internal::ClientKind::kProducer, &impl->state, {});
-  if (!conf.ok()) return conf.error();
+  if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf.value(), OnDelivery);
-  LogResult<internal::Handle> rk = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
-  if (!rk.ok()) return rk.error();
+  StatusOr<internal::Handle> rk = internal::NewHandle(RD_KAFKA_PRODUCER, conf.value());
+  if (!rk.ok()) return rk.status();
   impl->rk = std::move(rk).value();
   return std::unique_ptr<Producer>(new KafkaProducer(std::move(impl)));
 }
@@ -115,7 +115,7 @@ KafkaProducer::~KafkaProducer() {
   rd_kafka_poll(rk, 0);
 }
 
-LogStatus KafkaProducer::Produce(const OutRecord& record, DeliveryCallback on_delivery) {
+Status KafkaProducer::Produce(const OutRecord& record, DeliveryCallback on_delivery) {
   if (auto fatal = impl_->state.Fatal()) return *fatal;
   rd_kafka_t* rk = impl_->rk.get();
   // A keyed record is placed here (log/partitioner.h), not by librdkafka's partitioner.
@@ -142,7 +142,7 @@ LogStatus KafkaProducer::Produce(const OutRecord& record, DeliveryCallback on_de
         RD_KAFKA_V_KEY(record.key.empty() ? nullptr : record.key.data(), record.key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(record.value.data()), record.value.size()),
         RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(cb), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return LogStatus::Ok();
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
     if (headers != nullptr) rd_kafka_headers_destroy(headers);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && NowMs() < deadline) {
       rd_kafka_poll(rk, 1);
@@ -157,45 +157,46 @@ LogStatus KafkaProducer::Produce(const OutRecord& record, DeliveryCallback on_de
   }
 }
 
-LogStatus KafkaProducer::Poll(int timeout_ms) {
+Status KafkaProducer::Poll(int timeout_ms) {
   rd_kafka_poll(impl_->rk.get(), timeout_ms);
   if (auto fatal = impl_->state.Fatal()) return *fatal;
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
-LogStatus KafkaProducer::Flush(int timeout_ms) {
+Status KafkaProducer::Flush(int timeout_ms) {
   rd_kafka_resp_err_t err = rd_kafka_flush(impl_->rk.get(), timeout_ms);
   if (auto fatal = impl_->state.Fatal()) return *fatal;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return internal::MakeError(err, std::to_string(InFlight()) + " records still in flight after " +
                                         std::to_string(timeout_ms) + " ms");
   }
-  return LogStatus::Ok();
+  return Status::Ok();
 }
 
-LogResult<Offset> Producer::ProduceSync(const OutRecord& record, int timeout_ms) {
+StatusOr<Offset> Producer::ProduceSync(const OutRecord& record, int timeout_ms) {
   struct Outcome {
     bool done = false;
     Delivery delivery;
   };
   // Shared with the callback, which may outlive this call if the wait times out.
   auto outcome = std::make_shared<Outcome>();
-  LogStatus s = Produce(record, [outcome](const Delivery& d) {
+  Status s = Produce(record, [outcome](const Delivery& d) {
     outcome->done = true;
     outcome->delivery = d;
   });
-  if (!s.ok()) return s.error();
+  if (!s.ok()) return s;
   const int64_t deadline = NowMs() + timeout_ms;
   while (!outcome->done) {
     const int64_t left = deadline - NowMs();
     if (left <= 0) {
-      return LogError{ErrorClass::kAbortable, RD_KAFKA_RESP_ERR__TIMED_OUT,
-                      "_TIMED_OUT: delivery to " + record.topic + " not confirmed in " +
-                          std::to_string(timeout_ms) + " ms; the record may still be written"};
+      return Status(StatusCode::kAborted,
+                    "_TIMED_OUT: delivery to " + record.topic + " not confirmed in " +
+                        std::to_string(timeout_ms) + " ms; the record may still be written",
+                    RD_KAFKA_RESP_ERR__TIMED_OUT);
     }
-    if (LogStatus p = Poll(static_cast<int>(std::min<int64_t>(left, 100))); !p.ok()) return p;
+    if (Status p = Poll(static_cast<int>(std::min<int64_t>(left, 100))); !p.ok()) return p;
   }
-  if (!outcome->delivery.status.ok()) return outcome->delivery.status.error();
+  if (!outcome->delivery.status.ok()) return outcome->delivery.status;
   return outcome->delivery.offset;
 }
 

@@ -16,12 +16,12 @@
 //   Flush() first.
 //
 //   auto producer = Producer::Create(options);
-//   if (!producer.ok()) return producer.error();
-//   LogStatus s = producer.value()->Produce(
+//   if (!producer.ok()) return producer.status();
+//   Status s = producer.value()->Produce(
 //       {.topic = events, .partition = PartitionId{3}, .key = id, .value = bytes},
 //       [](const Delivery& d) { if (!d.status.ok()) ...; });
 //   s = producer.value()->Poll(0);                             // runs due callbacks
-//   LogResult<Offset> at = producer.value()->ProduceSync(claim, 10'000);  // waits
+//   StatusOr<Offset> at = producer.value()->ProduceSync(claim, 10'000);  // waits
 #pragma once
 
 #include <functional>
@@ -36,7 +36,7 @@ namespace payorch::log {
 struct Delivery {
   PartitionId partition;
   Offset offset;     // valid when status.ok()
-  LogStatus status;  // kAbortable when the record may or may not be in the log
+  Status status;     // kAborted when the record may or may not be in the log
 };
 
 using DeliveryCallback = std::function<void(const Delivery&)>;
@@ -46,28 +46,28 @@ using DeliveryCallback = std::function<void(const Delivery&)>;
 // deterministic simulation and unit tests.
 class Producer {
  public:
-  [[nodiscard]] static LogResult<std::unique_ptr<Producer>> Create(const KafkaOptions& options);
+  [[nodiscard]] static StatusOr<std::unique_ptr<Producer>> Create(const KafkaOptions& options);
   Producer() = default;
   virtual ~Producer() = default;
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
   // Queues `record`. On a full local queue, serves delivery callbacks and waits up to 5 s
-  // for room, then fails kRetriable. Fails kFatal for an unknown topic or partition.
-  virtual LogStatus Produce(const OutRecord& record, DeliveryCallback on_delivery) = 0;
-  LogStatus Produce(const OutRecord& record) { return Produce(record, nullptr); }
+  // for room, then fails kUnavailable. Fails fatal for an unknown topic or partition.
+  virtual Status Produce(const OutRecord& record, DeliveryCallback on_delivery) = 0;
+  Status Produce(const OutRecord& record) { return Produce(record, nullptr); }
 
   // Runs the callbacks of records whose delivery is settled, waiting up to timeout_ms for
   // the first. Fails only when the client hit a fatal error (e.g. fenced idempotent
   // state); then every later Produce fails too.
-  virtual LogStatus Poll(int timeout_ms) = 0;
+  virtual Status Poll(int timeout_ms) = 0;
 
-  // Waits until every queued record is settled (callbacks run). kRetriable on timeout.
-  virtual LogStatus Flush(int timeout_ms) = 0;
+  // Waits until every queued record is settled (callbacks run). kUnavailable on timeout.
+  virtual Status Flush(int timeout_ms) = 0;
 
   // Produces `record` and waits for its delivery: the offset it was written at. On
-  // timeout, kAbortable: the record may still be written later.
-  LogResult<Offset> ProduceSync(const OutRecord& record, int timeout_ms);
+  // timeout, kAborted: the record may still be written later.
+  StatusOr<Offset> ProduceSync(const OutRecord& record, int timeout_ms);
 
   // Records queued or in flight, not yet settled.
   virtual int InFlight() const = 0;

@@ -20,8 +20,7 @@ log::LogStatus EventOutbox::Publish(int32_t partition, std::vector<std::string> 
                                     std::vector<std::string> values, GroupCallback done) {
   if (fenced(partition)) {
     ++probe_.refused_fenced;
-    return log::LogError{log::ErrorClass::kFatal, 0,
-                         "partition " + std::to_string(partition) + " is fenced"};
+    return FailedPreconditionError("partition " + std::to_string(partition) + " is fenced");
   }
   auto group = std::make_shared<PendingGroup>();
   group->result.partition = partition;

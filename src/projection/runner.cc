@@ -45,10 +45,10 @@ class StartAtCheckpoints : public log::RebalanceListener {
 std::string ProjectionRunner::Open() {
   const std::string topic = options_.kafka.Topic(log::TopicKind::kEvents);
   auto admin = log::Admin::Create(options_.kafka);
-  if (!admin.ok()) return "admin: " + admin.error().ToString();
+  if (!admin.ok()) return "admin: " + admin.status().ToString();
   admin_ = std::move(admin).value();
   auto count = admin_->PartitionCount(topic);
-  if (!count.ok()) return topic + ": " + count.error().ToString();
+  if (!count.ok()) return topic + ": " + count.status().ToString();
   const std::map<int32_t, Checkpoint> checkpoints = store_->LoadCheckpoints();
   if (checkpoints.empty() && store_->Empty()) projector_.AssumeEmptySource();
   std::vector<PartitionPosition> positions;
@@ -80,7 +80,7 @@ std::string ProjectionRunner::RefreshWatermarks() {
   std::vector<int64_t> highs;
   for (const PartitionPosition& pos : positions()) {
     auto marks = admin_->QueryWatermarks(topic, PartitionId{pos.partition}, 5'000);
-    if (!marks.ok()) return "watermarks: " + marks.error().ToString();
+    if (!marks.ok()) return "watermarks: " + marks.status().ToString();
     highs.push_back(marks.value().high.value());
   }
   std::lock_guard lock(mu_);
@@ -124,7 +124,7 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
   StartAtCheckpoints starts(projector_);
   auto consumer = log::Consumer::CreateAssigned(options_.kafka, "payorch.projection", topic,
                                                 partitions, &starts);
-  if (!consumer.ok()) return topic + ": " + consumer.error().ToString();
+  if (!consumer.ok()) return topic + ": " + consumer.status().ToString();
   std::vector<log::Record> batch;
   int64_t next_refresh = 0;
   size_t pending = 0;
@@ -192,7 +192,7 @@ std::string ProjectionRunner::CatchUp(const std::atomic<bool>& stop,
     const int64_t next = projector_.checkpoint(p).next_offset;
     auto reader = log::PartitionReader::Open(options_.kafka, topic, PartitionId{p},
                                              next > 0 ? Offset{next} : log::kOffsetBeginning);
-    if (!reader.ok()) return topic + ": " + reader.error().ToString();
+    if (!reader.ok()) return topic + ": " + reader.status().ToString();
     readers.push_back(std::move(reader).value());
     if (readers[i]->position().value() < ends[i]) open.push_back(i);
   }

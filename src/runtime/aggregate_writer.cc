@@ -94,7 +94,7 @@ class AggregateWriter final : public CommandWriter {
       if (restored.size() >= kRestoreChunk && fold_error.ok()) fold_error = Store(restored);
     };
     auto end = reader.value()->ReadToEnd(fold, internal::kReadTimeoutMs);
-    if (!end.ok()) return "restore read: " + end.error().ToString();
+    if (!end.ok()) return "restore read: " + end.status().ToString();
     if (!fold_error.ok()) return fold_error.ToString();
     const internal::ClaimSteps steps{.claim_value =
                                          [&](uint64_t epoch) {

@@ -386,7 +386,7 @@ CheckReport CheckLog(const log::KafkaOptions& options,
   Checker checker(check);
   auto admin = log::Admin::Create(options);
   if (!admin.ok()) {
-    *error = "admin: " + admin.error().ToString();
+    *error = "admin: " + admin.status().ToString();
     return {};
   }
   // The order and invoice logs first: the saga follows the payments log, so a payments log
@@ -404,20 +404,20 @@ CheckReport CheckLog(const log::KafkaOptions& options,
     // check there.
     if (!partitions.ok() && !payments_log) continue;
     if (!partitions.ok()) {
-      *error = topic + ": " + partitions.error().ToString();
+      *error = topic + ": " + partitions.status().ToString();
       return {};
     }
     for (int p = 0; p < partitions.value(); ++p) {
       auto reader =
           log::PartitionReader::Open(options, topic, PartitionId{p}, log::kOffsetBeginning);
       if (!reader.ok()) {
-        *error = topic + ": " + reader.error().ToString();
+        *error = topic + ": " + reader.status().ToString();
         return {};
       }
       auto end = reader.value()->ReadToEnd(
           [&](const log::Record& r) { AddRecord(checker, kind, r); }, 120'000);
       if (!end.ok()) {
-        *error = topic + ": " + end.error().ToString();
+        *error = topic + ": " + end.status().ToString();
         return {};
       }
     }

@@ -64,7 +64,7 @@ struct CommerceWorkload::Impl {
   std::string Append(log::TopicKind kind, const std::string& key, const std::string& value) {
     auto at = producer->ProduceSync({kafka.Topic(kind), log::kAnyPartition, key, value, {}},
                                     kProduceTimeoutMs);
-    return at.ok() ? "" : at.error().ToString();
+    return at.ok() ? "" : at.status().ToString();
   }
 
   cmd::CommandEnvelope Payment(const std::string& key, const std::string& link_key,
@@ -256,19 +256,19 @@ CommerceWorkload::~CommerceWorkload() { Stop(); }
 
 std::string CommerceWorkload::Start() {
   auto producer = log::Producer::Create(impl_->kafka);
-  if (!producer.ok()) return "commerce producer: " + producer.error().ToString();
+  if (!producer.ok()) return "commerce producer: " + producer.status().ToString();
   impl_->producer = std::move(producer.value());
   auto admin = log::Admin::Create(impl_->kafka);
-  if (!admin.ok()) return "commerce admin: " + admin.error().ToString();
+  if (!admin.ok()) return "commerce admin: " + admin.status().ToString();
   auto open = [&](log::TopicKind kind, std::unique_ptr<log::Consumer>* out) -> std::string {
     const std::string topic = impl_->kafka.Topic(kind);
     auto n = admin.value()->PartitionCount(topic);
-    if (!n.ok()) return topic + ": " + n.error().ToString();
+    if (!n.ok()) return topic + ": " + n.status().ToString();
     std::vector<PartitionId> all;
     for (int32_t p = 0; p < n.value(); ++p) all.emplace_back(p);
     auto c = log::Consumer::CreateAssigned(impl_->kafka, impl_->options.observer_group, topic, all,
                                            &impl_->listener);
-    if (!c.ok()) return topic + ": " + c.error().ToString();
+    if (!c.ok()) return topic + ": " + c.status().ToString();
     *out = std::move(c.value());
     return "";
   };

@@ -274,11 +274,11 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
     events_topic = options.kafka.Topic(log::TopicKind::kEvents);
     commands_topic = options.kafka.Topic(log::TopicKind::kCommands);
     auto p = log::Producer::Create(options.kafka);
-    if (!p.ok()) return "connector producer: " + p.error().ToString();
+    if (!p.ok()) return "connector producer: " + p.status().ToString();
     producer = std::move(p.value());
     auto c = log::Consumer::CreateMember(options.kafka, options.group, events_topic,
                                          options.static_partitions, this);
-    if (!c.ok()) return "connector consumer: " + c.error().ToString();
+    if (!c.ok()) return "connector consumer: " + c.status().ToString();
     consumer = std::move(c.value());
 
     std::vector<log::Record> batch;
@@ -299,7 +299,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       }
       last_poll = poll_at;
       auto st = consumer->PollBatch(2000, 2, &batch);
-      if (!st.ok() && st.error().cls == log::ErrorClass::kFatal) {
+      if (log::IsFatal(st)) {
         failure = "connector poll: " + st.ToString();
         break;
       }

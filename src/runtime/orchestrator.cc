@@ -106,13 +106,13 @@ class WriterLoop : public log::RebalanceListener {
   std::string Run(const std::atomic<bool>& drain) {
     const std::atomic<bool>& stop = drain;
     auto producer = log::Producer::Create(internal::GaplessProducerOptions(options_.kafka));
-    if (!producer.ok()) return "events producer: " + producer.error().ToString();
+    if (!producer.ok()) return "events producer: " + producer.status().ToString();
     producer_ = std::move(producer.value());
     outbox_ = std::make_unique<outbox::EventOutbox>(*producer_, options_.kafka.Topic(spec_.events));
     const std::string topic = options_.kafka.Topic(spec_.commands);
     auto consumer = log::Consumer::CreateMember(options_.kafka, spec_.group, topic,
                                                 options_.static_partitions, this);
-    if (!consumer.ok()) return "commands consumer: " + consumer.error().ToString();
+    if (!consumer.ok()) return "commands consumer: " + consumer.status().ToString();
     consumer_ = std::move(consumer.value());
 
     std::vector<log::Record> batch;
@@ -136,7 +136,7 @@ class WriterLoop : public log::RebalanceListener {
       }
       batch.clear();
       auto st = consumer_->PollBatch(2000, 2, &batch);
-      if (!st.ok() && st.error().cls == log::ErrorClass::kFatal) {
+      if (log::IsFatal(st)) {
         failure_ = "commands poll: " + st.ToString();
         break;
       }

@@ -312,11 +312,11 @@ struct SagaLoop::Impl : public log::RebalanceListener {
   std::string Run(const std::atomic<bool>& stop) {
     events_topic = options.kafka.Topic(log::TopicKind::kEvents);
     auto p = log::Producer::Create(options.kafka);
-    if (!p.ok()) return "saga producer: " + p.error().ToString();
+    if (!p.ok()) return "saga producer: " + p.status().ToString();
     producer = std::move(p.value());
     auto c = log::Consumer::CreateMember(options.kafka, options.group, events_topic,
                                          options.static_partitions, this);
-    if (!c.ok()) return "saga consumer: " + c.error().ToString();
+    if (!c.ok()) return "saga consumer: " + c.status().ToString();
     consumer = std::move(c.value());
 
     using Steady = std::chrono::steady_clock;
@@ -326,7 +326,7 @@ struct SagaLoop::Impl : public log::RebalanceListener {
     while (!stop.load() && failure.empty()) {
       batch.clear();
       auto st = consumer->PollBatch(500, 50, &batch);
-      if (!st.ok() && st.error().cls == log::ErrorClass::kFatal) {
+      if (log::IsFatal(st)) {
         failure = "saga poll: " + st.ToString();
         break;
       }

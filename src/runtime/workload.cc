@@ -265,13 +265,13 @@ Workload::~Workload() { Stop(); }
 std::string Workload::Start() {
   auto c = log::Consumer::Create(impl_->kafka, impl_->options.observer_group,
                                  impl_->kafka.Topic(log::TopicKind::kEvents), impl_.get());
-  if (!c.ok()) return "observer: " + c.error().ToString();
+  if (!c.ok()) return "observer: " + c.status().ToString();
   impl_->consumer = std::move(c.value());
   auto p = log::Producer::Create(impl_->kafka);
-  if (!p.ok()) return "upstream producer: " + p.error().ToString();
+  if (!p.ok()) return "upstream producer: " + p.status().ToString();
   impl_->producer = std::move(p.value());
   auto f = log::Producer::Create(impl_->kafka);
-  if (!f.ok()) return "follow-up producer: " + f.error().ToString();
+  if (!f.ok()) return "follow-up producer: " + f.status().ToString();
   impl_->follow_producer = std::move(f.value());
   impl_->observer = std::thread([this] { impl_->Observe(); });
   return "";

@@ -112,7 +112,7 @@ std::variant<int64_t, std::string> PartitionWriter::Start() {
     if (restored.size() >= kRestoreChunk && fold_error.ok()) fold_error = FlushRestored(restored);
   };
   auto end = reader.value()->ReadToEnd(fold, kReadTimeoutMs);
-  if (!end.ok()) return "restore read: " + end.error().ToString();
+  if (!end.ok()) return "restore read: " + end.status().ToString();
   if (!fold_error.ok()) return fold_error.ToString();
 
   const internal::ClaimSteps steps{

@@ -479,7 +479,7 @@ TEST_F(ApiTest, FollowUpsOnTheLogNameTheAuthenticatedMerchant) {
   for (int p = 0; p < 2; ++p) {
     auto reader = log::PartitionReader::Open(kafka, kafka.Topic(log::TopicKind::kCommands),
                                              PartitionId{p}, log::kOffsetBeginning);
-    ASSERT_TRUE(reader.ok()) << reader.error().ToString();
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
     auto end = reader.value()->ReadToEnd(
         [&](const log::Record& r) {
           ::payments::commands::v1::CommandEnvelope command;
@@ -488,7 +488,7 @@ TEST_F(ApiTest, FollowUpsOnTheLogNameTheAuthenticatedMerchant) {
           if (command.has_refund()) merchant_by_command["refund"] = command.merchant_id();
         },
         10'000);
-    ASSERT_TRUE(end.ok()) << end.error().ToString();
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
   }
   EXPECT_EQ(merchant_by_command, (std::map<std::string, std::string>{{"capture", "m_cobranded"},
                                                                      {"refund", "m_cobranded"}}));

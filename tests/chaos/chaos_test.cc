@@ -183,7 +183,7 @@ class ChaosMatrix : public ::testing::TestWithParam<Cell> {
     fs::create_directories(dir_);
 
     auto broker = log::EmbeddedBroker::Start(3);
-    ASSERT_TRUE(broker.ok()) << broker.error().ToString();
+    ASSERT_TRUE(broker.ok()) << broker.status().ToString();
     broker_ = std::move(broker.value());
     kafka_.bootstrap_servers = broker_->bootstrap();
     kafka_.partitions = kPartitions;
@@ -508,7 +508,7 @@ TEST_P(ChaosMatrix, EverythingSettlesAndCheckFindsNoViolation) {
   if (pushed_) {
     const auto [broker, api] = Target();
     auto pending = broker_->PendingResponses(broker, api);
-    ASSERT_TRUE(pending.ok()) << pending.error().ToString();
+    ASSERT_TRUE(pending.ok()) << pending.status().ToString();
     EXPECT_EQ(pending.value(), 0U) << "the injected responses were not all served";
   }
 

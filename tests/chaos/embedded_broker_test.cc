@@ -26,7 +26,7 @@ class PendingResponsesTest : public ::testing::Test {
     auto logger = spdlog::default_logger()->clone("chaos_broker_test");
     logger->set_level(spdlog::level::err);
     auto broker = EmbeddedBroker::Start(2, logger);
-    ASSERT_TRUE(broker.ok()) << broker.error().ToString();
+    ASSERT_TRUE(broker.ok()) << broker.status().ToString();
     broker_ = std::move(broker).value();
     options_.bootstrap_servers = broker_->bootstrap();
     options_.logger = logger;
@@ -48,7 +48,7 @@ TEST_F(PendingResponsesTest, CountsPushedResponsesUntilTheLeadersRequestsServeTh
                                          {0, 0, 50})
                   .ok());
   auto on_leader = broker_->PendingResponses(2, KafkaApi::kProduce);
-  ASSERT_TRUE(on_leader.ok()) << on_leader.error().ToString();
+  ASSERT_TRUE(on_leader.ok()) << on_leader.status().ToString();
   EXPECT_EQ(on_leader.value(), 3U);
   auto elsewhere = broker_->PendingResponses(1, KafkaApi::kProduce);
   ASSERT_TRUE(elsewhere.ok());
@@ -58,11 +58,11 @@ TEST_F(PendingResponsesTest, CountsPushedResponsesUntilTheLeadersRequestsServeTh
   EXPECT_EQ(other_api.value(), 0U) << "pushed to Produce only";
 
   auto producer = Producer::Create(options_);
-  ASSERT_TRUE(producer.ok()) << producer.error().ToString();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
   // Two retriable errors then a delayed success: one record, written once.
   auto at = producer.value()->ProduceSync(
       {.topic = Events(), .partition = PartitionId(0), .value = "x"}, kWaitMs);
-  ASSERT_TRUE(at.ok()) << at.error().ToString();
+  ASSERT_TRUE(at.ok()) << at.status().ToString();
   auto left = broker_->PendingResponses(2, KafkaApi::kProduce);
   ASSERT_TRUE(left.ok());
   EXPECT_EQ(left.value(), 0U);
@@ -89,7 +89,7 @@ TEST_F(PendingResponsesTest, WithoutIdempotenceNoRecordIsLostThroughProduceError
   KafkaOptions plain = options_;
   plain.properties.push_back({"enable.idempotence", "false"});
   auto producer = Producer::Create(plain);
-  ASSERT_TRUE(producer.ok()) << producer.error().ToString();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
   std::vector<BrokerError> errors;
   const std::vector<BrokerError> cycle = {
       BrokerError::kNotLeaderOrFollower, BrokerError::kRequestTimedOut,

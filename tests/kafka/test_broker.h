@@ -65,7 +65,7 @@ struct TestBroker {
     if (!OnRealKafka()) {
       auto broker = log::EmbeddedBroker::Start(broker_count, base.logger);
       if (!broker.ok()) {
-        b.error = "embedded broker: " + broker.error().ToString();
+        b.error = "embedded broker: " + broker.status().ToString();
         return b;
       }
       b.embedded = std::move(broker.value());
@@ -86,7 +86,7 @@ struct TestBroker {
     }
     auto admin = log::Admin::Create(b.kafka);
     if (!admin.ok()) {
-      b.error = "admin: " + admin.error().ToString();
+      b.error = "admin: " + admin.status().ToString();
       return b;
     }
     if (auto st = admin.value()->EnsureTopics(b.kafka, 30'000); !st.ok()) {

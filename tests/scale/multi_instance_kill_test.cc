@@ -96,7 +96,7 @@ class ClaimWatcher {
     for (int32_t p = 0; p < kPartitions; ++p) {
       auto reader = log::PartitionReader::Open(kafka, kafka.Topic(log::TopicKind::kEvents),
                                                PartitionId{p}, Offset{0});
-      if (!reader.ok()) return reader.error().ToString();
+      if (!reader.ok()) return reader.status().ToString();
       readers_.push_back(std::move(reader.value()));
     }
     return "";

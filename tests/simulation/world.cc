@@ -568,7 +568,7 @@ std::unique_ptr<World::Connector> World::StartConnector() {
   const int64_t start = c->tracker->Assign(0, saved, marks);
   auto reader =
       log_.OpenReader(kafka_.Topic(log::TopicKind::kEvents), PartitionId{0}, Offset{start});
-  if (!reader.ok()) Fail("connector reader: " + reader.error().ToString());
+  if (!reader.ok()) Fail("connector reader: " + reader.status().ToString());
   c->reader = std::move(reader.value());
   Trace("connector " + std::to_string(c->generation) + " resumes at event " +
         std::to_string(start) + " of " + std::to_string(marks.high.value()));

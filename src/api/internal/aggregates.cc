@@ -191,9 +191,9 @@ std::string AggregateFollower::Run(AggregateKind kind) {
       kafka_.Topic(kind == AggregateKind::kInvoice ? log::TopicKind::kInvoiceEvents
                                                    : log::TopicKind::kOrderEvents);
   auto admin = log::Admin::Create(kafka_);
-  if (!admin.ok()) return "commerce follower: " + admin.error().ToString();
+  if (!admin.ok()) return "commerce follower: " + admin.status().ToString();
   auto count = admin.value()->PartitionCount(topic);
-  if (!count.ok()) return "commerce follower: " + count.error().ToString();
+  if (!count.ok()) return "commerce follower: " + count.status().ToString();
   std::vector<log::PartitionOffset> starts;
   std::vector<PartitionId> partitions;
   for (int32_t p = 0; p < count.value(); ++p) {
@@ -204,7 +204,7 @@ std::string AggregateFollower::Run(AggregateKind kind) {
   auto listener = std::make_shared<log::StartAt>(std::move(starts));
   auto consumer = log::Consumer::CreateAssigned(kafka_, std::string("payorch.api.") + Tag(kind),
                                                 topic, partitions, listener.get());
-  if (!consumer.ok()) return "commerce follower: " + consumer.error().ToString();
+  if (!consumer.ok()) return "commerce follower: " + consumer.status().ToString();
   threads_.emplace_back([this, kind, listener, c = std::move(consumer.value())]() mutable {
     std::vector<log::Record> batch;
     while (!stop_) {

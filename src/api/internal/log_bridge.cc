@@ -38,7 +38,7 @@ std::string CommandAppender::Start() {
     auto producer = log::Producer::Create(kafka_);
     {
       std::lock_guard<std::mutex> lock(started_mu);
-      if (!producer.ok()) start_error_ = "producer: " + producer.error().ToString();
+      if (!producer.ok()) start_error_ = "producer: " + producer.status().ToString();
       started = true;
       started_cv.notify_all();
     }
@@ -185,9 +185,9 @@ std::optional<pv::PaymentView> EventFollower::WaitForView(
 std::string EventFollower::Start() {
   const std::string topic = kafka_.Topic(log::TopicKind::kEvents);
   auto admin = log::Admin::Create(kafka_);
-  if (!admin.ok()) return "events follower: " + admin.error().ToString();
+  if (!admin.ok()) return "events follower: " + admin.status().ToString();
   auto count = admin.value()->PartitionCount(topic);
-  if (!count.ok()) return "events follower: " + count.error().ToString();
+  if (!count.ok()) return "events follower: " + count.status().ToString();
   // From where the projection store is: the Projector resumes its checkpoints.
   const auto checkpoints = store_->LoadCheckpoints();
   auto source = std::make_shared<Source>(this);
@@ -206,7 +206,7 @@ std::string EventFollower::Start() {
   auto listener = std::make_shared<log::StartAt>(starts);
   auto consumer =
       log::Consumer::CreateAssigned(kafka_, "payorch.api", topic, partitions, listener.get());
-  if (!consumer.ok()) return "events follower: " + consumer.error().ToString();
+  if (!consumer.ok()) return "events follower: " + consumer.status().ToString();
   thread_ = std::thread([this, listener, source, projector,
                          c = std::move(consumer.value())]() mutable {
     std::vector<log::Record> batch;

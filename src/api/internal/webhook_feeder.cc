@@ -167,9 +167,9 @@ WebhookFeeder::~WebhookFeeder() { Stop(); }
 std::string WebhookFeeder::Start() {
   const std::string topic = kafka_.Topic(log::TopicKind::kEvents);
   auto admin = log::Admin::Create(kafka_);
-  if (!admin.ok()) return "webhook feeder: " + admin.error().ToString();
+  if (!admin.ok()) return "webhook feeder: " + admin.status().ToString();
   auto count = admin.value()->PartitionCount(topic);
-  if (!count.ok()) return "webhook feeder: " + count.error().ToString();
+  if (!count.ok()) return "webhook feeder: " + count.status().ToString();
   std::map<int32_t, Position> positions;
   std::map<int32_t, command::EpochFilter> filters;
   std::vector<log::PartitionOffset> starts;
@@ -206,7 +206,7 @@ std::string WebhookFeeder::Start() {
   auto listener = std::make_shared<log::StartAt>(starts);
   auto consumer =
       log::Consumer::CreateAssigned(kafka_, "payorch.webhooks", topic, partitions, listener.get());
-  if (!consumer.ok()) return "webhook feeder: " + consumer.error().ToString();
+  if (!consumer.ok()) return "webhook feeder: " + consumer.status().ToString();
   thread_ =
       std::thread([this, listener, positions = std::move(positions), filters = std::move(filters),
                    c = std::move(consumer.value()), pending = std::move(pending),

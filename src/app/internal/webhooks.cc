@@ -60,7 +60,7 @@ std::shared_ptr<void> StartWebhooks(const std::string& address, const std::strin
   auto service = std::make_shared<WebhookService>();
   auto producer = log::Producer::Create(kafka);
   if (!producer.ok()) {
-    *error = "webhook producer: " + producer.error().ToString();
+    *error = "webhook producer: " + producer.status().ToString();
     return nullptr;
   }
   service->producer = std::move(producer.value());
@@ -70,7 +70,7 @@ std::shared_ptr<void> StartWebhooks(const std::string& address, const std::strin
     std::lock_guard lock(raw->mu);
     log::OutRecord out{raw->topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}};
     auto at = raw->producer->ProduceSync(out, 10'000);
-    return at.ok() ? "" : at.error().ToString();
+    return at.ok() ? "" : at.status().ToString();
   };
   service->receiver = connectors::RegisterWebhookRoutes(service->server, std::move(options));
   auto port = service->server.Start(address);

@@ -10,7 +10,7 @@ static_assert(RD_KAFKA_OFFSET_BEGINNING == -2 && RD_KAFKA_OFFSET_END == -1 &&
               RD_KAFKA_OFFSET_INVALID == -1001);
 static_assert(RD_KAFKA_PARTITION_UA == -1);
 
-ErrorClass Classify(rd_kafka_resp_err_t err) {
+StatusCode Classify(rd_kafka_resp_err_t err) {
   switch (err) {
     // Transient: the same call may succeed later; nothing is in doubt.
     case RD_KAFKA_RESP_ERR__TRANSPORT:
@@ -44,7 +44,7 @@ ErrorClass Classify(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS:
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
-      return ErrorClass::kRetriable;
+      return StatusCode::kUnavailable;
 
     // In doubt or stale: abandon the unit of work and restart it from the log.
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
@@ -58,54 +58,111 @@ ErrorClass Classify(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
     case RD_KAFKA_RESP_ERR__OUTDATED:
-      return ErrorClass::kAbortable;
+      return StatusCode::kAborted;
 
-    // Everything else, including __FATAL, authorization, unsupported requests, fencing,
-    // unknown topics/partitions, oversized records and bad arguments, cannot succeed by
-    // repeating it. Unknown codes land here too, so that nothing loops on them silently.
+    // Fatal, and an operator's to fix: configuration, authentication and authorization,
+    // what the broker does not support, topics or partitions that do not exist, a client
+    // used in the wrong state.
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__INVALID_TYPE:
+    case RD_KAFKA_RESP_ERR__NOT_CONFIGURED:
+    case RD_KAFKA_RESP_ERR__STATE:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_GROUP:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PROTOCOL:
+    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
+    case RD_KAFKA_RESP_ERR__NOT_IMPLEMENTED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR__SSL:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_DELEGATION_TOKEN_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_SASL_STATE:
+    case RD_KAFKA_RESP_ERR_SECURITY_DISABLED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_COMPRESSION_TYPE:
+    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
+    case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
+    case RD_KAFKA_RESP_ERR_INVALID_REPLICA_ASSIGNMENT:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_INVALID_SESSION_TIMEOUT:
+    case RD_KAFKA_RESP_ERR_INVALID_GROUP_ID:
+    case RD_KAFKA_RESP_ERR_INCONSISTENT_GROUP_PROTOCOL:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+      return StatusCode::kFailedPrecondition;
+
+    // Everything else is fatal too, including __FATAL, fencing, oversized records and
+    // corrupt data: it cannot succeed by repeating it. Unknown codes land here, so that
+    // nothing loops on them silently.
     default:
-      return ErrorClass::kFatal;
+      return StatusCode::kInternal;
   }
 }
 
-LogError MakeError(rd_kafka_resp_err_t err, std::string_view what) {
+namespace {
+
+// `s` with another code (a Status is immutable).
+Status WithCode(const Status& s, StatusCode code) {
+  return Status(code, s.message(), s.native_code());
+}
+
+// The fatal code for `err` when librdkafka says it is fatal whatever the table says.
+StatusCode FatalCode(rd_kafka_resp_err_t err) {
+  StatusCode code = Classify(err);
+  return code == StatusCode::kUnavailable || code == StatusCode::kAborted ? StatusCode::kInternal
+                                                                          : code;
+}
+
+}  // namespace
+
+Status MakeError(rd_kafka_resp_err_t err, std::string_view what) {
   std::string message = rd_kafka_err2name(err);
   message += ": ";
   message += what;
   message += " (";
   message += rd_kafka_err2str(err);
   message += ")";
-  return LogError{Classify(err), static_cast<int>(err), std::move(message)};
+  return Status(Classify(err), std::move(message), static_cast<int>(err));
 }
 
-LogError TakeError(rd_kafka_error_t* error, std::string_view what) {
-  rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-  LogError out = MakeError(code, what);
-  out.message = std::string(rd_kafka_error_name(error)) + ": " + std::string(what) + " (" +
-                rd_kafka_error_string(error) + ")";
+Status TakeError(rd_kafka_error_t* error, std::string_view what) {
+  rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+  StatusCode code = Classify(err);
   if (rd_kafka_error_is_fatal(error)) {
-    out.cls = ErrorClass::kFatal;
+    code = FatalCode(err);
   } else if (rd_kafka_error_txn_requires_abort(error)) {
-    out.cls = ErrorClass::kAbortable;
+    code = StatusCode::kAborted;
   } else if (rd_kafka_error_is_retriable(error)) {
-    out.cls = ErrorClass::kRetriable;
+    code = StatusCode::kUnavailable;
   }
+  Status out(code,
+             std::string(rd_kafka_error_name(error)) + ": " + std::string(what) + " (" +
+                 rd_kafka_error_string(error) + ")",
+             static_cast<int>(err));
   rd_kafka_error_destroy(error);
   return out;
 }
 
-LogError DeliveryError(const rd_kafka_message_t* msg) {
-  LogError out = MakeError(msg->err, "delivery failed");
-  if (out.cls == ErrorClass::kRetriable &&
+Status DeliveryError(const rd_kafka_message_t* msg) {
+  Status out = MakeError(msg->err, "delivery failed");
+  if (out.code() == StatusCode::kUnavailable &&
       rd_kafka_message_status(msg) != RD_KAFKA_MSG_STATUS_NOT_PERSISTED) {
-    out.cls = ErrorClass::kAbortable;
+    return WithCode(out, StatusCode::kAborted);
   }
   return out;
 }
 
-LogError ConfigError(std::string message) {
-  return LogError{ErrorClass::kFatal, RD_KAFKA_RESP_ERR__INVALID_ARG,
-                  "_INVALID_ARG: " + std::move(message)};
+Status ConfigError(std::string message) {
+  return Status(StatusCode::kFailedPrecondition, "_INVALID_ARG: " + std::move(message),
+                RD_KAFKA_RESP_ERR__INVALID_ARG);
 }
 
 std::shared_ptr<spdlog::logger> LoggerFor(const KafkaOptions& options) {
@@ -114,7 +171,7 @@ std::shared_ptr<spdlog::logger> LoggerFor(const KafkaOptions& options) {
   return kDefault;
 }
 
-std::optional<LogError> ClientState::Fatal() {
+std::optional<Status> ClientState::Fatal() {
   std::lock_guard lock(mu);
   return fatal;
 }
@@ -141,9 +198,8 @@ void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     char detail[512];
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, detail, sizeof(detail));
-    LogError fatal = MakeError(orig, detail);
-    fatal.cls = ErrorClass::kFatal;
-    state->logger->error("[{}] fatal client error: {}", rd_kafka_name(rk), fatal.message);
+    Status fatal = WithCode(MakeError(orig, detail), FatalCode(orig));
+    state->logger->error("[{}] fatal client error: {}", rd_kafka_name(rk), fatal.message());
     std::lock_guard lock(state->mu);
     if (!state->fatal) state->fatal = std::move(fatal);
     return;
@@ -263,17 +319,16 @@ bool AppliesTo(const std::string& key, ClientKind kind) {
 
 }  // namespace
 
-LogResult<rd_kafka_conf_t*> NewConf(const KafkaOptions& options, ClientKind kind,
-                                    ClientState* state,
-                                    const std::vector<std::pair<std::string, std::string>>& extra) {
+StatusOr<rd_kafka_conf_t*> NewConf(const KafkaOptions& options, ClientKind kind, ClientState* state,
+                                   const std::vector<std::pair<std::string, std::string>>& extra) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
-  auto set = [&](const std::string& key, const std::string& value) -> LogStatus {
+  auto set = [&](const std::string& key, const std::string& value) -> Status {
     if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
         RD_KAFKA_CONF_OK) {
       return ConfigError(key + "=" + value + ": " + errstr);
     }
-    return LogStatus::Ok();
+    return Status::Ok();
   };
   std::vector<std::pair<std::string, std::string>> all = Defaults(options, kind);
   all.insert(all.end(), extra.begin(), extra.end());
@@ -284,9 +339,9 @@ LogResult<rd_kafka_conf_t*> NewConf(const KafkaOptions& options, ClientKind kind
     }
   }
   for (const auto& [k, v] : all) {
-    if (LogStatus s = set(k, v); !s.ok()) {
+    if (Status s = set(k, v); !s.ok()) {
       rd_kafka_conf_destroy(conf);
-      return s.error();
+      return s;
     }
   }
   rd_kafka_conf_set_opaque(conf, state);
@@ -295,7 +350,7 @@ LogResult<rd_kafka_conf_t*> NewConf(const KafkaOptions& options, ClientKind kind
   return conf;
 }
 
-LogResult<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+StatusOr<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
   char errstr[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
   if (rk == nullptr) {
@@ -305,8 +360,8 @@ LogResult<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
   return Handle(rk);
 }
 
-LogResult<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
-                                      PartitionId partition, int timeout_ms) {
+StatusOr<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
+                                     PartitionId partition, int timeout_ms) {
   int64_t low = 0;
   int64_t high = 0;
   rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition.value(),

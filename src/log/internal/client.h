@@ -1,4 +1,4 @@
-// Internal to src/log/: the one place that turns librdkafka errors into LogErrors, builds
+// Internal to src/log/: the one place that turns librdkafka errors into Statuses, builds
 // client configurations and converts messages. Only src/log/*.cc include this.
 #pragma once
 
@@ -18,17 +18,20 @@
 
 namespace payorch::log::internal {
 
-// The class of a librdkafka error code, from the table in client.cc.
-ErrorClass Classify(rd_kafka_resp_err_t err);
-// A LogError for `err`; `what` says which operation failed.
-LogError MakeError(rd_kafka_resp_err_t err, std::string_view what);
+// The canonical code of a librdkafka error code, from the table in client.cc: kUnavailable
+// (retriable), kAborted (abortable), kFailedPrecondition or kInternal (fatal); see
+// log/status.h.
+StatusCode Classify(rd_kafka_resp_err_t err);
+// A Status for `err` (its native_code); `what` says which operation failed.
+Status MakeError(rd_kafka_resp_err_t err, std::string_view what);
 // Same, for a rich error object (transactions, admin); takes ownership and destroys it.
-LogError TakeError(rd_kafka_error_t* error, std::string_view what);
-// The class of a failed delivery: a retriable error becomes kAbortable when the record
+Status TakeError(rd_kafka_error_t* error, std::string_view what);
+// The class of a failed delivery: a retriable error becomes kAborted when the record
 // may have been written (so resending it could duplicate or reorder).
-LogError DeliveryError(const rd_kafka_message_t* msg);
-// A kFatal LogError for a configuration problem.
-LogError ConfigError(std::string message);
+Status DeliveryError(const rd_kafka_message_t* msg);
+// A fatal Status (kFailedPrecondition, native code __INVALID_ARG) for a configuration
+// problem.
+Status ConfigError(std::string message);
 
 std::shared_ptr<spdlog::logger> LoggerFor(const KafkaOptions& options);
 
@@ -37,18 +40,17 @@ struct ClientState {
   std::shared_ptr<spdlog::logger> logger;
   void* owner = nullptr;  // the Producer/Consumer implementation, for their callbacks
   std::mutex mu;
-  std::optional<LogError> fatal;  // set once by the error callback on a fatal error
+  std::optional<Status> fatal;  // set once by the error callback on a fatal error
 
-  std::optional<LogError> Fatal();
+  std::optional<Status> Fatal();
 };
 
 enum class ClientKind { kProducer, kGroupConsumer, kReader, kAdmin, kMockHost };
 
 // A configuration with payorch's defaults for `kind`, then `extra`, then
 // options.properties (last wins). Log and error callbacks report into `state`.
-LogResult<rd_kafka_conf_t*> NewConf(const KafkaOptions& options, ClientKind kind,
-                                    ClientState* state,
-                                    const std::vector<std::pair<std::string, std::string>>& extra);
+StatusOr<rd_kafka_conf_t*> NewConf(const KafkaOptions& options, ClientKind kind, ClientState* state,
+                                   const std::vector<std::pair<std::string, std::string>>& extra);
 
 struct HandleDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
@@ -56,7 +58,7 @@ struct HandleDeleter {
 using Handle = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 
 // Creates a client from `conf` (consumed, also on failure).
-LogResult<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf);
+StatusOr<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf);
 
 struct ListDeleter {
   void operator()(rd_kafka_topic_partition_list_t* l) const {
@@ -72,8 +74,8 @@ using Message = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 
 // The low and high watermarks of `topic`[`partition`], asked of its leader through `rk`
 // (any client type).
-LogResult<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
-                                      PartitionId partition, int timeout_ms);
+StatusOr<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
+                                     PartitionId partition, int timeout_ms);
 
 // Takes up to `max` fetched messages from `queue` into `out`, waiting up to `timeout_ms`
 // only while none is there: what is already fetched returns at once. (With a timeout,

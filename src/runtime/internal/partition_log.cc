@@ -57,7 +57,7 @@ StatusOr<uint64_t> ClaimPartition(log::PartitionReader& reader, log::Producer& p
     const uint64_t epoch = filter.highest_seen() + 1;
     log::OutRecord record{topic, PartitionId{partition}, "claim", steps.claim_value(epoch), {}};
     auto at = producer.ProduceSync(record, kReadTimeoutMs);
-    if (!at.ok()) return UnavailableError("claim append: " + at.error().ToString());
+    if (!at.ok()) return UnavailableError("claim append: " + at.status().ToString());
     auto st = reader.ReadUntil(Offset{at.value().value() + 1}, steps.fold, kReadTimeoutMs);
     if (!st.ok()) return UnavailableError("claim read-back: " + st.ToString());
     if (Status s = steps.fold_error(); !s.ok()) return s;
@@ -77,9 +77,9 @@ StatusOr<std::unique_ptr<log::PartitionReader>> OpenRestore(log::Cluster& cluste
                                                             spdlog::logger& logger) {
   *meta = store.LoadMeta(partition);
   auto reader = cluster.OpenReader(topic, PartitionId{partition}, Offset{meta->next_events_offset});
-  if (!reader.ok()) return UnavailableError("events reader: " + reader.error().ToString());
+  if (!reader.ok()) return UnavailableError("events reader: " + reader.status().ToString());
   auto marks = reader.value()->QueryWatermarks();
-  if (!marks.ok()) return UnavailableError("events watermarks: " + marks.error().ToString());
+  if (!marks.ok()) return UnavailableError("events watermarks: " + marks.status().ToString());
   const int64_t low = marks.value().low.value();
   const int64_t high = marks.value().high.value();
   if (high >= meta->next_events_offset && low <= meta->next_events_offset) {
@@ -105,7 +105,7 @@ bool GapHasNewerClaim(log::Cluster& cluster, const std::string& topic, int32_t p
   auto reader = cluster.OpenReader(topic, PartitionId{partition}, Offset{from});
   if (!reader.ok()) {
     logger.warn("[{} p{}] events gap [{}, {}) not checked: {}", topic, partition, from, to,
-                reader.error().ToString());
+                reader.status().ToString());
     return false;
   }
   bool newer = false;

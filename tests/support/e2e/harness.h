@@ -253,19 +253,19 @@ class E2eHarness {
     data_dir_ = tmpl;
 
     auto producer = log::Producer::Create(kafka_);
-    if (!producer.ok()) return "test producer: " + producer.error().ToString();
+    if (!producer.ok()) return "test producer: " + producer.status().ToString();
     producer_ = std::move(producer.value());
 
     auto marks = log::PartitionReader::Open(kafka_, kafka_.Topic(log::TopicKind::kCommands),
                                             PartitionId{0}, log::kOffsetBeginning);
-    if (!marks.ok()) return "watermarks reader: " + marks.error().ToString();
+    if (!marks.ok()) return "watermarks reader: " + marks.status().ToString();
     marks_reader_ = std::move(marks.value());
 
     if (options_.follow_events) {
       for (int p = 0; p < options_.partitions; ++p) {
         auto reader = log::PartitionReader::Open(kafka_, kafka_.Topic(log::TopicKind::kEvents),
                                                  PartitionId{p}, log::kOffsetBeginning);
-        if (!reader.ok()) return "events reader: " + reader.error().ToString();
+        if (!reader.ok()) return "events reader: " + reader.status().ToString();
         readers_.push_back(std::move(reader.value()));
       }
       follower_ = std::thread([this] { Follow(); });
@@ -328,7 +328,7 @@ class E2eHarness {
                                        PartitionId partition = log::kAnyPartition) {
     log::OutRecord out{kafka_.Topic(log::TopicKind::kCommands), partition, key, bytes, {}};
     auto at = producer_->ProduceSync(out, 10'000);
-    return at.ok() ? "" : "publish: " + at.error().ToString();
+    return at.ok() ? "" : "publish: " + at.status().ToString();
   }
 
   // Appends a record to any topic and partition (e.g. a copy of an event, as a retried
@@ -337,13 +337,13 @@ class E2eHarness {
                                    const std::string& key, const std::string& value) {
     log::OutRecord out{kafka_.Topic(kind), partition, key, value, {}};
     auto at = producer_->ProduceSync(out, 10'000);
-    return at.ok() ? "" : "append: " + at.error().ToString();
+    return at.ok() ? "" : "append: " + at.status().ToString();
   }
 
   // Appends `out` as it is (topic, partition, key, value, headers).
   [[nodiscard]] std::string AppendRecord(const log::OutRecord& out) {
     auto at = producer_->ProduceSync(out, 10'000);
-    return at.ok() ? "" : "append: " + at.error().ToString();
+    return at.ok() ? "" : "append: " + at.status().ToString();
   }
 
   // The counted events of `payment_id` so far, in sequence order, each once.
@@ -386,11 +386,11 @@ class E2eHarness {
       auto reader = log::PartitionReader::Open(kafka_, kafka_.Topic(kind), PartitionId{p},
                                                log::kOffsetBeginning);
       if (!reader.ok()) {
-        if (error != nullptr) *error = reader.error().ToString();
+        if (error != nullptr) *error = reader.status().ToString();
         return out;
       }
       auto end = reader.value()->ReadToEnd([&](const log::Record& r) { out.push_back(r); }, 10'000);
-      if (!end.ok() && error != nullptr) *error = end.error().ToString();
+      if (!end.ok() && error != nullptr) *error = end.status().ToString();
     }
     return out;
   }
