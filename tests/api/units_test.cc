@@ -4,6 +4,7 @@
 // merchant-facing objects (internal/objects.h) and the expiry of stored responses.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <filesystem>
 #include <fstream>
@@ -612,6 +613,54 @@ TEST(ResponseStore, ARefundsClaimKeepsItsRefundFields) {
   ASSERT_TRUE(store.Release("m", "k").ok());
   EXPECT_EQ(store.TryClaim("m", "k", pending, &seen, 1'002, 60'000),
             internal::ResponseStore::Claim::kNew);
+}
+
+// Records are written in a compact binary form; a store written before it (records as JSON
+// objects) stays readable: its claims are still claims, with every field.
+TEST(ResponseStore, ReadsRecordsWrittenAsJsonByEarlierBuilds) {
+  const std::string dir = (TempDir("responses-json") / "db").string();
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string key = "r/m";
+    key.push_back('\0');
+    key += "k";
+    const nlohmann::json old = {{"h", "h1"},  {"f", true},    {"s", 201},
+                                {"b", "{}"},  {"p", "pay_1"}, {"c", true},
+                                {"t", 5'000}, {"k", true},    {"d", "ref_1"}};
+    ASSERT_TRUE(db->Put({}, key, old.dump()).ok());
+  }
+  internal::ResponseStore store;
+  ASSERT_EQ(store.Open(dir).ToString(), "ok");
+  internal::StoredResponse pending;
+  pending.request_hash = "h1";
+  pending.created_ms = 6'000;
+  internal::StoredResponse seen;
+  ASSERT_EQ(store.TryClaim("m", "k", pending, &seen, 6'000, 60'000),
+            internal::ResponseStore::Claim::kExisting);
+  EXPECT_EQ(seen.request_hash, "h1");
+  EXPECT_TRUE(seen.final);
+  EXPECT_EQ(seen.status, 201);
+  EXPECT_EQ(seen.body, "{}");
+  EXPECT_EQ(seen.payment_id, "pay_1");
+  EXPECT_TRUE(seen.create);
+  EXPECT_EQ(seen.created_ms, 5'000);
+  EXPECT_TRUE(seen.refund);
+  EXPECT_EQ(seen.refund_id, "ref_1");
+  // Rewritten in the new form, read back the same (a negative time survives too).
+  seen.created_ms = -7;
+  seen.body = std::string(300, 'x');
+  ASSERT_TRUE(store.Finish("m", "k", seen).ok());
+  internal::StoredResponse again;
+  ASSERT_EQ(store.TryClaim("m", "k", pending, &again, -6, 60'000),
+            internal::ResponseStore::Claim::kExisting);
+  EXPECT_EQ(again.created_ms, -7);
+  EXPECT_EQ(again.body, seen.body);
+  EXPECT_EQ(again.refund_id, "ref_1");
+  EXPECT_EQ(again.status, 201);
 }
 
 }  // namespace
