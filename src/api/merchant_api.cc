@@ -295,32 +295,36 @@ struct MerchantApi::Impl {
     // request hash, so a retried request stamped differently is still the same request.
     if (o.stamp) o.stamp(&command.envelope);
     auto waiter = follower->Expect(command.envelope.command_id(), command.payment_id);
-    std::string err = appender->Append({.topic = o.kafka.Topic(log::TopicKind::kCommands),
-                                        .key = command.payment_id,
-                                        .value = command.envelope.SerializeAsString()},
-                                       o.config.append_timeout_ms);
-    if (!err.empty()) {
-      follower->Forget(waiter);
+    appender->AppendAsync(
+        {.topic = o.kafka.Topic(log::TopicKind::kCommands),
+         .key = command.payment_id,
+         .value = command.envelope.SerializeAsString()},
+        [waiter](const std::string& e) { internal::EventFollower::Acknowledged(waiter, e); });
+    internal::Decision d = follower->Wait(
+        waiter, deadline, start + std::chrono::milliseconds(o.config.append_timeout_ms));
+    if (!d.append_error.empty()) {
       if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();  // logged
-      spdlog::warn("merchant api: append failed: {}", err);
+      spdlog::warn("merchant api: append failed: {}", d.append_error);
       return http::Error(503, "log_unavailable",
                          "the payment log could not be reached; nothing was done, retry with the "
                          "same Idempotency-Key");
     }
-    internal::Decision d = follower->Wait(waiter, deadline);
     if (d.rejection && d.rejection->reason() == ev::REJECT_REASON_OVERLOADED) {
       // The writer refused it: retry later. A failed release is logged.
       if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();
       return Overloaded();
     }
+    const auto finish = [&](const http::Response& r, const std::string& refund_id) {
+      if (!replayable) return;
+      responses  // a failure is logged; the claim stays pending
+          .Finish(who.merchant_id, *idem,
+                  {request_hash, true, r.status, r.body, command.payment_id, command.create,
+                   pending.created_ms, command.refund, refund_id})
+          .IgnoreError();
+    };
     if (d.rejection) {
       http::Response r = internal::RejectionResponse(*d.rejection);
-      if (replayable)  // a failure is logged; the claim stays pending
-        responses
-            .Finish(who.merchant_id, *idem,
-                    {request_hash, true, r.status, r.body, command.payment_id, command.create,
-                     pending.created_ms, command.refund, ""})
-            .IgnoreError();
+      finish(r, "");
       return r;
     }
     // The answer is the projection's view once it shows the decision.
@@ -330,12 +334,7 @@ struct MerchantApi::Impl {
     if (v && v->merchant_id() != who.merchant_id) v.reset();
     if (d.decided && d.settled && v && v->last_sequence() >= d.max_sequence) {
       http::Response r = SettledAnswer(command.create, command.refund, *v, d.refund_id);
-      if (replayable)  // a failure is logged; the claim stays pending
-        responses
-            .Finish(who.merchant_id, *idem,
-                    {request_hash, true, r.status, r.body, command.payment_id, command.create,
-                     pending.created_ms, command.refund, d.refund_id})
-            .IgnoreError();
+      finish(r, d.refund_id);
       return r;
     }
     if (!command.refund) return Accepted(command.payment_id, v);
