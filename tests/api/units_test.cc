@@ -399,6 +399,46 @@ TEST(Objects, APaymentIntentCarriesIntegerAmountsAndNoInternals) {
   EXPECT_EQ(internal::PaymentIntent(HeldPayment(), nullptr)["metadata"], nlohmann::json::object());
 }
 
+// The hot path's PaymentIntent text is the nlohmann object's dump, byte for byte: every
+// status, escapes, non-ASCII text, a failed attempt, metadata present, absent and invalid.
+TEST(Objects, PaymentIntentJsonIsThePaymentIntentsDump) {
+  namespace ev = ::payments::events::v1;
+  namespace pv = ::payments::projection::v1;
+  namespace types = ::payments::types::v1;
+  std::vector<pv::PaymentView> views;
+  for (int s = ev::PaymentStatus_MIN; s <= ev::PaymentStatus_MAX; ++s) {
+    if (!ev::PaymentStatus_IsValid(s)) continue;
+    pv::PaymentView v = HeldPayment();
+    v.set_status(static_cast<ev::PaymentStatus>(s));
+    views.push_back(v);
+  }
+  pv::PaymentView odd = HeldPayment();
+  odd.set_status(ev::PAYMENT_STATUS_CANCELED);
+  odd.set_failure_reason(
+      "quote \" slash \\ tab \t nl \n cr \r bs \b ff \f ctl \x01\x1f del \x7f /");
+  odd.set_customer_reference("caf\xc3\xa9 \xe2\x82\xac");
+  odd.set_payment_id("pay_\"x\"");
+  odd.set_method(types::PAYMENT_METHOD_APPLE_PAY);
+  odd.set_capture_mode(types::CAPTURE_MODE_AUTOMATIC);
+  odd.set_created_at_ms(-1'500);
+  views.push_back(odd);
+  pv::PaymentView failed = HeldPayment();
+  failed.set_status(ev::PAYMENT_STATUS_FAILED);
+  auto* a = failed.add_attempts();
+  a->set_kind(ev::OPERATION_KIND_SALE);
+  a->set_outcome(pv::ATTEMPT_OUTCOME_FAILED);
+  a->set_error_code(types::ERROR_CODE_DECLINED);
+  views.push_back(failed);
+  for (const pv::PaymentView& v : views) {
+    for (const std::string meta : {"", R"({"order":"42","a":"\u00e9"})", "not json", "[1]"}) {
+      const nlohmann::json m =
+          meta.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(meta, nullptr, false);
+      EXPECT_EQ(internal::PaymentIntentJson(v, meta), internal::PaymentIntent(v, m).dump())
+          << ev::PaymentStatus_Name(v.status()) << " " << meta;
+    }
+  }
+}
+
 TEST(Objects, TheLastFailedStepAttemptIsTheLastPaymentError) {
   namespace ev = ::payments::events::v1;
   namespace pv = ::payments::projection::v1;

@@ -36,6 +36,11 @@ inline constexpr const char* kApiVersion = "2026-12-05";
 // (an object of strings; null for none).
 [[nodiscard]] nlohmann::json PaymentIntent(const ::payments::projection::v1::PaymentView& v,
                                            const nlohmann::json& metadata);
+// PaymentIntent(v, metadata).dump(), byte for byte, with `metadata_text` the metadata's
+// JSON text ("" for none), written directly rather than through nlohmann::json's tree of
+// maps (the hot path of every POST and GET of a payment).
+[[nodiscard]] std::string PaymentIntentJson(const ::payments::projection::v1::PaymentView& v,
+                                            const std::string& metadata_text);
 
 // Refunds. The core names a refund "ref_<32 hex>" (a hash of the payment id and the
 // refund's Idempotency-Key; RefundStarted.refund_id, the prefix of its operations' keys).

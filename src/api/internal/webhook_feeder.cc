@@ -238,8 +238,13 @@ std::string WebhookFeeder::Start() {
             Position& pos = positions[p];
             pos.next = r.offset.value() + 1;
             touched[p] = true;
-            model->Observe(p, r.offset.value(), r.value);
-            if (!e.ParseFromString(r.value)) continue;
+            // Decoded once, for the model and here (an undecodable record is the model's to
+            // count).
+            if (!e.ParseFromString(r.value)) {
+              model->Observe(p, r.offset.value(), r.value);
+              continue;
+            }
+            model->Observe(p, r.offset.value(), e);
             command::EpochFilter& f = filters[p];
             const command::Verdict v = f.Observe(e);
             pos.epoch = f.epoch();
