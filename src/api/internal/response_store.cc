@@ -133,6 +133,11 @@ Status ResponseStore::Open(const std::string& dir) {
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   o.memtable_whole_key_filtering = true;
   o.memtable_prefix_bloom_size_ratio = 0.02;
+  // Concurrent claims join one write group; on a machine with few cores its followers
+  // should sleep until the leader is done, not spin and yield, and the leader inserts
+  // the group's few records itself (no parallel memtable writers to wait for).
+  o.enable_write_thread_adaptive_yield = false;
+  o.allow_concurrent_memtable_write = false;
   rocksdb::DB* db = nullptr;
   auto s = rocksdb::DB::Open(o, dir, &db);
   if (!s.ok()) return FromRocksDb(s, "idempotency store " + dir);
