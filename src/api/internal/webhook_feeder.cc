@@ -211,8 +211,14 @@ std::string WebhookFeeder::Start() {
       std::thread([this, listener, positions = std::move(positions), filters = std::move(filters),
                    c = std::move(consumer.value()), pending = std::move(pending),
                    source = std::move(source), model = std::move(model)]() mutable {
+        // Only the views are kept: they are all the model reads back (a snapshot, or a view
+        // evicted from its cache). The projection's other records (merchant index,
+        // idempotency records, daily totals, its own checkpoints) would be written and never
+        // read: the feeder resumes the model from its own positions.
         const auto flush = [&] {
-          for (auto& m : model->Flush()) (*pending)[m.key] = std::move(m.value);
+          for (auto& m : model->Flush())
+            if (m.key.starts_with(projection::internal::kPaymentPrefix))
+              (*pending)[m.key] = std::move(m.value);
         };
         std::vector<log::Record> batch;
         ev::EventEnvelope e;

@@ -11,9 +11,10 @@
 //
 // Each delivery carries `data.object`: the PaymentIntent (or, for a refund event, the
 // Refund) as it was right after the event. The feeder keeps its own read model for that:
-// the projection's pure Projector over what it reads, its records in the outbox's
-// database under "pj/" (written in the same batch as the deliveries and checkpoints), so
-// a snapshot is the state at the event, not whatever the projection shows when it is sent.
+// the projection's pure Projector over what it reads, its views (the only records it
+// reads back) in the outbox's database under "pj/p/" (written in the same batch as the
+// deliveries and checkpoints), so a snapshot is the state at the event, not whatever the
+// projection shows when it is sent.
 #pragma once
 
 #include <atomic>
