@@ -439,6 +439,30 @@ TEST(Objects, PaymentIntentJsonIsThePaymentIntentsDump) {
   }
 }
 
+// A webhook's body is written directly; it is the nlohmann object's dump, byte for byte.
+TEST(Webhooks, ADeliveryBodyIsTheEventObjectsDump) {
+  namespace ev = ::payments::events::v1;
+  ev::EventEnvelope e;
+  e.set_event_id("evt_\"1\"\n");
+  e.set_merchant_id("m_caf\xc3\xa9");
+  e.set_payment_id("pay_1");
+  e.set_occurred_at_ms(1'700'000'000'999);
+  const nlohmann::json object = internal::PaymentIntent(HeldPayment(), nullptr);
+  for (const nlohmann::json& o : {object, nlohmann::json(nullptr)}) {
+    const nlohmann::json expected{{"id", e.event_id()},
+                                  {"object", "event"},
+                                  {"created", e.occurred_at_ms() / 1000},
+                                  {"event_id", e.event_id()},
+                                  {"type", "payment.created"},
+                                  {"occurred_at_ms", e.occurred_at_ms()},
+                                  {"merchant_id", e.merchant_id()},
+                                  {"payment_id", e.payment_id()},
+                                  {"data", {{"object", o}}}};
+    EXPECT_EQ(internal::DeliveryOf(e, "payment.created", o).body, expected.dump());
+    EXPECT_EQ(internal::DeliveryOfJson(e, "payment.created", o.dump()).body, expected.dump());
+  }
+}
+
 TEST(Objects, TheLastFailedStepAttemptIsTheLastPaymentError) {
   namespace ev = ::payments::events::v1;
   namespace pv = ::payments::projection::v1;

@@ -146,10 +146,9 @@ json PaymentIntent(const pv::PaymentView& v, const json& metadata) {
   };
 }
 
-namespace {
 // A JSON string as nlohmann::json's dump() writes it: ASCII escaped the same way here, any
 // other byte left to nlohmann (its UTF-8 checks and errors unchanged).
-void AppendString(std::string* out, std::string_view s) {
+void AppendJsonString(std::string* out, std::string_view s) {
   for (const char c : s) {
     if (static_cast<unsigned char>(c) >= 0x80) {
       out->append(json(std::string(s)).dump());
@@ -193,7 +192,6 @@ void AppendString(std::string* out, std::string_view s) {
   }
   out->push_back('"');
 }
-}  // namespace
 
 std::string PaymentIntentJson(const pv::PaymentView& v, const std::string& metadata_text) {
   const int64_t capturable =
@@ -209,7 +207,7 @@ std::string PaymentIntentJson(const pv::PaymentView& v, const std::string& metad
     out.append(k);
     out.append("\":");
   };
-  const auto str = [&out](std::string_view s) { AppendString(&out, s); };
+  const auto str = [&out](std::string_view s) { AppendJsonString(&out, s); };
   const auto num = [&out](int64_t n) { out.append(std::to_string(n)); };
   const auto any = [&out](const json& j) { out.append(j.dump()); };
   key("amount");

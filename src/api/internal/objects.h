@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
@@ -39,6 +40,8 @@ inline constexpr const char* kApiVersion = "2026-12-05";
 // PaymentIntent(v, metadata).dump(), byte for byte, with `metadata_text` the metadata's
 // JSON text ("" for none), written directly rather than through nlohmann::json's tree of
 // maps (the hot path of every POST and GET of a payment).
+// Appends `s` as a JSON string, written as nlohmann::json's dump() writes it.
+void AppendJsonString(std::string* out, std::string_view s);
 [[nodiscard]] std::string PaymentIntentJson(const ::payments::projection::v1::PaymentView& v,
                                             const std::string& metadata_text);
 

@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -47,6 +48,10 @@ namespace payorch::api::internal {
 [[nodiscard]] outbox::WebhookDelivery DeliveryOf(const ::payments::events::v1::EventEnvelope& e,
                                                  const std::string& type,
                                                  const nlohmann::json& object);
+// The same with the object as JSON text (written into the body as it is).
+[[nodiscard]] outbox::WebhookDelivery DeliveryOfJson(const ::payments::events::v1::EventEnvelope& e,
+                                                     const std::string& type,
+                                                     std::string_view object_json);
 
 // The webhook outbox of the merchant API in `dir`: its endpoints and retry policy from
 // `config`.
