@@ -10,9 +10,11 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "api/config.h"
 #include "api/internal/answers.h"
+#include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
 #include "api/internal/response_store.h"
 #include "api/internal/webhook_feeder.h"
@@ -725,6 +727,41 @@ TEST(ResponseStore, ReadsRecordsWrittenAsJsonByEarlierBuilds) {
   EXPECT_EQ(again.body, seen.body);
   EXPECT_EQ(again.refund_id, "ref_1");
   EXPECT_EQ(again.status, 201);
+}
+
+// A POST waits once for the log's acknowledgement and the decision: a refusal or a missing
+// acknowledgement fails the wait (503, claim released), and an acknowledgement alone is
+// enough once the decision's deadline has passed (202). Deadlines here are already past or
+// an hour away: nothing depends on timing.
+TEST(EventFollower, AWaitNeedsTheLogsAcknowledgement) {
+  using Clock = std::chrono::steady_clock;
+  internal::EventFollower f(log::KafkaOptions{}, nullptr);
+  const auto past = Clock::now() - std::chrono::seconds(1);
+  const auto later = Clock::now() + std::chrono::hours(1);
+
+  auto refused = f.Expect("c1", "pay_1");
+  internal::EventFollower::Acknowledged(refused, "broker down");
+  EXPECT_EQ(f.Wait(refused, later, later).append_error, "broker down");
+
+  auto silent = f.Expect("c2", "pay_2");
+  const internal::Decision timed_out = f.Wait(silent, past, past);
+  EXPECT_FALSE(timed_out.append_error.empty());
+  EXPECT_FALSE(timed_out.decided);
+
+  auto acked = f.Expect("c3", "pay_3");
+  internal::EventFollower::Acknowledged(acked, "");
+  internal::EventFollower::Acknowledged(acked, "late error");  // only the first answer counts
+  const internal::Decision accepted = f.Wait(acked, past, later);
+  EXPECT_EQ(accepted.append_error, "");
+  EXPECT_FALSE(accepted.decided);
+
+  // The decision's deadline has passed: the acknowledgement, from the appender's thread,
+  // is what ends the wait.
+  auto pending = f.Expect("c4", "pay_4");
+  std::thread appender([&] { internal::EventFollower::Acknowledged(pending, ""); });
+  const internal::Decision after = f.Wait(pending, past, later);
+  appender.join();
+  EXPECT_EQ(after.append_error, "");
 }
 
 }  // namespace
