@@ -11,7 +11,9 @@
 #                                           # send` to the same run and print the creates
 #                                           # decided per second (the API's yardstick)
 #
-# Prints wrk's figures (requests/s, p50/p90/p99) and the load average. Results and method:
+# Prints wrk's figures (requests/s, p50/p90/p99), the load average, and the CPU time the
+# orchestrator and the broker used per request during the run (user + system, from
+# /proc: less sensitive than requests/s to other work on the machine). Results and method:
 # docs/performance.md ("Merchant API").
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -62,9 +64,17 @@ curl -s -o /dev/null -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/
 PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d2s -s "$here/api_load.lua" \
   "http://127.0.0.1:$port" >/dev/null
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, clock ticks
+run_cpu0="$(cpu_ticks "${pids[1]}")"
+broker_cpu0="$(cpu_ticks "${pids[0]}")"
 PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$here/api_load.lua" \
-  "http://127.0.0.1:$port"
+  "http://127.0.0.1:$port" | tee "$dir/wrk.out"
+run_cpu1="$(cpu_ticks "${pids[1]}")"
+broker_cpu1="$(cpu_ticks "${pids[0]}")"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+requests="$(awk '/requests in/{print $1}' "$dir/wrk.out")"
+awk -v r="$requests" -v a="$((run_cpu1 - run_cpu0))" -v b="$((broker_cpu1 - broker_cpu0))" \
+  -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "cpu per request: payorch run %.0f us, broker %.0f us\n", 1e6 * a / hz / r, 1e6 * b / hz / r}'
 
 # The same creates without HTTP: `payorch send` appends them to the commands topic, and the
 # writers' payorch_commands_total says when all are decided.

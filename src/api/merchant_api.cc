@@ -103,11 +103,15 @@ struct MerchantApi::Impl {
     return internal::PaymentIntent(
         v, meta.empty() ? json(nullptr) : json::parse(meta, nullptr, false));
   }
-  std::string ObjectJson(const pv::PaymentView& v) const { return Object(v).dump(); }
+  std::string ObjectJson(const pv::PaymentView& v) const {
+    return internal::PaymentIntentJson(v, responses.Metadata(v.payment_id()));
+  }
   // A settled command's final answer: the refund, or the payment (402 if it needs a method).
   http::Response SettledAnswer(bool create, bool refund, const pv::PaymentView& v,
                                const std::string& refund_id) const {
-    if (refund) return internal::Raw(200, RefundJson(v, refund_id));
+    if (refund) return internal::Raw(200, internal::RefundJson(v, refund_id));
+    if (internal::PublicStatus(v.status(), v.authorized_minor()) != "requires_payment_method")
+      return internal::Raw(create ? 201 : 200, ObjectJson(v));  // PaymentAnswer's common case
     return internal::PaymentAnswer(create ? 201 : 200, Object(v));
   }
 
@@ -269,7 +273,7 @@ struct MerchantApi::Impl {
         responses.Finish(who.merchant_id, *idem, existing).IgnoreError();  // logged; stays pending
         return r;
       }
-      return existing.refund ? AcceptedRefund(existing.payment_id, v, existing.refund_id)
+      return existing.refund ? internal::AcceptedRefund(existing.payment_id, v, existing.refund_id)
                              : Accepted(existing.payment_id, v);
     }
 
@@ -295,32 +299,36 @@ struct MerchantApi::Impl {
     // request hash, so a retried request stamped differently is still the same request.
     if (o.stamp) o.stamp(&command.envelope);
     auto waiter = follower->Expect(command.envelope.command_id(), command.payment_id);
-    std::string err = appender->Append({.topic = o.kafka.Topic(log::TopicKind::kCommands),
-                                        .key = command.payment_id,
-                                        .value = command.envelope.SerializeAsString()},
-                                       o.config.append_timeout_ms);
-    if (!err.empty()) {
-      follower->Forget(waiter);
+    appender->AppendAsync(
+        {.topic = o.kafka.Topic(log::TopicKind::kCommands),
+         .key = command.payment_id,
+         .value = command.envelope.SerializeAsString()},
+        [waiter](const std::string& e) { internal::EventFollower::Acknowledged(waiter, e); });
+    internal::Decision d = follower->Wait(
+        waiter, deadline, start + std::chrono::milliseconds(o.config.append_timeout_ms));
+    if (!d.append_error.empty()) {
       if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();  // logged
-      spdlog::warn("merchant api: append failed: {}", err);
+      spdlog::warn("merchant api: append failed: {}", d.append_error);
       return http::Error(503, "log_unavailable",
                          "the payment log could not be reached; nothing was done, retry with the "
                          "same Idempotency-Key");
     }
-    internal::Decision d = follower->Wait(waiter, deadline);
     if (d.rejection && d.rejection->reason() == ev::REJECT_REASON_OVERLOADED) {
       // The writer refused it: retry later. A failed release is logged.
       if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();
       return Overloaded();
     }
+    const auto finish = [&](const http::Response& r, const std::string& refund_id) {
+      if (!replayable) return;
+      responses  // a failure is logged; the claim stays pending
+          .Finish(who.merchant_id, *idem,
+                  {request_hash, true, r.status, r.body, command.payment_id, command.create,
+                   pending.created_ms, command.refund, refund_id})
+          .IgnoreError();
+    };
     if (d.rejection) {
       http::Response r = internal::RejectionResponse(*d.rejection);
-      if (replayable)  // a failure is logged; the claim stays pending
-        responses
-            .Finish(who.merchant_id, *idem,
-                    {request_hash, true, r.status, r.body, command.payment_id, command.create,
-                     pending.created_ms, command.refund, ""})
-            .IgnoreError();
+      finish(r, "");
       return r;
     }
     // The answer is the projection's view once it shows the decision.
@@ -330,12 +338,7 @@ struct MerchantApi::Impl {
     if (v && v->merchant_id() != who.merchant_id) v.reset();
     if (d.decided && d.settled && v && v->last_sequence() >= d.max_sequence) {
       http::Response r = SettledAnswer(command.create, command.refund, *v, d.refund_id);
-      if (replayable)  // a failure is logged; the claim stays pending
-        responses
-            .Finish(who.merchant_id, *idem,
-                    {request_hash, true, r.status, r.body, command.payment_id, command.create,
-                     pending.created_ms, command.refund, d.refund_id})
-            .IgnoreError();
+      finish(r, d.refund_id);
       return r;
     }
     if (!command.refund) return Accepted(command.payment_id, v);
@@ -343,7 +346,7 @@ struct MerchantApi::Impl {
       pending.refund_id = d.refund_id;
       responses.Finish(who.merchant_id, *idem, pending).IgnoreError();  // logged
     }
-    return AcceptedRefund(command.payment_id, v, d.refund_id);
+    return internal::AcceptedRefund(command.payment_id, v, d.refund_id);
   }
 
   http::Response Accepted(const std::string& payment_id,
@@ -352,30 +355,6 @@ struct MerchantApi::Impl {
     // Appended, not yet decided: only the id is known.
     return http::Json(202,
                       {{"id", payment_id}, {"object", "payment_intent"}, {"status", "processing"}});
-  }
-
-  // The Refund object of `refund_id` on the payment; while its operations are not in the
-  // view yet, a pending refund with what is known.
-  std::string RefundJson(const pv::PaymentView& v, const std::string& refund_id) const {
-    json r = internal::Refund(v, refund_id);
-    if (r.is_null())
-      r = {{"id", refund_id.empty() ? json(nullptr)
-                                    : json(internal::PublicRefundId(v.payment_id(), refund_id))},
-           {"object", "refund"},
-           {"payment_intent", v.payment_id()},
-           {"status", "pending"}};
-    return r.dump();
-  }
-  http::Response AcceptedRefund(const std::string& payment_id,
-                                const std::optional<pv::PaymentView>& v,
-                                const std::string& refund_id) const {
-    if (v) return internal::Raw(202, RefundJson(*v, refund_id));
-    return http::Json(
-        202, {{"id", refund_id.empty() ? json(nullptr)
-                                       : json(internal::PublicRefundId(payment_id, refund_id))},
-              {"object", "refund"},
-              {"payment_intent", payment_id},
-              {"status", "pending"}});
   }
 
   http::Response GetRefund(const http::Request& req, const Principal& who) {

@@ -4,14 +4,17 @@
 // merchant-facing objects (internal/objects.h) and the expiry of stored responses.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "api/config.h"
 #include "api/internal/answers.h"
+#include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
 #include "api/internal/response_store.h"
 #include "api/internal/webhook_feeder.h"
@@ -398,6 +401,70 @@ TEST(Objects, APaymentIntentCarriesIntegerAmountsAndNoInternals) {
   EXPECT_EQ(internal::PaymentIntent(HeldPayment(), nullptr)["metadata"], nlohmann::json::object());
 }
 
+// The hot path's PaymentIntent text is the nlohmann object's dump, byte for byte: every
+// status, escapes, non-ASCII text, a failed attempt, metadata present, absent and invalid.
+TEST(Objects, PaymentIntentJsonIsThePaymentIntentsDump) {
+  namespace ev = ::payments::events::v1;
+  namespace pv = ::payments::projection::v1;
+  namespace types = ::payments::types::v1;
+  std::vector<pv::PaymentView> views;
+  for (int s = ev::PaymentStatus_MIN; s <= ev::PaymentStatus_MAX; ++s) {
+    if (!ev::PaymentStatus_IsValid(s)) continue;
+    pv::PaymentView v = HeldPayment();
+    v.set_status(static_cast<ev::PaymentStatus>(s));
+    views.push_back(v);
+  }
+  pv::PaymentView odd = HeldPayment();
+  odd.set_status(ev::PAYMENT_STATUS_CANCELED);
+  odd.set_failure_reason(
+      "quote \" slash \\ tab \t nl \n cr \r bs \b ff \f ctl \x01\x1f del \x7f /");
+  odd.set_customer_reference("caf\xc3\xa9 \xe2\x82\xac");
+  odd.set_payment_id("pay_\"x\"");
+  odd.set_method(types::PAYMENT_METHOD_APPLE_PAY);
+  odd.set_capture_mode(types::CAPTURE_MODE_AUTOMATIC);
+  odd.set_created_at_ms(-1'500);
+  views.push_back(odd);
+  pv::PaymentView failed = HeldPayment();
+  failed.set_status(ev::PAYMENT_STATUS_FAILED);
+  auto* a = failed.add_attempts();
+  a->set_kind(ev::OPERATION_KIND_SALE);
+  a->set_outcome(pv::ATTEMPT_OUTCOME_FAILED);
+  a->set_error_code(types::ERROR_CODE_DECLINED);
+  views.push_back(failed);
+  for (const pv::PaymentView& v : views) {
+    for (const std::string meta : {"", R"({"order":"42","a":"\u00e9"})", "not json", "[1]"}) {
+      const nlohmann::json m =
+          meta.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(meta, nullptr, false);
+      EXPECT_EQ(internal::PaymentIntentJson(v, meta), internal::PaymentIntent(v, m).dump())
+          << ev::PaymentStatus_Name(v.status()) << " " << meta;
+    }
+  }
+}
+
+// A webhook's body is written directly; it is the nlohmann object's dump, byte for byte.
+TEST(Webhooks, ADeliveryBodyIsTheEventObjectsDump) {
+  namespace ev = ::payments::events::v1;
+  ev::EventEnvelope e;
+  e.set_event_id("evt_\"1\"\n");
+  e.set_merchant_id("m_caf\xc3\xa9");
+  e.set_payment_id("pay_1");
+  e.set_occurred_at_ms(1'700'000'000'999);
+  const nlohmann::json object = internal::PaymentIntent(HeldPayment(), nullptr);
+  for (const nlohmann::json& o : {object, nlohmann::json(nullptr)}) {
+    const nlohmann::json expected{{"id", e.event_id()},
+                                  {"object", "event"},
+                                  {"created", e.occurred_at_ms() / 1000},
+                                  {"event_id", e.event_id()},
+                                  {"type", "payment.created"},
+                                  {"occurred_at_ms", e.occurred_at_ms()},
+                                  {"merchant_id", e.merchant_id()},
+                                  {"payment_id", e.payment_id()},
+                                  {"data", {{"object", o}}}};
+    EXPECT_EQ(internal::DeliveryOf(e, "payment.created", o).body, expected.dump());
+    EXPECT_EQ(internal::DeliveryOfJson(e, "payment.created", o.dump()).body, expected.dump());
+  }
+}
+
 TEST(Objects, TheLastFailedStepAttemptIsTheLastPaymentError) {
   namespace ev = ::payments::events::v1;
   namespace pv = ::payments::projection::v1;
@@ -612,6 +679,89 @@ TEST(ResponseStore, ARefundsClaimKeepsItsRefundFields) {
   ASSERT_TRUE(store.Release("m", "k").ok());
   EXPECT_EQ(store.TryClaim("m", "k", pending, &seen, 1'002, 60'000),
             internal::ResponseStore::Claim::kNew);
+}
+
+// Records are written in a compact binary form; a store written before it (records as JSON
+// objects) stays readable: its claims are still claims, with every field.
+TEST(ResponseStore, ReadsRecordsWrittenAsJsonByEarlierBuilds) {
+  const std::string dir = (TempDir("responses-json") / "db").string();
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, dir, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string key = "r/m";
+    key.push_back('\0');
+    key += "k";
+    const nlohmann::json old = {{"h", "h1"},  {"f", true},    {"s", 201},
+                                {"b", "{}"},  {"p", "pay_1"}, {"c", true},
+                                {"t", 5'000}, {"k", true},    {"d", "ref_1"}};
+    ASSERT_TRUE(db->Put({}, key, old.dump()).ok());
+  }
+  internal::ResponseStore store;
+  ASSERT_EQ(store.Open(dir).ToString(), "ok");
+  internal::StoredResponse pending;
+  pending.request_hash = "h1";
+  pending.created_ms = 6'000;
+  internal::StoredResponse seen;
+  ASSERT_EQ(store.TryClaim("m", "k", pending, &seen, 6'000, 60'000),
+            internal::ResponseStore::Claim::kExisting);
+  EXPECT_EQ(seen.request_hash, "h1");
+  EXPECT_TRUE(seen.final);
+  EXPECT_EQ(seen.status, 201);
+  EXPECT_EQ(seen.body, "{}");
+  EXPECT_EQ(seen.payment_id, "pay_1");
+  EXPECT_TRUE(seen.create);
+  EXPECT_EQ(seen.created_ms, 5'000);
+  EXPECT_TRUE(seen.refund);
+  EXPECT_EQ(seen.refund_id, "ref_1");
+  // Rewritten in the new form, read back the same (a negative time survives too).
+  seen.created_ms = -7;
+  seen.body = std::string(300, 'x');
+  ASSERT_TRUE(store.Finish("m", "k", seen).ok());
+  internal::StoredResponse again;
+  ASSERT_EQ(store.TryClaim("m", "k", pending, &again, -6, 60'000),
+            internal::ResponseStore::Claim::kExisting);
+  EXPECT_EQ(again.created_ms, -7);
+  EXPECT_EQ(again.body, seen.body);
+  EXPECT_EQ(again.refund_id, "ref_1");
+  EXPECT_EQ(again.status, 201);
+}
+
+// A POST waits once for the log's acknowledgement and the decision: a refusal or a missing
+// acknowledgement fails the wait (503, claim released), and an acknowledgement alone is
+// enough once the decision's deadline has passed (202). Deadlines here are already past or
+// an hour away: nothing depends on timing.
+TEST(EventFollower, AWaitNeedsTheLogsAcknowledgement) {
+  using Clock = std::chrono::steady_clock;
+  internal::EventFollower f(log::KafkaOptions{}, nullptr);
+  const auto past = Clock::now() - std::chrono::seconds(1);
+  const auto later = Clock::now() + std::chrono::hours(1);
+
+  auto refused = f.Expect("c1", "pay_1");
+  internal::EventFollower::Acknowledged(refused, "broker down");
+  EXPECT_EQ(f.Wait(refused, later, later).append_error, "broker down");
+
+  auto silent = f.Expect("c2", "pay_2");
+  const internal::Decision timed_out = f.Wait(silent, past, past);
+  EXPECT_FALSE(timed_out.append_error.empty());
+  EXPECT_FALSE(timed_out.decided);
+
+  auto acked = f.Expect("c3", "pay_3");
+  internal::EventFollower::Acknowledged(acked, "");
+  internal::EventFollower::Acknowledged(acked, "late error");  // only the first answer counts
+  const internal::Decision accepted = f.Wait(acked, past, later);
+  EXPECT_EQ(accepted.append_error, "");
+  EXPECT_FALSE(accepted.decided);
+
+  // The decision's deadline has passed: the acknowledgement, from the appender's thread,
+  // is what ends the wait.
+  auto pending = f.Expect("c4", "pay_4");
+  std::thread appender([&] { internal::EventFollower::Acknowledged(pending, ""); });
+  const internal::Decision after = f.Wait(pending, past, later);
+  appender.join();
+  EXPECT_EQ(after.append_error, "");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ namespace payorch::api::internal {
 namespace ev = ::payments::events::v1;
 namespace cmd = ::payments::commands::v1;
 namespace types = ::payments::types::v1;
+namespace pv = ::payments::projection::v1;
 using json = nlohmann::json;
 
 namespace {
@@ -253,6 +254,28 @@ http::Response Raw(int status, std::string body) {
   r.status = status;
   r.body = std::move(body);
   return r;
+}
+
+std::string RefundJson(const pv::PaymentView& v, const std::string& refund_id) {
+  json r = Refund(v, refund_id);
+  if (r.is_null())
+    r = {
+        {"id", refund_id.empty() ? json(nullptr) : json(PublicRefundId(v.payment_id(), refund_id))},
+        {"object", "refund"},
+        {"payment_intent", v.payment_id()},
+        {"status", "pending"}};
+  return r.dump();
+}
+
+http::Response AcceptedRefund(const std::string& payment_id,
+                              const std::optional<pv::PaymentView>& v,
+                              const std::string& refund_id) {
+  if (v) return Raw(202, RefundJson(*v, refund_id));
+  return http::Json(
+      202, {{"id", refund_id.empty() ? json(nullptr) : json(PublicRefundId(payment_id, refund_id))},
+            {"object", "refund"},
+            {"payment_intent", payment_id},
+            {"status", "pending"}});
 }
 
 http::Response ListObject(json data, std::string next_cursor) {

@@ -24,6 +24,15 @@ std::string CorrelationIdFor(const std::string& idem);
 // An answer whose body is already JSON text (a stored or rendered object).
 http::Response Raw(int status, std::string body);
 
+// The Refund object of `refund_id` (the core's id) on the payment, as JSON text; while its
+// operations are not in the view yet, a pending refund with what is known.
+std::string RefundJson(const ::payments::projection::v1::PaymentView& v,
+                       const std::string& refund_id);
+// 202 with the refund as far as it is known (without a view: its ids and "pending").
+http::Response AcceptedRefund(const std::string& payment_id,
+                              const std::optional<::payments::projection::v1::PaymentView>& v,
+                              const std::string& refund_id);
+
 // A page of objects in the list shape: {object: "list", data, has_more, next_cursor}.
 http::Response ListObject(nlohmann::json data, std::string next_cursor);
 

@@ -15,16 +15,7 @@ namespace ev = ::payments::events::v1;
 
 struct CommandAppender::Pending {
   log::OutRecord record;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  std::string error;
-  void Finish(std::string err) {
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
-    error = std::move(err);
-    cv.notify_all();
-  }
+  std::function<void(const std::string&)> done;
 };
 
 CommandAppender::CommandAppender(log::KafkaOptions kafka) : kafka_(std::move(kafka)) {}
@@ -55,9 +46,9 @@ std::string CommandAppender::Start() {
       }
       for (auto& pending : batch) {
         log::LogStatus s = p.Produce(pending->record, [pending](const log::Delivery& d) {
-          pending->Finish(d.status.ok() ? "" : d.status.ToString());
+          pending->done(d.status.ok() ? "" : d.status.ToString());
         });
-        if (!s.ok()) pending->Finish(s.ToString());
+        if (!s.ok()) pending->done(s.ToString());
       }
       if (p.InFlight() > 0) p.Poll(1).IgnoreError();  // delivery callbacks answer the waiters
     }
@@ -74,20 +65,41 @@ void CommandAppender::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::string CommandAppender::Append(log::OutRecord record, int64_t timeout_ms) {
-  if (!start_error_.empty()) return start_error_;
+void CommandAppender::AppendAsync(log::OutRecord record,
+                                  std::function<void(const std::string& error)> done) {
+  if (!start_error_.empty()) {
+    done(start_error_);
+    return;
+  }
   auto pending = std::make_shared<Pending>();
   pending->record = std::move(record);
+  pending->done = std::move(done);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(pending);
+    queue_.push_back(std::move(pending));
   }
   cv_.notify_one();
-  std::unique_lock<std::mutex> lock(pending->mu);
-  if (!pending->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                            [&] { return pending->done; }))
+}
+
+std::string CommandAppender::Append(log::OutRecord record, int64_t timeout_ms) {
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::string error;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  AppendAsync(std::move(record), [outcome](const std::string& error) {
+    std::lock_guard<std::mutex> lock(outcome->mu);
+    outcome->done = true;
+    outcome->error = error;
+    outcome->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(outcome->mu);
+  if (!outcome->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                            [&] { return outcome->done; }))
     return "the log did not acknowledge the command within " + std::to_string(timeout_ms) + " ms";
-  return pending->error;
+  return outcome->error;
 }
 
 struct EventFollower::Waiter {
@@ -96,6 +108,9 @@ struct EventFollower::Waiter {
   std::mutex mu;
   std::condition_variable cv;
   Decision decision;
+  // The append's outcome, for Wait() with an append deadline (Acknowledged()).
+  enum class Append { kQueued, kAcknowledged, kFailed } append = Append::kQueued;
+  bool wants_ack = false;  // the decision's deadline passed: only the acknowledgement is awaited
 };
 
 namespace pv = ::payments::projection::v1;
@@ -291,6 +306,47 @@ Decision EventFollower::Wait(const std::shared_ptr<Waiter>& w,
   }
   Forget(w);
   return d;
+}
+
+Decision EventFollower::Wait(const std::shared_ptr<Waiter>& w,
+                             std::chrono::steady_clock::time_point deadline,
+                             std::chrono::steady_clock::time_point append_deadline) {
+  using A = Waiter::Append;
+  Decision d;
+  {
+    std::unique_lock<std::mutex> lock(w->mu);
+    for (;;) {
+      if (w->append == A::kFailed) break;
+      const bool answered = w->decision.decided && w->decision.settled;
+      const auto now = std::chrono::steady_clock::now();
+      if (w->append == A::kAcknowledged) {
+        if (answered || now >= deadline) break;
+        w->cv.wait_until(lock, deadline);
+        continue;
+      }
+      if (now >= append_deadline) {
+        w->decision.append_error = "the log did not acknowledge the command in time";
+        break;
+      }
+      // Not acknowledged yet: the acknowledgement wakes this thread only when it is all
+      // that is awaited (the decision is in, or its deadline passed).
+      w->wants_ack = answered || now >= deadline;
+      w->cv.wait_until(lock, w->wants_ack ? append_deadline : std::min(deadline, append_deadline));
+    }
+    d = w->decision;
+  }
+  Forget(w);
+  return d;
+}
+
+void EventFollower::Acknowledged(const std::shared_ptr<Waiter>& w, const std::string& error) {
+  using A = Waiter::Append;
+  std::lock_guard<std::mutex> lock(w->mu);
+  if (w->append != A::kQueued) return;
+  w->append = error.empty() ? A::kAcknowledged : A::kFailed;
+  if (!error.empty()) w->decision.append_error = error;
+  if (!error.empty() || w->wants_ack || (w->decision.decided && w->decision.settled))
+    w->cv.notify_all();
 }
 
 void EventFollower::Observe(const ev::EventEnvelope& e,

@@ -1,6 +1,9 @@
 // The merchant API's two connections to the log (internal):
 // - CommandAppender: one producer on its own thread; Append() queues a command record and
-//   waits, bounded, for the log's acknowledgement.
+//   waits, bounded, for the log's acknowledgement; AppendAsync() queues it and reports the
+//   acknowledgement to a callback (a POST hands it to its follower's waiter, so the worker
+//   thread is woken once, by the decision, rather than by the acknowledgement and again by
+//   the decision).
 // - EventFollower: one consumer of every events partition, from the projection store's
 //   checkpoints. It completes the waiters of in-flight requests by causation.command_id and
 //   follows their payment until no gateway operation is in flight ("settled"). It also runs
@@ -40,6 +43,9 @@ class CommandAppender {
   // "" once the log acknowledged the record; otherwise why not (timeout included: the
   // record may then still be written later).
   [[nodiscard]] std::string Append(log::OutRecord record, int64_t timeout_ms);
+  // Queues `record`; `done` runs once, on the appender's thread, with "" when the log
+  // acknowledged it, else why not (never run if the appender stops first).
+  void AppendAsync(log::OutRecord record, std::function<void(const std::string& error)> done);
 
  private:
   struct Pending;
@@ -64,6 +70,9 @@ struct Decision {
   // A refund command's refund id (RefundStarted.refund_id, or the original of a
   // deduplicated refund), "" otherwise.
   std::string refund_id;
+  // Wait() with an append deadline: why the log did not acknowledge the command ("" when it
+  // did). Set, the command may or may not be in the log; nothing else here counts.
+  std::string append_error;
 };
 
 class EventFollower {
@@ -81,6 +90,16 @@ class EventFollower {
   // Waits until the command is decided and settled, or `deadline`; then forgets it.
   Decision Wait(const std::shared_ptr<Waiter>& waiter,
                 std::chrono::steady_clock::time_point deadline);
+  // For a command appended with AppendAsync() whose callback calls Acknowledged(): waits
+  // until the log acknowledged it and it is decided and settled, or `deadline` once it is
+  // acknowledged; fails (Decision::append_error) if the log refused it or did not
+  // acknowledge it by `append_deadline`. Then forgets it.
+  Decision Wait(const std::shared_ptr<Waiter>& waiter,
+                std::chrono::steady_clock::time_point deadline,
+                std::chrono::steady_clock::time_point append_deadline);
+  // The log's answer to the append of the waiter's command ("" = acknowledged). Wakes the
+  // waiter only when that is what it waits for. Any thread.
+  static void Acknowledged(const std::shared_ptr<Waiter>& waiter, const std::string& error);
   void Forget(const std::shared_ptr<Waiter>& waiter);
 
   // The view of `payment_id` the follower last computed (kept for about a minute).

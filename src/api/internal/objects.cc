@@ -146,6 +146,113 @@ json PaymentIntent(const pv::PaymentView& v, const json& metadata) {
   };
 }
 
+// A JSON string as nlohmann::json's dump() writes it: ASCII escaped the same way here, any
+// other byte left to nlohmann (its UTF-8 checks and errors unchanged).
+void AppendJsonString(std::string* out, std::string_view s) {
+  for (const char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      out->append(json(std::string(s)).dump());
+      return;
+    }
+  }
+  out->push_back('"');
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          constexpr char kHex[] = "0123456789abcdef";
+          out->append("\\u00");
+          out->push_back(kHex[(c >> 4) & 0xf]);
+          out->push_back(kHex[c & 0xf]);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string PaymentIntentJson(const pv::PaymentView& v, const std::string& metadata_text) {
+  const int64_t capturable =
+      v.status() == ev::PAYMENT_STATUS_REQUIRES_CAPTURE
+          ? std::max<int64_t>(0, v.authorized_minor() - v.captured_minor() - v.voided_minor())
+          : 0;
+  // nlohmann::json keeps an object's keys sorted: the same order here.
+  std::string out;
+  out.reserve(512);
+  const auto key = [&out](std::string_view k) {
+    out.push_back(out.empty() ? '{' : ',');
+    out.push_back('"');
+    out.append(k);
+    out.append("\":");
+  };
+  const auto str = [&out](std::string_view s) { AppendJsonString(&out, s); };
+  const auto num = [&out](int64_t n) { out.append(std::to_string(n)); };
+  const auto any = [&out](const json& j) { out.append(j.dump()); };
+  key("amount");
+  num(v.requested_minor());
+  key("amount_capturable");
+  num(capturable);
+  key("amount_received");
+  num(v.captured_minor());
+  key("amount_refunded");
+  num(v.refunded_minor());
+  key("cancellation_reason");
+  any(CancellationReason(v));
+  key("capture_method");
+  str(v.capture_mode() == types::CAPTURE_MODE_MANUAL ? "manual" : "automatic");
+  key("created");
+  num(v.created_at_ms() / 1000);
+  key("currency");
+  str(Lower(v.currency()));
+  key("customer_reference");
+  if (v.customer_reference().empty()) {
+    out.append("null");
+  } else {
+    str(v.customer_reference());
+  }
+  key("id");
+  str(v.payment_id());
+  key("last_payment_error");
+  any(LastPaymentError(v));
+  key("metadata");
+  if (metadata_text.empty()) {
+    out.append("{}");
+  } else {
+    const json m = json::parse(metadata_text, nullptr, false);
+    any(m.is_object() ? m : json::object());
+  }
+  key("object");
+  str("payment_intent");
+  key("payment_method");
+  str(MethodName(v.method()));
+  key("status");
+  str(PublicStatus(v.status(), v.authorized_minor()));
+  out.push_back('}');
+  return out;
+}
+
 namespace {
 constexpr std::string_view kCoreRefundPrefix = "ref_";
 constexpr std::string_view kPublicRefundPrefix = "re_";

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
@@ -36,6 +37,13 @@ inline constexpr const char* kApiVersion = "2026-12-05";
 // (an object of strings; null for none).
 [[nodiscard]] nlohmann::json PaymentIntent(const ::payments::projection::v1::PaymentView& v,
                                            const nlohmann::json& metadata);
+// PaymentIntent(v, metadata).dump(), byte for byte, with `metadata_text` the metadata's
+// JSON text ("" for none), written directly rather than through nlohmann::json's tree of
+// maps (the hot path of every POST and GET of a payment).
+// Appends `s` as a JSON string, written as nlohmann::json's dump() writes it.
+void AppendJsonString(std::string* out, std::string_view s);
+[[nodiscard]] std::string PaymentIntentJson(const ::payments::projection::v1::PaymentView& v,
+                                            const std::string& metadata_text);
 
 // Refunds. The core names a refund "ref_<32 hex>" (a hash of the payment id and the
 // refund's Idempotency-Key; RefundStarted.refund_id, the prefix of its operations' keys).

@@ -1,9 +1,13 @@
 #include "api/internal/response_store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "common/rocksdb_status.h"
 
@@ -15,13 +19,76 @@ std::string Key(const std::string& merchant, const std::string& key) {
   k.push_back('\0');
   return k + key;
 }
-std::string Encode(const StoredResponse& r) {
-  return nlohmann::json{{"h", r.request_hash}, {"f", r.final},      {"s", r.status},
-                        {"b", r.body},         {"p", r.payment_id}, {"c", r.create},
-                        {"t", r.created_ms},   {"k", r.refund},     {"d", r.refund_id}}
-      .dump();
+// Records are written in a compact binary form: kBinaryFormat, then each field in order,
+// strings as a varint length and the bytes, flags as one byte, numbers as varints (the
+// status) or zigzag varints (the claim time). Records written before it are JSON objects
+// (the first byte '{'); Decode reads both, so a store written by an older build stays
+// readable, and its records are rewritten in the new form as they are finished.
+constexpr char kBinaryFormat = '\x01';
+void PutVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
 }
-bool Decode(const std::string& bytes, StoredResponse* r) {
+void PutBytes(std::string* out, std::string_view bytes) {
+  PutVarint(out, bytes.size());
+  out->append(bytes);
+}
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+bool GetBytes(std::string_view* in, std::string* out) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  out->assign(in->data(), n);
+  in->remove_prefix(n);
+  return true;
+}
+bool GetFlag(std::string_view* in, bool* flag) {
+  if (in->empty()) return false;
+  *flag = in->front() != 0;
+  in->remove_prefix(1);
+  return true;
+}
+std::string Encode(const StoredResponse& r) {
+  std::string out;
+  out.reserve(32 + r.request_hash.size() + r.body.size() + r.payment_id.size() +
+              r.refund_id.size());
+  out.push_back(kBinaryFormat);
+  PutBytes(&out, r.request_hash);
+  out.push_back(r.final ? 1 : 0);
+  PutVarint(&out, static_cast<uint32_t>(r.status));
+  PutBytes(&out, r.body);
+  PutBytes(&out, r.payment_id);
+  out.push_back(r.create ? 1 : 0);
+  const auto t = static_cast<uint64_t>(r.created_ms);
+  PutVarint(&out, (t << 1) ^ static_cast<uint64_t>(r.created_ms >> 63));  // zigzag
+  out.push_back(r.refund ? 1 : 0);
+  PutBytes(&out, r.refund_id);
+  return out;
+}
+bool DecodeBinary(std::string_view in, StoredResponse* r) {
+  in.remove_prefix(1);  // kBinaryFormat
+  uint64_t status = 0;
+  uint64_t t = 0;
+  if (!GetBytes(&in, &r->request_hash) || !GetFlag(&in, &r->final) || !GetVarint(&in, &status) ||
+      !GetBytes(&in, &r->body) || !GetBytes(&in, &r->payment_id) || !GetFlag(&in, &r->create) ||
+      !GetVarint(&in, &t) || !GetFlag(&in, &r->refund) || !GetBytes(&in, &r->refund_id))
+    return false;
+  r->status = static_cast<int>(static_cast<uint32_t>(status));
+  r->created_ms = static_cast<int64_t>(t >> 1) ^ -static_cast<int64_t>(t & 1);
+  return true;
+}
+bool DecodeJson(const std::string& bytes, StoredResponse* r) {
   auto j = nlohmann::json::parse(bytes, nullptr, false);
   if (!j.is_object()) return false;
   r->request_hash = j.value("h", "");
@@ -34,6 +101,10 @@ bool Decode(const std::string& bytes, StoredResponse* r) {
   r->refund = j.value("k", false);
   r->refund_id = j.value("d", "");
   return true;
+}
+bool Decode(const std::string& bytes, StoredResponse* r) {
+  if (!bytes.empty() && bytes.front() == kBinaryFormat) return DecodeBinary(bytes, r);
+  return DecodeJson(bytes, r);
 }
 bool Expired(const StoredResponse& r, int64_t now_ms, int64_t window_ms) {
   return r.created_ms + window_ms <= now_ms;
@@ -48,9 +119,25 @@ Status Logged(Status s) {
 ResponseStore::ResponseStore() = default;
 ResponseStore::~ResponseStore() = default;
 
+std::mutex& ResponseStore::StripeOf(const std::string& db_key) const {
+  return stripes_[std::hash<std::string>{}(db_key) % stripes_.size()];
+}
+
 Status ResponseStore::Open(const std::string& dir) {
   rocksdb::Options o;
   o.create_if_missing = true;
+  // Most claims are of keys never seen: a bloom filter answers those Gets without reading
+  // the tables' blocks, and the memtable's own filter without walking its skip list.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  o.memtable_whole_key_filtering = true;
+  o.memtable_prefix_bloom_size_ratio = 0.02;
+  // Concurrent claims join one write group; on a machine with few cores its followers
+  // should sleep until the leader is done, not spin and yield, and the leader inserts
+  // the group's few records itself (no parallel memtable writers to wait for).
+  o.enable_write_thread_adaptive_yield = false;
+  o.allow_concurrent_memtable_write = false;
   rocksdb::DB* db = nullptr;
   auto s = rocksdb::DB::Open(o, dir, &db);
   if (!s.ok()) return FromRocksDb(s, "idempotency store " + dir);
@@ -63,7 +150,7 @@ ResponseStore::Claim ResponseStore::TryClaim(const std::string& merchant, const 
                                              StoredResponse* existing, int64_t now_ms,
                                              int64_t window_ms) {
   const std::string k = Key(merchant, key);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(StripeOf(k));
   std::string bytes;
   const rocksdb::Status got = db_->Get({}, k, &bytes);
   if (!got.ok() && !got.IsNotFound()) {
@@ -79,28 +166,37 @@ ResponseStore::Claim ResponseStore::TryClaim(const std::string& merchant, const 
 
 Status ResponseStore::Finish(const std::string& merchant, const std::string& key,
                              const StoredResponse& r) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return Logged(
-      FromRocksDb(db_->Put({}, Key(merchant, key), Encode(r)), "answer stored for " + merchant));
+  const std::string k = Key(merchant, key);
+  std::lock_guard<std::mutex> lock(StripeOf(k));
+  return Logged(FromRocksDb(db_->Put({}, k, Encode(r)), "answer stored for " + merchant));
 }
 
 Status ResponseStore::Release(const std::string& merchant, const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return Logged(FromRocksDb(db_->Delete({}, Key(merchant, key)), "claim released for " + merchant));
+  const std::string k = Key(merchant, key);
+  std::lock_guard<std::mutex> lock(StripeOf(k));
+  return Logged(FromRocksDb(db_->Delete({}, k), "claim released for " + merchant));
 }
 
 int ResponseStore::Sweep(int64_t now_ms, int64_t window_ms, int max_records) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> sweeping(sweep_mu_);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}));
   it->Seek(sweep_cursor_.empty() ? std::string(kResponsePrefix) : sweep_cursor_);
   int deleted = 0;
   int examined = 0;
+  const auto doomed = [&](const std::string& bytes) {
+    StoredResponse r;
+    return !Decode(bytes, &r) || Expired(r, now_ms, window_ms);
+  };
   for (; it->Valid() && examined < max_records; it->Next(), ++examined) {
     if (!it->key().starts_with(kResponsePrefix)) break;
-    StoredResponse r;
-    if (!Decode(it->value().ToString(), &r) || Expired(r, now_ms, window_ms)) {
-      if (db_->Delete({}, it->key()).ok()) ++deleted;
-    }
+    if (!doomed(it->value().ToString())) continue;
+    // The iterator's record may have been claimed again since: decide on the current one,
+    // under its key's lock (a claim of the key waits for the delete, then sees it gone).
+    const std::string k = it->key().ToString();
+    std::lock_guard<std::mutex> lock(StripeOf(k));
+    std::string now_bytes;
+    if (!db_->Get({}, k, &now_bytes).ok() || !doomed(now_bytes)) continue;
+    if (db_->Delete({}, k).ok()) ++deleted;
   }
   // Resume after the last record examined; at the end of the records, start over.
   sweep_cursor_ = it->Valid() && it->key().starts_with(kResponsePrefix) ? it->key().ToString() : "";
@@ -108,14 +204,14 @@ int ResponseStore::Sweep(int64_t now_ms, int64_t window_ms, int max_records) {
 }
 
 Status ResponseStore::PutMetadata(const std::string& payment_id, const std::string& json_text) {
-  std::lock_guard<std::mutex> lock(mu_);
+  const std::string k = "m/" + payment_id;
+  std::lock_guard<std::mutex> lock(StripeOf(k));
   std::string existing;
-  if (db_->Get({}, "m/" + payment_id, &existing).ok()) return Status::Ok();  // the first wins
-  return Logged(FromRocksDb(db_->Put({}, "m/" + payment_id, json_text), "metadata"));
+  if (db_->Get({}, k, &existing).ok()) return Status::Ok();  // the first wins
+  return Logged(FromRocksDb(db_->Put({}, k, json_text), "metadata"));
 }
 
 std::string ResponseStore::Metadata(const std::string& payment_id) const {
-  std::lock_guard<std::mutex> lock(mu_);
   std::string bytes;
   if (!db_->Get({}, "m/" + payment_id, &bytes).ok()) return "";
   return bytes;

@@ -5,7 +5,9 @@
 // window after its claim (`created_ms`); after that the key is free again (TryClaim treats
 // an expired record as absent) and Sweep deletes it. The same database keeps each
 // payment's metadata as the merchant sent it (`m/<payment id>`, never expired: it is part
-// of the object). Thread-safe.
+// of the object). Thread-safe: a key's check-and-write is atomic under one of kStripes
+// locks (chosen by the key), so requests for different keys write concurrently and
+// RocksDB commits their WAL records together.
 //
 // Errors: a read or write that RocksDB refuses is logged here (spdlog, with the key's
 // merchant) and returned; TryClaim answers kUnavailable, and the API then answers 503
@@ -13,6 +15,7 @@
 // of the request is answered from the payment as it is then (never a second command).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -66,8 +69,11 @@ class ResponseStore {
   [[nodiscard]] std::string Metadata(const std::string& payment_id) const;
 
  private:
+  static constexpr size_t kStripes = 64;
+  std::mutex& StripeOf(const std::string& db_key) const;
   std::unique_ptr<rocksdb::DB> db_;
-  mutable std::mutex mu_;
+  mutable std::array<std::mutex, kStripes> stripes_;
+  std::mutex sweep_mu_;  // the sweep's cursor; one sweep at a time
   std::string sweep_cursor_;
 };
 

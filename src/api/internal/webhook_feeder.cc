@@ -84,20 +84,34 @@ outbox::WebhookOutboxOptions OutboxOptions(const ApiConfig& config, std::string 
 
 outbox::WebhookDelivery DeliveryOf(const ev::EventEnvelope& e, const std::string& type,
                                    const nlohmann::json& object) {
-  nlohmann::json body{{"id", e.event_id()},
-                      {"object", "event"},
-                      {"created", e.occurred_at_ms() / 1000},
-                      {"event_id", e.event_id()},
-                      {"type", type},
-                      {"occurred_at_ms", e.occurred_at_ms()},
-                      {"merchant_id", e.merchant_id()},
-                      {"payment_id", e.payment_id()},
-                      {"data", {{"object", object}}}};
+  return DeliveryOfJson(e, type, object.dump());
+}
+
+outbox::WebhookDelivery DeliveryOfJson(const ev::EventEnvelope& e, const std::string& type,
+                                       std::string_view object_json) {
+  // The body as nlohmann::json would dump it (keys sorted), written directly.
+  std::string body;
+  body.reserve(256 + object_json.size());
+  body.append("{\"created\":").append(std::to_string(e.occurred_at_ms() / 1000));
+  body.append(",\"data\":{\"object\":").append(object_json);
+  body.append("},\"event_id\":");
+  AppendJsonString(&body, e.event_id());
+  body.append(",\"id\":");
+  AppendJsonString(&body, e.event_id());
+  body.append(",\"merchant_id\":");
+  AppendJsonString(&body, e.merchant_id());
+  body.append(",\"object\":\"event\",\"occurred_at_ms\":");
+  body.append(std::to_string(e.occurred_at_ms()));
+  body.append(",\"payment_id\":");
+  AppendJsonString(&body, e.payment_id());
+  body.append(",\"type\":");
+  AppendJsonString(&body, type);
+  body.push_back('}');
   outbox::WebhookDelivery d;
   d.id = "wh_" + StableHash128(e.event_id());
   d.merchant_id = e.merchant_id();
   d.event_id = e.event_id();
-  d.body = body.dump();
+  d.body = std::move(body);
   return d;
 }
 
@@ -122,20 +136,22 @@ class ModelSource : public projection::ViewSource {
   const std::map<std::string, std::string>* pending_;
 };
 
-// data.object of a visible event: the payment (or the refund) as the model has it now.
-nlohmann::json ObjectAt(const ev::EventEnvelope& e, const ModelSource& model,
-                        const std::function<nlohmann::json(const std::string&)>& metadata) {
+// data.object of a visible event, as JSON text: the payment (or the refund) as the model
+// has it now.
+std::string ObjectAt(const ev::EventEnvelope& e, const ModelSource& model,
+                     const std::function<nlohmann::json(const std::string&)>& metadata) {
   const auto bytes = model.Get(projection::internal::PaymentKey(e.payment_id()));
   ::payments::projection::v1::PaymentView v;
-  if (!bytes || !v.ParseFromString(*bytes)) return nullptr;
+  if (!bytes || !v.ParseFromString(*bytes)) return "null";
   std::string refund_id;
   if (e.has_refund_succeeded()) refund_id = e.refund_succeeded().refund_id();
   if (e.has_refund_failed()) refund_id = e.refund_failed().refund_id();
   if (!refund_id.empty()) {
     nlohmann::json r = Refund(v, refund_id);
-    if (!r.is_null()) return r;
+    if (!r.is_null()) return r.dump();
   }
-  return PaymentIntent(v, metadata ? metadata(e.payment_id()) : nlohmann::json(nullptr));
+  const nlohmann::json meta = metadata ? metadata(e.payment_id()) : nlohmann::json(nullptr);
+  return PaymentIntentJson(v, meta.is_object() ? meta.dump() : "");
 }
 
 struct Position {
@@ -211,8 +227,14 @@ std::string WebhookFeeder::Start() {
       std::thread([this, listener, positions = std::move(positions), filters = std::move(filters),
                    c = std::move(consumer.value()), pending = std::move(pending),
                    source = std::move(source), model = std::move(model)]() mutable {
+        // Only the views are kept: they are all the model reads back (a snapshot, or a view
+        // evicted from its cache). The projection's other records (merchant index,
+        // idempotency records, daily totals, its own checkpoints) would be written and never
+        // read: the feeder resumes the model from its own positions.
         const auto flush = [&] {
-          for (auto& m : model->Flush()) (*pending)[m.key] = std::move(m.value);
+          for (auto& m : model->Flush())
+            if (m.key.starts_with(projection::internal::kPaymentPrefix))
+              (*pending)[m.key] = std::move(m.value);
         };
         std::vector<log::Record> batch;
         ev::EventEnvelope e;
@@ -238,8 +260,13 @@ std::string WebhookFeeder::Start() {
             Position& pos = positions[p];
             pos.next = r.offset.value() + 1;
             touched[p] = true;
-            model->Observe(p, r.offset.value(), r.value);
-            if (!e.ParseFromString(r.value)) continue;
+            // Decoded once, for the model and here (an undecodable record is the model's to
+            // count).
+            if (!e.ParseFromString(r.value)) {
+              model->Observe(p, r.offset.value(), r.value);
+              continue;
+            }
+            model->Observe(p, r.offset.value(), e);
             command::EpochFilter& f = filters[p];
             const command::Verdict v = f.Observe(e);
             pos.epoch = f.epoch();
@@ -248,7 +275,7 @@ std::string WebhookFeeder::Start() {
             auto type = WebhookType(e);
             if (!type) continue;
             flush();  // the object as of this event
-            outbox::WebhookDelivery d = DeliveryOf(e, *type, ObjectAt(e, *source, metadata_));
+            outbox::WebhookDelivery d = DeliveryOfJson(e, *type, ObjectAt(e, *source, metadata_));
             if (!retention.Expired(e.occurred_at_ms())) AppendEventRecord(e, d.body, &meta);
             if (has_endpoint_(e.merchant_id())) deliveries.push_back(std::move(d));
           }

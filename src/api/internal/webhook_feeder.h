@@ -11,9 +11,10 @@
 //
 // Each delivery carries `data.object`: the PaymentIntent (or, for a refund event, the
 // Refund) as it was right after the event. The feeder keeps its own read model for that:
-// the projection's pure Projector over what it reads, its records in the outbox's
-// database under "pj/" (written in the same batch as the deliveries and checkpoints), so
-// a snapshot is the state at the event, not whatever the projection shows when it is sent.
+// the projection's pure Projector over what it reads, its views (the only records it
+// reads back) in the outbox's database under "pj/p/" (written in the same batch as the
+// deliveries and checkpoints), so a snapshot is the state at the event, not whatever the
+// projection shows when it is sent.
 #pragma once
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -46,6 +48,10 @@ namespace payorch::api::internal {
 [[nodiscard]] outbox::WebhookDelivery DeliveryOf(const ::payments::events::v1::EventEnvelope& e,
                                                  const std::string& type,
                                                  const nlohmann::json& object);
+// The same with the object as JSON text (written into the body as it is).
+[[nodiscard]] outbox::WebhookDelivery DeliveryOfJson(const ::payments::events::v1::EventEnvelope& e,
+                                                     const std::string& type,
+                                                     std::string_view object_json);
 
 // The webhook outbox of the merchant API in `dir`: its endpoints and retry policy from
 // `config`.
