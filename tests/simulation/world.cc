@@ -805,8 +805,12 @@ void World::ProjectStep() {
 }
 
 // The merchant API answers a payment command once api::internal::Settled(view) holds for
-// the projection's view. At every flush between two groups, that rule and the core agree: a
-// view is settled exactly when the core's state at the same point has no operation in flight.
+// the projection's view. At every flush between two groups, a view the rule calls settled has
+// no operation in flight in the core's state at the same point (a final answer is never
+// early). The other direction holds at the end only (CheckProjection): the projector applies
+// events one by one, so the events of a group cut short by a writer's crash (which the core
+// never counts; the next writer decides the command again) can show an operation in flight
+// until the command's group is published whole: the API then waits longer, never less.
 void World::CheckAnswers() {
   Projection& p = *projection_;
   Projection::Fold& f = p.fold;
@@ -833,12 +837,22 @@ void World::CheckAnswers() {
     ::payments::projection::v1::PaymentView view;
     if (it == p.store.end() || !view.ParseFromString(it->second)) continue;
     const bool api_final = api::internal::Settled(view);
-    if (api_final != s.pending.empty()) {
-      return Fail(
-          "the API's answer rule says " + pid + " is " + (api_final ? "settled" : "not settled") +
-          " (view " + ev::PaymentStatus_Name(view.status()) + ") but the core has " +
-          std::to_string(s.pending.size()) + " operation(s) pending (" +
-          ev::PaymentStatus_Name(s.status) + ") at events offset " + std::to_string(p.position));
+    if (api_final && !s.pending.empty()) {
+      std::string log;  // every record of the payment up to here, counted or not
+      for (size_t o = 0; o < p.position; ++o) {
+        const ev::EventEnvelope& e = events_[o];
+        if (e.payment_id() != pid) continue;
+        log += "\n  @" + std::to_string(o) + " e" + std::to_string(e.epoch()) + " #" +
+               std::to_string(e.sequence()) + " " + command::EventTypeName(e) + " cmd " +
+               std::to_string(e.causation().offset()) + " " +
+               std::to_string(e.causation().index()) + "/" + std::to_string(e.causation().count());
+      }
+      return Fail("the API's answer rule says " + pid + " is " +
+                  (api_final ? "settled" : "not settled") + " (view " +
+                  ev::PaymentStatus_Name(view.status()) + ") but the core has " +
+                  std::to_string(s.pending.size()) + " operation(s) pending (" +
+                  ev::PaymentStatus_Name(s.status) + ") at events offset " +
+                  std::to_string(p.position) + log);
     }
   }
 }
@@ -891,6 +905,10 @@ void World::CheckProjection() {
     ::payments::projection::v1::PaymentView view;
     if (it == live.end() || !view.ParseFromString(it->second)) {
       return Fail("no payment view for " + pid);
+    }
+    if (!api::internal::Settled(view)) {
+      return Fail("the API's answer rule says " + pid + " is not settled at rest (view " +
+                  ev::PaymentStatus_Name(view.status()) + ")");
     }
     if (view.status() != s.status || view.captured_minor() != s.captured ||
         view.refunded_minor() != s.refunded) {
