@@ -180,7 +180,7 @@ void Checker::AddEvent(const log::Record& record) {
     Violation("payment " + e.payment_id() + " left terminal status " +
               command::StatusName(track.terminal_status));
   }
-  if (before != after && !command::IsValidTransition(before, after)) {
+  if (before != after && !command::IsValidTransition(before, after, e.event_case())) {
     Violation("payment " + e.payment_id() + ": invalid transition " + command::StatusName(before) +
               " -> " + command::StatusName(after));
   }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "command/aggregate.h"
+#include "command/status.h"
 #include "command/validity.h"
 #include "log/consumer.h"
 #include "log/producer.h"
@@ -20,6 +21,12 @@ namespace ev = ::payments::events::v1;
 namespace ty = ::payments::types::v1;
 
 namespace {
+
+constexpr command::StatusFacts kWorkloadFacts{.captures_in_flight = false,
+                                              .final_capture = true,
+                                              .capturable_left = 0,
+                                              .voids_in_flight = false,
+                                              .every_step_released = true};
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -173,6 +180,12 @@ struct Workload::Impl : public log::RebalanceListener {
         auto it = tracks.find(e.payment_id());
         if (it == tracks.end()) continue;
         Track& t = it->second;
+        // The core's rule for the status after each event (command/status.h). The facts are
+        // those of this workload's own traffic: one capture of the whole amount, voids of
+        // the whole authorization, so a capture or void answered completes the payment.
+        if (const auto to = command::PaymentStatusAfter(t.status, e, kWorkloadFacts)) {
+          t.status = *to;
+        }
         switch (e.event_case()) {
           case ev::EventEnvelope::kCommandRejected:
             // Refused early (docs/overload.md): nothing started, nothing to wait for.
@@ -187,14 +200,12 @@ struct Workload::Impl : public log::RebalanceListener {
             if (!t.final) t.processing = true;
             break;
           case ev::EventEnvelope::kPaymentCompleted:
-            t.status = e.payment_completed().status();
             if (!t.final) {
               t.final = true;
               t.final_at = now;
             }
             break;
           case ev::EventEnvelope::kPaymentFailed:
-            t.status = ev::PAYMENT_STATUS_FAILED;
             if (!t.final) {
               t.final = true;
               t.final_at = now;
@@ -204,10 +215,7 @@ struct Workload::Impl : public log::RebalanceListener {
           case ev::EventEnvelope::kCaptureFailed:
             if (!t.capture_done) t.capture_done_at = now;
             t.capture_done = true;
-            if (e.has_payment_captured()) {
-              ++captures;
-              t.status = ev::PAYMENT_STATUS_SUCCEEDED;
-            }
+            if (e.has_payment_captured()) ++captures;
             break;
           case ev::EventEnvelope::kRefundSucceeded:
           case ev::EventEnvelope::kRefundFailed:
