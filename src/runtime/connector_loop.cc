@@ -75,7 +75,7 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
       const int64_t start = tracker.Assign(p.value(), saved, marks);
       starts.push_back({p, Offset{start}});
       options.logger->info("[p{}] connectors resume at events offset {} (epoch {})", p.value(),
-                           start, saved.epoch);
+                           start, tracker.Checkpoint(p.value())->epoch);
     }
     if (options.probe != nullptr)
       options.probe->partitions = static_cast<int>(tracker.partitions());

@@ -121,15 +121,26 @@ class ConnectorTracker {
 // The per-partition state. Public for std::map's sake; use ConnectorTracker's methods.
 struct ConnectorTracker::Track {
   command::EpochFilter filter;
+  // Read position, unanswered calls and chased ops: where a restart resumes.
   internal::ResumePoint resume;
+  // Per recent payment, for de-duplication; its capacity is set on assignment.
   internal::RecentSequences last_sequence{512};
+  // Events below this offset were in the log when the partition was assigned. Calls they
+  // start are held until the log up to it has been read, and only those still without an
+  // answer in the log are made.
   int64_t catch_up_end = 0;
   std::map<int64_t, Call> held;  // offset -> call, in log order
   std::unordered_map<std::string, int64_t> held_by_key;
+  // The reconciler neither retrieves nor expires this partition's ops until the catch-up:
+  // the history ahead may settle them (an expiry there would fail a paid payment's twin).
   bool reconciler_held = false;
+  // Failed payments' charges found and not yet voided (money at risk).
   connectors::HeldMoney held_money;
+  // Which new charges may be shed when their processor is saturated (Sheddable).
   connectors::ChargeAdmission charges;
-  std::set<int64_t> handed;  // offsets beyond the read position whose call already started
+  // Offsets beyond the read position whose call a writer's hand-off already started: the
+  // read of the record does everything else, but not the call.
+  std::set<int64_t> handed;
 };
 
 }  // namespace payorch::runtime
