@@ -287,6 +287,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
     connectors.join();
     if (saga.joinable()) saga.join();
     writers_drain = true;
+    writers_drain.notify_all();  // a process without writers waits on it below
   });
   // Invoices and orders: one writer loop each, on their own threads and stores, drained
   // with the payments writers (docs/invoices.md, docs/orders.md).
@@ -344,7 +345,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
     WriterLoop loop(options_, probe_, std::move(payments));
     writer_error = loop.Run(writers_drain);
   } else {
-    while (!writers_drain.load()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    writers_drain.wait(false);  // set (and notified) by the watcher above
   }
   writers_done = true;
   for (std::thread& t : aggregate_threads) t.join();

@@ -50,7 +50,7 @@ TEST(SimulationTest, EveryGuaranteeHoldsUnderCrashesAndLostAnswers) {
 // refund after the core took the failure as final. A late SUCCEEDED of an attempt is
 // reversed by the core, but a late UNKNOWN, or any late answer of a capture or refund,
 // is not: the money the gateway moved is missing from the log. The default run calls
-// through the real connectors::Dispatcher, which seals; this test has the model call the
+// through the real connectors::Dispatcher, which seals; this test has the world call the
 // gateway itself, without a seal, and expects the simulation to find the gap, so it shows
 // the checks can see it.
 TEST(SimulationTest, WithoutTheSealAnUnrecordedFailureIsNotFinal) {

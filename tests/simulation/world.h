@@ -81,7 +81,7 @@ struct Options {
   // The connector calls through the real connectors::Dispatcher, which seals the key of
   // such a failure before answering it (a retrieve that finds nothing seals the key; a
   // record found is answered instead; an unanswered retrieve, seal_unanswered of them
-  // while faults run, makes the answer UNKNOWN). Off: the model calls the gateway itself
+  // while faults run, makes the answer UNKNOWN). Off: the world calls the gateway itself
   // and answers what it said, without a seal.
   bool real_dispatcher = true;
   // Share of gateway retrieves left unanswered while faults run: the Dispatcher's seals
