@@ -20,8 +20,8 @@ struct Consumer::Impl {
   std::string group;
   ConsumerLagProbe* lag_probe = nullptr;
   RebalanceListener* listener = nullptr;
-  std::vector<PartitionId> assigned;        // sorted
-  std::optional<Status> rebalance_error;    // returned by the next PollBatch
+  std::vector<PartitionId> assigned;      // sorted
+  std::optional<Status> rebalance_error;  // returned by the next PollBatch
   std::vector<rd_kafka_message_t*> batch;
   bool closed = false;
 

@@ -35,8 +35,8 @@ namespace payorch::log {
 
 struct Delivery {
   PartitionId partition;
-  Offset offset;     // valid when status.ok()
-  Status status;     // kAborted when the record may or may not be in the log
+  Offset offset;  // valid when status.ok()
+  Status status;  // kAborted when the record may or may not be in the log
 };
 
 using DeliveryCallback = std::function<void(const Delivery&)>;
