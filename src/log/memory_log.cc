@@ -19,6 +19,8 @@ Status Down(const std::string& what) {
   return Status(StatusCode::kUnavailable, "_TRANSPORT: memory log down: " + what, kTransport);
 }
 
+}  // namespace
+
 class MemoryProducer final : public Producer {
  public:
   explicit MemoryProducer(MemoryLog* log) : log_(log) {}
@@ -63,6 +65,8 @@ class MemoryProducer final : public Producer {
   bool broken_ = false;
   std::deque<Queued> queue_;
 };
+
+namespace {
 
 class MemoryReader final : public PartitionReader {
  public:

@@ -47,6 +47,8 @@ namespace payorch::log {
 
 enum class ProduceFault { kNone, kRefused, kInDoubtWritten, kInDoubtLost, kDuplicated };
 
+class MemoryProducer;  // memory_log.cc
+
 class MemoryLog final : public Cluster {
  public:
   // Creates every payorch topic of `options` (kAllTopicKinds), options.partitions wide.
@@ -79,10 +81,11 @@ class MemoryLog final : public Cluster {
                                                         Offset start) override;
   StatusOr<int> PartitionCount(const std::string& topic) override;
 
-  // For MemoryLog's producers: settles one record (fault, append, delivery).
+ private:
+  friend class MemoryProducer;
+  // Settles one record of a producer: its fault, if any, then the append.
   Delivery Settle(const OutRecord& record);
 
- private:
   std::vector<Record>* Find(const std::string& topic, int32_t partition);
   // Where `record` goes: its partition, or the key's (murmur2); -1 for an unknown topic.
   int32_t PartitionOf(const OutRecord& record) const;

@@ -39,6 +39,7 @@
 #include "command/transitions.h"
 #include "projection/projector.h"
 #include "support/command_harness.h"
+#include "support/map_view_source.h"
 #include "support/state_dump.h"
 #include "support/status_agreement.h"
 
@@ -644,17 +645,6 @@ RC_GTEST_PROP(CommandPropertyTest, DecideIsPureAndAgreesWithDecideAndApply, ()) 
   }
 }
 
-// The projection's store as the Projector reads it.
-class MapSource : public projection::ViewSource {
- public:
-  std::optional<std::string> Get(const std::string& key) const override {
-    auto it = data.find(key);
-    if (it == data.end()) return std::nullopt;
-    return it->second;
-  }
-  std::map<std::string, std::string> data;
-};
-
 // The writer's claim of epoch 1, which the harness's events carry.
 E ClaimOfEpochOne() {
   E claim;
@@ -669,13 +659,13 @@ E ClaimOfEpochOne() {
 // counted, so a partial capture leaves the payment capturable in both.
 TEST(ReadModelTest, ACompensatedLateSuccessReleasesNothingCounted) {
   CommandHarness h;
-  MapSource store;
+  testing::MapViewSource store;
   projection::Projector projector(&store);
   int64_t offset = 0;
   projector.Observe(0, offset++, ClaimOfEpochOne());
   auto feed = [&](const Events& events) {
     for (const E& e : events) projector.Observe(0, offset++, e);
-    for (projection::Mutation& m : projector.Flush()) store.data[m.key] = std::move(m.value);
+    store.Apply(projector.Flush());
   };
   auto send = [&](const cmd::CommandEnvelope& c) { feed(h.Send(c)); };
   auto view = [&](const std::string& pid) {
@@ -705,7 +695,7 @@ TEST(ReadModelTest, ACompensatedLateSuccessReleasesNothingCounted) {
 RC_GTEST_PROP(CommandPropertyTest, TheReadModelAgreesWithTheCoreAfterEveryCommand, ()) {
   const auto actions = GenActions();
   CommandHarness h;
-  MapSource store;
+  testing::MapViewSource store;
   projection::Projector projector(&store);
   int64_t offset = 0;
   projector.Observe(0, offset++, ClaimOfEpochOne());
@@ -716,7 +706,7 @@ RC_GTEST_PROP(CommandPropertyTest, TheReadModelAgreesWithTheCoreAfterEveryComman
     const std::string pid = TargetPaymentId(b.command);
     const Events events = h.Send(b.command);
     for (const E& e : events) projector.Observe(0, offset++, e);
-    for (projection::Mutation& m : projector.Flush()) store.data[m.key] = std::move(m.value);
+    store.Apply(projector.Flush());
     if (pid.empty() || !h.has_state(pid) || h.state(pid).sequence == 0) continue;
     const PaymentState& core = h.state(pid);
     auto bytes = store.Get("p/" + pid);

@@ -18,6 +18,7 @@
 #include "runtime/command_intake.h"
 #include "runtime/writer.h"
 #include "support/command_harness.h"
+#include "support/map_view_source.h"
 
 namespace payorch::simulation {
 
@@ -46,20 +47,6 @@ constexpr char kConnectorCheckpoint[] = "connectors";  // ConnectorLoop's checkp
   }
   return config;
 }
-
-// The projection's store as the Projector reads it.
-class MapSource final : public projection::ViewSource {
- public:
-  explicit MapSource(const std::map<std::string, std::string>* store) : store_(store) {}
-  std::optional<std::string> Get(const std::string& key) const override {
-    const auto it = store_->find(key);
-    if (it == store_->end()) return std::nullopt;
-    return it->second;
-  }
-
- private:
-  const std::map<std::string, std::string>* store_;
-};
 
 cmd::CommandEnvelope Envelope(const std::string& pid, std::string command_id) {
   cmd::CommandEnvelope e;
@@ -117,11 +104,9 @@ struct World::Projection {
     projector->Resume(0, c);
     position = static_cast<size_t>(c.next_offset);
   }
-  void Flush() {
-    for (projection::Mutation& m : projector->Flush()) store[m.key] = std::move(m.value);
-  }
-  std::map<std::string, std::string> store;
-  MapSource source{&store};
+  void Flush() { source.Apply(projector->Flush()); }
+  testing::MapViewSource source;  // the projection's store
+  std::map<std::string, std::string>& store = source.data;
   std::unique_ptr<projection::Projector> projector;
   size_t position = 0;  // next events offset to observe
   // The core's states folded over the same events as the projector (the validity rule and

@@ -26,6 +26,7 @@
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
 #include "projection/projector.h"
+#include "support/map_view_source.h"
 
 namespace payorch::testing {
 
@@ -43,7 +44,7 @@ class StatusAgreement {
   // void's answer, on the facts the status rule reads), else what each says.
   std::string Feed(const ::payments::events::v1::EventEnvelope& e) {
     projector_.Observe(0, offset_++, e);
-    for (projection::Mutation& m : projector_.Flush()) store_.data[m.key] = std::move(m.value);
+    store_.Apply(projector_.Flush());
     if (e.payment_id().empty() || e.sequence() == 0) return "";
     command::PaymentState& core = states_[e.payment_id()];
     command::Evolve(core, e);
@@ -67,16 +68,6 @@ class StatusAgreement {
   const command::PaymentState& core(const std::string& pid) { return states_[pid]; }
 
  private:
-  class MapSource : public projection::ViewSource {
-   public:
-    std::optional<std::string> Get(const std::string& key) const override {
-      auto it = data.find(key);
-      if (it == data.end()) return std::nullopt;
-      return it->second;
-    }
-    std::map<std::string, std::string> data;
-  };
-
   static std::string Name(::payments::events::v1::PaymentStatus s) {
     return ::payments::events::v1::PaymentStatus_Name(s);
   }
@@ -106,7 +97,7 @@ class StatusAgreement {
     return diff;
   }
 
-  MapSource store_;
+  MapViewSource store_;
   projection::Projector projector_;
   int64_t offset_ = 0;
   std::map<std::string, command::PaymentState> states_;

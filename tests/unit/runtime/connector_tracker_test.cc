@@ -44,22 +44,23 @@ ev::GatewayOperation Op(const std::string& key) {
   return op;
 }
 
-ev::EventEnvelope Started(const std::string& key, uint64_t sequence) {
+// An event of pay_1 in epoch 1 whose `op` is set by `field` (e.g. mutable_step_started).
+template <class Field>
+ev::EventEnvelope OfPayment(uint64_t sequence, const std::string& key, Field field) {
   ev::EventEnvelope e;
   e.set_epoch(1);
   e.set_payment_id("pay_1");
   e.set_sequence(sequence);
-  *e.mutable_step_started()->mutable_op() = Op(key);
+  *(e.*field)()->mutable_op() = Op(key);
   return e;
 }
 
+ev::EventEnvelope Started(const std::string& key, uint64_t sequence) {
+  return OfPayment(sequence, key, &ev::EventEnvelope::mutable_step_started);
+}
+
 ev::EventEnvelope Failed(const std::string& key, uint64_t sequence) {
-  ev::EventEnvelope e;
-  e.set_epoch(1);
-  e.set_payment_id("pay_1");
-  e.set_sequence(sequence);
-  *e.mutable_step_failed()->mutable_op() = Op(key);
-  return e;
+  return OfPayment(sequence, key, &ev::EventEnvelope::mutable_step_failed);
 }
 
 class ConnectorTrackerTest : public ::testing::Test {
