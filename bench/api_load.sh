@@ -7,6 +7,12 @@
 #   API_PRELOAD=/path/lib.so ...            # LD_PRELOAD for `payorch run` (experiments,
 #                                           # e.g. a shim setting TCP_NODELAY on accept)
 #   KEEP_LOG=/tmp/run.log ...               # keep the orchestrator's log
+#   REPEAT=4 ...                            # 4 measured windows of DURATION_S in a row on
+#                                           # the same broker and orchestrator (how the
+#                                           # figures move as the log grows)
+#   BROKERS=127.0.0.1:9092 ...              # a running Kafka (e.g. `make kafka`) instead
+#                                           # of `payorch broker` (fresh topics per run)
+#   RUN_ARGS="-X k=v" ...                   # more flags for `payorch run`
 #   SEND_COMPARE=50000 ...                  # then append that many creates with `payorch
 #                                           # send` to the same run and print the creates
 #                                           # decided per second (the API's yardstick)
@@ -38,17 +44,29 @@ cleanup() {
 trap cleanup EXIT
 [[ -n "${KEEP_LOG:-}" ]] && trap "cp $dir/run.log $KEEP_LOG; cleanup" EXIT
 
-"$payorch" broker --partitions 4 --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done
-bootstrap="$(head -1 "$dir/bootstrap")"
+run_flags=()
+send_flags=()
+if [[ -n "${BROKERS:-}" ]]; then
+  # A real cluster: fresh topics for this run; its broker wakes long polls.
+  bootstrap="$BROKERS"
+  send_flags=(--topic-prefix "apiload$(date +%s%N).")
+  run_flags=("${send_flags[@]}" -X fetch.wait.max.ms=100)
+  printf '%s\n' "$bootstrap" >"$dir/bootstrap"
+  broker_pid="$(pgrep -f 'kafka.Kafka' | head -1)"
+else
+  "$payorch" broker --partitions 4 --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
+  pids+=($!)
+  broker_pid=$!
+  for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done
+  bootstrap="$(head -1 "$dir/bootstrap")"
+fi
 cat >"$dir/api.yaml" <<YAML
 wait_ms: 2000
 rate_limit: {per_second: 1000000, burst: 1000000}
 YAML
 LD_PRELOAD=${API_PRELOAD:-} "$payorch" run --brokers "$bootstrap" --data-dir "$dir/data" --assign all \
   --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn \
-  --metrics 127.0.0.1:0 \
+  --metrics 127.0.0.1:0 "${run_flags[@]}" ${RUN_ARGS:-} \
   >"$dir/run.log" 2>&1 &
 pids+=($!)
 port=""
@@ -65,16 +83,20 @@ PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d2s -s "$here/api_load.lua" \
   "http://127.0.0.1:$port" >/dev/null
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, clock ticks
-run_cpu0="$(cpu_ticks "${pids[1]}")"
-broker_cpu0="$(cpu_ticks "${pids[0]}")"
-PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$here/api_load.lua" \
-  "http://127.0.0.1:$port" | tee "$dir/wrk.out"
-run_cpu1="$(cpu_ticks "${pids[1]}")"
-broker_cpu1="$(cpu_ticks "${pids[0]}")"
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-requests="$(awk '/requests in/{print $1}' "$dir/wrk.out")"
-awk -v r="$requests" -v a="$((run_cpu1 - run_cpu0))" -v b="$((broker_cpu1 - broker_cpu0))" \
-  -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "cpu per request: payorch run %.0f us, broker %.0f us\n", 1e6 * a / hz / r, 1e6 * b / hz / r}'
+run_pid="${pids[${#pids[@]}-1]}"
+for ((window = 1; window <= ${REPEAT:-1}; window++)); do
+  [[ ${REPEAT:-1} -gt 1 ]] && echo "== window $window of ${REPEAT} (same broker and orchestrator)"
+  run_cpu0="$(cpu_ticks "$run_pid")"
+  broker_cpu0="$(cpu_ticks "$broker_pid")"
+  PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d"${duration}s" --latency -s "$here/api_load.lua" \
+    "http://127.0.0.1:$port" | tee "$dir/wrk.out"
+  run_cpu1="$(cpu_ticks "$run_pid")"
+  broker_cpu1="$(cpu_ticks "$broker_pid")"
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  requests="$(awk '/requests in/{print $1}' "$dir/wrk.out")"
+  awk -v r="$requests" -v a="$((run_cpu1 - run_cpu0))" -v b="$((broker_cpu1 - broker_cpu0))" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "cpu per request: payorch run %.0f us, broker %.0f us\n", 1e6 * a / hz / r, 1e6 * b / hz / r}'
+done
 
 # The same creates without HTTP: `payorch send` appends them to the commands topic, and the
 # writers' payorch_commands_total says when all are decided.
@@ -91,7 +113,7 @@ if [[ -n "${SEND_COMPARE:-}" ]]; then
   done >"$dir/creates.jsonl"
   before="$(decided)"
   start="$(date +%s.%N)"
-  "$payorch" send --bootstrap-file "$dir/bootstrap" --file "$dir/creates.jsonl" >/dev/null
+  "$payorch" send --bootstrap-file "$dir/bootstrap" "${send_flags[@]}" --file "$dir/creates.jsonl" >/dev/null
   target=$(awk -v b="$before" -v n="$n" 'BEGIN{printf "%d", b + n}')
   for _ in $(seq 1200); do
     [[ "$(awk -v d="$(decided)" -v t="$target" 'BEGIN{print (d >= t)}')" == 1 ]] && break

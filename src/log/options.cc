@@ -4,6 +4,12 @@
 
 namespace payorch::log {
 
+KafkaOptions KafkaOptions::HotPath() const {
+  KafkaOptions hot = *this;
+  hot.fetch_wait_max_ms = hot_fetch_wait_max_ms;
+  return hot;
+}
+
 std::string KafkaOptions::Topic(TopicKind kind) const {
   switch (kind) {
     case TopicKind::kCommands:

@@ -83,8 +83,21 @@ struct KafkaOptions {
   // data arrives, so a fetch waits this long on an idle partition; keep it small there.
   // On a real cluster override it with -X fetch.wait.max.ms=100 or more.
   int fetch_wait_max_ms = 5;
-  // Producer linger.ms: how long a record may wait to be batched.
-  int linger_ms = 1;
+  // fetch.wait.max.ms of the consumers a caller waits on (HotPath()): the payment writers'
+  // commands consumer and the merchant API's events follower, the two hops of every POST.
+  // On the embedded broker each idle fetch of theirs ends after this long, so it bounds
+  // the wait per hop; it costs one more empty fetch per ms while idle. A real cluster wakes
+  // long polls, and -X fetch.wait.max.ms (which wins over both) should be 100 or more there.
+  int hot_fetch_wait_max_ms = 1;
+  // Producer batching is adaptive: linger.ms 0 and one produce request in flight per
+  // broker connection. A batch leaves as soon as the previous request is answered, and the
+  // records that arrive meanwhile make up the next one, so batches grow with the load
+  // instead of with a timer. Under load that means fewer, larger record batches: fewer
+  // produce and fetch requests for the broker, and, on the embedded broker, whose fetches
+  // return one batch per partition and find it by a scan of the partition's batches, far
+  // less work per record (docs/performance.md, "Adaptive batching"). -X wins over both.
+  int linger_ms = 0;
+  int max_in_flight = 1;  // max.in.flight.requests.per.connection (idempotence allows 1-5)
 
   // Static group membership (KIP-345): a name unique to this instance and stable across
   // its restarts, set as group.instance.id on the group consumers (Consumer::Create).
@@ -102,6 +115,8 @@ struct KafkaOptions {
 
   // The full name of a topic: topic_prefix + its configured name.
   std::string Topic(TopicKind kind) const;
+  // These options for a consumer on a hot path: fetch_wait_max_ms = hot_fetch_wait_max_ms.
+  [[nodiscard]] KafkaOptions HotPath() const;
   // Every topic, in TopicKind order.
   std::vector<std::string> AllTopics() const;
 };

@@ -32,6 +32,9 @@ struct WriterLoopSpec {
       make;
   // The payments loop reports its partitions and readiness on the probe and metrics.
   bool report = false;
+  // Callers wait on this loop's decisions (the merchant API's POSTs): its commands consumer
+  // fetches with KafkaOptions::hot_fetch_wait_max_ms.
+  bool hot_path = false;
 };
 
 // The writer side of one aggregate: owns the commands consumer, the events producer and one
@@ -110,8 +113,9 @@ class WriterLoop : public log::RebalanceListener {
     producer_ = std::move(producer.value());
     outbox_ = std::make_unique<outbox::EventOutbox>(*producer_, options_.kafka.Topic(spec_.events));
     const std::string topic = options_.kafka.Topic(spec_.commands);
-    auto consumer = log::Consumer::CreateMember(options_.kafka, spec_.group, topic,
-                                                options_.static_partitions, this);
+    auto consumer =
+        log::Consumer::CreateMember(spec_.hot_path ? options_.kafka.HotPath() : options_.kafka,
+                                    spec_.group, topic, options_.static_partitions, this);
     if (!consumer.ok()) return "commands consumer: " + consumer.status().ToString();
     consumer_ = std::move(consumer.value());
 
@@ -323,7 +327,8 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   if (options_.run_writers) {
     StartedHandoff* to_connectors =
         options_.run_connectors && options_.handoff ? &handoff : nullptr;
-    WriterLoopSpec payments{log::TopicKind::kCommands, log::TopicKind::kEvents,
+    WriterLoopSpec payments{log::TopicKind::kCommands,
+                            log::TopicKind::kEvents,
                             options_.writers_group,
                             [&](int32_t p, log::Producer& producer, outbox::EventOutbox& outbox) {
                               WriterDeps deps{&options_.kafka,
@@ -341,7 +346,8 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
                                               to_connectors};
                               return std::make_unique<PartitionWriter>(p, deps);
                             },
-                            /*report=*/true};
+                            /*report=*/true,
+                            /*hot_path=*/true};
     WriterLoop loop(options_, probe_, std::move(payments));
     writer_error = loop.Run(writers_drain);
   } else {

@@ -219,8 +219,9 @@ std::string EventFollower::Start() {
     partitions.push_back(PartitionId{p});
   }
   auto listener = std::make_shared<log::StartAt>(starts);
-  auto consumer =
-      log::Consumer::CreateAssigned(kafka_, "payorch.api", topic, partitions, listener.get());
+  // A POST waits on this follower: it fetches on the hot path (KafkaOptions::HotPath).
+  auto consumer = log::Consumer::CreateAssigned(kafka_.HotPath(), "payorch.api", topic, partitions,
+                                                listener.get());
   if (!consumer.ok()) return "events follower: " + consumer.status().ToString();
   thread_ = std::thread([this, listener, source, projector,
                          c = std::move(consumer.value())]() mutable {
