@@ -11,7 +11,9 @@
 #                                           # the same broker and orchestrator (how the
 #                                           # figures move as the log grows)
 #   BROKERS=127.0.0.1:9092 ...              # a running Kafka (e.g. `make kafka`) instead
-#                                           # of `payorch broker` (fresh topics per run)
+#                                           # of `payorch broker` (fresh topics per run);
+#                                           # BROKER_PID=... the process to measure if it
+#                                           # is not the Kafka JVM
 #   RUN_ARGS="-X k=v" ...                   # more flags for `payorch run`
 #   SEND_COMPARE=50000 ...                  # then append that many creates with `payorch
 #                                           # send` to the same run and print the creates
@@ -52,7 +54,7 @@ if [[ -n "${BROKERS:-}" ]]; then
   send_flags=(--topic-prefix "apiload$(date +%s%N).")
   run_flags=("${send_flags[@]}" -X fetch.wait.max.ms=100)
   printf '%s\n' "$bootstrap" >"$dir/bootstrap"
-  broker_pid="$(pgrep -f 'kafka.Kafka' | head -1)"
+  broker_pid="${BROKER_PID:-$(pgrep -f 'kafka.Kafka' | head -1)}"
 else
   "$payorch" broker --partitions 4 --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
   pids+=($!)
