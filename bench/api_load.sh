@@ -10,6 +10,9 @@
 #   REPEAT=4 ...                            # 4 measured windows of DURATION_S in a row on
 #                                           # the same broker and orchestrator (how the
 #                                           # figures move as the log grows)
+#   BROKER=kfake ...                        # franz-go's Kafka fake (bench/kfake) instead
+#                                           # of `payorch broker`: its fetch cost does not
+#                                           # grow with the log
 #   BROKERS=127.0.0.1:9092 ...              # a running Kafka (e.g. `make kafka`) instead
 #                                           # of `payorch broker` (fresh topics per run);
 #                                           # BROKER_PID=... the process to measure if it
@@ -48,6 +51,20 @@ trap cleanup EXIT
 
 run_flags=()
 send_flags=()
+if [[ "${BROKER:-}" == kfake ]]; then
+  # franz-go's Kafka fake (bench/kfake), built once into .cache/ from the Go module proxy.
+  kfake="$here/../.cache/bench/kfake/kfake"
+  if [[ ! -x "$kfake" ]]; then
+    gocache="$here/../.cache/bench/go"
+    (cd "$here/kfake" && GOPATH="$gocache" GOMODCACHE="$gocache/mod" GOFLAGS=-modcacherw \
+      GOTOOLCHAIN=local go build -o "$kfake" .) || { echo "api_load.sh: kfake build failed" >&2; exit 2; }
+  fi
+  "$kfake" >"$dir/kfake.addr" 2>"$dir/kfake.log" &
+  pids+=($!)
+  BROKER_PID=$!
+  for _ in $(seq 100); do [[ -s "$dir/kfake.addr" ]] && break; sleep 0.1; done
+  BROKERS="$(head -1 "$dir/kfake.addr")"
+fi
 if [[ -n "${BROKERS:-}" ]]; then
   # A real cluster: fresh topics for this run; its broker wakes long polls.
   bootstrap="$BROKERS"
