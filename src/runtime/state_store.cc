@@ -45,7 +45,8 @@ std::string AggregatePrefix(int32_t partition, std::string_view aggregate_id) {
 // has never seen (every new payment's first command) is answered by the memtables' and
 // tables' prefix blooms instead of a search of every level: it was 3 % of `payorch run`'s
 // CPU under the merchant API's load on a fresh store and 8 % a minute later
-// (docs/performance.md). Ids never contain '\0'; meta keys are outside the domain.
+// (docs/performance.md). Meta keys are outside the domain; an id containing '\0' would only
+// get a shorter prefix, the same for its keys and its seek, so reads stay exact.
 class AggregatePrefixTransform : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "payorch.AggregatePrefix.1"; }
