@@ -329,8 +329,9 @@ std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
   std::string hash;
   Principal who;
   bool ok_from_cache = false;
+  bool refresh_leader = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     MaybeReload(now, false);
     auto k = keys_.find(key_id);
     if (k == keys_.end()) {  // a key created since the last look: stat the file now
@@ -342,25 +343,58 @@ std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
       hash = stand_in_hash_;  // the same cost as a wrong secret: no oracle for known ids
     } else {
       who = {key_id, k->second.merchant_id};
-      auto c = cache_.find(key_id);
-      if (c != cache_.end() && c->second.expires_at_ms > now && c->second.secret_sha256 == digest) {
-        ok_from_cache = true;
-      }
       hash = k->second.hash;
+      switch (UseCached(lock, key_id, digest, now)) {
+        case CacheUse::kHit:
+          ok_from_cache = true;
+          break;
+        case CacheUse::kLeadRefresh:
+          refresh_leader = true;
+          break;
+        case CacheUse::kMiss:
+          break;
+      }
     }
   }
   if (ok_from_cache) {
     Record(key_id, who.merchant_id, true);
     return who;
   }
-  if (!Argon2Verify(hash, secret) || who.key_id.empty()) {
+  const bool ok = Argon2Verify(hash, secret) && !who.key_id.empty();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ok) {
+      cache_[key_id] = {digest, clock_->NowMs() + options_.ttl_ms};
+    } else if (refresh_leader) {
+      cache_.erase(key_id);  // the key changed under its cached digest: verify afresh
+    }
+  }
+  if (refresh_leader) refreshed_.notify_all();
+  if (!ok) {
     Record(who.merchant_id.empty() ? "unknown" : key_id, who.merchant_id, false);
     return std::nullopt;
   }
   Record(key_id, who.merchant_id, true);
-  std::lock_guard<std::mutex> lock(mu_);
-  cache_[key_id] = {digest, now + options_.ttl_ms};
   return who;
+}
+
+KeyVerifier::CacheUse KeyVerifier::UseCached(std::unique_lock<std::mutex>& lock,
+                                             const std::string& key_id, const std::string& digest,
+                                             int64_t now) {
+  const int64_t refresh_ahead_ms = options_.ttl_ms / 10;
+  for (;;) {
+    auto c = cache_.find(key_id);
+    if (c == cache_.end() || c->second.secret_sha256 != digest) return CacheUse::kMiss;
+    Cached& e = c->second;
+    if (now < e.expires_at_ms - refresh_ahead_ms) return CacheUse::kHit;
+    if (!e.refreshing) {  // this request re-verifies; the rest use the entry or wait for it
+      e.refreshing = true;
+      return CacheUse::kLeadRefresh;
+    }
+    if (now < e.expires_at_ms) return CacheUse::kHit;  // still valid while it is refreshed
+    refreshed_.wait(lock);  // expired: the one verification in flight decides for all
+    now = clock_->NowMs();
+  }
 }
 
 void KeyVerifier::Record(const std::string& key_id, const std::string& merchant_id, bool ok) {

@@ -117,6 +117,11 @@ class KeyStore {
 };
 
 struct VerifierOptions {
+  // A verified key is trusted this long without argon2id. In its last tenth, the first
+  // request re-verifies it while the others still use the cache; once expired, one request
+  // re-verifies and the others wait for it. Without that, every request in flight when the
+  // TTL ran out paid for argon2id: 64 at once queued ~1.1 s behind the verification slots
+  // (docs/performance.md).
   int64_t ttl_ms = 60'000;
   int64_t reload_interval_ms = 1'000;
   // argon2id verifications running at once (19 MiB of memory each); more wait their turn.
@@ -148,7 +153,12 @@ class KeyVerifier {
   struct Cached {
     std::string secret_sha256;
     int64_t expires_at_ms = 0;
+    bool refreshing = false;  // one request is re-verifying it (single flight)
   };
+  // The cache's answer for a presented key whose digest matches its entry (under mu_).
+  enum class CacheUse { kHit, kLeadRefresh, kMiss };
+  CacheUse UseCached(std::unique_lock<std::mutex>& lock, const std::string& key_id,
+                     const std::string& digest, int64_t now);
   const KeyStore* store_;
   VerifierOptions options_;
   const Clock* clock_;
@@ -157,7 +167,8 @@ class KeyVerifier {
   std::string version_;
   int64_t checked_at_ms_ = -1;
   std::unordered_map<std::string, Cached> cache_;
-  std::string stand_in_hash_;  // what an unknown key id is verified against
+  std::condition_variable refreshed_;  // a re-verification ended (with mu_)
+  std::string stand_in_hash_;          // what an unknown key id is verified against
   std::mutex slots_mu_;
   std::condition_variable slots_cv_;
   int slots_in_use_ = 0;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -116,6 +117,45 @@ TEST(ApiKeys, AnUnknownKeyIdCostsOneVerificationLikeAWrongSecret) {
   ASSERT_EQ(store.Revoke("m_a", key->key_id, "test"), "");
   EXPECT_FALSE(verifier.Verify(key->secret));
   EXPECT_EQ(verifier.verifications(), before + 3) << "so does a revoked one";
+}
+
+// A verified key's TTL running out under load cost every request in flight an argon2id
+// verification (64 of them queued ~1.1 s behind the two verification slots). Now one
+// request re-verifies it, ahead of the expiry or, once expired, for all the others.
+TEST(ApiKeys, AnExpiringKeyIsReverifiedOnceNotByEveryRequest) {
+  FakeClock clock;
+  const fs::path dir = TempDir("single-flight");
+  KeyStore store((dir / "keys.jsonl").string(), &clock);
+  std::string err;
+  auto key = store.Create("m_a", "test", &err);
+  ASSERT_TRUE(key) << err;
+  KeyVerifier verifier(&store, {.ttl_ms = 10'000, .reload_interval_ms = 0}, &clock);
+  ASSERT_TRUE(verifier.Verify(key->secret));
+  const int64_t first = verifier.verifications();
+  clock.now += 9'500;  // the TTL's last tenth: this request refreshes it
+  ASSERT_TRUE(verifier.Verify(key->secret));
+  EXPECT_EQ(verifier.verifications(), first + 1);
+  clock.now += 2'500;  // past the first expiry, within the refreshed one
+  ASSERT_TRUE(verifier.Verify(key->secret));
+  EXPECT_EQ(verifier.verifications(), first + 1) << "refreshed ahead: no verification";
+
+  clock.now += 60'000;  // expired, then many requests at once
+  const int64_t before = verifier.verifications();
+  std::atomic<int> accepted{0};
+  std::vector<std::thread> requests;
+  for (int i = 0; i < 8; ++i) {
+    requests.emplace_back([&] {
+      if (verifier.Verify(key->secret)) accepted.fetch_add(1);
+    });
+  }
+  for (auto& t : requests) t.join();
+  EXPECT_EQ(accepted.load(), 8);
+  EXPECT_EQ(verifier.verifications(), before + 1) << "one verification for all of them";
+
+  std::string wrong = key->secret;
+  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  EXPECT_FALSE(verifier.Verify(wrong)) << "the cache never answers for another secret";
+  EXPECT_EQ(verifier.verifications(), before + 2);
 }
 
 TEST(ApiKeys, UsesAndFailuresAreAuditedPerKeyAndBounded) {
