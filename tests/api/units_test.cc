@@ -61,6 +61,12 @@ std::map<std::string, std::string> Headers(const RateDecision& d) {
   return {d.headers.begin(), d.headers.end()};
 }
 
+// `secret` with its last hex digit changed: a wrong secret for the same key id.
+std::string WrongSecret(std::string secret) {
+  secret.back() = secret.back() == '0' ? '1' : '0';
+  return secret;
+}
+
 TEST(RateLimiter, AllowsTheBurstThenRefusesWithRetryAfter) {
   FakeClock clock;
   RateLimiter limiter({.per_second = 2, .burst = 3}, &clock);
@@ -103,8 +109,7 @@ TEST(ApiKeys, AnUnknownKeyIdCostsOneVerificationLikeAWrongSecret) {
   auto key = store.Create("m_a", "test", &err);
   ASSERT_TRUE(key) << err;
   KeyVerifier verifier(&store, {.ttl_ms = 60'000, .reload_interval_ms = 0}, &clock);
-  std::string wrong = key->secret;
-  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  const std::string wrong = WrongSecret(key->secret);
   const int64_t before = verifier.verifications();
   EXPECT_FALSE(verifier.Verify(wrong));
   EXPECT_EQ(verifier.verifications(), before + 1) << "a wrong secret: one argon2id verification";
@@ -152,8 +157,7 @@ TEST(ApiKeys, AnExpiringKeyIsReverifiedOnceNotByEveryRequest) {
   EXPECT_EQ(accepted.load(), 8);
   EXPECT_EQ(verifier.verifications(), before + 1) << "one verification for all of them";
 
-  std::string wrong = key->secret;
-  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  const std::string wrong = WrongSecret(key->secret);
   EXPECT_FALSE(verifier.Verify(wrong)) << "the cache never answers for another secret";
   EXPECT_EQ(verifier.verifications(), before + 2);
 }
@@ -168,8 +172,7 @@ TEST(ApiKeys, UsesAndFailuresAreAuditedPerKeyAndBounded) {
   {
     KeyVerifier verifier(&store, {.ttl_ms = 60'000, .reload_interval_ms = 0}, &clock);
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(verifier.Verify(key->secret));
-    std::string wrong = key->secret;
-    wrong.back() = wrong.back() == '0' ? '1' : '0';
+    const std::string wrong = WrongSecret(key->secret);
     EXPECT_FALSE(verifier.Verify(wrong));
     // 20 random unknown ids and a malformed key: one aggregate, not 21 records.
     for (int i = 0; i < 20; ++i) {
@@ -214,8 +217,7 @@ TEST(ApiKeys, AKeyVerifiesForItsMerchantOnlyWithItsSecret) {
   EXPECT_EQ(who->merchant_id, "m_a");
   EXPECT_EQ(who->key_id, key->key_id);
   EXPECT_TRUE(verifier.Verify(key->secret)) << "cached";
-  std::string wrong = key->secret;
-  wrong.back() = wrong.back() == '0' ? '1' : '0';
+  const std::string wrong = WrongSecret(key->secret);
   EXPECT_FALSE(verifier.Verify(wrong)) << "the cache is keyed by the secret's hash too";
   EXPECT_FALSE(verifier.Verify("pk_nothex"));
   EXPECT_FALSE(verifier.Verify(""));
