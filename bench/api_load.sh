@@ -18,6 +18,8 @@
 #                                           # BROKER_PID=... the process to measure if it
 #                                           # is not the Kafka JVM
 #   RUN_ARGS="-X k=v" ...                   # more flags for `payorch run`
+#   PARTITIONS=2 ...                        # partitions of each topic on `payorch broker`
+#                                           # (default 4)
 #   SEND_COMPARE=50000 ...                  # then append that many creates with `payorch
 #                                           # send` to the same run and print the creates
 #                                           # decided per second (the API's yardstick)
@@ -73,7 +75,7 @@ if [[ -n "${BROKERS:-}" ]]; then
   printf '%s\n' "$bootstrap" >"$dir/bootstrap"
   broker_pid="${BROKER_PID:-$(pgrep -f 'kafka.Kafka' | head -1)}"
 else
-  "$payorch" broker --partitions 4 --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
+  "$payorch" broker --partitions "${PARTITIONS:-4}" --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
   pids+=($!)
   broker_pid=$!
   for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done

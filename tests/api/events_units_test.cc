@@ -12,6 +12,9 @@
 #include "api/internal/events.h"
 #include "api/internal/webhook_feeder.h"
 #include "outbox/webhook_outbox.h"
+#include "projection/internal/keys.h"
+#include "projection/projector.h"
+#include "projection/views_support.h"
 
 namespace payorch::api::internal {
 namespace {
@@ -191,6 +194,48 @@ TEST(EventTypes, WebhookTypesHoldsEveryTypeWebhookTypeReturns) {
   held.mutable_payment_completed()->set_status(ev::PAYMENT_STATUS_REQUIRES_CAPTURE);
   returned.insert(*WebhookType(held));
   EXPECT_EQ(returned, listed);
+}
+
+// A split payment's void releases each step with its own PaymentVoided; the merchant hears
+// `payment.voided` once, from the event after which the payment is voided (the feeder asks
+// with its model's view, as here: the projection's Projector).
+TEST(EventTypes, PaymentVoidedIsAnnouncedOnceWhenTheLastStepOfASplitIsReleased) {
+  namespace ty = ::payments::types::v1;
+  using projection::testing::Log;
+  Log log;
+  log.Claim(1);
+  const std::string p = "pay_split";
+  log.Created(p, 5000, "order-split", 1, projection::testing::kT0, ty::CAPTURE_MODE_MANUAL);
+  for (const auto& [step, amount] : {std::pair{0, 2000}, std::pair{1, 3000}}) {
+    const auto auth = Log::Op(p, ev::OPERATION_KIND_AUTHORIZE, step, 1, "psp_a", amount);
+    log.Started(p, auth, 1);
+    log.Succeeded(p, auth, 1);
+  }
+  log.Completed(p, ev::PAYMENT_STATUS_REQUIRES_CAPTURE, 1);
+  for (const auto& [step, amount] : {std::pair{0, 2000}, std::pair{1, 3000}}) {
+    const auto op = Log::Op(p, ev::OPERATION_KIND_VOID, step, 1, "psp_a", amount);
+    *log.Next(p, 1).mutable_void_started()->mutable_op() = op;
+  }
+  const size_t first_void = log.size();
+  for (const auto& [step, amount] : {std::pair{0, 2000}, std::pair{1, 3000}}) {
+    auto* v = log.Next(p, 1).mutable_payment_voided();
+    *v->mutable_op() = Log::Op(p, ev::OPERATION_KIND_VOID, step, 1, "psp_a", amount);
+    v->set_reason("requested");
+  }
+
+  projection::testing::MapStore store;
+  projection::Projector projector(&store);
+  std::vector<std::optional<std::string>> announced;
+  for (size_t i = 0; i < log.size(); ++i) {
+    log.FeedTo(projector, i, i + 1);
+    store.Apply(projector.Flush());
+    if (i < first_void) continue;
+    ::payments::projection::v1::PaymentView view;
+    ASSERT_TRUE(view.ParseFromString(*store.Get(projection::internal::PaymentKey(p))));
+    EXPECT_EQ(WebhookType(log.record(i)), "payment.voided");  // the event alone
+    announced.push_back(WebhookTypeAfter(log.record(i), view.status()));
+  }
+  EXPECT_EQ(announced, (std::vector<std::optional<std::string>>{std::nullopt, "payment.voided"}));
 }
 
 TEST_F(EventsTest, TheSweepDeletesExpiredEventsAtMostAThousandAtATime) {

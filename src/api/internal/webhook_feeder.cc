@@ -58,6 +58,11 @@ std::optional<std::string> WebhookType(const ev::EventEnvelope& e) {
   }
 }
 
+std::optional<std::string> WebhookTypeAfter(const ev::EventEnvelope& e, ev::PaymentStatus after) {
+  if (e.has_payment_voided() && after != ev::PAYMENT_STATUS_VOIDED) return std::nullopt;
+  return WebhookType(e);
+}
+
 const std::vector<std::string>& WebhookTypes() {
   static const std::vector<std::string> kTypes = {
       "payment.created",   "payment.confirmed",   "payment.processing", "payment.requires_capture",
@@ -136,13 +141,21 @@ class ModelSource : public projection::ViewSource {
   const std::map<std::string, std::string>* pending_;
 };
 
-// data.object of a visible event, as JSON text: the payment (or the refund) as the model
-// has it now.
-std::string ObjectAt(const ev::EventEnvelope& e, const ModelSource& model,
-                     const std::function<nlohmann::json(const std::string&)>& metadata) {
+// The event's payment as the model has it now (nullopt: no view).
+std::optional<::payments::projection::v1::PaymentView> ViewAt(const ev::EventEnvelope& e,
+                                                              const ModelSource& model) {
   const auto bytes = model.Get(projection::internal::PaymentKey(e.payment_id()));
   ::payments::projection::v1::PaymentView v;
-  if (!bytes || !v.ParseFromString(*bytes)) return "null";
+  if (!bytes || !v.ParseFromString(*bytes)) return std::nullopt;
+  return v;
+}
+
+// data.object of a visible event, as JSON text: the payment (or the refund) in `view`.
+std::string ObjectAt(const ev::EventEnvelope& e,
+                     const std::optional<::payments::projection::v1::PaymentView>& view,
+                     const std::function<nlohmann::json(const std::string&)>& metadata) {
+  if (!view) return "null";
+  const ::payments::projection::v1::PaymentView& v = *view;
   std::string refund_id;
   if (e.has_refund_succeeded()) refund_id = e.refund_succeeded().refund_id();
   if (e.has_refund_failed()) refund_id = e.refund_failed().refund_id();
@@ -272,10 +285,14 @@ std::string WebhookFeeder::Start() {
             pos.epoch = f.epoch();
             pos.highest = f.highest_seen();
             if (v != command::Verdict::kCounted || e.merchant_id().empty()) continue;
-            auto type = WebhookType(e);
-            if (!type) continue;
+            if (!WebhookType(e)) continue;
             flush();  // the object as of this event
-            outbox::WebhookDelivery d = DeliveryOfJson(e, *type, ObjectAt(e, *source, metadata_));
+            const auto view = ViewAt(e, *source);
+            // Without a view (a log that starts after the payment's creation) the event's
+            // own type stands.
+            auto type = view ? WebhookTypeAfter(e, view->status()) : WebhookType(e);
+            if (!type) continue;
+            outbox::WebhookDelivery d = DeliveryOfJson(e, *type, ObjectAt(e, view, metadata_));
             if (!retention.Expired(e.occurred_at_ms())) AppendEventRecord(e, d.body, &meta);
             if (has_endpoint_(e.merchant_id())) deliveries.push_back(std::move(d));
           }

@@ -40,6 +40,12 @@ namespace payorch::api::internal {
 // and for refused commands (CommandRejected: no state changed).
 [[nodiscard]] std::optional<std::string> WebhookType(
     const ::payments::events::v1::EventEnvelope& e);
+// The webhook, if any, of `e` given the payment's status right after it (the feeder's
+// model): WebhookType(e), except that the void of one step of a split payment that leaves
+// another step held is not announced. `payment.voided` is sent once, when the payment's
+// status becomes voided, with the payment as it is then.
+[[nodiscard]] std::optional<std::string> WebhookTypeAfter(
+    const ::payments::events::v1::EventEnvelope& e, ::payments::events::v1::PaymentStatus after);
 // Every type WebhookType can return.
 [[nodiscard]] const std::vector<std::string>& WebhookTypes();
 // The delivery of a visible event: id "wh_<hash of event_id>", body JSON (the event)
