@@ -14,6 +14,7 @@
 #include "cli/common.h"
 #include "cli/flags.h"
 #include "cli/kafka_flags.h"
+#include "common/thread_name.h"
 #include "http/server.h"
 #include "projection/service.h"
 
@@ -128,6 +129,7 @@ int RunApi(int argc, char** argv) {
   std::atomic<bool> stop_projection{false};
   std::string err;
   std::thread projection_thread([&] {
+    NameThisThread("po-projection");
     err = service.Run(stop_projection);
     if (!err.empty()) g_stop = true;
   });

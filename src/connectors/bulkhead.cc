@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/thread_name.h"
+
 namespace payorch::connectors {
 
 namespace {
@@ -33,7 +35,10 @@ void Bulkhead::Submit(const std::string& processor, Lane lane, std::function<voi
   if (!pool) {
     pool = std::make_unique<Pool>();
     for (int i = 0; i < std::max(1, options_.concurrency); ++i) {
-      pool->workers.emplace_back([this, p = pool.get()] { Work(p); });
+      pool->workers.emplace_back([this, p = pool.get(), processor] {
+        NameThisThread("po-gw-" + processor);
+        Work(p);
+      });
     }
   }
   pool->lanes[static_cast<int>(lane)].push_back(std::move(task));

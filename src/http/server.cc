@@ -20,6 +20,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/thread_name.h"
 #include "http/internal/core.h"
 #include "http/internal/text.h"
 
@@ -141,11 +142,12 @@ Result<int> Server::Start(std::string_view address) {
   }
   const int port = c.acceptor.local_endpoint().port();
   c.stopping = false;
-  c.workers = std::make_unique<WorkerPool>(c.options.threads, c.options.max_queued);
+  c.workers = std::make_unique<WorkerPool>(c.options.threads, c.options.max_queued, c.options.name);
   c.work.emplace(asio::make_work_guard(c.io));
   asio::post(c.acceptor.get_executor(), [&c] { c.DoAccept(); });
   for (int i = 0; i < std::max(1, c.options.io_threads); ++i) {
     c.io_threads.emplace_back([&c] {
+      NameThisThread("po-io-" + c.options.name);
       for (;;) {
         try {
           c.io.run();

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/rocksdb_status.h"
+#include "common/thread_name.h"
 
 namespace payorch::outbox {
 namespace {
@@ -146,7 +147,10 @@ Status WebhookOutbox::Open() {
 void WebhookOutbox::Start() {
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("po-webhooks");
+    Loop();
+  });
 }
 
 void WebhookOutbox::Stop() {

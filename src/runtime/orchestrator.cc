@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "common/thread_name.h"
 #include "log/consumer.h"
 #include "log/partition_reader.h"
 #include "log/producer.h"
@@ -239,6 +240,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   std::string connector_error;
   StartedHandoff handoff;  // writers -> connectors of this process (runtime/started_handoff.h)
   std::thread connectors([&] {
+    NameThisThread("po-connectors");
     if (options_.run_connectors) {
       ConnectorOptions co;
       co.kafka = options_.kafka;
@@ -267,6 +269,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   std::thread saga;
   if (run_saga) {
     saga = std::thread([&] {
+      NameThisThread("po-saga");
       SagaOptions so;
       so.kafka = options_.kafka;
       so.group = options_.saga_group;
@@ -282,6 +285,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
     });
   }
   std::thread watcher([&] {
+    NameThisThread("po-watcher");
     while (!stop.load() && !connectors_done.load() && !writers_done.load() &&
            !aggregates_failed.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -317,6 +321,7 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
                               options_.order_writers_group, &order_store, MakeOrderWriter));
     for (size_t i = 0; i < specs.size(); ++i) {
       aggregate_threads.emplace_back([&, i, spec = std::move(specs[i])]() mutable {
+        NameThisThread(i == 0 ? "po-invoices-wr" : "po-orders-wr");
         WriterLoop loop(options_, probe_, std::move(spec));
         aggregate_errors[i] = loop.Run(writers_drain);
         if (!aggregate_errors[i].empty()) aggregates_failed = true;  // the process stops

@@ -10,6 +10,7 @@
 
 #include "command/validity.h"
 #include "common/rocksdb_status.h"
+#include "common/thread_name.h"
 #include "invoice/invoice.h"
 #include "log/admin.h"
 #include "log/consumer.h"
@@ -206,6 +207,7 @@ std::string AggregateFollower::Run(AggregateKind kind) {
                                                 topic, partitions, listener.get());
   if (!consumer.ok()) return "commerce follower: " + consumer.status().ToString();
   threads_.emplace_back([this, kind, listener, c = std::move(consumer.value())]() mutable {
+    NameThisThread(std::string("po-follow-") + Tag(kind));
     std::vector<log::Record> batch;
     while (!stop_) {
       batch.clear();

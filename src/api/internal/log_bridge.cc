@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "command/lifecycle.h"
+#include "common/thread_name.h"
 #include "log/admin.h"
 #include "log/consumer.h"
 #include "log/partition_reader.h"
@@ -26,6 +27,7 @@ std::string CommandAppender::Start() {
   std::condition_variable started_cv;
   bool started = false;
   thread_ = std::thread([&] {
+    NameThisThread("po-appender");
     auto producer = log::Producer::Create(kafka_);
     {
       std::lock_guard<std::mutex> lock(started_mu);
@@ -225,6 +227,7 @@ std::string EventFollower::Start() {
   if (!consumer.ok()) return "events follower: " + consumer.status().ToString();
   thread_ = std::thread([this, listener, source, projector,
                          c = std::move(consumer.value())]() mutable {
+    NameThisThread("po-follower");
     std::vector<log::Record> batch;
     std::vector<std::shared_ptr<Waiter>> touched;
     ev::EventEnvelope e;

@@ -10,6 +10,7 @@
 #include "api/internal/objects.h"
 #include "command/hash.h"
 #include "command/validity.h"
+#include "common/thread_name.h"
 #include "log/admin.h"
 #include "log/consumer.h"
 #include "projection/internal/keys.h"
@@ -240,6 +241,7 @@ std::string WebhookFeeder::Start() {
       std::thread([this, listener, positions = std::move(positions), filters = std::move(filters),
                    c = std::move(consumer.value()), pending = std::move(pending),
                    source = std::move(source), model = std::move(model)]() mutable {
+        NameThisThread("po-feeder");
         // Only the views are kept: they are all the model reads back (a snapshot, or a view
         // evicted from its cache). The projection's other records (merchant index,
         // idempotency records, daily totals, its own checkpoints) would be written and never

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/thread_name.h"
 #include "connectors/success_rate.h"
 
 namespace payorch::app::internal {
@@ -43,6 +44,7 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
                http::ParseAddress(o.address)->host + ":" + std::to_string(*port) + "/v1/");
   }
   thread_ = std::thread([this, logger = o.logger] {
+    NameThisThread("po-projection");
     if (std::string err = service_->Run(stop_); !err.empty()) logger->error("projection: {}", err);
   });
   return "";

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "http/server.h"
 
 namespace payorch::http::internal {
@@ -43,8 +44,15 @@ struct Route {
 // refuses (returns false) when the queue is full instead of growing it.
 class WorkerPool {
  public:
-  WorkerPool(int threads, std::size_t max_queued) : max_queued_(max_queued) {
-    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+  // `name` names the threads ("po-wk-<name>").
+  WorkerPool(int threads, std::size_t max_queued, const std::string& name = "http")
+      : max_queued_(max_queued) {
+    for (int i = 0; i < std::max(1, threads); ++i) {
+      threads_.emplace_back([this, name] {
+        NameThisThread("po-wk-" + name);
+        Run();
+      });
+    }
   }
   ~WorkerPool() { Stop(); }
   WorkerPool(const WorkerPool&) = delete;

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <string>
+#include <thread>
 
 namespace payorch::http {
 namespace {
@@ -76,6 +80,29 @@ TEST_F(HttpServerTest, OversizedBodyIs413) {
   auto res = client_->Post("/v1/echo", std::string(4096, 'x'), "text/plain");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 413);
+}
+
+// Every thread of a server carries its name ("po-io-<name>", "po-wk-<name>"), as
+// `top -H` and perf show it.
+TEST(HttpServer, ItsThreadsAreNamedAfterTheServer) {
+  const auto count = [](const std::string& name) {
+    int n = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string line;
+      if (std::getline(comm, line) && line == name) ++n;
+    }
+    return n;
+  };
+  Server server({.threads = 3, .io_threads = 2, .name = "probe"});
+  auto port = server.Start("127.0.0.1:0");
+  ASSERT_TRUE(port) << port.error();
+  // The threads name themselves as they start; give them a moment.
+  for (int i = 0; i < 200 && (count("po-wk-probe") < 3 || count("po-io-probe") < 2); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(count("po-wk-probe"), 3);
+  EXPECT_EQ(count("po-io-probe"), 2);
+  server.Stop();
 }
 
 TEST(HttpServer, StartNamesTheProblemForBadOrBusyAddresses) {
