@@ -324,6 +324,21 @@ Step OrchestratorApp::StartQueryApi() {
   };
   qo.find_merchant = [this](const std::string& m) { return plans_.FindMerchant(m); };
   qo.announce = o_.announce;
+  qo.on_projection_progress = [this](const projection::ProjectorStats& s,
+                                     const std::vector<projection::PartitionPosition>& positions) {
+    metrics::LabeledValues& v = runtime_metrics_.projection_events;
+    v.Set({"applied"}, s.applied);
+    v.Set({"duplicate"}, s.duplicates);
+    v.Set({"fenced"}, s.fenced);
+    v.Set({"claim"}, s.claims);
+    v.Set({"other"}, s.other);
+    v.Set({"undecodable"}, s.undecodable);
+    v.Set({"illegal_transition"}, s.illegal_transitions);
+    for (const projection::PartitionPosition& p : positions) {
+      runtime_metrics_.consumer_lag.Set({"payorch.projection", std::to_string(p.partition)},
+                                        std::max<int64_t>(0, p.high_watermark - p.next_offset));
+    }
+  };
   if (std::string err = query_api_->Start(qo); !err.empty()) return Failed(err);
   // Registered once the service exists (Start made it before serving).
   readiness_.AddCheck("projection", [this] {

@@ -99,6 +99,9 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
                m.http_request);
   AddLabeled(f, "http_requests_total", "HTTP answers by server, route (its regex) and status.",
              m.http_requests, MetricType::Counter);
+  AddLabeled(f, "projection_events_total",
+             "Events the projection read, by what it did with them (applied, duplicate, ...).",
+             m.projection_events, MetricType::Counter);
   AddHistogram(f, "restore_seconds",
                "A writer taking a partition: its store's snapshot, the events log's tail folded, "
                "the claim appended and read back.",

@@ -70,6 +70,11 @@ struct RuntimeMetrics {
   // to answer written, all routes.
   LabeledValues http_requests{"server", "route", "status"};
   Histogram http_request;
+  // The projection's events since the process started, by what the projector did with
+  // them (applied, duplicate, fenced, claim, other, undecodable, illegal_transition; set
+  // by the app from projection::ProjectorStats). Its lag is consumer_lag{group=
+  // "payorch.projection"}.
+  LabeledValues projection_events{"verdict"};
 
   // Gauges.
   Gauge outbox_depth;               // event groups handed to the log and not yet acknowledged

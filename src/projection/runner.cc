@@ -83,16 +83,19 @@ std::string ProjectionRunner::RefreshWatermarks() {
     if (!marks.ok()) return "watermarks: " + marks.status().ToString();
     highs.push_back(marks.value().high.value());
   }
-  std::lock_guard lock(mu_);
-  for (size_t i = 0; i < highs.size() && i < positions_.size(); ++i) {
-    positions_[i].high_watermark = highs[i];
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < highs.size() && i < positions_.size(); ++i) {
+      positions_[i].high_watermark = highs[i];
+    }
+    UpdateLag();
   }
-  int64_t lag = 0;
-  for (const PartitionPosition& pos : positions_) {
-    lag += std::max<int64_t>(0, pos.high_watermark - pos.next_offset);
-  }
-  lag_ = lag;
+  ReportProgress();
   return "";
+}
+
+void ProjectionRunner::ReportProgress() const {
+  if (options_.on_progress) options_.on_progress(stats(), positions());
 }
 
 void ProjectionRunner::UpdateLag() {
@@ -107,13 +110,16 @@ Status ProjectionRunner::Commit() {
   std::vector<Mutation> writes = projector_.Flush();
   if (writes.empty()) return Status::Ok();
   if (Status s = store_->Write(writes); !s.ok()) return s;
-  std::lock_guard lock(mu_);
-  for (PartitionPosition& pos : positions_) {
-    pos.next_offset = projector_.checkpoint(pos.partition).next_offset;
-    pos.high_watermark = std::max(pos.high_watermark, pos.next_offset);
+  {
+    std::lock_guard lock(mu_);
+    for (PartitionPosition& pos : positions_) {
+      pos.next_offset = projector_.checkpoint(pos.partition).next_offset;
+      pos.high_watermark = std::max(pos.high_watermark, pos.next_offset);
+    }
+    stats_ = projector_.stats();
+    UpdateLag();
   }
-  stats_ = projector_.stats();
-  UpdateLag();
+  ReportProgress();
   return Status::Ok();
 }
 

@@ -41,6 +41,12 @@ class Admin;
 
 namespace payorch::projection {
 
+struct PartitionPosition {
+  int32_t partition = 0;
+  int64_t next_offset = 0;     // committed to the store
+  int64_t high_watermark = 0;  // as last seen
+};
+
 struct RunnerOptions {
   log::KafkaOptions kafka;
   ProjectorOptions projector;
@@ -54,17 +60,16 @@ struct RunnerOptions {
   // How often Run() refreshes the high watermarks behind lag().
   int lag_refresh_ms = 200;
   std::shared_ptr<spdlog::logger> logger;
+  // Called after each commit and each refresh of the high watermarks, on the runner's
+  // thread, with the projector's counts since the start and every partition's position
+  // (e.g. for /metrics; keep it short). Unset: nothing is called.
+  std::function<void(const ProjectorStats& stats, const std::vector<PartitionPosition>& positions)>
+      on_progress;
 };
 
 // Batch size of `payorch replay --rebuild` (and its benchmark): large enough that most
 // views are written once, small enough to bound memory (views, a batch's records).
 inline constexpr size_t kRebuildBatchRecords = 500'000;
-
-struct PartitionPosition {
-  int32_t partition = 0;
-  int64_t next_offset = 0;     // committed to the store
-  int64_t high_watermark = 0;  // as last seen
-};
 
 class ProjectionRunner {
  public:
@@ -97,7 +102,8 @@ class ProjectionRunner {
   // Writes what the projector flushed, in one batch, and advances the positions.
   [[nodiscard]] Status Commit();
   [[nodiscard]] std::string RefreshWatermarks();
-  void UpdateLag();
+  void UpdateLag();             // mu_ held
+  void ReportProgress() const;  // options_.on_progress, mu_ not held
 
   ProjectionStore* store_;
   RunnerOptions options_;

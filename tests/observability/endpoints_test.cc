@@ -23,6 +23,7 @@ TEST(MetricsEndpoint, ServesEveryFamilyInTheTextFormat) {
   m.violations.Add({"writer/fenced"});
   m.consumer_lag.Set({"payorch.writers", "2"}, 17);
   m.create_to_final.ObserveMillis(12);
+  m.projection_events.Set({"illegal_transition"}, 2);
   int scrapes = 0;
   http::Server server;
   RegisterMetricsRoutes(server, m, [&] { ++scrapes; });
@@ -36,6 +37,8 @@ TEST(MetricsEndpoint, ServesEveryFamilyInTheTextFormat) {
         "payorch_consumer_lag_records{group=\"payorch.writers\",partition=\"2\"} 17\n",
         "payorch_create_to_final_event_seconds_bucket{le=\"0.025\"} 1\n",
         "payorch_create_to_final_event_seconds_bucket{le=\"+Inf\"} 1\n",
+        "# TYPE payorch_projection_events_total counter\n",
+        "payorch_projection_events_total{verdict=\"illegal_transition\"} 2\n",
         "# TYPE payorch_outbox_depth gauge\n"}) {
     EXPECT_NE(r.body.find(line), std::string::npos) << line << "\n" << r.body;
   }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -50,6 +51,12 @@ class ProjectionE2eTest : public ::testing::Test {
     RunnerOptions ro;
     ro.kafka = harness_->kafka();
     ro.max_batch_records = 500;
+    ro.on_progress = [](const ProjectorStats& s, const std::vector<PartitionPosition>& p) {
+      std::lock_guard lock(progress_mu_);
+      progress_stats_ = s;
+      progress_positions_ = p;
+      ++progress_calls_;
+    };
     runner_ = new ProjectionRunner(&live_, ro);
     ASSERT_EQ(runner_->Open(), "");
     std::thread follower([] { run_error_ = runner_->Run(stop_); });
@@ -91,6 +98,10 @@ class ProjectionE2eTest : public ::testing::Test {
   static inline std::atomic<bool> stop_{false};
   static inline std::string run_error_;
   static inline std::string bootstrap_;
+  static inline std::mutex progress_mu_;
+  static inline ProjectorStats progress_stats_;
+  static inline std::vector<PartitionPosition> progress_positions_;
+  static inline int progress_calls_ = 0;
 };
 
 TEST_F(ProjectionE2eTest, LiveProjectionRanCleanAndAppliedEveryCountedEvent) {
@@ -99,6 +110,21 @@ TEST_F(ProjectionE2eTest, LiveProjectionRanCleanAndAppliedEveryCountedEvent) {
   EXPECT_GT(s.applied, 400 * 4);
   EXPECT_GT(s.claims, 0);
   EXPECT_EQ(s.undecodable, 0);
+}
+
+// on_progress (what /metrics shows) saw the last commit's counts and caught-up positions.
+TEST_F(ProjectionE2eTest, ProgressReportsTheLastCommitsCountsAndPositions) {
+  std::lock_guard lock(progress_mu_);
+  EXPECT_GT(progress_calls_, 1);
+  const ProjectorStats s = runner_->stats();
+  EXPECT_EQ(progress_stats_.applied, s.applied);
+  EXPECT_EQ(progress_stats_.duplicates, s.duplicates);
+  EXPECT_EQ(progress_stats_.claims, s.claims);
+  ASSERT_EQ(progress_positions_.size(), 4u);
+  for (const PartitionPosition& p : progress_positions_) {
+    EXPECT_GT(p.next_offset, 0) << p.partition;
+    EXPECT_EQ(p.next_offset, p.high_watermark) << p.partition;
+  }
 }
 
 TEST_F(ProjectionE2eTest, ViewsAgreeWithTheCheckerOnEveryPaymentsStatus) {

@@ -11,6 +11,7 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
   projection::ServiceOptions so{.data_dir = o.dir, .runner = {}, .max_lag = o.max_lag};
   so.runner.kafka = o.kafka;
   so.runner.logger = o.logger;
+  so.runner.on_progress = o.on_projection_progress;
   service_ = std::make_unique<projection::ProjectionService>(so);
   if (std::string err = service_->Open(); !err.empty()) return err;
   logger_ = o.logger;

@@ -10,10 +10,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "api/merchant_api.h"
 #include "http/server.h"
 #include "log/options.h"
+#include "projection/runner.h"
 #include "projection/service.h"
 
 namespace spdlog {
@@ -42,6 +44,10 @@ struct QueryApiOptions {
       find_merchant;
   // Called with "merchant API at http://..." or "query API at http://..." once serving.
   std::function<void(const std::string&)> announce;
+  // The projection's progress (projection::RunnerOptions::on_progress), e.g. for /metrics.
+  std::function<void(const projection::ProjectorStats&,
+                     const std::vector<projection::PartitionPosition>&)>
+      on_projection_progress;
 };
 
 class QueryApi {
