@@ -102,6 +102,12 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
   AddLabeled(f, "projection_events_total",
              "Events the projection read, by what it did with them (applied, duplicate, ...).",
              m.projection_events, MetricType::Counter);
+  AddLabeled(f, "aggregate_commands_total",
+             "Command records decided by the invoice and order writers, by aggregate.",
+             m.aggregate_commands, MetricType::Counter);
+  AddLabeled(f, "aggregate_events_total",
+             "Events decided by the invoice and order writers, by aggregate.", m.aggregate_events,
+             MetricType::Counter);
   AddHistogram(f, "restore_seconds",
                "A writer taking a partition: its store's snapshot, the events log's tail folded, "
                "the claim appended and read back.",

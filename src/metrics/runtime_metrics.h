@@ -75,6 +75,10 @@ struct RuntimeMetrics {
   // by the app from projection::ProjectorStats). Its lag is consumer_lag{group=
   // "payorch.projection"}.
   LabeledValues projection_events{"verdict"};
+  // The invoice and order writers (runtime/aggregate_writer.h), by aggregate ("invoice",
+  // "order"): command records decided and events decided.
+  LabeledValues aggregate_commands{"aggregate"};
+  LabeledValues aggregate_events{"aggregate"};
 
   // Gauges.
   Gauge outbox_depth;               // event groups handed to the log and not yet acknowledged

@@ -140,6 +140,10 @@ class AggregateWriter final : public CommandWriter {
     if (state == nullptr) return failure_;  // never decide on part of a history
     std::vector<Event> events;
     Traits::DecideAndApply(*state, command, record, epoch_, events);
+    if (deps_.metrics != nullptr) {
+      deps_.metrics->aggregate_commands.Add({Traits::kName});
+      deps_.metrics->aggregate_events.Add({Traits::kName}, static_cast<int64_t>(events.size()));
+    }
     return Publish(record.offset.value(), std::move(events), record.key);
   }
 
@@ -309,11 +313,13 @@ class AggregateWriter final : public CommandWriter {
     if (!newer || fenced_) return;
     fenced_ = true;
     deps_.outbox->Fence(partition_);
+    if (deps_.metrics != nullptr) deps_.metrics->fenced_writes.Add();
     deps_.logger->warn("[{} p{}, epoch {}] fenced by a newer writer; this writer stops", topic,
                        partition_, epoch_);
   }
 
   void DeadLetter(const log::Record& record, const std::string& reason) {
+    if (deps_.metrics != nullptr) deps_.metrics->dead_letters.Add();
     const log::OutRecord dlq = internal::DeadLetterRecord(
         deps_.kafka->Topic(log::TopicKind::kDeadLetters), record, reason);
     const int64_t offset = record.offset.value();

@@ -21,6 +21,7 @@
 #include "log/options.h"
 #include "log/partition_reader.h"
 #include "log/producer.h"
+#include "metrics/runtime_metrics.h"
 #include "outbox/event_outbox.h"
 #include "runtime/command_writer.h"
 #include "runtime/state_store.h"
@@ -42,6 +43,9 @@ struct AggregateWriterDeps {
   // Aggregates kept in memory per partition; beyond it, those with nothing in flight are
   // dropped and reloaded from the store when a command names them.
   size_t max_cached = 10'000;
+  // Optional (/metrics): aggregate_commands_total and aggregate_events_total by aggregate,
+  // and the dead_letters_total and fenced_writes_total every writer counts.
+  metrics::RuntimeMetrics* metrics = nullptr;
 };
 
 // The writer of invoice commands (payments.invoices.v1, decided by src/invoice).

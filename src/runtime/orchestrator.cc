@@ -306,13 +306,15 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   if (options_.run_writers && options_.run_aggregates) {
     auto aggregate = [&](log::TopicKind commands, log::TopicKind events, std::string group,
                          StateStore* store, auto make) {
-      return WriterLoopSpec{
-          commands, events, std::move(group),
-          [this, &cluster, store, make](int32_t p, log::Producer& producer,
-                                        outbox::EventOutbox& outbox) {
-            return make(p, AggregateWriterDeps{&options_.kafka, &cluster, &producer, &outbox, store,
-                                               options_.writer_id, options_.logger});
-          }};
+      return WriterLoopSpec{commands, events, std::move(group),
+                            [this, &cluster, store, make](int32_t p, log::Producer& producer,
+                                                          outbox::EventOutbox& outbox) {
+                              AggregateWriterDeps deps{
+                                  &options_.kafka, &cluster,           &producer,      &outbox,
+                                  store,           options_.writer_id, options_.logger};
+                              deps.metrics = options_.metrics;
+                              return make(p, std::move(deps));
+                            }};
     };
     std::vector<WriterLoopSpec> specs;
     specs.push_back(aggregate(log::TopicKind::kInvoiceCommands, log::TopicKind::kInvoiceEvents,

@@ -28,7 +28,8 @@ constexpr int kPartition = 0;
 
 // One writer "process": its own producer, outbox and store.
 struct OrderWriterProcess {
-  OrderWriterProcess(const log::KafkaOptions& kafka, const std::string& name, const fs::path& dir)
+  OrderWriterProcess(const log::KafkaOptions& kafka, const std::string& name, const fs::path& dir,
+                     metrics::RuntimeMetrics* metrics = nullptr)
       : cluster(kafka) {
     auto p = log::Producer::Create(kafka);
     EXPECT_TRUE(p.ok());
@@ -36,8 +37,10 @@ struct OrderWriterProcess {
     outbox =
         std::make_unique<outbox::EventOutbox>(*producer, kafka.Topic(log::TopicKind::kOrderEvents));
     EXPECT_EQ(store.Open((dir / name).string()).ToString(), "ok");
-    writer = runtime::MakeOrderWriter(kPartition, {&kafka, &cluster, producer.get(), outbox.get(),
-                                                   &store, name, spdlog::default_logger()});
+    runtime::AggregateWriterDeps deps{&kafka, &cluster, producer.get(),          outbox.get(),
+                                      &store, name,     spdlog::default_logger()};
+    deps.metrics = metrics;
+    writer = runtime::MakeOrderWriter(kPartition, std::move(deps));
   }
   void Decide(const std::vector<log::Record>& records) {
     for (const auto& r : records) ASSERT_EQ(writer->Handle(r), "");
@@ -138,8 +141,9 @@ TEST_F(AggregateWriterTest, DecidesResumesAfterRestartAndDeadLettersForeignRecor
   const auto records = Append({{"ord_1", Create("ord_1").SerializeAsString()},
                                {"ord_1", "not a protobuf \xff\xff"},
                                {"ord_2", Create("ord_1").SerializeAsString()}});
+  metrics::RuntimeMetrics m;
   {
-    OrderWriterProcess first(kafka_, "w1", dir_);
+    OrderWriterProcess first(kafka_, "w1", dir_, &m);
     auto start = first.writer->Start();
     ASSERT_TRUE(std::holds_alternative<int64_t>(start)) << std::get<std::string>(start);
     EXPECT_EQ(std::get<int64_t>(start), 0);
@@ -155,6 +159,15 @@ TEST_F(AggregateWriterTest, DecidesResumesAfterRestartAndDeadLettersForeignRecor
   ASSERT_EQ(dead.size(), 2u);
   EXPECT_EQ(*dead[0].FindHeader("payorch.source.offset"), "1");
   EXPECT_EQ(*dead[1].FindHeader("payorch.source.offset"), "2");
+  // /metrics counts them: one order command decided (one event), two dead letters.
+  const auto value = [](const metrics::LabeledValues& v) {
+    const auto rows = v.Read();
+    return rows.size() == 1 && rows[0].values == std::vector<std::string>{"order"} ? rows[0].value
+                                                                                   : -1;
+  };
+  EXPECT_EQ(value(m.aggregate_commands), 1);
+  EXPECT_EQ(value(m.aggregate_events), 1);
+  EXPECT_EQ(m.dead_letters.value(), 2u);
 
   // A restarted writer (same store) resumes after the decided create: the repeat of the
   // create is a deduplication, not a second order.
@@ -186,7 +199,8 @@ TEST_F(AggregateWriterTest, AWriterWithoutItsStoreRestoresFromTheLog) {
 }
 
 TEST_F(AggregateWriterTest, AZombieWriterIsFencedByANewerClaim) {
-  OrderWriterProcess zombie(kafka_, "old", dir_);
+  metrics::RuntimeMetrics m;
+  OrderWriterProcess zombie(kafka_, "old", dir_, &m);
   ASSERT_TRUE(std::holds_alternative<int64_t>(zombie.writer->Start()));
   zombie.Decide(Append({{"ord_a", Create("ord_a").SerializeAsString()}}));
   OrderWriterProcess newer(kafka_, "new", dir_);
@@ -194,6 +208,7 @@ TEST_F(AggregateWriterTest, AZombieWriterIsFencedByANewerClaim) {
   // The paused writer resumes: its next events land after the newer claim and never count.
   zombie.Decide(Append({{"ord_b", Create("ord_b").SerializeAsString()}}));
   EXPECT_TRUE(zombie.writer->fenced());
+  EXPECT_EQ(m.fenced_writes.value(), 1u);
   for (const auto& e : Counted()) EXPECT_NE(e.order_id(), "ord_b") << e.ShortDebugString();
   // The newer writer decides the same command, and it counts.
   newer.Decide(Read(log::TopicKind::kOrderCommands, 1, 2));
