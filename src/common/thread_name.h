@@ -1,6 +1,6 @@
 // Names the calling thread, as `top -H`, `ps -L`, perf and gdb show it. Linux keeps 15
 // bytes of a name; longer names are cut there. Every long-lived payorch thread is named
-// "po-<role>" (src/common/README.md lists them).
+// "po-<role>" (docs/observability.md, "Threads", lists them).
 #pragma once
 
 #include <pthread.h>
