@@ -171,12 +171,20 @@ void Server::Stop() {
     c.accept_retry.cancel();
   });
   // Close every connection that is not answering a request; those that are close once
-  // their answer is written (stopping turns keep-alive off).
+  // their answer is written (stopping turns keep-alive off). The references are taken
+  // under sessions_mu and dropped after it: a session's last reference may be one of them,
+  // and its destructor takes sessions_mu (Core::Forget).
+  std::vector<std::shared_ptr<internal::SessionBase>> open;
+  {
+    std::lock_guard<std::mutex> lock(c.sessions_mu);
+    for (auto& [id, weak] : c.sessions) {
+      if (auto s = weak.lock()) open.push_back(std::move(s));
+    }
+  }
+  for (const auto& s : open) asio::post(s->executor(), [s] { s->CloseUnlessBusy(); });
+  open.clear();
   {
     std::unique_lock<std::mutex> lock(c.sessions_mu);
-    for (auto& [id, weak] : c.sessions) {
-      if (auto s = weak.lock()) asio::post(s->executor(), [s] { s->CloseUnlessBusy(); });
-    }
     c.sessions_cv.wait(lock, [&c] { return c.sessions.empty(); });
   }
   c.workers->Stop();

@@ -174,7 +174,9 @@ struct Core {
 
   void DoAccept();
   void OnAccepted(tcp::socket socket);
-  bool EvictIdleLocked();
+  // sessions_mu held. Every session reference it takes goes into *held, which the caller
+  // drops after unlocking (a last reference's destructor takes sessions_mu).
+  bool EvictIdleLocked(std::vector<std::shared_ptr<SessionBase>>* held);
   void Forget(uint64_t id, bool was_counted);
 };
 

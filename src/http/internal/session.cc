@@ -390,10 +390,14 @@ void Core::DoAccept() {
   });
 }
 
-bool Core::EvictIdleLocked() {
+bool Core::EvictIdleLocked(std::vector<std::shared_ptr<SessionBase>>* held) {
   for (auto& [id, weak] : sessions) {
     auto s = weak.lock();
-    if (!s || !s->idle_.exchange(false)) continue;
+    if (!s) continue;
+    // `s` may be the session's last reference, and its destructor takes sessions_mu
+    // (Forget): the caller drops it after unlocking.
+    held->push_back(s);
+    if (!s->idle_.exchange(false)) continue;
     // Closed on its own strand; until then the count is one over the limit.
     asio::post(s->executor(), [s] { s->CloseUnlessBusy(); });
     return true;
@@ -414,8 +418,9 @@ void Core::OnAccepted(tcp::socket socket) {
   bool counted = true;
   bool refuse = false;
   {
+    std::vector<std::shared_ptr<SessionBase>> held;  // dropped after the lock (Evict...)
     std::lock_guard<std::mutex> lock(sessions_mu);
-    if (open_counted >= options.max_connections && !EvictIdleLocked()) {
+    if (open_counted >= options.max_connections && !EvictIdleLocked(&held)) {
       counted = false;
       refuse = true;
       // The refusals themselves are bounded: past 64 at once, close without an answer.
