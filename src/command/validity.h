@@ -77,8 +77,22 @@ class BasicCommandGroups {
     done.swap(partial_);
     return done;
   }
+  // Add() without the copy for the commonest case: true when `event` is a whole group of
+  // one (nothing unfinished before it, not already applied), which the caller then applies
+  // itself; false otherwise, and nothing changed (call Add()).
+  bool CompletesAlone(const Envelope& event) {
+    const auto& c = event.causation();
+    if (!partial_.empty() || c.index() != 0 || std::max<uint32_t>(c.count(), 1) != 1 ||
+        c.offset() <= last_complete_offset_) {
+      return false;
+    }
+    last_complete_offset_ = c.offset();
+    return true;
+  }
   // Whether some events of an unfinished group were seen.
   bool mid_group() const { return !partial_.empty(); }
+  // How many (0 when not mid-group).
+  size_t partial_size() const { return partial_.size(); }
   // Drops an unfinished group (e.g. when a new claim arrives).
   void DropPartial() { partial_.clear(); }
   // Causation offset of the last completed group, -1 if none.

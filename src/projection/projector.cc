@@ -181,7 +181,14 @@ void Projector::Resume(int32_t partition, const Checkpoint& checkpoint) {
   PartitionState& p = partitions_[partition];
   p.checkpoint = checkpoint;
   p.filter.Restore(checkpoint.epoch, checkpoint.highest_seen);
+  p.groups = {};
+  p.group_start.reset();
   p.dirty = false;
+}
+
+Checkpoint Projector::checkpoint(int32_t partition) {
+  const PartitionState& p = partitions_[partition];
+  return p.group_start.value_or(p.checkpoint);
 }
 
 void Projector::Observe(int32_t partition, int64_t offset, std::string_view value) {
@@ -201,6 +208,8 @@ void Projector::Observe(int32_t partition, int64_t offset, std::string_view valu
 void Projector::Observe(int32_t partition, int64_t offset, const ev::EventEnvelope& e) {
   ++stats_.records;
   PartitionState& p = partitions_[partition];
+  // Where a restart must read from if this event starts a command group.
+  const Checkpoint before{offset, p.filter.epoch(), p.filter.highest_seen()};
   p.checkpoint.next_offset = std::max(p.checkpoint.next_offset, offset + 1);
   p.dirty = true;
   const command::Verdict verdict = p.filter.Observe(e);
@@ -208,12 +217,31 @@ void Projector::Observe(int32_t partition, int64_t offset, const ev::EventEnvelo
   p.checkpoint.highest_seen = p.filter.highest_seen();
   if (verdict == command::Verdict::kClaim) {
     ++stats_.claims;
+    p.groups.DropPartial();  // the writer of an unfinished group is gone
+    p.group_start.reset();
     return;
   }
   if (verdict == command::Verdict::kFenced) {
     ++stats_.fenced;
     return;
   }
+  // An event without a causation count belongs to no group: applied as it comes.
+  if (!options_.whole_groups || e.causation().count() == 0) return ApplyCounted(partition, e);
+  if (p.groups.CompletesAlone(e)) return ApplyCounted(partition, e);  // no copy
+  std::optional<std::vector<ev::EventEnvelope>> group = p.groups.Add(e);
+  if (group) {
+    p.group_start.reset();
+    for (const ev::EventEnvelope& g : *group) ApplyCounted(partition, g);
+    return;
+  }
+  if (!p.groups.mid_group()) {
+    p.group_start.reset();  // a repeat of a complete group, or the tail of a cut one
+  } else if (p.groups.partial_size() == 1) {
+    p.group_start = before;  // this event opened a group (any cut one before it is dropped)
+  }
+}
+
+void Projector::ApplyCounted(int32_t partition, const ev::EventEnvelope& e) {
   if (e.payment_id().empty() || e.sequence() == 0) {
     ++stats_.other;
     return;
@@ -501,7 +529,8 @@ std::vector<Mutation> Projector::Flush() {
   for (auto& [partition, state] : partitions_) {
     if (!state.dirty) continue;
     state.dirty = false;
-    out.push_back({CheckpointKey(partition), EncodeCheckpoint(state.checkpoint)});
+    out.push_back(
+        {CheckpointKey(partition), EncodeCheckpoint(state.group_start.value_or(state.checkpoint))});
   }
   // Evicting makes the source the only copy of what was written: ask it from now on.
   if (views_.size() > options_.max_cached_views) {

@@ -11,6 +11,9 @@
 //
 // Rules, the same as every reader of the events log (command/validity.h):
 // - per partition, command::EpochFilter: only events of the current claim's epoch count;
+// - per partition, command::CommandGroups: a command's counted events are applied together
+//   once all of them are read, as the core counts them (a group cut short by a writer's
+//   crash is dropped; the next writer publishes it whole); ProjectorOptions::whole_groups;
 // - per payment, an event whose sequence is not above the last one applied is a
 //   re-publication and is dropped (PaymentView.last_sequence);
 // - events outside a payment (sequence 0) change no view;
@@ -71,6 +74,11 @@ struct ProjectorOptions {
   std::map<std::string, int64_t> fee_bps;
   // Views kept in memory between flushes (they are always equal to the store's).
   size_t max_cached_views = 200'000;
+  // Apply a command's events together, once all of them are read (command::CommandGroups,
+  // as the core counts them): a group cut short by a writer's crash never shows, and a
+  // checkpoint taken mid-group points at the group's first event. Off: event by event (the
+  // webhook feeder's model, whose snapshots are per event).
+  bool whole_groups = true;
 };
 
 struct ProjectorStats {
@@ -100,7 +108,9 @@ class Projector {
 
   // Sets partition's validity state and next offset (from the store's checkpoint).
   void Resume(int32_t partition, const Checkpoint& checkpoint);
-  const Checkpoint& checkpoint(int32_t partition) { return partitions_[partition].checkpoint; }
+  // Where a restart reads the partition from: the first event of an unfinished command
+  // group (whole_groups), else the next offset.
+  [[nodiscard]] Checkpoint checkpoint(int32_t partition);
 
   // Feeds one events record, in offset order per partition.
   void Observe(int32_t partition, int64_t offset, std::string_view value);
@@ -116,7 +126,11 @@ class Projector {
  private:
   struct PartitionState {
     command::EpochFilter filter;
-    Checkpoint checkpoint;
+    Checkpoint checkpoint;  // after the last record observed
+    // whole_groups: the counted events of the command being read, and the partition's
+    // checkpoint before its first event (what a checkpoint written now says).
+    command::CommandGroups groups;
+    std::optional<Checkpoint> group_start;
     bool dirty = false;
   };
   struct CachedView {
@@ -128,6 +142,8 @@ class Projector {
     bool dirty = false;
   };
 
+  // The rest of Observe for a counted event (or a completed group's): the view and totals.
+  void ApplyCounted(int32_t partition, const ::payments::events::v1::EventEnvelope& e);
   CachedView& ViewFor(const std::string& payment_id);
   void AddTotal(const pv::PaymentView& view, int64_t at_ms, std::string_view processor,
                 std::string_view outcome, int64_t amount);

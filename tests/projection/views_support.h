@@ -121,6 +121,7 @@ class Log {
     }
   }
   size_t size() const { return records_.size(); }
+  ev::EventEnvelope& last() { return records_.back(); }
   const ev::EventEnvelope& record(size_t i) const { return records_.at(i); }
 
  private:

@@ -131,6 +131,61 @@ TEST(PaymentView, AVoidThatFailsForOneStepKeepsThePaymentCapturable) {
   EXPECT_EQ(v.voided_minor(), 5000);
 }
 
+// A command's events are applied together, as the core counts them (finding 12): a group
+// cut short by a writer's crash never shows, the next writer's whole copy is applied once,
+// and a checkpoint written mid-group points at the group's first event, so a projection
+// restarted from it ends where one fed the whole log does.
+TEST(CommandGroups, ACutGroupNeverShowsAndAMidGroupCheckpointRereadsTheGroup) {
+  Log log;
+  log.Claim(1);
+  const std::string p = "pay_cut";
+  log.Created(p, 2500, "order-cut", 1);
+  // Event `i` of `n` of the command at `command` (the writer's causation).
+  const auto caused = [](ev::EventEnvelope& e, uint32_t i, uint32_t n, int64_t command) {
+    e.mutable_causation()->set_offset(command);
+    e.mutable_causation()->set_index(i);
+    e.mutable_causation()->set_count(n);
+  };
+  caused(log.last(), 0, 1, 0);  // the create: a group of one
+  const auto auth = Log::Op(p, ev::OPERATION_KIND_SALE, 0, 1, "psp_a", 2500);
+  log.Started(p, auth, 1);  // command 1's first event of two; its writer dies here
+  caused(log.last(), 0, 2, 1);
+  const size_t cut = log.size() - 1;
+  log.Claim(2);
+  log.Republish(cut, 2);  // the next writer publishes command 1 whole
+  log.Succeeded(p, auth, 2);
+  caused(log.last(), 1, 2, 1);
+
+  MapStore store;
+  Projector projector(&store);
+  log.FeedTo(projector, 0, cut + 1);
+  store.Apply(projector.Flush());
+  EXPECT_EQ(ViewOf(store, p).last_sequence(), 1u);  // the cut StepStarted is not shown
+  EXPECT_EQ(projector.checkpoint(0).next_offset, static_cast<int64_t>(cut));
+  EXPECT_EQ(DecodeCheckpoint(store.Get(internal::CheckpointKey(0)).value())->next_offset,
+            static_cast<int64_t>(cut));
+
+  // Restarted from that checkpoint: the group is read again, then the whole copy.
+  MapStore restarted = store;
+  Projector resumed(&restarted);
+  resumed.Resume(0, *DecodeCheckpoint(restarted.Get(internal::CheckpointKey(0)).value()));
+  log.FeedTo(resumed, cut);
+  restarted.Apply(resumed.Flush());
+  // Without the restart.
+  log.FeedTo(projector, cut + 1);
+  store.Apply(projector.Flush());
+
+  const MapStore whole = Project(log);
+  for (const MapStore* s : {&store, &restarted}) {
+    const pvv::PaymentView v = ViewOf(*s, p);
+    EXPECT_EQ(v.last_sequence(), 3u);
+    EXPECT_EQ(v.attempts_size(), 1);
+    EXPECT_EQ(v.SerializeAsString(), ViewOf(whole, p).SerializeAsString());
+    EXPECT_EQ(DecodeCheckpoint(s->Get(internal::CheckpointKey(0)).value())->next_offset,
+              static_cast<int64_t>(log.size()));
+  }
+}
+
 TEST(IdempotencyRecord, MapsMerchantAndKeyToPaymentHashAndOutcome) {
   Log log;
   log.Claim(1);

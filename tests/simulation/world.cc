@@ -792,10 +792,9 @@ void World::ProjectStep() {
 // The merchant API answers a payment command once api::internal::Settled(view) holds for
 // the projection's view. At every flush between two groups, a view the rule calls settled has
 // no operation in flight in the core's state at the same point (a final answer is never
-// early). The other direction holds at the end only (CheckProjection): the projector applies
-// events one by one, so the events of a group cut short by a writer's crash (which the core
-// never counts; the next writer decides the command again) can show an operation in flight
-// until the command's group is published whole: the API then waits longer, never less.
+// early), and the view's status is the core's: the projector applies a command's events
+// together, as the core counts them, so a group cut short by a writer's crash (which the
+// core never counts; the next writer decides the command again) never shows (finding 12).
 void World::CheckAnswers() {
   Projection& p = *projection_;
   Projection::Fold& f = p.fold;
@@ -814,7 +813,7 @@ void World::CheckAnswers() {
       if (g.sequence() > s.sequence) command::Evolve(s, g);
     }
   }
-  // The projector applies events one by one; the core, whole groups. Compared between groups.
+  // Both apply whole groups; compared between groups.
   if (f.groups.mid_group()) return;
   for (const auto& [pid, s] : f.states) {
     if (!s.exists) continue;
@@ -838,6 +837,12 @@ void World::CheckAnswers() {
                   std::to_string(s.pending.size()) + " operation(s) pending (" +
                   ev::PaymentStatus_Name(s.status) + ") at events offset " +
                   std::to_string(p.position) + log);
+    }
+    if (view.status() != s.status) {
+      return Fail("between groups the view of " + pid + " says " +
+                  ev::PaymentStatus_Name(view.status()) + " but the core " +
+                  ev::PaymentStatus_Name(s.status) + " at events offset " +
+                  std::to_string(p.position));
     }
   }
 }

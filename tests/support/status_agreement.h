@@ -32,7 +32,9 @@ namespace payorch::testing {
 
 class StatusAgreement {
  public:
-  StatusAgreement() : projector_(&store_) {
+  // Event by event (whole_groups off): the status rule is compared after every event,
+  // inside command groups too.
+  StatusAgreement() : projector_(&store_, EventByEvent()) {
     ::payments::events::v1::EventEnvelope claim;
     claim.set_event_id("claim/0/1");
     claim.set_epoch(1);
@@ -98,6 +100,11 @@ class StatusAgreement {
   }
 
   MapViewSource store_;
+  static projection::ProjectorOptions EventByEvent() {
+    projection::ProjectorOptions o;
+    o.whole_groups = false;
+    return o;
+  }
   projection::Projector projector_;
   int64_t offset_ = 0;
   std::map<std::string, command::PaymentState> states_;

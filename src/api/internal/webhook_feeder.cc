@@ -224,6 +224,9 @@ std::string WebhookFeeder::Start() {
   auto source = std::make_unique<ModelSource>(outbox_, pending.get());
   projection::ProjectorOptions model_options;
   model_options.max_cached_views = kModelCachedViews;
+  // Event by event: a delivery's object is the payment right after its event, and the
+  // model resumes from the deliveries' own positions (which may fall inside a group).
+  model_options.whole_groups = false;
   auto model = std::make_unique<projection::Projector>(source.get(), model_options);
   bool fresh = true;
   for (const auto& [p, pos] : positions) {
