@@ -28,7 +28,6 @@ namespace payorch::http {
 
 using internal::Core;
 using internal::EqualsIgnoreCase;
-using internal::Route;
 using internal::WorkerPool;
 namespace asio = boost::asio;
 namespace beast = boost::beast;

@@ -193,14 +193,15 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
 
 void RegisterMetricsRoutes(http::Server& server, const RuntimeMetrics& m,
                            std::function<void()> before_scrape) {
-  server.Handle("GET", "/metrics", [&m, before_scrape](const http::Request&) {
-    if (before_scrape) before_scrape();
-    http::Response r;
-    r.status = 200;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = RenderPrometheusText(m);
-    return r;
-  });
+  server.Handle("GET", "/metrics",
+                [&m, before_scrape = std::move(before_scrape)](const http::Request&) {
+                  if (before_scrape) before_scrape();
+                  http::Response r;
+                  r.status = 200;
+                  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                  r.body = RenderPrometheusText(m);
+                  return r;
+                });
 }
 
 }  // namespace payorch::metrics
