@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "http/server.h"
