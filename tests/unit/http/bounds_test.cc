@@ -394,6 +394,31 @@ TEST(HttpBounds, StopAnswersARequestInFlight) {
   EXPECT_TRUE(idle.ClosedWithin(1000));
 }
 
+// Stop while connections end: Stop must not hold a session's last reference under the
+// sessions lock (the session's destructor takes it; Stop hung once in make test). Each
+// round has idle connections, which Stop closes on the I/O thread while it still walks the
+// sessions, and clients that leave while their answers are written. Without the fix every
+// run hung (6 of 6); a deadlock fails the test by its timeout.
+TEST(HttpBounds, StopRacingClosingConnectionsReturns) {
+  for (int round = 0; round < 150; ++round) {
+    Server server({.threads = 4});
+    server.Handle("GET", "/q", [](const Request&) { return Json(200, {{"ok", true}}); });
+    auto port = server.Start("127.0.0.1:0");
+    ASSERT_TRUE(port);
+    std::vector<std::unique_ptr<RawConn>> idle;  // Stop closes these on the I/O thread
+    for (int i = 0; i < 32; ++i) idle.push_back(std::make_unique<RawConn>(*port));
+    {
+      std::vector<std::unique_ptr<RawConn>> conns;
+      for (int i = 0; i < 8; ++i) {
+        conns.push_back(std::make_unique<RawConn>(*port));
+        ASSERT_TRUE(conns.back()->Send("GET /q HTTP/1.1\r\nHost: t\r\n\r\n"));
+      }
+    }  // closed while their answers are on the way
+    std::this_thread::sleep_for(milliseconds(round % 3));
+    server.Stop();
+  }
+}
+
 TEST(HttpBounds, OnRequestSeesRouteStatusAndRequestId) {
   std::mutex mu;
   std::vector<std::tuple<std::string, int, std::string>> seen;
