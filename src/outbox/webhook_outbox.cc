@@ -4,8 +4,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -13,6 +11,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "common/rocksdb_filters.h"
 #include "common/rocksdb_status.h"
 #include "common/thread_name.h"
 
@@ -132,11 +131,7 @@ Status WebhookOutbox::Open() {
   // without searching the memtable's skip list and every level. Without them the misses
   // grew with the store, from 1.2 % to 4.7 % of `payorch run`'s CPU within a minute of the
   // merchant API's load (docs/performance.md).
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
-  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  o.memtable_whole_key_filtering = true;
-  o.memtable_prefix_bloom_size_ratio = 0.02;
+  AddMissFilters(&o);
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(o, options_.dir, &db);
   if (!s.ok()) return FromRocksDb(s, "webhook outbox " + options_.dir);

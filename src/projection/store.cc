@@ -1,9 +1,7 @@
 #include "projection/store.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/sst_file_writer.h>
-#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <filesystem>
 
 #include "command/hash.h"
+#include "common/rocksdb_filters.h"
 #include "common/rocksdb_status.h"
 #include "projection/internal/keys.h"
 
@@ -28,13 +27,9 @@ rocksdb::Options BaseOptions(const StoreOptions& options) {
   o.compression = rocksdb::kLZ4Compression;
   o.write_buffer_size = 64 << 20;
   o.max_background_jobs = 2;
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
-  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  // A new payment's view is a Get that misses: the memtable's own filter answers it without
-  // a search of its 64 MB skip list.
-  o.memtable_whole_key_filtering = true;
-  o.memtable_prefix_bloom_size_ratio = 0.02;
+  // A new payment's view is a Get that misses: the filters answer it without a search of
+  // the 64 MB memtable's skip list or the tables' blocks.
+  AddMissFilters(&o);
   return o;
 }
 

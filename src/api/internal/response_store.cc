@@ -1,14 +1,13 @@
 #include "api/internal/response_store.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/table.h>
 #include <spdlog/spdlog.h>
 
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "common/rocksdb_filters.h"
 #include "common/rocksdb_status.h"
 
 namespace payorch::api::internal {
@@ -128,11 +127,7 @@ Status ResponseStore::Open(const std::string& dir) {
   o.create_if_missing = true;
   // Most claims are of keys never seen: a bloom filter answers those Gets without reading
   // the tables' blocks, and the memtable's own filter without walking its skip list.
-  rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
-  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  o.memtable_whole_key_filtering = true;
-  o.memtable_prefix_bloom_size_ratio = 0.02;
+  AddMissFilters(&o);
   // Concurrent claims join one write group; on a machine with few cores its followers
   // should sleep until the leader is done, not spin and yield, and the leader inserts
   // the group's few records itself (no parallel memtable writers to wait for).
