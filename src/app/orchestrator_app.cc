@@ -336,7 +336,7 @@ Step OrchestratorApp::StartQueryApi() {
     v.Set({"illegal_transition"}, s.illegal_transitions);
     for (const projection::PartitionPosition& p : positions) {
       runtime_metrics_.consumer_lag.Set({"payorch.projection", std::to_string(p.partition)},
-                                        std::max<int64_t>(0, p.high_watermark - p.next_offset));
+                                        p.lag());
     }
   };
   if (std::string err = query_api_->Start(qo); !err.empty()) return Failed(err);

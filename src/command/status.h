@@ -79,4 +79,14 @@ constexpr bool VoidCompletesPayment(bool voids_in_flight, bool every_step_releas
   return !voids_in_flight && every_step_released;
 }
 
+// Whether `event` voided the payment, given its status right after: a PaymentVoided after
+// which the payment is VOIDED. One step's release of a split payment, or a compensation,
+// leaves the payment where it was: readers that report outcomes (the saga's facts, the
+// merchant's `payment.voided` webhook) report a void only when this holds.
+inline bool VoidsPayment(const ::payments::events::v1::EventEnvelope& event,
+                         ::payments::events::v1::PaymentStatus status_after) {
+  return event.has_payment_voided() &&
+         status_after == ::payments::events::v1::PAYMENT_STATUS_VOIDED;
+}
+
 }  // namespace payorch::command

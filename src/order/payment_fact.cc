@@ -1,4 +1,5 @@
 // The saga's pure mapping: a payment event to the RecordPaymentFact the order receives.
+#include "command/status.h"
 #include "order/order.h"
 
 namespace payorch::order {
@@ -39,8 +40,7 @@ std::optional<ord::RecordPaymentFact> PaymentFactOf(const ev::EventEnvelope& eve
       fact.set_detail(event.payment_canceled().reason());
       break;
     case ev::EventEnvelope::kPaymentVoided:
-      // A compensation void, or one step's void of several, leaves the payment where it was.
-      if (status_after != ev::PAYMENT_STATUS_VOIDED) return std::nullopt;
+      if (!command::VoidsPayment(event, status_after)) return std::nullopt;
       fact.set_kind(ord::PAYMENT_FACT_KIND_VOIDED);
       fact.set_detail(event.payment_voided().reason());
       break;

@@ -100,9 +100,7 @@ void ProjectionRunner::ReportProgress() const {
 
 void ProjectionRunner::UpdateLag() {
   int64_t lag = 0;
-  for (const PartitionPosition& pos : positions_) {
-    lag += std::max<int64_t>(0, pos.high_watermark - pos.next_offset);
-  }
+  for (const PartitionPosition& pos : positions_) lag += pos.lag();
   lag_ = lag;
 }
 
@@ -178,7 +176,7 @@ std::string ProjectionRunner::CatchUp(const std::atomic<bool>& stop,
     std::lock_guard lock(mu_);
     for (const PartitionPosition& pos : positions_) {
       ends.push_back(pos.high_watermark);
-      total += std::max<int64_t>(0, pos.high_watermark - pos.next_offset);
+      total += pos.lag();
     }
   }
   const size_t per_batch = options_.catch_up_batch_records > 0 ? options_.catch_up_batch_records

@@ -19,6 +19,7 @@
 // Thread safety: Run/CatchUp on one thread; lag() and positions() from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -45,6 +46,8 @@ struct PartitionPosition {
   int32_t partition = 0;
   int64_t next_offset = 0;     // committed to the store
   int64_t high_watermark = 0;  // as last seen
+  // Records read but not committed yet (0 when caught up).
+  int64_t lag() const { return std::max<int64_t>(0, high_watermark - next_offset); }
 };
 
 struct RunnerOptions {

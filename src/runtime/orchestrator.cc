@@ -36,6 +36,8 @@ struct WriterLoopSpec {
   // Callers wait on this loop's decisions (the merchant API's POSTs): its commands consumer
   // fetches with KafkaOptions::hot_fetch_wait_max_ms.
   bool hot_path = false;
+  // The name of the thread the loop gets (common/thread_name.h); "" for the caller's.
+  std::string thread_name{};
 };
 
 // The writer side of one aggregate: owns the commands consumer, the events producer and one
@@ -305,25 +307,29 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   std::vector<std::thread> aggregate_threads;
   if (options_.run_writers && options_.run_aggregates) {
     auto aggregate = [&](log::TopicKind commands, log::TopicKind events, std::string group,
-                         StateStore* store, auto make) {
-      return WriterLoopSpec{commands, events, std::move(group),
-                            [this, &cluster, store, make](int32_t p, log::Producer& producer,
-                                                          outbox::EventOutbox& outbox) {
-                              AggregateWriterDeps deps{
-                                  &options_.kafka, &cluster,           &producer,      &outbox,
-                                  store,           options_.writer_id, options_.logger};
-                              deps.metrics = options_.metrics;
-                              return make(p, std::move(deps));
-                            }};
+                         StateStore* store, auto make, std::string thread_name) {
+      WriterLoopSpec spec{commands, events, std::move(group),
+                          [this, &cluster, store, make](int32_t p, log::Producer& producer,
+                                                        outbox::EventOutbox& outbox) {
+                            AggregateWriterDeps deps{&options_.kafka, &cluster, &producer,
+                                                     &outbox,         store,    options_.writer_id,
+                                                     options_.logger};
+                            deps.metrics = options_.metrics;
+                            return make(p, std::move(deps));
+                          }};
+      spec.thread_name = std::move(thread_name);
+      return spec;
     };
     std::vector<WriterLoopSpec> specs;
     specs.push_back(aggregate(log::TopicKind::kInvoiceCommands, log::TopicKind::kInvoiceEvents,
-                              options_.invoice_writers_group, &invoice_store, MakeInvoiceWriter));
+                              options_.invoice_writers_group, &invoice_store, MakeInvoiceWriter,
+                              "po-invoices-wr"));
     specs.push_back(aggregate(log::TopicKind::kOrderCommands, log::TopicKind::kOrderEvents,
-                              options_.order_writers_group, &order_store, MakeOrderWriter));
+                              options_.order_writers_group, &order_store, MakeOrderWriter,
+                              "po-orders-wr"));
     for (size_t i = 0; i < specs.size(); ++i) {
       aggregate_threads.emplace_back([&, i, spec = std::move(specs[i])]() mutable {
-        NameThisThread(i == 0 ? "po-invoices-wr" : "po-orders-wr");
+        NameThisThread(spec.thread_name);
         WriterLoop loop(options_, probe_, std::move(spec));
         aggregate_errors[i] = loop.Run(writers_drain);
         if (!aggregate_errors[i].empty()) aggregates_failed = true;  // the process stops

@@ -9,6 +9,7 @@
 #include "api/internal/events.h"
 #include "api/internal/objects.h"
 #include "command/hash.h"
+#include "command/status.h"
 #include "command/validity.h"
 #include "common/thread_name.h"
 #include "log/admin.h"
@@ -60,7 +61,7 @@ std::optional<std::string> WebhookType(const ev::EventEnvelope& e) {
 }
 
 std::optional<std::string> WebhookTypeAfter(const ev::EventEnvelope& e, ev::PaymentStatus after) {
-  if (e.has_payment_voided() && after != ev::PAYMENT_STATUS_VOIDED) return std::nullopt;
+  if (e.has_payment_voided() && !command::VoidsPayment(e, after)) return std::nullopt;
   return WebhookType(e);
 }
 
