@@ -38,14 +38,11 @@ payorch="$build/payorch"
 command -v wrk >/dev/null || { echo "api_load.sh: wrk not installed" >&2; exit 2; }
 dir="$(mktemp -d /tmp/payorch-api-load.XXXXXX)"
 pids=()
+# shellcheck source=lib/procs.sh
+source "$here/lib/procs.sh"
 cleanup() {
-  # The orchestrator first (it drains to the broker), then the broker; never wait forever.
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    p="${pids[$i]}"
-    kill "$p" 2>/dev/null || continue
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  # The orchestrator first (it drains to the broker), then the broker.
+  stop_pids "${pids[@]}"
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -90,12 +87,7 @@ LD_PRELOAD=${API_PRELOAD:-} "$payorch" run --brokers "$bootstrap" --data-dir "$d
   --metrics 127.0.0.1:0 "${run_flags[@]}" ${RUN_ARGS:-} \
   >"$dir/run.log" 2>&1 &
 pids+=($!)
-port=""
-for _ in $(seq 300); do
-  port="$(sed -n 's#.*merchant API at http://127.0.0.1:\([0-9]*\)/.*#\1#p' "$dir/run.log" | head -1)"
-  [[ -n "$port" ]] && break
-  sleep 0.1
-done
+port="$(wait_for_api_port "$dir/run.log")"
 [[ -n "$port" ]] || { echo "api_load.sh: the API did not start" >&2; cat "$dir/run.log" >&2; exit 1; }
 key="$("$payorch" keys create --data "$dir/data" --merchant m_cobranded 2>/dev/null)"
 # Warm-up: the key's first use pays for argon2id; the writers claim their partitions.

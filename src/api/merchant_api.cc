@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -73,6 +74,24 @@ struct MerchantApi::Impl {
   http::Handler Guard(Authed h) {
     return [this, h = std::move(h)](const http::Request& req) {
       return internal::Finalize(internal::Authenticate(req, *limiter, *verifier, h));
+    };
+  }
+  // Guard() for a handler that answers through a Reply: the same checks and headers.
+  using AuthedAsync =
+      std::function<void(const http::Request&, const Principal&, const http::Reply&)>;
+  http::AsyncHandler GuardAsync(AuthedAsync h) {
+    return [this, h = std::move(h)](const http::Request& req, const http::Reply& reply) {
+      std::optional<Principal> who;
+      http::Response checked =
+          internal::Authenticate(req, *limiter, *verifier, [&](const auto&, const Principal& p) {
+            who = p;
+            return http::Response{};
+          });
+      if (!who) return reply.Send(internal::Finalize(std::move(checked)));  // 401, 429
+      h(req, *who, reply.Wrapped([rate = std::move(checked.headers)](http::Response r) {
+        r.headers.insert(r.headers.end(), rate.begin(), rate.end());
+        return internal::Finalize(std::move(r));
+      }));
     };
   }
 
@@ -200,7 +219,40 @@ struct MerchantApi::Impl {
   using Builder = std::function<std::optional<http::Response>(
       const json& body, const Principal& who, const std::string& idem_key, Command* out)>;
 
+  // What a POST's answer needs once the log has answered (or its deadline passed).
+  struct InFlight {
+    bool replayable = false;
+    std::string merchant_id;
+    std::string idem;
+    std::string request_hash;
+    std::string payment_id;
+    bool create = false;
+    bool refund = false;
+    internal::StoredResponse pending;
+  };
+
+  // A POST that appends a command: the checks and the append run on the calling worker;
+  // the answer is built on a worker once the follower has the decision (or the deadline
+  // passed), and sent through `reply`. No thread waits for the log meanwhile.
+  void PostAsync(const http::Request& req, const Principal& who, const Builder& build,
+                 const http::Reply& reply) {
+    if (auto early = Admit(req, who, build, reply)) reply.Send(std::move(*early));
+  }
+
+  // PostAsync(), waiting for its answer (for handlers that are themselves synchronous).
   http::Response Post(const http::Request& req, const Principal& who, const Builder& build) {
+    auto answer = std::make_shared<std::promise<http::Response>>();
+    std::future<http::Response> done = answer->get_future();
+    PostAsync(
+        req, who, build,
+        http::Reply([answer](http::Response r) { answer->set_value(std::move(r)); }, nullptr));
+    return done.get();
+  }
+
+  // PostAsync's checks, claim and append: an answer now, or nullopt once the command is
+  // appended and `reply` will be answered.
+  std::optional<http::Response> Admit(const http::Request& req, const Principal& who,
+                                      const Builder& build, const http::Reply& reply) {
     const auto header = req.Header("Idempotency-Key");
     // Trimmed once, here, by the parser's own rule: the key the API derives the payment id
     // from is the key the writer derives it from.
@@ -304,10 +356,25 @@ struct MerchantApi::Impl {
          .key = command.payment_id,
          .value = command.envelope.SerializeAsString()},
         [waiter](const std::string& e) { internal::EventFollower::Acknowledged(waiter, e); });
-    internal::Decision d = follower->Wait(
-        waiter, deadline, start + std::chrono::milliseconds(o.config.append_timeout_ms));
+    auto flight = std::make_shared<InFlight>(InFlight{replayable, who.merchant_id, *idem,
+                                                      request_hash, command.payment_id,
+                                                      command.create, command.refund, pending});
+    follower->OnAnswer(waiter, deadline,
+                       start + std::chrono::milliseconds(o.config.append_timeout_ms),
+                       [this, reply, flight](const internal::Decision& d) {
+                         reply.Post([this, reply, flight, d] { reply.Send(Answer(*flight, d)); });
+                       });
+    return std::nullopt;
+  }
+
+  // The answer to an appended command, from what the follower learnt.
+  http::Response Answer(InFlight& f, const internal::Decision& d) {
+    const auto& who_merchant = f.merchant_id;
+    const auto& idem = f.idem;
+    const bool replayable = f.replayable;
+    internal::StoredResponse& pending = f.pending;
     if (!d.append_error.empty()) {
-      if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();  // logged
+      if (replayable) responses.Release(who_merchant, idem).IgnoreError();  // logged
       spdlog::warn("merchant api: append failed: {}", d.append_error);
       return http::Error(503, "log_unavailable",
                          "the payment log could not be reached; nothing was done, retry with the "
@@ -315,15 +382,15 @@ struct MerchantApi::Impl {
     }
     if (d.rejection && d.rejection->reason() == ev::REJECT_REASON_OVERLOADED) {
       // The writer refused it: retry later. A failed release is logged.
-      if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();
+      if (replayable) responses.Release(who_merchant, idem).IgnoreError();
       return Overloaded();
     }
     const auto finish = [&](const http::Response& r, const std::string& refund_id) {
       if (!replayable) return;
       responses  // a failure is logged; the claim stays pending
-          .Finish(who.merchant_id, *idem,
-                  {request_hash, true, r.status, r.body, command.payment_id, command.create,
-                   pending.created_ms, command.refund, refund_id})
+          .Finish(who_merchant, idem,
+                  {f.request_hash, true, r.status, r.body, f.payment_id, f.create,
+                   pending.created_ms, f.refund, refund_id})
           .IgnoreError();
     };
     if (d.rejection) {
@@ -331,22 +398,21 @@ struct MerchantApi::Impl {
       finish(r, "");
       return r;
     }
-    // The answer is the projection's view once it shows the decision.
-    std::optional<pv::PaymentView> v =
-        d.decided ? follower->WaitForView(command.payment_id, d.max_sequence, deadline)
-                  : View(command.payment_id);
-    if (v && v->merchant_id() != who.merchant_id) v.reset();
+    // The answer is the follower's view: it has the decision's events (the follower answers
+    // after the batch's views are in), unless a deadline came first.
+    std::optional<pv::PaymentView> v = View(f.payment_id);
+    if (v && v->merchant_id() != who_merchant) v.reset();
     if (d.decided && d.settled && v && v->last_sequence() >= d.max_sequence) {
-      http::Response r = SettledAnswer(command.create, command.refund, *v, d.refund_id);
+      http::Response r = SettledAnswer(f.create, f.refund, *v, d.refund_id);
       finish(r, d.refund_id);
       return r;
     }
-    if (!command.refund) return Accepted(command.payment_id, v);
+    if (!f.refund) return Accepted(f.payment_id, v);
     if (replayable && !d.refund_id.empty()) {  // a repeat answers this refund once it settles
       pending.refund_id = d.refund_id;
-      responses.Finish(who.merchant_id, *idem, pending).IgnoreError();  // logged
+      responses.Finish(who_merchant, idem, pending).IgnoreError();  // logged
     }
-    return internal::AcceptedRefund(command.payment_id, v, d.refund_id);
+    return internal::AcceptedRefund(f.payment_id, v, d.refund_id);
   }
 
   http::Response Accepted(const std::string& payment_id,
@@ -439,32 +505,36 @@ struct MerchantApi::Impl {
   http::Handler Bind(Method m) { return Guard(std::bind_front(m, this)); }
   using BuildMethod = std::optional<http::Response> (Impl::*)(const json&, const Principal&,
                                                               const std::string&, Command*);
-  http::Handler BindPost(BuildMethod m) {
-    return Guard([this, m](const http::Request& req, const Principal& who) {
-      return Post(req, who, std::bind_front(m, this));
-    });
+  http::AsyncHandler BindPost(BuildMethod m) {
+    return GuardAsync(
+        [this, m](const http::Request& req, const Principal& who, const http::Reply& reply) {
+          PostAsync(req, who, std::bind_front(m, this), reply);
+        });
   }
 
   void MountAll(http::Server& s) {
-    s.Handle("POST", "/v1/payments", BindPost(&Impl::BuildCreate));
+    s.HandleAsync("POST", "/v1/payments", BindPost(&Impl::BuildCreate));
     s.Handle("GET", "/v1/payments", Bind(&Impl::ListPayments));
     s.Handle("GET", "/v1/payments/([^/]+)", Bind(&Impl::GetPayment));
     const auto action = [this](const char* name) {
       const std::string what = name;
-      return Guard([this, what](const http::Request& req, const Principal& who) {
-        return Post(req, who,
-                    [&, what](const json& body, const Principal& w, const std::string& k,
-                              Command* c) -> std::optional<http::Response> {
-                      if (auto refused = internal::ParseFollowUp(what, body, k, &c->envelope)) {
-                        return refused;
-                      }
-                      return Target(req, w, c);
-                    });
-      });
+      return GuardAsync(
+          [this, what](const http::Request& req, const Principal& who, const http::Reply& reply) {
+            PostAsync(
+                req, who,
+                [&, what](const json& body, const Principal& w, const std::string& k,
+                          Command* c) -> std::optional<http::Response> {
+                  if (auto refused = internal::ParseFollowUp(what, body, k, &c->envelope)) {
+                    return refused;
+                  }
+                  return Target(req, w, c);
+                },
+                reply);
+          });
     };
     for (const char* a : {"confirm", "capture", "void", "cancel", "refunds"})
-      s.Handle("POST", std::string("/v1/payments/([^/]+)/") + a, action(a));
-    s.Handle("POST", "/v1/refunds", BindPost(&Impl::BuildRefund));
+      s.HandleAsync("POST", std::string("/v1/payments/([^/]+)/") + a, action(a));
+    s.HandleAsync("POST", "/v1/refunds", BindPost(&Impl::BuildRefund));
     s.Handle("GET", "/v1/refunds", Bind(&Impl::ListRefunds));
     s.Handle("GET", "/v1/refunds/([^/]+)", Bind(&Impl::GetRefund));
     s.Handle("GET", "/v1/webhooks/dead", Bind(&Impl::ListDead));

@@ -29,7 +29,7 @@
 //
 //   MerchantApi api({.data_dir = dir, .kafka = kafka, .config = cfg, .store = &store});
 //   if (auto err = api.Start(); !err.empty()) ...
-//   http::Server server({.threads = 64});
+//   http::Server server({.threads = 32});
 //   api.Mount(server);
 //   (void)server.Start("127.0.0.1:8080");
 //   ...

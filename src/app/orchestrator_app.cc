@@ -294,12 +294,14 @@ Step OrchestratorApp::StartWebhooks() {
   return std::nullopt;
 }
 
-// 64 workers: merchant API handlers block until the log decides. HTTP answers counted by
-// route and status, their latency in one histogram (src/http RequestRecord).
+// 32 workers: the merchant API's payment POSTs answer asynchronously and hold none while
+// the log decides (docs/http.md, Threads); the invoice, order, checkout and ISO routes still
+// wait on theirs, at most 32 at once. HTTP answers counted by route and status, their
+// latency in one histogram (src/http RequestRecord).
 Step OrchestratorApp::StartQueryApi() {
   if (o_.http_addr.empty()) return std::nullopt;
   query_api_ = std::make_unique<internal::QueryApi>(http::ServerOptions{
-      .threads = 64,
+      .threads = 32,
       .io_threads = 2,
       .name = "api",
       .logger = o_.logger,

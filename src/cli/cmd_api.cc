@@ -36,7 +36,7 @@ int RunApi(int argc, char** argv) {
   std::string merchant_config;
   std::string log_level = "info";
   int64_t max_lag = 10'000;
-  int threads = 64;
+  int threads = 32;
   FlagSet flags("api",
                 "Serves the merchant API (docs/merchant-api.md): payments over the log with API\n"
                 "keys (`payorch keys`), idempotency, rate limits and signed webhooks. Needs a\n"
@@ -53,7 +53,8 @@ int RunApi(int argc, char** argv) {
   flags.Int("max-lag", &max_lag,
             "answer 503 to reads while the projection is more than this many "
             "records behind (-1: never)");
-  flags.Int("threads", &threads, "HTTP worker threads (one per open connection)",
+  flags.Int("threads", &threads,
+            "HTTP worker threads (payment POSTs hold none while the log decides)",
             Bounds::AtLeast(1));
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <random>
 #include <regex>
@@ -80,6 +81,86 @@ std::optional<Address> ParseAddress(std::string_view text) {
   return a;
 }
 
+struct Reply::State {
+  SendFn send;
+  PostFn post;
+  std::atomic<bool> sent{false};
+  State(SendFn s, PostFn p) : send(std::move(s)), post(std::move(p)) {}
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    if (!sent.exchange(true)) {
+      spdlog::error("http: an async handler dropped its reply unanswered");
+      send(Error(500, "internal", "the server could not answer this request"));
+    }
+  }
+};
+
+Reply::Reply(SendFn send, PostFn post)
+    : state_(std::make_shared<State>(std::move(send), std::move(post))) {}
+
+void Reply::Send(Response response) const {
+  if (state_->sent.exchange(true)) return;
+  state_->send(std::move(response));
+}
+
+void Reply::Post(std::function<void()> task) const {
+  if (state_->post) {
+    state_->post(std::move(task));
+  } else {
+    task();
+  }
+}
+
+Reply Reply::Wrapped(std::function<Response(Response)> wrap) const {
+  return Reply(
+      [inner = *this, wrap = std::move(wrap)](Response r) { inner.Send(wrap(std::move(r))); },
+      [inner = *this](std::function<void()> task) { inner.Post(std::move(task)); });
+}
+
+namespace internal {
+
+void Core::RouteRequest(Request req, std::string* route_out, const Reply& reply) const {
+  bool path_matched = false;
+  for (const auto& route : routes) {
+    std::smatch m;
+    if (!std::regex_match(req.path, m, route.pattern)) continue;
+    path_matched = true;
+    if (route.method != req.method) continue;
+    if (route_out != nullptr) *route_out = route.pattern_text;
+    req.path_params.clear();
+    for (std::size_t i = 1; i < m.size(); ++i) req.path_params.push_back(m[i].str());
+    try {
+      if (route.async_handler) {
+        route.async_handler(req, reply);
+      } else {
+        reply.Send(route.handler(req));
+      }
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler for {} {} threw: {}", req.method, req.path, e.what());
+    } catch (...) {
+      spdlog::error("http: handler for {} {} threw a non-exception", req.method, req.path);
+    }
+    // Ignored if the handler answered before it threw.
+    return reply.Send(Error(500, "internal", "the server could not answer this request"));
+  }
+  if (route_out != nullptr) *route_out = "unmatched";
+  if (path_matched)
+    return reply.Send(Error(405, "method_not_allowed", req.method + " is not allowed here"));
+  reply.Send(Error(404, "not_found", "no such endpoint: " + req.path));
+}
+
+Response Core::Dispatch(Request req, std::string* route_out) const {
+  auto answer = std::make_shared<std::promise<Response>>();
+  std::future<Response> done = answer->get_future();
+  RouteRequest(std::move(req), route_out,
+               Reply([answer](Response r) { answer->set_value(std::move(r)); }, nullptr));
+  return done.get();
+}
+
+}  // namespace internal
+
 struct Server::Impl {
   Core core;
 };
@@ -96,7 +177,14 @@ void Server::Handle(std::string method, std::string path_regex, Handler handler)
   auto& routes = impl_->core.routes;
   std::regex pattern(path_regex, std::regex::ECMAScript);
   routes.push_back(
-      {std::move(method), std::move(path_regex), std::move(pattern), std::move(handler)});
+      {std::move(method), std::move(path_regex), std::move(pattern), std::move(handler), nullptr});
+}
+
+void Server::HandleAsync(std::string method, std::string path_regex, AsyncHandler handler) {
+  auto& routes = impl_->core.routes;
+  std::regex pattern(path_regex, std::regex::ECMAScript);
+  routes.push_back(
+      {std::move(method), std::move(path_regex), std::move(pattern), nullptr, std::move(handler)});
 }
 
 Result<int> Server::Start(std::string_view address) {

@@ -20,8 +20,9 @@
 // Threads: accepting, reading and writing are asynchronous on `io_threads` Asio threads;
 // a handler runs only for a complete request, on one of `threads` workers fed by a queue
 // of at most `max_queued` requests. A slow or silent client therefore holds a connection
-// slot and a little memory, never a worker. Handlers may block (e.g. for the log's
-// decision) and may run concurrently with each other.
+// slot and a little memory, never a worker. Handlers may run concurrently with each other.
+// A handler that waits on something slow (e.g. the log's decision) is registered with
+// HandleAsync and answers through a Reply, so it holds no worker while it waits.
 //
 // Bounds, each with its answer (docs/http.md); every error is the JSON error shape and
 // every response carries a `Request-Id`:
@@ -39,6 +40,7 @@
 //   max_connections open: the oldest idle connection is closed to make room; if none is
 //   idle the new connection gets 503 too_many_connections (Retry-After) and is closed
 //   max_queued complete requests waiting for a worker ...... 503 overloaded, Retry-After
+//   max_in_flight requests read and not yet answered ....... 503 overloaded, Retry-After
 // Header values are passed to handlers exactly as received (never URL-decoded); the path
 // and query parameters are percent-decoded.
 #pragma once
@@ -87,6 +89,30 @@ struct Response {
 
 using Handler = std::function<Response(const Request&)>;
 
+// The answer to a request handled by an AsyncHandler: the handler returns at once and the
+// answer is sent later, from any thread, so no worker waits for a slow peer (e.g. the log's
+// decision). Copies share one answer: the first Send wins, later ones are ignored; if the
+// last copy is destroyed unsent, the request gets a 500 (a bug never leaves a client
+// waiting). Post runs work on one of the server's workers, e.g. to build the answer off the
+// thread that learnt it is ready.
+class Reply {
+ public:
+  using SendFn = std::function<void(Response)>;
+  using PostFn = std::function<void(std::function<void()>)>;
+  // `send` delivers the answer; `post` runs a task on a worker (null: on the caller).
+  Reply(SendFn send, PostFn post);
+  void Send(Response response) const;
+  void Post(std::function<void()> task) const;
+  // A reply that passes each answer through `wrap` before this one sends it (e.g. to add
+  // headers); Post is this reply's.
+  [[nodiscard]] Reply Wrapped(std::function<Response(Response)> wrap) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+using AsyncHandler = std::function<void(const Request&, Reply)>;
+
 // A JSON response.
 [[nodiscard]] Response Json(int status, const nlohmann::json& body);
 // The JSON error shape of every payorch endpoint:
@@ -118,8 +144,10 @@ struct ServerOptions {
   int idle_timeout_ms = 15000;              // no request byte on a connection: close
   std::size_t max_connections = 1024;       // open connections; beyond: evict idle or 503
   std::size_t max_queued = 256;             // complete requests waiting for a worker: 503
-  int io_threads = 1;                       // Asio threads accepting, reading, writing
-  std::string name = "http";                // names this server in access logs and records
+  std::size_t max_in_flight = 1024;  // requests read and not yet answered (queued, running or
+                                     // awaiting an async reply): beyond, 503 overloaded
+  int io_threads = 1;                // Asio threads accepting, reading, writing
+  std::string name = "http";         // names this server in access logs and records
   // TLS (OpenSSL via asio::ssl) when both are set: PEM certificate chain and private key.
   // Every connection then speaks TLS 1.2+; Start fails if either file cannot be loaded.
   std::string tls_cert_file{};
@@ -153,6 +181,8 @@ class Server {
 
   // Registers a route. Call before Start.
   void Handle(std::string method, std::string path_regex, Handler handler);
+  // Registers a route answered through a Reply (see Reply). Call before Start.
+  void HandleAsync(std::string method, std::string path_regex, AsyncHandler handler);
 
   // Binds `address` ("host:port") and serves on background threads. Returns the bound
   // port, or an error message naming the problem (bad address, port in use, TLS files).
@@ -162,7 +192,8 @@ class Server {
   // requests already read (running or queued), then joins the threads. Idempotent.
   void Stop();
 
-  // Runs one request through the routes as the socket path would (for tests and fuzzers).
+  // Runs one request through the routes as the socket path would (for tests and fuzzers);
+  // for an async route, waits for its Reply (Post runs on the replying thread).
   [[nodiscard]] Response Dispatch(Request request) const;
 
  private:

@@ -7,6 +7,7 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -804,6 +805,44 @@ TEST(EventFollower, AWaitNeedsTheLogsAcknowledgement) {
   const internal::Decision after = f.Wait(pending, past, later);
   appender.join();
   EXPECT_EQ(after.append_error, "");
+}
+
+// Nothing waits for the log: OnAnswer's callback comes from the timer thread when the
+// decision's deadline passes after the acknowledgement, and Stop answers whatever is left.
+TEST(EventFollower, OnAnswerIsCalledOnceAtTheDeadlineAndStopAnswersTheRest) {
+  using Clock = std::chrono::steady_clock;
+  auto f = std::make_unique<internal::EventFollower>(log::KafkaOptions{}, nullptr);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<std::string, internal::Decision>> answers;
+  const auto record = [&](const std::string& who) {
+    return [&, who](const internal::Decision& d) {
+      std::lock_guard<std::mutex> lock(mu);
+      answers.emplace_back(who, d);
+      cv.notify_all();
+    };
+  };
+  auto acked = f->Expect("c1", "pay_1");
+  internal::EventFollower::Acknowledged(acked, "");
+  f->OnAnswer(acked, Clock::now() + std::chrono::milliseconds(50),
+              Clock::now() + std::chrono::hours(1), record("acked"));
+  auto left = f->Expect("c2", "pay_2");  // neither acknowledged nor decided
+  f->OnAnswer(left, Clock::now() + std::chrono::hours(1), Clock::now() + std::chrono::hours(1),
+              record("left"));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return !answers.empty(); }));
+    ASSERT_EQ(answers.size(), 1u);
+    EXPECT_EQ(answers[0].first, "acked");
+    EXPECT_FALSE(answers[0].second.decided);
+    EXPECT_EQ(answers[0].second.append_error, "");
+  }
+  internal::EventFollower::Acknowledged(acked, "late");  // answered already: nothing more
+  f->Stop();
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[1].first, "left");
+  EXPECT_FALSE(answers[1].second.append_error.empty());
 }
 
 }  // namespace

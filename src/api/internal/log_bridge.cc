@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+#include <map>
+
 #include "command/lifecycle.h"
 #include "common/thread_name.h"
 #include "log/admin.h"
@@ -105,14 +108,28 @@ std::string CommandAppender::Append(log::OutRecord record, int64_t timeout_ms) {
 }
 
 struct EventFollower::Waiter {
+  EventFollower* follower = nullptr;
   std::string command_id;
   std::string payment_id;
   std::mutex mu;
-  std::condition_variable cv;
   Decision decision;
-  // The append's outcome, for Wait() with an append deadline (Acknowledged()).
+  // The append's outcome (Acknowledged()).
   enum class Append { kQueued, kAcknowledged, kFailed } append = Append::kQueued;
-  bool wants_ack = false;  // the decision's deadline passed: only the acknowledgement is awaited
+  // Set by OnAnswer, cleared once answered.
+  AnswerFn answer;
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::steady_clock::time_point append_deadline;
+  // Its entry in Timers::due, guarded by Timers::mu.
+  std::optional<
+      std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Waiter>>::iterator>
+      timer;
+};
+
+struct EventFollower::Timers {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Waiter>> due;
+  bool stop = false;
 };
 
 namespace pv = ::payments::projection::v1;
@@ -157,7 +174,15 @@ class EventFollower::Source : public projection::ViewSource {
 
 EventFollower::EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store,
                              std::function<void(const ev::EventEnvelope&)> on_event)
-    : kafka_(std::move(kafka)), store_(store), on_event_(std::move(on_event)) {}
+    : kafka_(std::move(kafka)),
+      store_(store),
+      on_event_(std::move(on_event)),
+      timers_(std::make_shared<Timers>()) {
+  timer_thread_ = std::thread([this] {
+    NameThisThread("po-api-timer");
+    TimerLoop();
+  });
+}
 EventFollower::~EventFollower() { Stop(); }
 
 std::optional<pv::PaymentView> EventFollower::Recent(const std::string& payment_id) const {
@@ -178,25 +203,6 @@ std::optional<pv::PaymentView> EventFollower::Latest(const std::string& payment_
     if (it != recent_.end()) bytes = it->second.bytes;
   }
   return Newer(std::move(bytes), store_->Get("p/" + payment_id));
-}
-
-std::optional<pv::PaymentView> EventFollower::WaitForView(
-    const std::string& payment_id, uint64_t min_sequence,
-    std::chrono::steady_clock::time_point deadline) const {
-  for (;;) {
-    std::optional<pv::PaymentView> v = Latest(payment_id);
-    if (v && v->last_sequence() >= min_sequence) return v;
-    std::unique_lock<std::mutex> lock(recent_mu_);
-    auto it = recent_.find(payment_id);
-    const bool there = it != recent_.end() && [&] {
-      pv::PaymentView r;
-      return r.ParseFromString(it->second.bytes) && r.last_sequence() >= min_sequence;
-    }();
-    if (!there && recent_cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      lock.unlock();
-      return Latest(payment_id);
-    }
-  }
 }
 
 std::string EventFollower::Start() {
@@ -250,22 +256,16 @@ std::string EventFollower::Start() {
       const int64_t now = SteadyMs();
       if (!batch.empty()) {
         std::vector<projection::Mutation> changed = projector->Flush();
-        {
-          std::lock_guard<std::mutex> lock(recent_mu_);
-          for (projection::Mutation& m : changed)
-            if (m.key.rfind("p/", 0) == 0) recent_[m.key.substr(2)] = {std::move(m.value), now};
-        }
-        recent_cv_.notify_all();
+        std::lock_guard<std::mutex> lock(recent_mu_);
+        for (projection::Mutation& m : changed)
+          if (m.key.rfind("p/", 0) == 0) recent_[m.key.substr(2)] = {std::move(m.value), now};
       }
       if (now >= next_prune) {  // the projection has these by now (else reads answer 503)
         std::lock_guard<std::mutex> lock(recent_mu_);
         std::erase_if(recent_, [now](const auto& kv) { return now - kv.second.at_ms > 60'000; });
         next_prune = now + 5'000;
       }
-      for (const auto& w : touched) {
-        std::lock_guard<std::mutex> lock(w->mu);
-        if (w->decision.decided && w->decision.settled) w->cv.notify_all();
-      }
+      for (const auto& w : touched) Check(w);  // the batch's views are in recent_
     }
     c.reset();
   });
@@ -275,11 +275,26 @@ std::string EventFollower::Start() {
 void EventFollower::Stop() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  // Whatever is still waiting is answered now, as it stands.
+  std::vector<std::shared_ptr<Waiter>> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [_, w] : by_command_) left.push_back(w);
+  }
+  for (const auto& w : left) Check(w, /*stopping=*/true);
+  {
+    std::lock_guard<std::mutex> lock(timers_->mu);
+    timers_->stop = true;
+    timers_->due.clear();
+  }
+  timers_->cv.notify_all();
+  if (timer_thread_.joinable()) timer_thread_.join();
 }
 
 std::shared_ptr<EventFollower::Waiter> EventFollower::Expect(const std::string& command_id,
                                                              const std::string& payment_id) {
   auto w = std::make_shared<Waiter>();
+  w->follower = this;
   w->command_id = command_id;
   w->payment_id = payment_id;
   w->decision.payment_id = payment_id;
@@ -300,57 +315,113 @@ void EventFollower::Forget(const std::shared_ptr<Waiter>& w) {
   }
 }
 
-Decision EventFollower::Wait(const std::shared_ptr<Waiter>& w,
-                             std::chrono::steady_clock::time_point deadline) {
-  Decision d;
+void EventFollower::OnAnswer(const std::shared_ptr<Waiter>& w,
+                             std::chrono::steady_clock::time_point deadline,
+                             std::chrono::steady_clock::time_point append_deadline,
+                             AnswerFn answer) {
   {
-    std::unique_lock<std::mutex> lock(w->mu);
-    w->cv.wait_until(lock, deadline, [&] { return w->decision.decided && w->decision.settled; });
-    d = w->decision;
+    std::lock_guard<std::mutex> lock(w->mu);
+    w->deadline = deadline;
+    w->append_deadline = append_deadline;
+    w->answer = std::move(answer);
   }
-  Forget(w);
-  return d;
+  Check(w);
 }
 
 Decision EventFollower::Wait(const std::shared_ptr<Waiter>& w,
                              std::chrono::steady_clock::time_point deadline,
                              std::chrono::steady_clock::time_point append_deadline) {
-  using A = Waiter::Append;
-  Decision d;
-  {
-    std::unique_lock<std::mutex> lock(w->mu);
-    for (;;) {
-      if (w->append == A::kFailed) break;
-      const bool answered = w->decision.decided && w->decision.settled;
-      const auto now = std::chrono::steady_clock::now();
-      if (w->append == A::kAcknowledged) {
-        if (answered || now >= deadline) break;
-        w->cv.wait_until(lock, deadline);
-        continue;
-      }
-      if (now >= append_deadline) {
-        w->decision.append_error = "the log did not acknowledge the command in time";
-        break;
-      }
-      // Not acknowledged yet: the acknowledgement wakes this thread only when it is all
-      // that is awaited (the decision is in, or its deadline passed).
-      w->wants_ack = answered || now >= deadline;
-      w->cv.wait_until(lock, w->wants_ack ? append_deadline : std::min(deadline, append_deadline));
-    }
-    d = w->decision;
-  }
-  Forget(w);
-  return d;
+  auto answer = std::make_shared<std::promise<Decision>>();
+  std::future<Decision> done = answer->get_future();
+  OnAnswer(w, deadline, append_deadline, [answer](const Decision& d) { answer->set_value(d); });
+  return done.get();
 }
 
 void EventFollower::Acknowledged(const std::shared_ptr<Waiter>& w, const std::string& error) {
   using A = Waiter::Append;
-  std::lock_guard<std::mutex> lock(w->mu);
-  if (w->append != A::kQueued) return;
-  w->append = error.empty() ? A::kAcknowledged : A::kFailed;
-  if (!error.empty()) w->decision.append_error = error;
-  if (!error.empty() || w->wants_ack || (w->decision.decided && w->decision.settled))
-    w->cv.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    if (w->append != A::kQueued) return;
+    w->append = error.empty() ? A::kAcknowledged : A::kFailed;
+    if (!error.empty()) w->decision.append_error = error;
+  }
+  if (w->follower != nullptr) w->follower->Check(w);
+}
+
+void EventFollower::Check(const std::shared_ptr<Waiter>& w, bool stopping) {
+  using A = Waiter::Append;
+  using Clock = std::chrono::steady_clock;
+  AnswerFn answer;
+  Decision d;
+  Clock::time_point next;
+  {
+    std::lock_guard<std::mutex> lock(w->mu);
+    if (!w->answer) return;  // not asked for yet, or answered
+    const auto now = Clock::now();
+    bool ready = false;
+    if (w->append == A::kFailed) {
+      ready = true;
+    } else if (w->append == A::kAcknowledged) {
+      // Acknowledged: the decision, or whatever there is at the deadline.
+      ready = (w->decision.decided && w->decision.settled) || now >= w->deadline;
+      next = w->deadline;
+    } else if (now >= w->append_deadline) {
+      w->decision.append_error = "the log did not acknowledge the command in time";
+      ready = true;
+    } else if (stopping) {
+      w->decision.append_error = "the merchant API stopped before the log acknowledged it";
+      ready = true;
+    } else {
+      // Not acknowledged yet: the decision does not count before the acknowledgement.
+      next = w->append_deadline;
+    }
+    ready = ready || stopping;
+    if (ready) {
+      answer = std::move(w->answer);
+      w->answer = nullptr;
+      d = w->decision;
+    }
+  }
+  Timers& t = *timers_;
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    if (w->timer && (answer || (*w->timer)->first != next)) {
+      t.due.erase(*w->timer);
+      w->timer.reset();
+    }
+    if (!answer && !w->timer && !t.stop) {
+      w->timer = t.due.emplace(next, w);
+      if (*w->timer == t.due.begin()) t.cv.notify_one();
+    }
+  }
+  if (!answer) return;
+  Forget(w);
+  answer(d);
+}
+
+void EventFollower::TimerLoop() {
+  Timers& t = *timers_;
+  std::unique_lock<std::mutex> lock(t.mu);
+  while (!t.stop) {
+    if (t.due.empty()) {
+      t.cv.wait(lock);
+      continue;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now < t.due.begin()->first) {
+      t.cv.wait_until(lock, t.due.begin()->first);
+      continue;
+    }
+    std::vector<std::shared_ptr<Waiter>> due;
+    while (!t.due.empty() && t.due.begin()->first <= now) {
+      due.push_back(t.due.begin()->second);
+      due.back()->timer.reset();
+      t.due.erase(t.due.begin());
+    }
+    lock.unlock();
+    for (const auto& w : due) Check(w);
+    lock.lock();
+  }
 }
 
 void EventFollower::Observe(const ev::EventEnvelope& e,

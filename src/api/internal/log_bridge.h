@@ -1,12 +1,12 @@
 // The merchant API's two connections to the log (internal):
 // - CommandAppender: one producer on its own thread; Append() queues a command record and
 //   waits, bounded, for the log's acknowledgement; AppendAsync() queues it and reports the
-//   acknowledgement to a callback (a POST hands it to its follower's waiter, so the worker
-//   thread is woken once, by the decision, rather than by the acknowledgement and again by
-//   the decision).
+//   acknowledgement to a callback (a POST hands it to its follower's waiter).
 // - EventFollower: one consumer of every events partition, from the projection store's
-//   checkpoints. It completes the waiters of in-flight requests by causation.command_id and
-//   follows their payment until no gateway operation is in flight ("settled"). It also runs
+//   checkpoints. It answers the waiters of in-flight requests by causation.command_id and
+//   follows their payment until no gateway operation is in flight ("settled"); a waiter
+//   is answered through a callback (OnAnswer), so no thread waits for the log, and a timer
+//   thread answers those whose deadline passes first. It also runs
 //   the projection's pure Projector (epoch rule, de-duplication) over what it reads, over
 //   the store's views, and keeps the views it changed in the last minute: a POST answers
 //   from them without waiting for the projection's next commit (which, under load, waits
@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -87,18 +88,22 @@ class EventFollower {
   struct Waiter;
   // Register before appending the command.
   std::shared_ptr<Waiter> Expect(const std::string& command_id, const std::string& payment_id);
-  // Waits until the command is decided and settled, or `deadline`; then forgets it.
-  Decision Wait(const std::shared_ptr<Waiter>& waiter,
-                std::chrono::steady_clock::time_point deadline);
-  // For a command appended with AppendAsync() whose callback calls Acknowledged(): waits
-  // until the log acknowledged it and it is decided and settled, or `deadline` once it is
-  // acknowledged; fails (Decision::append_error) if the log refused it or did not
-  // acknowledge it by `append_deadline`. Then forgets it.
+  using AnswerFn = std::function<void(const Decision&)>;
+  // For a command appended with AppendAsync() whose callback calls Acknowledged(): calls
+  // `answer` once, when the log acknowledged the command and it is decided and settled, or
+  // at `deadline` once it is acknowledged; with Decision::append_error if the log refused
+  // it or did not acknowledge it by `append_deadline`. Then forgets the waiter. Nothing
+  // blocks: `answer` runs on the thread that learnt it (the follower, the appender's
+  // delivery or the deadline timer), so it must be short (hand real work to a worker).
+  // Stop() answers every waiter left.
+  void OnAnswer(const std::shared_ptr<Waiter>& waiter,
+                std::chrono::steady_clock::time_point deadline,
+                std::chrono::steady_clock::time_point append_deadline, AnswerFn answer);
+  // OnAnswer(), waiting for it on this thread.
   Decision Wait(const std::shared_ptr<Waiter>& waiter,
                 std::chrono::steady_clock::time_point deadline,
                 std::chrono::steady_clock::time_point append_deadline);
-  // The log's answer to the append of the waiter's command ("" = acknowledged). Wakes the
-  // waiter only when that is what it waits for. Any thread.
+  // The log's answer to the append of the waiter's command ("" = acknowledged). Any thread.
   static void Acknowledged(const std::shared_ptr<Waiter>& waiter, const std::string& error);
   void Forget(const std::shared_ptr<Waiter>& waiter);
 
@@ -108,17 +113,14 @@ class EventFollower {
   // The newer (by last_sequence) of the store's view and Recent().
   [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> Latest(
       const std::string& payment_id) const;
-  // Latest(), once its last_sequence reaches `min_sequence` or at `deadline` (whatever
-  // it is then). Woken by the follower's batches, no polling.
-  [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> WaitForView(
-      const std::string& payment_id, uint64_t min_sequence,
-      std::chrono::steady_clock::time_point deadline) const;
-
   class Source;
 
  private:
   void Observe(const ::payments::events::v1::EventEnvelope& e,
                std::vector<std::shared_ptr<Waiter>>* touched);
+  // Answers the waiter if it is ready (or `stopping`), else sets its deadline timer.
+  void Check(const std::shared_ptr<Waiter>& waiter, bool stopping = false);
+  void TimerLoop();
   log::KafkaOptions kafka_;
   const projection::ProjectionStore* store_;
   std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event_;
@@ -127,13 +129,16 @@ class EventFollower {
     int64_t at_ms = 0;
   };
   mutable std::mutex recent_mu_;
-  mutable std::condition_variable recent_cv_;  // notified after each batch of views
   std::unordered_map<std::string, RecentView> recent_;
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Waiter>> by_command_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_payment_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+  // Deadlines of the waiters with an answer pending (one entry each), for TimerLoop.
+  struct Timers;
+  std::shared_ptr<Timers> timers_;
+  std::thread timer_thread_;
 };
 
 }  // namespace payorch::api::internal

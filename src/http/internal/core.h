@@ -37,7 +37,8 @@ struct Route {
   std::string method;
   std::string pattern_text;
   std::regex pattern;
-  Handler handler;
+  Handler handler;  // one of the two
+  AsyncHandler async_handler;
 };
 
 // Handlers run here: `threads` workers and a queue of at most `max_queued` tasks. Post
@@ -66,6 +67,24 @@ class WorkerPool {
     }
     cv_.notify_one();
     return true;
+  }
+
+  // For the continuation of a request already admitted (an async handler's Reply::Post):
+  // never refused, so bounded by the requests in flight, not by max_queued. Once the pool
+  // is stopping it runs `task` on the caller.
+  void PostAlways(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!stopping_) {
+        queue_.push_back(std::move(task));
+        task = nullptr;
+      }
+    }
+    if (task) {
+      task();
+      return;
+    }
+    cv_.notify_one();
   }
 
   // Runs what is queued, then joins.
@@ -125,6 +144,7 @@ struct Core {
 
   const uint64_t id_prefix = std::random_device{}();
   std::atomic<uint64_t> id_counter{0};
+  std::atomic<std::size_t> in_flight{0};  // requests read and not yet answered
 
   std::unique_ptr<WorkerPool> workers;
   std::optional<ssl::context> tls;
@@ -134,29 +154,11 @@ struct Core {
   asio::steady_timer accept_retry{acceptor.get_executor()};
   std::vector<std::thread> io_threads;
 
-  Response Dispatch(Request req, std::string* route_out) const {
-    bool path_matched = false;
-    for (const auto& route : routes) {
-      std::smatch m;
-      if (!std::regex_match(req.path, m, route.pattern)) continue;
-      path_matched = true;
-      if (route.method != req.method) continue;
-      if (route_out != nullptr) *route_out = route.pattern_text;
-      req.path_params.clear();
-      for (std::size_t i = 1; i < m.size(); ++i) req.path_params.push_back(m[i].str());
-      try {
-        return route.handler(req);
-      } catch (const std::exception& e) {
-        spdlog::error("http: handler for {} {} threw: {}", req.method, req.path, e.what());
-      } catch (...) {
-        spdlog::error("http: handler for {} {} threw a non-exception", req.method, req.path);
-      }
-      return Error(500, "internal", "the server could not answer this request");
-    }
-    if (route_out != nullptr) *route_out = "unmatched";
-    if (path_matched) return Error(405, "method_not_allowed", req.method + " is not allowed here");
-    return Error(404, "not_found", "no such endpoint: " + req.path);
-  }
+  // Routes one request: its answer goes to `reply` (at once for a plain handler). Sets
+  // *route_out (if given) to the matched route before any handler runs.
+  void RouteRequest(Request req, std::string* route_out, const Reply& reply) const;
+  // RouteRequest(), waiting for the answer (tests and fuzzers; Post runs on the replying thread).
+  Response Dispatch(Request req, std::string* route_out) const;
 
   std::string NewRequestId() {
     const uint64_t n = id_counter.fetch_add(1, std::memory_order_relaxed);

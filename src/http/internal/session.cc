@@ -257,20 +257,39 @@ class Session final : public SessionBase {
     request_id_ = req.request_id;
     path_ = req.path;
     request_bytes_ = req.body.size();
+    // Admitted while fewer than max_in_flight requests are unanswered; the count drops when
+    // the answer reaches this connection's strand.
+    if (impl_->in_flight.fetch_add(1) >= Options().max_in_flight) {
+      impl_->in_flight.fetch_sub(1);
+      return Overloaded();
+    }
+    // The Reply is made when a worker takes the request: a refused task answers nothing.
     auto task = [self = Self(), req = std::move(req)]() mutable {
+      Core* core = self->impl_;
       auto route = std::make_shared<std::string>();
-      auto resp = std::make_shared<Response>(self->impl_->Dispatch(std::move(req), route.get()));
-      asio::post(self->stream_.get_executor(), [self, resp, route] {
-        self->route_ = std::move(*route);
-        self->Write(std::move(*resp), false);
-      });
+      Reply reply(
+          [self, route](Response r) {
+            asio::post(self->stream_.get_executor(), [self, route, r = std::move(r)]() mutable {
+              self->impl_->in_flight.fetch_sub(1);
+              self->route_ = std::move(*route);
+              self->Write(std::move(r), false);
+            });
+          },
+          [core](std::function<void()> t) { core->workers->PostAlways(std::move(t)); });
+      core->RouteRequest(std::move(req), route.get(), reply);
     };
     if (!impl_->workers->TryPost(std::move(task))) {
-      route_ = "refused";
-      Response r = Error(503, "overloaded", "the server is busy; retry later");
-      r.headers.emplace_back("Retry-After", "1");
-      Write(std::move(r), false);
+      impl_->in_flight.fetch_sub(1);
+      Overloaded();
     }
+  }
+
+  // 503 overloaded for a complete request the server has no room for; the connection stays.
+  void Overloaded() {
+    route_ = "refused";
+    Response r = Error(503, "overloaded", "the server is busy; retry later");
+    r.headers.emplace_back("Retry-After", "1");
+    Write(std::move(r), false);
   }
 
   // Answers a request that was not (fully) read, then closes.

@@ -306,6 +306,61 @@ TEST(HttpBounds, FullWorkerQueueIs503OverloadedAtOnce) {
   EXPECT_EQ(StatusOf(queued.ReadResponse()), 200);
 }
 
+// Requests answered through a Reply hold no worker while they wait: with one worker, five
+// of them pending do not keep a plain request from being answered, and each is answered
+// later from another thread. Past max_in_flight unanswered requests, the next is refused
+// at once (503 overloaded) until one is answered.
+TEST(HttpBounds, AsyncRepliesHoldNoWorkerAndInFlightIsBounded) {
+  Server server({.threads = 1, .max_queued = 8, .max_in_flight = 6});
+  std::mutex mu;
+  std::vector<Reply> pending;  // destroyed before the server: unanswered ones get a 500
+  server.Handle("GET", "/ping", [](const Request&) { return Json(200, {{"ok", true}}); });
+  server.HandleAsync("GET", "/wait", [&](const Request&, const Reply& reply) {
+    std::lock_guard<std::mutex> lock(mu);
+    pending.push_back(reply);
+  });
+  auto port = server.Start("127.0.0.1:0");
+  ASSERT_TRUE(port);
+  std::vector<std::unique_ptr<RawConn>> waiting;
+  for (int i = 0; i < 5; ++i) {
+    waiting.push_back(std::make_unique<RawConn>(*port));
+    ASSERT_TRUE(waiting.back()->Send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\n"));
+  }
+  const auto all_pending = [&](size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (pending.size() == n) return true;
+      }
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+    return false;
+  };
+  ASSERT_TRUE(all_pending(5));
+  RawConn plain(*port);
+  ASSERT_TRUE(plain.Send(kGet));
+  EXPECT_EQ(StatusOf(plain.ReadResponse(2000)), 200);
+  // Five waiting and one more makes six in flight; the seventh is refused.
+  RawConn sixth(*port), refused(*port);
+  ASSERT_TRUE(sixth.Send("GET /wait HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(all_pending(6));
+  ASSERT_TRUE(refused.Send(kGet));
+  const auto r = refused.ReadResponse(2000);
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_EQ(ErrorCodeOf(r), "overloaded");
+  std::thread answerer([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t i = 0; i < pending.size(); ++i)
+      pending[i].Send(Json(200, {{"n", static_cast<int>(i)}}));
+    pending[0].Send(Json(500, {}));  // a second Send is ignored
+  });
+  answerer.join();
+  for (auto& c : waiting) EXPECT_EQ(StatusOf(c->ReadResponse(2000)), 200);
+  EXPECT_EQ(StatusOf(sixth.ReadResponse(2000)), 200);
+  ASSERT_TRUE(refused.Send(kGet));  // room again
+  EXPECT_EQ(StatusOf(refused.ReadResponse(2000)), 200);
+}
+
 TEST(HttpBounds, FiftySilentConnectionsDoNotKeepARequestFromBeingAnswered) {
   Bounded s({.threads = 2});
   std::vector<std::unique_ptr<RawConn>> silent;

@@ -151,6 +151,52 @@ TEST(HttpServer, DispatchRunsTheSameRoutesWithoutASocket) {
   EXPECT_EQ(s.Dispatch(req).status, 404);
 }
 
+// An async handler answers through its Reply, from a worker via Post or from any thread;
+// one that drops its Reply unanswered gets the JSON 500, never a hung client.
+TEST(HttpServer, AsyncRoutesAnswerThroughTheirReplyAndADroppedReplyIs500) {
+  Server server(ServerOptions{});
+  server.HandleAsync("GET", "/later", [](const Request& req, const Reply& reply) {
+    reply.Post([reply, id = req.request_id] { reply.Send(Json(200, {{"rid", id}})); });
+  });
+  server.HandleAsync("GET", "/dropped", [](const Request&, const Reply&) {});
+  server.HandleAsync("GET", "/wrapped", [](const Request&, const Reply& reply) {
+    reply
+        .Wrapped([](Response r) {
+          r.headers.emplace_back("X-Wrapped", "yes");
+          return r;
+        })
+        .Send(Json(201, {}));
+  });
+  Request later;
+  later.method = "GET";
+  later.path = "/later";
+  later.request_id = "r1";
+  const Response a = server.Dispatch(later);
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(a.body)["rid"], "r1");
+  Request dropped = later;
+  dropped.path = "/dropped";
+  const Response b = server.Dispatch(dropped);
+  EXPECT_EQ(b.status, 500);
+  EXPECT_EQ(nlohmann::json::parse(b.body)["error"]["code"], "internal");
+  Request wrapped = later;
+  wrapped.path = "/wrapped";
+  const Response c = server.Dispatch(wrapped);
+  EXPECT_EQ(c.status, 201);
+  ASSERT_EQ(c.headers.size(), 1u);
+  EXPECT_EQ(c.headers[0].second, "yes");
+  // Over a socket too.
+  auto port = server.Start("127.0.0.1:0");
+  ASSERT_TRUE(port);
+  httplib::Client client("127.0.0.1", *port);
+  auto res = client.Get("/dropped");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  res = client.Get("/later");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
 TEST(HttpServer, ParseAddressAcceptsHostPortOnly) {
   EXPECT_TRUE(ParseAddress("127.0.0.1:80"));
   EXPECT_EQ(ParseAddress(":9090")->host, "0.0.0.0");

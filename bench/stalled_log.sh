@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The merchant API while its log stalls: the embedded broker is stopped (SIGSTOP) while
+# wrk keeps CONNECTIONS connections of POST /v1/payments waiting on it, and a client reads
+# an existing payment (GET /v1/payments/{id}) every 100 ms. Prints the GETs' statuses and
+# times, and the POSTs' answers. POSTs that append a command answer asynchronously, so the
+# waiting POSTs hold no HTTP worker and the GETs keep being answered (docs/http.md,
+# "Threads"; figures in docs/reliability.md, "A stalled log").
+#
+#   bench/stalled_log.sh [BUILD_DIR] [CONNECTIONS] [SECONDS]
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+build="${1:-$here/../build}"
+connections="${2:-200}"
+seconds="${3:-6}"
+payorch="$build/payorch"
+[[ -x "$payorch" ]] || { echo "stalled_log.sh: $payorch not built" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "stalled_log.sh: wrk not installed" >&2; exit 2; }
+dir="$(mktemp -d /tmp/payorch-stalled.XXXXXX)"
+pids=()
+# shellcheck source=lib/procs.sh
+source "$here/lib/procs.sh"
+cleanup() {
+  # The orchestrator first (it drains to the broker), then the broker.
+  stop_pids "${pids[@]}"
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+"$payorch" broker --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
+pids+=($!)
+broker_pid=$!
+for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done
+cat >"$dir/api.yaml" <<YAML
+wait_ms: 2000
+append_timeout_ms: 5000
+rate_limit: {per_second: 1000000, burst: 1000000}
+YAML
+"$payorch" run --brokers "$(head -1 "$dir/bootstrap")" --data-dir "$dir/data" --assign all \
+  --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn \
+  >"$dir/run.log" 2>&1 &
+pids+=($!)
+port="$(wait_for_api_port "$dir/run.log")"
+[[ -n "$port" ]] || { echo "stalled_log.sh: the API did not start" >&2; cat "$dir/run.log" >&2; exit 1; }
+key="$("$payorch" keys create --data "$dir/data" --merchant m_cobranded 2>/dev/null)"
+api="http://127.0.0.1:$port"
+id="$(curl -s -m 10 -X POST -H "Authorization: Bearer $key" -H "Idempotency-Key: stall-0" \
+  -H 'Content-Type: application/json' -d '{"amount":100,"currency":"USD","payment_method":"card"}' \
+  "$api/v1/payments" | sed -n 's/.*"id":"\(pay_[^"]*\)".*/\1/p' | head -1)"
+[[ -n "$id" ]] || { echo "stalled_log.sh: the first payment was not created" >&2; exit 1; }
+kill -STOP "$broker_pid"
+echo "broker stopped; $connections connections of POSTs for ${seconds}s; a GET every 100 ms"
+PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d"${seconds}s" --timeout 15s -s "$here/api_load.lua" \
+  "$api" >"$dir/wrk.out" 2>&1 &
+wrk_pid=$!
+sleep 1
+: >"$dir/gets"
+for _ in $(seq $(((seconds - 2) * 10))); do
+  curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}\n' \
+    -H "Authorization: Bearer $key" "$api/v1/payments/$id" >>"$dir/gets" || echo "000 10" >>"$dir/gets"
+  sleep 0.1
+done
+wait "$wrk_pid" || true
+kill -CONT "$broker_pid"
+echo "GET statuses: $(cut -d' ' -f1 "$dir/gets" | sort | uniq -c | tr '\n' ' ')"
+sort -n -k2 "$dir/gets" | awk '{t[NR]=$2} END {printf "GET time: p50 %.1f ms, max %.1f ms (%d GETs)\n", t[int(NR/2)+1]*1000, t[NR]*1000, NR}'
+grep -E "requests/s|status|non-2xx" "$dir/wrk.out" || true
