@@ -546,8 +546,10 @@ struct MerchantApi::Impl {
     };
     for (auto& r : internal::CommerceRoutes(
              {&o.kafka, &o.config, o.clock, appender.get(), aggregates.get(), &responses, create}))
-      s.Handle(r.method, r.pattern, Guard(std::move(r.handler)));  // invoices, orders, checkout
-    for (auto& r : iso->Routes()) s.Handle(r.method, r.pattern, Guard(std::move(r.handler)));
+      // invoices, orders, checkout: they wait on their aggregates' decisions
+      s.HandleBlocking(r.method, r.pattern, Guard(std::move(r.handler)));
+    for (auto& r : iso->Routes())
+      s.HandleBlocking(r.method, r.pattern, Guard(std::move(r.handler)));
     auto behind = [this] { return Behind(); };  // events, then reports:
     for (auto routes : {internal::EventRoutes([this] { return outbox.get(); }),
                         internal::ReportRoutes(o.store, aggregates.get(), behind)})

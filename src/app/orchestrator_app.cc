@@ -294,14 +294,15 @@ Step OrchestratorApp::StartWebhooks() {
   return std::nullopt;
 }
 
-// 32 workers: the merchant API's payment POSTs answer asynchronously and hold none while
-// the log decides (docs/http.md, Threads); the invoice, order, checkout and ISO routes still
-// wait on theirs, at most 32 at once. HTTP answers counted by route and status, their
-// latency in one histogram (src/http RequestRecord).
+// The merchant API's payment POSTs answer asynchronously and hold no worker while the log
+// decides; the invoice, order, checkout and ISO routes, which wait on a worker, have their
+// own 16 (docs/http.md, Threads). HTTP answers counted by route and status, their latency
+// in one histogram (src/http RequestRecord).
 Step OrchestratorApp::StartQueryApi() {
   if (o_.http_addr.empty()) return std::nullopt;
   query_api_ = std::make_unique<internal::QueryApi>(http::ServerOptions{
-      .threads = 32,
+      .threads = 8,
+      .blocking_threads = 16,
       .io_threads = 2,
       .name = "api",
       .logger = o_.logger,

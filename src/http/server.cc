@@ -120,6 +120,26 @@ Reply Reply::Wrapped(std::function<Response(Response)> wrap) const {
 
 namespace internal {
 
+namespace {
+// Runs a matched route's handler; an exception answers 500 without internals.
+void RunHandler(const Route& route, const Request& req, const Reply& reply) {
+  try {
+    if (route.async_handler) {
+      route.async_handler(req, reply);
+    } else {
+      reply.Send(route.handler(req));
+    }
+    return;
+  } catch (const std::exception& e) {
+    spdlog::error("http: handler for {} {} threw: {}", req.method, req.path, e.what());
+  } catch (...) {
+    spdlog::error("http: handler for {} {} threw a non-exception", req.method, req.path);
+  }
+  // Ignored if the handler answered before it threw.
+  reply.Send(Error(500, "internal", "the server could not answer this request"));
+}
+}  // namespace
+
 void Core::RouteRequest(Request req, std::string* route_out, const Reply& reply) const {
   bool path_matched = false;
   for (const auto& route : routes) {
@@ -130,20 +150,15 @@ void Core::RouteRequest(Request req, std::string* route_out, const Reply& reply)
     if (route_out != nullptr) *route_out = route.pattern_text;
     req.path_params.clear();
     for (std::size_t i = 1; i < m.size(); ++i) req.path_params.push_back(m[i].str());
-    try {
-      if (route.async_handler) {
-        route.async_handler(req, reply);
-      } else {
-        reply.Send(route.handler(req));
-      }
-      return;
-    } catch (const std::exception& e) {
-      spdlog::error("http: handler for {} {} threw: {}", req.method, req.path, e.what());
-    } catch (...) {
-      spdlog::error("http: handler for {} {} threw a non-exception", req.method, req.path);
+    if (!route.blocking || !blocking_workers) return RunHandler(route, req, reply);
+    // A route that waits: on its own pool, so it can hold none of the workers.
+    if (!blocking_workers->TryPost(
+            [&route, req = std::move(req), reply] { RunHandler(route, req, reply); })) {
+      Response r = Error(503, "overloaded", "the server is busy; retry later");
+      r.headers.emplace_back("Retry-After", "1");
+      reply.Send(std::move(r));
     }
-    // Ignored if the handler answered before it threw.
-    return reply.Send(Error(500, "internal", "the server could not answer this request"));
+    return;
   }
   if (route_out != nullptr) *route_out = "unmatched";
   if (path_matched)
@@ -185,6 +200,11 @@ void Server::HandleAsync(std::string method, std::string path_regex, AsyncHandle
   std::regex pattern(path_regex, std::regex::ECMAScript);
   routes.push_back(
       {std::move(method), std::move(path_regex), std::move(pattern), nullptr, std::move(handler)});
+}
+
+void Server::HandleBlocking(std::string method, std::string path_regex, Handler handler) {
+  Handle(std::move(method), std::move(path_regex), std::move(handler));
+  impl_->core.routes.back().blocking = true;
 }
 
 Result<int> Server::Start(std::string_view address) {
@@ -230,6 +250,10 @@ Result<int> Server::Start(std::string_view address) {
   const int port = c.acceptor.local_endpoint().port();
   c.stopping = false;
   c.workers = std::make_unique<WorkerPool>(c.options.threads, c.options.max_queued, c.options.name);
+  if (c.options.blocking_threads > 0) {
+    c.blocking_workers = std::make_unique<WorkerPool>(
+        c.options.blocking_threads, c.options.max_blocking_queued, "bk-" + c.options.name);
+  }
   c.work.emplace(asio::make_work_guard(c.io));
   asio::post(c.acceptor.get_executor(), [&c] { c.DoAccept(); });
   for (int i = 0; i < std::max(1, c.options.io_threads); ++i) {
@@ -275,6 +299,7 @@ void Server::Stop() {
     c.sessions_cv.wait(lock, [&c] { return c.sessions.empty(); });
   }
   c.workers->Stop();
+  if (c.blocking_workers) c.blocking_workers->Stop();
   c.work.reset();
   c.io.stop();
   for (auto& t : c.io_threads) {

@@ -41,6 +41,7 @@
 //   idle the new connection gets 503 too_many_connections (Retry-After) and is closed
 //   max_queued complete requests waiting for a worker ...... 503 overloaded, Retry-After
 //   max_in_flight requests read and not yet answered ....... 503 overloaded, Retry-After
+//   max_blocking_queued waiting for a blocking worker ...... 503 overloaded, Retry-After
 // Header values are passed to handlers exactly as received (never URL-decoded); the path
 // and query parameters are percent-decoded.
 #pragma once
@@ -144,10 +145,12 @@ struct ServerOptions {
   int idle_timeout_ms = 15000;              // no request byte on a connection: close
   std::size_t max_connections = 1024;       // open connections; beyond: evict idle or 503
   std::size_t max_queued = 256;             // complete requests waiting for a worker: 503
-  std::size_t max_in_flight = 1024;  // requests read and not yet answered (queued, running or
-                                     // awaiting an async reply): beyond, 503 overloaded
-  int io_threads = 1;                // Asio threads accepting, reading, writing
-  std::string name = "http";         // names this server in access logs and records
+  std::size_t max_in_flight = 1024;      // requests read and not yet answered (queued, running or
+                                         // awaiting an async reply): beyond, 503 overloaded
+  int blocking_threads = 0;              // the HandleBlocking routes' own workers (0: on `threads`)
+  std::size_t max_blocking_queued = 64;  // their requests waiting for one: 503 overloaded
+  int io_threads = 1;                    // Asio threads accepting, reading, writing
+  std::string name = "http";             // names this server in access logs and records
   // TLS (OpenSSL via asio::ssl) when both are set: PEM certificate chain and private key.
   // Every connection then speaks TLS 1.2+; Start fails if either file cannot be loaded.
   std::string tls_cert_file{};
@@ -183,6 +186,10 @@ class Server {
   void Handle(std::string method, std::string path_regex, Handler handler);
   // Registers a route answered through a Reply (see Reply). Call before Start.
   void HandleAsync(std::string method, std::string path_regex, AsyncHandler handler);
+  // Registers a route whose handler waits on something slow and cannot answer through a
+  // Reply: it runs on its own `blocking_threads` pool (when > 0), so however many of these
+  // wait, they hold none of the workers the other routes need. Call before Start.
+  void HandleBlocking(std::string method, std::string path_regex, Handler handler);
 
   // Binds `address` ("host:port") and serves on background threads. Returns the bound
   // port, or an error message naming the problem (bad address, port in use, TLS files).

@@ -39,6 +39,7 @@ struct Route {
   std::regex pattern;
   Handler handler;  // one of the two
   AsyncHandler async_handler;
+  bool blocking = false;  // HandleBlocking: runs on blocking_workers when there are any
 };
 
 // Handlers run here: `threads` workers and a queue of at most `max_queued` tasks. Post
@@ -147,6 +148,7 @@ struct Core {
   std::atomic<std::size_t> in_flight{0};  // requests read and not yet answered
 
   std::unique_ptr<WorkerPool> workers;
+  std::unique_ptr<WorkerPool> blocking_workers;  // HandleBlocking routes (blocking_threads)
   std::optional<ssl::context> tls;
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;

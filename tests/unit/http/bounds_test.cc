@@ -361,6 +361,50 @@ TEST(HttpBounds, AsyncRepliesHoldNoWorkerAndInFlightIsBounded) {
   EXPECT_EQ(StatusOf(refused.ReadResponse(2000)), 200);
 }
 
+// Routes that wait on a worker (HandleBlocking) run on their own pool: two of them holding
+// both of its threads, and a third queued, leave the one worker free for other routes;
+// past max_blocking_queued the next is refused at once.
+TEST(HttpBounds, BlockingRoutesHoldOnlyTheirOwnPool) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> entered{0};
+  Server server({.threads = 1, .blocking_threads = 2, .max_blocking_queued = 1});
+  server.Handle("GET", "/ping", [](const Request&) { return Json(200, {{"ok", true}}); });
+  server.HandleBlocking("GET", "/slow", [&](const Request&) {
+    ++entered;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(5), [&] { return release; });
+    return Json(200, {});
+  });
+  auto port = server.Start("127.0.0.1:0");
+  ASSERT_TRUE(port);
+  std::vector<std::unique_ptr<RawConn>> slow;
+  for (int n = 1; n <= 2; ++n) {  // one at a time: the queue of one holds what is not taken
+    slow.push_back(std::make_unique<RawConn>(*port));
+    ASSERT_TRUE(slow.back()->Send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+    for (int i = 0; i < 500 && entered.load() < n; ++i)
+      std::this_thread::sleep_for(milliseconds(10));
+    ASSERT_EQ(entered.load(), n);
+  }
+  slow.push_back(std::make_unique<RawConn>(*port));  // queued for the blocking pool
+  ASSERT_TRUE(slow.back()->Send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::this_thread::sleep_for(milliseconds(100));
+  RawConn plain(*port), refused(*port);
+  ASSERT_TRUE(plain.Send(kGet));
+  EXPECT_EQ(StatusOf(plain.ReadResponse(2000)), 200);
+  ASSERT_TRUE(refused.Send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const auto r = refused.ReadResponse(2000);
+  EXPECT_EQ(StatusOf(r), 503) << r;
+  EXPECT_EQ(ErrorCodeOf(r), "overloaded");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& c : slow) EXPECT_EQ(StatusOf(c->ReadResponse(2000)), 200);
+}
+
 TEST(HttpBounds, FiftySilentConnectionsDoNotKeepARequestFromBeingAnswered) {
   Bounded s({.threads = 2});
   std::vector<std::unique_ptr<RawConn>> silent;
