@@ -273,18 +273,37 @@ TEST(HttpBounds, AtTheConnectionLimitWithNoIdleConnectionANewOneGets503) {
   EXPECT_TRUE(c.ClosedWithin(3000));
 }
 
-TEST(HttpBounds, FullWorkerQueueIs503OverloadedAtOnce) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
+// A handler that holds its thread until Open() (at most 5 s), counting those that entered.
+class Gate {
+ public:
+  Handler Slow() {
+    return [this](const Request&) {
+      ++entered;
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(5), [&] { return open_; });
+      return Json(200, {});
+    };
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
   std::atomic<int> entered{0};
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+TEST(HttpBounds, FullWorkerQueueIs503OverloadedAtOnce) {
+  Gate gate;
+  std::atomic<int>& entered = gate.entered;
   Server server({.threads = 1, .max_queued = 1});
-  server.Handle("GET", "/slow", [&](const Request&) {
-    ++entered;
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait_for(lock, std::chrono::seconds(5), [&] { return release; });
-    return Json(200, {});
-  });
+  server.Handle("GET", "/slow", gate.Slow());
   auto port = server.Start("127.0.0.1:0");
   ASSERT_TRUE(port);
   RawConn running(*port), queued(*port), refused(*port);
@@ -297,11 +316,7 @@ TEST(HttpBounds, FullWorkerQueueIs503OverloadedAtOnce) {
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_EQ(ErrorCodeOf(r), "overloaded");
   EXPECT_NE(r.find("Retry-After: 1"), std::string::npos);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.Open();
   EXPECT_EQ(StatusOf(running.ReadResponse()), 200);
   EXPECT_EQ(StatusOf(queued.ReadResponse()), 200);
 }
@@ -365,18 +380,11 @@ TEST(HttpBounds, AsyncRepliesHoldNoWorkerAndInFlightIsBounded) {
 // both of its threads, and a third queued, leave the one worker free for other routes;
 // past max_blocking_queued the next is refused at once.
 TEST(HttpBounds, BlockingRoutesHoldOnlyTheirOwnPool) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
-  std::atomic<int> entered{0};
+  Gate gate;
+  std::atomic<int>& entered = gate.entered;
   Server server({.threads = 1, .blocking_threads = 2, .max_blocking_queued = 1});
   server.Handle("GET", "/ping", [](const Request&) { return Json(200, {{"ok", true}}); });
-  server.HandleBlocking("GET", "/slow", [&](const Request&) {
-    ++entered;
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait_for(lock, std::chrono::seconds(5), [&] { return release; });
-    return Json(200, {});
-  });
+  server.HandleBlocking("GET", "/slow", gate.Slow());
   auto port = server.Start("127.0.0.1:0");
   ASSERT_TRUE(port);
   std::vector<std::unique_ptr<RawConn>> slow;
@@ -397,11 +405,7 @@ TEST(HttpBounds, BlockingRoutesHoldOnlyTheirOwnPool) {
   const auto r = refused.ReadResponse(2000);
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_EQ(ErrorCodeOf(r), "overloaded");
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  gate.Open();
   for (auto& c : slow) EXPECT_EQ(StatusOf(c->ReadResponse(2000)), 200);
 }
 
