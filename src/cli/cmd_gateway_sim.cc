@@ -30,10 +30,9 @@ int RunGatewaySim(int argc, char** argv) {
   std::string token_env;
   std::string port_file;
   int64_t hang_ms = 0;
-  // Workers run handlers only (idle kept-alive connections hold none, docs/http.md), but a
-  // timed-out or lost answer holds its worker for --hang-ms: keep at least as many workers
-  // as the callers' connections that may hang at once.
-  int threads = 64;
+  // Workers run handlers only (idle kept-alive connections hold none, docs/http.md), and a
+  // held answer (--hang-ms, the spec's latency_ms) waits on a timer, not on a worker.
+  int threads = 4;
   FlagSet flags("gateway-sim",
                 "Serves a simulated payment processor over HTTP (API: docs/gateway-api.md):\n"
                 "real idempotency by key and body, seeded declines / timeouts / 5xx / lost\n"
@@ -47,8 +46,7 @@ int RunGatewaySim(int argc, char** argv) {
   flags.Int("hang-ms", &hang_ms, "how long timed-out and lost answers are held before a 504");
   flags.String("token-env", &token_env, "require Authorization: Bearer $VAR");
   flags.String("port-file", &port_file, "write the bound port to this file");
-  flags.Int("threads", &threads, "request threads (at least the callers' connections)",
-            Bounds{1, 256});
+  flags.Int("threads", &threads, "HTTP worker threads (a held answer holds none)", Bounds{1, 256});
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   if (!http::ParseAddress(listen)) {
     std::fprintf(stderr, "payorch gateway-sim: --listen: '%s' is not host:port\n", listen.c_str());

@@ -75,29 +75,45 @@ http::Response ApiError(int status, const char* type, const std::string& code,
 
 GatewaySimulator::GatewaySimulator(GatewaySimulatorOptions options,
                                    std::unique_ptr<connectors::SimulatedGateway> engine)
-    : options_(std::move(options)), engine_(std::move(engine)) {}
+    : options_(std::move(options)), hold_latency_(true), engine_(std::move(engine)) {}
 
 connectors::StatusOr<std::unique_ptr<GatewaySimulator>> GatewaySimulator::Open(
     GatewaySimulatorOptions options) {
   if (options.hang_ms < 0 || options.hang_ms > 600'000) {
     return InvalidArgumentError("hang_ms must be in [0, 600000]");
   }
+  // The engine's latency is held by the routes' timer (Answer::delay), not by a sleeping
+  // thread, unless the caller chose how the engine sleeps.
+  const bool hold_latency = !options.engine.sleep;
+  if (hold_latency) options.engine.sleep = [](std::chrono::milliseconds) {};
   auto engine = connectors::SimulatedGateway::Open(options.engine);
   if (!engine.ok()) return engine.status();
-  return std::unique_ptr<GatewaySimulator>(
+  std::unique_ptr<GatewaySimulator> sim(
       new GatewaySimulator(std::move(options), std::move(engine.value())));
+  sim->hold_latency_ = hold_latency;
+  return sim;
 }
 
 void GatewaySimulator::RegisterRoutes(http::Server& server) {
-  auto handle = [this](const http::Request& r) { return Handle(r); };
-  server.Handle("POST", "/v1/payments", handle);
-  server.Handle("POST", "/v1/payments/([^/]+)/(capture|void)", handle);
-  server.Handle("POST", "/v1/refunds", handle);
-  server.Handle("GET", "/v1/idempotency/([^/]+)", handle);
-  server.Handle("GET", "/v1/audit", handle);
+  auto handle = [this, &server](const http::Request& r, const http::Reply& reply) {
+    Answer a = Decide(r);
+    if (a.delay.count() <= 0) return reply.Send(std::move(a.response));
+    server.After(a.delay, [reply, response = std::move(a.response)] { reply.Send(response); });
+  };
+  server.HandleAsync("POST", "/v1/payments", handle);
+  server.HandleAsync("POST", "/v1/payments/([^/]+)/(capture|void)", handle);
+  server.HandleAsync("POST", "/v1/refunds", handle);
+  server.HandleAsync("GET", "/v1/idempotency/([^/]+)", handle);
+  server.HandleAsync("GET", "/v1/audit", handle);
 }
 
 http::Response GatewaySimulator::Handle(const http::Request& request) {
+  Answer a = Decide(request);
+  if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
+  return std::move(a.response);
+}
+
+GatewaySimulator::Answer GatewaySimulator::Decide(const http::Request& request) {
   if (!options_.token.empty()) {
     const auto auth = request.Header("Authorization");
     if (!auth || *auth != "Bearer " + options_.token) {
@@ -124,8 +140,9 @@ http::Response GatewaySimulator::Handle(const http::Request& request) {
   return ApiError(404, "invalid_request_error", "not_found", "no such route");
 }
 
-http::Response GatewaySimulator::Write(const http::Request& request, ev::OperationKind kind,
-                                       const std::string& target) {
+GatewaySimulator::Answer GatewaySimulator::Write(const http::Request& request,
+                                                 ev::OperationKind kind,
+                                                 const std::string& target) {
   const auto key = request.Header("Idempotency-Key");
   if (!key || key->empty() || key->size() > 255) {
     return ApiError(400, "invalid_request_error", "idempotency_key_missing",
@@ -167,18 +184,18 @@ http::Response GatewaySimulator::Write(const http::Request& request, ev::Operati
     req.target_reference = body.value("payment", "");
   }
   const GatewayAnswer a = engine_->Execute(req);
+  const std::chrono::milliseconds held{hold_latency_ ? a.latency_ms : 0};
   switch (a.outcome) {
     case cmd::GATEWAY_OUTCOME_SUCCEEDED:
-      return http::Json(200, {{"id", a.processor_reference},
-                              {"object", KindName(req.kind)},
-                              {"status", "succeeded"},
-                              {"amount", a.amount_processed_minor},
-                              {"currency", req.currency}});
+      return {http::Json(200, {{"id", a.processor_reference},
+                               {"object", KindName(req.kind)},
+                               {"status", "succeeded"},
+                               {"amount", a.amount_processed_minor},
+                               {"currency", req.currency}}),
+              held};
     case cmd::GATEWAY_OUTCOME_UNKNOWN:
-      if (options_.hang_ms > 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(options_.hang_ms));
-      }
-      return ApiError(504, "api_error", "timeout", "the processor did not answer in time");
+      return {ApiError(504, "api_error", "timeout", "the processor did not answer in time"),
+              held + std::chrono::milliseconds(options_.hang_ms)};
     default:
       break;
   }
@@ -186,33 +203,38 @@ http::Response GatewaySimulator::Write(const http::Request& request, ev::Operati
     case types::ERROR_CODE_DECLINED:
     case types::ERROR_CODE_HARD_DECLINE:
     case types::ERROR_CODE_INVALID_CARD:
-      return ApiError(402, "card_error", ProcessorCode(a.error_code), "the card was declined");
+      return {ApiError(402, "card_error", ProcessorCode(a.error_code), "the card was declined"),
+              held};
     case types::ERROR_CODE_NETWORK_FAILURE:
-      return ApiError(502, "api_error", "network_failure", "upstream network failure");
+      return {ApiError(502, "api_error", "network_failure", "upstream network failure"), held};
     case types::ERROR_CODE_PROCESSOR_UNAVAILABLE:
-      return ApiError(503, "api_error", "processor_unavailable", "try again later");
+      return {ApiError(503, "api_error", "processor_unavailable", "try again later"), held};
     default:
-      return ApiError(400, "invalid_request_error", "operation_refused",
-                      "the operation conflicts with what this key or target recorded");
+      return {ApiError(400, "invalid_request_error", "operation_refused",
+                       "the operation conflicts with what this key or target recorded"),
+              held};
   }
 }
 
-http::Response GatewaySimulator::Retrieve(const std::string& key) {
+GatewaySimulator::Answer GatewaySimulator::Retrieve(const std::string& key) {
   const GatewayAnswer a = engine_->Retrieve(key);
+  const std::chrono::milliseconds held{hold_latency_ ? a.latency_ms : 0};
   switch (a.outcome) {
     case cmd::GATEWAY_OUTCOME_SUCCEEDED:
-      return http::Json(200, {{"idempotency_key", key},
-                              {"status", "succeeded"},
-                              {"id", a.processor_reference},
-                              {"amount", a.amount_processed_minor}});
+      return {http::Json(200, {{"idempotency_key", key},
+                               {"status", "succeeded"},
+                               {"id", a.processor_reference},
+                               {"amount", a.amount_processed_minor}}),
+              held};
     case cmd::GATEWAY_OUTCOME_FAILED:
-      return http::Json(200, {{"idempotency_key", key},
-                              {"status", "failed"},
-                              {"error", {{"code", ProcessorCode(a.error_code)}}}});
+      return {http::Json(200, {{"idempotency_key", key},
+                               {"status", "failed"},
+                               {"error", {{"code", ProcessorCode(a.error_code)}}}}),
+              held};
     case cmd::GATEWAY_OUTCOME_NOT_FOUND:
-      return ApiError(404, "invalid_request_error", "not_found", "nothing under this key");
+      return {ApiError(404, "invalid_request_error", "not_found", "nothing under this key"), held};
     default:
-      return ApiError(503, "api_error", "processor_unavailable", "cannot tell right now");
+      return {ApiError(503, "api_error", "processor_unavailable", "cannot tell right now"), held};
   }
 }
 

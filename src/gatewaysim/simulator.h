@@ -10,7 +10,8 @@
 //  - Fates as HTTP: declines are 402 card_error; processor_unavailable is 503 and
 //    network_failure 502 (nothing processed, nothing recorded); timeout_not_charged and
 //    charged_answer_lost hold the request for hang_ms and answer 504 (a client with a
-//    shorter timeout sees a timeout), the second having charged.
+//    shorter timeout sees a timeout), the second having charged. A held answer (hang_ms,
+//    the engine's latency) waits on a server timer, not on a thread.
 //  - GET /v1/audit: every charge (authorize/sale) with its authorized, captured, voided and
 //    refunded amounts, and the charge count per idempotency key.
 //  - Bearer token check when `token` is set (401 otherwise).
@@ -26,6 +27,7 @@
 // Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -69,18 +71,31 @@ class GatewaySimulator {
   // Every charge with what later operations did to it, in ledger order.
   [[nodiscard]] std::vector<Charge> Charges() const;
   [[nodiscard]] std::vector<connectors::LedgerEntry> Ledger() const { return engine_->Ledger(); }
-  // The answer to one request, socket-free (what the routes call).
+  // The answer to one request and how long to hold it (the engine's latency; hang_ms for
+  // a timed-out or lost answer). The routes send it after `delay` with a server timer, so
+  // a held answer holds no thread.
+  struct Answer {
+    Answer(http::Response r,  // NOLINT(google-explicit-constructor): most are not held
+           std::chrono::milliseconds d = std::chrono::milliseconds{0})
+        : response(std::move(r)), delay(d) {}
+    http::Response response;
+    std::chrono::milliseconds delay{0};
+  };
+  [[nodiscard]] Answer Decide(const http::Request& request);
+  // Decide(), holding the answer on this thread: socket-free, for tests.
   [[nodiscard]] http::Response Handle(const http::Request& request);
 
  private:
   explicit GatewaySimulator(GatewaySimulatorOptions options,
                             std::unique_ptr<connectors::SimulatedGateway> engine);
-  http::Response Write(const http::Request& request, connectors::OperationKind kind,
-                       const std::string& target);
-  http::Response Retrieve(const std::string& key);
+  Answer Write(const http::Request& request, connectors::OperationKind kind,
+               const std::string& target);
+  Answer Retrieve(const std::string& key);
   http::Response Audit() const;
 
   GatewaySimulatorOptions options_;
+  // The engine's latency is ours to hold (Answer::delay) unless the caller gave it a sleep.
+  bool hold_latency_ = false;
   std::unique_ptr<connectors::SimulatedGateway> engine_;
   std::mutex mu_;
   std::map<std::string, std::string> bodies_;  // idempotency key -> digest of its request

@@ -309,6 +309,17 @@ void Server::Stop() {
   c.io.restart();
 }
 
+void Server::After(std::chrono::milliseconds delay, std::function<void()> task) {
+  Core& c = impl_->core;
+  if (!c.running.load()) {
+    std::this_thread::sleep_for(delay);
+    task();
+    return;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(c.io, delay);
+  timer->async_wait([timer, task = std::move(task)](beast::error_code) { task(); });
+}
+
 Response Server::Dispatch(Request request) const {
   return impl_->core.Dispatch(std::move(request), nullptr);
 }

@@ -199,6 +199,11 @@ class Server {
   // requests already read (running or queued), then joins the threads. Idempotent.
   void Stop();
 
+  // Runs `task` on an I/O thread once `delay` has passed (an Asio timer: no thread waits),
+  // e.g. to send a Reply later. Keep it short. Before Start (or after Stop) it sleeps
+  // `delay` on the caller, then runs `task` there.
+  void After(std::chrono::milliseconds delay, std::function<void()> task);
+
   // Runs one request through the routes as the socket path would (for tests and fuzzers);
   // for an async route, waits for its Reply (Post runs on the replying thread).
   [[nodiscard]] Response Dispatch(Request request) const;

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include "connectors/dispatcher.h"
 #include "connectors/registry.h"
@@ -174,6 +177,39 @@ TEST(HttpGateway, ChargedButAnswerLostIsUnknownAndNeverChargesTwice) {
   EXPECT_EQ(found.outcome, cmd::GATEWAY_OUTCOME_SUCCEEDED);
   EXPECT_EQ(found.amount_processed_minor, 1000);
   EXPECT_EQ(f.sim->Charges().size(), 1u);
+}
+
+// A held answer (hang_ms) waits on a timer, not on a worker: with one worker, five held
+// answers do not keep the audit from being answered, and each still gets its 504 after
+// hang_ms. (A worker sleeping through hang_ms would hold the audit 3 s per held answer.)
+TEST(GatewaySim, HeldAnswersHoldNoWorker) {
+  gatewaysim::GatewaySimulatorOptions o;
+  o.engine = ParseGatewaySpec("flaky:seed=3,timeout=1").value();
+  o.engine.processor_id = "stripe";
+  o.hang_ms = 3000;
+  auto sim = std::move(gatewaysim::GatewaySimulator::Open(std::move(o)).value());
+  http::Server server(http::ServerOptions{.threads = 1});
+  sim->RegisterRoutes(server);
+  const int port = *server.Start("127.0.0.1:0");
+  std::vector<std::thread> held;
+  std::atomic<int> timeouts{0};
+  for (int i = 0; i < 5; ++i) {
+    held.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(10, 0);
+      auto r = c.Post("/v1/payments", {{"Idempotency-Key", "k" + std::to_string(i)}},
+                      R"({"amount":100,"currency":"USD"})", "application/json");
+      if (r && r->status == 504) ++timeouts;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the five are held now
+  httplib::Client audit("127.0.0.1", port);
+  audit.set_read_timeout(2, 0);  // a liveness bound: one held worker would take 3 s
+  auto r = audit.Get("/v1/audit");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (auto& t : held) t.join();
+  EXPECT_EQ(timeouts.load(), 5);
 }
 
 TEST(HttpGateway, TimeoutNotChargedIsSealedByRetrieve) {
