@@ -37,11 +37,9 @@ GATEWAYS=${GATEWAYS:-"flaky_psp=flaky:seed=7,decline=0.1;*=mock"}
 # in-process simulated gateways, whose idempotency records (like a real processor's
 # database) grow with every payment and would hide the orchestrator's own memory.
 GATEWAY_SIM=${GATEWAY_SIM:-0}
-# Request threads of that `payorch gateway-sim`. cpp-httplib holds a thread per kept-alive
-# connection (for up to 5 s of idleness), and `payorch run` keeps up to one connection per
-# connector thread per processor (5 processors x 8 threads here, plus the reconciler): with
-# fewer server threads than client connections the calls queue behind idle connections
-# (8 threads sustained ~11 payments/s).
+# Worker threads of that `payorch gateway-sim` (its default is 4: idle connections and held
+# answers hold none). 64 was needed with cpp-httplib, which held a thread per kept-alive
+# connection; kept so that soak figures stay comparable with earlier runs.
 SIM_THREADS=${SIM_THREADS:-64}
 
 usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; }
