@@ -154,9 +154,7 @@ void Core::RouteRequest(Request req, std::string* route_out, const Reply& reply)
     // A route that waits: on its own pool, so it can hold none of the workers.
     if (!blocking_workers->TryPost(
             [&route, req = std::move(req), reply] { RunHandler(route, req, reply); })) {
-      Response r = Error(503, "overloaded", "the server is busy; retry later");
-      r.headers.emplace_back("Retry-After", "1");
-      reply.Send(std::move(r));
+      reply.Send(OverloadedResponse());
     }
     return;
   }

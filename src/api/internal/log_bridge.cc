@@ -353,43 +353,40 @@ void EventFollower::Check(const std::shared_ptr<Waiter>& w, bool stopping) {
   using Clock = std::chrono::steady_clock;
   AnswerFn answer;
   Decision d;
-  Clock::time_point next;
   {
     std::lock_guard<std::mutex> lock(w->mu);
     if (!w->answer) return;  // not asked for yet, or answered
     const auto now = Clock::now();
-    bool ready = false;
+    bool ready = stopping;
+    Clock::time_point next;  // when to look again, if not ready
     if (w->append == A::kFailed) {
       ready = true;
     } else if (w->append == A::kAcknowledged) {
       // Acknowledged: the decision, or whatever there is at the deadline.
-      ready = (w->decision.decided && w->decision.settled) || now >= w->deadline;
+      ready = ready || (w->decision.decided && w->decision.settled) || now >= w->deadline;
       next = w->deadline;
     } else if (now >= w->append_deadline) {
       w->decision.append_error = "the log did not acknowledge the command in time";
       ready = true;
     } else if (stopping) {
       w->decision.append_error = "the merchant API stopped before the log acknowledged it";
-      ready = true;
     } else {
       // Not acknowledged yet: the decision does not count before the acknowledgement.
       next = w->append_deadline;
     }
-    ready = ready || stopping;
     if (ready) {
       answer = std::move(w->answer);
       w->answer = nullptr;
       d = w->decision;
     }
-  }
-  Timers& t = *timers_;
-  {
-    std::lock_guard<std::mutex> lock(t.mu);
-    if (w->timer && (answer || (*w->timer)->first != next)) {
+    // The timer follows the state, under the waiter's lock (lock order: waiter, timers).
+    Timers& t = *timers_;
+    std::lock_guard<std::mutex> tlock(t.mu);
+    if (w->timer && (ready || (*w->timer)->first != next)) {
       t.due.erase(*w->timer);
       w->timer.reset();
     }
-    if (!answer && !w->timer && !t.stop) {
+    if (!ready && !w->timer && !t.stop) {
       w->timer = t.due.emplace(next, w);
       if (*w->timer == t.due.begin()) t.cv.notify_one();
     }

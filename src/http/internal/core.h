@@ -123,6 +123,14 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
+// The answer of every "no room now" bound (worker queue, requests in flight, blocking
+// queue): 503 overloaded with Retry-After: 1.
+inline Response OverloadedResponse() {
+  Response r = Error(503, "overloaded", "the server is busy; retry later");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 class SessionBase;
 
 // Everything a running server shares with its connections.

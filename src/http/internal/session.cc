@@ -287,9 +287,7 @@ class Session final : public SessionBase {
   // 503 overloaded for a complete request the server has no room for; the connection stays.
   void Overloaded() {
     route_ = "refused";
-    Response r = Error(503, "overloaded", "the server is busy; retry later");
-    r.headers.emplace_back("Retry-After", "1");
-    Write(std::move(r), false);
+    Write(OverloadedResponse(), false);
   }
 
   // Answers a request that was not (fully) read, then closes.
