@@ -2,7 +2,14 @@
 // --merchant-api` on a `payorch broker`: with every gateway outcome unknown and a limit of
 // two unknown outcomes, a new create answers 503 `overloaded` with Retry-After (nothing
 // appended, nothing stored under its key), and a create appended to the log directly is
-// rejected with REJECT_REASON_OVERLOADED, never dropped.
+// rejected with REJECT_REASON_OVERLOADED, never dropped. And a stalled log (the broker
+// stopped) holds no HTTP worker: reads are answered while 80 POSTs wait for it.
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "api/e2e_support.h"
 #include "command/hash.h"
 
@@ -71,6 +78,52 @@ TEST(Overload, NewPaymentsAreRefusedWhileOutcomesAreUnknown) {
       std::chrono::seconds(20)))
       << events.substr(0, 4000);
   EXPECT_NE(events.find("overload/refused"), std::string::npos);
+}
+
+// Payment POSTs answer asynchronously (docs/http.md, "Threads"): with the broker stopped,
+// 80 POSTs waiting for the log hold none of the API's workers, so a read is answered at
+// once; each POST then gets a documented answer. With a worker per waiting POST (64 before)
+// the read queued behind them until append_timeout_ms (3 s), past its 2 s client timeout.
+TEST(Overload, ReadsAreAnsweredWhilePostsWaitForAStalledLog) {
+  Stack stack("stalled");
+  ASSERT_TRUE(stack.StartBroker());
+  const int port = stack.StartRun("wait_ms: 1000\nappend_timeout_ms: 3000\n");
+  ASSERT_NE(port, 0) << payorch::testing::ReadFile((stack.dir / "run1.log").string());
+  const std::string key = stack.NewKey("m_cobranded");
+  ASSERT_FALSE(key.empty());
+  const json body = {{"amount", 1000}, {"currency", "USD"}, {"payment_method", "card"}};
+  Client first("127.0.0.1", port);
+  Reply created = first.Post("/v1/payments", key, "stall-0", body);
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const std::string id = created.body.value("id", "");
+
+  ASSERT_EQ(::kill(stack.broker.pid(), SIGSTOP), 0);
+  struct Resume {  // the broker runs again however the test ends
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{stack.broker.pid()};
+  std::atomic<int> documented{0};
+  std::vector<std::thread> posts;
+  for (int i = 0; i < 80; ++i) {
+    posts.emplace_back([&, i] {
+      Client c("127.0.0.1", port);
+      Reply r = c.Post("/v1/payments", key, "stall-" + std::to_string(i + 1), body);
+      const bool unavailable = r.status == 503 && r.body.is_object() && r.body.contains("error") &&
+                               r.body["error"].value("code", "") == "log_unavailable";
+      if (r.status == 201 || r.status == 202 || unavailable) ++documented;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the POSTs are waiting
+  httplib::Client reader("127.0.0.1", port);
+  reader.set_read_timeout(2, 0);  // a liveness bound: queued behind 64 POSTs it took 3 s
+  auto got = reader.Get(("/v1/payments/" + id).c_str(), {{"Authorization", "Bearer " + key}});
+  EXPECT_TRUE(got) << "the read was not answered while POSTs waited for the log";
+  if (got) {
+    EXPECT_EQ(got->status, 200) << got->body;
+  }
+  ::kill(stack.broker.pid(), SIGCONT);
+  for (auto& t : posts) t.join();
+  EXPECT_EQ(documented.load(), 80);
 }
 
 }  // namespace
