@@ -550,10 +550,11 @@ struct MerchantApi::Impl {
       s.HandleBlocking(r.method, r.pattern, Guard(std::move(r.handler)));
     for (auto& r : iso->Routes())
       s.HandleBlocking(r.method, r.pattern, Guard(std::move(r.handler)));
-    auto behind = [this] { return Behind(); };  // events, then reports:
-    for (auto routes : {internal::EventRoutes([this] { return outbox.get(); }),
-                        internal::ReportRoutes(o.store, aggregates.get(), behind)})
-      for (auto& [path, h] : routes) s.Handle("GET", path, Guard(std::move(h)));
+    auto behind = [this] { return Behind(); };
+    auto reads = internal::EventRoutes([this] { return outbox.get(); });  // events, reports
+    for (auto& r : internal::ReportRoutes(o.store, aggregates.get(), behind))
+      reads.push_back(std::move(r));
+    for (auto& [path, h] : reads) s.Handle("GET", path, Guard(std::move(h)));
   }
 };
 
