@@ -71,7 +71,7 @@ struct Decision {
   // A refund command's refund id (RefundStarted.refund_id, or the original of a
   // deduplicated refund), "" otherwise.
   std::string refund_id;
-  // Wait() with an append deadline: why the log did not acknowledge the command ("" when it
+  // OnAnswer()/Wait(): why the log did not acknowledge the command ("" when it
   // did). Set, the command may or may not be in the log; nothing else here counts.
   std::string append_error;
 };
