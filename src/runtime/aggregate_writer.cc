@@ -179,6 +179,8 @@ class AggregateWriter final : public CommandWriter {
   }
 
   bool fenced() const override { return fenced_; }
+  void Retire() override { fenced_ = true; }
+  bool Quiescent() const override { return reports_.use_count() == 1; }
   int64_t persisted_command_offset() const override { return persisted_command_offset_; }
 
  private:
@@ -284,19 +286,18 @@ class AggregateWriter final : public CommandWriter {
     ++in_flight_[key];
     auto group =
         std::make_shared<DeliveredGroup>(DeliveredGroup{command_offset, key, std::move(events)});
-    log::LogStatus st = deps_.outbox->Publish(partition_, std::move(keys), std::move(values),
-                                              [this, group](const outbox::GroupResult& r) {
-                                                if (!r.ok) {
-                                                  if (failure_.empty())
-                                                    failure_ = "event publish failed: " + r.error;
-                                                  return;
-                                                }
-                                                if (r.offsets.front() > next_events_offset_)
-                                                  CheckGap(next_events_offset_, r.offsets.front());
-                                                next_events_offset_ = std::max(
-                                                    next_events_offset_, r.offsets.back() + 1);
-                                                delivered_.push_back(std::move(*group));
-                                              });
+    log::LogStatus st = deps_.outbox->Publish(
+        partition_, std::move(keys), std::move(values),
+        [this, group, alive = reports_](const outbox::GroupResult& r) {
+          if (!r.ok) {
+            if (failure_.empty()) failure_ = "event publish failed: " + r.error;
+            return;
+          }
+          if (r.offsets.front() > next_events_offset_)
+            CheckGap(next_events_offset_, r.offsets.front());
+          next_events_offset_ = std::max(next_events_offset_, r.offsets.back() + 1);
+          delivered_.push_back(std::move(*group));
+        });
     if (!st.ok()) return "outbox: " + st.ToString();
     return "";
   }
@@ -323,12 +324,13 @@ class AggregateWriter final : public CommandWriter {
     const log::OutRecord dlq = internal::DeadLetterRecord(
         deps_.kafka->Topic(log::TopicKind::kDeadLetters), record, reason);
     const int64_t offset = record.offset.value();
-    auto st = deps_.producer->Produce(dlq, [this, offset](const log::Delivery& d) {
-      if (!d.status.ok() && failure_.empty()) {
-        failure_ = "dead letter of command offset " + std::to_string(offset) +
-                   " not appended: " + d.status.ToString();
-      }
-    });
+    auto st =
+        deps_.producer->Produce(dlq, [this, offset, alive = reports_](const log::Delivery& d) {
+          if (!d.status.ok() && failure_.empty()) {
+            failure_ = "dead letter of command offset " + std::to_string(offset) +
+                       " not appended: " + d.status.ToString();
+          }
+        });
     if (!st.ok() && failure_.empty()) {
       failure_ = "dead letter of command offset " + std::to_string(offset) + ": " + st.ToString();
     }
@@ -345,6 +347,9 @@ class AggregateWriter final : public CommandWriter {
   int64_t next_events_offset_ = 0;
   uint64_t epoch_ = 0;
   bool fenced_ = false;
+  // Held by every pending delivery callback (they capture `this`): one owner left means
+  // none can still call back (Quiescent).
+  std::shared_ptr<int> reports_ = std::make_shared<int>(0);
   std::string failure_;
   int64_t persisted_command_offset_ = 0;
   std::unordered_map<std::string, State> cache_;

@@ -32,6 +32,12 @@ class CommandWriter {
 
   // A newer writer claimed the partition: this one decides nothing more.
   virtual bool fenced() const = 0;
+  // The partition was revoked. The writer is kept until the producer has reported every
+  // record it published (those reports call back into it); until then they only settle
+  // its own bookkeeping: nothing is handed off or decided.
+  virtual void Retire() {}
+  // No delivery report can still call back into this writer: it may be destroyed.
+  virtual bool Quiescent() const = 0;
   // All commands before this offset have their events persisted.
   virtual int64_t persisted_command_offset() const = 0;
 };

@@ -77,6 +77,10 @@ class WriterLoop : public log::RebalanceListener {
       }
       options_.logger->info("[p{}] partition revoked{}; writer stops", p.value(),
                             lost ? " (lost)" : "");
+      // Not destroyed yet: if the flush above timed out (a stalled broker), delivery
+      // reports of its events are still to come, and they call back into it.
+      it->second->Retire();
+      retired_.push_back(std::move(it->second));
       writers_.erase(it);
     }
     Report();
@@ -156,6 +160,7 @@ class WriterLoop : public log::RebalanceListener {
         }
       }
       producer_->Poll(0).IgnoreError();  // delivery callbacks; failures reach the outbox
+      std::erase_if(retired_, [](const auto& w) { return w->Quiescent(); });
       for (auto& [p, w] : writers_) {
         if (std::string err = w->Persist(); !err.empty() && failure_.empty()) {
           failure_ = "partition " + std::to_string(p) + ": " + err;
@@ -184,6 +189,7 @@ class WriterLoop : public log::RebalanceListener {
       }
     }
     consumer_->Close().IgnoreError();  // nothing to commit: resumption is from the log
+    for (auto& [p, w] : writers_) retired_.push_back(std::move(w));  // outlive producer_
     writers_.clear();
     return failure_;
   }
@@ -192,6 +198,10 @@ class WriterLoop : public log::RebalanceListener {
   const OrchestratorOptions& options_;
   OrchestratorProbe& probe_;
   const WriterLoopSpec spec_;
+  // Writers of revoked partitions, kept until no delivery report can call back into them
+  // (CommandWriter::Quiescent; see OnRevoked). Declared before producer_, so they outlive
+  // it: its destructor drops the callbacks of what it purges.
+  std::vector<std::unique_ptr<CommandWriter>> retired_;
   std::unique_ptr<log::Producer> producer_;
   std::unique_ptr<outbox::EventOutbox> outbox_;
   std::unique_ptr<log::Consumer> consumer_;

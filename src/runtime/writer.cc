@@ -203,7 +203,7 @@ void PartitionWriter::DeadLetter(const log::Record& record, const std::string& r
   // A dead letter that cannot be appended is an error the partition stops on (and is
   // retried from, since the command stays undecided), never a silent loss.
   const int64_t offset = record.offset.value();
-  auto st = deps_.producer->Produce(dlq, [this, offset](const log::Delivery& d) {
+  auto st = deps_.producer->Produce(dlq, [this, offset, alive = reports_](const log::Delivery& d) {
     if (!d.status.ok() && failure_.empty()) {
       failure_ = "dead letter of command offset " + std::to_string(offset) +
                  " not appended: " + d.status.ToString();
@@ -258,7 +258,8 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
   if (deps_.metrics != nullptr) group->decided_at_ms = WallMs();
   group->events = std::move(events);
   log::LogStatus st = deps_.outbox->Publish(
-      partition_, std::move(keys), std::move(values), [this, group](const outbox::GroupResult& r) {
+      partition_, std::move(keys), std::move(values),
+      [this, group, alive = reports_](const outbox::GroupResult& r) {
         if (!r.ok) {
           if (failure_.empty()) failure_ = "event publish failed: " + r.error;
           return;

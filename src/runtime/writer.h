@@ -75,6 +75,8 @@ class PartitionWriter final : public CommandWriter {
   // Also evicts settled payments.
   [[nodiscard]] std::string Persist() override;
   bool fenced() const override { return fenced_; }
+  void Retire() override { fenced_ = true; }
+  bool Quiescent() const override { return reports_.use_count() == 1; }
   int64_t persisted_command_offset() const override { return persisted_command_offset_; }
 
   const std::string& failure() const { return failure_; }
@@ -114,6 +116,9 @@ class PartitionWriter final : public CommandWriter {
   int64_t next_events_offset_ = 0;  // the events partition is known up to here
   uint64_t epoch_ = 0;
   bool fenced_ = false;
+  // Held by every pending delivery callback (they capture `this`): one owner left means
+  // none can still call back (Quiescent).
+  std::shared_ptr<int> reports_ = std::make_shared<int>(0);
   std::string failure_;
   int64_t persisted_command_offset_ = 0;
 
