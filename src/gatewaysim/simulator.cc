@@ -5,7 +5,6 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <thread>
 
 namespace payorch::gatewaysim {
 
@@ -73,9 +72,9 @@ http::Response ApiError(int status, const char* type, const std::string& code,
 
 }  // namespace
 
-GatewaySimulator::GatewaySimulator(GatewaySimulatorOptions options,
+GatewaySimulator::GatewaySimulator(GatewaySimulatorOptions options, bool hold_latency,
                                    std::unique_ptr<connectors::SimulatedGateway> engine)
-    : options_(std::move(options)), hold_latency_(true), engine_(std::move(engine)) {}
+    : options_(std::move(options)), hold_latency_(hold_latency), engine_(std::move(engine)) {}
 
 connectors::StatusOr<std::unique_ptr<GatewaySimulator>> GatewaySimulator::Open(
     GatewaySimulatorOptions options) {
@@ -88,10 +87,8 @@ connectors::StatusOr<std::unique_ptr<GatewaySimulator>> GatewaySimulator::Open(
   if (hold_latency) options.engine.sleep = [](std::chrono::milliseconds) {};
   auto engine = connectors::SimulatedGateway::Open(options.engine);
   if (!engine.ok()) return engine.status();
-  std::unique_ptr<GatewaySimulator> sim(
-      new GatewaySimulator(std::move(options), std::move(engine.value())));
-  sim->hold_latency_ = hold_latency;
-  return sim;
+  return std::unique_ptr<GatewaySimulator>(
+      new GatewaySimulator(std::move(options), hold_latency, std::move(engine.value())));
 }
 
 void GatewaySimulator::RegisterRoutes(http::Server& server) {
@@ -105,12 +102,6 @@ void GatewaySimulator::RegisterRoutes(http::Server& server) {
   server.HandleAsync("POST", "/v1/refunds", handle);
   server.HandleAsync("GET", "/v1/idempotency/([^/]+)", handle);
   server.HandleAsync("GET", "/v1/audit", handle);
-}
-
-http::Response GatewaySimulator::Handle(const http::Request& request) {
-  Answer a = Decide(request);
-  if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
-  return std::move(a.response);
 }
 
 GatewaySimulator::Answer GatewaySimulator::Decide(const http::Request& request) {

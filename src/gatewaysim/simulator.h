@@ -82,12 +82,10 @@ class GatewaySimulator {
     std::chrono::milliseconds delay{0};
   };
   [[nodiscard]] Answer Decide(const http::Request& request);
-  // Decide(), holding the answer on this thread: socket-free, for tests.
-  [[nodiscard]] http::Response Handle(const http::Request& request);
 
  private:
-  explicit GatewaySimulator(GatewaySimulatorOptions options,
-                            std::unique_ptr<connectors::SimulatedGateway> engine);
+  GatewaySimulator(GatewaySimulatorOptions options, bool hold_latency,
+                   std::unique_ptr<connectors::SimulatedGateway> engine);
   Answer Write(const http::Request& request, connectors::OperationKind kind,
                const std::string& target);
   Answer Retrieve(const std::string& key);
@@ -95,7 +93,7 @@ class GatewaySimulator {
 
   GatewaySimulatorOptions options_;
   // The engine's latency is ours to hold (Answer::delay) unless the caller gave it a sleep.
-  bool hold_latency_ = false;
+  const bool hold_latency_;
   std::unique_ptr<connectors::SimulatedGateway> engine_;
   std::mutex mu_;
   std::map<std::string, std::string> bodies_;  // idempotency key -> digest of its request

@@ -309,11 +309,7 @@ void Server::Stop() {
 
 void Server::After(std::chrono::milliseconds delay, std::function<void()> task) {
   Core& c = impl_->core;
-  if (!c.running.load()) {
-    std::this_thread::sleep_for(delay);
-    task();
-    return;
-  }
+  if (!c.running.load()) return task();  // no I/O threads, no timer: at once
   auto timer = std::make_shared<asio::steady_timer>(c.io, delay);
   timer->async_wait([timer, task = std::move(task)](beast::error_code) { task(); });
 }

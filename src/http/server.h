@@ -200,8 +200,8 @@ class Server {
   void Stop();
 
   // Runs `task` on an I/O thread once `delay` has passed (an Asio timer: no thread waits),
-  // e.g. to send a Reply later. Keep it short. Before Start (or after Stop) it sleeps
-  // `delay` on the caller, then runs `task` there.
+  // e.g. to send a Reply later. Keep it short. Before Start (or after Stop) there is no
+  // timer: it runs `task` at once, on the caller (Dispatch in tests).
   void After(std::chrono::milliseconds delay, std::function<void()> task);
 
   // Runs one request through the routes as the socket path would (for tests and fuzzers);
