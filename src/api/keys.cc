@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/sha256.h"
+#include "common/thread_name.h"
 
 namespace payorch::api {
 namespace {
@@ -285,6 +286,77 @@ KeyVerifier::KeyVerifier(const KeyStore* store, VerifierOptions options, const C
   SystemRandom(secret, sizeof secret);
   stand_in_hash_ =
       HashSecret(std::string(reinterpret_cast<const char*>(secret), sizeof secret), SystemRandom);
+  for (int i = 0; i < std::max(1, options_.max_concurrent_verifications); ++i)
+    workers_.emplace_back([this] { WorkLoop(); });
+}
+
+bool KeyVerifier::Submit(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(work_mu_);
+    if (work_stop_ ||
+        work_.size() >= static_cast<size_t>(std::max(1, options_.max_queued_verifications)))
+      return false;
+    work_.push_back(std::move(task));
+  }
+  work_cv_.notify_one();
+  return true;
+}
+
+void KeyVerifier::WorkLoop() {
+  NameThisThread("po-auth");
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(work_mu_);
+      work_cv_.wait(lock, [this] { return work_stop_ || !work_.empty(); });
+      if (work_stop_) return;
+      task = std::move(work_.front());
+      work_.pop_front();
+    }
+    task();
+  }
+}
+
+bool KeyVerifier::VerifyNow(const std::string& presented, std::optional<Principal>* who) {
+  auto parsed = ParseKey(presented);
+  if (!parsed) {
+    Record("unknown", "", false);
+    *who = std::nullopt;
+    return true;
+  }
+  const auto& [key_id, secret] = *parsed;
+  const std::string digest = Sha256Hex(secret);
+  const int64_t now = clock_->NowMs();
+  Principal found;
+  bool refresh = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    MaybeReload(now, false);
+    auto k = keys_.find(key_id);
+    if (k == keys_.end() || k->second.revoked) return false;  // argon2id all the same
+    auto c = cache_.find(key_id);
+    if (c == cache_.end() || c->second.secret_sha256 != digest) return false;
+    Cached& e = c->second;
+    if (now >= e.expires_at_ms) return false;
+    if (now >= e.expires_at_ms - options_.ttl_ms / 10 && !e.refreshing && !e.refresh_queued) {
+      e.refresh_queued = true;  // still valid: answered now, re-verified in the background
+      refresh = true;
+    }
+    found = {key_id, k->second.merchant_id};
+  }
+  if (refresh && !Submit([this, presented] { (void)Verify(presented, /*record=*/false); })) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto c = cache_.find(key_id); c != cache_.end()) c->second.refresh_queued = false;
+  }
+  Record(key_id, found.merchant_id, true);
+  *who = std::move(found);
+  return true;
+}
+
+void KeyVerifier::VerifyLater(std::string presented,
+                              std::function<void(std::optional<Principal>, bool)> done) {
+  if (!Submit([this, presented = std::move(presented), done] { done(Verify(presented), false); }))
+    done(std::nullopt, true);
 }
 
 bool KeyVerifier::Argon2Verify(const std::string& hash, const std::string& secret) {
@@ -318,9 +390,13 @@ void KeyVerifier::MaybeReload(int64_t now, bool force) {
 }
 
 std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
+  return Verify(presented, /*record=*/true);
+}
+
+std::optional<Principal> KeyVerifier::Verify(const std::string& presented, bool record) {
   auto parsed = ParseKey(presented);
   if (!parsed) {
-    Record("unknown", "", false);
+    if (record) Record("unknown", "", false);
     return std::nullopt;
   }
   const auto& [key_id, secret] = *parsed;
@@ -357,7 +433,7 @@ std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
     }
   }
   if (ok_from_cache) {
-    Record(key_id, who.merchant_id, true);
+    if (record) Record(key_id, who.merchant_id, true);
     return who;
   }
   const bool ok = Argon2Verify(hash, secret) && !who.key_id.empty();
@@ -371,10 +447,10 @@ std::optional<Principal> KeyVerifier::Verify(const std::string& presented) {
   }
   if (refresh_leader) refreshed_.notify_all();
   if (!ok) {
-    Record(who.merchant_id.empty() ? "unknown" : key_id, who.merchant_id, false);
+    if (record) Record(who.merchant_id.empty() ? "unknown" : key_id, who.merchant_id, false);
     return std::nullopt;
   }
-  Record(key_id, who.merchant_id, true);
+  if (record) Record(key_id, who.merchant_id, true);
   return who;
 }
 
@@ -438,6 +514,14 @@ void KeyVerifier::FlushUsage() {
     spdlog::warn("api keys: usage audit: {}", err);
 }
 
-KeyVerifier::~KeyVerifier() { FlushUsage(); }
+KeyVerifier::~KeyVerifier() {
+  {
+    std::lock_guard<std::mutex> lock(work_mu_);
+    work_stop_ = true;  // queued verifications are dropped with their callbacks
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+  FlushUsage();
+}
 
 }  // namespace payorch::api

@@ -24,11 +24,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -125,7 +127,11 @@ struct VerifierOptions {
   int64_t ttl_ms = 60'000;
   int64_t reload_interval_ms = 1'000;
   // argon2id verifications running at once (19 MiB of memory each); more wait their turn.
+  // Also the number of the verifier's own threads ("po-auth") for VerifyLater().
   int max_concurrent_verifications = 2;
+  // VerifyLater(): verifications waiting for a thread; beyond this many, a request is
+  // refused unverified (the merchant API answers 503 `overloaded`).
+  int max_queued_verifications = 256;
   // How often aggregated key usage is written to the audit (on the next Verify).
   int64_t usage_flush_ms = 60'000;
 };
@@ -137,7 +143,18 @@ class KeyVerifier {
   // The principal of a presented key, or nullopt (malformed, unknown, revoked, wrong).
   // An unknown or revoked key id costs what a wrong secret costs (one argon2id
   // verification, against a stand-in hash), so timing does not tell which ids exist.
+  // Waits for argon2id (tens of ms); VerifyNow()/VerifyLater() split it for callers that
+  // must not wait.
   [[nodiscard]] std::optional<Principal> Verify(const std::string& presented);
+  // Verify() when it needs no argon2id and no waiting: true with `*who` set for a
+  // malformed key (nullopt) or a key whose verification is cached (in the TTL's last
+  // tenth, a re-verification is queued in the background, once). False otherwise: the
+  // caller then uses VerifyLater().
+  [[nodiscard]] bool VerifyNow(const std::string& presented, std::optional<Principal>* who);
+  // Verify() on one of the verifier's threads; `done(who, busy)` runs there, or at once on
+  // the caller's thread with busy = true when max_queued_verifications are waiting.
+  void VerifyLater(std::string presented,
+                   std::function<void(std::optional<Principal> who, bool busy)> done);
   // Writes the usage aggregated since the last flush to the key audit now.
   void FlushUsage();
   ~KeyVerifier();
@@ -146,6 +163,8 @@ class KeyVerifier {
 
  private:
   void MaybeReload(int64_t now, bool force);
+  // Verify(); `record` false for a background re-verification (no request to count).
+  std::optional<Principal> Verify(const std::string& presented, bool record);
   // argon2id_verify, at most max_concurrent_verifications at once.
   bool Argon2Verify(const std::string& hash, const std::string& secret);
   // Counts one outcome; writes the aggregate when a window has passed.
@@ -153,8 +172,12 @@ class KeyVerifier {
   struct Cached {
     std::string secret_sha256;
     int64_t expires_at_ms = 0;
-    bool refreshing = false;  // one request is re-verifying it (single flight)
+    bool refreshing = false;      // one request is re-verifying it (single flight)
+    bool refresh_queued = false;  // VerifyNow() queued a background re-verification
   };
+  // Runs `task` on a verifier thread; false when max_queued_verifications are waiting.
+  bool Submit(std::function<void()> task);
+  void WorkLoop();
   // The cache's answer for a presented key whose digest matches its entry (under mu_).
   enum class CacheUse { kHit, kLeadRefresh, kMiss };
   CacheUse UseCached(std::unique_lock<std::mutex>& lock, const std::string& key_id,
@@ -172,6 +195,12 @@ class KeyVerifier {
   std::mutex slots_mu_;
   std::condition_variable slots_cv_;
   int slots_in_use_ = 0;
+  // VerifyLater()'s threads and their bounded queue.
+  std::mutex work_mu_;
+  std::condition_variable work_cv_;
+  std::deque<std::function<void()>> work_;
+  bool work_stop_ = false;
+  std::vector<std::thread> workers_;
   std::atomic<int64_t> verifications_{0};
   std::mutex usage_mu_;
   std::map<std::string, KeyUsage> usage_;  // bounded: known key ids + "unknown"

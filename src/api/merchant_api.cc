@@ -70,29 +70,25 @@ struct MerchantApi::Impl {
 
   // Authenticates and rate limits. The bucket is charged by the presented key id before
   // the secret is checked, so a flood of wrong secrets for one key id costs one argon2id
-  // verification per token, not one per request.
+  // verification per token, not one per request. For the routes that wait on a thread of
+  // their own pool anyway (HandleBlocking).
   http::Handler Guard(Authed h) {
     return [this, h = std::move(h)](const http::Request& req) {
       return internal::Finalize(internal::Authenticate(req, *limiter, *verifier, h));
     };
   }
-  // Guard() for a handler that answers through a Reply: the same checks and headers.
-  using AuthedAsync =
-      std::function<void(const http::Request&, const Principal&, const http::Reply&)>;
+  // Guard() for a route on the workers, answering through a Reply: the same checks and
+  // headers, and no worker waits for an argon2id verification (internal::AuthenticateAsync).
+  using AuthedAsync = internal::AuthedAsyncHandler;
   http::AsyncHandler GuardAsync(AuthedAsync h) {
     return [this, h = std::move(h)](const http::Request& req, const http::Reply& reply) {
-      std::optional<Principal> who;
-      http::Response checked =
-          internal::Authenticate(req, *limiter, *verifier, [&](const auto&, const Principal& p) {
-            who = p;
-            return http::Response{};
-          });
-      if (!who) return reply.Send(internal::Finalize(std::move(checked)));  // 401, 429
-      h(req, *who, reply.Wrapped([rate = std::move(checked.headers)](http::Response r) {
-        r.headers.insert(r.headers.end(), rate.begin(), rate.end());
-        return internal::Finalize(std::move(r));
-      }));
+      internal::AuthenticateAsync(req, *limiter, *verifier, reply, h, o.retry_after_s);
     };
+  }
+  // GuardAsync() for a handler that answers at once.
+  http::AsyncHandler GuardAsync(Authed h) {
+    return GuardAsync([h = std::move(h)](const http::Request& req, const Principal& who,
+                                         const http::Reply& reply) { reply.Send(h(req, who)); });
   }
 
   http::Response Overloaded() const { return internal::Overloaded(o.retry_after_s); }
@@ -502,7 +498,7 @@ struct MerchantApi::Impl {
 
   // A guarded route to one of the handlers above.
   using Method = http::Response (Impl::*)(const http::Request&, const Principal&);
-  http::Handler Bind(Method m) { return Guard(std::bind_front(m, this)); }
+  http::AsyncHandler Bind(Method m) { return GuardAsync(Authed(std::bind_front(m, this))); }
   using BuildMethod = std::optional<http::Response> (Impl::*)(const json&, const Principal&,
                                                               const std::string&, Command*);
   http::AsyncHandler BindPost(BuildMethod m) {
@@ -514,8 +510,8 @@ struct MerchantApi::Impl {
 
   void MountAll(http::Server& s) {
     s.HandleAsync("POST", "/v1/payments", BindPost(&Impl::BuildCreate));
-    s.Handle("GET", "/v1/payments", Bind(&Impl::ListPayments));
-    s.Handle("GET", "/v1/payments/([^/]+)", Bind(&Impl::GetPayment));
+    s.HandleAsync("GET", "/v1/payments", Bind(&Impl::ListPayments));
+    s.HandleAsync("GET", "/v1/payments/([^/]+)", Bind(&Impl::GetPayment));
     const auto action = [this](const char* name) {
       const std::string what = name;
       return GuardAsync(
@@ -535,10 +531,10 @@ struct MerchantApi::Impl {
     for (const char* a : {"confirm", "capture", "void", "cancel", "refunds"})
       s.HandleAsync("POST", std::string("/v1/payments/([^/]+)/") + a, action(a));
     s.HandleAsync("POST", "/v1/refunds", BindPost(&Impl::BuildRefund));
-    s.Handle("GET", "/v1/refunds", Bind(&Impl::ListRefunds));
-    s.Handle("GET", "/v1/refunds/([^/]+)", Bind(&Impl::GetRefund));
-    s.Handle("GET", "/v1/webhooks/dead", Bind(&Impl::ListDead));
-    s.Handle("POST", "/v1/webhooks/dead/([^/]+)/resend", Bind(&Impl::Resend));
+    s.HandleAsync("GET", "/v1/refunds", Bind(&Impl::ListRefunds));
+    s.HandleAsync("GET", "/v1/refunds/([^/]+)", Bind(&Impl::GetRefund));
+    s.HandleAsync("GET", "/v1/webhooks/dead", Bind(&Impl::ListDead));
+    s.HandleAsync("POST", "/v1/webhooks/dead/([^/]+)/resend", Bind(&Impl::Resend));
     for (auto& r : internal::AdminRoutes(keys.get(), o.config.admin_token, o.merchant_configured))
       s.Handle(r.method, r.path, std::move(r.handler));  // the operator's /v1/admin/api-keys
     const auto create = [this](const http::Request& r, const Principal& w) {
@@ -554,7 +550,7 @@ struct MerchantApi::Impl {
     auto reads = internal::EventRoutes([this] { return outbox.get(); });  // events, reports
     for (auto& r : internal::ReportRoutes(o.store, aggregates.get(), behind))
       reads.push_back(std::move(r));
-    for (auto& [path, h] : reads) s.Handle("GET", path, Guard(std::move(h)));
+    for (auto& [path, h] : reads) s.HandleAsync("GET", path, GuardAsync(Authed(std::move(h))));
   }
 };
 
@@ -611,7 +607,8 @@ std::string MerchantApi::Start() {
   i.outbox = std::make_unique<outbox::WebhookOutbox>(
       internal::OutboxOptions(i.o.config, dir + "/webhooks", i.o.clock));
   if (Status s = i.outbox->Open(); !s.ok()) return s.ToString();
-  i.follower = std::make_unique<internal::EventFollower>(i.o.kafka, i.o.store, i.o.on_event);
+  i.follower = std::make_unique<internal::EventFollower>(i.o.kafka, i.o.store, i.o.on_event,
+                                                         i.o.events_reader);
   if (std::string err = i.follower->Start(); !err.empty()) return err;
   i.aggregates = std::make_unique<internal::AggregateFollower>(i.o.kafka, dir + "/commerce");
   if (std::string err = i.aggregates->Start(); !err.empty()) return err;
@@ -628,7 +625,7 @@ std::string MerchantApi::Start() {
           const std::string meta = i.responses.Metadata(payment_id);
           return meta.empty() ? json(nullptr) : json::parse(meta, nullptr, false);
         },
-        i.o.clock, i.o.config.events_retention_days * internal::kDayMs);
+        i.o.clock, i.o.config.events_retention_days * internal::kDayMs, i.o.events_reader);
     if (std::string err = i.feeder->Start(); !err.empty()) return err;
     i.outbox->Start();
   }

@@ -45,6 +45,7 @@
 #include "common/clock.h"
 #include "http/server.h"
 #include "log/options.h"
+#include "log/shared_reader.h"
 #include "outbox/webhook_outbox.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/config/v1/config.pb.h"
@@ -81,7 +82,20 @@ struct MerchantApiOptions {
   // The merchant's configuration (its creditor_account for ISO 20022 exports), or null.
   std::function<const ::payments::config::v1::MerchantConfig*(const std::string& merchant)>
       find_merchant;
+  // The process's shared reader of the events topic (log/shared_reader.h), not yet
+  // started, or null: the events follower and the webhook feeder subscribe to it in
+  // Start() instead of fetching every event with a consumer each.
+  log::SharedReader* events_reader = nullptr;
 };
+
+// The HTTP server the merchant API is built for (docs/http.md, "Threads"). Its workers run
+// handlers that never wait (a POST's decision and a key's argon2id verification come back
+// through a Reply), so two, one per core of the machine it is sized for: more only add
+// context switches. One I/O thread. The routes that wait for their aggregates (invoices,
+// orders, checkout, ISO 20022) have a pool of their own.
+inline constexpr int kApiWorkerThreads = 2;
+inline constexpr int kApiIoThreads = 1;
+inline constexpr int kApiBlockingThreads = 16;
 
 // A mounted route: method and the OpenAPI path template.
 struct RouteSpec {

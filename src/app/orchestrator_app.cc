@@ -301,9 +301,9 @@ Step OrchestratorApp::StartWebhooks() {
 Step OrchestratorApp::StartQueryApi() {
   if (o_.http_addr.empty()) return std::nullopt;
   query_api_ = std::make_unique<internal::QueryApi>(http::ServerOptions{
-      .threads = 8,
-      .blocking_threads = 16,
-      .io_threads = 2,
+      .threads = api::kApiWorkerThreads,
+      .blocking_threads = api::kApiBlockingThreads,
+      .io_threads = api::kApiIoThreads,
       .name = "api",
       .logger = o_.logger,
       .on_request = [this](const http::RequestRecord& r) {

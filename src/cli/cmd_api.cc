@@ -36,7 +36,7 @@ int RunApi(int argc, char** argv) {
   std::string merchant_config;
   std::string log_level = "info";
   int64_t max_lag = 10'000;
-  int threads = 8;
+  int threads = api::kApiWorkerThreads;
   FlagSet flags("api",
                 "Serves the merchant API (docs/merchant-api.md): payments over the log with API\n"
                 "keys (`payorch keys`), idempotency, rate limits and signed webhooks. Needs a\n"
@@ -54,8 +54,9 @@ int RunApi(int argc, char** argv) {
             "answer 503 to reads while the projection is more than this many "
             "records behind (-1: never)");
   flags.Int("threads", &threads,
-            "HTTP worker threads (payment POSTs hold none while the log decides; invoice, "
-            "order, checkout and ISO 20022 routes have 16 of their own)",
+            "HTTP worker threads (no route waits on them: payment POSTs hold none while the "
+            "log decides, nor a key's verification; invoice, order, checkout and ISO 20022 "
+            "routes have 16 of their own)",
             Bounds::AtLeast(1));
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
@@ -87,6 +88,16 @@ int RunApi(int argc, char** argv) {
   so.max_lag = max_lag;
   so.runner.kafka = kafka;
   so.runner.logger = logger;
+  // The projection, the events follower and the webhook feeder share one reader of the
+  // events topic; the follower answers POSTs, so it fetches on the hot path.
+  auto events_reader = log::SharedReader::Open(kafka.HotPath(), "payorch.events",
+                                               kafka.Topic(log::TopicKind::kEvents));
+  if (!events_reader.ok()) {
+    std::fprintf(stderr, "payorch api: events reader: %s\n",
+                 events_reader.status().ToString().c_str());
+    return 1;
+  }
+  so.runner.shared = events_reader.value().get();
   projection::ProjectionService service(so);
   if (std::string err = service.Open(); !err.empty()) {
     std::fprintf(stderr, "payorch api: %s\n", err.c_str());
@@ -97,6 +108,7 @@ int RunApi(int argc, char** argv) {
   mo.kafka = kafka;
   mo.config = config;
   mo.store = &service.store();
+  mo.events_reader = events_reader.value().get();
   mo.lag = [&service] { return service.runner().lag(); };
   mo.max_lag = max_lag;
   mo.merchant_configured = [&merchants](const std::string& m) {
@@ -108,9 +120,14 @@ int RunApi(int argc, char** argv) {
     std::fprintf(stderr, "payorch api: %s\n", err.c_str());
     return 1;
   }
+  if (Status s = events_reader.value()->Start(); !s.ok()) {
+    std::fprintf(stderr, "payorch api: events reader: %s\n", s.ToString().c_str());
+    return 1;
+  }
   http::ServerOptions server_options;
   server_options.threads = threads;
-  server_options.blocking_threads = 16;
+  server_options.blocking_threads = api::kApiBlockingThreads;
+  server_options.io_threads = api::kApiIoThreads;
   http::Server server(server_options);
   merchant_api.Mount(server);
   http::Result<int> port = server.Start(http_addr);
@@ -141,6 +158,7 @@ int RunApi(int argc, char** argv) {
   merchant_api.Stop();
   stop_projection = true;
   projection_thread.join();
+  events_reader.value()->Stop();  // every subscriber has stopped polling
   if (std::string close_err = service.Close(); err.empty()) err = close_err;
   if (!err.empty()) {
     logger->error("payorch api: {}", err);

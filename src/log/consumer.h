@@ -65,7 +65,15 @@ class StartAt final : public RebalanceListener {
   std::vector<PartitionOffset> starts_;
 };
 
-class Consumer {
+// What a reader of records polls: a Consumer, or a SharedReader's subscription.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  // Appends up to max_records records to `out`, waiting up to timeout_ms for the first.
+  virtual Status PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out) = 0;
+};
+
+class Consumer final : public RecordSource {
  public:
   // Joins `group_id` and subscribes to `topic`. `listener` must outlive the Consumer.
   [[nodiscard]] static StatusOr<std::unique_ptr<Consumer>> Create(const KafkaOptions& options,
@@ -85,14 +93,14 @@ class Consumer {
   [[nodiscard]] static StatusOr<std::unique_ptr<Consumer>> CreateMember(
       const KafkaOptions& options, const std::string& group_id, const std::string& topic,
       const std::vector<int32_t>& static_partitions, RebalanceListener* listener);
-  ~Consumer();  // Close()s if not closed
+  ~Consumer() override;  // Close()s if not closed
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;
 
   // Appends up to max_records records to `out`, waiting up to timeout_ms for the first
   // batch. Runs rebalance callbacks. Fails when the client is unusable (fatal) or a
   // rebalance could not be applied.
-  Status PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out);
+  Status PollBatch(size_t max_records, int timeout_ms, std::vector<Record>* out) override;
 
   // Commits `next_offset` (the offset of the next record to process) of each partition
   // and waits for the answer. kAborted if this member no longer owns a partition.

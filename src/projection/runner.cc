@@ -24,24 +24,6 @@ ProjectionRunner::ProjectionRunner(ProjectionStore* store, RunnerOptions options
 
 ProjectionRunner::~ProjectionRunner() = default;
 
-// Starts each partition of Run()'s consumer where the projector's checkpoint is.
-class StartAtCheckpoints : public log::RebalanceListener {
- public:
-  explicit StartAtCheckpoints(Projector& projector) : projector_(projector) {}
-  std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
-    std::vector<log::PartitionOffset> starts;
-    for (PartitionId p : ps) {
-      const int64_t next = projector_.checkpoint(p.value()).next_offset;
-      starts.push_back({p, next > 0 ? Offset{next} : log::kOffsetBeginning});
-    }
-    return starts;
-  }
-  void OnRevoked(const std::vector<PartitionId>& /*partitions*/, bool /*lost*/) override {}
-
- private:
-  Projector& projector_;
-};
-
 std::string ProjectionRunner::Open() {
   const std::string topic = options_.kafka.Topic(log::TopicKind::kEvents);
   auto admin = log::Admin::Create(options_.kafka);
@@ -63,16 +45,32 @@ std::string ProjectionRunner::Open() {
     positions_ = std::move(positions);
   }
   if (std::string err = RefreshWatermarks(); !err.empty()) return err;
-  std::lock_guard lock(mu_);
-  for (const PartitionPosition& pos : positions_) {
-    if (pos.next_offset > pos.high_watermark) {
-      return "the projection store is ahead of " + topic + " partition " +
-             std::to_string(pos.partition) + " (offset " + std::to_string(pos.next_offset) +
-             " > high watermark " + std::to_string(pos.high_watermark) +
-             "): it was built from another log; rebuild it";
+  {
+    std::lock_guard lock(mu_);
+    for (const PartitionPosition& pos : positions_) {
+      if (pos.next_offset > pos.high_watermark) {
+        return "the projection store is ahead of " + topic + " partition " +
+               std::to_string(pos.partition) + " (offset " + std::to_string(pos.next_offset) +
+               " > high watermark " + std::to_string(pos.high_watermark) +
+               "): it was built from another log; rebuild it";
+      }
     }
   }
+  if (options_.shared != nullptr) {
+    auto sub = options_.shared->Subscribe(Starts());
+    if (!sub.ok()) return topic + ": " + sub.status().ToString();
+    subscription_ = std::move(sub).value();
+  }
   return "";
+}
+
+std::vector<log::PartitionOffset> ProjectionRunner::Starts() {
+  std::vector<log::PartitionOffset> starts;
+  for (const PartitionPosition& pos : positions()) {
+    const int64_t next = projector_.checkpoint(pos.partition).next_offset;
+    starts.push_back({PartitionId{pos.partition}, next > 0 ? Offset{next} : log::kOffsetBeginning});
+  }
+  return starts;
 }
 
 std::string ProjectionRunner::RefreshWatermarks() {
@@ -123,12 +121,12 @@ Status ProjectionRunner::Commit() {
 
 std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
   const std::string& topic = options_.kafka.Topic(log::TopicKind::kEvents);
-  std::vector<PartitionId> partitions;
-  for (const PartitionPosition& pos : positions()) partitions.push_back(PartitionId{pos.partition});
-  StartAtCheckpoints starts(projector_);
-  auto consumer = log::Consumer::CreateAssigned(options_.kafka, "payorch.projection", topic,
-                                                partitions, &starts);
-  if (!consumer.ok()) return topic + ": " + consumer.status().ToString();
+  std::unique_ptr<log::RecordSource> source = std::move(subscription_);
+  if (source == nullptr) {
+    auto consumer = log::ReadFrom(nullptr, options_.kafka, "payorch.projection", topic, Starts());
+    if (!consumer.ok()) return topic + ": " + consumer.status().ToString();
+    source = std::move(consumer).value();
+  }
   std::vector<log::Record> batch;
   int64_t next_refresh = 0;
   size_t pending = 0;
@@ -140,7 +138,7 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
       wait_ms =
           static_cast<int>(std::max<int64_t>(0, batch_started + options_.max_batch_ms - NowMs()));
     batch.clear();
-    if (log::LogStatus s = consumer.value()->PollBatch(options_.max_batch_records, wait_ms, &batch);
+    if (log::LogStatus s = source->PollBatch(options_.max_batch_records, wait_ms, &batch);
         !s.ok()) {
       return topic + ": " + s.ToString();
     }
@@ -162,7 +160,7 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
       next_refresh = now + options_.lag_refresh_ms;
     }
   }
-  consumer.value()->Close().IgnoreError();  // nothing committed to the group: checkpoints are ours
+  source.reset();  // nothing committed to the group: checkpoints are ours
   const Status s = Commit();
   return s.ok() ? "" : s.ToString();
 }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "log/options.h"
+#include "log/shared_reader.h"
 #include "projection/projector.h"
 #include "projection/store.h"
 
@@ -68,6 +69,10 @@ struct RunnerOptions {
   // (e.g. for /metrics; keep it short). Unset: nothing is called.
   std::function<void(const ProjectorStats& stats, const std::vector<PartitionPosition>& positions)>
       on_progress;
+  // The process's shared reader of the events topic, not yet started, or null: Open()
+  // subscribes to it from the checkpoints, and Run() reads through that subscription
+  // instead of a consumer of its own. CatchUp() reads on its own either way.
+  log::SharedReader* shared = nullptr;
 };
 
 // Batch size of `payorch replay --rebuild` (and its benchmark): large enough that most
@@ -81,8 +86,8 @@ class ProjectionRunner {
   ProjectionRunner(const ProjectionRunner&) = delete;
   ProjectionRunner& operator=(const ProjectionRunner&) = delete;
 
-  // Finds the partitions and their checkpoints, reads the high watermarks. "" or a
-  // one-line error.
+  // Finds the partitions and their checkpoints, reads the high watermarks, subscribes to
+  // RunnerOptions::shared. "" or a one-line error.
   [[nodiscard]] std::string Open();
 
   // Follows the events topic until `stop`. Returns "" on stop, or the error that stopped
@@ -107,11 +112,14 @@ class ProjectionRunner {
   [[nodiscard]] std::string RefreshWatermarks();
   void UpdateLag();             // mu_ held
   void ReportProgress() const;  // options_.on_progress, mu_ not held
+  // Where each partition resumes: the projector's checkpoints.
+  std::vector<log::PartitionOffset> Starts();
 
   ProjectionStore* store_;
   RunnerOptions options_;
   Projector projector_;
-  std::unique_ptr<log::Admin> admin_;  // partition count and watermarks
+  std::unique_ptr<log::Admin> admin_;                // partition count and watermarks
+  std::unique_ptr<log::RecordSource> subscription_;  // of options_.shared, for Run()
   std::atomic<int64_t> lag_{-1};
   mutable std::mutex mu_;  // guards positions_ and stats_
   std::vector<PartitionPosition> positions_;

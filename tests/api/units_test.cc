@@ -163,6 +163,78 @@ TEST(ApiKeys, AnExpiringKeyIsReverifiedOnceNotByEveryRequest) {
   EXPECT_EQ(verifier.verifications(), before + 2);
 }
 
+// The merchant API's workers never wait for argon2id: VerifyNow() answers only what needs
+// no verification (a cached key, a malformed one, at once; in the TTL's last tenth the
+// re-verification runs in the background), and VerifyLater() verifies on the verifier's
+// own threads behind a bounded queue, refusing at once (busy) beyond it.
+TEST(ApiKeys, VerifyNowAnswersOnlyWithoutArgon2AndVerifyLaterIsBounded) {
+  FakeClock clock;
+  const fs::path dir = TempDir("verify-later");
+  KeyStore store((dir / "keys.jsonl").string(), &clock);
+  std::string err;
+  auto key = store.Create("m_a", "test", &err);
+  ASSERT_TRUE(key) << err;
+  KeyVerifier verifier(&store,
+                       {.ttl_ms = 10'000,
+                        .reload_interval_ms = 0,
+                        .max_concurrent_verifications = 1,
+                        .max_queued_verifications = 2},
+                       &clock);
+  std::optional<Principal> who;
+  EXPECT_FALSE(verifier.VerifyNow(key->secret, &who)) << "not cached yet: needs argon2id";
+  EXPECT_FALSE(verifier.VerifyNow(WrongSecret(key->secret), &who));
+  EXPECT_TRUE(verifier.VerifyNow("pk_malformed", &who));
+  EXPECT_FALSE(who) << "a malformed key is refused at once";
+  EXPECT_EQ(verifier.verifications(), 0) << "VerifyNow never runs argon2id";
+
+  // VerifyLater verifies on its thread and caches the key.
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  int busy = 0;
+  int accepted = 0;
+  const auto done = [&](std::optional<Principal> p, bool refused) {
+    std::lock_guard lock(mu);
+    ++answered;
+    busy += refused ? 1 : 0;
+    accepted += p ? 1 : 0;
+  };
+  verifier.VerifyLater(key->secret, [&](std::optional<Principal> p, bool refused) {
+    done(p, refused);
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return answered == 1; }));
+    EXPECT_EQ(accepted, 1);
+  }
+  ASSERT_TRUE(verifier.VerifyNow(key->secret, &who));
+  ASSERT_TRUE(who);
+  EXPECT_EQ(who->merchant_id, "m_a");
+  const int64_t verified = verifier.verifications();
+  EXPECT_EQ(verified, 1);
+
+  // In the TTL's last tenth the answer is still at once; one re-verification is queued.
+  clock.now += 9'500;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(verifier.VerifyNow(key->secret, &who));
+  for (int i = 0; i < 300 && verifier.verifications() == verified; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(verifier.verifications(), verified + 1) << "one background re-verification";
+
+  // Twenty wrong secrets at once: one verifies at a time, two wait, the rest are refused.
+  const int before = answered;
+  for (int i = 0; i < 20; ++i) {
+    verifier.VerifyLater(WrongSecret(key->secret), [&](std::optional<Principal> p, bool refused) {
+      done(p, refused);
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return answered == before + 20; }));
+  EXPECT_GE(busy, 10) << "at most one running and two queued (17 refused unless the VM stalls)";
+  EXPECT_EQ(accepted, 1) << "no wrong secret accepted";
+}
+
 TEST(ApiKeys, UsesAndFailuresAreAuditedPerKeyAndBounded) {
   FakeClock clock;
   const fs::path dir = TempDir("usage");

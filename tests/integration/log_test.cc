@@ -18,6 +18,7 @@
 #include "log/partition_reader.h"
 #include "log/partitioner.h"
 #include "log/producer.h"
+#include "log/shared_reader.h"
 
 namespace payorch::log {
 namespace {
@@ -272,6 +273,84 @@ TEST_F(LogTest, ProducingToAMissingPartitionFailsFatal) {
   auto at = producer->ProduceSync({.topic = Events(), .partition = PartitionId(99)}, kWaitMs);
   ASSERT_FALSE(at.ok());
   EXPECT_EQ(ClassOf(at.status()), ErrorClass::kFatal) << at.status().ToString();
+}
+
+// --- SharedReader --------------------------------------------------------------------------
+
+// Polls `source` until it returned `want` records (or kWaitMs passed), then `quiet_ms` more.
+std::vector<Record> PollFor(RecordSource& source, size_t want, int quiet_ms = 0) {
+  std::vector<Record> out;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kWaitMs);
+  while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
+    EXPECT_TRUE(source.PollBatch(100, 100, &out).ok());
+  }
+  const auto quiet_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(quiet_ms);
+  while (std::chrono::steady_clock::now() < quiet_end) {
+    EXPECT_TRUE(source.PollBatch(100, 100, &out).ok());
+  }
+  return out;
+}
+
+std::map<int32_t, std::vector<int64_t>> OffsetsByPartition(const std::vector<Record>& records) {
+  std::map<int32_t, std::vector<int64_t>> out;
+  for (const Record& r : records) out[r.partition.value()].push_back(r.offset.value());
+  return out;
+}
+
+TEST_F(LogTest, SharedReaderGivesEachSubscriberEveryRecordFromItsOwnStartOnce) {
+  auto producer = NewProducer();
+  for (int32_t p : {0, 1}) {
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(
+          producer->ProduceSync({.topic = Events(), .partition = PartitionId(p)}, kWaitMs).ok());
+    }
+  }
+  auto reader = SharedReader::Open(options_, "shared", Events());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto all = reader.value()->Subscribe({});  // every partition from the beginning
+  auto late = reader.value()->Subscribe({{PartitionId(0), Offset{6}}, {PartitionId(1), Offset{3}}});
+  ASSERT_TRUE(all.ok() && late.ok());
+  ASSERT_TRUE(reader.value()->Start().ok());
+  EXPECT_FALSE(reader.value()->Subscribe({}).ok()) << "no subscription after the start";
+
+  const std::vector<int64_t> zero_to_nine = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  auto got_all = OffsetsByPartition(PollFor(*all.value(), 20, 300));
+  EXPECT_EQ(got_all[0], zero_to_nine);
+  EXPECT_EQ(got_all[1], zero_to_nine);
+  auto got_late = OffsetsByPartition(PollFor(*late.value(), 11, 300));
+  EXPECT_THAT(got_late[0], ElementsAre(6, 7, 8, 9));
+  EXPECT_THAT(got_late[1], ElementsAre(3, 4, 5, 6, 7, 8, 9));
+
+  // New records reach both.
+  ASSERT_TRUE(
+      producer->ProduceSync({.topic = Events(), .partition = PartitionId(2)}, kWaitMs).ok());
+  EXPECT_THAT(OffsetsByPartition(PollFor(*all.value(), 1))[2], ElementsAre(0));
+  EXPECT_THAT(OffsetsByPartition(PollFor(*late.value(), 1))[2], ElementsAre(0));
+}
+
+// A subscription holds at most max_queued_records: one that does not poll stops the reader
+// (and so its other subscribers) there, and releases it when it is destroyed.
+TEST_F(LogTest, SharedReaderIsPacedByItsFullestSubscriptionAndHoldsNoMoreThanItsBound) {
+  auto producer = NewProducer();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(producer->Produce({.topic = Events(), .partition = PartitionId(0)}).ok());
+  }
+  ASSERT_TRUE(producer->Flush(kWaitMs).ok());
+  auto reader = SharedReader::Open(options_, "paced", Events(), /*max_queued_records=*/10);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto slow = reader.value()->Subscribe({});
+  auto fast = reader.value()->Subscribe({});
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  ASSERT_TRUE(reader.value()->Start().ok());
+  std::vector<Record> first = PollFor(*fast.value(), 10, 1'000);
+  EXPECT_EQ(first.size(), 10u) << "the slow subscription holds 10 and paces the reader";
+  slow.value().reset();
+  std::vector<Record> rest = PollFor(*fast.value(), 40);
+  EXPECT_EQ(rest.size(), 40u);
+  first.insert(first.end(), rest.begin(), rest.end());
+  std::vector<int64_t> want(50);
+  for (int i = 0; i < 50; ++i) want[static_cast<size_t>(i)] = i;
+  EXPECT_EQ(OffsetsByPartition(first)[0], want);
 }
 
 // --- PartitionReader -----------------------------------------------------------------------

@@ -25,4 +25,15 @@ using AuthedHandler = std::function<http::Response(const http::Request&, const P
 [[nodiscard]] http::Response Authenticate(const http::Request& req, RateLimiter& limiter,
                                           KeyVerifier& verifier, const AuthedHandler& handler);
 
+using AuthedAsyncHandler =
+    std::function<void(const http::Request&, const Principal&, const http::Reply&)>;
+// Authenticate() for a route that answers through a Reply, holding no thread while a key
+// is verified: a cached key runs `handler` at once on this thread; any other is verified on
+// the verifier's own threads (KeyVerifier::VerifyLater) and `handler` then runs on a
+// worker (Reply::Post). When max_queued_verifications are waiting, the answer is 503
+// `overloaded` with Retry-After: retry_after_s. Every answer is Finalize()d; those sent
+// through the Reply `handler` gets carry the RateLimit headers.
+void AuthenticateAsync(const http::Request& req, RateLimiter& limiter, KeyVerifier& verifier,
+                       const http::Reply& reply, AuthedAsyncHandler handler, int retry_after_s);
+
 }  // namespace payorch::api::internal

@@ -173,8 +173,10 @@ class EventFollower::Source : public projection::ViewSource {
 };
 
 EventFollower::EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store,
-                             std::function<void(const ev::EventEnvelope&)> on_event)
+                             std::function<void(const ev::EventEnvelope&)> on_event,
+                             log::SharedReader* shared)
     : kafka_(std::move(kafka)),
+      shared_(shared),
       store_(store),
       on_event_(std::move(on_event)),
       timers_(std::make_shared<Timers>()) {
@@ -218,21 +220,17 @@ std::string EventFollower::Start() {
   po.max_cached_views = 20'000;
   auto projector = std::make_shared<projection::Projector>(source.get(), po);
   std::vector<log::PartitionOffset> starts;
-  std::vector<PartitionId> partitions;
   for (int32_t p = 0; p < count.value(); ++p) {
     auto c = checkpoints.find(p);
     if (c != checkpoints.end()) projector->Resume(p, c->second);
     starts.push_back({PartitionId{p}, c != checkpoints.end() ? Offset{c->second.next_offset}
                                                              : log::kOffsetBeginning});
-    partitions.push_back(PartitionId{p});
   }
-  auto listener = std::make_shared<log::StartAt>(starts);
-  // A POST waits on this follower: it fetches on the hot path (KafkaOptions::HotPath).
-  auto consumer = log::Consumer::CreateAssigned(kafka_.HotPath(), "payorch.api", topic, partitions,
-                                                listener.get());
+  // A POST waits on this follower: it fetches on the hot path (KafkaOptions::HotPath), and
+  // so must a shared reader it subscribes to.
+  auto consumer = log::ReadFrom(shared_, kafka_.HotPath(), "payorch.api", topic, starts);
   if (!consumer.ok()) return "events follower: " + consumer.status().ToString();
-  thread_ = std::thread([this, listener, source, projector,
-                         c = std::move(consumer.value())]() mutable {
+  thread_ = std::thread([this, source, projector, c = std::move(consumer.value())]() mutable {
     NameThisThread("po-follower");
     std::vector<log::Record> batch;
     std::vector<std::shared_ptr<Waiter>> touched;

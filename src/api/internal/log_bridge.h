@@ -29,6 +29,7 @@
 
 #include "log/options.h"
 #include "log/record.h"
+#include "log/shared_reader.h"
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
 #include "projection/store.h"
@@ -79,8 +80,11 @@ struct Decision {
 class EventFollower {
  public:
   // `on_event`, if set, sees every event the follower reads (e.g. routing statistics).
+  // With `shared` (started after Start()), it reads through a subscription of that reader
+  // instead of a consumer of its own.
   EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store,
-                std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event = {});
+                std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event = {},
+                log::SharedReader* shared = nullptr);
   ~EventFollower();
   [[nodiscard]] std::string Start();
   void Stop();
@@ -122,6 +126,7 @@ class EventFollower {
   void Check(const std::shared_ptr<Waiter>& waiter, bool stopping = false);
   void TimerLoop();
   log::KafkaOptions kafka_;
+  log::SharedReader* shared_;
   const projection::ProjectionStore* store_;
   std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event_;
   struct RecentView {

@@ -14,6 +14,7 @@
 #include "common/thread_name.h"
 #include "log/admin.h"
 #include "log/consumer.h"
+#include "log/shared_reader.h"
 #include "projection/internal/keys.h"
 #include "projection/projector.h"
 
@@ -184,8 +185,10 @@ std::string EncodePos(const Position& p) {
 WebhookFeeder::WebhookFeeder(log::KafkaOptions kafka, outbox::WebhookOutbox* outbox,
                              std::function<bool(const std::string&)> has_endpoint,
                              std::function<nlohmann::json(const std::string&)> metadata,
-                             const Clock* clock, int64_t events_retention_ms)
+                             const Clock* clock, int64_t events_retention_ms,
+                             log::SharedReader* shared)
     : kafka_(std::move(kafka)),
+      shared_(shared),
       outbox_(outbox),
       has_endpoint_(std::move(has_endpoint)),
       metadata_(std::move(metadata)),
@@ -204,7 +207,6 @@ std::string WebhookFeeder::Start() {
   std::map<int32_t, Position> positions;
   std::map<int32_t, command::EpochFilter> filters;
   std::vector<log::PartitionOffset> starts;
-  std::vector<PartitionId> partitions;
   for (int32_t p = 0; p < count.value(); ++p) {
     Position pos;
     if (auto meta = outbox_->GetMeta(MetaKey(p))) {
@@ -218,7 +220,6 @@ std::string WebhookFeeder::Start() {
     positions[p] = pos;
     filters[p].Restore(pos.epoch, pos.highest);
     starts.push_back({PartitionId{p}, pos.next < 0 ? log::kOffsetBeginning : Offset{pos.next}});
-    partitions.push_back(PartitionId{p});
   }
   // The model resumes where the deliveries do; a fresh outbox builds it from the start.
   auto pending = std::make_unique<std::map<std::string, std::string>>();
@@ -237,84 +238,81 @@ std::string WebhookFeeder::Start() {
                       .highest_seen = pos.highest});
   }
   if (fresh) model->AssumeEmptySource();
-  auto listener = std::make_shared<log::StartAt>(starts);
-  auto consumer =
-      log::Consumer::CreateAssigned(kafka_, "payorch.webhooks", topic, partitions, listener.get());
+  auto consumer = log::ReadFrom(shared_, kafka_, "payorch.webhooks", topic, starts);
   if (!consumer.ok()) return "webhook feeder: " + consumer.status().ToString();
-  thread_ =
-      std::thread([this, listener, positions = std::move(positions), filters = std::move(filters),
-                   c = std::move(consumer.value()), pending = std::move(pending),
-                   source = std::move(source), model = std::move(model)]() mutable {
-        NameThisThread("po-feeder");
-        // Only the views are kept: they are all the model reads back (a snapshot, or a view
-        // evicted from its cache). The projection's other records (merchant index,
-        // idempotency records, daily totals, its own checkpoints) would be written and never
-        // read: the feeder resumes the model from its own positions.
-        const auto flush = [&] {
-          for (auto& m : model->Flush())
-            if (m.key.starts_with(projection::internal::kPaymentPrefix))
-              (*pending)[m.key] = std::move(m.value);
-        };
-        std::vector<log::Record> batch;
-        ev::EventEnvelope e;
-        EventRetention retention(outbox_, clock_, events_retention_ms_);
-        while (!stop_) {
-          batch.clear();
-          log::LogStatus s = c->PollBatch(2'000, 50, &batch);
-          if (!s.ok()) {
-            spdlog::warn("webhook feeder: {}", s.ToString());
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            continue;
-          }
-          if (const int n = retention.MaybeSweep(); n > 0)
-            spdlog::info("webhook feeder: {} expired events deleted", n);
-          else if (n < 0)
-            spdlog::warn("webhook feeder: the expired events sweep failed; retried in a minute");
-          if (batch.empty()) continue;
-          std::vector<outbox::WebhookDelivery> deliveries;
-          MetaEntries meta;  // event records, then the model's records and checkpoints
-          std::map<int32_t, bool> touched;
-          for (const log::Record& r : batch) {
-            const int32_t p = r.partition.value();
-            Position& pos = positions[p];
-            pos.next = r.offset.value() + 1;
-            touched[p] = true;
-            // Decoded once, for the model and here (an undecodable record is the model's to
-            // count).
-            if (!e.ParseFromString(r.value)) {
-              model->Observe(p, r.offset.value(), r.value);
-              continue;
-            }
-            model->Observe(p, r.offset.value(), e);
-            command::EpochFilter& f = filters[p];
-            const command::Verdict v = f.Observe(e);
-            pos.epoch = f.epoch();
-            pos.highest = f.highest_seen();
-            if (v != command::Verdict::kCounted || e.merchant_id().empty()) continue;
-            if (!WebhookType(e)) continue;
-            flush();  // the object as of this event
-            const auto view = ViewAt(e, *source);
-            // Without a view (a log that starts after the payment's creation) the event's
-            // own type stands.
-            auto type = view ? WebhookTypeAfter(e, view->status()) : WebhookType(e);
-            if (!type) continue;
-            outbox::WebhookDelivery d = DeliveryOfJson(e, *type, ObjectAt(e, view, metadata_));
-            if (!retention.Expired(e.occurred_at_ms())) AppendEventRecord(e, d.body, &meta);
-            if (has_endpoint_(e.merchant_id())) deliveries.push_back(std::move(d));
-          }
-          flush();
-          meta.reserve(meta.size() + touched.size() + pending->size());
-          for (auto& [k, v] : *pending) meta.emplace_back(kModel + k, std::move(v));
-          pending->clear();
-          for (const auto& [p, _] : touched) meta.emplace_back(MetaKey(p), EncodePos(positions[p]));
-          if (Status st = outbox_->Enqueue(deliveries, meta); !st.ok()) {
-            // Fatal for durability: stop feeding.
-            spdlog::error("webhook feeder: {}", st.ToString());
-            break;
-          }
+  thread_ = std::thread([this, positions = std::move(positions), filters = std::move(filters),
+                         c = std::move(consumer.value()), pending = std::move(pending),
+                         source = std::move(source), model = std::move(model)]() mutable {
+    NameThisThread("po-feeder");
+    // Only the views are kept: they are all the model reads back (a snapshot, or a view
+    // evicted from its cache). The projection's other records (merchant index,
+    // idempotency records, daily totals, its own checkpoints) would be written and never
+    // read: the feeder resumes the model from its own positions.
+    const auto flush = [&] {
+      for (auto& m : model->Flush())
+        if (m.key.starts_with(projection::internal::kPaymentPrefix))
+          (*pending)[m.key] = std::move(m.value);
+    };
+    std::vector<log::Record> batch;
+    ev::EventEnvelope e;
+    EventRetention retention(outbox_, clock_, events_retention_ms_);
+    while (!stop_) {
+      batch.clear();
+      log::LogStatus s = c->PollBatch(2'000, 50, &batch);
+      if (!s.ok()) {
+        spdlog::warn("webhook feeder: {}", s.ToString());
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      if (const int n = retention.MaybeSweep(); n > 0)
+        spdlog::info("webhook feeder: {} expired events deleted", n);
+      else if (n < 0)
+        spdlog::warn("webhook feeder: the expired events sweep failed; retried in a minute");
+      if (batch.empty()) continue;
+      std::vector<outbox::WebhookDelivery> deliveries;
+      MetaEntries meta;  // event records, then the model's records and checkpoints
+      std::map<int32_t, bool> touched;
+      for (const log::Record& r : batch) {
+        const int32_t p = r.partition.value();
+        Position& pos = positions[p];
+        pos.next = r.offset.value() + 1;
+        touched[p] = true;
+        // Decoded once, for the model and here (an undecodable record is the model's to
+        // count).
+        if (!e.ParseFromString(r.value)) {
+          model->Observe(p, r.offset.value(), r.value);
+          continue;
         }
-        c.reset();
-      });
+        model->Observe(p, r.offset.value(), e);
+        command::EpochFilter& f = filters[p];
+        const command::Verdict v = f.Observe(e);
+        pos.epoch = f.epoch();
+        pos.highest = f.highest_seen();
+        if (v != command::Verdict::kCounted || e.merchant_id().empty()) continue;
+        if (!WebhookType(e)) continue;
+        flush();  // the object as of this event
+        const auto view = ViewAt(e, *source);
+        // Without a view (a log that starts after the payment's creation) the event's
+        // own type stands.
+        auto type = view ? WebhookTypeAfter(e, view->status()) : WebhookType(e);
+        if (!type) continue;
+        outbox::WebhookDelivery d = DeliveryOfJson(e, *type, ObjectAt(e, view, metadata_));
+        if (!retention.Expired(e.occurred_at_ms())) AppendEventRecord(e, d.body, &meta);
+        if (has_endpoint_(e.merchant_id())) deliveries.push_back(std::move(d));
+      }
+      flush();
+      meta.reserve(meta.size() + touched.size() + pending->size());
+      for (auto& [k, v] : *pending) meta.emplace_back(kModel + k, std::move(v));
+      pending->clear();
+      for (const auto& [p, _] : touched) meta.emplace_back(MetaKey(p), EncodePos(positions[p]));
+      if (Status st = outbox_->Enqueue(deliveries, meta); !st.ok()) {
+        // Fatal for durability: stop feeding.
+        spdlog::error("webhook feeder: {}", st.ToString());
+        break;
+      }
+    }
+    c.reset();
+  });
   return "";
 }
 

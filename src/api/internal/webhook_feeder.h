@@ -31,6 +31,7 @@
 #include "api/config.h"
 #include "common/clock.h"
 #include "log/options.h"
+#include "log/shared_reader.h"
 #include "outbox/webhook_outbox.h"
 #include "payments/events/v1/events.pb.h"
 
@@ -67,17 +68,20 @@ namespace payorch::api::internal {
 class WebhookFeeder {
  public:
   // `metadata(payment_id)`: the payment's metadata for the object (null: none). `clock`
-  // (default: the system's) dates the events' retention.
+  // (default: the system's) dates the events' retention. With `shared` (started after
+  // Start()), it reads through a subscription of that reader, not a consumer of its own.
   WebhookFeeder(log::KafkaOptions kafka, outbox::WebhookOutbox* outbox,
                 std::function<bool(const std::string& merchant)> has_endpoint,
                 std::function<nlohmann::json(const std::string& payment_id)> metadata = {},
-                const Clock* clock = nullptr, int64_t events_retention_ms = 30 * 86'400'000LL);
+                const Clock* clock = nullptr, int64_t events_retention_ms = 30 * 86'400'000LL,
+                log::SharedReader* shared = nullptr);
   ~WebhookFeeder();
   [[nodiscard]] std::string Start();
   void Stop();
 
  private:
   log::KafkaOptions kafka_;
+  log::SharedReader* shared_;
   outbox::WebhookOutbox* outbox_;
   std::function<bool(const std::string&)> has_endpoint_;
   std::function<nlohmann::json(const std::string&)> metadata_;

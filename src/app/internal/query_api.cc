@@ -12,6 +12,15 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
   so.runner.kafka = o.kafka;
   so.runner.logger = o.logger;
   so.runner.on_progress = o.on_projection_progress;
+  if (o.merchant_config != nullptr) {
+    // Three readers of every event in this process: they share one fetch. The follower
+    // answers POSTs, so the reader fetches on the hot path.
+    auto reader = log::SharedReader::Open(o.kafka.HotPath(), "payorch.events",
+                                          o.kafka.Topic(log::TopicKind::kEvents));
+    if (!reader.ok()) return "events reader: " + reader.status().ToString();
+    events_reader_ = std::move(reader).value();
+    so.runner.shared = events_reader_.get();
+  }
   service_ = std::make_unique<projection::ProjectionService>(so);
   if (std::string err = service_->Open(); !err.empty()) return err;
   logger_ = o.logger;
@@ -26,6 +35,7 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
     mo.overloaded = o.overloaded;
     mo.merchant_configured = o.merchant_configured;
     mo.find_merchant = o.find_merchant;
+    mo.events_reader = events_reader_.get();
     if (connectors::SuccessRateRouter* router = o.router; router != nullptr) {
       mo.on_event = [router](const ::payments::events::v1::EventEnvelope& e) {
         router->Observe(e);
@@ -34,6 +44,7 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
     }
     merchant_ = std::make_unique<api::MerchantApi>(std::move(mo));
     if (std::string err = merchant_->Start(); !err.empty()) return "--merchant-api: " + err;
+    if (Status s = events_reader_->Start(); !s.ok()) return "events reader: " + s.ToString();
     merchant_->Mount(server);
   } else {
     service_->Mount(server);
@@ -58,6 +69,7 @@ void QueryApi::Stop() {
   if (merchant_) merchant_->Stop();
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  if (events_reader_) events_reader_->Stop();  // every subscriber has stopped polling
   if (service_) {
     if (std::string err = service_->Close(); !err.empty()) logger_->error("projection: {}", err);
   }
