@@ -3,7 +3,9 @@
 // two unknown outcomes, a new create answers 503 `overloaded` with Retry-After (nothing
 // appended, nothing stored under its key), and a create appended to the log directly is
 // rejected with REJECT_REASON_OVERLOADED, never dropped. And a stalled log (the broker
-// stopped) holds no HTTP worker: reads are answered while 80 POSTs wait for it.
+// stopped) holds no HTTP worker: reads are answered while 80 POSTs wait for it. Nor does
+// a flood of unknown API keys, each an argon2id verification: a cached key is answered.
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <atomic>
@@ -124,6 +126,55 @@ TEST(Overload, ReadsAreAnsweredWhilePostsWaitForAStalledLog) {
   ::kill(stack.broker.pid(), SIGCONT);
   for (auto& t : posts) t.join();
   EXPECT_EQ(documented.load(), 80);
+}
+
+// Every unknown key id costs an argon2id verification (~30 ms of CPU, two at a time). They
+// run on the verifier's own threads behind a bounded queue, so a flood of them holds no
+// worker: a request with a verified (cached) key is answered meanwhile. Before, each
+// verification held one of the workers, and 150 of them queued every other request.
+TEST(Overload, AFloodOfUnknownKeysHoldsNoWorker) {
+  Stack stack("keyflood");
+  ASSERT_TRUE(stack.StartBroker());
+  const int port = stack.StartRun("wait_ms: 2000\n");
+  ASSERT_NE(port, 0) << payorch::testing::ReadFile((stack.dir / "run1.log").string());
+  const std::string key = stack.NewKey("m_cobranded");
+  ASSERT_FALSE(key.empty());
+  Client good("127.0.0.1", port);
+  ASSERT_EQ(good.Get("/v1/payments", key).status, 200);  // verified once, then cached
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0};
+  std::atomic<int> documented{0};  // 401 unauthorized, or 503 overloaded past the queue
+  std::vector<std::thread> attackers;
+  for (int i = 0; i < 150; ++i) {
+    attackers.emplace_back([&, i] {
+      Client c("127.0.0.1", port);
+      for (int n = 0; !stop.load(); ++n) {
+        // A well-formed key whose id does not exist.
+        const std::string id = fmt::format("{:016x}", (uint64_t{1} << 40) * (i + 1) + n);
+        Reply r = c.Get("/v1/payments", "pk_" + id + "_" + std::string(64, 'a'));
+        ++answered;
+        const std::string code =
+            r.body.is_object() && r.body.contains("error") ? r.body["error"].value("code", "") : "";
+        if ((r.status == 401 && code == "unauthorized") ||
+            (r.status == 503 && code == "overloaded" && r.headers.count("Retry-After") == 1)) {
+          ++documented;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'000));  // verifications queued
+  httplib::Client reader("127.0.0.1", port);
+  reader.set_read_timeout(2, 0);  // a liveness bound: behind 150 verifications it took ~2.5 s
+  auto got = reader.Get("/v1/payments", {{"Authorization", "Bearer " + key}});
+  EXPECT_TRUE(got) << "a cached key was not answered during the flood";
+  if (got) {
+    EXPECT_EQ(got->status, 200) << got->body;
+  }
+  stop = true;
+  for (auto& t : attackers) t.join();
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_EQ(documented.load(), answered.load()) << "every refusal has the documented shape";
 }
 
 }  // namespace
