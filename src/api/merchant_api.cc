@@ -607,9 +607,9 @@ std::string MerchantApi::Start() {
   i.outbox = std::make_unique<outbox::WebhookOutbox>(
       internal::OutboxOptions(i.o.config, dir + "/webhooks", i.o.clock));
   if (Status s = i.outbox->Open(); !s.ok()) return s.ToString();
-  i.follower = std::make_unique<internal::EventFollower>(i.o.kafka, i.o.store, i.o.on_event,
-                                                         i.o.events_reader);
-  if (std::string err = i.follower->Start(); !err.empty()) return err;
+  if (i.o.runner == nullptr) return "merchant api: no projection runner to follow";
+  i.follower = std::make_unique<internal::EventFollower>(i.o.store, i.o.on_event);
+  i.o.runner->ObserveBatches(i.follower->Observer());
   i.aggregates = std::make_unique<internal::AggregateFollower>(i.o.kafka, dir + "/commerce");
   if (std::string err = i.aggregates->Start(); !err.empty()) return err;
   i.appender = std::make_unique<internal::CommandAppender>(i.o.kafka);

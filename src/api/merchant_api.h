@@ -50,6 +50,7 @@
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/config/v1/config.pb.h"
 #include "payments/events/v1/events.pb.h"
+#include "projection/runner.h"
 #include "projection/store.h"
 
 namespace payorch::api {
@@ -60,8 +61,11 @@ struct MerchantApiOptions {
   std::string data_dir;
   log::KafkaOptions kafka;
   ApiConfig config;
-  // The projection the payments are read from (must outlive the API).
+  // The projection the payments are read from, and its runner, not yet running (both must
+  // outlive the API): the API's events follower observes the runner's batches
+  // (ProjectionRunner::ObserveBatches) instead of reading the log itself.
   const projection::ProjectionStore* store = nullptr;
+  projection::ProjectionRunner* runner = nullptr;
   // Records the projection is behind the log (-1 unknown); above max_lag, GETs answer 503.
   std::function<int64_t()> lag;
   int64_t max_lag = 10'000;
@@ -83,8 +87,8 @@ struct MerchantApiOptions {
   std::function<const ::payments::config::v1::MerchantConfig*(const std::string& merchant)>
       find_merchant;
   // The process's shared reader of the events topic (log/shared_reader.h), not yet
-  // started, or null: the events follower and the webhook feeder subscribe to it in
-  // Start() instead of fetching every event with a consumer each.
+  // started, or null: the webhook feeder subscribes to it in Start() instead of fetching
+  // every event with a consumer of its own.
   log::SharedReader* events_reader = nullptr;
 };
 

@@ -88,8 +88,9 @@ int RunApi(int argc, char** argv) {
   so.max_lag = max_lag;
   so.runner.kafka = kafka;
   so.runner.logger = logger;
-  // The projection, the events follower and the webhook feeder share one reader of the
-  // events topic; the follower answers POSTs, so it fetches on the hot path.
+  // The projection (whose batches the API's events follower observes) and the webhook
+  // feeder share one reader of the events topic; POSTs wait on the follower, so it fetches
+  // on the hot path.
   auto events_reader = log::SharedReader::Open(kafka.HotPath(), "payorch.events",
                                                kafka.Topic(log::TopicKind::kEvents));
   if (!events_reader.ok()) {
@@ -108,6 +109,7 @@ int RunApi(int argc, char** argv) {
   mo.kafka = kafka;
   mo.config = config;
   mo.store = &service.store();
+  mo.runner = &service.runner();
   mo.events_reader = events_reader.value().get();
   mo.lag = [&service] { return service.runner().lag(); };
   mo.max_lag = max_lag;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <iterator>
 #include <thread>
 
 #include "log/admin.h"
@@ -104,6 +105,12 @@ void ProjectionRunner::UpdateLag() {
 
 Status ProjectionRunner::Commit() {
   std::vector<Mutation> writes = projector_.Flush();
+  if (!flushed_.empty()) {  // the observed batches' first: later mutations win
+    flushed_.insert(flushed_.end(), std::make_move_iterator(writes.begin()),
+                    std::make_move_iterator(writes.end()));
+    writes.swap(flushed_);
+    flushed_.clear();
+  }
   if (writes.empty()) return Status::Ok();
   if (Status s = store_->Write(writes); !s.ok()) return s;
   {
@@ -143,8 +150,12 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
       return topic + ": " + s.ToString();
     }
     if (!batch.empty() && pending == 0) batch_started = NowMs();
-    for (const log::Record& r : batch) {
-      projector_.Observe(r.partition.value(), r.offset.value(), r.value);
+    if (observer_) {
+      ObserveBatch(batch);
+    } else {
+      for (const log::Record& r : batch) {
+        projector_.Observe(r.partition.value(), r.offset.value(), r.value);
+      }
     }
     pending += batch.size();
     const int64_t now = NowMs();
@@ -163,6 +174,26 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
   source.reset();  // nothing committed to the group: checkpoints are ours
   const Status s = Commit();
   return s.ok() ? "" : s.ToString();
+}
+
+void ProjectionRunner::ObserveBatch(const std::vector<log::Record>& batch) {
+  if (batch.empty()) return;
+  google::protobuf::Arena arena;  // the batch's events, freed with it
+  std::vector<const ::payments::events::v1::EventEnvelope*> events;
+  events.reserve(batch.size());
+  for (const log::Record& r : batch) {
+    auto* e = google::protobuf::Arena::CreateMessage<::payments::events::v1::EventEnvelope>(&arena);
+    if (!e->ParseFromString(r.value)) {  // the Projector counts it
+      projector_.Observe(r.partition.value(), r.offset.value(), r.value);
+      continue;
+    }
+    projector_.Observe(r.partition.value(), r.offset.value(), *e);
+    events.push_back(e);
+  }
+  std::vector<Mutation> changed = projector_.Flush();
+  observer_(events, changed);
+  flushed_.insert(flushed_.end(), std::make_move_iterator(changed.begin()),
+                  std::make_move_iterator(changed.end()));
 }
 
 std::string ProjectionRunner::CatchUp(const std::atomic<bool>& stop,

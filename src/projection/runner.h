@@ -30,6 +30,7 @@
 
 #include "log/options.h"
 #include "log/shared_reader.h"
+#include "payments/events/v1/events.pb.h"
 #include "projection/projector.h"
 #include "projection/store.h"
 
@@ -94,6 +95,17 @@ class ProjectionRunner {
   // it (a store write failing, the log unreadable).
   [[nodiscard]] std::string Run(const std::atomic<bool>& stop);
 
+  // Run() calls `observer` on its thread after each batch it read, with the batch's
+  // decoded events and what they changed (the Projector's mutations: views, checkpoints,
+  // ...). The Projector is then flushed per batch, and the store gets the mutations at the
+  // next commit as before. For a reader in the same process that must see every view
+  // change without waiting for the commit (the merchant API's events follower) and would
+  // otherwise run a Projector of its own over the same events. Set before Run().
+  using BatchObserver =
+      std::function<void(const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
+                         const std::vector<Mutation>& changed)>;
+  void ObserveBatches(BatchObserver observer) { observer_ = std::move(observer); }
+
   // Reads every partition up to its high watermark as of the call and commits.
   // `progress(done, total)` is called now and then with records read so far.
   [[nodiscard]] std::string CatchUp(
@@ -109,6 +121,8 @@ class ProjectionRunner {
  private:
   // Writes what the projector flushed, in one batch, and advances the positions.
   [[nodiscard]] Status Commit();
+  // Run()'s batch with an observer: decoded once, projected, flushed and observed.
+  void ObserveBatch(const std::vector<log::Record>& batch);
   [[nodiscard]] std::string RefreshWatermarks();
   void UpdateLag();             // mu_ held
   void ReportProgress() const;  // options_.on_progress, mu_ not held
@@ -120,6 +134,8 @@ class ProjectionRunner {
   Projector projector_;
   std::unique_ptr<log::Admin> admin_;                // partition count and watermarks
   std::unique_ptr<log::RecordSource> subscription_;  // of options_.shared, for Run()
+  BatchObserver observer_;
+  std::vector<Mutation> flushed_;  // flushed for the observer, not yet committed
   std::atomic<int64_t> lag_{-1};
   mutable std::mutex mu_;  // guards positions_ and stats_
   std::vector<PartitionPosition> positions_;

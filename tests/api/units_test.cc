@@ -850,7 +850,7 @@ TEST(ResponseStore, ReadsRecordsWrittenAsJsonByEarlierBuilds) {
 // an hour away: nothing depends on timing.
 TEST(EventFollower, AWaitNeedsTheLogsAcknowledgement) {
   using Clock = std::chrono::steady_clock;
-  internal::EventFollower f(log::KafkaOptions{}, nullptr);
+  internal::EventFollower f(nullptr);
   const auto past = Clock::now() - std::chrono::seconds(1);
   const auto later = Clock::now() + std::chrono::hours(1);
 
@@ -883,7 +883,7 @@ TEST(EventFollower, AWaitNeedsTheLogsAcknowledgement) {
 // decision's deadline passes after the acknowledgement, and Stop answers whatever is left.
 TEST(EventFollower, OnAnswerIsCalledOnceAtTheDeadlineAndStopAnswersTheRest) {
   using Clock = std::chrono::steady_clock;
-  auto f = std::make_unique<internal::EventFollower>(log::KafkaOptions{}, nullptr);
+  auto f = std::make_unique<internal::EventFollower>(nullptr);
   std::mutex mu;
   std::condition_variable cv;
   std::vector<std::pair<std::string, internal::Decision>> answers;

@@ -158,28 +158,9 @@ std::optional<pv::PaymentView> Newer(std::optional<std::string> a, std::optional
 }  // namespace
 
 // The Projector's source: the store, with the follower's recent views where newer.
-class EventFollower::Source : public projection::ViewSource {
- public:
-  explicit Source(const EventFollower* f) : f_(f) {}
-  std::optional<std::string> Get(const std::string& key) const override {
-    if (key.rfind("p/", 0) != 0) return f_->store_->Get(key);
-    auto v = f_->Latest(key.substr(2));
-    if (!v) return std::nullopt;
-    return v->SerializeAsString();
-  }
-
- private:
-  const EventFollower* f_;
-};
-
-EventFollower::EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store,
-                             std::function<void(const ev::EventEnvelope&)> on_event,
-                             log::SharedReader* shared)
-    : kafka_(std::move(kafka)),
-      shared_(shared),
-      store_(store),
-      on_event_(std::move(on_event)),
-      timers_(std::make_shared<Timers>()) {
+EventFollower::EventFollower(const projection::ProjectionStore* store,
+                             std::function<void(const ev::EventEnvelope&)> on_event)
+    : store_(store), on_event_(std::move(on_event)), timers_(std::make_shared<Timers>()) {
   timer_thread_ = std::thread([this] {
     NameThisThread("po-api-timer");
     TimerLoop();
@@ -207,72 +188,39 @@ std::optional<pv::PaymentView> EventFollower::Latest(const std::string& payment_
   return Newer(std::move(bytes), store_->Get("p/" + payment_id));
 }
 
-std::string EventFollower::Start() {
-  const std::string topic = kafka_.Topic(log::TopicKind::kEvents);
-  auto admin = log::Admin::Create(kafka_);
-  if (!admin.ok()) return "events follower: " + admin.status().ToString();
-  auto count = admin.value()->PartitionCount(topic);
-  if (!count.ok()) return "events follower: " + count.status().ToString();
-  // From where the projection store is: the Projector resumes its checkpoints.
-  const auto checkpoints = store_->LoadCheckpoints();
-  auto source = std::make_shared<Source>(this);
-  projection::ProjectorOptions po;
-  po.max_cached_views = 20'000;
-  auto projector = std::make_shared<projection::Projector>(source.get(), po);
-  std::vector<log::PartitionOffset> starts;
-  for (int32_t p = 0; p < count.value(); ++p) {
-    auto c = checkpoints.find(p);
-    if (c != checkpoints.end()) projector->Resume(p, c->second);
-    starts.push_back({PartitionId{p}, c != checkpoints.end() ? Offset{c->second.next_offset}
-                                                             : log::kOffsetBeginning});
+projection::ProjectionRunner::BatchObserver EventFollower::Observer() {
+  return [this](const std::vector<const ev::EventEnvelope*>& events,
+                const std::vector<projection::Mutation>& changed) { Apply(events, changed); };
+}
+
+void EventFollower::Apply(const std::vector<const ev::EventEnvelope*>& events,
+                          const std::vector<projection::Mutation>& changed) {
+  std::lock_guard<std::mutex> apply(apply_mu_);
+  if (stop_) return;
+  std::vector<std::shared_ptr<Waiter>> touched;
+  for (const ev::EventEnvelope* e : events) {
+    Observe(*e, &touched);
+    if (on_event_) on_event_(*e);
   }
-  // A POST waits on this follower: it fetches on the hot path (KafkaOptions::HotPath), and
-  // so must a shared reader it subscribes to.
-  auto consumer = log::ReadFrom(shared_, kafka_.HotPath(), "payorch.api", topic, starts);
-  if (!consumer.ok()) return "events follower: " + consumer.status().ToString();
-  thread_ = std::thread([this, source, projector, c = std::move(consumer.value())]() mutable {
-    NameThisThread("po-follower");
-    std::vector<log::Record> batch;
-    std::vector<std::shared_ptr<Waiter>> touched;
-    ev::EventEnvelope e;
-    int64_t next_prune = SteadyMs() + 5'000;
-    while (!stop_) {
-      batch.clear();
-      log::LogStatus s = c->PollBatch(2'000, 20, &batch);
-      if (!s.ok()) {
-        spdlog::warn("merchant api: events follower: {}", s.ToString());
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      touched.clear();
-      for (const log::Record& r : batch) {
-        if (!e.ParseFromString(r.value)) continue;
-        projector->Observe(r.partition.value(), r.offset.value(), e);
-        Observe(e, &touched);
-        if (on_event_) on_event_(e);
-      }
-      const int64_t now = SteadyMs();
-      if (!batch.empty()) {
-        std::vector<projection::Mutation> changed = projector->Flush();
-        std::lock_guard<std::mutex> lock(recent_mu_);
-        for (projection::Mutation& m : changed)
-          if (m.key.rfind("p/", 0) == 0) recent_[m.key.substr(2)] = {std::move(m.value), now};
-      }
-      if (now >= next_prune) {  // the projection has these by now (else reads answer 503)
-        std::lock_guard<std::mutex> lock(recent_mu_);
-        std::erase_if(recent_, [now](const auto& kv) { return now - kv.second.at_ms > 60'000; });
-        next_prune = now + 5'000;
-      }
-      for (const auto& w : touched) Check(w);  // the batch's views are in recent_
+  const int64_t now = SteadyMs();
+  {
+    std::lock_guard<std::mutex> lock(recent_mu_);
+    for (const projection::Mutation& m : changed) {
+      if (m.key.rfind("p/", 0) == 0) recent_[m.key.substr(2)] = {m.value, now};
     }
-    c.reset();
-  });
-  return "";
+    if (now >= next_prune_ms_) {  // the projection has these by now (else reads answer 503)
+      std::erase_if(recent_, [now](const auto& kv) { return now - kv.second.at_ms > 60'000; });
+      next_prune_ms_ = now + 5'000;
+    }
+  }
+  for (const auto& w : touched) Check(w);  // the batch's views are in recent_
 }
 
 void EventFollower::Stop() {
-  stop_ = true;
-  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(apply_mu_);  // no batch is being applied, none will be
+    stop_ = true;
+  }
   // Whatever is still waiting is answered now, as it stands.
   std::vector<std::shared_ptr<Waiter>> left;
   {

@@ -2,13 +2,13 @@
 // - CommandAppender: one producer on its own thread; Append() queues a command record and
 //   waits, bounded, for the log's acknowledgement; AppendAsync() queues it and reports the
 //   acknowledgement to a callback (a POST hands it to its follower's waiter).
-// - EventFollower: one consumer of every events partition, from the projection store's
-//   checkpoints. It answers the waiters of in-flight requests by causation.command_id and
-//   follows their payment until no gateway operation is in flight ("settled"); a waiter
-//   is answered through a callback (OnAnswer), so no thread waits for the log, and a timer
-//   thread answers those whose deadline passes first. It also runs
-//   the projection's pure Projector (epoch rule, de-duplication) over what it reads, over
-//   the store's views, and keeps the views it changed in the last minute: a POST answers
+// - EventFollower: the projection's runner's observer (ProjectionRunner::ObserveBatches):
+//   it reads no log of its own, but sees every batch of events the projection reads and
+//   the views they changed, before the store's next commit. It answers the waiters of
+//   in-flight requests by causation.command_id and follows their payment until no gateway
+//   operation is in flight ("settled"); a waiter is answered through a callback
+//   (OnAnswer), so no thread waits for the log, and a timer thread answers those whose
+//   deadline passes first. It keeps the views changed in the last minute: a POST answers
 //   from them without waiting for the projection's next commit (which, under load, waits
 //   for a quiet poll round), and reads after the answer see at least as much.
 #pragma once
@@ -32,6 +32,7 @@
 #include "log/shared_reader.h"
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
+#include "projection/runner.h"
 #include "projection/store.h"
 
 namespace payorch::api::internal {
@@ -80,13 +81,12 @@ struct Decision {
 class EventFollower {
  public:
   // `on_event`, if set, sees every event the follower reads (e.g. routing statistics).
-  // With `shared` (started after Start()), it reads through a subscription of that reader
-  // instead of a consumer of its own.
-  EventFollower(log::KafkaOptions kafka, const projection::ProjectionStore* store,
-                std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event = {},
-                log::SharedReader* shared = nullptr);
+  EventFollower(const projection::ProjectionStore* store,
+                std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event = {});
   ~EventFollower();
-  [[nodiscard]] std::string Start();
+  // What the projection's runner calls after each batch (ProjectionRunner::ObserveBatches):
+  // the follower reads no log of its own, it sees the runner's events and view changes.
+  [[nodiscard]] projection::ProjectionRunner::BatchObserver Observer();
   void Stop();
 
   struct Waiter;
@@ -117,7 +117,6 @@ class EventFollower {
   // The newer (by last_sequence) of the store's view and Recent().
   [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> Latest(
       const std::string& payment_id) const;
-  class Source;
 
  private:
   void Observe(const ::payments::events::v1::EventEnvelope& e,
@@ -125,8 +124,9 @@ class EventFollower {
   // Answers the waiter if it is ready (or `stopping`), else sets its deadline timer.
   void Check(const std::shared_ptr<Waiter>& waiter, bool stopping = false);
   void TimerLoop();
-  log::KafkaOptions kafka_;
-  log::SharedReader* shared_;
+  // One batch of the runner's: waiters touched, views kept in recent_, waiters checked.
+  void Apply(const std::vector<const ::payments::events::v1::EventEnvelope*>& events,
+             const std::vector<projection::Mutation>& changed);
   const projection::ProjectionStore* store_;
   std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event_;
   struct RecentView {
@@ -135,11 +135,12 @@ class EventFollower {
   };
   mutable std::mutex recent_mu_;
   std::unordered_map<std::string, RecentView> recent_;
+  int64_t next_prune_ms_ = 0;  // with recent_mu_
+  std::mutex apply_mu_;        // Apply() against Stop()
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Waiter>> by_command_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_payment_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+  bool stop_ = false;  // with apply_mu_
   // Deadlines of the waiters with an answer pending (one entry each), for TimerLoop.
   struct Timers;
   std::shared_ptr<Timers> timers_;

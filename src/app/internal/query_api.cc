@@ -13,8 +13,9 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
   so.runner.logger = o.logger;
   so.runner.on_progress = o.on_projection_progress;
   if (o.merchant_config != nullptr) {
-    // Three readers of every event in this process: they share one fetch. The follower
-    // answers POSTs, so the reader fetches on the hot path.
+    // The projection (whose batches the API's events follower observes) and the webhook
+    // feeder read every event: they share one fetch. POSTs wait on the follower, so the
+    // reader fetches on the hot path.
     auto reader = log::SharedReader::Open(o.kafka.HotPath(), "payorch.events",
                                           o.kafka.Topic(log::TopicKind::kEvents));
     if (!reader.ok()) return "events reader: " + reader.status().ToString();
@@ -30,6 +31,7 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
     mo.kafka = o.kafka;
     mo.config = *o.merchant_config;
     mo.store = &service_->store();
+    mo.runner = &service_->runner();
     mo.lag = [s = service_.get()] { return s->runner().lag(); };
     mo.max_lag = o.max_lag;
     mo.overloaded = o.overloaded;

@@ -67,8 +67,8 @@ class QueryApi {
   http::Server server;
 
  private:
-  // With the merchant API: one reader of the events topic for the projection, the API's
-  // events follower and the webhook feeder (log/shared_reader.h).
+  // With the merchant API: one reader of the events topic for the projection (and so the
+  // API's events follower, which observes it) and the webhook feeder (log/shared_reader.h).
   std::unique_ptr<log::SharedReader> events_reader_;
   std::unique_ptr<projection::ProjectionService> service_;
   std::unique_ptr<api::MerchantApi> merchant_;
