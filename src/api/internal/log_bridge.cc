@@ -185,7 +185,10 @@ std::optional<pv::PaymentView> EventFollower::Latest(const std::string& payment_
     auto it = recent_.find(payment_id);
     if (it != recent_.end()) bytes = it->second.bytes;
   }
-  return Newer(std::move(bytes), store_->Get("p/" + payment_id));
+  // A recent view is the newest there is: the store gets the same runner's mutations, and
+  // only after the follower saw them.
+  if (bytes) return Newer(std::move(bytes), std::nullopt);
+  return Newer(std::nullopt, store_->Get("p/" + payment_id));
 }
 
 projection::ProjectionRunner::BatchObserver EventFollower::Observer() {

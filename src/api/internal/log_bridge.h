@@ -114,7 +114,8 @@ class EventFollower {
   // The view of `payment_id` the follower last computed (kept for about a minute).
   [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> Recent(
       const std::string& payment_id) const;
-  // The newer (by last_sequence) of the store's view and Recent().
+  // Recent() if there is one (the store is never newer: it commits what the follower
+  // already saw), else the store's view.
   [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> Latest(
       const std::string& payment_id) const;
 
