@@ -94,6 +94,9 @@ key="$("$payorch" keys create --data "$dir/data" --merchant m_cobranded 2>/dev/n
 curl -s -o /dev/null -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/payments"
 PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d2s -s "$here/api_load.lua" \
   "http://127.0.0.1:$port" >/dev/null
+# The warm-up's last requests (wrk leaves them unanswered when it stops) are answered within
+# wait_ms; the measured run starts after them.
+sleep 2.5
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, clock ticks
 run_pid="${pids[${#pids[@]}-1]}"
