@@ -290,13 +290,16 @@ KeyVerifier::KeyVerifier(const KeyStore* store, VerifierOptions options, const C
     workers_.emplace_back([this] { WorkLoop(); });
 }
 
-bool KeyVerifier::Submit(std::function<void()> task) {
+bool KeyVerifier::Submit(std::function<void()> task, size_t held_bytes) {
   {
     std::lock_guard<std::mutex> lock(work_mu_);
+    const auto max_bytes = static_cast<size_t>(std::max<int64_t>(0, options_.max_queued_bytes));
     if (work_stop_ ||
-        work_.size() >= static_cast<size_t>(std::max(1, options_.max_queued_verifications)))
+        work_.size() >= static_cast<size_t>(std::max(1, options_.max_queued_verifications)) ||
+        work_bytes_ + held_bytes > max_bytes)
       return false;
-    work_.push_back(std::move(task));
+    work_.push_back({std::move(task), held_bytes});
+    work_bytes_ += held_bytes;
   }
   work_cv_.notify_one();
   return true;
@@ -310,7 +313,8 @@ void KeyVerifier::WorkLoop() {
       std::unique_lock<std::mutex> lock(work_mu_);
       work_cv_.wait(lock, [this] { return work_stop_ || !work_.empty(); });
       if (work_stop_) return;
-      task = std::move(work_.front());
+      task = std::move(work_.front().task);
+      work_bytes_ -= work_.front().bytes;
       work_.pop_front();
     }
     task();
@@ -353,9 +357,10 @@ bool KeyVerifier::VerifyNow(const std::string& presented, std::optional<Principa
   return true;
 }
 
-void KeyVerifier::VerifyLater(std::string presented,
+void KeyVerifier::VerifyLater(std::string presented, size_t held_bytes,
                               std::function<void(std::optional<Principal>, bool)> done) {
-  if (!Submit([this, presented = std::move(presented), done] { done(Verify(presented), false); }))
+  if (!Submit([this, presented = std::move(presented), done] { done(Verify(presented), false); },
+              held_bytes))
     done(std::nullopt, true);
 }
 

@@ -129,9 +129,11 @@ struct VerifierOptions {
   // argon2id verifications running at once (19 MiB of memory each); more wait their turn.
   // Also the number of the verifier's own threads ("po-auth") for VerifyLater().
   int max_concurrent_verifications = 2;
-  // VerifyLater(): verifications waiting for a thread; beyond this many, a request is
-  // refused unverified (the merchant API answers 503 `overloaded`).
+  // VerifyLater(): verifications waiting for a thread; beyond this many, or beyond
+  // max_queued_bytes of what their requests hold (bodies), a request is refused unverified
+  // (the merchant API answers 503 `overloaded`).
   int max_queued_verifications = 256;
+  int64_t max_queued_bytes = 16 << 20;
   // How often aggregated key usage is written to the audit (on the next Verify).
   int64_t usage_flush_ms = 60'000;
 };
@@ -152,8 +154,10 @@ class KeyVerifier {
   // caller then uses VerifyLater().
   [[nodiscard]] bool VerifyNow(const std::string& presented, std::optional<Principal>* who);
   // Verify() on one of the verifier's threads; `done(who, busy)` runs there, or at once on
-  // the caller's thread with busy = true when max_queued_verifications are waiting.
-  void VerifyLater(std::string presented,
+  // the caller's thread with busy = true when max_queued_verifications are waiting or the
+  // waiting ones' `held_bytes` (what `done` keeps alive: the request) would pass
+  // max_queued_bytes.
+  void VerifyLater(std::string presented, size_t held_bytes,
                    std::function<void(std::optional<Principal> who, bool busy)> done);
   // Writes the usage aggregated since the last flush to the key audit now.
   void FlushUsage();
@@ -175,8 +179,8 @@ class KeyVerifier {
     bool refreshing = false;      // one request is re-verifying it (single flight)
     bool refresh_queued = false;  // VerifyNow() queued a background re-verification
   };
-  // Runs `task` on a verifier thread; false when max_queued_verifications are waiting.
-  bool Submit(std::function<void()> task);
+  // Runs `task` on a verifier thread; false when the queue is full (count or bytes).
+  bool Submit(std::function<void()> task, size_t held_bytes = 0);
   void WorkLoop();
   // The cache's answer for a presented key whose digest matches its entry (under mu_).
   enum class CacheUse { kHit, kLeadRefresh, kMiss };
@@ -198,7 +202,12 @@ class KeyVerifier {
   // VerifyLater()'s threads and their bounded queue.
   std::mutex work_mu_;
   std::condition_variable work_cv_;
-  std::deque<std::function<void()>> work_;
+  struct Work {
+    std::function<void()> task;
+    size_t bytes = 0;
+  };
+  std::deque<Work> work_;
+  size_t work_bytes_ = 0;  // of the queued Work
   bool work_stop_ = false;
   std::vector<std::thread> workers_;
   std::atomic<int64_t> verifications_{0};

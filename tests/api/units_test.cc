@@ -199,7 +199,7 @@ TEST(ApiKeys, VerifyNowAnswersOnlyWithoutArgon2AndVerifyLaterIsBounded) {
     busy += refused ? 1 : 0;
     accepted += p ? 1 : 0;
   };
-  verifier.VerifyLater(key->secret, [&](std::optional<Principal> p, bool refused) {
+  verifier.VerifyLater(key->secret, 0, [&](std::optional<Principal> p, bool refused) {
     done(p, refused);
     cv.notify_all();
   });
@@ -224,15 +224,24 @@ TEST(ApiKeys, VerifyNowAnswersOnlyWithoutArgon2AndVerifyLaterIsBounded) {
   // Twenty wrong secrets at once: one verifies at a time, two wait, the rest are refused.
   const int before = answered;
   for (int i = 0; i < 20; ++i) {
-    verifier.VerifyLater(WrongSecret(key->secret), [&](std::optional<Principal> p, bool refused) {
-      done(p, refused);
-      cv.notify_all();
-    });
+    verifier.VerifyLater(WrongSecret(key->secret), 0,
+                         [&](std::optional<Principal> p, bool refused) {
+                           done(p, refused);
+                           cv.notify_all();
+                         });
   }
   std::unique_lock lock(mu);
   ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return answered == before + 20; }));
   EXPECT_GE(busy, 10) << "at most one running and two queued (17 refused unless the VM stalls)";
   EXPECT_EQ(accepted, 1) << "no wrong secret accepted";
+  lock.unlock();
+
+  // What the queued requests hold is bounded too: one past max_queued_bytes is refused.
+  KeyVerifier small(&store, {.max_queued_bytes = 1'000}, &clock);
+  bool refused_at_once = false;
+  small.VerifyLater(WrongSecret(key->secret), 2'000,
+                    [&](std::optional<Principal>, bool refused) { refused_at_once = refused; });
+  EXPECT_TRUE(refused_at_once) << "2,000 bytes held, 1,000 allowed";
 }
 
 TEST(ApiKeys, UsesAndFailuresAreAuditedPerKeyAndBounded) {

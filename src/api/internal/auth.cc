@@ -67,8 +67,11 @@ void AuthenticateAsync(const http::Request& req, RateLimiter& limiter, KeyVerifi
     return handler(req, *who, answer);
   }
   // argon2id on the verifier's threads, then the handler on a worker: no worker waits.
+  // What the verification's callback keeps alive meanwhile: a copy of the request.
+  size_t held = req.body.size() + req.path.size() + 1024;
+  for (const auto& [name, value] : req.headers) held += name.size() + value.size();
   verifier.VerifyLater(
-      std::move(presented),
+      std::move(presented), held,
       [req = std::make_shared<const http::Request>(req), reply, answer,
        handler = std::move(handler), retry_after_s](std::optional<Principal> who, bool busy) {
         if (busy) {
