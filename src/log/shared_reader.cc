@@ -172,8 +172,6 @@ StatusOr<std::unique_ptr<SharedReader>> SharedReader::Open(const KafkaOptions& k
   return std::unique_ptr<SharedReader>(new SharedReader(std::move(state)));
 }
 
-int32_t SharedReader::partition_count() const { return state_->partitions; }
-
 StatusOr<std::unique_ptr<RecordSource>> SharedReader::Subscribe(
     const std::vector<PartitionOffset>& starts) {
   std::vector<int64_t> next(static_cast<size_t>(state_->partitions), 0);

@@ -1,8 +1,8 @@
 // SharedReader: one consumer of every partition of a topic, for the readers in one process
-// that would otherwise each fetch the same records (in `payorch run --merchant-api`: the
-// API's events follower, the webhook feeder and the projection). The broker serves one
-// fetch per batch instead of one per reader, and the records are decoded from the wire
-// once.
+// that would otherwise each fetch the same records (in `payorch run --merchant-api` and
+// `payorch api`: the projection, whose batches the API's events follower observes, and the
+// webhook feeder). The broker serves one fetch per batch instead of one per reader, and
+// the records are decoded from the wire once.
 //
 // Each Subscription gets every record from its own start offsets, in offset order per
 // partition, exactly as an assigned Consumer starting there would, and is polled on its
@@ -20,10 +20,10 @@
 // would need a seek back, which nothing needs.
 //
 //   auto reader = SharedReader::Open(kafka.HotPath(), "payorch.events", topic);
-//   auto follower = reader.value()->Subscribe(follower_starts);  // StatusOr<unique_ptr<..>>
-//   auto feeder = reader.value()->Subscribe(feeder_starts);
+//   auto projection = reader.value()->Subscribe(checkpoints);  // StatusOr<unique_ptr<..>>
+//   auto feeder = reader.value()->Subscribe(feeder_positions);
 //   Status s = reader.value()->Start();
-//   follower.value()->PollBatch(2'000, 20, &batch);   // on the follower's thread
+//   projection.value()->PollBatch(2'000, 20, &batch);   // on the projection's thread
 #pragma once
 
 #include <cstddef>
@@ -61,8 +61,6 @@ class SharedReader {
   [[nodiscard]] Status Start();
   // Ends the reader's thread; subscriptions then get no more records. Idempotent.
   void Stop();
-
-  int32_t partition_count() const;
 
   struct State;
   class Subscription;
