@@ -7,11 +7,7 @@
 
 #include "command/lifecycle.h"
 #include "common/thread_name.h"
-#include "log/admin.h"
-#include "log/consumer.h"
-#include "log/partition_reader.h"
 #include "log/producer.h"
-#include "projection/projector.h"
 
 namespace payorch::api::internal {
 
@@ -157,7 +153,6 @@ std::optional<pv::PaymentView> Newer(std::optional<std::string> a, std::optional
 
 }  // namespace
 
-// The Projector's source: the store, with the follower's recent views where newer.
 EventFollower::EventFollower(const projection::ProjectionStore* store,
                              std::function<void(const ev::EventEnvelope&)> on_event)
     : store_(store), on_event_(std::move(on_event)), timers_(std::make_shared<Timers>()) {

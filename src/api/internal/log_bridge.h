@@ -29,7 +29,6 @@
 
 #include "log/options.h"
 #include "log/record.h"
-#include "log/shared_reader.h"
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
 #include "projection/runner.h"
