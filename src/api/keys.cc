@@ -359,9 +359,12 @@ bool KeyVerifier::VerifyNow(const std::string& presented, std::optional<Principa
 
 void KeyVerifier::VerifyLater(std::string presented, size_t held_bytes,
                               std::function<void(std::optional<Principal>, bool)> done) {
-  if (!Submit([this, presented = std::move(presented), done] { done(Verify(presented), false); },
+  // Called from the task, or here if it is refused: shared, not copied into the task.
+  auto call =
+      std::make_shared<std::function<void(std::optional<Principal>, bool)>>(std::move(done));
+  if (!Submit([this, presented = std::move(presented), call] { (*call)(Verify(presented), false); },
               held_bytes))
-    done(std::nullopt, true);
+    (*call)(std::nullopt, true);
 }
 
 bool KeyVerifier::Argon2Verify(const std::string& hash, const std::string& secret) {

@@ -240,6 +240,7 @@ StatusOr<std::unique_ptr<RecordSource>> ReadFrom(SharedReader* shared, const Kaf
                                                  const std::vector<PartitionOffset>& starts) {
   if (shared != nullptr) return shared->Subscribe(starts);
   std::vector<PartitionId> partitions;
+  partitions.reserve(starts.size());
   for (const PartitionOffset& po : starts) partitions.push_back(po.partition);
   StartAt listener(starts);  // runs inside CreateAssigned only
   auto consumer = Consumer::CreateAssigned(kafka, group_id, topic, partitions, &listener);

@@ -80,8 +80,9 @@ struct Decision {
 class EventFollower {
  public:
   // `on_event`, if set, sees every event the follower reads (e.g. routing statistics).
-  EventFollower(const projection::ProjectionStore* store,
-                std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event = {});
+  explicit EventFollower(
+      const projection::ProjectionStore* store,
+      std::function<void(const ::payments::events::v1::EventEnvelope&)> on_event = {});
   ~EventFollower();
   // What the projection's runner calls after each batch (ProjectionRunner::ObserveBatches):
   // the follower reads no log of its own, it sees the runner's events and view changes.
