@@ -290,15 +290,21 @@ KeyVerifier::KeyVerifier(const KeyStore* store, VerifierOptions options, const C
     workers_.emplace_back([this] { WorkLoop(); });
 }
 
-bool KeyVerifier::Submit(std::function<void()> task, size_t held_bytes) {
+bool KeyVerifier::Submit(std::function<void()> task, size_t held_bytes, bool refresh) {
   {
     std::lock_guard<std::mutex> lock(work_mu_);
-    const auto max_bytes = static_cast<size_t>(std::max<int64_t>(0, options_.max_queued_bytes));
-    if (work_stop_ ||
-        work_.size() >= static_cast<size_t>(std::max(1, options_.max_queued_verifications)) ||
-        work_bytes_ + held_bytes > max_bytes)
-      return false;
-    work_.push_back({std::move(task), held_bytes});
+    if (work_stop_) return false;
+    if (refresh) {
+      // A cached key's re-verification goes first and past the bounds (at most one per
+      // cached key is queued): a flood of unknown keys must not let a key in use expire.
+      work_.push_front({std::move(task), held_bytes});
+    } else {
+      const auto max_bytes = static_cast<size_t>(std::max<int64_t>(0, options_.max_queued_bytes));
+      if (work_.size() >= static_cast<size_t>(std::max(1, options_.max_queued_verifications)) ||
+          work_bytes_ + held_bytes > max_bytes)
+        return false;
+      work_.push_back({std::move(task), held_bytes});
+    }
     work_bytes_ += held_bytes;
   }
   work_cv_.notify_one();
@@ -348,7 +354,8 @@ bool KeyVerifier::VerifyNow(const std::string& presented, std::optional<Principa
     }
     found = {key_id, k->second.merchant_id};
   }
-  if (refresh && !Submit([this, presented] { (void)Verify(presented, /*record=*/false); })) {
+  if (refresh &&
+      !Submit([this, presented] { (void)Verify(presented, /*record=*/false); }, 0, true)) {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto c = cache_.find(key_id); c != cache_.end()) c->second.refresh_queued = false;
   }

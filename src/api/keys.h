@@ -179,8 +179,9 @@ class KeyVerifier {
     bool refreshing = false;      // one request is re-verifying it (single flight)
     bool refresh_queued = false;  // VerifyNow() queued a background re-verification
   };
-  // Runs `task` on a verifier thread; false when the queue is full (count or bytes).
-  bool Submit(std::function<void()> task, size_t held_bytes = 0);
+  // Runs `task` on a verifier thread; false when the queue is full (count or bytes). A
+  // `refresh` (a cached key's background re-verification) is queued first, past the bounds.
+  bool Submit(std::function<void()> task, size_t held_bytes = 0, bool refresh = false);
   void WorkLoop();
   // The cache's answer for a presented key whose digest matches its entry (under mu_).
   enum class CacheUse { kHit, kLeadRefresh, kMiss };

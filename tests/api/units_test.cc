@@ -244,6 +244,43 @@ TEST(ApiKeys, VerifyNowAnswersOnlyWithoutArgon2AndVerifyLaterIsBounded) {
   EXPECT_TRUE(refused_at_once) << "2,000 bytes held, 1,000 allowed";
 }
 
+// A flood of unknown keys fills the verification queue; a key in use must not expire
+// behind it: its background re-verification goes first, past the queue's bounds.
+TEST(ApiKeys, AKeyInUseIsReverifiedAheadOfAFullQueue) {
+  FakeClock clock;
+  const fs::path dir = TempDir("refresh-first");
+  KeyStore store((dir / "keys.jsonl").string(), &clock);
+  std::string err;
+  auto key = store.Create("m_a", "test", &err);
+  ASSERT_TRUE(key) << err;
+  KeyVerifier verifier(&store,
+                       {.ttl_ms = 10'000,
+                        .reload_interval_ms = 0,
+                        .max_concurrent_verifications = 1,
+                        .max_queued_verifications = 2},
+                       &clock);
+  ASSERT_TRUE(verifier.Verify(key->secret));  // cached until 10,000
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  for (int i = 0; i < 10; ++i) {
+    verifier.VerifyLater(WrongSecret(key->secret), 0, [&](std::optional<Principal>, bool) {
+      std::lock_guard lock(mu);
+      ++answered;
+      cv.notify_all();
+    });
+  }
+  clock.now += 9'500;  // the TTL's last tenth, with the queue full
+  std::optional<Principal> who;
+  ASSERT_TRUE(verifier.VerifyNow(key->secret, &who));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(60), [&] { return answered == 10; }));
+  }
+  clock.now += 2'500;  // past the first expiry, within a refreshed one
+  EXPECT_TRUE(verifier.VerifyNow(key->secret, &who)) << "re-verified despite the full queue";
+}
+
 TEST(ApiKeys, UsesAndFailuresAreAuditedPerKeyAndBounded) {
   FakeClock clock;
   const fs::path dir = TempDir("usage");
