@@ -26,22 +26,8 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-"$payorch" broker --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
-pids+=($!)
-broker_pid=$!
-for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done
-cat >"$dir/api.yaml" <<YAML
-wait_ms: 2000
-rate_limit: {per_second: 1000000, burst: 1000000}
-YAML
-"$payorch" run --brokers "$(head -1 "$dir/bootstrap")" --data-dir "$dir/data" --assign all \
-  --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn \
-  >"$dir/run.log" 2>&1 &
-pids+=($!)
-port="$(wait_for_api_port "$dir/run.log")"
-[[ -n "$port" ]] || { echo "key_flood.sh: the API did not start" >&2; cat "$dir/run.log" >&2; exit 1; }
-key="$("$payorch" keys create --data "$dir/data" --merchant m_cobranded 2>/dev/null)"
-api="http://127.0.0.1:$port"
+start_merchant_api "$payorch" "$dir" "wait_ms: 2000
+rate_limit: {per_second: 1000000, burst: 1000000}"
 curl -s -o /dev/null -m 10 -H "Authorization: Bearer $key" "$api/v1/payments" || true  # verified, cached
 echo "$connections connections of unknown keys for ${seconds}s; a cached key's GET every 100 ms"
 wrk -t2 -c"$connections" -d"${seconds}s" --timeout 15s -s "$here/key_flood.lua" \

@@ -25,23 +25,9 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-"$payorch" broker --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
-pids+=($!)
-broker_pid=$!
-for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done
-cat >"$dir/api.yaml" <<YAML
-wait_ms: 2000
+start_merchant_api "$payorch" "$dir" "wait_ms: 2000
 append_timeout_ms: 5000
-rate_limit: {per_second: 1000000, burst: 1000000}
-YAML
-"$payorch" run --brokers "$(head -1 "$dir/bootstrap")" --data-dir "$dir/data" --assign all \
-  --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn \
-  >"$dir/run.log" 2>&1 &
-pids+=($!)
-port="$(wait_for_api_port "$dir/run.log")"
-[[ -n "$port" ]] || { echo "stalled_log.sh: the API did not start" >&2; cat "$dir/run.log" >&2; exit 1; }
-key="$("$payorch" keys create --data "$dir/data" --merchant m_cobranded 2>/dev/null)"
-api="http://127.0.0.1:$port"
+rate_limit: {per_second: 1000000, burst: 1000000}"
 id="$(curl -s -m 10 -X POST -H "Authorization: Bearer $key" -H "Idempotency-Key: stall-0" \
   -H 'Content-Type: application/json' -d '{"amount":100,"currency":"USD","payment_method":"card"}' \
   "$api/v1/payments" | sed -n 's/.*"id":"\(pay_[^"]*\)".*/\1/p' | head -1)"

@@ -4,6 +4,11 @@
 #                           up to 10 s for each before SIGKILL: never waits forever.
 #   wait_for_api_port LOG   prints the merchant API's port once LOG names it (30 s at most),
 #                           nothing if it never does.
+#   start_merchant_api PAYORCH DIR API_YAML
+#                           `payorch broker` and `payorch run --merchant-api` on it (their
+#                           pids appended to `pids`), API configuration API_YAML, data in
+#                           DIR; sets broker_pid, port, api (the base URL) and key (an API
+#                           key of m_cobranded). Exits 1 if the API does not start.
 stop_pids() {
   local i p
   for ((i = $# ; i >= 1; i--)); do
@@ -23,4 +28,21 @@ wait_for_api_port() {
     sleep 0.1
   done
   printf '%s' "$port"
+}
+
+start_merchant_api() {
+  local payorch="$1" dir="$2"
+  "$payorch" broker --bootstrap-file "$dir/bootstrap" >"$dir/broker.log" 2>&1 &
+  pids+=($!)
+  broker_pid=$!
+  for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done
+  printf '%s\n' "$3" >"$dir/api.yaml"
+  "$payorch" run --brokers "$(head -1 "$dir/bootstrap")" --data-dir "$dir/data" --assign all \
+    --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn \
+    >"$dir/run.log" 2>&1 &
+  pids+=($!)
+  port="$(wait_for_api_port "$dir/run.log")"
+  [[ -n "$port" ]] || { echo "the API did not start" >&2; cat "$dir/run.log" >&2; exit 1; }
+  api="http://127.0.0.1:$port"
+  key="$("$payorch" keys create --data "$dir/data" --merchant m_cobranded 2>/dev/null)"
 }
