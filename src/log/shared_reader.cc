@@ -37,15 +37,16 @@ struct SharedReader::State {
   bool stop = false;
   std::thread thread;
 
-  // Records every subscription can still take (0: one is full).
-  size_t Room() const;
+  // Records every subscription can still take (0: one that paces is full). Detaches the
+  // full detachable ones first.
+  size_t Room();
   void Loop(std::unique_ptr<Consumer> consumer);
 };
 
 class SharedReader::Subscription final : public RecordSource {
  public:
-  Subscription(std::shared_ptr<State> state, std::vector<int64_t> next)
-      : state_(std::move(state)), next_(std::move(next)) {}
+  Subscription(std::shared_ptr<State> state, std::vector<int64_t> next, bool detachable)
+      : state_(std::move(state)), detachable_(detachable), next_(std::move(next)) {}
   ~Subscription() override {
     {
       std::lock_guard lock(state_->mu);
@@ -99,6 +100,7 @@ class SharedReader::Subscription final : public RecordSource {
  private:
   friend struct SharedReader::State;
   std::shared_ptr<State> state_;
+  const bool detachable_;  // dropped when full, instead of pacing the reader
   // Guarded by state_->mu:
   std::condition_variable ready_;
   std::deque<Batch> batches_;
@@ -109,7 +111,19 @@ class SharedReader::Subscription final : public RecordSource {
   std::vector<int64_t> next_;
 };
 
-size_t SharedReader::State::Room() const {
+size_t SharedReader::State::Room() {
+  // A full detachable subscription is dropped: it reads on its own from where it is.
+  std::erase_if(subs, [this](Subscription* s) {
+    if (!s->detachable_ || s->queued_ < max_queued) return false;
+    s->batches_.clear();
+    s->front_index_ = 0;
+    s->queued_ = 0;
+    s->error_ = Status(StatusCode::kResourceExhausted,
+                       "shared reader: " + std::to_string(max_queued) +
+                           " records behind, detached: read from your own position");
+    s->ready_.notify_one();
+    return true;
+  });
   size_t fullest = 0;
   for (const Subscription* s : subs) fullest = std::max(fullest, s->queued_);
   return fullest >= max_queued ? 0 : max_queued - fullest;
@@ -173,7 +187,7 @@ StatusOr<std::unique_ptr<SharedReader>> SharedReader::Open(const KafkaOptions& k
 }
 
 StatusOr<std::unique_ptr<RecordSource>> SharedReader::Subscribe(
-    const std::vector<PartitionOffset>& starts) {
+    const std::vector<PartitionOffset>& starts, bool detachable) {
   std::vector<int64_t> next(static_cast<size_t>(state_->partitions), 0);
   for (const PartitionOffset& po : starts) {
     const int32_t p = po.partition.value();
@@ -195,7 +209,7 @@ StatusOr<std::unique_ptr<RecordSource>> SharedReader::Subscribe(
     int64_t& lowest = state_->lowest[p];
     lowest = lowest < 0 ? next[p] : std::min(lowest, next[p]);
   }
-  auto sub = std::make_unique<Subscription>(state_, std::move(next));
+  auto sub = std::make_unique<Subscription>(state_, std::move(next), detachable);
   state_->subs.push_back(sub.get());
   return std::unique_ptr<RecordSource>(std::move(sub));
 }
@@ -237,8 +251,9 @@ void SharedReader::Stop() {
 StatusOr<std::unique_ptr<RecordSource>> ReadFrom(SharedReader* shared, const KafkaOptions& kafka,
                                                  const std::string& group_id,
                                                  const std::string& topic,
-                                                 const std::vector<PartitionOffset>& starts) {
-  if (shared != nullptr) return shared->Subscribe(starts);
+                                                 const std::vector<PartitionOffset>& starts,
+                                                 bool detachable) {
+  if (shared != nullptr) return shared->Subscribe(starts, detachable);
   std::vector<PartitionId> partitions;
   partitions.reserve(starts.size());
   for (const PartitionOffset& po : starts) partitions.push_back(po.partition);

@@ -12,7 +12,11 @@
 // Bounds: a subscription holds at most `max_queued_records` records not yet polled; while
 // any subscription is full the reader fetches nothing (the slowest subscriber paces the
 // others, and memory stays bounded: the subscriptions share each fetched batch). A
-// destroyed subscription no longer paces anyone.
+// destroyed subscription no longer paces anyone. A detachable subscription never paces:
+// when it is full it is dropped, its queue freed, and its next PollBatch fails
+// kResourceExhausted (a code no consumer error has);
+// its subscriber then reads on its own from the position it reached (ReadFrom(nullptr,
+// ...)), so a slow subscriber of that kind cannot hold the others up.
 //
 // Lifecycle: Open(), Subscribe() every reader, Start() (each partition starts at the lowest
 // start any subscriber asked for; a subscriber skips what lies below its own), then Stop()
@@ -54,9 +58,10 @@ class SharedReader {
   SharedReader& operator=(const SharedReader&) = delete;
 
   // A reader of every partition from `starts` (an offset, or kOffsetBeginning; a partition
-  // not listed starts at the beginning). Fails after Start() and for other start kinds.
+  // not listed starts at the beginning); `detachable`: see Bounds above. Fails after
+  // Start() and for other start kinds.
   [[nodiscard]] StatusOr<std::unique_ptr<RecordSource>> Subscribe(
-      const std::vector<PartitionOffset>& starts);
+      const std::vector<PartitionOffset>& starts, bool detachable = false);
   // Creates the consumer and starts fetching. Once.
   [[nodiscard]] Status Start();
   // Ends the reader's thread; subscriptions then get no more records. Idempotent.
@@ -75,6 +80,6 @@ class SharedReader {
 // reader takes either.
 [[nodiscard]] StatusOr<std::unique_ptr<RecordSource>> ReadFrom(
     SharedReader* shared, const KafkaOptions& kafka, const std::string& group_id,
-    const std::string& topic, const std::vector<PartitionOffset>& starts);
+    const std::string& topic, const std::vector<PartitionOffset>& starts, bool detachable = false);
 
 }  // namespace payorch::log

@@ -353,6 +353,28 @@ TEST_F(LogTest, SharedReaderIsPacedByItsFullestSubscriptionAndHoldsNoMoreThanIts
   EXPECT_EQ(OffsetsByPartition(first)[0], want);
 }
 
+// A detachable subscription never paces the reader: full, it is dropped (its queue freed)
+// and told so once, with kResourceExhausted, so that its subscriber reads on its own.
+TEST_F(LogTest, AFullDetachableSubscriptionIsDroppedInsteadOfPacingTheReader) {
+  auto producer = NewProducer();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(producer->Produce({.topic = Events(), .partition = PartitionId(0)}).ok());
+  }
+  ASSERT_TRUE(producer->Flush(kWaitMs).ok());
+  auto reader = SharedReader::Open(options_, "detach", Events(), /*max_queued_records=*/10);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto slow = reader.value()->Subscribe({}, /*detachable=*/true);
+  auto fast = reader.value()->Subscribe({});
+  ASSERT_TRUE(slow.ok() && fast.ok());
+  ASSERT_TRUE(reader.value()->Start().ok());
+  std::vector<Record> all = PollFor(*fast.value(), 50);
+  EXPECT_EQ(all.size(), 50u) << "the slow subscription did not hold the other at 10";
+  std::vector<Record> none;
+  const Status told = slow.value()->PollBatch(100, 100, &none);
+  EXPECT_EQ(told.code(), StatusCode::kResourceExhausted) << told.ToString();
+  EXPECT_TRUE(none.empty()) << "its queue was freed";
+}
+
 // --- PartitionReader -----------------------------------------------------------------------
 
 TEST_F(LogTest, ReaderStopsExactlyAtTheHighWatermark) {

@@ -238,11 +238,15 @@ std::string WebhookFeeder::Start() {
                       .highest_seen = pos.highest});
   }
   if (fresh) model->AssumeEmptySource();
-  auto consumer = log::ReadFrom(shared_, kafka_, "payorch.webhooks", topic, starts);
+  // Detachable: a feeder that falls behind (its outbox's RocksDB slow) must not hold up the
+  // projection, and so the API's answers, that share the reader; it then reads on its own.
+  auto consumer =
+      log::ReadFrom(shared_, kafka_, "payorch.webhooks", topic, starts, /*detachable=*/true);
   if (!consumer.ok()) return "webhook feeder: " + consumer.status().ToString();
-  thread_ = std::thread([this, positions = std::move(positions), filters = std::move(filters),
-                         c = std::move(consumer.value()), pending = std::move(pending),
-                         source = std::move(source), model = std::move(model)]() mutable {
+  thread_ = std::thread([this, topic, positions = std::move(positions),
+                         filters = std::move(filters), c = std::move(consumer.value()),
+                         pending = std::move(pending), source = std::move(source),
+                         model = std::move(model)]() mutable {
     NameThisThread("po-feeder");
     // Only the views are kept: they are all the model reads back (a snapshot, or a view
     // evicted from its cache). The projection's other records (merchant index,
@@ -256,9 +260,25 @@ std::string WebhookFeeder::Start() {
     std::vector<log::Record> batch;
     ev::EventEnvelope e;
     EventRetention retention(outbox_, clock_, events_retention_ms_);
+    bool detached = false;  // the shared reader dropped this subscription
     while (!stop_) {
       batch.clear();
-      log::LogStatus s = c->PollBatch(2'000, 50, &batch);
+      log::LogStatus s = detached ? Status::Ok() : c->PollBatch(2'000, 50, &batch);
+      if (s.code() == StatusCode::kResourceExhausted) detached = true;  // by the shared reader
+      if (detached) {  // reads on its own from where it is
+        std::vector<log::PartitionOffset> from;
+        for (const auto& [p, pos] : positions) {
+          from.push_back({PartitionId{p}, pos.next < 0 ? log::kOffsetBeginning : Offset{pos.next}});
+        }
+        auto own = log::ReadFrom(nullptr, kafka_, "payorch.webhooks", topic, from);
+        if (own.ok()) {
+          spdlog::warn("webhook feeder: fell behind the shared events reader; reads on its own");
+          c = std::move(own).value();
+          detached = false;
+          continue;
+        }
+        s = own.status();
+      }
       if (!s.ok()) {
         spdlog::warn("webhook feeder: {}", s.ToString());
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
