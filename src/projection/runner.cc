@@ -3,9 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <iterator>
+#include <mutex>
 #include <thread>
 
+#include "common/thread_name.h"
 #include "log/admin.h"
 #include "log/consumer.h"
 #include "log/partition_reader.h"
@@ -134,12 +137,43 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
     if (!consumer.ok()) return topic + ": " + consumer.status().ToString();
     source = std::move(consumer).value();
   }
+  // The high watermarks behind lag() are refreshed on a thread of their own: they are
+  // broker round trips, and this thread's batches are what the merchant API's follower
+  // answers from (ObserveBatches).
+  std::mutex refresh_mu;
+  std::condition_variable refresh_cv;
+  bool refresh_stop = false;
+  std::thread refresher([&] {
+    NameThisThread("po-proj-lag");
+    std::unique_lock lock(refresh_mu);
+    while (!refresh_cv.wait_for(lock, std::chrono::milliseconds(options_.lag_refresh_ms),
+                                [&] { return refresh_stop; })) {
+      lock.unlock();
+      if (std::string err = RefreshWatermarks(); !err.empty() && options_.logger) {
+        options_.logger->warn("projection: {}", err);
+      }
+      lock.lock();
+    }
+  });
+  struct StopRefresher {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& stop;
+    std::thread& thread;
+    ~StopRefresher() {
+      {
+        std::lock_guard lock(mu);
+        stop = true;
+      }
+      cv.notify_all();
+      thread.join();
+    }
+  } stop_refresher{refresh_mu, refresh_cv, refresh_stop, refresher};
   std::vector<log::Record> batch;
-  int64_t next_refresh = 0;
   size_t pending = 0;
   int64_t batch_started = 0;  // when the uncommitted batch got its first record
   while (!stop.load()) {
-    // Waits for the log (bounded, so stop and the lag refresh are seen), never sleeps.
+    // Waits for the log (bounded, so stop is seen), never sleeps.
     int wait_ms = options_.lag_refresh_ms;
     if (pending > 0)
       wait_ms =
@@ -163,12 +197,6 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
                         now - batch_started >= options_.max_batch_ms)) {
       if (Status s = Commit(); !s.ok()) return s.ToString();
       pending = 0;
-    }
-    if (now >= next_refresh) {
-      if (std::string err = RefreshWatermarks(); !err.empty() && options_.logger) {
-        options_.logger->warn("projection: {}", err);
-      }
-      next_refresh = now + options_.lag_refresh_ms;
     }
   }
   source.reset();  // nothing committed to the group: checkpoints are ours

@@ -62,12 +62,14 @@ struct RunnerOptions {
   // The same for CatchUp (0: max_batch_records). Rebuilds use large batches: a view
   // changed by many events of one batch is serialized and written once.
   size_t catch_up_batch_records = 0;
-  // How often Run() refreshes the high watermarks behind lag().
+  // How often Run() refreshes the high watermarks behind lag(), on a thread of its own
+  // ("po-proj-lag"), so the broker round trips never delay a batch.
   int lag_refresh_ms = 200;
   std::shared_ptr<spdlog::logger> logger;
-  // Called after each commit and each refresh of the high watermarks, on the runner's
-  // thread, with the projector's counts since the start and every partition's position
-  // (e.g. for /metrics; keep it short). Unset: nothing is called.
+  // Called after each commit (on the runner's thread) and each refresh of the high
+  // watermarks (on Run()'s watermark thread, so possibly at the same time), with the
+  // projector's counts since the start and every partition's position (e.g. for /metrics;
+  // keep it short and thread-safe). Unset: nothing is called.
   std::function<void(const ProjectorStats& stats, const std::vector<PartitionPosition>& positions)>
       on_progress;
   // The process's shared reader of the events topic, not yet started, or null: Open()
