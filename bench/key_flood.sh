@@ -14,18 +14,9 @@ build="${1:-$here/../build}"
 connections="${2:-150}"
 seconds="${3:-8}"
 payorch="$build/payorch"
-[[ -x "$payorch" ]] || { echo "key_flood.sh: $payorch not built" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "key_flood.sh: wrk not installed" >&2; exit 2; }
-dir="$(mktemp -d /tmp/payorch-keyflood.XXXXXX)"
-pids=()
 # shellcheck source=lib/procs.sh
 source "$here/lib/procs.sh"
-cleanup() {
-  # The orchestrator first (it drains to the broker), then the broker.
-  stop_pids "${pids[@]}"
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+bench_prepare key_flood.sh "$payorch"
 start_merchant_api "$payorch" "$dir" "wait_ms: 2000
 rate_limit: {per_second: 1000000, burst: 1000000}"
 curl -s -o /dev/null -m 10 -H "Authorization: Bearer $key" "$api/v1/payments" || true  # verified, cached

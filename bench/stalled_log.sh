@@ -13,18 +13,9 @@ build="${1:-$here/../build}"
 connections="${2:-200}"
 seconds="${3:-6}"
 payorch="$build/payorch"
-[[ -x "$payorch" ]] || { echo "stalled_log.sh: $payorch not built" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "stalled_log.sh: wrk not installed" >&2; exit 2; }
-dir="$(mktemp -d /tmp/payorch-stalled.XXXXXX)"
-pids=()
 # shellcheck source=lib/procs.sh
 source "$here/lib/procs.sh"
-cleanup() {
-  # The orchestrator first (it drains to the broker), then the broker.
-  stop_pids "${pids[@]}"
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+bench_prepare stalled_log.sh "$payorch"
 start_merchant_api "$payorch" "$dir" "wait_ms: 2000
 append_timeout_ms: 5000
 rate_limit: {per_second: 1000000, burst: 1000000}"

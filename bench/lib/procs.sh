@@ -4,6 +4,10 @@
 #                           up to 10 s for each before SIGKILL: never waits forever.
 #   wait_for_api_port LOG   prints the merchant API's port once LOG names it (30 s at most),
 #                           nothing if it never does.
+#   bench_prepare NAME PAYORCH
+#                           checks PAYORCH and wrk, makes the scratch directory `dir`, an
+#                           empty `pids`, and on exit stops `pids` (the orchestrator first,
+#                           it drains to the broker) and removes `dir`.
 #   start_merchant_api PAYORCH DIR API_YAML
 #                           `payorch broker` and `payorch run --merchant-api` on it (their
 #                           pids appended to `pids`), API configuration API_YAML, data in
@@ -45,4 +49,12 @@ start_merchant_api() {
   [[ -n "$port" ]] || { echo "the API did not start" >&2; cat "$dir/run.log" >&2; exit 1; }
   api="http://127.0.0.1:$port"
   key="$("$payorch" keys create --data "$dir/data" --merchant m_cobranded 2>/dev/null)"
+}
+
+bench_prepare() {
+  [[ -x "$2" ]] || { echo "$1: $2 not built" >&2; exit 2; }
+  command -v wrk >/dev/null || { echo "$1: wrk not installed" >&2; exit 2; }
+  dir="$(mktemp -d "/tmp/payorch-${1%.sh}.XXXXXX")"
+  pids=()
+  trap 'stop_pids "${pids[@]}"; rm -rf "$dir"' EXIT
 }

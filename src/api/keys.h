@@ -169,6 +169,8 @@ class KeyVerifier {
   void MaybeReload(int64_t now, bool force);
   // Verify(); `record` false for a background re-verification (no request to count).
   std::optional<Principal> Verify(const std::string& presented, bool record);
+  // VerifyNow()'s background re-verification of a cached key in its TTL's last tenth.
+  void Reverify(const std::string& presented);
   // argon2id_verify, at most max_concurrent_verifications at once.
   bool Argon2Verify(const std::string& hash, const std::string& secret);
   // Counts one outcome; writes the aggregate when a window has passed.

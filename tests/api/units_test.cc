@@ -163,23 +163,38 @@ TEST(ApiKeys, AnExpiringKeyIsReverifiedOnceNotByEveryRequest) {
   EXPECT_EQ(verifier.verifications(), before + 2);
 }
 
+// A key store in a fresh directory with one key of m_a, and a verifier of a 10 s TTL with
+// one verification thread and a queue of two: the VerifyNow/VerifyLater tests'.
+struct SmallVerifier {
+  explicit SmallVerifier(const std::string& name)
+      : dir(TempDir(name)),
+        store((dir / "keys.jsonl").string(), &clock),
+        key(store.Create("m_a", "test", &err)),
+        verifier(&store,
+                 {.ttl_ms = 10'000,
+                  .reload_interval_ms = 0,
+                  .max_concurrent_verifications = 1,
+                  .max_queued_verifications = 2},
+                 &clock) {}
+  FakeClock clock;
+  fs::path dir;
+  KeyStore store;
+  std::string err;
+  std::optional<CreatedKey> key;
+  KeyVerifier verifier;
+};
+
 // The merchant API's workers never wait for argon2id: VerifyNow() answers only what needs
 // no verification (a cached key, a malformed one, at once; in the TTL's last tenth the
 // re-verification runs in the background), and VerifyLater() verifies on the verifier's
 // own threads behind a bounded queue, refusing at once (busy) beyond it.
 TEST(ApiKeys, VerifyNowAnswersOnlyWithoutArgon2AndVerifyLaterIsBounded) {
-  FakeClock clock;
-  const fs::path dir = TempDir("verify-later");
-  KeyStore store((dir / "keys.jsonl").string(), &clock);
-  std::string err;
-  auto key = store.Create("m_a", "test", &err);
-  ASSERT_TRUE(key) << err;
-  KeyVerifier verifier(&store,
-                       {.ttl_ms = 10'000,
-                        .reload_interval_ms = 0,
-                        .max_concurrent_verifications = 1,
-                        .max_queued_verifications = 2},
-                       &clock);
+  SmallVerifier t("verify-later");
+  ASSERT_TRUE(t.key) << t.err;
+  FakeClock& clock = t.clock;
+  KeyStore& store = t.store;
+  const std::optional<CreatedKey>& key = t.key;
+  KeyVerifier& verifier = t.verifier;
   std::optional<Principal> who;
   EXPECT_FALSE(verifier.VerifyNow(key->secret, &who)) << "not cached yet: needs argon2id";
   EXPECT_FALSE(verifier.VerifyNow(WrongSecret(key->secret), &who));
@@ -247,18 +262,11 @@ TEST(ApiKeys, VerifyNowAnswersOnlyWithoutArgon2AndVerifyLaterIsBounded) {
 // A flood of unknown keys fills the verification queue; a key in use must not expire
 // behind it: its background re-verification goes first, past the queue's bounds.
 TEST(ApiKeys, AKeyInUseIsReverifiedAheadOfAFullQueue) {
-  FakeClock clock;
-  const fs::path dir = TempDir("refresh-first");
-  KeyStore store((dir / "keys.jsonl").string(), &clock);
-  std::string err;
-  auto key = store.Create("m_a", "test", &err);
-  ASSERT_TRUE(key) << err;
-  KeyVerifier verifier(&store,
-                       {.ttl_ms = 10'000,
-                        .reload_interval_ms = 0,
-                        .max_concurrent_verifications = 1,
-                        .max_queued_verifications = 2},
-                       &clock);
+  SmallVerifier t("refresh-first");
+  ASSERT_TRUE(t.key) << t.err;
+  FakeClock& clock = t.clock;
+  const std::optional<CreatedKey>& key = t.key;
+  KeyVerifier& verifier = t.verifier;
   ASSERT_TRUE(verifier.Verify(key->secret));  // cached until 10,000
   std::mutex mu;
   std::condition_variable cv;

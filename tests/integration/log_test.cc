@@ -80,6 +80,33 @@ class LogTest : public ::testing::Test {
   }
 
   std::string Events() const { return options_.Topic(TopicKind::kEvents); }
+
+  // 50 records on events partition 0, then a shared reader of at most 10 queued records per
+  // subscription, started with two subscriptions from the beginning: `slow` (never polled
+  // by the tests until they say so) and `fast`. Empty pointers if any step failed.
+  struct SlowAndFast {
+    std::unique_ptr<SharedReader> reader;
+    std::unique_ptr<RecordSource> slow;
+    std::unique_ptr<RecordSource> fast;
+  };
+  SlowAndFast StartSlowAndFast(bool slow_detachable) {
+    SlowAndFast out;
+    auto producer = NewProducer();
+    for (int i = 0; i < 50; ++i) {
+      if (!producer->Produce({.topic = Events(), .partition = PartitionId(0)}).ok()) return out;
+    }
+    if (!producer->Flush(kWaitMs).ok()) return out;
+    auto reader =
+        SharedReader::Open(options_, "slow-and-fast", Events(), /*max_queued_records=*/10);
+    if (!reader.ok()) return out;
+    auto slow = reader.value()->Subscribe({}, slow_detachable);
+    auto fast = reader.value()->Subscribe({});
+    if (!slow.ok() || !fast.ok() || !reader.value()->Start().ok()) return out;
+    out.reader = std::move(reader).value();
+    out.slow = std::move(slow).value();
+    out.fast = std::move(fast).value();
+    return out;
+  }
   std::string Commands() const { return options_.Topic(TopicKind::kCommands); }
 
   static EmbeddedBroker* shared_broker_;
@@ -331,21 +358,12 @@ TEST_F(LogTest, SharedReaderGivesEachSubscriberEveryRecordFromItsOwnStartOnce) {
 // A subscription holds at most max_queued_records: one that does not poll stops the reader
 // (and so its other subscribers) there, and releases it when it is destroyed.
 TEST_F(LogTest, SharedReaderIsPacedByItsFullestSubscriptionAndHoldsNoMoreThanItsBound) {
-  auto producer = NewProducer();
-  for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(producer->Produce({.topic = Events(), .partition = PartitionId(0)}).ok());
-  }
-  ASSERT_TRUE(producer->Flush(kWaitMs).ok());
-  auto reader = SharedReader::Open(options_, "paced", Events(), /*max_queued_records=*/10);
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  auto slow = reader.value()->Subscribe({});
-  auto fast = reader.value()->Subscribe({});
-  ASSERT_TRUE(slow.ok() && fast.ok());
-  ASSERT_TRUE(reader.value()->Start().ok());
-  std::vector<Record> first = PollFor(*fast.value(), 10, 1'000);
+  SlowAndFast r = StartSlowAndFast(/*slow_detachable=*/false);
+  ASSERT_TRUE(r.reader && r.slow && r.fast);
+  std::vector<Record> first = PollFor(*r.fast, 10, 1'000);
   EXPECT_EQ(first.size(), 10u) << "the slow subscription holds 10 and paces the reader";
-  slow.value().reset();
-  std::vector<Record> rest = PollFor(*fast.value(), 40);
+  r.slow.reset();
+  std::vector<Record> rest = PollFor(*r.fast, 40);
   EXPECT_EQ(rest.size(), 40u);
   first.insert(first.end(), rest.begin(), rest.end());
   std::vector<int64_t> want(50);
@@ -356,21 +374,12 @@ TEST_F(LogTest, SharedReaderIsPacedByItsFullestSubscriptionAndHoldsNoMoreThanIts
 // A detachable subscription never paces the reader: full, it is dropped (its queue freed)
 // and told so once, with kResourceExhausted, so that its subscriber reads on its own.
 TEST_F(LogTest, AFullDetachableSubscriptionIsDroppedInsteadOfPacingTheReader) {
-  auto producer = NewProducer();
-  for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(producer->Produce({.topic = Events(), .partition = PartitionId(0)}).ok());
-  }
-  ASSERT_TRUE(producer->Flush(kWaitMs).ok());
-  auto reader = SharedReader::Open(options_, "detach", Events(), /*max_queued_records=*/10);
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  auto slow = reader.value()->Subscribe({}, /*detachable=*/true);
-  auto fast = reader.value()->Subscribe({});
-  ASSERT_TRUE(slow.ok() && fast.ok());
-  ASSERT_TRUE(reader.value()->Start().ok());
-  std::vector<Record> all = PollFor(*fast.value(), 50);
+  SlowAndFast r = StartSlowAndFast(/*slow_detachable=*/true);
+  ASSERT_TRUE(r.reader && r.slow && r.fast);
+  std::vector<Record> all = PollFor(*r.fast, 50);
   EXPECT_EQ(all.size(), 50u) << "the slow subscription did not hold the other at 10";
   std::vector<Record> none;
-  const Status told = slow.value()->PollBatch(100, 100, &none);
+  const Status told = r.slow->PollBatch(100, 100, &none);
   EXPECT_EQ(told.code(), StatusCode::kResourceExhausted) << told.ToString();
   EXPECT_TRUE(none.empty()) << "its queue was freed";
 }

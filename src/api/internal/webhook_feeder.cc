@@ -281,7 +281,9 @@ std::string WebhookFeeder::Start() {
       }
       if (!s.ok()) {
         spdlog::warn("webhook feeder: {}", s.ToString());
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // Back off before the next try; Stop() ends the wait.
+        std::unique_lock lock(stop_mu_);
+        stop_cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_.load(); });
         continue;
       }
       if (const int n = retention.MaybeSweep(); n > 0)
@@ -337,7 +339,11 @@ std::string WebhookFeeder::Start() {
 }
 
 void WebhookFeeder::Stop() {
-  stop_ = true;
+  {
+    std::lock_guard lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 

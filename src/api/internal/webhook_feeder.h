@@ -18,9 +18,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -89,6 +91,8 @@ class WebhookFeeder {
   const Clock* clock_;
   int64_t events_retention_ms_;
   std::atomic<bool> stop_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;  // Stop() ends the back-off after a failed poll at once
   std::thread thread_;
 };
 
