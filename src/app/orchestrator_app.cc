@@ -288,8 +288,8 @@ Step OrchestratorApp::StartMetricsServer() {
 Step OrchestratorApp::StartWebhooks() {
   if (o_.webhooks_addr.empty()) return std::nullopt;
   std::string err;
-  webhooks_ =
-      internal::StartWebhooks(o_.webhooks_addr, o_.webhook_secrets, o_.kafka, o_.announce, &err);
+  webhooks_ = internal::StartWebhooks(o_.webhooks_addr, o_.webhook_secrets, o_.kafka, o_.announce,
+                                      &err, o_.tls_cert_file, o_.tls_key_file);
   if (!webhooks_) return BadInput(err);
   return std::nullopt;
 }
@@ -305,6 +305,8 @@ Step OrchestratorApp::StartQueryApi() {
       .blocking_threads = api::kApiBlockingThreads,
       .io_threads = api::kApiIoThreads,
       .name = "api",
+      .tls_cert_file = o_.tls_cert_file,
+      .tls_key_file = o_.tls_key_file,
       .logger = o_.logger,
       .on_request = [this](const http::RequestRecord& r) {
         runtime_metrics_.http_requests.Add({r.server, r.route, std::to_string(r.status)});
@@ -388,6 +390,9 @@ std::string Validate(const RunOptions& o) {
     return "--metrics: '" + o.metrics_addr + "' is not host:port";
   }
   if (o.merchant_api && o.http_addr.empty()) return "--merchant-api needs --http";
+  if (std::string err = http::CheckTls(o.tls_cert_file, o.tls_key_file); !err.empty()) {
+    return err;
+  }
   if (!o.webhooks_addr.empty()) {
     if (!http::ParseAddress(o.webhooks_addr)) {
       return "--webhooks: '" + o.webhooks_addr + "' is not host:port";

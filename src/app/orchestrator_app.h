@@ -72,6 +72,10 @@ struct RunOptions {
   std::string http_addr;        // host:port of the query (or merchant) API; "": none
   int64_t max_lag = 10'000;     // 503 while the projection is further behind; -1: never
   bool merchant_api = false;    // serve the merchant API on http_addr (needs http_addr)
+  // PEM certificate chain and key: the --http and --webhooks listeners speak HTTPS (both or
+  // neither; /metrics and /health stay plain HTTP).
+  std::string tls_cert_file;
+  std::string tls_key_file;
   api::ApiConfig merchant_config;
 
   // Lines a person or a test reads off stdout ("embedded broker at ...", "metrics at

@@ -37,6 +37,7 @@ int RunApi(int argc, char** argv) {
   std::string log_level = "info";
   int64_t max_lag = 10'000;
   int threads = api::kApiWorkerThreads;
+  TlsFlags tls;
   FlagSet flags("api",
                 "Serves the merchant API (docs/merchant-api.md): payments over the log with API\n"
                 "keys (`payorch keys`), idempotency, rate limits and signed webhooks. Needs a\n"
@@ -59,13 +60,15 @@ int RunApi(int argc, char** argv) {
             "routes have 16 of their own)",
             Bounds::AtLeast(1));
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
+  AddTlsFlags(flags, &tls, "the API");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   api::ApiConfig config;
   ::payments::config::v1::OrchestratorConfig merchants;
   std::shared_ptr<spdlog::logger> logger;
-  if (std::string err = FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
-                                    api::LoadApiConfig(api_config, &config),
-                                    LoadMerchantConfig(merchant_config, &merchants)});
+  if (std::string err =
+          FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
+                      api::LoadApiConfig(api_config, &config),
+                      LoadMerchantConfig(merchant_config, &merchants), CheckTlsFlags(tls)});
       !err.empty()) {
     std::fprintf(stderr, "payorch api: %s\n", err.c_str());
     return 2;
@@ -130,6 +133,7 @@ int RunApi(int argc, char** argv) {
   server_options.threads = threads;
   server_options.blocking_threads = api::kApiBlockingThreads;
   server_options.io_threads = api::kApiIoThreads;
+  ApplyTls(tls, &server_options);
   http::Server server(server_options);
   merchant_api.Mount(server);
   http::Result<int> port = server.Start(http_addr);
@@ -138,7 +142,8 @@ int RunApi(int argc, char** argv) {
     return 1;
   }
   const std::string bound = http::ParseAddress(http_addr)->host + ":" + std::to_string(*port);
-  std::printf("merchant API at http://%s/v1/\n", bound.c_str());
+  std::printf("merchant API at %s://%s/v1/\n", std::string(http::Scheme(server_options)).c_str(),
+              bound.c_str());
   std::fflush(stdout);
   if (!http_file.empty()) {
     if (std::string err = WriteBootstrapFile(http_file, bound); !err.empty()) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "cli/flags.h"
 #include "connectors/registry.h"
 #include "gatewaysim/simulator.h"
@@ -47,7 +48,13 @@ int RunGatewaySim(int argc, char** argv) {
   flags.String("token-env", &token_env, "require Authorization: Bearer $VAR");
   flags.String("port-file", &port_file, "write the bound port to this file");
   flags.Int("threads", &threads, "HTTP worker threads (a held answer holds none)", Bounds{1, 256});
+  TlsFlags tls;
+  AddTlsFlags(flags, &tls, "the simulator");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  if (std::string err = CheckTlsFlags(tls); !err.empty()) {
+    std::fprintf(stderr, "payorch gateway-sim: %s\n", err.c_str());
+    return 2;
+  }
   if (!http::ParseAddress(listen)) {
     std::fprintf(stderr, "payorch gateway-sim: --listen: '%s' is not host:port\n", listen.c_str());
     return 2;
@@ -77,14 +84,17 @@ int RunGatewaySim(int argc, char** argv) {
   }
   std::signal(SIGINT, OnSimStop);
   std::signal(SIGTERM, OnSimStop);
-  http::Server server(http::ServerOptions{.threads = threads, .name = "gateway-sim"});
+  http::ServerOptions server_options{.threads = threads, .name = "gateway-sim"};
+  ApplyTls(tls, &server_options);
+  http::Server server(server_options);
   sim.value()->RegisterRoutes(server);
   auto port = server.Start(listen);
   if (!port) {
     std::fprintf(stderr, "payorch gateway-sim: --listen: %s\n", port.error().c_str());
     return 1;
   }
-  std::printf("gateway-sim %s at http://%s:%d\n", processor.c_str(),
+  std::printf("gateway-sim %s at %s://%s:%d\n", processor.c_str(),
+              std::string(http::Scheme(server_options)).c_str(),
               http::ParseAddress(listen)->host.c_str(), *port);
   std::fflush(stdout);
   if (!port_file.empty()) std::ofstream(port_file) << *port << "\n";

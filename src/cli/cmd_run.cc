@@ -27,6 +27,7 @@ struct RunFlags {
   std::string api_config;
   std::string log_level = "info";
   std::string log_format = "text";
+  TlsFlags tls;
 };
 
 constexpr char kSummary[] =
@@ -96,6 +97,7 @@ void AddServerFlags(FlagSet& flags, RunFlags* f) {
              "with --http: serve the merchant API (docs/merchant-api.md; keys in "
              "DATA_DIR/api/keys.jsonl) instead of the internal query API");
   flags.String("api-config", &f->api_config, "with --merchant-api: YAML (docs/merchant-api.md)");
+  AddTlsFlags(flags, &f->tls, "--http and --webhooks");
 }
 
 // The logger, the merchant and API configurations. "" or a one-line error.
@@ -134,6 +136,8 @@ int RunRun(int argc, char** argv) {
   AddProcessFlags(flags, &f);
   AddServerFlags(flags, &f);
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
+  f.run.tls_cert_file = f.tls.cert_file;
+  f.run.tls_key_file = f.tls.key_file;
   std::string err = app::Validate(f.run);
   if (err.empty()) err = LoadFiles(&f);
   if (!err.empty()) {

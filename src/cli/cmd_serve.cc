@@ -54,6 +54,7 @@ int RunServe(int argc, char** argv) {
   std::string fees;
   std::string log_level = "info";
   int64_t max_lag = 10'000;
+  TlsFlags tls;
   FlagSet flags("serve",
                 "Keeps the read models (payment view, merchant index, idempotency records,\n"
                 "daily totals) in a RocksDB store up to date from the events topic, and serves\n"
@@ -66,11 +67,13 @@ int RunServe(int argc, char** argv) {
             "answer 503 while the projection is more than this many records behind (-1: never)");
   flags.String("fees", &fees, "processor fees for daily totals: \"psp_a=30,psp_b=25\" (bps)");
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
+  AddTlsFlags(flags, &tls, "the query API");
   if (auto exit_code = flags.ParseCommandLine(argc, argv)) return *exit_code;
   projection::ServiceOptions so;
   std::shared_ptr<spdlog::logger> logger;
-  if (std::string err = FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
-                                    ParseFees(fees, &so.runner.projector.fee_bps)});
+  if (std::string err =
+          FirstError({SetUpLogger(log_level, &logger), ResolveKafkaOptions(&kafka),
+                      ParseFees(fees, &so.runner.projector.fee_bps), CheckTlsFlags(tls)});
       !err.empty()) {
     std::fprintf(stderr, "payorch serve: %s\n", err.c_str());
     return 2;
@@ -89,7 +92,9 @@ int RunServe(int argc, char** argv) {
     std::fprintf(stderr, "payorch serve: %s\n", err.c_str());
     return 1;
   }
-  http::Server server;
+  http::ServerOptions server_options;
+  ApplyTls(tls, &server_options);
+  http::Server server(server_options);
   service.Mount(server);
   http::Result<int> port = server.Start(http_addr);
   if (!port) {

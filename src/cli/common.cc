@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <system_error>
 
+#include "cli/flags.h"
 #include "cli/kafka_flags.h"
 #include "config/config.h"
 #include "connectors/registry.h"
+#include "http/server.h"
 #include "metrics/log_format.h"
 
 namespace payorch::cli {
@@ -72,6 +74,19 @@ std::string MakeGateways(const std::string& spec, const std::string& ledger_dir,
   registry->breakers().Configure(config);
   *out = std::move(registry);
   return "";
+}
+
+void AddTlsFlags(FlagSet& flags, TlsFlags* f, const std::string& which) {
+  flags.String("tls-cert", &f->cert_file,
+               "PEM certificate chain: serve " + which + " over HTTPS (TLS 1.2+; with --tls-key)");
+  flags.String("tls-key", &f->key_file, "PEM private key of --tls-cert");
+}
+
+std::string CheckTlsFlags(const TlsFlags& f) { return http::CheckTls(f.cert_file, f.key_file); }
+
+void ApplyTls(const TlsFlags& f, http::ServerOptions* o) {
+  o->tls_cert_file = f.cert_file;
+  o->tls_key_file = f.key_file;
 }
 
 }  // namespace payorch::cli

@@ -13,6 +13,9 @@ class logger;
 namespace payorch::connectors {
 class GatewayRegistry;
 }
+namespace payorch::http {
+struct ServerOptions;
+}
 
 namespace payorch::cli {
 
@@ -42,5 +45,19 @@ namespace payorch::cli {
 [[nodiscard]] std::string MakeGateways(const std::string& spec, const std::string& ledger_dir,
                                        const ::payments::config::v1::OrchestratorConfig& config,
                                        std::unique_ptr<connectors::GatewayRegistry>* out);
+
+class FlagSet;
+
+// --tls-cert and --tls-key of a command that serves HTTP: with both, its listeners named by
+// `which` speak HTTPS (docs/http.md, TLS).
+struct TlsFlags {
+  std::string cert_file;
+  std::string key_file;
+};
+void AddTlsFlags(FlagSet& flags, TlsFlags* f, const std::string& which);
+// "" or a one-line error: one flag without the other, or files that do not load.
+[[nodiscard]] std::string CheckTlsFlags(const TlsFlags& f);
+// Sets `o`'s TLS files from the flags (none: plain HTTP).
+void ApplyTls(const TlsFlags& f, http::ServerOptions* o);
 
 }  // namespace payorch::cli

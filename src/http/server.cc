@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <random>
@@ -79,6 +80,40 @@ std::optional<Address> ParseAddress(std::string_view text) {
     return std::nullopt;
   }
   return a;
+}
+
+namespace {
+// Loads a server's TLS 1.2+ context from PEM files. "" or a one-line error naming them.
+std::string LoadTls(const std::string& cert, const std::string& key, ssl::context* tls) {
+  if (cert.empty() || key.empty()) {
+    return "TLS needs both a certificate and a key (--tls-cert and --tls-key)";
+  }
+  for (const std::string* file : {&cert, &key}) {
+    if (!std::ifstream(*file))
+      return "cannot read TLS " + std::string(file == &cert ? "certificate" : "key") + " '" +
+             *file + "'";
+  }
+  try {
+    tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                     ssl::context::single_dh_use);
+    tls->use_certificate_chain_file(cert);
+    tls->use_private_key_file(key, ssl::context::pem);
+  } catch (const std::exception& e) {
+    return "cannot load TLS certificate '" + cert + "' and key '" + key + "': " + e.what();
+  }
+  return "";
+}
+}  // namespace
+
+std::string CheckTls(const std::string& cert_file, const std::string& key_file) {
+  if (cert_file.empty() && key_file.empty()) return "";
+  ssl::context tls(ssl::context::tls_server);
+  return LoadTls(cert_file, key_file, &tls);
+}
+
+std::string_view Scheme(const ServerOptions& o) {
+  return o.tls_cert_file.empty() && o.tls_key_file.empty() ? "http" : "https";
 }
 
 struct Reply::State {
@@ -219,16 +254,10 @@ Result<int> Server::Start(std::string_view address) {
     return Result<int>::Failure(message);
   };
   if (!c.options.tls_cert_file.empty() || !c.options.tls_key_file.empty()) {
-    try {
-      c.tls.emplace(ssl::context::tls_server);
-      c.tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                         ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
-      c.tls->use_certificate_chain_file(c.options.tls_cert_file);
-      c.tls->use_private_key_file(c.options.tls_key_file, ssl::context::pem);
-    } catch (const std::exception& e) {
-      return fail("cannot load TLS certificate '" + c.options.tls_cert_file + "' and key '" +
-                  c.options.tls_key_file + "': " + e.what());
+    c.tls.emplace(ssl::context::tls_server);
+    if (std::string err = LoadTls(c.options.tls_cert_file, c.options.tls_key_file, &*c.tls);
+        !err.empty()) {
+      return fail(err);
     }
   }
   beast::error_code ec;

@@ -172,6 +172,13 @@ struct Address {
 };
 [[nodiscard]] std::optional<Address> ParseAddress(std::string_view text);
 
+// "" when neither file is given (plain HTTP) or both load as a PEM certificate chain and
+// private key; otherwise a one-line error naming the missing one or the files. Start
+// checks the same; commands call this first to refuse bad flags before starting anything.
+[[nodiscard]] std::string CheckTls(const std::string& cert_file, const std::string& key_file);
+// "https" for a server with TLS files set, else "http" (for the addresses commands print).
+[[nodiscard]] std::string_view Scheme(const ServerOptions& o);
+
 template <typename T>
 class Result;  // below
 

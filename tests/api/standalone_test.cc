@@ -1,6 +1,8 @@
 // `payorch api` as its own process next to `payorch run` (no HTTP there): the same API,
 // with its own projection; bad flags exit 2 with a one-line message.
+#include <cstdlib>
 #include <fstream>
+#include <regex>
 
 #include "api/e2e_support.h"
 
@@ -51,6 +53,113 @@ TEST(StandaloneApi, ServesPaymentsNextToTheOrchestrator) {
   EXPECT_EQ(c.Post("/v1/admin/api-keys", admin_token, "", {{"merchant", "m_nobody"}}).status, 422);
   const int status = api.Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// --tls-cert/--tls-key: the merchant API and the webhook listener of `payorch run`, and
+// `gateway-sim`, speak HTTPS (a self-signed certificate from the openssl command; skipped
+// without it); plain HTTP to them gets no answer; bad TLS flags exit 2 with one line.
+TEST(StandaloneApi, TlsFlagsServeHttps) {
+  Stack stack("tls");
+  const std::string cert = (stack.dir / "cert.pem").string();
+  const std::string key_file = (stack.dir / "key.pem").string();
+  if (std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                   "-keyout " +
+                   key_file + " -out " + cert + " >/dev/null 2>&1")
+                      .c_str()) != 0) {
+    GTEST_SKIP() << "no openssl command to make a certificate";
+  }
+  const auto port_in = [](const std::string& text, const std::string& what) {
+    std::smatch m;
+    if (!std::regex_search(text, m, std::regex(what + " at https://127\\.0\\.0\\.1:([0-9]+)")))
+      return 0;
+    return std::stoi(m[1].str());
+  };
+  ASSERT_TRUE(stack.StartBroker());
+  ::setenv("PAYORCH_TLS_TEST_SECRET", "whsec_tls_test", 1);
+  const std::string log = (stack.dir / "run.log").string();
+  ASSERT_TRUE(stack.run.Start({PAYORCH_BINARY,
+                               "run",
+                               "--brokers",
+                               stack.bootstrap,
+                               "--data-dir",
+                               (stack.dir / "data").string(),
+                               "--assign",
+                               "all",
+                               "--http",
+                               "127.0.0.1:0",
+                               "--merchant-api",
+                               "--webhooks",
+                               "127.0.0.1:0",
+                               "--webhook-secrets",
+                               "stripe=PAYORCH_TLS_TEST_SECRET",
+                               "--tls-cert",
+                               cert,
+                               "--tls-key",
+                               key_file,
+                               "--log-level",
+                               "warn"},
+                              log));
+  int api_port = 0;
+  int hooks_port = 0;
+  Eventually(
+      [&] {
+        const std::string text = payorch::testing::ReadFile(log);
+        api_port = port_in(text, "merchant API");
+        hooks_port = port_in(text, "webhooks");
+        return api_port != 0 && hooks_port != 0;
+      },
+      std::chrono::seconds(30));
+  ASSERT_NE(api_port, 0) << payorch::testing::ReadFile(log);
+  ASSERT_NE(hooks_port, 0) << payorch::testing::ReadFile(log);
+  const std::string key = stack.NewKey("m_wallet");
+  ASSERT_FALSE(key.empty());
+  httplib::SSLClient api("127.0.0.1", api_port);
+  api.enable_server_certificate_verification(false);
+  api.set_read_timeout(10, 0);
+  auto listed = api.Get("/v1/payments", {{"Authorization", "Bearer " + key}});
+  ASSERT_TRUE(listed) << httplib::to_string(listed.error());
+  EXPECT_EQ(listed->status, 200) << listed->body;
+  // An unsigned gateway notification is refused with the JSON error shape, over TLS.
+  httplib::SSLClient hooks("127.0.0.1", hooks_port);
+  hooks.enable_server_certificate_verification(false);
+  auto refused = hooks.Post("/v1/webhooks/stripe", "{}", "application/json");
+  ASSERT_TRUE(refused) << httplib::to_string(refused.error());
+  EXPECT_GE(refused->status, 400);
+  EXPECT_TRUE(json::parse(refused->body, nullptr, false).contains("error")) << refused->body;
+  httplib::Client plain("127.0.0.1", api_port);
+  plain.set_read_timeout(2, 0);
+  auto no_tls = plain.Get("/v1/payments", {{"Authorization", "Bearer " + key}});
+  EXPECT_TRUE(!no_tls || no_tls->status != 200);
+
+  payorch::testing::ChildProcess sim;
+  const std::string sim_log = (stack.dir / "sim.log").string();
+  ASSERT_TRUE(sim.Start({PAYORCH_BINARY, "gateway-sim", "--listen", "127.0.0.1:0", "--tls-cert",
+                         cert, "--tls-key", key_file},
+                        sim_log));
+  int sim_port = 0;
+  Eventually(
+      [&] {
+        sim_port = port_in(payorch::testing::ReadFile(sim_log), "gateway-sim stripe");
+        return sim_port != 0;
+      },
+      std::chrono::seconds(10));
+  ASSERT_NE(sim_port, 0) << payorch::testing::ReadFile(sim_log);
+  httplib::SSLClient gateway("127.0.0.1", sim_port);
+  gateway.enable_server_certificate_verification(false);
+  auto audit = gateway.Get("/v1/audit");
+  ASSERT_TRUE(audit) << httplib::to_string(audit.error());
+  EXPECT_EQ(audit->status, 200);
+
+  const std::string bin = PAYORCH_BINARY;
+  for (const std::string& args :
+       {" run --tls-cert " + cert, " gateway-sim --tls-key " + key_file,
+        " gateway-sim --tls-cert /nonexistent.pem --tls-key " + key_file,
+        " run --http 127.0.0.1:0 --tls-cert " + cert + " --tls-key " + cert}) {
+    auto out = payorch::projection::testing::Shell(bin + args + " 2>&1");
+    EXPECT_EQ(out.exit_code, 2) << args;
+    EXPECT_EQ(std::count(out.out.begin(), out.out.end(), '\n'), 1) << args << ": " << out.out;
+    EXPECT_NE(out.out.find("TLS"), std::string::npos) << args << ": " << out.out;
+  }
 }
 
 TEST(StandaloneApi, BadFlagsExit2WithOneLine) {

@@ -54,7 +54,7 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
   auto port = server.Start(o.address);
   if (!port) return "--http: " + port.error();
   if (o.announce) {
-    o.announce(std::string(merchant_ ? "merchant" : "query") + " API at http://" +
+    o.announce(std::string(merchant_ ? "merchant" : "query") + " API at " + scheme_ + "://" +
                http::ParseAddress(o.address)->host + ":" + std::to_string(*port) + "/v1/");
   }
   thread_ = std::thread([this, logger = o.logger] {

@@ -52,7 +52,8 @@ struct QueryApiOptions {
 
 class QueryApi {
  public:
-  explicit QueryApi(http::ServerOptions options) : server(std::move(options)) {}
+  explicit QueryApi(http::ServerOptions options)
+      : scheme_(http::Scheme(options)), server(std::move(options)) {}
   ~QueryApi() { Stop(); }
 
   // Opens the store, mounts the routes, starts serving and projecting. "" or an error.
@@ -64,6 +65,10 @@ class QueryApi {
   // Records the projection is behind the events log. Only after a successful Start().
   int64_t lag() { return service_->runner().lag(); }
 
+ private:
+  std::string scheme_;  // "http" or "https", for the address announced
+
+ public:
   http::Server server;
 
  private:

@@ -19,7 +19,8 @@ struct WebhookService {
   std::unique_ptr<log::Producer> producer;
   std::string topic;
   std::shared_ptr<connectors::WebhookReceiver> receiver;
-  http::Server server{http::ServerOptions{.threads = 4, .name = "webhooks"}};
+  explicit WebhookService(http::ServerOptions options) : server(std::move(options)) {}
+  http::Server server;
   ~WebhookService() { server.Stop(); }
 };
 
@@ -51,13 +52,19 @@ std::string ReadWebhookSecrets(const std::string& secret_envs,
 std::shared_ptr<void> StartWebhooks(const std::string& address, const std::string& secret_envs,
                                     const log::KafkaOptions& kafka,
                                     const std::function<void(const std::string&)>& announce,
-                                    std::string* error) {
+                                    std::string* error, const std::string& tls_cert_file,
+                                    const std::string& tls_key_file) {
   connectors::WebhookOptions options;
   if (std::string err = ReadWebhookSecrets(secret_envs, &options.secrets); !err.empty()) {
     *error = err;
     return nullptr;
   }
-  auto service = std::make_shared<WebhookService>();
+  http::ServerOptions server_options{.threads = 4,
+                                     .name = "webhooks",
+                                     .tls_cert_file = tls_cert_file,
+                                     .tls_key_file = tls_key_file};
+  const std::string scheme(http::Scheme(server_options));
+  auto service = std::make_shared<WebhookService>(std::move(server_options));
   auto producer = log::Producer::Create(kafka);
   if (!producer.ok()) {
     *error = "webhook producer: " + producer.status().ToString();
@@ -79,7 +86,7 @@ std::shared_ptr<void> StartWebhooks(const std::string& address, const std::strin
     return nullptr;
   }
   if (announce) {
-    announce("webhooks at http://" + http::ParseAddress(address)->host + ":" +
+    announce("webhooks at " + scheme + "://" + http::ParseAddress(address)->host + ":" +
              std::to_string(*port) + "/v1/webhooks/{processor}");
   }
   return service;

@@ -24,6 +24,7 @@ namespace payorch::app::internal {
 // *error (one line, naming the flag) when a secret is missing or the server cannot start.
 [[nodiscard]] std::shared_ptr<void> StartWebhooks(
     const std::string& address, const std::string& secret_envs, const log::KafkaOptions& kafka,
-    const std::function<void(const std::string&)>& announce, std::string* error);
+    const std::function<void(const std::string&)>& announce, std::string* error,
+    const std::string& tls_cert_file = "", const std::string& tls_key_file = "");
 
 }  // namespace payorch::app::internal
