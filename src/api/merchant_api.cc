@@ -55,7 +55,7 @@ struct MerchantApi::Impl {
   std::unique_ptr<KeyVerifier> verifier;
   std::unique_ptr<RateLimiter> limiter;
   internal::ResponseStore responses;
-  std::unique_ptr<internal::CommandAppender> appender;
+  std::unique_ptr<log::Appender> appender;
   std::unique_ptr<internal::EventFollower> follower;
   std::unique_ptr<internal::AggregateFollower> aggregates;  // invoices and orders
   std::unique_ptr<internal::Iso20022Api> iso;               // pain.001 out, pain.002 in
@@ -612,7 +612,7 @@ std::string MerchantApi::Start() {
   i.o.runner->ObserveBatches(i.follower->Observer());
   i.aggregates = std::make_unique<internal::AggregateFollower>(i.o.kafka, dir + "/commerce");
   if (std::string err = i.aggregates->Start(); !err.empty()) return err;
-  i.appender = std::make_unique<internal::CommandAppender>(i.o.kafka);
+  i.appender = std::make_unique<log::Appender>(i.o.kafka);
   if (std::string err = i.appender->Start(); !err.empty()) return err;
   i.iso = std::make_unique<internal::Iso20022Api>(
       internal::Iso20022Deps{&i.o, i.appender.get(), i.aggregates.get(), i.follower.get()});

@@ -71,7 +71,9 @@ WebhookReceiver::WebhookReceiver(WebhookOptions options) : options_(std::move(op
   if (options_.clock == nullptr) options_.clock = &system_clock_;
 }
 
-http::Response WebhookReceiver::Handle(const http::Request& request) {
+std::optional<http::Response> WebhookReceiver::Prepare(
+    const http::Request& request, cmd::CommandEnvelope* command,
+    std::pair<std::string, std::string>* seen_id) {
   if (request.path_params.empty()) return http::Error(404, "not_found", "no processor");
   const std::string& processor = request.path_params[0];
   auto secret = options_.secrets.find(processor);
@@ -131,7 +133,7 @@ http::Response WebhookReceiver::Handle(const http::Request& request) {
       return http::Json(200, {{"received", true}, {"duplicate", true}});
     }
   }
-  cmd::CommandEnvelope c;
+  cmd::CommandEnvelope& c = *command;
   c.set_schema_version(1);
   c.set_command_id("webhook/" + processor + "/" + event_id);
   c.set_payment_id(payment_id);
@@ -152,9 +154,31 @@ http::Response WebhookReceiver::Handle(const http::Request& request) {
     if (auto e = data.find("error"); e != data.end() && e->is_object()) code = text(*e, "code");
     r->set_error_code(MapProcessorErrorCode(code));
   }
-  const std::string err = options_.append ? options_.append(c) : "no append function";
+  *seen_id = id;
+  return std::nullopt;
+}
+
+void WebhookReceiver::Handle(const http::Request& request,
+                             std::function<void(http::Response)> answer) {
+  cmd::CommandEnvelope c;
+  std::pair<std::string, std::string> id;
+  if (std::optional<http::Response> refused = Prepare(request, &c, &id)) {
+    answer(std::move(*refused));
+    return;
+  }
+  if (!options_.append) {
+    answer(Settle(id, "no append function"));
+    return;
+  }
+  options_.append(c, [this, id, answer = std::move(answer)](const std::string& error) {
+    answer(Settle(id, error));
+  });
+}
+
+http::Response WebhookReceiver::Settle(const std::pair<std::string, std::string>& id,
+                                       const std::string& error) {
   std::lock_guard lock(mu_);
-  if (!err.empty()) {
+  if (!error.empty()) {
     seen_.erase(id);  // not appended: the processor's retry must get through
     ++probe_.append_failed;
     return http::Error(503, "unavailable", "could not record the event; retry later");
@@ -171,8 +195,13 @@ http::Response WebhookReceiver::Handle(const http::Request& request) {
 std::shared_ptr<WebhookReceiver> RegisterWebhookRoutes(http::Server& server,
                                                        WebhookOptions options) {
   auto receiver = std::make_shared<WebhookReceiver>(std::move(options));
-  server.Handle("POST", R"(/v1/webhooks/([A-Za-z0-9_.\-]{1,64}))",
-                [receiver](const http::Request& r) { return receiver->Handle(r); });
+  // Asynchronous: the answer waits for the log's acknowledgement, no worker does.
+  server.HandleAsync(
+      "POST", R"(/v1/webhooks/([A-Za-z0-9_.\-]{1,64}))",
+      [receiver](const http::Request& r, http::Reply reply) {
+        // The answer holds the receiver: it outlives its appends.
+        receiver->Handle(r, [receiver, reply](http::Response res) { reply.Send(std::move(res)); });
+      });
   return receiver;
 }
 

@@ -11,13 +11,15 @@
 //    {"duplicate": true} and appends nothing. The command id is
 //    "webhook/<processor>/<event id>", so even a repeat that got past this memory (after a
 //    restart) is de-duplicated by the writer.
-//  - The command is appended through `append` (key = payment_id); if that fails the answer
-//    is 503 and the event is not remembered, so the processor's retry appends it.
+//  - The command is appended through `append` (key = payment_id), which reports the log's
+//    acknowledgement later, to a callback: no thread waits for the log. If the append
+//    fails (or its caller's deadline passes first) the answer is 503 and the event is not
+//    remembered, so the processor's retry appends it.
 //  - Unknown processor: 404. Malformed body: 400. The secret is never logged or echoed.
 //
 //   WebhookOptions o;
 //   o.secrets = {{"stripe", "whsec_..."}};
-//   o.append = [&](const CommandEnvelope& c) { return producer.ProduceSync(...); };
+//   o.append = [&](const CommandEnvelope& c, auto done) { appender.AppendAsync(..., done); };
 //   auto receiver = RegisterWebhookRoutes(server, std::move(o));
 //
 // Thread-safe.
@@ -30,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -43,8 +46,12 @@ namespace payorch::connectors {
 
 struct WebhookOptions {
   std::map<std::string, std::string> secrets;  // processor id -> signing secret
-  // Appends one command; returns "" or an error.
-  std::function<std::string(const ::payments::commands::v1::CommandEnvelope&)> append;
+  // Appends one command and calls `done` exactly once, from any thread, with "" once the
+  // log acknowledged it or why not. It must not wait for the log: the answer is sent from
+  // `done`. (payorch run: a log::Appender with a 10 s deadline, app/internal/webhooks.cc.)
+  std::function<void(const ::payments::commands::v1::CommandEnvelope&,
+                     std::function<void(const std::string& error)> done)>
+      append;
   const Clock* clock = nullptr;   // default: the system clock
   int64_t tolerance_s = 300;      // 0 = no timestamp check
   size_t remembered = 1'000'000;  // (processor, event id) pairs kept for de-duplication
@@ -61,11 +68,20 @@ struct WebhookProbe {
 class WebhookReceiver {
  public:
   explicit WebhookReceiver(WebhookOptions options);
-  // The endpoint's logic, socket-free.
-  [[nodiscard]] http::Response Handle(const http::Request& request);
+  // The endpoint's logic, socket-free: `answer` gets the response once, on this thread
+  // (refusals) or on the thread that runs the append's `done`. The receiver must outlive
+  // the appends it started.
+  void Handle(const http::Request& request, std::function<void(http::Response)> answer);
   const WebhookProbe& probe() const { return probe_; }
 
  private:
+  // The refusal or duplicate answer, or nullopt with the command to append and its
+  // (processor, event id), now remembered as in flight.
+  std::optional<http::Response> Prepare(const http::Request& request,
+                                        ::payments::commands::v1::CommandEnvelope* command,
+                                        std::pair<std::string, std::string>* seen_id);
+  // Remembers `id` once appended, forgets it otherwise; the answer.
+  http::Response Settle(const std::pair<std::string, std::string>& id, const std::string& error);
   WebhookOptions options_;
   SystemClock system_clock_;
   WebhookProbe probe_;

@@ -1,10 +1,12 @@
 // `payorch api` as its own process next to `payorch run` (no HTTP there): the same API,
 // with its own projection; bad flags exit 2 with a one-line message.
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <regex>
 
 #include "api/e2e_support.h"
+#include "connectors/webhooks.h"
 
 namespace payorch::api::testing {
 namespace {
@@ -126,6 +128,20 @@ TEST(StandaloneApi, TlsFlagsServeHttps) {
   ASSERT_TRUE(refused) << httplib::to_string(refused.error());
   EXPECT_GE(refused->status, 400);
   EXPECT_TRUE(json::parse(refused->body, nullptr, false).contains("error")) << refused->body;
+  // A signed one is appended to the log (through the webhook appender: no worker waits for
+  // the acknowledgement) and answered 200; its repeat is a duplicate.
+  const std::string event =
+      R"({"id":"evt_tls_1","type":"operation.succeeded","data":{"idempotency_key":"k1",)"
+      R"("id":"ch_1","amount":100,"metadata":{"payment_id":"p_tls_1"}}})";
+  const httplib::Headers signed_headers = {
+      {"Payorch-Signature", connectors::SignWebhook("whsec_tls_test", std::time(nullptr), event)}};
+  for (const bool duplicate : {false, true}) {
+    auto accepted = hooks.Post("/v1/webhooks/stripe", signed_headers, event, "application/json");
+    ASSERT_TRUE(accepted) << httplib::to_string(accepted.error());
+    EXPECT_EQ(accepted->status, 200) << accepted->body;
+    EXPECT_EQ(json::parse(accepted->body, nullptr, false).value("duplicate", !duplicate), duplicate)
+        << accepted->body;
+  }
   httplib::Client plain("127.0.0.1", api_port);
   plain.set_read_timeout(2, 0);
   auto no_tls = plain.Get("/v1/payments", {{"Authorization", "Bearer " + key}});

@@ -278,8 +278,9 @@ TEST(GatewaysEndToEnd, WebhookDeliveredThreeTimesResolvesThePaymentOnce) {
   http::Server server;
   connectors::WebhookOptions wo;
   wo.secrets = {{"psp_a", "whsec_1"}};
-  wo.append = [&](const cmd::CommandEnvelope& c) {
-    return h.PublishRaw(c.payment_id(), c.SerializeAsString());
+  wo.append = [&](const cmd::CommandEnvelope& c,
+                  const std::function<void(const std::string&)>& done) {
+    done(h.PublishRaw(c.payment_id(), c.SerializeAsString()));
   };
   auto receiver = connectors::RegisterWebhookRoutes(server, std::move(wo));
   auto port = server.Start("127.0.0.1:0");

@@ -41,7 +41,7 @@ struct CommerceDeps {
   const log::KafkaOptions* kafka = nullptr;
   const ApiConfig* config = nullptr;
   const Clock* clock = nullptr;
-  CommandAppender* appender = nullptr;
+  log::Appender* appender = nullptr;
   AggregateFollower* follower = nullptr;
   ResponseStore* responses = nullptr;
   // POST /v1/payments (unguarded: the caller is authenticated already).

@@ -99,7 +99,7 @@ std::vector<::payments::commands::v1::CommandEnvelope> OutcomeCommands(
 // (unset or null: exports answer 409 no_creditor_account).
 struct Iso20022Deps {
   const MerchantApiOptions* options = nullptr;
-  CommandAppender* appender = nullptr;
+  log::Appender* appender = nullptr;
   AggregateFollower* invoices = nullptr;
   EventFollower* payments = nullptr;  // the newest payment views
 };

@@ -1,7 +1,6 @@
-// The merchant API's two connections to the log (internal):
-// - CommandAppender: one producer on its own thread; Append() queues a command record and
-//   waits, bounded, for the log's acknowledgement; AppendAsync() queues it and reports the
-//   acknowledgement to a callback (a POST hands it to its follower's waiter).
+// The merchant API's connection to the log's events (internal); its commands go through a
+// log::Appender (log/appender.h), whose AppendAsync acknowledgement a POST hands to its
+// follower's waiter.
 // - EventFollower: the projection's runner's observer (ProjectionRunner::ObserveBatches):
 //   it reads no log of its own, but sees every batch of events the projection reads and
 //   the views they changed, before the store's next commit. It answers the waiters of
@@ -27,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "log/appender.h"
 #include "log/options.h"
 #include "log/record.h"
 #include "payments/events/v1/events.pb.h"
@@ -35,31 +35,6 @@
 #include "projection/store.h"
 
 namespace payorch::api::internal {
-
-class CommandAppender {
- public:
-  explicit CommandAppender(log::KafkaOptions kafka);
-  ~CommandAppender();
-  [[nodiscard]] std::string Start();
-  void Stop();
-  // "" once the log acknowledged the record; otherwise why not (timeout included: the
-  // record may then still be written later).
-  [[nodiscard]] std::string Append(log::OutRecord record, int64_t timeout_ms);
-  // Queues `record`; `done` runs once, on the appender's thread, with "" when the log
-  // acknowledged it, else why not (never run if the appender stops first).
-  void AppendAsync(log::OutRecord record, std::function<void(const std::string& error)> done);
-
- private:
-  struct Pending;
-  void Loop();
-  log::KafkaOptions kafka_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<Pending>> queue_;
-  std::atomic<bool> stop_{false};
-  std::string start_error_;
-  std::thread thread_;
-};
 
 // What the follower learnt about one command.
 struct Decision {

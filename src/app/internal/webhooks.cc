@@ -1,25 +1,28 @@
 #include "app/internal/webhooks.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <string_view>
 
 #include "connectors/webhooks.h"
 #include "http/server.h"
-#include "log/producer.h"
+#include "log/appender.h"
 
 namespace payorch::app::internal {
 
 namespace {
 
-// The webhook endpoint of `payorch run --webhooks`: its server, and the producer its
-// handlers append through (one at a time: a Producer is not thread-safe).
+// The webhook endpoint of `payorch run --webhooks`: its server, and the appender its
+// handlers append through (no handler waits for the log: the answer is sent when the log
+// acknowledges the command, or 503 at kAppendDeadline).
+constexpr std::chrono::milliseconds kAppendDeadline{10'000};
 struct WebhookService {
-  std::mutex mu;
-  std::unique_ptr<log::Producer> producer;
+  WebhookService(http::ServerOptions options, const log::KafkaOptions& kafka)
+      : appender(kafka, "po-wh-append"), server(std::move(options)) {}
+  log::Appender appender;  // outlives the server: Stop() waits for the answers it gives
   std::string topic;
   std::shared_ptr<connectors::WebhookReceiver> receiver;
-  explicit WebhookService(http::ServerOptions options) : server(std::move(options)) {}
   http::Server server;
   ~WebhookService() { server.Stop(); }
 };
@@ -64,20 +67,38 @@ std::shared_ptr<void> StartWebhooks(const std::string& address, const std::strin
                                      .tls_cert_file = tls_cert_file,
                                      .tls_key_file = tls_key_file};
   const std::string scheme(http::Scheme(server_options));
-  auto service = std::make_shared<WebhookService>(std::move(server_options));
-  auto producer = log::Producer::Create(kafka);
-  if (!producer.ok()) {
-    *error = "webhook producer: " + producer.status().ToString();
+  auto service = std::make_shared<WebhookService>(std::move(server_options), kafka);
+  if (std::string err = service->appender.Start(); !err.empty()) {
+    *error = "webhook appender: " + err;
     return nullptr;
   }
-  service->producer = std::move(producer.value());
   service->topic = kafka.Topic(log::TopicKind::kCommands);
   WebhookService* raw = service.get();
-  options.append = [raw](const ::payments::commands::v1::CommandEnvelope& c) -> std::string {
-    std::lock_guard lock(raw->mu);
-    log::OutRecord out{raw->topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}};
-    auto at = raw->producer->ProduceSync(out, 10'000);
-    return at.ok() ? "" : at.status().ToString();
+  options.append = [raw](const ::payments::commands::v1::CommandEnvelope& c,
+                         std::function<void(const std::string&)> done) {
+    // Whichever comes first answers: the log's acknowledgement or the deadline (the
+    // command may then still be written: its command id de-duplicates the retry).
+    // The first call takes `done` (and the connection it answers) out of the shared
+    // state, so the deadline's timer holds nothing of it once answered.
+    struct Once {
+      std::mutex mu;
+      std::function<void(const std::string&)> done;
+    };
+    auto once = std::make_shared<Once>();
+    once->done = std::move(done);
+    auto finish = [once](const std::string& error) {
+      std::function<void(const std::string&)> first;
+      {
+        std::lock_guard lock(once->mu);
+        first.swap(once->done);
+      }
+      if (first) first(error);
+    };
+    raw->server.After(kAppendDeadline,
+                      [finish] { finish("the log did not acknowledge the command within 10 s"); });
+    raw->appender.AppendAsync(
+        log::OutRecord{raw->topic, log::kAnyPartition, c.payment_id(), c.SerializeAsString(), {}},
+        finish);
   };
   service->receiver = connectors::RegisterWebhookRoutes(service->server, std::move(options));
   auto port = service->server.Start(address);

@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 namespace payorch::connectors {
@@ -20,13 +24,15 @@ struct Fixture {
     WebhookOptions o;
     o.secrets = {{"stripe", kSecret}};
     o.clock = &clock;
-    o.append = [this](const cmd::CommandEnvelope& c) {
+    o.append = [this](const cmd::CommandEnvelope& c,
+                      const std::function<void(const std::string&)>& done) {
       if (fail_appends > 0) {
         --fail_appends;
-        return std::string("broker down");
+        done("broker down");
+        return;
       }
       appended.push_back(c);
-      return std::string();
+      done("");
     };
     receiver = std::make_unique<WebhookReceiver>(std::move(o));
   }
@@ -38,7 +44,10 @@ struct Fixture {
     r.path_params = {processor};
     r.body = body;
     r.headers.emplace("payorch-signature", signature);
-    return receiver->Handle(r);
+    http::Response answer;
+    answer.status = 0;  // no answer
+    receiver->Handle(r, [&answer](http::Response res) { answer = std::move(res); });
+    return answer;
   }
   http::Response DeliverSigned(const std::string& body) {
     return Deliver(body, SignWebhook(kSecret, kNowMs / 1000, body));
@@ -130,10 +139,13 @@ TEST(Webhooks, ServedOverHttpOnTheSharedServer) {
   o.secrets = {{"stripe", kSecret}};
   std::vector<cmd::CommandEnvelope> appended;
   std::mutex mu;
-  o.append = [&](const cmd::CommandEnvelope& c) {
-    std::lock_guard lock(mu);
-    appended.push_back(c);
-    return std::string();
+  o.append = [&](const cmd::CommandEnvelope& c,
+                 const std::function<void(const std::string&)>& done) {
+    {
+      std::lock_guard lock(mu);
+      appended.push_back(c);
+    }
+    done("");
   };
   auto receiver = RegisterWebhookRoutes(server, std::move(o));
   auto port = server.Start("127.0.0.1:0");
@@ -148,6 +160,68 @@ TEST(Webhooks, ServedOverHttpOnTheSharedServer) {
   }
   server.Stop();
   EXPECT_EQ(appended.size(), 1u);
+}
+
+// An append waiting for the log holds no worker: with one worker and three deliveries
+// whose appends are not acknowledged yet, another request is still answered at once; the
+// three are answered when the log acknowledges (one refused: 503, not remembered).
+TEST(Webhooks, AppendsWaitingForTheLogHoldNoWorker) {
+  http::Server server(http::ServerOptions{.threads = 1});
+  WebhookOptions o;
+  o.secrets = {{"stripe", kSecret}};
+  std::mutex mu;
+  std::vector<std::function<void(const std::string&)>> pending;
+  o.append = [&](const cmd::CommandEnvelope&, std::function<void(const std::string&)> done) {
+    std::lock_guard lock(mu);
+    pending.push_back(std::move(done));
+  };
+  auto receiver = RegisterWebhookRoutes(server, std::move(o));
+  auto port = server.Start("127.0.0.1:0");
+  ASSERT_TRUE(port);
+  const int64_t now_s = SystemClock().NowMs() / 1000;
+  std::vector<int> statuses(3, 0);
+  std::vector<std::thread> senders;
+  for (int i = 0; i < 3; ++i) {
+    senders.emplace_back([&, i] {
+      std::string body = kSucceeded;
+      body.replace(body.find("evt_1"), 5, "evt_w" + std::to_string(i));
+      httplib::Client client("127.0.0.1", *port);
+      client.set_read_timeout(10, 0);
+      auto r = client.Post("/v1/webhooks/stripe",
+                           {{"Payorch-Signature", SignWebhook(kSecret, now_s, body)}}, body,
+                           "application/json");
+      statuses[i] = r ? r->status : -1;
+    });
+  }
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (pending.size() == 3) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(pending.size(), 3u);
+  }
+  httplib::Client other("127.0.0.1", *port);
+  other.set_read_timeout(2, 0);
+  auto unsigned_post = other.Post("/v1/webhooks/stripe", kSucceeded, "application/json");
+  ASSERT_TRUE(unsigned_post) << "the only worker is held by an append";
+  EXPECT_EQ(unsigned_post->status, 401);
+  {
+    std::lock_guard lock(mu);
+    pending[0]("");
+    pending[1]("broker down");
+    pending[2]("");
+    pending.clear();  // an answered request's callback holds its connection
+  }
+  for (auto& t : senders) t.join();
+  std::sort(statuses.begin(), statuses.end());
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 503}));
+  EXPECT_EQ(receiver->probe().accepted.load(), 2u);
+  EXPECT_EQ(receiver->probe().append_failed.load(), 1u);
+  server.Stop();
 }
 
 }  // namespace
