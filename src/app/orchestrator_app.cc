@@ -122,6 +122,7 @@ class OrchestratorApp {
   void AddReadinessChecks();
   Step StartMetricsServer();
   Step StartWebhooks();
+  std::function<void(const http::RequestRecord&)> RecordHttp();
   Step StartQueryApi();
   void StopServers();
 
@@ -285,33 +286,44 @@ Step OrchestratorApp::StartMetricsServer() {
   return std::nullopt;
 }
 
+// HTTP answers counted by server, route and status, their latency by server and route
+// (src/http RequestRecord), for the --http and --webhooks servers.
+std::function<void(const http::RequestRecord&)> OrchestratorApp::RecordHttp() {
+  return [this](const http::RequestRecord& r) {
+    runtime_metrics_.http_requests.Add({r.server, r.route, std::to_string(r.status)});
+    runtime_metrics_.http_request.ObserveMicros({r.server, r.route}, r.duration.count());
+  };
+}
+
 Step OrchestratorApp::StartWebhooks() {
   if (o_.webhooks_addr.empty()) return std::nullopt;
   std::string err;
   webhooks_ = internal::StartWebhooks(o_.webhooks_addr, o_.webhook_secrets, o_.kafka, o_.announce,
-                                      &err, o_.tls_cert_file, o_.tls_key_file);
+                                      http::ServerOptions{.threads = 4,
+                                                          .name = "webhooks",
+                                                          .tls_cert_file = o_.tls_cert_file,
+                                                          .tls_key_file = o_.tls_key_file,
+                                                          .logger = o_.logger,
+                                                          .on_request = RecordHttp()},
+                                      &err);
   if (!webhooks_) return BadInput(err);
   return std::nullopt;
 }
 
 // The merchant API's payment POSTs answer asynchronously and hold no worker while the log
 // decides; the invoice, order, checkout and ISO routes, which wait on a worker, have their
-// own 16 (docs/http.md, Threads). HTTP answers counted by route and status, their latency
-// in one histogram (src/http RequestRecord).
+// own 16 (docs/http.md, Threads).
 Step OrchestratorApp::StartQueryApi() {
   if (o_.http_addr.empty()) return std::nullopt;
-  query_api_ = std::make_unique<internal::QueryApi>(http::ServerOptions{
-      .threads = api::kApiWorkerThreads,
-      .blocking_threads = api::kApiBlockingThreads,
-      .io_threads = api::kApiIoThreads,
-      .name = "api",
-      .tls_cert_file = o_.tls_cert_file,
-      .tls_key_file = o_.tls_key_file,
-      .logger = o_.logger,
-      .on_request = [this](const http::RequestRecord& r) {
-        runtime_metrics_.http_requests.Add({r.server, r.route, std::to_string(r.status)});
-        runtime_metrics_.http_request.ObserveMicros(r.duration.count());
-      }});
+  query_api_ = std::make_unique<internal::QueryApi>(
+      http::ServerOptions{.threads = api::kApiWorkerThreads,
+                          .blocking_threads = api::kApiBlockingThreads,
+                          .io_threads = api::kApiIoThreads,
+                          .name = "api",
+                          .tls_cert_file = o_.tls_cert_file,
+                          .tls_key_file = o_.tls_key_file,
+                          .logger = o_.logger,
+                          .on_request = RecordHttp()});
   metrics::RegisterMetricsRoutes(query_api_->server, runtime_metrics_);
   metrics::RegisterHealthRoutes(query_api_->server, readiness_);
   internal::QueryApiOptions qo;

@@ -140,4 +140,34 @@ std::vector<LabeledValues::Row> LabeledValues::Read() const {
   return rows;
 }
 
+LabeledHistograms::LabeledHistograms(std::initializer_list<const char*> label_names)
+    : index_(label_names), series_(new Histogram[kMaxSeries + 1]) {}
+
+void LabeledHistograms::ObserveMicros(std::initializer_list<std::string_view> values,
+                                      int64_t micros) {
+  constexpr auto kOther = static_cast<int64_t>(kMaxSeries + 1);
+  std::atomic<int64_t>& slot = index_.Find(values);
+  int64_t id = slot.load(std::memory_order_acquire);
+  if (id == 0) {
+    const int64_t mine = next_.fetch_add(1, std::memory_order_relaxed);
+    const int64_t want = mine < static_cast<int64_t>(kMaxSeries) ? mine + 1 : kOther;
+    // A lost race leaves `id` holding the winner's series (its own number is not reused).
+    if (slot.compare_exchange_strong(id, want, std::memory_order_acq_rel)) id = want;
+  }
+  series_[id - 1].ObserveMicros(micros);
+}
+
+std::vector<LabeledHistograms::Row> LabeledHistograms::Read() const {
+  constexpr auto kOther = static_cast<int64_t>(kMaxSeries + 1);
+  std::vector<Row> rows;
+  for (LabeledValues::Row& r : index_.Read()) {
+    if (r.value <= 0 || r.value >= kOther) continue;  // not yet, or counted in "other"
+    rows.push_back(Row{std::move(r.values), series_[r.value - 1].Read()});
+  }
+  if (Histogram::Snapshot other = series_[kMaxSeries].Read(); other.count > 0) {
+    rows.push_back(Row{std::vector<std::string>(label_names().size(), "other"), other});
+  }
+  return rows;
+}
+
 }  // namespace payorch::metrics

@@ -97,11 +97,40 @@ class LabeledValues {
 
  private:
   struct Slot;
+  friend class LabeledHistograms;  // keys its series by a LabeledValues' slots
   std::atomic<int64_t>& Find(std::initializer_list<std::string_view> values);
 
   std::vector<std::string> names_;
   std::unique_ptr<Slot[]> slots_;
   std::atomic<int64_t> overflow_{0};
+};
+
+// Histograms keyed by label values, e.g. HTTP latency by (server, route). At most
+// kMaxSeries label sets get a histogram of their own; observations of any later one go
+// to one series whose labels all read "other". Observing takes no lock.
+class LabeledHistograms {
+ public:
+  static constexpr size_t kMaxSeries = 128;
+
+  LabeledHistograms(
+      std::initializer_list<const char*> label_names);  // NOLINT(google-explicit-constructor)
+
+  // `values` must have as many entries as there are label names.
+  void ObserveMicros(std::initializer_list<std::string_view> values, int64_t micros);
+
+  const std::vector<std::string>& label_names() const { return index_.label_names(); }
+
+  struct Row {
+    std::vector<std::string> values;
+    Histogram::Snapshot snapshot;
+  };
+  // Every series observed so far (a scrape; allocates).
+  std::vector<Row> Read() const;
+
+ private:
+  LabeledValues index_;  // label values -> 1 + the index of their series (0: not yet)
+  std::atomic<int64_t> next_{0};
+  std::unique_ptr<Histogram[]> series_;  // kMaxSeries, then the "other" series
 };
 
 }  // namespace payorch::metrics

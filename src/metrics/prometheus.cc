@@ -64,10 +64,7 @@ void AddLabeled(std::vector<MetricFamily>& out, std::string name, std::string he
   out.push_back(std::move(f));
 }
 
-void AddHistogram(std::vector<MetricFamily>& out, std::string name, std::string help,
-                  const Histogram& h) {
-  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Histogram);
-  const Histogram::Snapshot s = h.Read();
+ClientMetric HistogramMetric(const Histogram::Snapshot& s) {
   ClientMetric cm;
   cm.histogram.sample_count = s.count;
   cm.histogram.sample_sum = s.sum_seconds;
@@ -76,7 +73,26 @@ void AddHistogram(std::vector<MetricFamily>& out, std::string name, std::string 
         {s.cumulative[i], static_cast<double>(Histogram::kBoundsMicros[i]) / 1e6});
   }
   cm.histogram.bucket.push_back({s.count, std::numeric_limits<double>::infinity()});
-  f.metric.push_back(std::move(cm));
+  return cm;
+}
+
+void AddHistogram(std::vector<MetricFamily>& out, std::string name, std::string help,
+                  const Histogram& h) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Histogram);
+  f.metric.push_back(HistogramMetric(h.Read()));
+  out.push_back(std::move(f));
+}
+
+void AddLabeledHistogram(std::vector<MetricFamily>& out, std::string name, std::string help,
+                         const LabeledHistograms& h) {
+  MetricFamily f = Family(std::move(name), std::move(help), MetricType::Histogram);
+  for (const auto& row : h.Read()) {
+    ClientMetric cm = HistogramMetric(row.snapshot);
+    for (size_t i = 0; i < row.values.size(); ++i) {
+      cm.label.push_back({h.label_names()[i], row.values[i]});
+    }
+    f.metric.push_back(std::move(cm));
+  }
   out.push_back(std::move(f));
 }
 
@@ -95,9 +111,10 @@ std::string RenderPrometheusText(const RuntimeMetrics& m) {
   AddHistogram(f, "create_to_final_event_seconds",
                "From the create command's append to the payment's final event acknowledged.",
                m.create_to_final);
-  AddHistogram(f, "http_request_seconds",
-               "API requests: from the first request byte read to the answer written.",
-               m.http_request);
+  AddLabeledHistogram(f, "http_request_seconds",
+                      "HTTP requests by server and route (its regex): from the first request byte "
+                      "read to the answer written.",
+                      m.http_request);
   AddLabeled(f, "http_requests_total", "HTTP answers by server, route (its regex) and status.",
              m.http_requests, MetricType::Counter);
   AddLabeled(f, "projection_events_total",

@@ -69,7 +69,7 @@ struct RuntimeMetrics {
   // route (its regex, "unmatched" or "refused") and status; latency from first byte read
   // to answer written, all routes.
   LabeledValues http_requests{"server", "route", "status"};
-  Histogram http_request;
+  LabeledHistograms http_request{"server", "route"};
   // The projection's events since the process started, by what the projector did with
   // them (applied, duplicate, fenced, claim, other, undecodable, illegal_transition; set
   // by the app from projection::ProjectorStats). Its lag is consumer_lag{group=

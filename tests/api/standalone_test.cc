@@ -98,6 +98,8 @@ TEST(StandaloneApi, TlsFlagsServeHttps) {
                                cert,
                                "--tls-key",
                                key_file,
+                               "--metrics",
+                               "127.0.0.1:0",
                                "--log-level",
                                "warn"},
                               log));
@@ -141,6 +143,21 @@ TEST(StandaloneApi, TlsFlagsServeHttps) {
     EXPECT_EQ(accepted->status, 200) << accepted->body;
     EXPECT_EQ(json::parse(accepted->body, nullptr, false).value("duplicate", !duplicate), duplicate)
         << accepted->body;
+  }
+  // Both servers' requests are in the HTTP metrics (plain HTTP: /metrics is not TLS), their
+  // latency by server and route.
+  std::smatch metrics_at;
+  const std::string run_text = payorch::testing::ReadFile(log);
+  ASSERT_TRUE(std::regex_search(run_text, metrics_at,
+                                std::regex("metrics at http://127\\.0\\.0\\.1:([0-9]+)")));
+  httplib::Client scraper("127.0.0.1", std::stoi(metrics_at[1].str()));
+  auto scraped = scraper.Get("/metrics");
+  ASSERT_TRUE(scraped);
+  for (const std::string& series :
+       {std::string(R"(payorch_http_request_seconds_count{server="api",route=)"),
+        std::string(R"(payorch_http_request_seconds_count{server="webhooks",route=)"),
+        std::string(R"(payorch_http_requests_total{server="webhooks",route=)")}) {
+    EXPECT_NE(scraped->body.find(series), std::string::npos) << series;
   }
   httplib::Client plain("127.0.0.1", api_port);
   plain.set_read_timeout(2, 0);

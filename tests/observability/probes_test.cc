@@ -70,5 +70,52 @@ TEST(LabeledValues, ConcurrentWritersLoseNoCount) {
   EXPECT_EQ(v.Read().size(), 2u);
 }
 
+TEST(LabeledHistograms, KeepsOneHistogramPerLabelSetAndTheRestAsOther) {
+  LabeledHistograms h({"server", "route"});
+  h.ObserveMicros({"api", "/v1/payments"}, 300);
+  h.ObserveMicros({"api", "/v1/payments"}, 40'000);
+  h.ObserveMicros({"webhooks", "/v1/webhooks/x"}, 2'000);
+  std::map<std::string, Histogram::Snapshot> got;
+  for (const auto& row : h.Read()) got[row.values[0] + row.values[1]] = row.snapshot;
+  ASSERT_EQ(got.size(), 2u);
+  const Histogram::Snapshot& api = got["api/v1/payments"];
+  EXPECT_EQ(api.count, 2u);
+  EXPECT_EQ(api.cumulative[0], 1u);  // 300 us <= 0.5 ms
+  EXPECT_EQ(api.cumulative[5], 1u);  // 40 ms > 25 ms
+  EXPECT_EQ(api.cumulative[6], 2u);  // <= 50 ms
+  EXPECT_DOUBLE_EQ(api.sum_seconds, 0.0403);
+  EXPECT_EQ(got["webhooks/v1/webhooks/x"].count, 1u);
+
+  for (size_t i = 0; i < LabeledHistograms::kMaxSeries + 3; ++i) {
+    h.ObserveMicros({"api", "r" + std::to_string(i)}, 1);
+  }
+  size_t series = 0;
+  uint64_t other = 0;
+  for (const auto& row : h.Read()) {
+    if (row.values[0] == "other") {
+      other = row.snapshot.count;
+    } else {
+      ++series;
+    }
+  }
+  EXPECT_EQ(series, LabeledHistograms::kMaxSeries);
+  EXPECT_EQ(other, 5u);  // 2 series existed: kMaxSeries - 2 new ones fit, 5 did not
+}
+
+TEST(LabeledHistograms, ConcurrentObserversLoseNoCount) {
+  LabeledHistograms h({"t"});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&h] {
+      for (int i = 0; i < 10'000; ++i) h.ObserveMicros({i % 2 == 0 ? "even" : "odd"}, i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  uint64_t total = 0;
+  for (const auto& row : h.Read()) total += row.snapshot.count;
+  EXPECT_EQ(total, 40'000u);
+  EXPECT_EQ(h.Read().size(), 2u);
+}
+
 }  // namespace
 }  // namespace payorch::metrics

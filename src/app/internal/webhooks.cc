@@ -55,17 +55,12 @@ std::string ReadWebhookSecrets(const std::string& secret_envs,
 std::shared_ptr<void> StartWebhooks(const std::string& address, const std::string& secret_envs,
                                     const log::KafkaOptions& kafka,
                                     const std::function<void(const std::string&)>& announce,
-                                    std::string* error, const std::string& tls_cert_file,
-                                    const std::string& tls_key_file) {
+                                    http::ServerOptions server_options, std::string* error) {
   connectors::WebhookOptions options;
   if (std::string err = ReadWebhookSecrets(secret_envs, &options.secrets); !err.empty()) {
     *error = err;
     return nullptr;
   }
-  http::ServerOptions server_options{.threads = 4,
-                                     .name = "webhooks",
-                                     .tls_cert_file = tls_cert_file,
-                                     .tls_key_file = tls_key_file};
   const std::string scheme(http::Scheme(server_options));
   auto service = std::make_shared<WebhookService>(std::move(server_options), kafka);
   if (std::string err = service->appender.Start(); !err.empty()) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "http/server.h"
 #include "log/options.h"
 
 namespace payorch::app::internal {
@@ -24,7 +25,7 @@ namespace payorch::app::internal {
 // *error (one line, naming the flag) when a secret is missing or the server cannot start.
 [[nodiscard]] std::shared_ptr<void> StartWebhooks(
     const std::string& address, const std::string& secret_envs, const log::KafkaOptions& kafka,
-    const std::function<void(const std::string&)>& announce, std::string* error,
-    const std::string& tls_cert_file = "", const std::string& tls_key_file = "");
+    const std::function<void(const std::string&)>& announce, http::ServerOptions server_options,
+    std::string* error);
 
 }  // namespace payorch::app::internal
