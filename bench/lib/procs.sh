@@ -8,7 +8,7 @@
 #                           checks PAYORCH and wrk, makes the scratch directory `dir`, an
 #                           empty `pids`, and on exit stops `pids` (the orchestrator first,
 #                           it drains to the broker) and removes `dir`.
-#   start_merchant_api PAYORCH DIR API_YAML
+#   start_merchant_api PAYORCH DIR API_YAML [RUN_FLAGS...]
 #                           `payorch broker` and `payorch run --merchant-api` on it (their
 #                           pids appended to `pids`), API configuration API_YAML, data in
 #                           DIR; sets broker_pid, port, api (the base URL) and key (an API
@@ -42,7 +42,7 @@ start_merchant_api() {
   for _ in $(seq 100); do [[ -s "$dir/bootstrap" ]] && break; sleep 0.1; done
   printf '%s\n' "$3" >"$dir/api.yaml"
   "$payorch" run --brokers "$(head -1 "$dir/bootstrap")" --data-dir "$dir/data" --assign all \
-    --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn \
+    --http 127.0.0.1:0 --merchant-api --api-config "$dir/api.yaml" --log-level warn "${@:4}" \
     >"$dir/run.log" 2>&1 &
   pids+=($!)
   port="$(wait_for_api_port "$dir/run.log")"
