@@ -971,5 +971,35 @@ TEST(EventFollower, OnAnswerIsCalledOnceAtTheDeadlineAndStopAnswersTheRest) {
   EXPECT_FALSE(answers[1].second.append_error.empty());
 }
 
+// The follower's recent views are bounded in number (50,000, the oldest dropped first), not
+// only by age: under load they were 60 s of every payment's view. A view updated since it
+// was first kept stays, as its newer version.
+TEST(EventFollower, RecentViewsAreBoundedOldestFirst) {
+  internal::EventFollower f(nullptr);
+  auto observe = f.Observer();
+  const auto view = [](int i, uint64_t sequence) {
+    ::payments::projection::v1::PaymentView v;
+    v.set_payment_id("pay_" + std::to_string(i));
+    v.set_last_sequence(sequence);
+    return projection::Mutation{"p/pay_" + std::to_string(i), v.SerializeAsString()};
+  };
+  std::vector<projection::Mutation> batch;
+  for (int i = 0; i < 60'000; ++i) {
+    batch.push_back(view(i, 1));
+    if (i == 30'000) batch.push_back(view(5, 2));  // pay_5 again, later
+    if (batch.size() == 1'000) {
+      observe({}, batch);
+      batch.clear();
+    }
+  }
+  observe({}, batch);
+  EXPECT_FALSE(f.Recent("pay_0").has_value());
+  EXPECT_FALSE(f.Recent("pay_9999").has_value());
+  ASSERT_TRUE(f.Recent("pay_5").has_value());
+  EXPECT_EQ(f.Recent("pay_5")->last_sequence(), 2u);
+  EXPECT_TRUE(f.Recent("pay_10001").has_value());
+  EXPECT_TRUE(f.Recent("pay_59999").has_value());
+}
+
 }  // namespace
 }  // namespace payorch::api

@@ -114,11 +114,19 @@ void EventFollower::Apply(const std::vector<const ev::EventEnvelope*>& events,
   {
     std::lock_guard<std::mutex> lock(recent_mu_);
     for (const projection::Mutation& m : changed) {
-      if (m.key.rfind("p/", 0) == 0) recent_[m.key.substr(2)] = {m.value, now};
+      if (m.key.rfind("p/", 0) != 0) continue;
+      std::string id = m.key.substr(2);
+      recent_[id] = {m.value, now};
+      recent_order_.emplace_back(std::move(id), now);
     }
-    if (now >= next_prune_ms_) {  // the projection has these by now (else reads answer 503)
-      std::erase_if(recent_, [now](const auto& kv) { return now - kv.second.at_ms > 60'000; });
-      next_prune_ms_ = now + 5'000;
+    // Oldest first; an entry updated since is left to its newer one.
+    while (!recent_order_.empty() && (now - recent_order_.front().second > kRecentKeepMs ||
+                                      recent_order_.size() > kMaxRecentViews)) {
+      const auto& [id, at] = recent_order_.front();
+      if (auto it = recent_.find(id); it != recent_.end() && it->second.at_ms == at) {
+        recent_.erase(it);
+      }
+      recent_order_.pop_front();
     }
   }
   for (const auto& w : touched) Check(w);  // the batch's views are in recent_

@@ -7,8 +7,8 @@
 //   in-flight requests by causation.command_id and follows their payment until no gateway
 //   operation is in flight ("settled"); a waiter is answered through a callback
 //   (OnAnswer), so no thread waits for the log, and a timer thread answers those whose
-//   deadline passes first. It keeps the views changed in the last minute: a POST answers
-//   from them without waiting for the projection's next commit (which, under load, waits
+//   deadline passes first. It keeps the views changed in the last 5 s (at most 50,000): a POST
+//   answers from them without waiting for the projection's next commit (which, under load, waits
 //   for a quiet poll round), and reads after the answer see at least as much.
 #pragma once
 
@@ -86,7 +86,7 @@ class EventFollower {
   static void Acknowledged(const std::shared_ptr<Waiter>& waiter, const std::string& error);
   void Forget(const std::shared_ptr<Waiter>& waiter);
 
-  // The view of `payment_id` the follower last computed (kept for about a minute).
+  // The view of `payment_id` the follower last computed (kept 5 s, at most 50,000).
   [[nodiscard]] std::optional<::payments::projection::v1::PaymentView> Recent(
       const std::string& payment_id) const;
   // Recent() if there is one (the store is never newer: it commits what the follower
@@ -109,10 +109,15 @@ class EventFollower {
     std::string bytes;
     int64_t at_ms = 0;
   };
+  // The views of the last kRecentKeepMs, at most kMaxRecentViews (the oldest go first):
+  // the store has them by then (the runner commits at most max_batch_ms, 50 ms, or
+  // max_batch_records, 20,000, after observing them).
+  static constexpr int64_t kRecentKeepMs = 5'000;
+  static constexpr size_t kMaxRecentViews = 50'000;
   mutable std::mutex recent_mu_;
   std::unordered_map<std::string, RecentView> recent_;
-  int64_t next_prune_ms_ = 0;  // with recent_mu_
-  std::mutex apply_mu_;        // Apply() against Stop()
+  std::deque<std::pair<std::string, int64_t>> recent_order_;  // (payment id, at_ms), oldest first
+  std::mutex apply_mu_;                                       // Apply() against Stop()
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Waiter>> by_command_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<Waiter>>> by_payment_;
