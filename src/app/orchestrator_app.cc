@@ -359,6 +359,9 @@ Step OrchestratorApp::StartQueryApi() {
   if (std::string err = query_api_->Start(qo); !err.empty()) return Failed(err);
   // Registered once the service exists (Start made it before serving).
   readiness_.AddCheck("projection", [this] {
+    if (std::string failure = query_api_->failure(); !failure.empty()) {
+      return metrics::Check{false, "stopped: " + failure};
+    }
     const int64_t lag = query_api_->lag();
     const bool ok = o_.max_lag < 0 || (lag >= 0 && lag <= o_.max_lag);
     return metrics::Check{

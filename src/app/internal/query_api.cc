@@ -59,7 +59,11 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
   }
   thread_ = std::thread([this, logger = o.logger] {
     NameThisThread("po-projection");
-    if (std::string err = service_->Run(stop_); !err.empty()) logger->error("projection: {}", err);
+    if (std::string err = service_->Run(stop_); !err.empty()) {
+      logger->error("projection: {}", err);
+      std::lock_guard lock(failure_mu_);
+      failure_ = std::move(err);  // readiness fails from now on
+    }
   });
   return "";
 }

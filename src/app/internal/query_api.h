@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,9 +65,17 @@ class QueryApi {
 
   // Records the projection is behind the events log. Only after a successful Start().
   int64_t lag() { return service_->runner().lag(); }
+  // Why the projection stopped on its own (an error: it projects no more, its lag no longer
+  // moves), "" while it runs.
+  std::string failure() const {
+    std::lock_guard lock(failure_mu_);
+    return failure_;
+  }
 
  private:
   std::string scheme_;  // "http" or "https", for the address announced
+  mutable std::mutex failure_mu_;
+  std::string failure_;
 
  public:
   http::Server server;
