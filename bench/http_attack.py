@@ -168,53 +168,46 @@ def main():
     extra = "".join(f"{h}\r\n" for h in a.header)
     probe = f"{method} {path} HTTP/1.1\r\nHost: a\r\n{extra}Connection: close\r\n\r\n".encode()
     health = b"GET /health/ready HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
-    if a.under_load:
+    def probed(holds, settle_s):
+        """Runs the holders (hold() argument tuples), probing while they hold; returns
+        (probe samples, metrics /health/ready samples, total reopenings)."""
         stop = threading.Event()
-        own, ready = [], []
-        threads = [threading.Thread(target=probe_loop, args=(a.port, probe, stop, own))]
+        own, ready, reopened = [], [], []
+        probes = [threading.Thread(target=probe_loop, args=(a.port, probe, stop, own))]
         if a.metrics:
-            threads.append(threading.Thread(target=probe_loop,
-                                            args=(a.metrics, health, stop, ready)))
-        until = time.monotonic() + a.hold
-        half = a.connections // 2
-        holders = [threading.Thread(target=hold, args=(a.port, half, slow, a.hold, until))
-                   for slow in (False, True)]
-        for t in holders + threads:
+            probes.append(threading.Thread(target=probe_loop,
+                                           args=(a.metrics, health, stop, ready)))
+        holders = [threading.Thread(target=lambda h=h: reopened.append(hold(*h)))
+                   for h in holds]
+        for t in holders:
+            t.start()
+        time.sleep(settle_s)  # the connections are open
+        for t in probes:
             t.start()
         for t in holders:
             t.join()
         stop.set()
-        for t in threads:
+        for t in probes:
             t.join()
-        print(f"under load, {half} silent + {half} slowloris: probe {summary(own)}"
-              + (f"; metrics /health/ready {summary(ready)}" if a.metrics else "")
-              + f"; RSS {rss_mb(a.pid):.0f} MB")
+        line = f"probe {summary(own)}"
+        if a.metrics:
+            line += f"; metrics /health/ready {summary(ready)}"
+        return line, sum(reopened)
+
+    if a.under_load:
+        until = time.monotonic() + a.hold
+        half = a.connections // 2
+        line, _ = probed([(a.port, half, slow, a.hold, until) for slow in (False, True)], 0)
+        print(f"under load, {half} silent + {half} slowloris: {line}; "
+              f"RSS {rss_mb(a.pid):.0f} MB")
         return
     print(f"start: RSS {rss_mb(a.pid):.0f} MB; probe {a.probe}: "
           f"{summary([request_once(a.port, probe) for _ in range(20)])}")
 
     for name, slow in (("silent", False), ("slowloris", True)):
-        stop = threading.Event()
-        own, ready = [], []
-        threads = [threading.Thread(target=probe_loop, args=(a.port, probe, stop, own))]
-        if a.metrics:
-            threads.append(threading.Thread(target=probe_loop,
-                                            args=(a.metrics, health, stop, ready)))
-        holder_out = []
-        holder = threading.Thread(target=lambda: holder_out.append(
-            hold(a.port, a.connections, slow, a.hold, time.monotonic() + a.hold)))
-        holder.start()
-        time.sleep(1.0)  # the connections are open
-        for t in threads:
-            t.start()
-        holder.join()
-        stop.set()
-        for t in threads:
-            t.join()
-        line = (f"{name} x{a.connections} for {a.hold:.0f} s: probe {summary(own)}")
-        if a.metrics:
-            line += f"; metrics /health/ready {summary(ready)}"
-        print(line + f"; reopened {holder_out[0] if holder_out else '?'}; "
+        until = time.monotonic() + a.hold
+        line, reopened = probed([(a.port, a.connections, slow, a.hold, until)], 1.0)
+        print(f"{name} x{a.connections} for {a.hold:.0f} s: {line}; reopened {reopened}; "
               f"RSS {rss_mb(a.pid):.0f} MB")
 
     head = (f"POST {a.path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
