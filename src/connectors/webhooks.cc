@@ -198,7 +198,7 @@ std::shared_ptr<WebhookReceiver> RegisterWebhookRoutes(http::Server& server,
   // Asynchronous: the answer waits for the log's acknowledgement, no worker does.
   server.HandleAsync(
       "POST", R"(/v1/webhooks/([A-Za-z0-9_.\-]{1,64}))",
-      [receiver](const http::Request& r, http::Reply reply) {
+      [receiver](const http::Request& r, const http::Reply& reply) {
         // The answer holds the receiver: it outlives its appends.
         receiver->Handle(r, [receiver, reply](http::Response res) { reply.Send(std::move(res)); });
       });

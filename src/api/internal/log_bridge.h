@@ -7,9 +7,9 @@
 //   in-flight requests by causation.command_id and follows their payment until no gateway
 //   operation is in flight ("settled"); a waiter is answered through a callback
 //   (OnAnswer), so no thread waits for the log, and a timer thread answers those whose
-//   deadline passes first. It keeps the views changed in the last 5 s (at most 50,000): a POST
-//   answers from them without waiting for the projection's next commit (which, under load, waits
-//   for a quiet poll round), and reads after the answer see at least as much.
+//   deadline passes first. It keeps the views changed in the last 5 s (at most 50,000):
+//   a POST answers from them without waiting for the projection's next commit (at most
+//   50 ms or 20,000 records later), and reads after the answer see at least as much.
 #pragma once
 
 #include <atomic>
