@@ -122,7 +122,6 @@ class OrchestratorApp {
   void AddReadinessChecks();
   Step StartMetricsServer();
   Step StartWebhooks();
-  std::function<void(const http::RequestRecord&)> RecordHttp();
   Step StartQueryApi();
   void StopServers();
 
@@ -138,8 +137,6 @@ class OrchestratorApp {
   metrics::RuntimeMetrics runtime_metrics_;
   std::unique_ptr<runtime::Orchestrator> orchestrator_;
   metrics::Readiness readiness_;
-  std::mutex broker_check_mu_;
-  std::unique_ptr<log::Admin> broker_admin_;  // under broker_check_mu_
   std::unique_ptr<http::Server> metrics_server_;
   std::shared_ptr<void> webhooks_;
   std::unique_ptr<internal::QueryApi> query_api_;
@@ -260,17 +257,7 @@ void OrchestratorApp::AddReadinessChecks() {
         ok, ok ? std::to_string(probe.partitions.load()) + " partitions restored and claimed"
                : "partitions not yet assigned and restored"};
   });
-  readiness_.AddCheck("broker", [this] {
-    std::lock_guard<std::mutex> lock(broker_check_mu_);
-    if (!broker_admin_) {
-      auto admin = log::Admin::Create(o_.kafka);
-      if (!admin.ok()) return metrics::Check{false, admin.status().ToString()};
-      broker_admin_ = std::move(admin.value());
-    }
-    auto topics = broker_admin_->ListTopics(1'000);
-    if (!topics.ok()) return metrics::Check{false, topics.status().ToString()};
-    return metrics::Check{true, o_.kafka.bootstrap_servers};
-  });
+  readiness_.AddCheck("broker", metrics::BrokerCheck(o_.kafka));
 }
 
 Step OrchestratorApp::StartMetricsServer() {
@@ -286,26 +273,18 @@ Step OrchestratorApp::StartMetricsServer() {
   return std::nullopt;
 }
 
-// HTTP answers counted by server, route and status, their latency by server and route
-// (src/http RequestRecord), for the --http and --webhooks servers.
-std::function<void(const http::RequestRecord&)> OrchestratorApp::RecordHttp() {
-  return [this](const http::RequestRecord& r) {
-    runtime_metrics_.http_requests.Add({r.server, r.route, std::to_string(r.status)});
-    runtime_metrics_.http_request.ObserveMicros({r.server, r.route}, r.duration.count());
-  };
-}
-
 Step OrchestratorApp::StartWebhooks() {
   if (o_.webhooks_addr.empty()) return std::nullopt;
   std::string err;
-  webhooks_ = internal::StartWebhooks(o_.webhooks_addr, o_.webhook_secrets, o_.kafka, o_.announce,
-                                      http::ServerOptions{.threads = 4,
-                                                          .name = "webhooks",
-                                                          .tls_cert_file = o_.tls_cert_file,
-                                                          .tls_key_file = o_.tls_key_file,
-                                                          .logger = o_.logger,
-                                                          .on_request = RecordHttp()},
-                                      &err);
+  webhooks_ = internal::StartWebhooks(
+      o_.webhooks_addr, o_.webhook_secrets, o_.kafka, o_.announce,
+      http::ServerOptions{.threads = 4,
+                          .name = "webhooks",
+                          .tls_cert_file = o_.tls_cert_file,
+                          .tls_key_file = o_.tls_key_file,
+                          .logger = o_.logger,
+                          .on_request = metrics::HttpRecorder(&runtime_metrics_)},
+      &err);
   if (!webhooks_) return BadInput(err);
   return std::nullopt;
 }
@@ -323,7 +302,7 @@ Step OrchestratorApp::StartQueryApi() {
                           .tls_cert_file = o_.tls_cert_file,
                           .tls_key_file = o_.tls_key_file,
                           .logger = o_.logger,
-                          .on_request = RecordHttp()});
+                          .on_request = metrics::HttpRecorder(&runtime_metrics_)});
   metrics::RegisterMetricsRoutes(query_api_->server, runtime_metrics_);
   metrics::RegisterHealthRoutes(query_api_->server, readiness_);
   internal::QueryApiOptions qo;
@@ -359,13 +338,7 @@ Step OrchestratorApp::StartQueryApi() {
   if (std::string err = query_api_->Start(qo); !err.empty()) return Failed(err);
   // Registered once the service exists (Start made it before serving).
   readiness_.AddCheck("projection", [this] {
-    if (std::string failure = query_api_->failure(); !failure.empty()) {
-      return metrics::Check{false, "stopped: " + failure};
-    }
-    const int64_t lag = query_api_->lag();
-    const bool ok = o_.max_lag < 0 || (lag >= 0 && lag <= o_.max_lag);
-    return metrics::Check{
-        ok, std::to_string(lag) + " records behind (max " + std::to_string(o_.max_lag) + ")"};
+    return metrics::ProjectionCheck(query_api_->lag(), o_.max_lag, query_api_->failure());
   });
   return std::nullopt;
 }

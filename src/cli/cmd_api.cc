@@ -16,6 +16,9 @@
 #include "cli/kafka_flags.h"
 #include "common/thread_name.h"
 #include "http/server.h"
+#include "metrics/health.h"
+#include "metrics/prometheus.h"
+#include "metrics/runtime_metrics.h"
 #include "projection/service.h"
 
 namespace payorch::cli {
@@ -32,6 +35,7 @@ int RunApi(int argc, char** argv) {
   std::string data_dir;
   std::string http_addr = "127.0.0.1:8080";
   std::string http_file;
+  std::string metrics_addr;
   std::string api_config;
   std::string merchant_config;
   std::string log_level = "info";
@@ -46,6 +50,10 @@ int RunApi(int argc, char** argv) {
   flags.String("data", &data_dir, "data directory: api/ (keys, responses, webhooks), projection/");
   flags.String("http", &http_addr, "listen address host:port (port 0 = any free port)");
   flags.String("http-file", &http_file, "write the bound address host:port to this file");
+  flags.String("metrics", &metrics_addr,
+               "serve GET /metrics (the API's HTTP metrics) and /health/live, /health/ready "
+               "(broker reachable, projection within --max-lag) on host:port, plain HTTP "
+               "(port 0: a free port, printed as \"metrics at http://host:port/metrics\")");
   flags.String("api-config", &api_config,
                "YAML: wait_ms, rate_limit, webhooks (docs/merchant-api.md)");
   flags.String("config", &merchant_config,
@@ -83,6 +91,10 @@ int RunApi(int argc, char** argv) {
   }
   if (!http::ParseAddress(http_addr)) {
     std::fprintf(stderr, "payorch api: --http: '%s' is not host:port\n", http_addr.c_str());
+    return 2;
+  }
+  if (!metrics_addr.empty() && !http::ParseAddress(metrics_addr)) {
+    std::fprintf(stderr, "payorch api: --metrics: '%s' is not host:port\n", metrics_addr.c_str());
     return 2;
   }
   kafka.logger = logger;
@@ -134,6 +146,9 @@ int RunApi(int argc, char** argv) {
   server_options.blocking_threads = api::kApiBlockingThreads;
   server_options.io_threads = api::kApiIoThreads;
   ApplyTls(tls, &server_options);
+  server_options.name = "api";
+  metrics::RuntimeMetrics runtime_metrics;
+  server_options.on_request = metrics::HttpRecorder(&runtime_metrics);
   http::Server server(server_options);
   merchant_api.Mount(server);
   http::Result<int> port = server.Start(http_addr);
@@ -145,6 +160,25 @@ int RunApi(int argc, char** argv) {
   std::printf("merchant API at %s://%s/v1/\n", std::string(http::Scheme(server_options)).c_str(),
               bound.c_str());
   std::fflush(stdout);
+  // /metrics and /health on a listener and threads of their own (docs/observability.md).
+  metrics::Readiness readiness;
+  readiness.AddCheck("broker", metrics::BrokerCheck(kafka));
+  readiness.AddCheck("projection", [&service, max_lag] {
+    return metrics::ProjectionCheck(service.runner().lag(), max_lag, "");
+  });
+  http::Server metrics_server(http::ServerOptions{.threads = 2, .name = "metrics"});
+  if (!metrics_addr.empty()) {
+    metrics::RegisterMetricsRoutes(metrics_server, runtime_metrics);
+    metrics::RegisterHealthRoutes(metrics_server, readiness);
+    http::Result<int> mport = metrics_server.Start(metrics_addr);
+    if (!mport) {
+      std::fprintf(stderr, "payorch api: --metrics: %s\n", mport.error().c_str());
+      return 1;
+    }
+    std::printf("metrics at http://%s:%d/metrics\n", http::ParseAddress(metrics_addr)->host.c_str(),
+                *mport);
+    std::fflush(stdout);
+  }
   if (!http_file.empty()) {
     if (std::string err = WriteBootstrapFile(http_file, bound); !err.empty()) {
       std::fprintf(stderr, "payorch api: %s\n", err.c_str());
@@ -162,6 +196,7 @@ int RunApi(int argc, char** argv) {
   });
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   server.Stop();
+  metrics_server.Stop();
   merchant_api.Stop();
   stop_projection = true;
   projection_thread.join();

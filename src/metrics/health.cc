@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "http/server.h"
+#include "log/admin.h"
+#include "log/options.h"
 
 namespace payorch::metrics {
 
@@ -41,6 +43,33 @@ void RegisterHealthRoutes(http::Server& server, const Readiness& readiness) {
     return http::Json(r.ready ? 200 : 503,
                       {{"status", r.ready ? "ready" : "not_ready"}, {"checks", checks}});
   });
+}
+
+std::function<Check()> BrokerCheck(const log::KafkaOptions& kafka) {
+  struct State {
+    log::KafkaOptions kafka;
+    std::mutex mu;
+    std::unique_ptr<log::Admin> admin;  // under mu
+  };
+  auto state = std::make_shared<State>();
+  state->kafka = kafka;
+  return [state] {
+    std::lock_guard<std::mutex> lock(state->mu);
+    if (!state->admin) {
+      auto admin = log::Admin::Create(state->kafka);
+      if (!admin.ok()) return Check{false, admin.status().ToString()};
+      state->admin = std::move(admin.value());
+    }
+    auto topics = state->admin->ListTopics(1'000);
+    if (!topics.ok()) return Check{false, topics.status().ToString()};
+    return Check{true, state->kafka.bootstrap_servers};
+  };
+}
+
+Check ProjectionCheck(int64_t lag, int64_t max_lag, const std::string& stopped) {
+  if (!stopped.empty()) return Check{false, "stopped: " + stopped};
+  const bool ok = max_lag < 0 || (lag >= 0 && lag <= max_lag);
+  return Check{ok, std::to_string(lag) + " records behind (max " + std::to_string(max_lag) + ")"};
 }
 
 }  // namespace payorch::metrics

@@ -11,6 +11,7 @@
 // Thread-safe; not on any hot path (a mutex guards the registry).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -19,6 +20,9 @@
 
 namespace payorch::http {
 class Server;
+}
+namespace payorch::log {
+struct KafkaOptions;
 }
 
 namespace payorch::metrics {
@@ -49,5 +53,13 @@ class Readiness {
 };
 
 void RegisterHealthRoutes(http::Server& server, const Readiness& readiness);
+
+// A check that the Kafka cluster answers a metadata request within 1 s (its admin client is
+// made on first use and kept).
+[[nodiscard]] std::function<Check()> BrokerCheck(const log::KafkaOptions& kafka);
+
+// A projection's readiness: it has not stopped (`stopped`: its error, "" while it runs) and
+// is at most `max_lag` records behind the log (`max_lag` < 0: any lag).
+[[nodiscard]] Check ProjectionCheck(int64_t lag, int64_t max_lag, const std::string& stopped);
 
 }  // namespace payorch::metrics

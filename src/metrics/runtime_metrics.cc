@@ -4,6 +4,7 @@
 #include <charconv>
 #include <string>
 
+#include "http/server.h"
 #include "payments/types/v1/types.pb.h"
 
 namespace payorch::metrics {
@@ -147,6 +148,13 @@ void EventObserver::OnPublished(const std::vector<ev::EventEnvelope>& events, in
         break;
     }
   }
+}
+
+std::function<void(const http::RequestRecord&)> HttpRecorder(RuntimeMetrics* m) {
+  return [m](const http::RequestRecord& r) {
+    m->http_requests.Add({r.server, r.route, std::to_string(r.status)});
+    m->http_request.ObserveMicros({r.server, r.route}, r.duration.count());
+  };
 }
 
 }  // namespace payorch::metrics

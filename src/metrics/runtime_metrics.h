@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,10 @@
 #include "log/options.h"
 #include "metrics/probes.h"
 #include "payments/events/v1/events.pb.h"
+
+namespace payorch::http {
+struct RequestRecord;
+}
 
 namespace payorch::metrics {
 
@@ -117,5 +122,9 @@ class EventObserver {
   RuntimeMetrics* metrics_;
   std::unique_ptr<Tables> tables_;
 };
+
+// An http::ServerOptions::on_request that counts each answer in `m`'s http_requests (by
+// server, route and status) and its time in http_request (by server and route).
+[[nodiscard]] std::function<void(const http::RequestRecord&)> HttpRecorder(RuntimeMetrics* m);
 
 }  // namespace payorch::metrics

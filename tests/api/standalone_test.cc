@@ -25,11 +25,11 @@ TEST(StandaloneApi, ServesPaymentsNextToTheOrchestrator) {
   const std::string api_config = (stack.dir / "api.yaml").string();
   { std::ofstream(api_config) << "admin_token_env: PAYORCH_STANDALONE_ADMIN\n"; }
   payorch::testing::ChildProcess api;
-  ASSERT_TRUE(
-      api.Start({PAYORCH_BINARY, "api", "--brokers", stack.bootstrap, "--data",
-                 (stack.dir / "data").string(), "--http", "127.0.0.1:0", "--http-file",
-                 (stack.dir / "http").string(), "--api-config", api_config, "--log-level", "warn"},
-                (stack.dir / "api.log").string()));
+  ASSERT_TRUE(api.Start(
+      {PAYORCH_BINARY, "api", "--brokers", stack.bootstrap, "--data", (stack.dir / "data").string(),
+       "--http", "127.0.0.1:0", "--http-file", (stack.dir / "http").string(), "--api-config",
+       api_config, "--metrics", "127.0.0.1:0", "--log-level", "warn"},
+      (stack.dir / "api.log").string()));
   const std::string addr =
       payorch::testing::WaitForFileLine((stack.dir / "http").string(), std::chrono::seconds(20));
   ASSERT_FALSE(addr.empty()) << payorch::testing::ReadFile((stack.dir / "api.log").string());
@@ -53,6 +53,24 @@ TEST(StandaloneApi, ServesPaymentsNextToTheOrchestrator) {
   Reply created = c.Post("/v1/admin/api-keys", admin_token, "", {{"merchant", "m_jpy"}});
   EXPECT_EQ(created.status, 201) << created.raw;
   EXPECT_EQ(c.Post("/v1/admin/api-keys", admin_token, "", {{"merchant", "m_nobody"}}).status, 422);
+  // --metrics: /health/ready (broker, projection) and the API's HTTP metrics by route.
+  std::smatch metrics_at;
+  const std::string api_log = payorch::testing::ReadFile((stack.dir / "api.log").string());
+  ASSERT_TRUE(std::regex_search(api_log, metrics_at,
+                                std::regex("metrics at http://127\\.0\\.0\\.1:([0-9]+)/metrics")))
+      << api_log;
+  httplib::Client metrics("127.0.0.1", std::stoi(metrics_at[1].str()));
+  auto ready = metrics.Get("/health/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  const json checks = json::parse(ready->body, nullptr, false)["checks"];
+  EXPECT_TRUE(checks.contains("broker") && checks.contains("projection")) << ready->body;
+  auto scraped = metrics.Get("/metrics");
+  ASSERT_TRUE(scraped);
+  EXPECT_NE(scraped->body.find(R"(payorch_http_request_seconds_count{server="api",route=)"),
+            std::string::npos);
+  EXPECT_NE(scraped->body.find(R"(payorch_http_requests_total{server="api",route=)"),
+            std::string::npos);
   const int status = api.Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
@@ -200,6 +218,7 @@ TEST(StandaloneApi, BadFlagsExit2WithOneLine) {
   for (const std::string& args :
        {std::string(" api --data /tmp/x"), std::string(" api --brokers 127.0.0.1:1"),
         std::string(" api --brokers 127.0.0.1:1 --data /tmp/x --http nowhere"),
+        std::string(" api --brokers 127.0.0.1:1 --data /tmp/x --metrics nowhere"),
         std::string(" api --brokers 127.0.0.1:1 --data /tmp/x --config /nonexistent.yaml"),
         std::string(" keys create --data /tmp/x"), std::string(" keys launch --data /tmp/x"),
         std::string(" keys revoke --data /tmp/x --merchant m")}) {
