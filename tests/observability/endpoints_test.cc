@@ -68,5 +68,19 @@ TEST(HealthEndpoints, LiveAlwaysReadyOnlyWhenEveryCheckPasses) {
   EXPECT_EQ(nlohmann::json::parse(r.body)["checks"]["broker"]["ok"], false);
 }
 
+// A projection is ready while it runs within max_lag; one that stopped on an error is not,
+// whatever its (frozen) lag says.
+TEST(HealthEndpoints, AProjectionIsReadyOnlyRunningAndWithinItsLag) {
+  EXPECT_TRUE(ProjectionCheck(0, 10, "").ok);
+  EXPECT_TRUE(ProjectionCheck(10, 10, "").ok);
+  EXPECT_FALSE(ProjectionCheck(11, 10, "").ok);
+  EXPECT_FALSE(ProjectionCheck(-1, 10, "").ok);  // lag not known yet
+  EXPECT_TRUE(ProjectionCheck(1'000'000, -1, "").ok);
+  const Check stopped = ProjectionCheck(0, 10, "store: IO error");
+  EXPECT_FALSE(stopped.ok);
+  EXPECT_EQ(stopped.detail, "stopped: store: IO error");
+  EXPECT_FALSE(ProjectionCheck(0, -1, "store: IO error").ok);
+}
+
 }  // namespace
 }  // namespace payorch::metrics
