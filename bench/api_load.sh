@@ -22,7 +22,8 @@
 #                                           # (default 4)
 #   SEND_COMPARE=50000 ...                  # then append that many creates with `payorch
 #                                           # send` to the same run and print the creates
-#                                           # decided per second (the API's yardstick)
+#                                           # decided per second (the API's yardstick), and
+#                                           # per second until the projection read them all
 #
 # Prints wrk's figures (requests/s, p50/p90/p99), the load average, and the CPU time the
 # orchestrator and the broker used per request during the run (user + system, from
@@ -138,4 +139,20 @@ if [[ -n "${SEND_COMPARE:-}" ]]; then
   end="$(date +%s.%N)"
   awk -v n="$n" -v s="$start" -v e="$end" -v d="$(decided)" -v t="$target" \
     'BEGIN{printf "payorch send: %d creates decided in %.2f s: %.0f creates/s%s\n", n, e - s, n / (e - s), (d >= t ? "" : " (NOT all decided)")}'
+  # The same creates through the rest of the pipeline an API answer waits for: the
+  # projection (which the API's follower observes) has read every event. Its lag is
+  # refreshed every 200 ms, so it must read 0 twice, 300 ms apart.
+  projection_lag() {
+    curl -s "http://127.0.0.1:$mport/metrics" |
+      awk '/^payorch_consumer_lag_records\{group="payorch.projection"/{s += $2} END {print s + 0}'
+  }
+  zeros=0
+  for _ in $(seq 1200); do
+    if [[ "$(projection_lag)" == 0 ]]; then zeros=$((zeros + 1)); else zeros=0; fi
+    [[ $zeros -ge 2 ]] && break
+    sleep 0.3
+  done
+  projected="$(date +%s.%N)"
+  awk -v n="$n" -v s="$start" -v e="$projected" -v ok="$zeros" \
+    'BEGIN{printf "payorch send: the same %d creates projected in %.2f s (less ~0.3 s of polling): %.0f creates/s%s\n", n, e - s, n / (e - s), (ok >= 2 ? "" : " (NOT all projected)")}'
 fi
