@@ -80,7 +80,7 @@ TEST(WebhookFeeder, FallingBehindTheSharedReaderLosesNoEvent) {
 
   // Phase 1: the feeder reads the first payments on its own and stops, its positions
   // somewhere inside every partition.
-  run_workload(3);
+  ASSERT_NO_FATAL_FAILURE(run_workload(3));
   {
     WebhookFeeder first(harness.kafka(), outbox.get(), has_endpoint);
     ASSERT_EQ(first.Start(), "");
@@ -89,7 +89,7 @@ TEST(WebhookFeeder, FallingBehindTheSharedReaderLosesNoEvent) {
   // Phase 2: more payments; the feeder restarts on a shared reader that holds at most one
   // record for it, so the reader drops its subscription at once and the feeder reads on
   // its own again, from the positions phase 1 left.
-  run_workload(4);
+  ASSERT_NO_FATAL_FAILURE(run_workload(4));
   ASSERT_EQ(harness.Stop(), "");  // the log is quiet from here on
   auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(200);
   spdlog::default_logger()->sinks().push_back(sink);
