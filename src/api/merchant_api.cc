@@ -27,6 +27,7 @@
 #include "command/parser.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/projection/v1/views.pb.h"
+#include "projection/lag.h"
 #include "projection/query.h"
 
 namespace payorch::api {
@@ -93,11 +94,7 @@ struct MerchantApi::Impl {
 
   http::Response Overloaded() const { return internal::Overloaded(o.retry_after_s); }
 
-  bool Behind() const {
-    if (!o.lag || o.max_lag < 0) return false;
-    const int64_t lag = o.lag();
-    return lag < 0 || lag > o.max_lag;
-  }
+  bool Behind() const { return projection::TooFarBehind(o.runner->lag(), o.max_lag); }
 
   // The newest view: the projection's, or the follower's if it is ahead (read-your-writes).
   std::optional<pv::PaymentView> View(const std::string& payment_id) const {

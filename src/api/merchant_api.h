@@ -66,8 +66,7 @@ struct MerchantApiOptions {
   // (ProjectionRunner::ObserveBatches) instead of reading the log itself.
   const projection::ProjectionStore* store = nullptr;
   projection::ProjectionRunner* runner = nullptr;
-  // Records the projection is behind the log (-1 unknown); above max_lag, GETs answer 503.
-  std::function<int64_t()> lag;
+  // Above this many records behind the log (the runner's lag()), GETs answer 503.
   int64_t max_lag = 10'000;
   const Clock* clock = nullptr;  // default: system clock
   bool webhooks = true;          // run the webhook feeder and delivery thread

@@ -126,7 +126,6 @@ int RunApi(int argc, char** argv) {
   mo.store = &service.store();
   mo.runner = &service.runner();
   mo.events_reader = events_reader.value().get();
-  mo.lag = [&service] { return service.runner().lag(); };
   mo.max_lag = max_lag;
   mo.merchant_configured = [&merchants](const std::string& m) {
     return std::any_of(merchants.merchants().begin(), merchants.merchants().end(),

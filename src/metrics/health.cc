@@ -5,6 +5,7 @@
 #include "http/server.h"
 #include "log/admin.h"
 #include "log/options.h"
+#include "projection/lag.h"
 
 namespace payorch::metrics {
 
@@ -68,8 +69,8 @@ std::function<Check()> BrokerCheck(const log::KafkaOptions& kafka) {
 
 Check ProjectionCheck(int64_t lag, int64_t max_lag, const std::string& stopped) {
   if (!stopped.empty()) return Check{false, "stopped: " + stopped};
-  const bool ok = max_lag < 0 || (lag >= 0 && lag <= max_lag);
-  return Check{ok, std::to_string(lag) + " records behind (max " + std::to_string(max_lag) + ")"};
+  return Check{!projection::TooFarBehind(lag, max_lag),
+               std::to_string(lag) + " records behind (max " + std::to_string(max_lag) + ")"};
 }
 
 }  // namespace payorch::metrics

@@ -7,6 +7,7 @@
 
 #include "projection/internal/keys.h"
 #include "projection/internal/time.h"
+#include "projection/lag.h"
 
 namespace payorch::projection {
 
@@ -187,9 +188,9 @@ void RegisterQueryRoutes(http::Server& server, const ProjectionStore& store, Que
   // Wraps a data endpoint with the lag check.
   auto guarded = [options](http::Handler handler) -> http::Handler {
     return [options, handler = std::move(handler)](const http::Request& req) {
-      if (options.lag && options.max_lag >= 0) {
+      if (options.lag) {
         const int64_t lag = options.lag();
-        if (lag < 0 || lag > options.max_lag) {
+        if (TooFarBehind(lag, options.max_lag)) {
           return http::Error(
               503, "unavailable",
               lag < 0 ? "the projection is starting" : "the projection is catching up with the log",

@@ -32,7 +32,6 @@ std::string QueryApi::Start(const QueryApiOptions& o) {
     mo.config = *o.merchant_config;
     mo.store = &service_->store();
     mo.runner = &service_->runner();
-    mo.lag = [s = service_.get()] { return s->runner().lag(); };
     mo.max_lag = o.max_lag;
     mo.overloaded = o.overloaded;
     mo.merchant_configured = o.merchant_configured;
