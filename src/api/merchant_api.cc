@@ -25,6 +25,7 @@
 #include "api/rate_limiter.h"
 #include "command/hash.h"
 #include "command/parser.h"
+#include "log/appender.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/projection/v1/views.pb.h"
 #include "projection/lag.h"

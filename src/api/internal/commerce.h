@@ -33,6 +33,7 @@
 #include "api/internal/response_store.h"
 #include "common/clock.h"
 #include "http/server.h"
+#include "log/appender.h"
 #include "log/options.h"
 
 namespace payorch::api::internal {

@@ -32,6 +32,7 @@
 #include "http/server.h"
 #include "iso20022/pain001.h"
 #include "iso20022/pain002.h"
+#include "log/appender.h"
 #include "log/options.h"
 #include "payments/commands/v1/commands.pb.h"
 #include "payments/config/v1/config.pb.h"

@@ -7,7 +7,7 @@
 
 #include "command/lifecycle.h"
 #include "common/thread_name.h"
-#include "log/producer.h"
+#include "projection/internal/keys.h"
 
 namespace payorch::api::internal {
 
@@ -93,7 +93,7 @@ std::optional<pv::PaymentView> EventFollower::Latest(const std::string& payment_
   // A recent view is the newest there is: the store gets the same runner's mutations, and
   // only after the follower saw them.
   if (bytes) return Newer(std::move(bytes), std::nullopt);
-  return Newer(std::nullopt, store_->Get("p/" + payment_id));
+  return Newer(std::nullopt, store_->Get(projection::internal::PaymentKey(payment_id)));
 }
 
 projection::ProjectionRunner::BatchObserver EventFollower::Observer() {
@@ -114,8 +114,8 @@ void EventFollower::Apply(const std::vector<const ev::EventEnvelope*>& events,
   {
     std::lock_guard<std::mutex> lock(recent_mu_);
     for (const projection::Mutation& m : changed) {
-      if (m.key.rfind("p/", 0) != 0) continue;
-      std::string id = m.key.substr(2);
+      if (!m.key.starts_with(projection::internal::kPaymentPrefix)) continue;
+      std::string id = m.key.substr(projection::internal::kPaymentPrefix.size());
       recent_[id] = {m.value, now};
       recent_order_.emplace_back(std::move(id), now);
     }

@@ -26,9 +26,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "log/appender.h"
-#include "log/options.h"
-#include "log/record.h"
 #include "payments/events/v1/events.pb.h"
 #include "payments/projection/v1/views.pb.h"
 #include "projection/runner.h"
