@@ -6,7 +6,10 @@
 #include <condition_variable>
 #include <iterator>
 #include <mutex>
+#include <stop_token>
+#include <string_view>
 #include <thread>
+#include <unordered_set>
 
 #include "common/thread_name.h"
 #include "log/admin.h"
@@ -113,6 +116,20 @@ Status ProjectionRunner::Commit() {
                     std::make_move_iterator(writes.end()));
     writes.swap(flushed_);
     flushed_.clear();
+    // Flushed per batch, a view (or a checkpoint) changed by several batches since the last
+    // commit is here once per batch: write only its last value.
+    std::vector<bool> last(writes.size());
+    {
+      std::unordered_set<std::string_view> later;  // views of keys not moved meanwhile
+      for (size_t i = writes.size(); i-- > 0;) last[i] = later.insert(writes[i].key).second;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < writes.size(); ++i) {
+      if (!last[i]) continue;
+      if (kept != i) writes[kept] = std::move(writes[i]);
+      ++kept;
+    }
+    writes.resize(kept);
   }
   if (writes.empty()) return Status::Ok();
   if (Status s = store_->Write(writes); !s.ok()) return s;
@@ -140,35 +157,20 @@ std::string ProjectionRunner::Run(const std::atomic<bool>& stop) {
   // The high watermarks behind lag() are refreshed on a thread of their own: they are
   // broker round trips, and this thread's batches are what the merchant API's follower
   // answers from (ObserveBatches).
-  std::mutex refresh_mu;
-  std::condition_variable refresh_cv;
-  bool refresh_stop = false;
-  std::thread refresher([&] {
+  // A std::jthread: stopped (which ends its wait at once) and joined when Run() returns.
+  std::jthread refresher([this](const std::stop_token& stopping) {
     NameThisThread("po-proj-lag");
-    std::unique_lock lock(refresh_mu);
-    while (!refresh_cv.wait_for(lock, std::chrono::milliseconds(options_.lag_refresh_ms),
-                                [&] { return refresh_stop; })) {
-      lock.unlock();
+    std::mutex mu;
+    std::condition_variable_any wake;  // woken by `stopping` only
+    std::unique_lock lock(mu);
+    const auto period = std::chrono::milliseconds(options_.lag_refresh_ms);
+    while (
+        !wake.wait_for(lock, stopping, period, [&stopping] { return stopping.stop_requested(); })) {
       if (std::string err = RefreshWatermarks(); !err.empty() && options_.logger) {
         options_.logger->warn("projection: {}", err);
       }
-      lock.lock();
     }
   });
-  struct StopRefresher {
-    std::mutex& mu;
-    std::condition_variable& cv;
-    bool& stop;
-    std::thread& thread;
-    ~StopRefresher() {
-      {
-        std::lock_guard lock(mu);
-        stop = true;
-      }
-      cv.notify_all();
-      thread.join();
-    }
-  } stop_refresher{refresh_mu, refresh_cv, refresh_stop, refresher};
   std::vector<log::Record> batch;
   size_t pending = 0;
   int64_t batch_started = 0;  // when the uncommitted batch got its first record
