@@ -25,13 +25,6 @@ wrk -t2 -c"$connections" -d"${seconds}s" --timeout 15s -s "$here/key_flood.lua" 
   "$api" >"$dir/wrk.out" 2>&1 &
 wrk_pid=$!
 sleep 1
-: >"$dir/gets"
-for _ in $(seq $(((seconds - 2) * 10))); do
-  curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}\n' \
-    -H "Authorization: Bearer $key" "$api/v1/payments" >>"$dir/gets" || echo "000 10" >>"$dir/gets"
-  sleep 0.1
-done
+probe_gets "$api/v1/payments" $((seconds - 2)) "cached key GET"
 wait "$wrk_pid" || true
-echo "cached key GET statuses: $(cut -d' ' -f1 "$dir/gets" | sort | uniq -c | tr '\n' ' ')"
-sort -n -k2 "$dir/gets" | awk '{t[NR]=$2} END {printf "cached key GET time: p50 %.1f ms, max %.1f ms (%d GETs)\n", t[int(NR/2)+1]*1000, t[NR]*1000, NR}'
 grep -E "flood status" "$dir/wrk.out" || true

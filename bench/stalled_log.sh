@@ -29,14 +29,7 @@ PAYORCH_KEY="$key" wrk -t2 -c"$connections" -d"${seconds}s" --timeout 15s -s "$h
   "$api" >"$dir/wrk.out" 2>&1 &
 wrk_pid=$!
 sleep 1
-: >"$dir/gets"
-for _ in $(seq $(((seconds - 2) * 10))); do
-  curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}\n' \
-    -H "Authorization: Bearer $key" "$api/v1/payments/$id" >>"$dir/gets" || echo "000 10" >>"$dir/gets"
-  sleep 0.1
-done
+probe_gets "$api/v1/payments/$id" $((seconds - 2)) GET
 wait "$wrk_pid" || true
 kill -CONT "$broker_pid"
-echo "GET statuses: $(cut -d' ' -f1 "$dir/gets" | sort | uniq -c | tr '\n' ' ')"
-sort -n -k2 "$dir/gets" | awk '{t[NR]=$2} END {printf "GET time: p50 %.1f ms, max %.1f ms (%d GETs)\n", t[int(NR/2)+1]*1000, t[NR]*1000, NR}'
 grep -E "requests/s|status|non-2xx" "$dir/wrk.out" || true

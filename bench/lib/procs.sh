@@ -8,6 +8,10 @@
 #                           checks PAYORCH and wrk, makes the scratch directory `dir`, an
 #                           empty `pids`, and on exit stops `pids` (the orchestrator first,
 #                           it drains to the broker) and removes `dir`.
+#   probe_gets URL SECONDS LABEL
+#                           a keyed GET of URL every 100 ms for SECONDS (curl, 10 s
+#                           client timeout: "000" if none), then LABEL's statuses and
+#                           p50 / max time. Uses $key and $dir.
 #   start_merchant_api PAYORCH DIR API_YAML [RUN_FLAGS...]
 #                           `payorch broker` and `payorch run --merchant-api` on it (their
 #                           pids appended to `pids`), API configuration API_YAML, data in
@@ -32,6 +36,18 @@ wait_for_api_port() {
     sleep 0.1
   done
   printf '%s' "$port"
+}
+
+probe_gets() {
+  local url="$1" seconds="$2" label="$3"
+  : >"$dir/gets"
+  for _ in $(seq $((seconds * 10))); do
+    curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}\n' \
+      -H "Authorization: Bearer $key" "$url" >>"$dir/gets" || echo "000 10" >>"$dir/gets"
+    sleep 0.1
+  done
+  echo "$label statuses: $(cut -d' ' -f1 "$dir/gets" | sort | uniq -c | tr '\n' ' ')"
+  sort -n -k2 "$dir/gets" | awk -v l="$label" '{t[NR]=$2} END {printf "%s time: p50 %.1f ms, max %.1f ms (%d GETs)\n", l, t[int(NR/2)+1]*1000, t[NR]*1000, NR}'
 }
 
 start_merchant_api() {
