@@ -23,8 +23,8 @@ MINUTES=${MINUTES:-10}
 RATE=${RATE:-200}
 DIR=${DIR:-}
 PARTITIONS=${PARTITIONS:-4}
-# Payment states kept in memory per partition: small enough that the cache is full after
-# the first minutes, so the rest of the run shows whether anything else grows.
+# Payment states the writers keep in memory (all partitions together): small enough that
+# the cache is full after the first minutes, so the rest shows whether anything else grows.
 CACHE=${CACHE:-10000}
 # Minutes of warm-up before growth is judged. At 200/s RSS rises until about minute 10, as
 # bounded structures fill (RocksDB's memtables and block cache, the connectors' sequence
@@ -165,7 +165,7 @@ EOF
 SENDER=$!; pids+=("$SENDER")
 
 rss_start=$(rss_kb "$RUN")
-echo "soak: $MINUTES min at $RATE creates/s, $PARTITIONS partitions, cache $CACHE/partition," \
+echo "soak: $MINUTES min at $RATE creates/s, $PARTITIONS partitions, cache $CACHE payments," \
   "gateways $GATEWAYS; dir $DIR"
 echo "soak: payorch run pid $RUN, RSS at start ${rss_start} kB"
 # The simulated processors' memory is theirs (every operation ever seen, like a

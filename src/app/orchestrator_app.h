@@ -61,7 +61,7 @@ struct RunOptions {
   int64_t connector_queue_limit = 256;    // per processor, in [1, 1e6]
   int64_t connector_max_queued = 4096;    // in all, in [1, 1e7]
   int64_t max_unknown_outcomes = 512;     // in [0, 1e7]; 0: no limit
-  int64_t max_cached_payments = 100'000;  // per partition, at least 1
+  int64_t max_cached_payments = 100'000;  // for all partitions of the process, at least 1
   bool no_connectors = false;             // run only the writers
   bool no_writers = false;                // run only the connectors
   std::string assign;  // "all" or "0,2,5": these partitions without a consumer group

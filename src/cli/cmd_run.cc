@@ -64,7 +64,9 @@ void AddProcessFlags(FlagSet& flags, RunFlags* f) {
             "(0: no limit)",
             B(app::kMaxUnknownOutcomesLimits));
   flags.Int("max-cached-payments", &o.max_cached_payments,
-            "payment states kept in memory per partition", B(app::kMaxCachedPaymentsLimits));
+            "payment states the writers keep in memory, for all partitions of the process (~1.6 KB "
+            "each)",
+            B(app::kMaxCachedPaymentsLimits));
   flags.Bool("no-connectors", &o.no_connectors, "run only the writers");
   flags.Bool("no-writers", &o.no_writers, "run only the connectors");
   flags.String("assign", &o.assign,

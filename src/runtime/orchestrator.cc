@@ -38,6 +38,8 @@ struct WriterLoopSpec {
   bool hot_path = false;
   // The name of the thread the loop gets (common/thread_name.h); "" for the caller's.
   std::string thread_name{};
+  // Optional: told how many partitions the loop owns (the payments writers' cache bound).
+  CacheBudget* cache = nullptr;
 };
 
 // The writer side of one aggregate: owns the commands consumer, the events producer and one
@@ -49,6 +51,7 @@ class WriterLoop : public log::RebalanceListener {
 
   std::vector<log::PartitionOffset> OnAssigned(const std::vector<PartitionId>& ps) override {
     std::vector<log::PartitionOffset> starts;
+    if (spec_.cache != nullptr) spec_.cache->SetOwnedPartitions(writers_.size() + ps.size());
     for (PartitionId p : ps) {
       std::unique_ptr<CommandWriter> writer = spec_.make(p.value(), *producer_, *outbox_);
       auto start = writer->Start();
@@ -83,6 +86,7 @@ class WriterLoop : public log::RebalanceListener {
       retired_.push_back(std::move(it->second));
       writers_.erase(it);
     }
+    if (spec_.cache != nullptr) spec_.cache->SetOwnedPartitions(writers_.size());
     Report();
   }
 
@@ -350,27 +354,22 @@ std::string Orchestrator::Run(const std::atomic<bool>& stop) {
   if (options_.run_writers) {
     StartedHandoff* to_connectors =
         options_.run_connectors && options_.handoff ? &handoff : nullptr;
-    WriterLoopSpec payments{log::TopicKind::kCommands,
-                            log::TopicKind::kEvents,
-                            options_.writers_group,
-                            [&](int32_t p, log::Producer& producer, outbox::EventOutbox& outbox) {
-                              WriterDeps deps{&options_.kafka,
-                                              &cluster,
-                                              &producer,
-                                              &outbox,
-                                              &store,
-                                              options_.plans,
-                                              options_.writer_id,
-                                              options_.logger,
-                                              &probe_.writer,
-                                              options_.max_cached_payments,
-                                              options_.metrics,
-                                              &admission_,
-                                              to_connectors};
-                              return std::make_unique<PartitionWriter>(p, deps);
-                            },
-                            /*report=*/true,
-                            /*hot_path=*/true};
+    CacheBudget cache(options_.max_cached_payments);
+    WriterLoopSpec payments{
+        log::TopicKind::kCommands,
+        log::TopicKind::kEvents,
+        options_.writers_group,
+        [&](int32_t p, log::Producer& producer, outbox::EventOutbox& outbox) {
+          WriterDeps deps{&options_.kafka, &cluster,       &producer,          &outbox,
+                          &store,          options_.plans, options_.writer_id, options_.logger,
+                          &probe_.writer,  &cache,         options_.metrics,   &admission_,
+                          to_connectors};
+          return std::make_unique<PartitionWriter>(p, deps);
+        },
+        /*report=*/true,
+        /*hot_path=*/true,
+        /*thread_name=*/"",
+        &cache};
     WriterLoop loop(options_, probe_, std::move(payments));
     writer_error = loop.Run(writers_drain);
   } else {

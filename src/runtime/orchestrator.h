@@ -56,6 +56,8 @@ struct OrchestratorOptions {
   size_t connector_queue_limit = 256;
   size_t connector_max_queued = 4096;
   size_t max_unknown_outcomes = 512;  // AdmissionLimits::max_unknown
+  // Payment states the writers keep in memory, for all partitions of this process
+  // (runtime::CacheBudget).
   size_t max_cached_payments = 100'000;
   // Empty: partitions come from the consumer groups. Otherwise this process owns exactly
   // these partitions (writers and connectors), with no group membership; fencing still

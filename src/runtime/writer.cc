@@ -415,9 +415,8 @@ std::string PartitionWriter::Persist() {
   }
   for (auto& g : delivered_) EventPoolOfThisThread().Recycle(g.events);
   delivered_.clear();
-  if (cache_.size() > deps_.max_cached_payments) {
-    for (auto it = cache_.begin();
-         it != cache_.end() && cache_.size() > deps_.max_cached_payments * 9 / 10;) {
+  if (const size_t bound = deps_.cache->per_partition(); cache_.size() > bound) {
+    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > bound * 9 / 10;) {
       if (in_flight_.count(it->first) == 0) {
         it = cache_.erase(it);
       } else {

@@ -12,6 +12,9 @@
 // Not thread-safe: owned by the writer thread.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -38,6 +41,24 @@ class logger;
 
 namespace payorch::runtime {
 
+// The payment writers' cache bound of one process: at most `total` payment states in memory
+// across the partitions it owns, split evenly (each partition's writer keeps at most
+// total / owned, at least 1). The payments writer loop sets `owned` as partitions come and
+// go; a writer made outside it (tests) keeps `total`. A state is ~1.6 KB, and unsettled
+// payments (created, never confirmed) stay cached until evicted, so without a process-wide
+// bound a flood of them held total x partitions states.
+class CacheBudget {
+ public:
+  explicit CacheBudget(size_t total) : total_(std::max<size_t>(total, 1)) {}
+  void SetOwnedPartitions(size_t owned) { owned_.store(std::max<size_t>(owned, 1)); }
+  size_t per_partition() const { return std::max<size_t>(total_ / owned_.load(), 1); }
+  size_t total() const { return total_; }
+
+ private:
+  const size_t total_;
+  std::atomic<size_t> owned_{1};
+};
+
 struct WriterProbe {
   uint64_t commands = 0;
   uint64_t events = 0;
@@ -59,7 +80,7 @@ struct WriterDeps {
   std::string writer_id;
   std::shared_ptr<spdlog::logger> logger;
   WriterProbe* probe = nullptr;
-  size_t max_cached_payments = 100'000;
+  const CacheBudget* cache = nullptr;          // required
   metrics::RuntimeMetrics* metrics = nullptr;  // optional: /metrics probes
   const Admission* admission = nullptr;        // optional: new payments refused when overloaded
   // Optional: acknowledged *Started events for the connector loop of this process.
@@ -80,6 +101,9 @@ class PartitionWriter final : public CommandWriter {
   int64_t persisted_command_offset() const override { return persisted_command_offset_; }
 
   const std::string& failure() const { return failure_; }
+  // Payment states in memory now (at most the CacheBudget's share after each Persist, less
+  // those with undelivered events).
+  size_t cached_payments() const { return cache_.size(); }
   uint64_t epoch() const { return epoch_; }
   int32_t partition() const { return partition_; }
 

@@ -1,5 +1,7 @@
 // Fencing: a writer that was paused while a newer writer claimed its partition (a
 // zombie) resumes and keeps deciding. None of its late events may count, for any reader.
+// Also, on the same harness: the writer's payment cache keeps to its share of the
+// process's budget, and an evicted payment is decided from the store as if cached.
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
@@ -37,7 +39,7 @@ struct WriterProcess {
     outbox = std::make_unique<outbox::EventOutbox>(*producer, kafka.Topic(log::TopicKind::kEvents));
     EXPECT_EQ(store.Open((dir / name).string()).ToString(), "ok");
     runtime::WriterDeps deps{&kafka, &cluster, producer.get(),           outbox.get(), &store,
-                             &plans, name,     spdlog::default_logger(), &probe,       1000};
+                             &plans, name,     spdlog::default_logger(), &probe,       &cache};
     writer = std::make_unique<runtime::PartitionWriter>(kPartition, deps);
   }
 
@@ -53,6 +55,7 @@ struct WriterProcess {
   std::unique_ptr<outbox::EventOutbox> outbox;
   runtime::StateStore store;
   runtime::WriterProbe probe;
+  runtime::CacheBudget cache{1000};
   std::unique_ptr<runtime::PartitionWriter> writer;
 };
 
@@ -183,6 +186,41 @@ TEST_F(FencingTest, FencedWriterRefusesToPublishAgain) {
   const uint64_t groups_before = old_writer.outbox->probe().groups;
   old_writer.Decide({records[1], records[2], records[3]});
   EXPECT_EQ(old_writer.outbox->probe().groups, groups_before) << "no publish after fencing";
+}
+
+using WriterCacheTest = FencingTest;
+
+TEST_F(WriterCacheTest, KeepsItsShareOfTheProcessBudgetAndReloadsWhatItEvicted) {
+  WriterProcess w(kafka_, plans_, "w", dir_);
+  // 1,000 states for the process, which owns 10 partitions: 100 for this one.
+  w.cache.SetOwnedPartitions(10);
+  ASSERT_EQ(w.cache.per_partition(), 100u);
+  ASSERT_TRUE(std::holds_alternative<int64_t>(w.writer->Start()));
+  // 300 payments that never settle (no connector answers them): none is evicted as
+  // settled, so only the budget bounds the cache.
+  const std::vector<log::Record> creates = AppendCreates(0, 300);
+  w.Decide(creates);
+  EXPECT_LE(w.writer->cached_payments(), 100u);
+  EXPECT_GT(w.writer->cached_payments(), 0u);
+
+  // The same creates again (a client's retries): each payment, cached or evicted, is
+  // recognised from its state; none is created twice.
+  w.Decide(AppendCreates(0, 300));
+  auto reader = log::PartitionReader::Open(kafka_, kafka_.Topic(log::TopicKind::kEvents),
+                                           PartitionId{kPartition}, log::kOffsetBeginning);
+  ASSERT_TRUE(reader.ok());
+  int created = 0;
+  ASSERT_TRUE(reader.value()
+                  ->ReadToEnd(
+                      [&](const log::Record& r) {
+                        ev::EventEnvelope e;
+                        ASSERT_TRUE(e.ParseFromString(r.value));
+                        if (e.has_payment_created()) ++created;
+                      },
+                      10'000)
+                  .ok());
+  EXPECT_EQ(created, 300);
+  EXPECT_LE(w.writer->cached_payments(), 100u);
 }
 
 }  // namespace

@@ -16,7 +16,6 @@
 #include "projection/internal/keys.h"
 #include "projection/projector.h"
 #include "runtime/command_intake.h"
-#include "runtime/writer.h"
 #include "support/command_harness.h"
 #include "support/map_view_source.h"
 
@@ -463,7 +462,7 @@ std::unique_ptr<World::WriterProcess> World::StartWriter() {
       std::make_unique<outbox::EventOutbox>(*w->producer, kafka_.Topic(log::TopicKind::kEvents));
   const std::string id = "sim-" + std::to_string(++writers_started_);
   runtime::WriterDeps deps{&kafka_, &log_, w->producer.get(), w->outbox.get(), w->store,
-                           &plans_, id,    logger_,           &w->probe,       /*cached=*/8};
+                           &plans_, id,    logger_,           &w->probe,       &cache_};
   w->writer = std::make_unique<runtime::PartitionWriter>(0, deps);
   const std::variant<int64_t, std::string> start = w->writer->Start();
   if (const auto* err = std::get_if<std::string>(&start)) {

@@ -57,6 +57,7 @@
 #include "payments/events/v1/events.pb.h"
 #include "runtime/connector_tracker.h"
 #include "runtime/state_store.h"
+#include "runtime/writer.h"
 
 namespace spdlog {
 class logger;
@@ -210,6 +211,8 @@ class World {
   std::optional<std::string> slow_processor_;  // chosen at the first call
 
   command::PlanBuilder plans_;
+  // Small, so eviction happens: a writer keeps at most 8 payment states.
+  runtime::CacheBudget cache_{8};
   log::KafkaOptions kafka_;  // topic names; one partition
   log::MemoryLog log_;
   std::vector<ev::EventEnvelope> events_;  // the events log, parsed (EventLog()'s records)
