@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -16,6 +18,7 @@
 
 #include "api/config.h"
 #include "api/internal/answers.h"
+#include "api/internal/auth.h"
 #include "api/internal/log_bridge.h"
 #include "api/internal/objects.h"
 #include "api/internal/response_store.h"
@@ -257,6 +260,46 @@ TEST(ApiKeys, VerifyNowAnswersOnlyWithoutArgon2AndVerifyLaterIsBounded) {
   small.VerifyLater(WrongSecret(key->secret), 2'000,
                     [&](std::optional<Principal>, bool refused) { refused_at_once = refused; });
   EXPECT_TRUE(refused_at_once) << "2,000 bytes held, 1,000 allowed";
+}
+
+// A wrong key answered after argon2id is a 401 sent once, and no Reply is left unanswered
+// (the server logs each such drop as a bug: before the fix, one error line per 401).
+TEST(ApiKeys, AWrongKeyIsOne401AndNoReplyIsDropped) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(100);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("units", sink));
+  std::vector<http::Response> sent;
+  std::mutex mu;
+  std::condition_variable cv;
+  {
+    SmallVerifier t("wrong-401");
+    ASSERT_TRUE(t.key) << t.err;
+    RateLimiter limiter({.per_second = 100, .burst = 100}, &t.clock);
+    http::Request req;
+    req.method = "POST";
+    req.path = "/v1/payments";
+    req.headers.emplace("Authorization", "Bearer " + WrongSecret(t.key->secret));
+    http::Reply reply(
+        [&](http::Response r) {
+          std::lock_guard lock(mu);
+          sent.push_back(std::move(r));
+          cv.notify_all();
+        },
+        nullptr);
+    bool handled = false;
+    internal::AuthenticateAsync(
+        req, limiter, t.verifier, reply,
+        [&](const http::Request&, const Principal&, const http::Reply&) { handled = true; }, 1);
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return !sent.empty(); }));
+    EXPECT_FALSE(handled);
+  }  // the verifier's threads are joined: every copy of the reply is gone
+  spdlog::set_default_logger(previous);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].status, 401);
+  for (const std::string& line : sink->last_formatted()) {
+    EXPECT_EQ(line.find("dropped its reply"), std::string::npos) << line;
+  }
 }
 
 // A flood of unknown keys fills the verification queue; a key in use must not expire

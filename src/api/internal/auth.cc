@@ -57,14 +57,16 @@ void AuthenticateAsync(const http::Request& req, RateLimiter& limiter, KeyVerifi
   if (auto refused = CheckForm(req, limiter, &presented, &rate)) {
     return reply.Send(Finalize(std::move(*refused)));
   }
-  http::Reply answer = reply.Wrapped([headers = std::move(rate.headers)](http::Response r) {
+  // The reply the handler (or the 503) answers through: with the RateLimit headers. Made
+  // only when it will answer: a Reply dropped unanswered is a bug the server logs.
+  const auto with_rate = [headers = std::move(rate.headers)](http::Response r) {
     r.headers.insert(r.headers.end(), headers.begin(), headers.end());
     return Finalize(std::move(r));
-  });
+  };
   std::optional<Principal> who;
   if (verifier.VerifyNow(presented, &who)) {  // cached: on this worker, no hop
     if (!who) return reply.Send(Finalize(Unauthorized()));
-    return handler(req, *who, answer);
+    return handler(req, *who, reply.Wrapped(with_rate));
   }
   // argon2id on the verifier's threads, then the handler on a worker: no worker waits.
   // What the verification's callback keeps alive meanwhile: a copy of the request.
@@ -72,7 +74,7 @@ void AuthenticateAsync(const http::Request& req, RateLimiter& limiter, KeyVerifi
   for (const auto& [name, value] : req.headers) held += name.size() + value.size();
   verifier.VerifyLater(
       std::move(presented), held,
-      [req = std::make_shared<const http::Request>(req), reply, answer,
+      [req = std::make_shared<const http::Request>(req), reply, with_rate,
        handler = std::move(handler), retry_after_s](std::optional<Principal> who, bool busy) {
         if (busy) {
           http::Response r = http::Error(
@@ -80,10 +82,12 @@ void AuthenticateAsync(const http::Request& req, RateLimiter& limiter, KeyVerifi
               "too many API key verifications are waiting; nothing was done, retry after "
               "Retry-After seconds");
           r.headers.emplace_back("Retry-After", std::to_string(std::max(1, retry_after_s)));
-          return answer.Send(std::move(r));
+          return reply.Send(with_rate(std::move(r)));
         }
         if (!who) return reply.Send(Finalize(Unauthorized()));
-        reply.Post([req, answer, handler, who = *who] { handler(*req, who, answer); });
+        reply.Post([req, answer = reply.Wrapped(with_rate), handler, who = *who] {
+          handler(*req, who, answer);
+        });
       });
 }
 
