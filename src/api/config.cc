@@ -2,8 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
+#include <string_view>
 
 namespace payorch::api {
 namespace {
@@ -22,6 +25,21 @@ bool Read(const YAML::Node& node, const char* name, T* out, std::string* err,
   return true;
 }
 
+// "" if every key of the mapping `node` is in `known`; else the first unknown one, named
+// (a misspelt field would otherwise be ignored and its default used without a word).
+std::string Unknown(const YAML::Node& node, std::initializer_list<std::string_view> known,
+                    const std::string& where) {
+  if (!node.IsMap()) return "";
+  for (const auto& kv : node) {
+    const std::string key = kv.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string names;
+    for (std::string_view k : known) names.append(names.empty() ? "" : ", ").append(k);
+    return where + key + ": unknown field (known: " + names + ")";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
@@ -35,6 +53,13 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
   if (!root.IsMap()) return "--api-config " + path + ": not a YAML mapping";
   std::string err;
   const std::string at = "--api-config " + path + ": ";
+  if (std::string u =
+          Unknown(root,
+                  {"wait_ms", "append_timeout_ms", "key_cache_ttl_ms", "idempotency_window_ms",
+                   "rate_limit", "events_retention_days", "admin_token_env", "webhooks"},
+                  at);
+      !u.empty())
+    return u;
   if (!Read(root, "wait_ms", &config->wait_ms, &err, at) ||
       !Read(root, "append_timeout_ms", &config->append_timeout_ms, &err, at) ||
       !Read(root, "key_cache_ttl_ms", &config->key_cache_ttl_ms, &err, at) ||
@@ -53,6 +78,8 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
   if (config->events_retention_days <= 0 || config->events_retention_days > 36'500)
     return at + "events_retention_days must be in 1..36500";
   if (const YAML::Node rl = root["rate_limit"]) {
+    if (std::string u = Unknown(rl, {"per_second", "burst"}, at + "rate_limit."); !u.empty())
+      return u;
     if (!Read(rl, "per_second", &config->rate_limit.per_second, &err, at + "rate_limit.") ||
         !Read(rl, "burst", &config->rate_limit.burst, &err, at + "rate_limit."))
       return err;
@@ -62,8 +89,12 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
   if (config->wait_ms < 0 || config->append_timeout_ms <= 0)
     return at + "wait_ms must be >= 0 and append_timeout_ms > 0";
   if (const YAML::Node wh = root["webhooks"]) {
+    if (std::string u = Unknown(wh, {"retry", "endpoints"}, at + "webhooks."); !u.empty()) return u;
     if (const YAML::Node r = wh["retry"]) {
       const std::string w = at + "webhooks.retry.";
+      if (std::string u = Unknown(r, {"initial_ms", "max_interval_ms", "give_up_after_ms"}, w);
+          !u.empty())
+        return u;
       if (!Read(r, "initial_ms", &config->retry.initial_ms, &err, w) ||
           !Read(r, "max_interval_ms", &config->retry.max_interval_ms, &err, w) ||
           !Read(r, "give_up_after_ms", &config->retry.give_up_after_ms, &err, w))
@@ -77,6 +108,8 @@ std::string LoadApiConfig(const std::string& path, ApiConfig* config) {
         const std::string merchant = kv.first.as<std::string>();
         std::string w = at;
         w.append("webhooks.endpoints.").append(merchant).append(".");
+        if (std::string u = Unknown(kv.second, {"url", "secret", "secret_env"}, w); !u.empty())
+          return u;
         outbox::WebhookEndpoint ep;
         std::string secret_env;
         if (!Read(kv.second, "url", &ep.url, &err, w) ||

@@ -548,6 +548,19 @@ TEST(ApiConfigFile, ReadsFieldsAndNamesTheBadOne) {
   EXPECT_NE(
       LoadApiConfig(write("webhooks: {endpoints: {m: {url: 'http://x'}}}\n"), &d).find("secret"),
       std::string::npos);
+  // A misspelt field is an error naming it, at every level, not a silent default.
+  EXPECT_NE(LoadApiConfig(write("wait_msx: 5\n"), &d).find("wait_msx: unknown field"),
+            std::string::npos);
+  EXPECT_NE(LoadApiConfig(write("rate_limit: {per_sec: 5}\n"), &d).find("rate_limit.per_sec"),
+            std::string::npos);
+  EXPECT_NE(LoadApiConfig(write("webhooks: {retry: {initial: 5}}\n"), &d)
+                .find("webhooks.retry.initial: unknown field"),
+            std::string::npos);
+  EXPECT_NE(LoadApiConfig(write("webhooks: {endpoints: {m: {url: 'http://x', secret: s, "
+                                "secrte_env: E}}}\n"),
+                          &d)
+                .find("webhooks.endpoints.m.secrte_env: unknown field"),
+            std::string::npos);
 }
 
 // Issue 20: every internal status has one public status, in Stripe's vocabulary.
