@@ -272,13 +272,11 @@ struct MerchantApi::Impl {
     Command command;
     if (auto early = build(body, who, *idem, &command)) return *early;
     // What the writer would dead-letter is refused here, before anything is appended: the
-    // record limit (command::kMaxRecordBytes), with room for the ids set below.
+    // record limit (command::kMaxRecordBytes), with room for the ids set below. (A create's
+    // fields are within their own limits by now: build checked them.)
     if (command.envelope.ByteSizeLong() + kEnvelopeIdsAllowance > command::kMaxRecordBytes) {
       internal::FieldErrors errs;
-      errs.Add(command.envelope.has_create() && command.envelope.create().metadata_size() > 0
-                   ? "metadata"
-                   : "body",
-               "too_large",
+      errs.Add("body", "too_large",
                "the command would be over " + std::to_string(command::kMaxRecordBytes) +
                    " bytes, the largest record payorch decides");
       return errs.Response();

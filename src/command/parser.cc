@@ -120,6 +120,12 @@ std::string TruncateUtf8(std::string_view s, size_t max_bytes) {
   return std::string(s.substr(0, end));
 }
 
+bool IsValidMetadataEntry(std::string_view key, std::string_view value) {
+  key = Trim(key);
+  return !key.empty() && key.size() <= kMaxMetadataKeyLength &&
+         value.size() <= kMaxMetadataValueLength && IsValidUtf8(key) && IsValidUtf8(value);
+}
+
 bool IsKnownMetadataKey(std::string_view key) {
   return std::find(kKnownMetadataKeys.begin(), kKnownMetadataKeys.end(), key) !=
          kKnownMetadataKeys.end();
@@ -340,8 +346,7 @@ std::optional<Rejection> internal::ParseCreateView(
     const std::string& raw_key = entries[i]->first;
     const std::string& value = entries[i]->second;
     std::string_view key = Trim(raw_key);
-    if (key.empty() || key.size() > kMaxMetadataKeyLength ||
-        value.size() > kMaxMetadataValueLength || !IsValidUtf8(key) || !IsValidUtf8(value)) {
+    if (!IsValidMetadataEntry(key, value)) {
       return Reject(ev::REJECT_REASON_FIELD_TOO_LONG,
                     "metadata entry '" + Printable(TruncateUtf8(key, 40)) +
                         "' is empty, too long (key 40, value 500 bytes) or not UTF-8",

@@ -52,6 +52,11 @@ struct CreateRequest {
   HexDigest RequestDigest() const;  // the same digits, held in place
 };
 
+// One metadata entry within the limits: the key, trimmed, 1..kMaxMetadataKeyLength bytes,
+// the value at most kMaxMetadataValueLength, both UTF-8. ParseCreate rejects an entry
+// that is not (FIELD_TOO_LONG); the merchant API refuses it before appending.
+bool IsValidMetadataEntry(std::string_view key, std::string_view value);
+
 // Metadata keys we know; others are kept and flagged "metadata/unknown_key".
 bool IsKnownMetadataKey(std::string_view key);
 

@@ -220,7 +220,8 @@ TEST_F(ApiTest, IdempotencyKeysAndOversizedCommandsAreJudgedAsTheWriterWould) {
   big["metadata"] = {{"blob", std::string(70 * 1024, 'm')}};
   Reply too_big = c.Post("/v1/payments", key, Unique("big"), big);
   EXPECT_EQ(too_big.status, 422) << too_big.raw.substr(0, 300);
-  EXPECT_EQ(too_big.body["error"]["details"]["fields"][0]["field"], "metadata");
+  // Refused by the entry's own limit (500 bytes) before the record's (64 KiB).
+  EXPECT_EQ(too_big.body["error"]["details"]["fields"][0]["field"], "metadata.blob");
 }
 
 TEST_F(ApiTest, ARepeatedIdempotencyKeyReplaysTheIdenticalResponse) {
@@ -237,6 +238,13 @@ TEST_F(ApiTest, ARepeatedIdempotencyKeyReplaysTheIdenticalResponse) {
   EXPECT_EQ(other.status, 409) << other.raw;
   EXPECT_EQ(other.body["error"]["code"], "idempotency_key_reused");
   EXPECT_EQ(other.body["error"]["type"], "idempotency_error");
+}
+
+// `n` metadata entries k0..k(n-1).
+json Entries(int n) {
+  json m = json::object();
+  for (int i = 0; i < n; ++i) m["k" + std::to_string(i)] = "v";
+  return m;
 }
 
 TEST_F(ApiTest, ValidationErrorsAre422WithFieldDetails) {
@@ -256,6 +264,28 @@ TEST_F(ApiTest, ValidationErrorsAre422WithFieldDetails) {
        "validation_failed",
        "payment_method"},
       {{{"amount", 10}, {"currency", "USD"}}, "validation_failed", "payment_method"},
+      // The writer's limits (a CommandRejected FIELD_TOO_LONG, naming no field, before):
+      {{{"amount", 10},
+        {"currency", "USD"},
+        {"payment_method", "card"},
+        {"metadata", {{"note", std::string(501, 'v')}}}},
+       "validation_failed",
+       "metadata.note"},
+      {{{"amount", 10},
+        {"currency", "USD"},
+        {"payment_method", "card"},
+        {"metadata", {{std::string(41, 'k'), "v"}}}},
+       "validation_failed",
+       "metadata." + std::string(40, 'k')},
+      {{{"amount", 10}, {"currency", "USD"}, {"payment_method", "card"}, {"metadata", Entries(51)}},
+       "validation_failed",
+       "metadata"},
+      {{{"amount", 10},
+        {"currency", "USD"},
+        {"payment_method", "card"},
+        {"customer_reference", std::string(256, 'r')}},
+       "validation_failed",
+       "customer_reference"},
       // By the core, from its CommandRejected event:
       {{{"amount", 10}, {"currency", "ZZZ"}, {"payment_method", "card"}},
        "currency_unknown",

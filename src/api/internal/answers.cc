@@ -225,13 +225,25 @@ std::optional<http::Response> ParseCreate(const json& body, const std::string& m
     else
       confirm = body["confirm"].get<bool>();
   }
+  // The writer's limits (command/parser.h), checked here so nothing it would reject for
+  // them is appended.
+  if (reference && command::Trim(*reference).size() > command::kMaxReferenceLength)
+    errs.Add("customer_reference", "too_long", "at most 255 bytes");
   if (body.contains("metadata")) {
     const json& m = body["metadata"];
-    if (!m.is_object())
+    if (!m.is_object()) {
       errs.Add("metadata", "invalid_type", "an object of strings");
-    else
-      for (const auto& [k, v] : m.items())
-        if (!v.is_string()) errs.Add("metadata." + k, "invalid_type", "a string");
+    } else if (m.size() > command::kMaxMetadataEntries) {
+      errs.Add("metadata", "too_many_entries", "at most 50 entries");
+    } else {
+      for (const auto& [k, v] : m.items()) {
+        const std::string field = "metadata." + command::TruncateUtf8(k, 40);
+        if (!v.is_string())
+          errs.Add(field, "invalid_type", "a string");
+        else if (!command::IsValidMetadataEntry(k, v.get_ref<const std::string&>()))
+          errs.Add(field, "too_long", "keys 1-40 bytes once trimmed, values at most 500 bytes");
+      }
+    }
   }
   if (!errs.empty()) return errs.Response();
   auto* c = envelope->mutable_create();
