@@ -805,6 +805,14 @@ TEST_F(ApiTest, EveryErrorAnswerHasTheDocumentedJsonShape) {
       {"headers over the limit",
        "GET /v1/payments HTTP/1.1\r\n" + host + "X-Big: " + std::string(64 << 10, 'h') + "\r\n\r\n",
        431, "headers_too_large", false},
+      {"headers over the limit in many fields, in one write",
+       [&] {
+         std::string r = "GET /v1/payments HTTP/1.1\r\n" + host;
+         for (int i = 0; i < 90; ++i)
+           r += "X-H" + std::to_string(i) + ": " + std::string(200, 'a') + "\r\n";
+         return r + "\r\n";
+       }(),
+       431, "headers_too_large", false},
       {"too many header fields",
        [&] {
          std::string r = "GET /v1/payments HTTP/1.1\r\n" + host;

@@ -157,11 +157,16 @@ class Session final : public SessionBase {
     ArmTimer(Options().read_timeout_ms);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
-        [self = Self()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+        [self = Self()](beast::error_code ec, std::size_t n) { self->OnHeader(ec, n); });
   }
 
-  void OnHeader(beast::error_code ec) {
+  // `header_bytes`: what the parser consumed for the request line and the header fields.
+  void OnHeader(beast::error_code ec, std::size_t header_bytes) {
     if (ec) return OnReadError(ec);
+    // Beast's header_limit only refuses a header whose unparsed rest is over the limit
+    // when it is parsed (it counts from each parse call, not from the request line), so a
+    // header that arrives in one read can pass it by a read's worth: measured here, whole.
+    if (header_bytes > Options().max_header_bytes) return RefuseHeaderTooLarge();
     const auto& h = parser_->get();
     method_ = std::string(h.method_string());
     path_ = std::string(h.target().substr(0, h.target().find('?')));
@@ -203,6 +208,12 @@ class Session final : public SessionBase {
                       });
   }
 
+  void RefuseHeaderTooLarge() {
+    Refuse(431, "headers_too_large",
+           "the request line and headers exceed " + std::to_string(Options().max_header_bytes) +
+               " bytes");
+  }
+
   void OnReadError(beast::error_code ec) {
     if (phase_ == Phase::kClosed) return;
     if (timed_out_) {
@@ -211,9 +222,7 @@ class Session final : public SessionBase {
                         std::to_string(Options().read_timeout_ms) + " ms");
     }
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-      return Refuse(431, "headers_too_large",
-                    "the request line and headers exceed " +
-                        std::to_string(Options().max_header_bytes) + " bytes");
+      return RefuseHeaderTooLarge();
     }
     if (ec == bhttp::error::body_limit) {
       return Refuse(
