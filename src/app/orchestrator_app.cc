@@ -252,10 +252,15 @@ void OrchestratorApp::AddReadinessChecks() {
   readiness_.AddCheck("writers", [this] {
     if (o_.no_writers) return metrics::Check{true, "writers not run here"};
     const auto& probe = orchestrator_->probe();
-    const bool ok = probe.writers_ready.load();
+    if (!probe.writers_ready.load())
+      return metrics::Check{false, "partitions not yet assigned and restored"};
+    if (const int fenced = probe.fenced_partitions.load(); fenced > 0) {
+      return metrics::Check{false, std::to_string(fenced) + " of " +
+                                       std::to_string(probe.partitions.load()) +
+                                       " partitions fenced: another writer claimed them"};
+    }
     return metrics::Check{
-        ok, ok ? std::to_string(probe.partitions.load()) + " partitions restored and claimed"
-               : "partitions not yet assigned and restored"};
+        true, std::to_string(probe.partitions.load()) + " partitions restored and claimed"};
   });
   readiness_.AddCheck("broker", metrics::BrokerCheck(o_.kafka));
 }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <thread>
@@ -171,6 +172,8 @@ class WriterLoop : public log::RebalanceListener {
         }
       }
       if (spec_.report) {
+        probe_.fenced_partitions = static_cast<int>(std::count_if(
+            writers_.begin(), writers_.end(), [](const auto& pw) { return pw.second->fenced(); }));
         probe_.outbox_depth = outbox_->depth();
         if (options_.metrics != nullptr) options_.metrics->outbox_depth.Set(probe_.outbox_depth);
       }

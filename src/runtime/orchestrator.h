@@ -77,6 +77,9 @@ struct OrchestratorProbe {
   std::atomic<int> partitions{0};
   // Set once the writers' first assignment is restored and claimed (readiness).
   std::atomic<bool> writers_ready{false};
+  // Owned partitions whose writer learnt that another writer claimed them since: it decides
+  // nothing there until the partition is revoked (never, with --assign). Readiness fails.
+  std::atomic<int> fenced_partitions{0};
 };
 
 class Orchestrator {

@@ -103,6 +103,30 @@ check "diverging contract is marked" \
 check "an empty window counts nothing" \
   bash -c "test $rc -eq 0 && grep -q 'total_violations: 0' '$dir/report3.yaml'"
 
+# A second process given the same partitions claims them with a higher epoch: the first,
+# fenced, decides nothing there any more and must say so on /health/ready.
+"$payorch" run --bootstrap-file "$dir/bootstrap" --data-dir "$dir/data2" --assign all \
+  --no-connectors --log-level warn >"$dir/run2.out" 2>"$dir/run2.log" &
+run2_pid=$!
+pids+=($run2_pid)
+for _ in $(seq 100); do
+  grep -q "claimed the partition" "$dir/run2.out" "$dir/run2.log" 2>/dev/null && break
+  # The first writer learns of the newer claim when it next decides a command.
+  printf '{"schemaVersion":1,"commandId":"f%s","create":{"merchantId":"m_cobranded","idempotencyKey":"f%s","amount":{"amountMinor":"100","currency":"usd"},"method":"PAYMENT_METHOD_CARD"}}\n' \
+    "$RANDOM" "$RANDOM" >"$dir/fence.jsonl"
+  "$payorch" send --bootstrap-file "$dir/bootstrap" --file "$dir/fence.jsonl" >/dev/null 2>&1
+  curl -s "$url/health/ready" -o "$dir/ready2.json" -w '%{http_code}' | grep -q 503 && break
+  sleep 0.2
+done
+for _ in $(seq 50); do
+  curl -s "$url/health/ready" -o "$dir/ready2.json" -w '%{http_code}' | grep -q 503 && break
+  "$payorch" send --bootstrap-file "$dir/bootstrap" --file "$dir/fence.jsonl" >/dev/null 2>&1
+  sleep 0.2
+done
+check "a fenced writer's process is not ready" grep -q 'partitions fenced' "$dir/ready2.json"
+kill -TERM "$run2_pid"
+wait "$run2_pid"
+
 kill -TERM "$run_pid"
 wait "$run_pid"; rc=$?
 check "run with --metrics drains and exits 0" test "$rc" -eq 0
