@@ -73,7 +73,7 @@ struct ProjectorOptions {
   // Processor fees in basis points of the authorized amount (daily totals' fee_minor).
   std::map<std::string, int64_t> fee_bps;
   // Views kept in memory between flushes (they are always equal to the store's).
-  size_t max_cached_views = 200'000;
+  size_t max_cached_views = 50'000;
   // Apply a command's events together, once all of them are read (command::CommandGroups,
   // as the core counts them): a group cut short by a writer's crash never shows, and a
   // checkpoint taken mid-group points at the group's first event. Off: event by event (the
