@@ -35,7 +35,9 @@ std::string Unknown(const YAML::Node& node, std::initializer_list<std::string_vi
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
     std::string names;
     for (std::string_view k : known) names.append(names.empty() ? "" : ", ").append(k);
-    return where + key + ": unknown field (known: " + names + ")";
+    std::string err = where;
+    err.append(key).append(": unknown field (known: ").append(names).append(")");
+    return err;
   }
   return "";
 }
