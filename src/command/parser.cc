@@ -35,8 +35,6 @@ std::string_view TrimView(std::string_view raw, const char* field,
   return t;
 }
 
-constexpr std::string_view kRedactedPan = "[REDACTED_PAN]";
-
 // Length of the valid UTF-8 sequence at s[i] (RFC 3629, as protobuf checks proto3
 // strings: no overlong forms, no UTF-16 surrogates, nothing above U+10FFFF); 0 if invalid.
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
@@ -80,9 +78,7 @@ bool IsValidUtf8(std::string_view s) {
 }
 
 // Text fit to echo in a rejection detail: a card number in it is redacted.
-std::string Printable(const std::string& text) {
-  return LooksLikePan(text) ? std::string(kRedactedPan) : text;
-}
+std::string Printable(const std::string& text) { return RedactPan(text); }
 
 std::optional<Rejection> CheckText(std::string_view value, size_t max, const char* field) {
   if (value.size() <= max) return std::nullopt;
@@ -118,6 +114,10 @@ std::string TruncateUtf8(std::string_view s, size_t max_bytes) {
     end += n;
   }
   return std::string(s.substr(0, end));
+}
+
+std::string RedactPan(std::string_view text) {
+  return LooksLikePan(Trim(text)) ? std::string(kRedactedPan) : std::string(text);
 }
 
 bool IsValidMetadataEntry(std::string_view key, std::string_view value) {

@@ -62,6 +62,10 @@ bool IsKnownMetadataKey(std::string_view key);
 
 // True for a Luhn-valid run of 13-19 digits (spaces and dashes allowed between digits).
 bool LooksLikePan(std::string_view value);
+// What a card number is replaced by wherever payorch keeps text it was given.
+inline constexpr std::string_view kRedactedPan = "[REDACTED_PAN]";
+// `text`, or kRedactedPan when it looks like a card number (LooksLikePan, once trimmed).
+std::string RedactPan(std::string_view text);
 // True for an idempotency key that is a card number: only digits, spaces and dashes, 13-19
 // digits, the first one 2-6 (the card networks' ranges) and Luhn-valid. Narrower than
 // LooksLikePan on purpose: a key is refused, not redacted, and keys often carry numeric ids

@@ -524,6 +524,45 @@ TEST_F(ApiTest, FollowUpsOnTheLogNameTheAuthenticatedMerchant) {
                                                                      {"refund", "m_cobranded"}}));
 }
 
+// A card number in a create's metadata or customer_reference is redacted by the API before
+// it is appended or stored: not in the answer, its replay, the GET, or the command on the log.
+TEST_F(ApiTest, CardNumbersInMetadataAreRedactedBeforeTheyAreKept) {
+  const std::string key = stack_->NewKey("m_cobranded");
+  Client c = client();
+  json body = Card(1250);
+  body["metadata"] = {{"note", "card 4111111111111111 ok"}, {"4242424242424242", "x"}};
+  body["customer_reference"] = "4111 1111 1111 1111";
+  const std::string idem = Unique("pan");
+  Reply created = c.Post("/v1/payments", key, idem, body);
+  ASSERT_EQ(created.status, 201) << created.raw;
+  const std::string id = created.body["id"];
+  EXPECT_EQ(created.body["metadata"]["note"], "[REDACTED_PAN]") << created.raw;
+  EXPECT_EQ(created.body["metadata"]["[REDACTED_PAN]"], "x") << created.raw;
+  for (const Reply& r :
+       {created, c.Post("/v1/payments", key, idem, body), c.Get("/v1/payments/" + id, key)}) {
+    EXPECT_EQ(r.raw.find("4111"), std::string::npos) << r.raw;
+    EXPECT_EQ(r.raw.find("4242"), std::string::npos) << r.raw;
+  }
+  log::KafkaOptions kafka;
+  kafka.bootstrap_servers = stack_->bootstrap;
+  int commands = 0;
+  for (int p = 0; p < 2; ++p) {
+    auto reader = log::PartitionReader::Open(kafka, kafka.Topic(log::TopicKind::kCommands),
+                                             PartitionId{p}, log::kOffsetBeginning);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    auto end = reader.value()->ReadToEnd(
+        [&](const log::Record& r) {
+          if (r.key != id) return;
+          ++commands;
+          EXPECT_EQ(r.value.find("4111"), std::string::npos);
+          EXPECT_EQ(r.value.find("4242"), std::string::npos);
+        },
+        10'000);
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
+  }
+  EXPECT_GE(commands, 1) << "the create, and the gateway's answer";
+}
+
 TEST_F(ApiTest, AMerchantNeverSeesOrActsOnAnotherMerchantsPayments) {
   const std::string a = stack_->NewKey("m_cobranded");
   const std::string b = stack_->NewKey("m_wallet");

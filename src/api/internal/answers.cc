@@ -254,11 +254,21 @@ std::optional<http::Response> ParseCreate(const json& body, const std::string& m
   c->set_idempotency_key(idem);
   c->set_capture_mode(cm);
   c->set_confirm(confirm);
-  if (reference) c->set_customer_reference(*reference);
-  if (body.contains("metadata"))
-    for (const auto& [k, v] : body["metadata"].items())
-      (*c->mutable_metadata())[k] = v.get<std::string>();
+  // No card number reaches the log from here (the writer would redact it in its events, but
+  // the command would keep it).
+  if (reference) c->set_customer_reference(command::RedactPan(*reference));
+  if (body.contains("metadata")) {
+    const json metadata = RedactedMetadata(body["metadata"]);
+    for (const auto& [k, v] : metadata.items()) (*c->mutable_metadata())[k] = v.get<std::string>();
+  }
   return std::nullopt;
+}
+
+json RedactedMetadata(const json& metadata) {
+  json out = json::object();
+  for (const auto& [k, v] : metadata.items())
+    out[command::RedactPan(k)] = command::RedactPan(v.get_ref<const std::string&>());
+  return out;
 }
 
 http::Response Raw(int status, std::string body) {
