@@ -24,6 +24,23 @@ bool IsSaturated(const BulkheadLoad& load, const BulkheadOptions& options, uint3
   return wait_ms > budget;
 }
 
+bool EveryProcessorSaturated(const std::vector<std::pair<std::string, BulkheadLoad>>& loads,
+                             const std::vector<std::string>& known,
+                             const BulkheadOptions& options) {
+  bool any_work = false;
+  for (const auto& [processor, load] : loads) {
+    if (load.queued == 0 && load.in_flight == 0) return false;  // idle: room
+    any_work = true;
+    if (!IsSaturated(load, options, 0)) return false;
+  }
+  for (const std::string& processor : known) {
+    const bool has_pool = std::any_of(loads.begin(), loads.end(),
+                                      [&](const auto& pl) { return pl.first == processor; });
+    if (!has_pool) return false;  // never called: room
+  }
+  return any_work;
+}
+
 Bulkhead::Bulkhead(BulkheadOptions options) : options_(options) {}
 
 Bulkhead::~Bulkhead() { Stop(); }

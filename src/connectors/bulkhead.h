@@ -56,6 +56,14 @@ struct BulkheadLoad {
 [[nodiscard]] bool IsSaturated(const BulkheadLoad& load, const BulkheadOptions& options,
                                uint32_t budget_ms);
 
+// Whether no new charge could be sent now (runtime/admission.h): some processor has work
+// and every processor is saturated, among those with a pool in `loads` and the `known`
+// ones (configured, or called since the start) without one. A known processor with no work
+// has room: a saturated processor's new charges are skipped to the plan's fallback there.
+[[nodiscard]] bool EveryProcessorSaturated(
+    const std::vector<std::pair<std::string, BulkheadLoad>>& loads,
+    const std::vector<std::string>& known, const BulkheadOptions& options);
+
 class Bulkhead {
  public:
   enum class Lane : uint8_t { kUrgent = 0, kFollowUp = 1, kCharge = 2 };

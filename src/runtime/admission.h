@@ -7,8 +7,9 @@
 // The rule (NextOverloaded, pure): payorch is overloaded when
 //  - its connectors stopped reading the log (more than max_queued gateway tasks wait), or
 //  - at least max_unknown gateway outcomes are unknown (being reconciled), or
-//  - every processor that has work is saturated (connectors/bulkhead.h): no new charge
-//    could be sent now.
+//  - every processor is saturated and some has work (connectors::EveryProcessorSaturated:
+//    a known processor with no work is room for the plan's fallback): no new charge could
+//    be sent now.
 // It stays overloaded until the queued tasks and the unknown outcomes are back under
 // `recover_ratio` of their limits and some processor has room (hysteresis: no flapping).
 //

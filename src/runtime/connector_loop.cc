@@ -211,15 +211,9 @@ struct ConnectorLoop::Impl : public log::RebalanceListener {
   // Tells the admission (runtime/admission.h) how loaded the gateway path is.
   void ReportLoad() {
     if (options.admission == nullptr) return;
-    bool any_work = false;
-    bool all_saturated = true;
-    for (const auto& [processor, load] : bulkhead.Loads()) {
-      if (load.queued == 0 && load.in_flight == 0) continue;
-      any_work = true;
-      if (!connectors::IsSaturated(load, bulkhead.options(), 0)) all_saturated = false;
-    }
-    const ConnectorLoad load{bulkhead.queued(), reconciler.tracked(), paused,
-                             any_work && all_saturated};
+    const bool all_saturated = connectors::EveryProcessorSaturated(
+        bulkhead.Loads(), options.gateways->ProcessorIds(), bulkhead.options());
+    const ConnectorLoad load{bulkhead.queued(), reconciler.tracked(), paused, all_saturated};
     if (!options.admission->Report(load)) return;
     const bool over = options.admission->overloaded();
     if (over) {

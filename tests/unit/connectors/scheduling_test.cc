@@ -57,6 +57,26 @@ TEST(Bulkhead, SaturationRule) {
   }
 }
 
+// Admission's "no new charge could be sent": an idle processor, or one configured and never
+// called, is room for the plan's fallback (found black-box: one busy processor refused every
+// new payment while the fallback was idle).
+TEST(Bulkhead, EveryProcessorSaturatedOnlyWhenNoneHasRoom) {
+  const BulkheadOptions options{.concurrency = 1, .queue_limit = 2};
+  const BulkheadLoad full{2, 1, 100};
+  const BulkheadLoad idle{0, 0, 100};
+  const BulkheadLoad busy_with_room{0, 1, 100};  // a worker busy, nothing queued: not full
+  using Loads = std::vector<std::pair<std::string, BulkheadLoad>>;
+  EXPECT_TRUE(EveryProcessorSaturated(Loads{{"a", full}}, {"a"}, options));
+  EXPECT_TRUE(EveryProcessorSaturated(Loads{{"a", full}, {"b", full}}, {}, options));
+  EXPECT_FALSE(EveryProcessorSaturated(Loads{{"a", full}}, {"a", "b"}, options))
+      << "b is configured and was never called";
+  EXPECT_FALSE(EveryProcessorSaturated(Loads{{"a", full}, {"b", idle}}, {"a", "b"}, options))
+      << "b's pool is idle";
+  EXPECT_FALSE(EveryProcessorSaturated(Loads{{"a", full}, {"b", busy_with_room}}, {}, options));
+  EXPECT_FALSE(EveryProcessorSaturated(Loads{}, {"a"}, options)) << "no work at all";
+  EXPECT_FALSE(EveryProcessorSaturated(Loads{{"a", idle}}, {}, options));
+}
+
 TEST(Bulkhead, UrgentLaneGoesFirstAndOneProcessorDoesNotBlockAnother) {
   Bulkhead bulkhead({.concurrency = 1, .queue_limit = 100});
   std::mutex mu;
