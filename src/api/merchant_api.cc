@@ -371,8 +371,9 @@ struct MerchantApi::Impl {
       if (replayable) responses.Release(who_merchant, idem).IgnoreError();  // logged
       spdlog::warn("merchant api: append failed: {}", d.append_error);
       return http::Error(503, "log_unavailable",
-                         "the payment log could not be reached; nothing was done, retry with the "
-                         "same Idempotency-Key");
+                         "the payment log did not acknowledge the command in time; it may still "
+                         "be decided: retry with the same Idempotency-Key, which never acts "
+                         "twice");
     }
     if (d.rejection && d.rejection->reason() == ev::REJECT_REASON_OVERLOADED) {
       // The writer refused it: retry later. A failed release is logged.
