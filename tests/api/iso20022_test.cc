@@ -5,11 +5,14 @@
 // (the payment fails; the reason is in the answer), and a report posted twice changing
 // nothing.
 #include <regex>
+#include <set>
 
 #include "api/e2e_support.h"
 #include "api/iso20022_support.h"
 #include "command/hash.h"
 #include "iso20022/schema.h"
+#include "log/partition_reader.h"
+#include "payments/contracts/v1/contracts.pb.h"
 
 namespace payorch::api::testing {
 namespace {
@@ -226,6 +229,44 @@ TEST_F(Iso20022Test, BankTransfersAreExportedAndResolvedByStatusReports) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // room for a wrong change
   EXPECT_EQ(InvoiceOf(invoice), before);
   EXPECT_EQ(c.Get("/v1/payments/" + p2, key_).body, failed);
+
+  // Rule 1: the same MsgId with other bytes (now accepting installment 2) is acknowledged,
+  // not applied, and recorded as a violation.
+  Reply changed = PostReport(Pain002("BANK-RJ-2", Tag(second, "MsgId"), Tag(second, "PmtInfId"),
+                                     {{e2e2, "ACSC", "", ""}}));
+  ASSERT_EQ(changed.status, 200) << changed.raw;
+  EXPECT_EQ(changed.body["duplicate"], true);
+  EXPECT_EQ(changed.body["differs_from_first"], true) << changed.raw;
+  EXPECT_EQ(changed.body["transactions"], rejected.body["transactions"]);
+  // Rule 3: installment 1, accepted, reported rejected by a new report: not applied.
+  Reply reversed = PostReport(Pain002("BANK-RJ-1", Tag(first, "MsgId"), Tag(first, "PmtInfId"),
+                                      {{e2e1, "RJCT", "AC04", "Closed account"}}));
+  ASSERT_EQ(reversed.status, 200) << reversed.raw;
+  EXPECT_EQ(reversed.body["transactions"][0]["applied"], false) << reversed.raw;
+  EXPECT_EQ(reversed.body["transactions"][0]["violation"], "iso20022/outcome_reversed");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // room for a wrong change
+  EXPECT_EQ(InvoiceOf(invoice), before);
+  EXPECT_EQ(c.Get("/v1/payments/" + p1, key_).body["status"], "succeeded");
+  EXPECT_EQ(c.Get("/v1/payments/" + p2, key_).body, failed);
+  // Both are on the contracts topic, for a person to look at.
+  std::multiset<std::string> violations;
+  log::KafkaOptions kafka;
+  kafka.bootstrap_servers = stack_->bootstrap;
+  for (int p = 0; p < 2; ++p) {
+    auto reader = log::PartitionReader::Open(kafka, kafka.Topic(log::TopicKind::kContracts),
+                                             PartitionId{p}, log::kOffsetBeginning);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    auto end = reader.value()->ReadToEnd(
+        [&](const log::Record& r) {
+          ::payments::contracts::v1::ContractViolation v;
+          if (v.ParseFromString(r.value) && v.source() == "iso20022")
+            violations.insert(v.contract_id());
+        },
+        10'000);
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
+  }
+  EXPECT_EQ(violations,
+            (std::multiset<std::string>{"iso20022/outcome_reversed", "iso20022/report_changed"}));
 }
 
 TEST_F(Iso20022Test, ReportsAreRefusedWithTheDocumentedErrors) {

@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "command/hash.h"
 #include "common/rocksdb_status.h"
 #include "iso20022/result.h"
+#include "payments/contracts/v1/contracts.pb.h"
 
 namespace payorch::api::internal {
 
@@ -108,6 +110,17 @@ std::string ExportKey(const std::string& merchant, const std::string& message_id
 std::string ReportKey(const std::string& merchant, const std::string& message_id) {
   return "r/" + merchant + "/" + message_id;
 }
+// The hash of a report's bytes, kept next to its answer (rule 1: a resend that differs).
+std::string ReportHashKey(const std::string& merchant, const std::string& message_id) {
+  return "h/" + merchant + "/" + message_id;
+}
+// The terminal outcome ("accepted", "rejected") a report applied to a transaction (rule 3).
+std::string OutcomeKey(const std::string& merchant, const std::string& end_to_end_id) {
+  return "o/" + merchant + "/" + end_to_end_id;
+}
+
+constexpr char kReportChanged[] = "iso20022/report_changed";
+constexpr char kOutcomeReversed[] = "iso20022/outcome_reversed";
 
 }  // namespace
 
@@ -252,6 +265,28 @@ Status Iso20022Api::Put(const std::string& key, const std::string& value) {
   return FromRocksDb(db_->Put(w, key, value), "iso20022 store write");
 }
 
+void Iso20022Api::RecordViolation(const std::string& contract_id, const std::string& merchant_id,
+                                  const std::string& payment_id, const std::string& detail) {
+  spdlog::warn("merchant api: contract {} ({}): {}", contract_id, merchant_id, detail);
+  ::payments::contracts::v1::ContractViolation v;
+  v.set_schema_version(1);
+  v.set_contract_id(contract_id);
+  v.set_payment_id(payment_id);
+  v.set_merchant_id(merchant_id);
+  v.set_detail(detail);
+  v.set_occurred_at_ms(d_.options->clock->NowMs());
+  v.set_source("iso20022");
+  const int64_t timeout =
+      std::max<int64_t>(kAppendTimeoutFloorMs, d_.options->config.append_timeout_ms);
+  const std::string err =
+      d_.appender->Append({.topic = d_.options->kafka.Topic(log::TopicKind::kContracts),
+                           .key = payment_id.empty() ? merchant_id : payment_id,
+                           .value = v.SerializeAsString()},
+                          timeout);
+  // The warning above is the record of last resort.
+  if (!err.empty()) spdlog::error("merchant api: contract violation not appended: {}", err);
+}
+
 Status Iso20022Api::Remember(const ExportRecord& exported) {
   return Put(ExportKey(exported.merchant_id, exported.message.message_id), ToJson(exported).dump());
 }
@@ -321,9 +356,19 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
   const iso::PaymentStatusReport& rep = report.value();
   std::lock_guard lock(ingest_mu_);
   std::string stored;
+  const std::string hash = StableHasher().Add(req.body).Hex();
   if (db_->Get({}, ReportKey(who.merchant_id, rep.message_id), &stored).ok()) {
     json first = json::parse(stored, nullptr, false);
     first["duplicate"] = true;
+    std::string first_hash;
+    if (db_->Get({}, ReportHashKey(who.merchant_id, rep.message_id), &first_hash).ok() &&
+        first_hash != hash) {
+      // Rule 1: acknowledged, not applied, and recorded for a person to look at.
+      first["differs_from_first"] = true;
+      RecordViolation(kReportChanged, who.merchant_id, "",
+                      "pain.002 MsgId " + rep.message_id +
+                          " was sent again with other bytes; the first one stands");
+    }
     return http::Json(200, first);
   }
   const std::optional<ExportRecord> exported = LoadExport(who.merchant_id, rep.original_message_id);
@@ -335,8 +380,21 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
   if (!outcomes.ok()) return http::Error(422, "report_mismatch", outcomes.status().message());
   const int64_t timeout =
       std::max<int64_t>(kAppendTimeoutFloorMs, d_.options->config.append_timeout_ms);
-  for (const cmd::CommandEnvelope& c :
-       OutcomeCommands(*exported, rep.message_id, outcomes.value())) {
+  // Rule 3: a transaction once accepted or rejected stays so. A report that says the other
+  // is not applied to it, and is recorded as a violation.
+  std::vector<iso::TransactionOutcome> applied;
+  std::map<std::string, std::string> reversed;  // end-to-end id -> the outcome that stands
+  for (const iso::TransactionOutcome& o : outcomes.value()) {
+    std::string before;
+    if (o.outcome != iso::Outcome::kPending &&
+        db_->Get({}, OutcomeKey(who.merchant_id, o.end_to_end_id), &before).ok() &&
+        before != iso::OutcomeName(o.outcome)) {
+      reversed[o.end_to_end_id] = before;
+      continue;
+    }
+    applied.push_back(o);
+  }
+  for (const cmd::CommandEnvelope& c : OutcomeCommands(*exported, rep.message_id, applied)) {
     const std::string err =
         d_.appender->Append({.topic = d_.options->kafka.Topic(log::TopicKind::kCommands),
                              .key = c.payment_id(),
@@ -354,11 +412,26 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
     for (const ExportedTransfer& t : exported->transfers) {
       if (t.end_to_end_id == o.end_to_end_id) payment = t.payment_id;
     }
-    txs.push_back({{"end_to_end_id", o.end_to_end_id},
-                   {"payment_intent", payment},
-                   {"outcome", std::string(iso::OutcomeName(o.outcome))},
-                   {"status", o.status.empty() ? json(nullptr) : json(o.status)},
-                   {"reasons", ReasonsJson(o.reasons)}});
+    json tx = {{"end_to_end_id", o.end_to_end_id},
+               {"payment_intent", payment},
+               {"outcome", std::string(iso::OutcomeName(o.outcome))},
+               {"status", o.status.empty() ? json(nullptr) : json(o.status)},
+               {"reasons", ReasonsJson(o.reasons)},
+               {"applied", reversed.count(o.end_to_end_id) == 0}};
+    if (auto it = reversed.find(o.end_to_end_id); it != reversed.end()) {
+      tx["violation"] = kOutcomeReversed;
+      RecordViolation(kOutcomeReversed, who.merchant_id, payment,
+                      "pain.002 MsgId " + rep.message_id + " reports " +
+                          std::string(iso::OutcomeName(o.outcome)) + " for end-to-end id " +
+                          o.end_to_end_id + ", already " + it->second + "; not applied");
+    } else if (o.outcome != iso::Outcome::kPending) {
+      if (Status st = Put(OutcomeKey(who.merchant_id, o.end_to_end_id),
+                          std::string(iso::OutcomeName(o.outcome)));
+          !st.ok()) {
+        spdlog::error("merchant api: {}", st.ToString());
+      }
+    }
+    txs.push_back(std::move(tx));
   }
   json answer = {{"object", "payment_status_report"},
                  {"message_id", rep.message_id},
@@ -366,6 +439,9 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
                  {"invoice", exported->invoice_id},
                  {"duplicate", false},
                  {"transactions", txs}};
+  if (Status s = Put(ReportHashKey(who.merchant_id, rep.message_id), hash); !s.ok()) {
+    spdlog::error("merchant api: {}", s.ToString());
+  }
   if (Status s = Put(ReportKey(who.merchant_id, rep.message_id), answer.dump()); !s.ok()) {
     // The commands are on the log and carry deterministic ids: a repeat is harmless.
     spdlog::error("merchant api: {}", s.ToString());

@@ -127,6 +127,9 @@ class Iso20022Api {
 
   // Keeps an export under (merchant, MsgId) so reports resolve against it (Export does it).
   [[nodiscard]] Status Remember(const ExportRecord& exported);
+  // Appends a ContractViolation (source "iso20022") to the contracts topic, and logs it.
+  void RecordViolation(const std::string& contract_id, const std::string& merchant_id,
+                       const std::string& payment_id, const std::string& detail);
 
  private:
   std::optional<ExportRecord> LoadExport(const std::string& merchant, const std::string& id);
