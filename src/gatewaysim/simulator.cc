@@ -135,9 +135,13 @@ GatewaySimulator::Answer GatewaySimulator::Write(const http::Request& request,
                                                  ev::OperationKind kind,
                                                  const std::string& target) {
   const auto key = request.Header("Idempotency-Key");
-  if (!key || key->empty() || key->size() > 255) {
+  if (!key || key->empty()) {
     return ApiError(400, "invalid_request_error", "idempotency_key_missing",
                     "every write needs an Idempotency-Key header");
+  }
+  if (key->size() > 255) {
+    return ApiError(400, "invalid_request_error", "idempotency_key_too_long",
+                    "an Idempotency-Key is at most 255 bytes");
   }
   const json body = json::parse(request.body, nullptr, false);
   if (!body.is_object() || !body.contains("amount") || !body["amount"].is_number_integer()) {

@@ -212,6 +212,32 @@ TEST(GatewaySim, HeldAnswersHoldNoWorker) {
   EXPECT_EQ(timeouts.load(), 5);
 }
 
+// A write's Idempotency-Key: missing and too long are told apart (docs/gateway-api.md).
+TEST(GatewaySim, AMissingAndATooLongIdempotencyKeyAreTwoErrors) {
+  gatewaysim::GatewaySimulatorOptions o;
+  o.engine = ParseGatewaySpec("mock").value();
+  o.engine.processor_id = "stripe";
+  auto sim = std::move(gatewaysim::GatewaySimulator::Open(std::move(o)).value());
+  http::Server server(http::ServerOptions{.threads = 1});
+  sim->RegisterRoutes(server);
+  const int port = *server.Start("127.0.0.1:0");
+  httplib::Client c("127.0.0.1", port);
+  const std::string body = R"({"amount":100,"currency":"USD"})";
+  auto missing = c.Post("/v1/payments", body, "application/json");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 400);
+  EXPECT_NE(missing->body.find("idempotency_key_missing"), std::string::npos) << missing->body;
+  auto too_long = c.Post("/v1/payments", {{"Idempotency-Key", std::string(256, 'k')}}, body,
+                         "application/json");
+  ASSERT_TRUE(too_long);
+  EXPECT_EQ(too_long->status, 400);
+  EXPECT_NE(too_long->body.find("idempotency_key_too_long"), std::string::npos) << too_long->body;
+  auto ok = c.Post("/v1/payments", {{"Idempotency-Key", std::string(255, 'k')}}, body,
+                   "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
 TEST(HttpGateway, TimeoutNotChargedIsSealedByRetrieve) {
   SimulatorFixture f("flaky:seed=3,timeout=1");
   auto g = Client(f.url());
