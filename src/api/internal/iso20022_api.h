@@ -11,6 +11,9 @@
 // kept and a repeat answers it again ("duplicate": true) without appending anything. The
 // command ids are deterministic ("iso20022/<merchant>/<MsgId>/<EndToEndId>"), so a repeat
 // that got past the record (an append failed half-way) is de-duplicated by the writer.
+// A repeat whose bytes differ from the first (a hash is kept) and a report reversing a
+// transaction's accepted or rejected outcome are not applied and are appended to the
+// contracts topic as violations (iso20022/report_changed, iso20022/outcome_reversed).
 //
 // Thread-safe: reports are applied one at a time (one mutex), exports in parallel.
 #pragma once
