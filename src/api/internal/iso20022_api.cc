@@ -173,9 +173,9 @@ StatusOr<ExportRecord> BuildExport(const std::string& merchant, const invoice::I
   r.message.initiating_party_name = debtor.name;
   iso::PaymentInfo info;
   info.payment_info_id = r.message.message_id + "-1";
-  using namespace std::chrono;
-  info.requested_execution_date =
-      year_month_day(floor<days>(sys_time<milliseconds>(milliseconds(now_ms))));
+  namespace chr = std::chrono;
+  info.requested_execution_date = chr::year_month_day(
+      chr::floor<chr::days>(chr::sys_time<chr::milliseconds>(chr::milliseconds(now_ms))));
   info.debtor_name = debtor.name;
   info.debtor_iban = debtor.iban;
   info.debtor_bic = debtor.bic;
@@ -232,7 +232,7 @@ std::vector<cmd::CommandEnvelope> OutcomeCommands(
   return out;
 }
 
-Iso20022Api::Iso20022Api(Iso20022Deps deps) : d_(std::move(deps)) {}
+Iso20022Api::Iso20022Api(Iso20022Deps deps) : d_(deps) {}
 Iso20022Api::~Iso20022Api() = default;
 
 std::string Iso20022Api::Open(const std::string& dir) {
