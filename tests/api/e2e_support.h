@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "log/partition_reader.h"
 #include "projection/cli_support.h"
 #include "reliability/process.h"
 
@@ -223,6 +224,23 @@ class Stack {
         std::string(PAYORCH_BINARY) + " keys create --data " + (dir / "data").string() +
         " --merchant " + merchant + " 2>/dev/null");
     return out.exit_code == 0 ? payorch::projection::testing::Trim(out.out) : "";
+  }
+
+  // Every record of `kind`'s topic (both partitions of the stack's broker), as read now.
+  std::vector<log::Record> ReadTopic(log::TopicKind kind) const {
+    log::KafkaOptions kafka;
+    kafka.bootstrap_servers = bootstrap;
+    std::vector<log::Record> records;
+    for (int p = 0; p < 2; ++p) {
+      auto reader = log::PartitionReader::Open(kafka, kafka.Topic(kind), PartitionId{p},
+                                               log::kOffsetBeginning);
+      EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+      if (!reader.ok()) continue;
+      auto end =
+          reader.value()->ReadToEnd([&](const log::Record& r) { records.push_back(r); }, 10'000);
+      EXPECT_TRUE(end.ok()) << end.status().ToString();
+    }
+    return records;
   }
 
   fs::path dir;

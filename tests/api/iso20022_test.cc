@@ -11,7 +11,6 @@
 #include "api/iso20022_support.h"
 #include "command/hash.h"
 #include "iso20022/schema.h"
-#include "log/partition_reader.h"
 #include "payments/contracts/v1/contracts.pb.h"
 
 namespace payorch::api::testing {
@@ -250,20 +249,9 @@ TEST_F(Iso20022Test, BankTransfersAreExportedAndResolvedByStatusReports) {
   EXPECT_EQ(c.Get("/v1/payments/" + p2, key_).body, failed);
   // Both are on the contracts topic, for a person to look at.
   std::multiset<std::string> violations;
-  log::KafkaOptions kafka;
-  kafka.bootstrap_servers = stack_->bootstrap;
-  for (int p = 0; p < 2; ++p) {
-    auto reader = log::PartitionReader::Open(kafka, kafka.Topic(log::TopicKind::kContracts),
-                                             PartitionId{p}, log::kOffsetBeginning);
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    auto end = reader.value()->ReadToEnd(
-        [&](const log::Record& r) {
-          ::payments::contracts::v1::ContractViolation v;
-          if (v.ParseFromString(r.value) && v.source() == "iso20022")
-            violations.insert(v.contract_id());
-        },
-        10'000);
-    ASSERT_TRUE(end.ok()) << end.status().ToString();
+  for (const log::Record& r : stack_->ReadTopic(log::TopicKind::kContracts)) {
+    ::payments::contracts::v1::ContractViolation v;
+    if (v.ParseFromString(r.value) && v.source() == "iso20022") violations.insert(v.contract_id());
   }
   EXPECT_EQ(violations,
             (std::multiset<std::string>{"iso20022/outcome_reversed", "iso20022/report_changed"}));
