@@ -162,6 +162,7 @@ TEST_F(CommerceTest, ACheckoutWhosePaymentIsRefusedLeavesTheOrderAwaitingPayment
   Reply r = c.Post("/v1/checkout", other_key_, "co-refused", body);
   ASSERT_TRUE(r.status == 400 || r.status == 422) << r.raw;
   const std::string order_id = "ord_" + StableHasher().Add("m_cobranded").Add("co-refused").Hex();
+  EXPECT_EQ(r.body["error"]["details"]["order"], order_id) << "the refusal names the order";
   json order;
   EXPECT_TRUE(Eventually(
       [&] {

@@ -105,6 +105,13 @@ class Commerce {
           spdlog::warn("merchant api: releasing {} of order {} refused: {}", payment_id, order_id,
                        refused->response.body);
         }
+        // The order exists (awaiting payment): the refusal names it, so it can be paid
+        // another way or canceled.
+        json answer = json::parse(r.body, nullptr, false);
+        if (answer.is_object() && answer.contains("error") && answer["error"].is_object()) {
+          answer["error"]["details"]["order"] = order_id;
+          r.body = answer.dump();
+        }
         return {std::move(r), true};
       }
       return Combine(
