@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <functional>
 #include <map>
 #include <thread>
@@ -166,14 +165,15 @@ class WriterLoop : public log::RebalanceListener {
       }
       producer_->Poll(0).IgnoreError();  // delivery callbacks; failures reach the outbox
       std::erase_if(retired_, [](const auto& w) { return w->Quiescent(); });
+      int fenced = 0;  // counted on the way: readiness (probe_.fenced_partitions)
       for (auto& [p, w] : writers_) {
         if (std::string err = w->Persist(); !err.empty() && failure_.empty()) {
           failure_ = "partition " + std::to_string(p) + ": " + err;
         }
+        fenced += w->fenced() ? 1 : 0;
       }
       if (spec_.report) {
-        probe_.fenced_partitions = static_cast<int>(std::count_if(
-            writers_.begin(), writers_.end(), [](const auto& pw) { return pw.second->fenced(); }));
+        probe_.fenced_partitions = fenced;
         probe_.outbox_depth = outbox_->depth();
         if (options_.metrics != nullptr) options_.metrics->outbox_depth.Set(probe_.outbox_depth);
       }
