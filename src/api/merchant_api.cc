@@ -330,7 +330,7 @@ struct MerchantApi::Impl {
     // The metadata is part of the object; the first create of a payment sets it.
     if (command.create && body.contains("metadata") &&
         !responses
-             .PutMetadata(command.payment_id, internal::RedactedMetadata(body["metadata"]).dump())
+             .PutMetadata(command.payment_id, internal::MetadataJson(command.envelope.create()))
              .ok()) {
       if (replayable) responses.Release(who.merchant_id, *idem).IgnoreError();  // logged
       return internal::StoreUnavailable();

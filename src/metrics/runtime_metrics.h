@@ -70,9 +70,9 @@ struct RuntimeMetrics {
   Counter
       invariant_breaches;  // the core's invariant breaches while deciding (command/invariants.h)
 
-  // The API server's HTTP answers (http::RequestRecord, wired in cmd_run): counts by server,
-  // route (its regex, "unmatched" or "refused") and status; latency from first byte read
-  // to answer written, all routes.
+  // HTTP answers (http::RequestRecord, through HttpRecorder): counts by server, route (its
+  // regex, "unmatched" or "refused") and status; latency from first byte read to answer
+  // written, by server and route.
   LabeledValues http_requests{"server", "route", "status"};
   LabeledHistograms http_request{"server", "route"};
   // The projection's events since the process started, by what the projector did with

@@ -257,18 +257,17 @@ std::optional<http::Response> ParseCreate(const json& body, const std::string& m
   // No card number reaches the log from here (the writer would redact it in its events, but
   // the command would keep it).
   if (reference) c->set_customer_reference(command::RedactPan(*reference));
-  if (body.contains("metadata")) {
-    const json metadata = RedactedMetadata(body["metadata"]);
-    for (const auto& [k, v] : metadata.items()) (*c->mutable_metadata())[k] = v.get<std::string>();
-  }
+  if (body.contains("metadata"))
+    for (const auto& [k, v] : body["metadata"].items())
+      (*c->mutable_metadata())[command::RedactPan(k)] =
+          command::RedactPan(v.get_ref<const std::string&>());
   return std::nullopt;
 }
 
-json RedactedMetadata(const json& metadata) {
+std::string MetadataJson(const cmd::CreatePayment& create) {
   json out = json::object();
-  for (const auto& [k, v] : metadata.items())
-    out[command::RedactPan(k)] = command::RedactPan(v.get_ref<const std::string&>());
-  return out;
+  for (const auto& [k, v] : create.metadata()) out[k] = v;
+  return out.dump();
 }
 
 http::Response Raw(int status, std::string body) {

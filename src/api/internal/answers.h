@@ -96,14 +96,13 @@ std::optional<std::string> StrField(const nlohmann::json& body, const char* name
 ::payments::types::v1::PaymentMethod MethodField(const nlohmann::json& body, bool required,
                                                  FieldErrors* errs);
 
-// A create's metadata as payorch keeps it (the command, the stored object): a key or value
-// that looks like a card number is replaced by [REDACTED_PAN] (command::RedactPan), as the
-// writer does in its events. `metadata` is an object of strings.
-nlohmann::json RedactedMetadata(const nlohmann::json& metadata);
+// The metadata of a create ParseCreate built (card numbers already redacted), as the JSON
+// object the API stores with the payment.
+[[nodiscard]] std::string MetadataJson(const ::payments::commands::v1::CreatePayment& create);
 
 // POST /v1/payments's body as the CreatePayment of `envelope` for `merchant_id` under
 // `idem`, or the 422 answer naming every bad field. Card numbers in customer_reference and
-// metadata are redacted (RedactedMetadata).
+// metadata are redacted (command::RedactPan, as the writer does in its events).
 std::optional<http::Response> ParseCreate(const nlohmann::json& body,
                                           const std::string& merchant_id, const std::string& idem,
                                           ::payments::commands::v1::CommandEnvelope* envelope);
