@@ -6,6 +6,7 @@
 #include "command/hash.h"
 #include "command/internal/create_view.h"
 #include "command/money.h"
+#include "common/pan.h"
 
 namespace payorch::command {
 
@@ -144,65 +145,7 @@ bool IsCardNumberKey(std::string_view key) {
   return digits >= 13 && digits <= 19 && first >= '2' && first <= '6' && LooksLikePan(key);
 }
 
-bool LooksLikePan(std::string_view value) {
-  // Scan runs of digits allowing single spaces or dashes between them. A candidate is the
-  // whole run or any part of it that starts and ends at a group boundary (run edge or
-  // separator): "4111 1111 1111 1111 12/29" holds a PAN, "4111111111111112" is not one.
-  // Candidates have at most 19 digits, so the last 32 digits and group boundaries of the
-  // run are all that is kept (no allocation).
-  constexpr size_t kRing = 32;
-  char digits[kRing];    // digit number k of the run at digits[k % kRing]
-  size_t bounds[kRing];  // digit counts at the run's group boundaries, same ring scheme
-  size_t i = 0;
-  while (i < value.size()) {
-    if (value[i] < '0' || value[i] > '9') {
-      ++i;
-      continue;
-    }
-    size_t count = 0;  // digits so far in this run
-    size_t nbounds = 0;
-    bounds[nbounds++ % kRing] = 0;
-    // Called at each boundary: checks every candidate that ends here.
-    auto candidate_ends_here = [&]() {
-      for (size_t back = 2; back <= nbounds && back <= 20; ++back) {
-        const size_t start = bounds[(nbounds - back) % kRing];
-        const size_t len = count - start;
-        if (len > 19) break;
-        if (len < 13) continue;
-        int sum = 0;
-        for (size_t k = 0; k < len; ++k) {
-          int d = digits[(count - 1 - k) % kRing] - '0';
-          if (k % 2 == 1) {
-            d *= 2;
-            if (d > 9) d -= 9;
-          }
-          sum += d;
-        }
-        if (sum % 10 == 0) return true;
-      }
-      return false;
-    };
-    size_t j = i;
-    while (j < value.size()) {
-      char c = value[j];
-      if (c >= '0' && c <= '9') {
-        digits[count++ % kRing] = c;
-        ++j;
-      } else if ((c == ' ' || c == '-') && j + 1 < value.size() && value[j + 1] >= '0' &&
-                 value[j + 1] <= '9') {
-        bounds[nbounds++ % kRing] = count;
-        if (candidate_ends_here()) return true;
-        ++j;
-      } else {
-        break;
-      }
-    }
-    bounds[nbounds++ % kRing] = count;
-    if (candidate_ends_here()) return true;
-    i = j;
-  }
-  return false;
-}
+bool LooksLikePan(std::string_view value) { return FindPan(value).has_value(); }
 
 std::string CreateRequest::RequestHash() const { return std::string(RequestDigest().view()); }
 

@@ -60,7 +60,8 @@ bool IsValidMetadataEntry(std::string_view key, std::string_view value);
 // Metadata keys we know; others are kept and flagged "metadata/unknown_key".
 bool IsKnownMetadataKey(std::string_view key);
 
-// True for a Luhn-valid run of 13-19 digits (spaces and dashes allowed between digits).
+// True when `value` holds a card number (common/pan.h: 13-19 Luhn-valid digits, in groups
+// joined by single spaces or dashes), anywhere in it.
 bool LooksLikePan(std::string_view value);
 // What a card number is replaced by wherever payorch keeps text it was given.
 inline constexpr std::string_view kRedactedPan = "[REDACTED_PAN]";

@@ -5,7 +5,8 @@
 
 #include <cctype>
 #include <ctime>
-#include <vector>
+
+#include "common/pan.h"
 
 namespace payorch::metrics {
 
@@ -14,22 +15,6 @@ namespace {
 thread_local LogContext t_context;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// Luhn over digits[from, to).
-bool LuhnValid(const char* data, const std::vector<size_t>& digits, size_t from, size_t to) {
-  int sum = 0;
-  bool twice = false;
-  for (size_t k = to; k-- > from;) {
-    int d = data[digits[k]] - '0';
-    if (twice) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    twice = !twice;
-  }
-  return sum % 10 == 0;
-}
 
 void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
@@ -191,49 +176,20 @@ std::unique_ptr<spdlog::formatter> MakeLogFormatter(LogFormat format) {
 }
 
 int RedactPans(char* data, size_t size) {
+  const std::string_view text(data, size);
   int redacted = 0;
-  std::vector<size_t> digits;  // positions of the run's digits
-  std::vector<size_t> groups;  // index in `digits` where each group starts
-  size_t i = 0;
-  while (i < size) {
-    if (!IsDigit(data[i]) || (i > 0 && IsDigit(data[i - 1]))) {
-      ++i;
-      continue;
-    }
-    // A run: digit groups separated by single spaces or dashes.
-    digits.clear();
-    groups.clear();
-    size_t j = i;
-    while (j < size) {
-      if (IsDigit(data[j])) {
-        if (j == i || !IsDigit(data[j - 1])) groups.push_back(digits.size());
-        digits.push_back(j++);
-      } else if ((data[j] == ' ' || data[j] == '-') && j + 1 < size && IsDigit(data[j + 1]) &&
-                 IsDigit(data[j - 1])) {
-        ++j;
+  for (auto pan = FindPan(text); pan; pan = FindPan(text, pan->end)) {
+    // Every digit but the last four.
+    size_t keep = 4;
+    for (size_t k = pan->end; k-- > pan->begin;) {
+      if (!IsDigit(data[k])) continue;
+      if (keep > 0) {
+        --keep;
       } else {
-        break;
+        data[k] = '*';
       }
     }
-    groups.push_back(digits.size());
-    // The longest whole-group span of 13..19 digits that passes Luhn, from each group on
-    // ("order 12 4111 1111 1111 1111" still finds the card after "12").
-    for (size_t a = 0; a + 1 < groups.size();) {
-      size_t found = 0;
-      for (size_t b = groups.size() - 1; b > a && found == 0; --b) {
-        const size_t n = groups[b] - groups[a];
-        if (n < 13 || n > 19) continue;
-        if (LuhnValid(data, digits, groups[a], groups[b])) found = b;
-      }
-      if (found == 0) {
-        ++a;
-        continue;
-      }
-      for (size_t k = groups[a]; k + 4 < groups[found]; ++k) data[digits[k]] = '*';
-      ++redacted;
-      a = found;
-    }
-    i = j;
+    ++redacted;
   }
   return redacted;
 }

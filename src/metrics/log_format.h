@@ -34,7 +34,8 @@ enum class LogFormat { kText, kJson };
 
 [[nodiscard]] std::unique_ptr<spdlog::formatter> MakeLogFormatter(LogFormat format);
 
-// Redacts PAN-like numbers in place (the length does not change). Returns how many.
+// Masks every card number (common/pan.h, FindPan) in place but its last four digits (the
+// length does not change). Returns how many.
 int RedactPans(char* data, size_t size);
 [[nodiscard]] std::string RedactPans(std::string_view text);
 
