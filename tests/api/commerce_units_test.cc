@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -108,6 +109,23 @@ TEST(CommerceJson, EveryBadFieldIsNamedAt422) {
     fields.insert(f["field"].get<std::string>());
   EXPECT_EQ(fields, (std::set<std::string>{"currency", "line_items[0].quantity",
                                            "line_items[0].color", "payment_method", "extra"}));
+}
+
+// A line's quantity and unit price start at 1 (the core's CheckLine): the edge names the
+// range it checks, not a wider one the core would then refuse.
+TEST(CommerceJson, AZeroQuantityOrPriceIsRefusedWithTheRangeThatHolds) {
+  const json body = {{"currency", "IDR"}, {"line_items", {{{"quantity", 0}, {"unit_price", 0}}}}};
+  inv::CreateInvoice c;
+  auto refused = ParseCreateInvoice(body, "m_1", &c);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 422) << refused->body;
+  const json answer = json::parse(refused->body);
+  std::map<std::string, std::string> messages;
+  for (const json& f : answer["error"]["details"]["fields"])
+    messages[f["field"].get<std::string>()] = f["message"].get<std::string>();
+  EXPECT_EQ(messages["line_items[0].quantity"], "an integer from 1 to 1000000");
+  EXPECT_EQ(messages["line_items[0].unit_price"].rfind("an integer from 1 to ", 0), 0u)
+      << messages["line_items[0].unit_price"];
 }
 
 TEST(CommerceJson, AnInvoiceBodyCarriesFeePlanAndDates) {

@@ -63,16 +63,17 @@ json LinesJson(const std::vector<PricedLineItem>& lines) {
 
 json OrNull(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
 
-// A non-negative integer member at most `max`.
+// An integer member from `min` to `max`.
 std::optional<int64_t> Bounded(const json& body, const char* name, const std::string& field,
-                               bool required, int64_t max, FieldErrors* errs) {
+                               bool required, int64_t min, int64_t max, FieldErrors* errs) {
   if (!body.contains(name)) {
     if (required) errs->Add(field, "missing", "required");
     return std::nullopt;
   }
   const json& v = body[name];
-  if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > max) {
-    errs->Add(field, "invalid_value", "an integer from 0 to " + std::to_string(max));
+  if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max) {
+    errs->Add(field, "invalid_value",
+              "an integer from " + std::to_string(min) + " to " + std::to_string(max));
     return std::nullopt;
   }
   return v.get<int64_t>();
@@ -92,7 +93,8 @@ std::optional<std::string> Text(const json& body, const char* name, const std::s
 }
 
 // line_items[] into `out` (OrderLineItem or LineItem: the same fields). The values are the
-// core's to check (quantity, price and rate ranges); here only shapes and integer ranges.
+// core's to check (price precision, rate and total ranges); here shapes and integer ranges,
+// the quantity's and unit price's lower bound of 1 included.
 template <class Item, class Repeated>
 void ParseLines(const json& body, Repeated* out, FieldErrors* errs) {
   if (!body.contains("line_items")) {
@@ -123,11 +125,11 @@ void ParseLines(const json& body, Repeated* out, FieldErrors* errs) {
     if (auto v = Text(it, "product_id", at + ".product_id", false, errs)) item->set_product_id(*v);
     if (auto v = Text(it, "description", at + ".description", false, errs))
       item->set_description(*v);
-    if (auto v = Bounded(it, "quantity", at + ".quantity", true, kMaxLineQuantity, errs))
+    if (auto v = Bounded(it, "quantity", at + ".quantity", true, 1, kMaxLineQuantity, errs))
       item->set_quantity(*v);
-    if (auto v = Bounded(it, "unit_price", at + ".unit_price", true, kMaxAmountMinor, errs))
+    if (auto v = Bounded(it, "unit_price", at + ".unit_price", true, 1, kMaxAmountMinor, errs))
       item->set_unit_price_minor(*v);
-    if (auto v = Bounded(it, "tax_rate_bps", at + ".tax_rate_bps", false, kMaxRateBps, errs))
+    if (auto v = Bounded(it, "tax_rate_bps", at + ".tax_rate_bps", false, 0, kMaxRateBps, errs))
       item->set_tax_rate_bps(static_cast<uint32_t>(*v));
   }
 }
@@ -207,9 +209,9 @@ std::optional<http::Response> ParseCreateInvoice(const json& body, const std::st
       for (const auto& [k, _] : f.items())
         if (k != "fixed" && k != "rate_bps")
           errs.Add("service_fee." + k, "unknown_field", "not a field of service_fee");
-      if (auto v = Bounded(f, "fixed", "service_fee.fixed", false, kMaxAmountMinor, &errs))
+      if (auto v = Bounded(f, "fixed", "service_fee.fixed", false, 0, kMaxAmountMinor, &errs))
         out->mutable_service_fee()->set_fixed_minor(*v);
-      if (auto v = Bounded(f, "rate_bps", "service_fee.rate_bps", false, kMaxRateBps, &errs))
+      if (auto v = Bounded(f, "rate_bps", "service_fee.rate_bps", false, 0, kMaxRateBps, &errs))
         out->mutable_service_fee()->set_rate_bps(static_cast<uint32_t>(*v));
     }
   }
@@ -222,7 +224,7 @@ std::optional<http::Response> ParseCreateInvoice(const json& body, const std::st
         if (k != "count" && k != "due_dates" && k != "weights")
           errs.Add("installments." + k, "unknown_field", "not a field of installments");
       auto* plan = out->mutable_installment_plan();
-      if (auto v = Bounded(p, "count", "installments.count", true, 1000, &errs))
+      if (auto v = Bounded(p, "count", "installments.count", true, 0, 1000, &errs))
         plan->set_count(static_cast<uint32_t>(*v));
       if (!p.contains("due_dates") || !p["due_dates"].is_array() || p["due_dates"].size() > 1000) {
         errs.Add("installments.due_dates", "invalid_type", "an array of YYYY-MM-DD dates");
@@ -272,7 +274,7 @@ std::optional<http::Response> ParseCreateInvoice(const json& body, const std::st
 std::optional<http::Response> ParseInvoicePayment(const json& body, InvoicePaymentRequest* out) {
   FieldErrors errs;
   CheckKnown(body, {"installment", "payment_method", "amount"}, &errs);
-  auto installment = Bounded(body, "installment", "installment", true, 1000, &errs);
+  auto installment = Bounded(body, "installment", "installment", true, 0, 1000, &errs);
   auto method = Method(body, &errs);
   auto amount = IntField(body, "amount", false, &errs);
   if (!errs.empty()) return errs.Response();
