@@ -563,6 +563,8 @@ MerchantApi::MerchantApi(MerchantApiOptions options) : impl_(std::make_unique<Im
 
 MerchantApi::~MerchantApi() { Stop(); }
 
+http::Response ShapeError(http::Response r) { return internal::Finalize(std::move(r)); }
+
 std::vector<RouteSpec> MerchantApi::Routes() {
   std::vector<RouteSpec> routes = {{"POST", "/v1/payments"},
                                    {"GET", "/v1/payments"},

@@ -100,6 +100,10 @@ inline constexpr int kApiWorkerThreads = 2;
 inline constexpr int kApiIoThreads = 1;
 inline constexpr int kApiBlockingThreads = 16;
 
+// The merchant API's error shape (type, param, public field names, Payorch-Version) for an
+// error the HTTP layer answers itself on the API's port: http::ServerOptions::shape_error.
+[[nodiscard]] http::Response ShapeError(http::Response r);
+
 // A mounted route: method and the OpenAPI path template.
 struct RouteSpec {
   std::string method;

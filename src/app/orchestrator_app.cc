@@ -307,7 +307,10 @@ Step OrchestratorApp::StartQueryApi() {
                           .tls_cert_file = o_.tls_cert_file,
                           .tls_key_file = o_.tls_key_file,
                           .logger = o_.logger,
-                          .on_request = metrics::HttpRecorder(&runtime_metrics_)});
+                          .on_request = metrics::HttpRecorder(&runtime_metrics_),
+                          // With the merchant API on this port, the server's own refusals
+                          // have its error shape too.
+                          .shape_error = o_.merchant_api ? api::ShapeError : nullptr});
   metrics::RegisterMetricsRoutes(query_api_->server, runtime_metrics_);
   metrics::RegisterHealthRoutes(query_api_->server, readiness_);
   internal::QueryApiOptions qo;

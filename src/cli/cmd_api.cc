@@ -148,6 +148,7 @@ int RunApi(int argc, char** argv) {
   server_options.name = "api";
   metrics::RuntimeMetrics runtime_metrics;
   server_options.on_request = metrics::HttpRecorder(&runtime_metrics);
+  server_options.shape_error = api::ShapeError;
   http::Server server(server_options);
   merchant_api.Mount(server);
   http::Result<int> port = server.Start(http_addr);

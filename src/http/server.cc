@@ -157,7 +157,7 @@ namespace internal {
 
 namespace {
 // Runs a matched route's handler; an exception answers 500 without internals.
-void RunHandler(const Route& route, const Request& req, const Reply& reply) {
+void RunHandler(const Core& core, const Route& route, const Request& req, const Reply& reply) {
   try {
     if (route.async_handler) {
       route.async_handler(req, reply);
@@ -171,7 +171,7 @@ void RunHandler(const Route& route, const Request& req, const Reply& reply) {
     spdlog::error("http: handler for {} {} threw a non-exception", req.method, req.path);
   }
   // Ignored if the handler answered before it threw.
-  reply.Send(Error(500, "internal", "the server could not answer this request"));
+  reply.Send(core.Shaped(Error(500, "internal", "the server could not answer this request")));
 }
 }  // namespace
 
@@ -185,18 +185,20 @@ void Core::RouteRequest(Request req, std::string* route_out, const Reply& reply)
     if (route_out != nullptr) *route_out = route.pattern_text;
     req.path_params.clear();
     for (std::size_t i = 1; i < m.size(); ++i) req.path_params.push_back(m[i].str());
-    if (!route.blocking || !blocking_workers) return RunHandler(route, req, reply);
+    if (!route.blocking || !blocking_workers) return RunHandler(*this, route, req, reply);
     // A route that waits: on its own pool, so it can hold none of the workers.
-    if (!blocking_workers->TryPost(
-            [&route, req = std::move(req), reply] { RunHandler(route, req, reply); })) {
-      reply.Send(OverloadedResponse());
+    if (!blocking_workers->TryPost([this, &route, req = std::move(req), reply] {
+          RunHandler(*this, route, req, reply);
+        })) {
+      reply.Send(Shaped(OverloadedResponse()));
     }
     return;
   }
   if (route_out != nullptr) *route_out = "unmatched";
   if (path_matched)
-    return reply.Send(Error(405, "method_not_allowed", req.method + " is not allowed here"));
-  reply.Send(Error(404, "not_found", "no such endpoint: " + req.path));
+    return reply.Send(
+        Shaped(Error(405, "method_not_allowed", req.method + " is not allowed here")));
+  reply.Send(Shaped(Error(404, "not_found", "no such endpoint: " + req.path)));
 }
 
 Response Core::Dispatch(Request req, std::string* route_out) const {

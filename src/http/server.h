@@ -162,6 +162,12 @@ struct ServerOptions {
   // Called once per answered or refused request, on an I/O thread: keep it short and
   // non-blocking (count into probes). Used for HTTP metrics by route and status.
   std::function<void(const RequestRecord&)> on_request{};
+  // Applied to every error the server answers itself (404, 405, 503 overloaded and
+  // too_many_connections, 400, 408, 413, 415, 431, and 500 for a handler that threw): a port
+  // whose own errors carry more than {status, code, message} (the merchant API's type and
+  // param) sets it, so that all of its answers have one shape. Called on an I/O or worker
+  // thread; keep it a pure function of the response.
+  std::function<Response(Response)> shape_error{};
 };
 
 // A "host:port" address; port 0 asks the kernel for a free one. Returns nullopt when the

@@ -865,13 +865,11 @@ TEST_F(ApiTest, EveryErrorAnswerHasTheDocumentedJsonShape) {
       EXPECT_TRUE(name == "status" || name == "code" || name == "message" || name == "details" ||
                   name == "type" || name == "param")
           << name;
-    // The merchant API's own answers (those of the HTTP layer's refusals aside) add the
-    // Stripe-style type and param, and the API version.
-    if (rate_limited || e["code"] == "unauthorized") {
-      EXPECT_TRUE(e["type"].is_string()) << r.raw;
-      EXPECT_TRUE(e.contains("param")) << r.raw;
-      EXPECT_EQ(r.headers.count("Payorch-Version"), 1u);
-    }
+    // Every answer on the merchant API's port, the HTTP layer's refusals included
+    // (ServerOptions::shape_error), has the Stripe-style type and param, and the API version.
+    EXPECT_TRUE(e["type"].is_string()) << r.raw;
+    EXPECT_TRUE(e.contains("param")) << r.raw;
+    EXPECT_EQ(r.headers.count("Payorch-Version"), 1u) << r.raw;
     const auto type = r.headers.find("Content-Type");
     ASSERT_NE(type, r.headers.end());
     EXPECT_EQ(type->second.rfind("application/json", 0), 0u) << type->second;

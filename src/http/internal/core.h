@@ -170,6 +170,11 @@ struct Core {
   // RouteRequest(), waiting for the answer (tests and fuzzers; Post runs on the replying thread).
   Response Dispatch(Request req, std::string* route_out) const;
 
+  // An error the server answers itself, in the port's shape (ServerOptions::shape_error).
+  Response Shaped(Response r) const {
+    return options.shape_error ? options.shape_error(std::move(r)) : r;
+  }
+
   std::string NewRequestId() {
     const uint64_t n = id_counter.fetch_add(1, std::memory_order_relaxed);
     return fmt::format("{:08x}{:08x}", static_cast<uint32_t>(id_prefix), static_cast<uint32_t>(n));

@@ -296,7 +296,7 @@ class Session final : public SessionBase {
   // 503 overloaded for a complete request the server has no room for; the connection stays.
   void Overloaded() {
     route_ = "refused";
-    Write(OverloadedResponse(), false);
+    Write(impl_->Shaped(OverloadedResponse()), false);
   }
 
   // Answers a request that was not (fully) read, then closes.
@@ -306,7 +306,7 @@ class Session final : public SessionBase {
     if (request_id_.empty()) request_id_ = impl_->NewRequestId();
     keep_alive_ = false;
     version_ = 11;
-    Response r = Error(status, code, message);
+    Response r = impl_->Shaped(Error(status, code, message));
     if (retry_after) r.headers.emplace_back("Retry-After", "1");
     Write(std::move(r), true);
   }
