@@ -49,6 +49,7 @@ void PaymentCreated(PaymentState& s, const ev::EventEnvelope& e) {
   s.amount = pc.amount().amount_minor();
   s.currency = pc.amount().currency();
   s.method = pc.method();
+  s.created_at_ms = e.occurred_at_ms();
   s.manual_capture = pc.capture_mode() == ty::CAPTURE_MODE_MANUAL;
   s.idempotency_key = pc.idempotency_key();
   s.request_hash = pc.request_hash();

@@ -116,6 +116,7 @@ struct PaymentState {
   ::payments::types::v1::PaymentMethod method = ::payments::types::v1::PAYMENT_METHOD_UNSPECIFIED;
   bool manual_capture = false;
   bool confirmed = false;
+  int64_t created_at_ms = 0;  // the PaymentCreated event's occurred_at_ms
 
   PlanSummary plan;
   internal::SmallVector<StepLedger, 2> ledger;       // one per plan step

@@ -19,7 +19,9 @@ std::string_view ShortEnumName(std::string_view full, std::string_view prefix) {
 
 namespace {
 
-constexpr size_t kTableSize = 1 << 14;  // per writer; direct-mapped, lossy on collision
+// Started steps awaiting their answer, per writer: direct-mapped, so a step whose slot a
+// later one took has no step_to_answer sample (the counts themselves are exact).
+constexpr size_t kTableSize = 1 << 14;
 
 uint64_t Hash(std::string_view s) {
   uint64_t h = 1469598103934665603ULL;
@@ -48,42 +50,24 @@ void LagMetrics::OnLag(std::string_view group, int32_t partition, int64_t lag) {
 }
 
 struct EventObserver::Tables {
-  struct Payment {
-    uint64_t hash = 0;
-    int64_t created_ms = 0;
-    types::PaymentMethod method = types::PAYMENT_METHOD_UNSPECIFIED;
-  };
   struct Step {
     uint64_t hash = 0;
     int64_t started_ms = 0;
   };
-  std::array<Payment, kTableSize> payments{};
   std::array<Step, kTableSize> steps{};
-
-  Payment* FindPayment(std::string_view id) {
-    const uint64_t h = Hash(id);
-    Payment& p = payments[h % kTableSize];
-    return p.hash == h ? &p : nullptr;
-  }
 };
 
 EventObserver::EventObserver(RuntimeMetrics* metrics) : metrics_(metrics) {}
 EventObserver::~EventObserver() = default;
 
 void EventObserver::OnPublished(const std::vector<ev::EventEnvelope>& events, int64_t decided_at_ms,
-                                int64_t now_ms) {
+                                int64_t now_ms, const PaymentFacts& payment) {
   if (metrics_ == nullptr || events.empty()) return;
   if (!tables_) tables_ = std::make_unique<Tables>();
   RuntimeMetrics& m = *metrics_;
   m.decision_to_published.ObserveMillis(now_ms - decided_at_ms);
   for (const ev::EventEnvelope& e : events) {
     switch (e.event_case()) {
-      case ev::EventEnvelope::kPaymentCreated: {
-        const uint64_t h = Hash(e.payment_id());
-        auto& p = tables_->payments[h % kTableSize];
-        p = {h, e.occurred_at_ms(), e.payment_created().method()};
-        break;
-      }
       case ev::EventEnvelope::kStepStarted: {
         const uint64_t h = Hash(e.step_started().op().idempotency_key());
         tables_->steps[h % kTableSize] = {h, decided_at_ms};
@@ -127,14 +111,9 @@ void EventObserver::OnPublished(const std::vector<ev::EventEnvelope>& events, in
           outcome = "failed";
           code = e.payment_failed().result().final_error();
         }
-        auto* p = tables_->FindPayment(e.payment_id());
-        const types::PaymentMethod method =
-            p != nullptr ? p->method : types::PAYMENT_METHOD_UNSPECIFIED;
-        m.payments.Add({outcome, MethodName(method), ErrorName(code)});
-        if (p != nullptr) {
-          m.create_to_final.ObserveMillis(now_ms - p->created_ms);
-          p->hash = 0;
-        }
+        m.payments.Add({outcome, MethodName(payment.method), ErrorName(code)});
+        if (payment.created_at_ms > 0)
+          m.create_to_final.ObserveMillis(now_ms - payment.created_at_ms);
         break;
       }
       case ev::EventEnvelope::kCommandRejected:

@@ -105,6 +105,14 @@ struct RuntimeMetrics {
 // An enum value's name without its prefix: ("ERROR_CODE_TIMEOUT", "ERROR_CODE_") -> "TIMEOUT".
 [[nodiscard]] std::string_view ShortEnumName(std::string_view full, std::string_view prefix);
 
+// What the writer knows of the payment the events are about, from its state after them:
+// the method and creation time a final event is counted and timed by. Default: none
+// (events of no payment, such as a dead-lettered command's rejection).
+struct PaymentFacts {
+  ::payments::types::v1::PaymentMethod method = ::payments::types::v1::PAYMENT_METHOD_UNSPECIFIED;
+  int64_t created_at_ms = 0;  // 0: unknown, no create -> final sample
+};
+
 class EventObserver {
  public:
   explicit EventObserver(RuntimeMetrics* metrics);
@@ -115,7 +123,7 @@ class EventObserver {
   // The events of one command, decided at `decided_at_ms` and acknowledged by the log at
   // `now_ms` (wall clock, milliseconds since the Unix epoch).
   void OnPublished(const std::vector<::payments::events::v1::EventEnvelope>& events,
-                   int64_t decided_at_ms, int64_t now_ms);
+                   int64_t decided_at_ms, int64_t now_ms, const PaymentFacts& payment = {});
 
  private:
   struct Tables;

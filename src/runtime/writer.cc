@@ -242,7 +242,8 @@ void PartitionWriter::DeadLetter(const log::Record& record, const std::string& r
 }
 
 std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::EventEnvelope> events,
-                                     const std::string& fallback_key) {
+                                     const std::string& fallback_key,
+                                     const command::PaymentState* payment) {
   std::vector<std::string> keys;
   std::vector<std::string> values;
   keys.reserve(events.size());
@@ -255,7 +256,10 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
   if (!payment_id.empty()) ++in_flight_[payment_id];
   auto group = std::make_shared<DeliveredGroup>();
   group->command_offset = command_offset;
-  if (deps_.metrics != nullptr) group->decided_at_ms = WallMs();
+  if (deps_.metrics != nullptr) {
+    group->decided_at_ms = WallMs();
+    if (payment != nullptr) group->payment = {payment->method, payment->created_at_ms};
+  }
   group->events = std::move(events);
   log::LogStatus st = deps_.outbox->Publish(
       partition_, std::move(keys), std::move(values),
@@ -270,7 +274,7 @@ std::string PartitionWriter::Publish(int64_t command_offset, std::vector<ev::Eve
         next_events_offset_ = std::max(next_events_offset_, r.offsets.back() + 1);
         if (contiguous && !fenced_) HandOff(*group, r.offsets);
         if (deps_.metrics != nullptr) {
-          observer_.OnPublished(group->events, group->decided_at_ms, WallMs());
+          observer_.OnPublished(group->events, group->decided_at_ms, WallMs(), group->payment);
         }
         delivered_.push_back(std::move(*group));
       });
@@ -355,7 +359,7 @@ std::string PartitionWriter::Handle(const log::Record& record) {
   }
   std::vector<ev::EventEnvelope> events;
   events.swap(scratch_);
-  return Publish(record.offset.value(), std::move(events), record.key);
+  return Publish(record.offset.value(), std::move(events), record.key, &state);
 }
 
 void PartitionWriter::CheckGap(int64_t from, int64_t to) {

@@ -111,6 +111,7 @@ class PartitionWriter final : public CommandWriter {
   struct DeliveredGroup {
     int64_t command_offset = 0;
     int64_t decided_at_ms = 0;
+    metrics::PaymentFacts payment;
     std::vector<::payments::events::v1::EventEnvelope> events;
   };
 
@@ -127,9 +128,11 @@ class PartitionWriter final : public CommandWriter {
                   ::payments::events::v1::RejectReason reject_reason);
   void PublishViolation(const std::string& contract_id, const std::string& payment_id,
                         const std::string& merchant_id, const std::string& detail, int64_t offset);
+  // `payment`: the state the events left (null for events of no payment), for metrics.
   [[nodiscard]] std::string Publish(int64_t command_offset,
                                     std::vector<::payments::events::v1::EventEnvelope> events,
-                                    const std::string& fallback_key);
+                                    const std::string& fallback_key,
+                                    const command::PaymentState* payment = nullptr);
 
   const int32_t partition_;
   int32_t command_partitions_ = 0;  // the commands topic's width (0: unknown, not checked)

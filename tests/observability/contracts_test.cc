@@ -71,7 +71,10 @@ TEST(EventObserver, DerivesOutcomesLatenciesAndRetriesFromPublishedEvents) {
   failed->set_will_retry(true);
   answer[1] = event("p1", 1'050);
   answer[1].mutable_payment_failed();
-  observer.OnPublished(answer, 1'051, 1'060);
+  // The method and creation time come from the writer's state, not from a table of the
+  // creates this observer saw (which lost payments to collisions under load and every payment
+  // created before a restart): the answer's group carries them.
+  observer.OnPublished(answer, 1'051, 1'060, {types::PAYMENT_METHOD_CARD, 1'000});
 
   EXPECT_EQ(m.retries.value(), 1u);
   EXPECT_EQ(m.step_to_answer.Read().count, 1u);
@@ -85,6 +88,26 @@ TEST(EventObserver, DerivesOutcomesLatenciesAndRetriesFromPublishedEvents) {
   const auto payments = m.payments.Read();
   ASSERT_EQ(payments.size(), 1u);
   EXPECT_EQ(payments[0].values, (std::vector<std::string>{"failed", "CARD", "NONE"}));
+}
+
+TEST(EventObserver, CountsEveryFinalEventByItsPaymentsMethodWhateverTheObserverSaw) {
+  RuntimeMetrics m;
+  EventObserver observer(&m);
+  // 20,000 payments in flight at once (more than any table of the observer's could hold),
+  // finished without the observer having seen one of their creates.
+  constexpr int kPayments = 20'000;
+  std::vector<ev::EventEnvelope> done(1);
+  for (int i = 0; i < kPayments; ++i) {
+    done[0].Clear();
+    done[0].set_payment_id("pay_" + std::to_string(i));
+    done[0].mutable_payment_completed()->set_status(ev::PAYMENT_STATUS_SUCCEEDED);
+    observer.OnPublished(done, 2'000, 2'010, {types::PAYMENT_METHOD_CARD, 1'000});
+  }
+  const auto payments = m.payments.Read();
+  ASSERT_EQ(payments.size(), 1u);
+  EXPECT_EQ(payments[0].values, (std::vector<std::string>{"succeeded", "CARD", "NONE"}));
+  EXPECT_EQ(payments[0].value, kPayments);
+  EXPECT_EQ(m.create_to_final.Read().count, static_cast<uint64_t>(kPayments));
 }
 
 }  // namespace
