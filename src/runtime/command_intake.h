@@ -23,10 +23,12 @@ struct Intake {
   std::string dead_letter;
   ::payments::events::v1::RejectReason reason = ::payments::events::v1::REJECT_REASON_UNSPECIFIED;
   // Whether the command is decided; then the record's key is the command's payment id
-  // (never empty). A record with no payment to belong to (undecodable, no
-  // key, a key that is not its payment, on another partition than its key's) is not; a
-  // decodable command of an unsupported schema or with no command is both dead-lettered
-  // and decided (its rejection is an event of the payment).
+  // (never empty). A record with no payment to belong to (undecodable, no key, naming no
+  // payment, a key that is not its payment, on another partition than its key's) is not;
+  // one naming none gets its envelope's fault as `reason` (schema, no command, a create
+  // without merchant or key). A command of an unsupported schema or with no command that
+  // names its payment is both dead-lettered and decided (its rejection, and its violation,
+  // come from decide()).
   bool decide = false;
 };
 

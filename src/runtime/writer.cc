@@ -212,10 +212,11 @@ void PartitionWriter::DeadLetter(const log::Record& record, const std::string& r
   if (!st.ok() && failure_.empty()) {
     failure_ = "dead letter of command offset " + std::to_string(offset) + ": " + st.ToString();
   }
-  PublishViolation("request/malformed", "", "", reason, record.offset.value());
   deps_.logger->warn("[p{}] command offset {} to the dead-letter topic: {}", partition_,
                      record.offset.value(), reason);
+  // A command that is also decided gets its rejection event and its violation from decide().
   if (reject_reason == ev::REJECT_REASON_UNSPECIFIED) return;
+  PublishViolation("request/malformed", "", "", reason, record.offset.value());
   // The command still gets its event, so every command offset is accounted for in the log.
   std::vector<ev::EventEnvelope> events(1);
   ev::EventEnvelope& e = events[0];

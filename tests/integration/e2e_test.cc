@@ -433,6 +433,63 @@ TEST_F(EndToEnd, MalformedRecordsGoToTheDeadLetterTopicAndThePartitionKeepsGoing
   EXPECT_TRUE(h_->StopAndCheck());
 }
 
+// A record that names no payment (an empty value, an envelope without a command, a create
+// without merchant or idempotency key, as `payorch send` keys by command id) is
+// dead-lettered with its own fault, not a key mismatch (contracts.md); a decodable command of
+// another schema that does name its payment is decided and dead-lettered, with one violation.
+TEST_F(EndToEnd, ARecordThatNamesNoPaymentIsDeadLetteredWithItsOwnFault) {
+  cmd::CommandEnvelope no_command;
+  no_command.set_schema_version(1);
+  no_command.set_command_id("no-command");
+  auto no_merchant = Create(kCardMerchant, "no-merchant", 100);
+  no_merchant.mutable_create()->set_merchant_id("   ");
+  auto no_key = Create(kCardMerchant, "no-key", 100);
+  no_key.mutable_create()->set_idempotency_key("");
+  ASSERT_EQ(h_->PublishRaw("empty", "", PartitionId{0}), "");
+  ASSERT_EQ(h_->PublishRaw("no-command", no_command.SerializeAsString(), PartitionId{1}), "");
+  ASSERT_EQ(h_->PublishRaw("no-merchant", no_merchant.SerializeAsString(), PartitionId{2}), "");
+  ASSERT_EQ(h_->PublishRaw("no-key", no_key.SerializeAsString(), PartitionId{3}), "");
+  auto schema2 = Create(kCardMerchant, "schema-2", 100);
+  const std::string pid = PaymentIdOf(schema2);
+  schema2.set_schema_version(2);
+  schema2.set_payment_id(pid);
+  ASSERT_EQ(h_->PublishRaw(pid, schema2.SerializeAsString(), log::PartitionForKey(pid, 4)), "");
+
+  ASSERT_TRUE(h_->WaitForOrphans(4));
+  std::multiset<int> reasons;
+  for (const auto& e : h_->Orphans()) reasons.insert(e.command_rejected().reason());
+  EXPECT_EQ(reasons,
+            (std::multiset<int>{
+                ev::REJECT_REASON_SCHEMA_VERSION_UNSUPPORTED, ev::REJECT_REASON_COMMAND_MISSING,
+                ev::REJECT_REASON_MERCHANT_MISSING, ev::REJECT_REASON_IDEMPOTENCY_KEY_MISSING}));
+  ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kCommandRejected));
+  for (const auto& e : h_->EventsOf(pid)) {
+    ASSERT_TRUE(e.has_command_rejected());
+    EXPECT_EQ(e.command_rejected().reason(), ev::REJECT_REASON_SCHEMA_VERSION_UNSUPPORTED);
+  }
+  // Creates after them on every partition: when they are done, every violation of the five
+  // records has been appended.
+  for (int i = 0; i < 8; ++i) {
+    const std::string id = Send(Create(kCardMerchant, "after-none-" + std::to_string(i), 10 + i));
+    ASSERT_TRUE(h_->WaitForEvent(id, ev::EventEnvelope::kPaymentCompleted)) << id;
+  }
+  const auto dead = h_->WaitForRecords(log::TopicKind::kDeadLetters,
+                                       [](const auto& records) { return records.size() >= 5; });
+  EXPECT_EQ(dead.size(), 5u);
+  const auto contracts = h_->WaitForRecords(
+      log::TopicKind::kContracts, [](const auto& records) { return records.size() >= 5; });
+  std::map<std::pair<int32_t, int64_t>, int> per_record;
+  for (const auto& r : contracts) {
+    ::payments::contracts::v1::ContractViolation v;
+    ASSERT_TRUE(v.ParseFromString(r.value));
+    if (v.contract_id() == "request/malformed") ++per_record[{v.partition(), v.offset()}];
+  }
+  EXPECT_EQ(per_record.size(), 5u);
+  for (const auto& [where, n] : per_record)
+    EXPECT_EQ(n, 1) << "partition " << where.first << " offset " << where.second;
+  EXPECT_TRUE(h_->StopAndCheck());
+}
+
 // Issue 17: a correctly keyed create on a partition its key does not belong to (a producer
 // with another partitioner) is dead-lettered with its own reason: deciding it there would
 // start a second copy of the payment beside the one its home partition decides.
