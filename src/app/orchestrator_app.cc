@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <system_error>
 #include <tuple>
 #include <utility>
@@ -50,6 +51,7 @@ void PrintToStdout(const std::string& line) {
 // The form of --assign, before the topic's partition count is known: "all" or "0,2,5".
 std::string CheckAssignForm(const std::string& assign) {
   if (assign.empty() || assign == "all") return "";
+  std::set<long> seen;
   size_t pos = 0;
   while (pos <= assign.size()) {
     const size_t comma = std::min(assign.find(',', pos), assign.size());
@@ -57,6 +59,7 @@ std::string CheckAssignForm(const std::string& assign) {
     if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != item.npos) {
       return "--assign: '" + item + "' is not a partition number (\"all\" or \"0,2,5\")";
     }
+    if (!seen.insert(std::stol(item)).second) return "--assign: partition " + item + " given twice";
     pos = comma + 1;
   }
   return "";
@@ -386,6 +389,10 @@ std::string Validate(const RunOptions& o) {
     return "--metrics: '" + o.metrics_addr + "' is not host:port";
   }
   if (o.merchant_api && o.http_addr.empty()) return "--merchant-api needs --http";
+  if (o.max_lag != RunOptions{}.max_lag && o.http_addr.empty()) return "--max-lag needs --http";
+  if (!o.webhook_secrets.empty() && o.webhooks_addr.empty()) {
+    return "--webhook-secrets needs --webhooks";
+  }
   if (std::string err = http::CheckTls(o.tls_cert_file, o.tls_key_file); !err.empty()) {
     return err;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "api/keys.h"
@@ -48,6 +49,13 @@ int RunKeys(int argc, char** argv) {
   const std::string op = flags.positional()[0];
   if (data_dir.empty()) {
     std::fprintf(stderr, "payorch keys: --data is required\n");
+    return 2;
+  }
+  // Only create and rotate make the directory; reading a mistyped one is an error, not an
+  // empty list.
+  if ((op == "list" || op == "audit" || op == "revoke") &&
+      !std::filesystem::is_directory(data_dir)) {
+    std::fprintf(stderr, "payorch keys: --data '%s' is not a directory\n", data_dir.c_str());
     return 2;
   }
   if (op != "list" && op != "audit" && merchant.empty()) {

@@ -141,6 +141,9 @@ int RunRun(int argc, char** argv) {
   f.run.tls_cert_file = f.tls.cert_file;
   f.run.tls_key_file = f.tls.key_file;
   std::string err = app::Validate(f.run);
+  if (err.empty() && !f.api_config.empty() && !f.run.merchant_api) {
+    err = "--api-config needs --merchant-api";
+  }
   if (err.empty()) err = LoadFiles(&f);
   if (!err.empty()) {
     std::fprintf(stderr, "payorch run: %s\n", err.c_str());
