@@ -63,10 +63,18 @@ void AppendField(std::string& out, const char* name, int64_t value) {
   out += std::to_string(value);
 }
 
-// "[p3, epoch 7] ..." or "[p3] ...": partition and epoch from the runtime's line prefix.
+// "[p3, epoch 7] ...", "[p3] ..." or, from the invoice and order writers, "[payorch.orders.events
+// p3, epoch 7] ...": partition and epoch from the runtime's line prefix.
 void ParsePrefix(std::string_view msg, int64_t* partition, int64_t* epoch) {
-  if (msg.size() < 4 || msg[0] != '[' || msg[1] != 'p' || !IsDigit(msg[2])) return;
-  size_t i = 2;
+  const size_t close = msg.find(']');
+  if (msg.empty() || msg[0] != '[' || close == std::string_view::npos) return;
+  size_t i = 1;
+  if (msg.size() < 3 || msg[1] != 'p' || !IsDigit(msg[2])) {  // a topic name first
+    i = msg.find(' ', i) + 1;
+    if (i == 0 || i >= close || msg[i] != 'p') return;
+  }
+  if (i + 1 >= close || !IsDigit(msg[i + 1])) return;
+  ++i;
   int64_t p = 0;
   while (i < msg.size() && IsDigit(msg[i])) p = p * 10 + (msg[i++] - '0');
   *partition = p;

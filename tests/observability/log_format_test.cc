@@ -79,6 +79,17 @@ TEST(JsonLogs, TakePartitionEpochAndPaymentFromTheMessageWithoutAScope) {
   EXPECT_EQ(j["epoch"], 12);
   EXPECT_EQ(j["payment_id"], "pay_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
   EXPECT_FALSE(j.contains("merchant_id"));
+  // The invoice and order writers name their topic first.
+  const auto k = nlohmann::json::parse(LogOneLine(LogFormat::kJson, [](spdlog::logger& l) {
+    l.info("[payorch.orders.events p3, epoch 2] writer w claimed the partition");
+  }));
+  EXPECT_EQ(k["partition"], 3);
+  EXPECT_EQ(k["epoch"], 2);
+  for (const char* other : {"[pending] work", "[a b] c", "[payorch.x pz] y", "[p] z"}) {
+    const auto o = nlohmann::json::parse(
+        LogOneLine(LogFormat::kJson, [&](spdlog::logger& l) { l.info("{}", other); }));
+    EXPECT_FALSE(o.contains("partition")) << other;
+  }
 }
 
 TEST(JsonLogs, ScopeEndsWithItsBlock) {
