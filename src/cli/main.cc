@@ -1,10 +1,12 @@
 // payorch: one binary, many subcommands. `payorch --help` lists them.
+#include <google/protobuf/stubs/logging.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "cli/commands.h"
@@ -67,10 +69,24 @@ void ReturnLargeBlocksToTheKernel() {
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
 }
 
+// libprotobuf writes its own lines to stderr, e.g. for a string field that is not UTF-8 in
+// a record being parsed. Every parse in payorch checks its result and says what it did with
+// the record (a dead letter, a count of undecodable records), so those lines are debug
+// detail through our logger, not a second, raw error line.
+void LogProtobufThroughSpdlog(google::protobuf::LogLevel level, const char* file, int line,
+                              const std::string& message) {
+  if (level == google::protobuf::LOGLEVEL_FATAL) {
+    spdlog::critical("protobuf {}:{}: {}", file, line, message);
+  } else {
+    spdlog::debug("protobuf {}:{}: {}", file, line, message);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ReturnLargeBlocksToTheKernel();
+  google::protobuf::SetLogHandler(LogProtobufThroughSpdlog);
   // A breach of the core's invariants is a bug: logged here, counted by the writers
   // (payorch_invariant_breaches_total); the state stays as it was.
   payorch::command::SetBreachHandler(
