@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -123,6 +124,21 @@ TEST_F(ServeCrashTest, SigkilledServeCatchesUpToTheRebuildDigest) {
   const auto stored = testing::Shell(std::string(PAYORCH_BINARY) + " replay --digest --store " +
                                      (dir_ / "projection").string());
   EXPECT_EQ(testing::Trim(stored.out), live);
+}
+
+// A broker that is gone must not keep serve from stopping: librdkafka's watermark query,
+// which the projection's lag refresh makes every 200 ms, never gave up while the leader was
+// down, and SIGTERM went unanswered (found black-box). The bound is liveness, not speed:
+// it stopped within 3 s once fixed, and never before.
+TEST_F(ServeCrashTest, StopsOnSigtermWhileTheBrokerIsGone) {
+  StartServe();
+  ASSERT_TRUE(Status(false).is_object());  // up and reading
+  broker_.Kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // its lag refresh now meets no broker
+  const std::optional<int> status = serve_.Stop(SIGTERM, std::chrono::seconds(30));
+  ASSERT_TRUE(status.has_value()) << "serve did not stop within 30 s of SIGTERM"
+                                  << payorch::testing::ReadFile((dir_ / "serve.log").string());
+  EXPECT_TRUE(WIFEXITED(*status)) << *status;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -51,6 +52,23 @@ class ChildProcess {
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
     return status;
+  }
+
+  // Sends `sig` and reaps the process if it exits within `timeout`: its wait status, or
+  // nullopt if it is still running (then it is left running).
+  std::optional<int> Stop(int sig, std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::nullopt;
   }
 
   bool running() const { return pid_ > 0; }

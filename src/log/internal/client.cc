@@ -374,6 +374,18 @@ StatusOr<Handle> NewHandle(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
 
 StatusOr<Watermarks> QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
                                      PartitionId partition, int timeout_ms) {
+  // rd_kafka_query_watermark_offsets (librdkafka 2.0) does not bound its own wait: its
+  // ListOffsets requests, queued to a partition leader that is gone, time out and are
+  // retried until the broker is back, so a caller could not stop while the broker was down
+  // (serve and api hung on SIGTERM, found black-box). A metadata round trip, which does
+  // honour its timeout, goes first: a cluster that does not answer fails the call here.
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t reachable = rd_kafka_metadata(rk, 0, nullptr, &md, timeout_ms);
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  if (reachable != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return MakeError(reachable, "watermarks of " + topic + "[" + std::to_string(partition.value()) +
+                                    "]: no broker answers");
+  }
   int64_t low = 0;
   int64_t high = 0;
   rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition.value(),
