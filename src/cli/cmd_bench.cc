@@ -195,7 +195,7 @@ int RunBench(int argc, char** argv) {
   flags.Int("timeout", &timeout_s, "seconds to wait for every payment to settle");
   flags.Bool("skip-raw", &skip_raw, "skip the broker-alone measurement");
   flags.String("config", &config_path, "merchant configuration file (default: built-in demo)");
-  flags.String("gateways", &gateways, "processors, \"id=spec;...;*=spec\" (default: mock)");
+  flags.String("gateways", &gateways, "processors, \"id=spec;...;*=spec\"");
   flags.String("log-level", &log_level, "trace, debug, info, warn, error");
   kafka.partitions = 8;  // bench's default; --partitions overrides it
   AddKafkaFlags(flags, &kafka);
