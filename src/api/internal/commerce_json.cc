@@ -120,7 +120,8 @@ void ParseLines(const json& body, Repeated* out, FieldErrors* errs) {
     for (const auto& [k, _] : it.items())
       if (k != "product_id" && k != "description" && k != "quantity" && k != "unit_price" &&
           k != "tax_rate_bps")
-        errs->Add(at + "." + k, "unknown_field", "not a field of a line item");
+        errs->Add(std::string(at).append(".").append(k), "unknown_field",
+                  "not a field of a line item");
     Item* item = out->Add();
     if (auto v = Text(it, "product_id", at + ".product_id", false, errs)) item->set_product_id(*v);
     if (auto v = Text(it, "description", at + ".description", false, errs))
