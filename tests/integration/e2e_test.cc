@@ -370,7 +370,7 @@ TEST_F(EndToEnd, MalformedRecordsGoToTheDeadLetterTopicAndThePartitionKeepsGoing
   const std::string kUndecodable = "undecodable command record";
   const std::string kNoKey = "command record has no key";
   const std::string kWrongKey = "record key is not the command's payment_id";
-  const std::string garbage("\xff\xfe not a protobuf", 18);
+  const std::string garbage("\xff\xfe not a protobuf");
   const std::string valid_bytes = Create(kCardMerchant, "order-bad-input", 100).SerializeAsString();
 
   // Every kind of bad record on every partition, ahead of a valid create.
