@@ -44,7 +44,8 @@ Intake TakeCommand(std::string_view key, std::string_view value, int32_t partiti
     in.reason = ev::REJECT_REASON_UNDECODABLE;
     return in;
   }
-  const std::string target = command::TargetPaymentId(*envelope);
+  in.payment_id = command::TargetPaymentId(*envelope);
+  const std::string& target = in.payment_id;
   if (target.empty()) {
     // No payment to belong to: the envelope's own fault says why (the order decide() checks
     // them in), and only a command that names none is a key mismatch.

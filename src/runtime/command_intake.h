@@ -22,6 +22,9 @@ struct Intake {
   // payorch.reason header) and `reason`.
   std::string dead_letter;
   ::payments::events::v1::RejectReason reason = ::payments::events::v1::REJECT_REASON_UNSPECIFIED;
+  // The payment the command names (its payment_id, or derived for a create), "" if none:
+  // what a dead letter's violation is keyed by.
+  std::string payment_id;
   // Whether the command is decided; then the record's key is the command's payment id
   // (never empty). A record with no payment to belong to (undecodable, no key, naming no
   // payment, a key that is not its payment, on another partition than its key's) is not;

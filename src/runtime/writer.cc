@@ -193,7 +193,7 @@ void PartitionWriter::PublishViolation(const std::string& contract_id,
 }
 
 void PartitionWriter::DeadLetter(const log::Record& record, const std::string& reason,
-                                 ev::RejectReason reject_reason) {
+                                 ev::RejectReason reject_reason, const std::string& payment_id) {
   if (deps_.probe != nullptr) ++deps_.probe->dead_letters;
   if (deps_.metrics != nullptr) deps_.metrics->dead_letters.Add();
   // A value too large to re-send whole is cut (internal::DeadLetterRecord), so the dead
@@ -216,7 +216,9 @@ void PartitionWriter::DeadLetter(const log::Record& record, const std::string& r
                      record.offset.value(), reason);
   // A command that is also decided gets its rejection event and its violation from decide().
   if (reject_reason == ev::REJECT_REASON_UNSPECIFIED) return;
-  PublishViolation("request/malformed", "", "", reason, record.offset.value());
+  // Keyed by the payment the command names, if any (its rejection event names none: this
+  // partition may not be the payment's).
+  PublishViolation("request/malformed", payment_id, "", reason, record.offset.value());
   // The command still gets its event, so every command offset is accounted for in the log.
   std::vector<ev::EventEnvelope> events(1);
   ev::EventEnvelope& e = events[0];
@@ -309,7 +311,9 @@ std::string PartitionWriter::Handle(const log::Record& record) {
   // (runtime/command_intake.h, the one rule); the payorch.reason header is its stable text.
   const Intake intake =
       TakeCommand(record.key, record.value, partition_, command_partitions_, &envelope);
-  if (!intake.dead_letter.empty()) DeadLetter(record, intake.dead_letter, intake.reason);
+  if (!intake.dead_letter.empty()) {
+    DeadLetter(record, intake.dead_letter, intake.reason, intake.payment_id);
+  }
   if (!intake.decide) return failure_;
   // A decided record's key is its payment id (TakeCommand checked it): never empty.
   const std::string& target = record.key;

@@ -125,7 +125,8 @@ class PartitionWriter final : public CommandWriter {
   // store cannot give all of it.
   command::PaymentState* StateFor(const std::string& payment_id);
   void DeadLetter(const log::Record& record, const std::string& reason,
-                  ::payments::events::v1::RejectReason reject_reason);
+                  ::payments::events::v1::RejectReason reject_reason,
+                  const std::string& payment_id);
   void PublishViolation(const std::string& contract_id, const std::string& payment_id,
                         const std::string& merchant_id, const std::string& detail, int64_t offset);
   // `payment`: the state the events left (null for events of no payment), for metrics.

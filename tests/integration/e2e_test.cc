@@ -509,6 +509,14 @@ TEST_F(EndToEnd, ACommandOnTheWrongPartitionForItsKeyIsDeadLetteredNotDecided) {
   ASSERT_TRUE(h_->WaitForOrphans(1));
   ASSERT_TRUE(h_->Orphans()[0].has_command_rejected());
   EXPECT_EQ(h_->Orphans()[0].command_rejected().reason(), ev::REJECT_REASON_WRONG_PARTITION);
+  // Its violation names the payment (the rejection event, on a partition not the payment's,
+  // does not).
+  const auto contracts = h_->WaitForRecords(log::TopicKind::kContracts,
+                                            [](const auto& records) { return !records.empty(); });
+  ::payments::contracts::v1::ContractViolation v;
+  ASSERT_TRUE(v.ParseFromString(contracts[0].value));
+  EXPECT_EQ(v.payment_id(), pid);
+  EXPECT_EQ(contracts[0].key, pid);
   // The same create on its home partition is the payment, once.
   Send(create);
   ASSERT_TRUE(h_->WaitForEvent(pid, ev::EventEnvelope::kPaymentCompleted));
