@@ -155,4 +155,9 @@ Status Admin::EnsureTopics(const KafkaOptions& options, int timeout_ms) {
   return Status::Ok();
 }
 
+bool IsUnknownTopic(const Status& s) {
+  return s.native_code() == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+         s.native_code() == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+}
+
 }  // namespace payorch::log

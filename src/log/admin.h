@@ -34,7 +34,7 @@ class Admin {
 
   // Every topic of the cluster (internal ones excluded).
   StatusOr<std::vector<TopicInfo>> ListTopics(int timeout_ms = 10'000);
-  // kFailedPrecondition _UNKNOWN_TOPIC if the topic does not exist.
+  // kFailedPrecondition _UNKNOWN_TOPIC if the topic does not exist (IsUnknownTopic).
   StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms = 10'000);
   // The low and high watermarks of one partition, asked of its leader (no reader needed).
   StatusOr<Watermarks> QueryWatermarks(const std::string& topic, PartitionId partition,
@@ -53,5 +53,9 @@ class Admin {
   explicit Admin(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// True for the status of a topic the cluster does not have (not for a cluster that does not
+// answer).
+[[nodiscard]] bool IsUnknownTopic(const Status& s);
 
 }  // namespace payorch::log

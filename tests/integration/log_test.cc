@@ -196,6 +196,25 @@ TEST(ErrorClassification, ConfigurationErrorsAreFailedPreconditions) {
   EXPECT_TRUE(IsFatal(e));
 }
 
+// A topic the cluster does not have is told apart from a cluster that does not answer:
+// `payorch check` skips the first (a log from before invoices and orders) and fails at once
+// on the second (it waited out five timeouts, 50 s, before).
+TEST_F(LogTest, AMissingTopicIsNotAnUnreachableCluster) {
+  auto admin = Admin::Create(options_);
+  ASSERT_TRUE(admin.ok());
+  auto missing = admin.value()->PartitionCount(options_.topic_prefix + "no-such-topic");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(IsUnknownTopic(missing.status())) << missing.status().ToString();
+
+  KafkaOptions nowhere = options_;
+  nowhere.bootstrap_servers = "127.0.0.1:1";  // nothing listens there
+  auto unreachable = Admin::Create(nowhere);
+  ASSERT_TRUE(unreachable.ok());
+  auto count = unreachable.value()->PartitionCount(options_.Topic(TopicKind::kEvents), 500);
+  ASSERT_FALSE(count.ok());
+  EXPECT_FALSE(IsUnknownTopic(count.status())) << count.status().ToString();
+}
+
 // --- Producer ------------------------------------------------------------------------------
 
 TEST_F(LogTest, RecordsRoundTripWithKeyValueAndHeaders) {
