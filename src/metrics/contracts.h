@@ -7,8 +7,10 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <string_view>
 
+#include "payments/contracts/v1/contracts.pb.h"
 #include "payments/events/v1/events.pb.h"
 
 namespace payorch::metrics {
@@ -21,13 +23,22 @@ inline constexpr std::string_view kRouterTimeout = "router/timeout";
 inline constexpr std::string_view kGatewayUnknownOutcome = "gateway/unknown-outcome";
 inline constexpr std::string_view kProcessingDeadline = "processing/deadline";
 inline constexpr std::string_view kWriterFenced = "writer/fenced";
+// Raised by the merchant API's pain.002 intake (docs/iso20022.md).
+inline constexpr std::string_view kIsoReportChanged = "iso20022/report_changed";
+inline constexpr std::string_view kIsoOutcomeReversed = "iso20022/outcome_reversed";
 }  // namespace contract
 
 // Every contract id above, for reports that list the ones with no violation too.
-inline constexpr std::array<std::string_view, 7> kContractIds = {
+inline constexpr std::array<std::string_view, 9> kContractIds = {
     contract::kPlanCoverage,  contract::kRequestMalformed,      contract::kIdempotencyMismatch,
     contract::kRouterTimeout, contract::kGatewayUnknownOutcome, contract::kProcessingDeadline,
-    contract::kWriterFenced};
+    contract::kWriterFenced,  contract::kIsoReportChanged,      contract::kIsoOutcomeReversed};
+
+// A violation record as every raiser writes it (schema version 1); the caller adds where it
+// was found (partition, offset) when it knows.
+[[nodiscard]] ::payments::contracts::v1::ContractViolation MakeViolation(
+    std::string_view contract_id, std::string_view payment_id, std::string_view merchant_id,
+    std::string_view detail, std::string_view source, int64_t occurred_at_ms);
 
 // The contract a decided event records a breach of, or "" when none:
 //   CommandRejected with a contract_id      -> that id (plan/coverage, request/malformed, ...)

@@ -174,14 +174,8 @@ void PartitionWriter::PublishViolation(const std::string& contract_id,
                                        const std::string& merchant_id, const std::string& detail,
                                        int64_t offset) {
   if (deps_.metrics != nullptr) deps_.metrics->violations.Add({contract_id});
-  ::payments::contracts::v1::ContractViolation v;
-  v.set_schema_version(command::kSchemaVersion);
-  v.set_contract_id(contract_id);
-  v.set_payment_id(payment_id);
-  v.set_merchant_id(merchant_id);
-  v.set_detail(detail);
-  v.set_occurred_at_ms(WallMs());
-  v.set_source("writer");
+  ::payments::contracts::v1::ContractViolation v =
+      metrics::MakeViolation(contract_id, payment_id, merchant_id, detail, "writer", WallMs());
   v.set_partition(partition_);
   v.set_offset(offset);
   log::OutRecord record{deps_.kafka->Topic(log::TopicKind::kContracts),

@@ -10,7 +10,7 @@
 #include "command/hash.h"
 #include "common/rocksdb_status.h"
 #include "iso20022/result.h"
-#include "payments/contracts/v1/contracts.pb.h"
+#include "metrics/contracts.h"
 
 namespace payorch::api::internal {
 
@@ -118,9 +118,6 @@ std::string ReportHashKey(const std::string& merchant, const std::string& messag
 std::string OutcomeKey(const std::string& merchant, const std::string& end_to_end_id) {
   return "o/" + merchant + "/" + end_to_end_id;
 }
-
-constexpr char kReportChanged[] = "iso20022/report_changed";
-constexpr char kOutcomeReversed[] = "iso20022/outcome_reversed";
 
 }  // namespace
 
@@ -265,17 +262,11 @@ Status Iso20022Api::Put(const std::string& key, const std::string& value) {
   return FromRocksDb(db_->Put(w, key, value), "iso20022 store write");
 }
 
-void Iso20022Api::RecordViolation(const std::string& contract_id, const std::string& merchant_id,
+void Iso20022Api::RecordViolation(std::string_view contract_id, const std::string& merchant_id,
                                   const std::string& payment_id, const std::string& detail) {
   spdlog::warn("merchant api: contract {} ({}): {}", contract_id, merchant_id, detail);
-  ::payments::contracts::v1::ContractViolation v;
-  v.set_schema_version(1);
-  v.set_contract_id(contract_id);
-  v.set_payment_id(payment_id);
-  v.set_merchant_id(merchant_id);
-  v.set_detail(detail);
-  v.set_occurred_at_ms(d_.options->clock->NowMs());
-  v.set_source("iso20022");
+  const ::payments::contracts::v1::ContractViolation v = metrics::MakeViolation(
+      contract_id, payment_id, merchant_id, detail, "iso20022", d_.options->clock->NowMs());
   const int64_t timeout =
       std::max<int64_t>(kAppendTimeoutFloorMs, d_.options->config.append_timeout_ms);
   const std::string err =
@@ -365,7 +356,7 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
         first_hash != hash) {
       // Rule 1: acknowledged, not applied, and recorded for a person to look at.
       first["differs_from_first"] = true;
-      RecordViolation(kReportChanged, who.merchant_id, "",
+      RecordViolation(metrics::contract::kIsoReportChanged, who.merchant_id, "",
                       "pain.002 MsgId " + rep.message_id +
                           " was sent again with other bytes; the first one stands");
     }
@@ -419,8 +410,8 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
                {"reasons", ReasonsJson(o.reasons)},
                {"applied", reversed.count(o.end_to_end_id) == 0}};
     if (auto it = reversed.find(o.end_to_end_id); it != reversed.end()) {
-      tx["violation"] = kOutcomeReversed;
-      RecordViolation(kOutcomeReversed, who.merchant_id, payment,
+      tx["violation"] = std::string(metrics::contract::kIsoOutcomeReversed);
+      RecordViolation(metrics::contract::kIsoOutcomeReversed, who.merchant_id, payment,
                       "pain.002 MsgId " + rep.message_id + " reports " +
                           std::string(iso::OutcomeName(o.outcome)) + " for end-to-end id " +
                           o.end_to_end_id + ", already " + it->second + "; not applied");

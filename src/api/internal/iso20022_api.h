@@ -131,7 +131,7 @@ class Iso20022Api {
   // Keeps an export under (merchant, MsgId) so reports resolve against it (Export does it).
   [[nodiscard]] Status Remember(const ExportRecord& exported);
   // Appends a ContractViolation (source "iso20022") to the contracts topic, and logs it.
-  void RecordViolation(const std::string& contract_id, const std::string& merchant_id,
+  void RecordViolation(std::string_view contract_id, const std::string& merchant_id,
                        const std::string& payment_id, const std::string& detail);
 
  private:
