@@ -1,6 +1,7 @@
 #include "api/internal/iso20022_api.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -397,6 +398,10 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
                          "the report could not be recorded; send it again (it is applied once)");
     }
   }
+  // What this report leaves in the store (the outcomes it applied, its hash and its answer),
+  // written at once: one synced write, and never an answer without the hash a resend is
+  // compared with.
+  rocksdb::WriteBatch record;
   json txs = json::array();
   for (const iso::TransactionOutcome& o : outcomes.value()) {
     std::string payment;
@@ -416,11 +421,7 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
                           std::string(iso::OutcomeName(o.outcome)) + " for end-to-end id " +
                           o.end_to_end_id + ", already " + it->second + "; not applied");
     } else if (o.outcome != iso::Outcome::kPending) {
-      if (Status st = Put(OutcomeKey(who.merchant_id, o.end_to_end_id),
-                          std::string(iso::OutcomeName(o.outcome)));
-          !st.ok()) {
-        spdlog::error("merchant api: {}", st.ToString());
-      }
+      record.Put(OutcomeKey(who.merchant_id, o.end_to_end_id), iso::OutcomeName(o.outcome));
     }
     txs.push_back(std::move(tx));
   }
@@ -430,10 +431,11 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
                  {"invoice", exported->invoice_id},
                  {"duplicate", false},
                  {"transactions", txs}};
-  if (Status s = Put(ReportHashKey(who.merchant_id, rep.message_id), hash); !s.ok()) {
-    spdlog::error("merchant api: {}", s.ToString());
-  }
-  if (Status s = Put(ReportKey(who.merchant_id, rep.message_id), answer.dump()); !s.ok()) {
+  record.Put(ReportHashKey(who.merchant_id, rep.message_id), hash);
+  record.Put(ReportKey(who.merchant_id, rep.message_id), answer.dump());
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  if (Status s = FromRocksDb(db_->Write(sync, &record), "iso20022 store write"); !s.ok()) {
     // The commands are on the log and carry deterministic ids: a repeat is harmless.
     spdlog::error("merchant api: {}", s.ToString());
   }
