@@ -52,7 +52,6 @@ class CacheBudget {
   explicit CacheBudget(size_t total) : total_(std::max<size_t>(total, 1)) {}
   void SetOwnedPartitions(size_t owned) { owned_.store(std::max<size_t>(owned, 1)); }
   size_t per_partition() const { return std::max<size_t>(total_ / owned_.load(), 1); }
-  size_t total() const { return total_; }
 
  private:
   const size_t total_;

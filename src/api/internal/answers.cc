@@ -236,12 +236,15 @@ std::optional<http::Response> ParseCreate(const json& body, const std::string& m
     } else if (m.size() > command::kMaxMetadataEntries) {
       errs.Add("metadata", "too_many_entries", "at most 50 entries");
     } else {
+      // The field's name is built only for an entry that is refused (this runs per create).
+      const auto field = [](const std::string& k) {
+        return "metadata." + command::TruncateUtf8(k, command::kMaxMetadataKeyLength);
+      };
       for (const auto& [k, v] : m.items()) {
-        const std::string field = "metadata." + command::TruncateUtf8(k, 40);
         if (!v.is_string())
-          errs.Add(field, "invalid_type", "a string");
+          errs.Add(field(k), "invalid_type", "a string");
         else if (!command::IsValidMetadataEntry(k, v.get_ref<const std::string&>()))
-          errs.Add(field, "too_long", "keys 1-40 bytes once trimmed, values at most 500 bytes");
+          errs.Add(field(k), "too_long", "keys 1-40 bytes once trimmed, values at most 500 bytes");
       }
     }
   }
