@@ -7,7 +7,8 @@ the built binary; the HTTP port is one port everywhere (listen flag, EXPOSE, pro
 Services, Prometheus); the Kafka cluster in compose is a consistent 3-voter KRaft quorum
 with replication 3 and min.insync.replicas 2; files mounted by compose exist; the
 StatefulSet's selectors and headless Service agree; the Dockerfile's build stage installs
-every library package (-dev) of scripts/deps.sh but the fuzzers' sanitizer runtime.
+every library package (-dev) of scripts/deps.sh but the fuzzers' sanitizer runtime, and its
+runtime stage the package of every shared library the built binary needs.
 
 usage: check_deploy.py REPO_ROOT PAYORCH_BINARY
 """
@@ -49,6 +50,21 @@ def main():
     build_stage = re.split(r"^FROM ", dockerfile, flags=re.M)[1]
     missing = wanted - set(dev_packages.findall(build_stage))
     check(not missing, f"Dockerfile build stage lacks packages of scripts/deps.sh: {sorted(missing)}")
+
+    # The image runs: every shared library the binary needs comes from a package the
+    # runtime stage installs, or from debian:12 itself (libc, libstdc++, libgcc).
+    runtime_stage = re.split(r"^FROM ", dockerfile, flags=re.M)[2]
+    runtime_packages = set(re.findall(r"\blib[\w.+-]+", runtime_stage))
+    base_image = {"libc6", "libstdc++6", "libgcc-s1"}
+    multiarch = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True).stdout.strip()
+    dynamic = subprocess.run(["objdump", "-p", binary], capture_output=True, text=True).stdout
+    for lib in re.findall(r"^\s*NEEDED\s+(\S+)$", dynamic, flags=re.M):
+        owners = subprocess.run(["dpkg", "-S", lib], capture_output=True, text=True).stdout
+        package = next((line.split(":")[0] for line in owners.splitlines()
+                        if line.endswith(f"/{multiarch}/{lib}")), None)
+        check(package is not None, f"no {multiarch} package of this machine has {lib}")
+        check(package is None or package in runtime_packages | base_image,
+              f"Dockerfile runtime stage lacks {package} (the binary needs {lib})")
 
     # The flags of the real binary.
     help_text = subprocess.run([binary, "run", "--help"], capture_output=True, text=True).stdout
