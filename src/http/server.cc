@@ -119,20 +119,23 @@ std::string_view Scheme(const ServerOptions& o) {
 struct Reply::State {
   SendFn send;
   PostFn post;
+  ShapeFn shape;
   std::atomic<bool> sent{false};
-  State(SendFn s, PostFn p) : send(std::move(s)), post(std::move(p)) {}
+  State(SendFn s, PostFn p, ShapeFn sh)
+      : send(std::move(s)), post(std::move(p)), shape(std::move(sh)) {}
   State(const State&) = delete;
   State& operator=(const State&) = delete;
   ~State() {
     if (!sent.exchange(true)) {
       spdlog::error("http: an async handler dropped its reply unanswered");
-      send(Error(500, "internal", "the server could not answer this request"));
+      Response r = Error(500, "internal", "the server could not answer this request");
+      send(shape ? shape(std::move(r)) : std::move(r));
     }
   }
 };
 
-Reply::Reply(SendFn send, PostFn post)
-    : state_(std::make_shared<State>(std::move(send), std::move(post))) {}
+Reply::Reply(SendFn send, PostFn post, ShapeFn shape)
+    : state_(std::make_shared<State>(std::move(send), std::move(post), std::move(shape))) {}
 
 void Reply::Send(Response response) const {
   if (state_->sent.exchange(true)) return;
@@ -205,7 +208,8 @@ Response Core::Dispatch(Request req, std::string* route_out) const {
   auto answer = std::make_shared<std::promise<Response>>();
   std::future<Response> done = answer->get_future();
   RouteRequest(std::move(req), route_out,
-               Reply([answer](Response r) { answer->set_value(std::move(r)); }, nullptr));
+               Reply([answer](Response r) { answer->set_value(std::move(r)); }, nullptr,
+                     [this](Response r) { return Shaped(std::move(r)); }));
   return done.get();
 }
 

@@ -100,8 +100,11 @@ class Reply {
  public:
   using SendFn = std::function<void(Response)>;
   using PostFn = std::function<void(std::function<void()>)>;
-  // `send` delivers the answer; `post` runs a task on a worker (null: on the caller).
-  Reply(SendFn send, PostFn post);
+  using ShapeFn = std::function<Response(Response)>;
+  // `send` delivers the answer; `post` runs a task on a worker (null: on the caller);
+  // `shape` (optional) gives the 500 of a dropped reply the port's error shape
+  // (ServerOptions::shape_error).
+  Reply(SendFn send, PostFn post, ShapeFn shape = nullptr);
   void Send(Response response) const;
   void Post(std::function<void()> task) const;
   // A reply that passes each answer through `wrap` before this one sends it (e.g. to add

@@ -284,7 +284,8 @@ class Session final : public SessionBase {
               self->Write(std::move(r), false);
             });
           },
-          [core](std::function<void()> t) { core->workers->PostAlways(std::move(t)); });
+          [core](std::function<void()> t) { core->workers->PostAlways(std::move(t)); },
+          [core](Response r) { return core->Shaped(std::move(r)); });
       core->RouteRequest(std::move(req), route.get(), reply);
     };
     if (!impl_->workers->TryPost(std::move(task))) {

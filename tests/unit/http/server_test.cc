@@ -197,6 +197,32 @@ TEST(HttpServer, AsyncRoutesAnswerThroughTheirReplyAndADroppedReplyIs500) {
   EXPECT_EQ(res->status, 200);
 }
 
+// The 500 of a dropped reply is an error the server answers itself: it has the port's shape
+// (ServerOptions::shape_error), in process and over a socket.
+TEST(HttpServer, ADroppedReplysAnswerHasThePortsErrorShape) {
+  ServerOptions options;
+  options.shape_error = [](Response r) {
+    r.headers.emplace_back("X-Shaped", "yes");
+    return r;
+  };
+  Server server(options);
+  server.HandleAsync("GET", "/dropped", [](const Request&, const Reply&) {});
+  Request dropped;
+  dropped.method = "GET";
+  dropped.path = "/dropped";
+  const Response in_process = server.Dispatch(dropped);
+  EXPECT_EQ(in_process.status, 500);
+  ASSERT_EQ(in_process.headers.size(), 1u);
+  EXPECT_EQ(in_process.headers[0].first, "X-Shaped");
+  auto port = server.Start("127.0.0.1:0");
+  ASSERT_TRUE(port);
+  httplib::Client client("127.0.0.1", *port);
+  auto res = client.Get("/dropped");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 500);
+  EXPECT_EQ(res->get_header_value("X-Shaped"), "yes");
+}
+
 TEST(HttpServer, ParseAddressAcceptsHostPortOnly) {
   EXPECT_TRUE(ParseAddress("127.0.0.1:80"));
   EXPECT_EQ(ParseAddress(":9090")->host, "0.0.0.0");
