@@ -126,10 +126,12 @@ struct Reply::State {
   State(const State&) = delete;
   State& operator=(const State&) = delete;
   ~State() {
-    if (!sent.exchange(true)) {
+    if (sent.exchange(true)) return;
+    try {
       spdlog::error("http: an async handler dropped its reply unanswered");
       Response r = Error(500, "internal", "the server could not answer this request");
       send(shape ? shape(std::move(r)) : std::move(r));
+    } catch (...) {  // out of memory: a destructor must not throw, and there is no one to tell
     }
   }
 };
