@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   librocksdb-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libboost-dev libcurl4-openssl-dev libargon2-dev
+  libjemalloc-dev
   libcli11-dev libxml2-dev libxml2-utils
   libssl-dev python3 python3-yaml python3-pip
   kcat clang-format clang-tidy clang libclang-rt-14-dev ccache prometheus wrk valgrind heaptrack

@@ -12,6 +12,17 @@
 #include "cli/commands.h"
 #include "command/invariants.h"
 
+#ifdef PAYORCH_JEMALLOC
+// The binary's allocator is jemalloc (CMake's PAYORCH_JEMALLOC), which reads this at its first
+// allocation. One background thread ("jemalloc_bg_thd") returns freed pages to the kernel on
+// jemalloc's decay schedule (dirty pages after 10 s) also when the process then goes quiet,
+// as after an attack on an HTTP port. An operator's MALLOC_CONF wins.
+extern "C" {
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): jemalloc's hook
+const char* malloc_conf = "background_thread:true,max_background_threads:1";
+}
+#endif
+
 namespace {
 
 struct Subcommand {
@@ -51,7 +62,8 @@ void PrintUsage(FILE* out) {
   std::fprintf(out, "\nRun 'payorch <command> --help' for the flags of a command.\n");
 }
 
-// Allocations of 1 MiB and more (RocksDB's memtable arena blocks, large fetch buffers) are
+// With glibc's malloc (a build with -DPAYORCH_JEMALLOC=OFF, or a sanitized one):
+// allocations of 1 MiB and more (RocksDB's memtable arena blocks, large fetch buffers) are
 // mmapped and go back to the kernel when freed. glibc's default threshold rises with the
 // first such free, after which those blocks come from the main heap and leave holes between
 // long-lived small allocations: a 30-minute soak grew +22.7% with the default and stays flat
@@ -61,12 +73,14 @@ void PrintUsage(FILE* out) {
 // less of the heap's top stays resident than at glibc's 64 MiB ceiling. An operator's
 // GLIBC_TUNABLES=glibc.malloc.* settings win.
 void ReturnLargeBlocksToTheKernel() {
+#ifndef PAYORCH_JEMALLOC  // else glibc's malloc is not the one in use
   constexpr int kMmapThreshold = 1 << 20;
   constexpr int kTrimThreshold = 8 << 20;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) return;
   mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
   mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+#endif
 }
 
 // libprotobuf writes its own lines to stderr, e.g. for a string field that is not UTF-8 in
