@@ -129,6 +129,7 @@ if [[ -n "${SEND_COMPARE:-}" ]]; then
       "$run_id" "$i" "$run_id" "$i" $((100 + i % 5000))
   done >"$dir/creates.jsonl"
   before="$(decided)"
+  send_cpu0="$(cpu_ticks "$run_pid")"
   start="$(date +%s.%N)"
   "$payorch" send --bootstrap-file "$dir/bootstrap" "${send_flags[@]}" --file "$dir/creates.jsonl" >/dev/null
   target=$(awk -v b="$before" -v n="$n" 'BEGIN{printf "%d", b + n}')
@@ -153,6 +154,11 @@ if [[ -n "${SEND_COMPARE:-}" ]]; then
     sleep 0.3
   done
   projected="$(date +%s.%N)"
+  send_cpu1="$(cpu_ticks "$run_pid")"
   awk -v n="$n" -v s="$start" -v e="$projected" -v ok="$zeros" \
     'BEGIN{printf "payorch send: the same %d creates projected in %.2f s (less ~0.3 s of polling): %.0f creates/s%s\n", n, e - s, n / (e - s), (ok >= 2 ? "" : " (NOT all projected)")}'
+  # What the orchestrator spends on a create without HTTP, to set against its CPU per API
+  # request above (includes the ~0.3-0.6 s of polling at the end, idle work).
+  awk -v n="$n" -v c="$((send_cpu1 - send_cpu0))" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN{printf "payorch send: payorch run %.0f us of CPU per create (write, project, feed webhooks)\n", 1e6 * c / hz / n}'
 fi
