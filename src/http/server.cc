@@ -155,7 +155,7 @@ void Reply::Post(std::function<void()> task) const {
 Reply Reply::Wrapped(std::function<Response(Response)> wrap) const {
   return Reply(
       [inner = *this, wrap = std::move(wrap)](Response r) { inner.Send(wrap(std::move(r))); },
-      [inner = *this](std::function<void()> task) { inner.Post(std::move(task)); });
+      [inner = *this](std::function<void()> task) { inner.Post(std::move(task)); }, state_->shape);
 }
 
 namespace internal {

@@ -108,7 +108,7 @@ class Reply {
   void Send(Response response) const;
   void Post(std::function<void()> task) const;
   // A reply that passes each answer through `wrap` before this one sends it (e.g. to add
-  // headers); Post is this reply's.
+  // headers); Post and the dropped reply's shape are this reply's.
   [[nodiscard]] Reply Wrapped(std::function<Response(Response)> wrap) const;
 
  private:

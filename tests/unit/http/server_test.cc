@@ -165,6 +165,9 @@ TEST(HttpServer, AsyncRoutesAnswerThroughTheirReplyAndADroppedReplyIsAShaped500)
     reply.Post([reply, id = req.request_id] { reply.Send(Json(200, {{"rid", id}})); });
   });
   server.HandleAsync("GET", "/dropped", [](const Request&, const Reply&) {});
+  server.HandleAsync("GET", "/wrapped-dropped", [](const Request&, const Reply& reply) {
+    (void)reply.Wrapped([](Response r) { return r; });
+  });
   server.HandleAsync("GET", "/wrapped", [](const Request&, const Reply& reply) {
     reply
         .Wrapped([](Response r) {
@@ -187,6 +190,12 @@ TEST(HttpServer, AsyncRoutesAnswerThroughTheirReplyAndADroppedReplyIsAShaped500)
   EXPECT_EQ(nlohmann::json::parse(b.body)["error"]["code"], "internal");
   ASSERT_EQ(b.headers.size(), 1u);
   EXPECT_EQ(b.headers[0].first, "X-Shaped");
+  Request wrapped_dropped = later;
+  wrapped_dropped.path = "/wrapped-dropped";
+  const Response d = server.Dispatch(wrapped_dropped);
+  EXPECT_EQ(d.status, 500);
+  ASSERT_EQ(d.headers.size(), 1u);
+  EXPECT_EQ(d.headers[0].first, "X-Shaped");
   Request wrapped = later;
   wrapped.path = "/wrapped";
   const Response c = server.Dispatch(wrapped);
