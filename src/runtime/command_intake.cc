@@ -11,20 +11,17 @@ namespace ev = ::payments::events::v1;
 
 namespace {
 
-std::pair<ev::RejectReason, std::string> NoPaymentReason(const cmd::CommandEnvelope& e) {
-  if (e.schema_version() != command::kSchemaVersion) {
-    return {ev::REJECT_REASON_SCHEMA_VERSION_UNSUPPORTED,
-            "schema_version " + std::to_string(e.schema_version()) + " is not supported"};
+constexpr char kKeyMismatch[] = "record key is not the command's payment_id";
+
+// Why a command names no payment: its envelope's own fault as decide() states it (the
+// envelope's checks, then a create's fields), or else a follow-up without payment_id.
+command::Rejection NoPaymentReason(const cmd::CommandEnvelope& e) {
+  if (auto r = command::CheckEnvelope(e)) return *std::move(r);
+  if (e.has_create()) {
+    if (auto parsed = command::ParseCreate(e.create(), nullptr); !parsed.ok())
+      return parsed.rejection();
   }
-  if (e.command_case() == cmd::CommandEnvelope::COMMAND_NOT_SET)
-    return {ev::REJECT_REASON_COMMAND_MISSING, "the envelope has no command"};
-  if (e.has_create() && command::Trim(e.create().merchant_id()).empty())
-    return {ev::REJECT_REASON_MERCHANT_MISSING, "a create without merchant_id names no payment"};
-  if (e.has_create() && command::Trim(e.create().idempotency_key()).empty()) {
-    return {ev::REJECT_REASON_IDEMPOTENCY_KEY_MISSING,
-            "a create without idempotency_key names no payment"};
-  }
-  return {ev::REJECT_REASON_PAYMENT_ID_MISMATCH, "record key is not the command's payment_id"};
+  return {ev::REJECT_REASON_PAYMENT_ID_MISMATCH, kKeyMismatch, ""};
 }
 
 }  // namespace
@@ -49,13 +46,13 @@ Intake TakeCommand(std::string_view key, std::string_view value, int32_t partiti
   if (target.empty()) {
     // No payment to belong to: the envelope's own fault says why (the order decide() checks
     // them in), and only a command that names none is a key mismatch.
-    const auto [reason, text] = NoPaymentReason(*envelope);
-    in.dead_letter = text;
-    in.reason = reason;
+    command::Rejection why = NoPaymentReason(*envelope);
+    in.dead_letter = std::move(why.detail);
+    in.reason = why.reason;
     return in;
   }
   if (target != key) {
-    in.dead_letter = "record key is not the command's payment_id";
+    in.dead_letter = kKeyMismatch;
     in.reason = ev::REJECT_REASON_PAYMENT_ID_MISMATCH;
     return in;
   }
