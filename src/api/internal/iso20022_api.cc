@@ -257,10 +257,10 @@ std::vector<Iso20022Route> Iso20022Api::Routes() {
   return routes;
 }
 
-Status Iso20022Api::Put(const std::string& key, const std::string& value) {
-  rocksdb::WriteOptions w;
-  w.sync = true;
-  return FromRocksDb(db_->Put(w, key, value), "iso20022 store write");
+Status Iso20022Api::Write(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  return FromRocksDb(db_->Write(sync, batch), "iso20022 store write");
 }
 
 void Iso20022Api::RecordViolation(std::string_view contract_id, const std::string& merchant_id,
@@ -280,7 +280,9 @@ void Iso20022Api::RecordViolation(std::string_view contract_id, const std::strin
 }
 
 Status Iso20022Api::Remember(const ExportRecord& exported) {
-  return Put(ExportKey(exported.merchant_id, exported.message.message_id), ToJson(exported).dump());
+  rocksdb::WriteBatch batch;
+  batch.Put(ExportKey(exported.merchant_id, exported.message.message_id), ToJson(exported).dump());
+  return Write(&batch);
 }
 
 std::optional<ExportRecord> Iso20022Api::LoadExport(const std::string& merchant,
@@ -433,9 +435,7 @@ http::Response Iso20022Api::Ingest(const http::Request& req, const Principal& wh
                  {"transactions", txs}};
   record.Put(ReportHashKey(who.merchant_id, rep.message_id), hash);
   record.Put(ReportKey(who.merchant_id, rep.message_id), answer.dump());
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
-  if (Status s = FromRocksDb(db_->Write(sync, &record), "iso20022 store write"); !s.ok()) {
+  if (Status s = Write(&record); !s.ok()) {
     // The commands are on the log and carry deterministic ids: a repeat is harmless.
     spdlog::error("merchant api: {}", s.ToString());
   }

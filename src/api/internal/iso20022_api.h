@@ -43,7 +43,8 @@
 
 namespace rocksdb {
 class DB;
-}
+class WriteBatch;
+}  // namespace rocksdb
 
 namespace payorch::api::internal {
 
@@ -136,7 +137,8 @@ class Iso20022Api {
 
  private:
   std::optional<ExportRecord> LoadExport(const std::string& merchant, const std::string& id);
-  Status Put(const std::string& key, const std::string& value);
+  // The store's one kind of write: the batch at once, synced.
+  Status Write(rocksdb::WriteBatch* batch);
 
   Iso20022Deps d_;
   std::unique_ptr<rocksdb::DB> db_;
